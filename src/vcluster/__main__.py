@@ -1,0 +1,3 @@
+from vcluster.cli.main import main
+
+main()

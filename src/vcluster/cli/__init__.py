@@ -1,0 +1,1 @@
+"""The `vcluster` command line."""

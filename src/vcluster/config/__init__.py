@@ -1,0 +1,1 @@
+"""vcluster.yaml configuration models (issue 5)."""

@@ -1,0 +1,1 @@
+"""Reconcile loops of kube-controller-manager (issue 4)."""

@@ -1,0 +1,1 @@
+"""Simulated scheduler, nodes and kubelets for the local host cluster (issue 4)."""

@@ -1,0 +1,1 @@
+"""Bidirectional virtual <-> host reconciliation (issue 5)."""
