@@ -1,0 +1,413 @@
+"""A small PKI for the API server: CA, serving certificate, admin client certificate, SA signing keys.
+
+Everything lives in one directory. `ensure_pki` is idempotent: existing, valid material is reused
+byte for byte; only what is missing, broken, expiring or (for the serving certificate) lacking a
+requested host is (re)generated. The CA is never replaced while it is valid, so kubeconfigs written
+earlier keep working after a restart or after binding to a new address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import ipaddress
+import os
+import ssl
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_CN = "vcluster-ca"
+SERVER_CN = "kube-apiserver"
+ADMIN_CN = "kubernetes-admin"
+ADMIN_ORG = "system:masters"
+
+CA_VALIDITY = dt.timedelta(days=3650)
+LEAF_VALIDITY = dt.timedelta(days=365)
+# Leaf certificates with less than this left are renewed on the next start; a CA with less than
+# this left is replaced (together with everything it signed).
+RENEW_BEFORE = dt.timedelta(days=30)
+BACKDATE = dt.timedelta(hours=1)  # tolerate small clock skew between client and server
+
+DEFAULT_DNS_SANS: tuple[str, ...] = (
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+DEFAULT_IP_SANS: tuple[str, ...] = ("127.0.0.1", "::1")
+
+
+@dataclass
+class PKI:
+    """Paths of the PKI files (all inside one directory) and the CA certificate PEM."""
+
+    ca_cert: Path
+    ca_key: Path
+    server_cert: Path
+    server_key: Path
+    admin_cert: Path
+    admin_key: Path
+    sa_key: Path  # RSA 2048 private key (PKCS#8 PEM) for signing service-account JWTs (RS256)
+    sa_pub: Path  # its public key (SubjectPublicKeyInfo PEM)
+    ca_pem: bytes
+
+
+def pki_paths(pki_dir: Path) -> dict[str, Path]:
+    return {
+        "ca_cert": pki_dir / "ca.crt",
+        "ca_key": pki_dir / "ca.key",
+        "server_cert": pki_dir / "apiserver.crt",
+        "server_key": pki_dir / "apiserver.key",
+        "admin_cert": pki_dir / "admin.crt",
+        "admin_key": pki_dir / "admin.key",
+        "sa_key": pki_dir / "sa.key",
+        "sa_pub": pki_dir / "sa.pub",
+    }
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` to `path` with `mode` via a temporary file in the same directory + os.replace."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _load_cert(path: Path) -> x509.Certificate | None:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _load_key(path: Path) -> CertificateIssuerPrivateKeyTypes | None:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        return key
+    return None
+
+
+def _public_der(key: object) -> bytes:
+    return key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _pair_ok(cert: x509.Certificate | None, key: CertificateIssuerPrivateKeyTypes | None) -> bool:
+    """Certificate and key exist, belong together and the certificate is not about to expire."""
+    if cert is None or key is None:
+        return False
+    if _public_der(cert.public_key()) != _public_der(key.public_key()):
+        return False
+    now = _now()
+    return cert.not_valid_before_utc <= now + BACKDATE and cert.not_valid_after_utc - now > RENEW_BEFORE
+
+
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _new_ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _parse_hosts(hosts: list[str]) -> tuple[list[str], list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
+    """Split host entries into DNS names and IP addresses (defaults first, no duplicates).
+
+    `[v6]` brackets are stripped; the unspecified addresses (0.0.0.0, ::) are skipped since no
+    client connects to them; DNS names are lower-cased.
+    """
+    dns: list[str] = list(DEFAULT_DNS_SANS)
+    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [
+        ipaddress.ip_address(a) for a in DEFAULT_IP_SANS
+    ]
+    for raw in hosts:
+        h = raw.strip()
+        if h.startswith("[") and h.endswith("]"):
+            h = h[1:-1]
+        if not h:
+            continue
+        try:
+            ip = ipaddress.ip_address(h)
+        except ValueError:
+            name = h.lower().rstrip(".")
+            if not name.isascii():
+                try:
+                    name = name.encode("idna").decode("ascii")
+                except UnicodeError as e:
+                    raise ValueError(f"invalid host name for the serving certificate: {raw!r}") from e
+            if name and name not in dns:
+                dns.append(name)
+            continue
+        if ip.is_unspecified:
+            continue
+        if ip not in ips:
+            ips.append(ip)
+    return dns, ips
+
+
+def _sans(cert: x509.Certificate) -> tuple[set[str], set[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set(), set()
+    dns = {d.lower() for d in ext.get_values_for_type(x509.DNSName)}
+    ips = {
+        ip
+        for ip in ext.get_values_for_type(x509.IPAddress)
+        if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address)
+    }
+    return dns, ips
+
+
+# --------------------------------------------------------------------------------------------- builders
+
+
+def _make_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = _new_ec_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_CN)])
+    now = _now()
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + CA_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def _make_leaf(
+    ca_cert: x509.Certificate,
+    ca_key: CertificateIssuerPrivateKeyTypes,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    sans: x509.SubjectAlternativeName | None = None,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = _new_ec_key()
+    now = _now()
+    not_after = min(now + LEAF_VALIDITY, ca_cert.not_valid_after_utc)
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    )
+    if sans is not None:
+        b = b.add_extension(sans, critical=False)
+    return b.sign(ca_key, hashes.SHA256()), key
+
+
+# --------------------------------------------------------------------------------------------- public API
+
+
+@contextlib.contextmanager
+def _dir_lock(pki_dir: Path) -> Iterator[None]:
+    """Serialize concurrent `ensure_pki` calls on the same directory (several processes starting)."""
+    fd = os.open(pki_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
+    """Create (or reuse) the CA, serving certificate, admin client certificate and SA key pair."""
+    pki_dir = Path(pki_dir)
+    if not pki_dir.is_dir():
+        pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(pki_dir, 0o700)  # mkdir's mode is filtered by the umask
+    p = pki_paths(pki_dir)
+    with _dir_lock(pki_dir):
+        # CA: keep a valid one, otherwise start over (which invalidates every leaf below).
+        ca_cert = _load_cert(p["ca_cert"])
+        ca_key = _load_key(p["ca_key"])
+        new_ca = not _pair_ok(ca_cert, ca_key)
+        if new_ca:
+            ca_cert, ca_key = _make_ca()
+            _write_atomic(p["ca_key"], _key_pem(ca_key), 0o600)
+            _write_atomic(p["ca_cert"], _cert_pem(ca_cert), 0o644)
+        assert ca_cert is not None and ca_key is not None
+
+        # Serving certificate: also regenerated when a requested host is not among its SANs.
+        dns, ips = _parse_hosts(hosts)
+        srv_cert = _load_cert(p["server_cert"])
+        srv_ok = not new_ca and _pair_ok(srv_cert, _load_key(p["server_key"]))
+        if srv_ok:
+            assert srv_cert is not None
+            have_dns, have_ips = _sans(srv_cert)
+            srv_ok = _issued_by(srv_cert, ca_cert) and set(dns) <= have_dns and set(ips) <= have_ips
+        if not srv_ok:
+            if srv_cert is not None and not new_ca:
+                # Keep the names of the previous certificate so addresses used before stay valid.
+                old_dns, old_ips = _sans(srv_cert)
+                dns += sorted(old_dns - set(dns))
+                ips += sorted(old_ips - set(ips), key=lambda a: (a.version, int(a)))
+            sans = x509.SubjectAlternativeName(
+                [x509.DNSName(d) for d in dns] + [x509.IPAddress(ip) for ip in ips]
+            )
+            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SERVER_CN)])
+            cert, key = _make_leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.SERVER_AUTH, sans)
+            _write_atomic(p["server_key"], _key_pem(key), 0o600)
+            _write_atomic(p["server_cert"], _cert_pem(cert), 0o644)
+
+        # Admin client certificate.
+        adm_cert = _load_cert(p["admin_cert"])
+        adm_ok = not new_ca and _pair_ok(adm_cert, _load_key(p["admin_key"]))
+        if adm_ok:
+            assert adm_cert is not None
+            adm_ok = _issued_by(adm_cert, ca_cert)
+        if not adm_ok:
+            subject = x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, ADMIN_ORG),
+                    x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_CN),
+                ]
+            )
+            cert, key = _make_leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH)
+            _write_atomic(p["admin_key"], _key_pem(key), 0o600)
+            _write_atomic(p["admin_cert"], _cert_pem(cert), 0o644)
+
+        # Service-account signing key pair (independent of the CA; never rotated automatically).
+        sa_key = _load_key(p["sa_key"])
+        if not isinstance(sa_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            _write_atomic(p["sa_key"], _key_pem(sa_key), 0o600)
+            sa_pub_ok = False
+        else:
+            try:
+                pub = serialization.load_pem_public_key(p["sa_pub"].read_bytes())
+                sa_pub_ok = _public_der(pub) == _public_der(sa_key.public_key())
+            except (OSError, ValueError, TypeError):
+                sa_pub_ok = False
+        if not sa_pub_ok:
+            pub_pem = sa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            _write_atomic(p["sa_pub"], pub_pem, 0o644)
+
+        # Tighten key file modes left loose by hand edits or copies.
+        for k in ("ca_key", "server_key", "admin_key", "sa_key"):
+            if p[k].stat().st_mode & 0o077:
+                os.chmod(p[k], 0o600)
+
+        ca_pem = p["ca_cert"].read_bytes()
+    return PKI(ca_pem=ca_pem, **p)
+
+
+def server_ssl_context(pki: PKI) -> ssl.SSLContext:
+    """TLS server context: serving chain, client certificates optional but verified against the CA.
+
+    With CERT_OPTIONAL the server sends a CertificateRequest, so kubectl presents its client
+    certificate if it has one; a presented certificate that does not verify fails the handshake.
+    ALPN offers only http/1.1 (the server does not speak HTTP/2).
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(certfile=str(pki.server_cert), keyfile=str(pki.server_key))
+    ctx.load_verify_locations(cadata=pki.ca_pem.decode("ascii"))
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def client_ssl_context(ca_pem: bytes, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    """TLS client context trusting only `ca_pem`, with hostname checks and an optional client cert."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED + check_hostname
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_verify_locations(cadata=ca_pem.decode("ascii"))
+    if cert is not None:
+        ctx.load_cert_chain(certfile=str(cert), keyfile=str(key) if key is not None else None)
+    elif key is not None:
+        raise ValueError("client_ssl_context: a client key was given without a certificate")
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
