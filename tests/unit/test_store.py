@@ -22,8 +22,12 @@ from vcluster.store.logstore import LogStore
 
 
 def cm(name: str, ns: str = "default", **labels: str) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns,
-                                                                  "labels": labels}, "data": {"k": name}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "data": {"k": name},
+    }
 
 
 async def open_store(path: Path, **kw: object) -> LogStore:
@@ -32,7 +36,7 @@ async def open_store(path: Path, **kw: object) -> LogStore:
     return s
 
 
-def run(coro):  # noqa: ANN001, ANN201
+def run(coro):
     return asyncio.run(coro)
 
 
@@ -42,7 +46,7 @@ def test_revisions_cas_and_tombstones(tmp_path: Path) -> None:
         a = await s.create("/registry/configmaps/default/a", cm("a"))
         b = await s.create("/registry/configmaps/default/b", cm("b"))
         assert b.mod_rev == a.mod_rev + 1
-        assert b"\"resourceVersion\":\"%d\"" % a.mod_rev in a.raw
+        assert b'"resourceVersion":"%d"' % a.mod_rev in a.raw
         with pytest.raises(KeyExistsError):
             await s.create("/registry/configmaps/default/a", cm("a"))
         a2 = await s.update("/registry/configmaps/default/a", cm("a", x="1"), expected_rev=a.mod_rev)
@@ -58,12 +62,17 @@ def test_revisions_cas_and_tombstones(tmp_path: Path) -> None:
         again = await s.create("/registry/configmaps/default/a", cm("a"))
         assert again.mod_rev == ev.rev + 1
         await s.close()
-        rows = sqlite3.connect(tmp_path / "state.db").execute(
-            "SELECT id, name, created, deleted, prev_revision FROM kine WHERE name LIKE '/registry/%' ORDER BY id"
-        ).fetchall()
+        rows = (
+            sqlite3.connect(tmp_path / "state.db")
+            .execute(
+                "SELECT id, name, created, deleted, prev_revision FROM kine "
+                "WHERE name LIKE '/registry/%' ORDER BY id"
+            )
+            .fetchall()
+        )
         names = [r[1] for r in rows]
         assert names.count("/registry/configmaps/default/a") == 4  # create, update, tombstone, create
-        tomb = [r for r in rows if r[3] == 1][0]
+        tomb = next(r for r in rows if r[3] == 1)
         recreate = rows[-1]
         assert recreate[2] == 1 and recreate[4] == tomb[0]
 
@@ -84,7 +93,9 @@ def test_list_prefix_pagination_and_selector(tmp_path: Path) -> None:
         assert len(page.entries) == 4 and page.more and page.remaining == 6
         rest = await s.list("/registry/configmaps/ns1/", limit=100, start_after=page.entries[-1].key)
         assert len(rest.entries) == 6 and not rest.more
-        even = await s.list("/registry/configmaps/ns1/", match=lambda e: (e.labels or {}).get("even") == "True")
+        even = await s.list(
+            "/registry/configmaps/ns1/", match=lambda e: (e.labels or {}).get("even") == "True"
+        )
         assert len(even.entries) == 5
         # A historical snapshot comes from SQLite and ignores later writes.
         snap = s.revision
@@ -110,8 +121,11 @@ def test_watch_live_and_replay_from_ring_and_sqlite(tmp_path: Path) -> None:
         e3 = await s.update("/registry/configmaps/ns1/a", cm("a", "ns1", v="2"), expected_rev=e1.mod_rev)
         await s.delete("/registry/configmaps/ns1/a", expected_rev=None)
         got = [await w_live.next(2) for _ in range(3)]
-        assert [(g.type, g.rev) for g in got] == [(ADDED, e1.mod_rev), (MODIFIED, e3.mod_rev),
-                                                  (DELETED, e3.mod_rev + 1)]
+        assert [(g.type, g.rev) for g in got] == [
+            (ADDED, e1.mod_rev),
+            (MODIFIED, e3.mod_rev),
+            (DELETED, e3.mod_rev + 1),
+        ]
         assert await w_live.next(0.05) is None
         w_live.close()
         # Ring holds only 3 events: a replay from `start` must come from SQLite, identically.
@@ -148,7 +162,9 @@ def test_restart_keeps_objects_and_revisions(tmp_path: Path) -> None:
         assert s.revision == rev
         res = await s.list("/registry/configmaps/default/")
         assert {e.key: e.mod_rev for e in res.entries} == revs
-        w = await s.watch("/registry/configmaps/default/", 0 if s.compact_revision == 0 else s.compact_revision)
+        w = await s.watch(
+            "/registry/configmaps/default/", 0 if s.compact_revision == 0 else s.compact_revision
+        )
         types = []
         while (ev := await w.next(0.2)) is not None:
             types.append(ev.type)
@@ -167,7 +183,9 @@ def test_compaction_keeps_latest_and_expires_old_watches(tmp_path: Path) -> None
         e = await s.create("/registry/configmaps/default/hot", cm("hot"))
         first = e.mod_rev
         for i in range(1500):
-            e = await s.update("/registry/configmaps/default/hot", cm("hot", n=str(i)), expected_rev=e.mod_rev)
+            e = await s.update(
+                "/registry/configmaps/default/hot", cm("hot", n=str(i)), expected_rev=e.mod_rev
+            )
         target = await s.compact()
         assert target == s.revision - 1000
         with pytest.raises(CompactedError):
@@ -178,9 +196,14 @@ def test_compaction_keeps_latest_and_expires_old_watches(tmp_path: Path) -> None
         assert ev is not None and ev.rev == target + 1
         await s.close()
         conn = sqlite3.connect(tmp_path / "state.db")
-        n = conn.execute("SELECT COUNT(*) FROM kine WHERE name = '/registry/configmaps/default/hot'").fetchone()[0]
+        n = conn.execute(
+            "SELECT COUNT(*) FROM kine WHERE name = '/registry/configmaps/default/hot'"
+        ).fetchone()[0]
         assert 1000 <= n <= 1002
-        assert conn.execute("SELECT prev_revision FROM kine WHERE name='compact_rev_key'").fetchone()[0] == target
+        assert (
+            conn.execute("SELECT prev_revision FROM kine WHERE name='compact_rev_key'").fetchone()[0]
+            == target
+        )
         s2 = await open_store(tmp_path / "state.db")
         assert s2.compact_revision == target
         got = await s2.get("/registry/configmaps/default/hot")
@@ -193,13 +216,17 @@ def test_compaction_keeps_latest_and_expires_old_watches(tmp_path: Path) -> None
 def test_concurrent_writers_group_commit_and_conflicts(tmp_path: Path) -> None:
     async def main() -> None:
         s = await open_store(tmp_path / "state.db")
-        await asyncio.gather(*(s.create(f"/registry/configmaps/default/p{i}", cm(f"p{i}")) for i in range(300)))
+        await asyncio.gather(
+            *(s.create(f"/registry/configmaps/default/p{i}", cm(f"p{i}")) for i in range(300))
+        )
         assert len((await s.list("/registry/configmaps/default/")).entries) == 300
         base = await s.get("/registry/configmaps/default/p0")
         assert base is not None
         results = await asyncio.gather(
-            *(s.update("/registry/configmaps/default/p0", cm("p0", w=str(i)), expected_rev=base.mod_rev)
-              for i in range(10)),
+            *(
+                s.update("/registry/configmaps/default/p0", cm("p0", w=str(i)), expected_rev=base.mod_rev)
+                for i in range(10)
+            ),
             return_exceptions=True,
         )
         assert sum(1 for r in results if not isinstance(r, Exception)) == 1

@@ -146,7 +146,9 @@ def forbidden(resource: str, group: str, name: str, why: str) -> StatusError:
     )
 
 
-def method_not_allowed(message: str = "the server does not allow this method on the requested resource") -> StatusError:
+def method_not_allowed(
+    message: str = "the server does not allow this method on the requested resource",
+) -> StatusError:
     return StatusError(405, "MethodNotAllowed", message, {})
 
 

@@ -1,0 +1,166 @@
+"""Objects every cluster has from its first start: system namespaces, `default/kubernetes`, and the
+API server's own endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Any
+
+from vcluster.apiserver import strategy
+from vcluster.apiserver.resources import Registry
+from vcluster.apiserver.rest import object_key
+from vcluster.store.interface import KeyExistsError
+from vcluster.store.logstore import LogStore
+
+log = logging.getLogger("vcluster.apiserver.bootstrap")
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+
+
+def kubernetes_service_ip(service_cidr: str) -> str:
+    net = ipaddress.ip_network(service_cidr, strict=False)
+    return str(net.network_address + 1)
+
+
+async def ensure_bootstrap_objects(
+    store: LogStore,
+    registry: Registry,
+    *,
+    advertise_ip: str,
+    port: int,
+    service_cidr: str = DEFAULT_SERVICE_CIDR,
+) -> None:
+    async def create(group: str, version: str, plural: str, obj: dict[str, Any]) -> None:
+        rt = registry.get(group, version, plural)
+        assert rt is not None
+        md = obj["metadata"]
+        key = object_key(rt, md.get("namespace", ""), md["name"])
+        if store.get_nowait(key) is not None:
+            return
+        strategy.prepare_for_create(rt, obj)
+        try:
+            await store.create(key, obj)
+            log.info("created %s %s", plural, md["name"])
+        except KeyExistsError:
+            pass
+
+    for ns in SYSTEM_NAMESPACES:
+        await create(
+            "",
+            "v1",
+            "namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "spec": {}},
+        )
+    await create(
+        "",
+        "v1",
+        "services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "clusterIP": kubernetes_service_ip(service_cidr),
+                "clusterIPs": [kubernetes_service_ip(service_cidr)],
+                "ipFamilies": ["IPv4"],
+                "ipFamilyPolicy": "SingleStack",
+                "internalTrafficPolicy": "Cluster",
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+                "sessionAffinity": "None",
+                "type": "ClusterIP",
+            },
+            "status": {"loadBalancer": {}},
+        },
+    )
+    await create(
+        "",
+        "v1",
+        "endpoints",
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+            },
+            "subsets": [
+                {
+                    "addresses": [{"ip": advertise_ip}],
+                    "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+                }
+            ],
+        },
+    )
+    await create(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "kubernetes"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [advertise_ip], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        },
+    )
+    for name, value in (("system-cluster-critical", 2000000000), ("system-node-critical", 2000001000)):
+        await create(
+            "scheduling.k8s.io",
+            "v1",
+            "priorityclasses",
+            {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+                "preemptionPolicy": "PreemptLowerPriority",
+                "description": "Used for system critical pods that must run in the cluster, but can be "
+                "moved to another node if necessary."
+                if name == "system-cluster-critical"
+                else "Used for system critical pods that must not be moved from their current node.",
+            },
+        )
+    await create(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+            "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]},
+            ],
+        },
+    )
+    await create(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}
+            ],
+        },
+    )

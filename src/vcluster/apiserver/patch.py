@@ -1,0 +1,21 @@
+"""Patch application. JSON merge patch (RFC 7386) here; JSON patch and strategic merge patch
+arrive with schemas (issue 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge key by key, `null` deletes, everything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict):
+            out[k] = merge_patch(out.get(k), v)
+        else:
+            out[k] = v
+    return out

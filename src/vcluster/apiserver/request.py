@@ -1,0 +1,250 @@
+"""Request parsing: the URL into a RequestInfo, the Accept header, and request bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from vcluster.apiserver.errors import StatusError, bad_request, unsupported_media_type
+
+MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's default MaxRequestBodyBytes
+
+# Subresources that live directly under /namespaces/<name>/ (kube RequestInfoFactory).
+_NAMESPACE_SUBRESOURCES = {"status", "finalize"}
+
+JSON = "application/json"
+YAML = "application/yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+BODY_TYPES = [JSON, YAML, PROTOBUF]
+PATCH_TYPES = [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH]
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    """What a resource request addresses, as kube-apiserver's RequestInfoFactory derives it."""
+
+    group: str
+    version: str
+    namespace: str
+    resource: str
+    name: str
+    subresource: str
+    verb: str  # get list watch create update patch delete deletecollection
+
+
+def parse_resource_path(path: str, method: str, query: Any) -> RequestInfo | None:
+    """Parse /api/v1/... and /apis/<g>/<v>/... resource paths; None if the path is not one."""
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return None
+    if parts[0] == "api":
+        if len(parts) < 3:
+            return None
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[0] == "apis":
+        if len(parts) < 4:
+            return None
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) > 1:
+        namespace = rest[1]
+        if len(rest) > 2 and rest[2] not in _NAMESPACE_SUBRESOURCES:
+            rest = rest[2:]
+    resource = rest[0]
+    name = rest[1] if len(rest) > 1 else ""
+    sub = rest[2] if len(rest) > 2 else ""
+    if len(rest) > 3:
+        # Only proxy subresources take further path segments.
+        sub = rest[2]
+    if resource == "namespaces" and name:
+        namespace = name
+    if method == "GET" or method == "HEAD":
+        if name:
+            verb = "get"
+        else:
+            verb = "watch" if query.get("watch") in ("true", "1") else "list"
+    elif method == "POST":
+        verb = "create"
+    elif method == "PUT":
+        verb = "update"
+    elif method == "PATCH":
+        verb = "patch"
+    elif method == "DELETE":
+        verb = "delete" if name else "deletecollection"
+    else:
+        verb = method.lower()
+    return RequestInfo(group, version, namespace, resource, name, sub, verb)
+
+
+# ---------------------------------------------------------------------------- Accept
+@dataclass(slots=True)
+class Accept:
+    table: bool = False
+    partial_metadata: bool = False
+    yaml: bool = False
+
+
+def parse_accept(header: str | None) -> Accept:
+    """Table or PartialObjectMetadata views, or plain JSON. 406 when nothing acceptable."""
+    if not header:
+        return Accept()
+    ok = False
+    for raw in header.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        mtype, _, params_s = item.partition(";")
+        mtype = mtype.strip().lower()
+        params: dict[str, str] = {}
+        for p in params_s.split(";"):
+            k, _, v = p.partition("=")
+            if k.strip():
+                params[k.strip().lower()] = v.strip()
+        if mtype in ("application/json", "*/*", "application/*"):
+            as_ = params.get("as")
+            if as_ is None:
+                return Accept()
+            if params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
+                if as_ == "Table":
+                    return Accept(table=True)
+                if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+                    return Accept(partial_metadata=True)
+            continue
+        if mtype in ("application/yaml", "text/yaml"):
+            return Accept(yaml=True)
+        if mtype == PROTOBUF:
+            ok = True  # we answer JSON; client-go lists JSON after protobuf
+    if ok:
+        return Accept()
+    raise StatusError(
+        406,
+        "NotAcceptable",
+        "only the following media types are accepted: application/json, application/yaml, "
+        "application/vnd.kubernetes.protobuf",
+        {},
+    )
+
+
+# ---------------------------------------------------------------------------- bodies
+async def read_body(request: web.Request) -> bytes:
+    """The request body, or 413 when over MAX_BODY (checked before and while reading)."""
+    clen = request.content_length
+    if clen is not None and clen > MAX_BODY:
+        raise too_large()
+    body = bytearray()
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            break
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise too_large()
+    return bytes(body)
+
+
+def too_large() -> StatusError:
+    return StatusError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY}", {})
+
+
+def media_type(request: web.Request) -> str:
+    ct = request.headers.get("Content-Type", "")
+    return ct.split(";", 1)[0].strip().lower()
+
+
+def decode_object(body: bytes, ctype: str) -> dict[str, Any]:
+    """Decode a JSON or YAML object body (no Content-Type means JSON, as the Python client sends)."""
+    if ctype in ("", JSON, "*/*", "text/plain"):
+        data = _loads_json(body)
+    elif ctype in (YAML, "text/yaml", "application/x-yaml"):
+        data = _loads_yaml(body)
+    elif ctype == PROTOBUF:
+        raise unsupported_media_type(ctype, [JSON, YAML])
+    else:
+        raise unsupported_media_type(ctype, [JSON, YAML, PROTOBUF])
+    if not isinstance(data, dict):
+        raise bad_request(f"the object provided is unrecognized (must be of type object): {type_name(data)}")
+    return data
+
+
+def type_name(v: Any) -> str:
+    return {
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }.get(type(v), type(v).__name__)
+
+
+def _loads_json(body: bytes) -> Any:
+    if not body.strip():
+        raise bad_request("Object 'Kind' is missing in ''")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise bad_request(f"error decoding JSON: {e}") from None
+
+
+def _loads_yaml(body: bytes) -> Any:
+    if not body.strip():
+        raise bad_request("Object 'Kind' is missing in ''")
+    try:
+        docs = list(yaml.safe_load_all(body))
+    except yaml.YAMLError as e:
+        raise bad_request(f"error converting YAML to JSON: {_one_line(str(e))}") from None
+    except (ValueError, RecursionError) as e:
+        raise bad_request(f"error converting YAML to JSON: {e}") from None
+    if len(docs) != 1:
+        raise bad_request("error converting YAML to JSON: expected exactly one YAML document")
+    try:  # YAML allows non-JSON values (dates, binary); normalise through JSON
+        return orjson.loads(orjson.dumps(docs[0], default=str))
+    except (TypeError, orjson.JSONEncodeError) as e:
+        raise bad_request(f"error converting YAML to JSON: {e}") from None
+
+
+def _one_line(s: str) -> str:
+    return " ".join(s.split())
+
+
+def decode_json_any(body: bytes) -> Any:
+    return _loads_json(body)
+
+
+def decode_yaml_any(body: bytes) -> Any:
+    return _loads_yaml(body)
+
+
+# ---------------------------------------------------------------------------- query helpers
+def query_bool(query: Any, name: str) -> bool:
+    v = query.get(name)
+    return v in ("true", "1", "True")
+
+
+def query_int(query: Any, name: str, default: int | None = None) -> int | None:
+    v = query.get(name)
+    if v is None or v == "":
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise bad_request(f'invalid value for {name}: "{v}": must be an integer') from None
+
+
+def dry_run(query: Any) -> bool:
+    values = query.getall("dryRun", [])
+    for v in values:
+        if v != "All":
+            raise bad_request(f'dryRun: Unsupported value: "{v}": supported values: "All"')
+    return bool(values)

@@ -1,0 +1,684 @@
+"""The REST verbs on stored resources: get, list, create, update, patch, delete, deletecollection."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from vcluster.apiserver import strategy, views
+from vcluster.apiserver.errors import (
+    Cause,
+    StatusError,
+    already_exists,
+    bad_request,
+    conflict,
+    expired,
+    field_forbidden,
+    field_not_supported,
+    forbidden,
+    internal_error,
+    invalid,
+    method_not_allowed,
+    not_found,
+    too_large_rv,
+    unsupported_media_type,
+)
+from vcluster.apiserver.patch import merge_patch
+from vcluster.apiserver.request import (
+    MERGE_PATCH,
+    PATCH_TYPES,
+    Accept,
+    RequestInfo,
+    decode_json_any,
+    decode_object,
+    dry_run,
+    media_type,
+    query_int,
+    read_body,
+)
+from vcluster.apiserver.resources import Registry, ResourceType
+from vcluster.apiserver.selectors import FieldSelector, LabelSelector, object_fields
+from vcluster.apiserver.validation import validate_object_meta
+from vcluster.store.interface import (
+    CompactedError,
+    Entry,
+    FutureRevisionError,
+    KeyExistsError,
+    KeyNotFoundError,
+    RevisionConflictError,
+    StoreUnavailableError,
+)
+from vcluster.store.logstore import LogStore
+
+log = logging.getLogger("vcluster.apiserver")
+
+EVENT_TTL_SECONDS = 3600  # kube-apiserver --event-ttl
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+_GUARANTEED_UPDATE_RETRIES = 16
+
+
+def object_key(rt: ResourceType, namespace: str, name: str) -> str:
+    return f"{rt.key_prefix}{namespace}/{name}" if rt.namespaced else f"{rt.key_prefix}{name}"
+
+
+def collection_prefix(rt: ResourceType, namespace: str) -> str:
+    return f"{rt.key_prefix}{namespace}/" if rt.namespaced and namespace else rt.key_prefix
+
+
+def generate_name(base: str) -> str:
+    return base[:58] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+
+
+class Selection:
+    """Label and field selectors of a list, watch or deletecollection."""
+
+    def __init__(self, rt: ResourceType, query: Any) -> None:
+        ls = query.get("labelSelector", "")
+        fs = query.get("fieldSelector", "")
+        self.labels = LabelSelector.parse(ls) if ls else None
+        if self.labels is not None and self.labels.empty():
+            self.labels = None
+        allowed = frozenset(("metadata.name", "metadata.namespace", *rt.extra_field_labels))
+        self.fields = FieldSelector.parse(fs, allowed) if fs else None
+        if self.fields is not None and self.fields.empty():
+            self.fields = None
+        self.rt = rt
+        # Name and namespace are in the key; other fields need the decoded object.
+        self._fields_from_key = self.fields is not None and all(
+            f in ("metadata.name", "metadata.namespace") for f, _, _ in self.fields.requirements()
+        )
+
+    @property
+    def empty(self) -> bool:
+        return self.labels is None and self.fields is None
+
+    def single_name(self) -> str | None:
+        """The name when the field selector pins metadata.name=X (watches of one object)."""
+        if self.fields is None:
+            return None
+        for f, op, v in self.fields.requirements():
+            if f == "metadata.name" and op == "=":
+                return v
+        return None
+
+    def _key_fields(self, key: str) -> dict[str, str]:
+        parts = key[len(self.rt.key_prefix) :].split("/")
+        if len(parts) == 2:
+            return {"metadata.namespace": parts[0], "metadata.name": parts[1]}
+        return {"metadata.namespace": "", "metadata.name": parts[-1]}
+
+    def matches_entry(self, e: Entry) -> bool:
+        if self.labels is not None and not self.labels.matches(e.labels or {}):
+            return False
+        if self.fields is not None:
+            if self._fields_from_key:
+                return self.fields.matches(self._key_fields(e.key))
+            return self.fields.matches(object_fields(e.decode(), self.rt.extra_field_labels))
+        return True
+
+    def predicate(self) -> Callable[[Entry], bool] | None:
+        return None if self.empty else self.matches_entry
+
+
+class Rest:
+    """Verb handlers over a store and a resource registry."""
+
+    def __init__(self, store: LogStore, registry: Registry) -> None:
+        self.store = store
+        self.registry = registry
+        self.converters: dict[tuple[str, str], Any] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _gone_or_missing(self, rt: ResourceType, name: str) -> StatusError:
+        return not_found(rt.plural, rt.group, name)
+
+    def _current(self, rt: ResourceType, ns: str, name: str) -> Entry:
+        e = self.store.get_nowait(object_key(rt, ns, name))
+        if e is None:
+            raise self._gone_or_missing(rt, name)
+        return e
+
+    def check_namespace_for_create(self, rt: ResourceType, ns: str, name: str) -> None:
+        if not rt.namespaced:
+            return
+        ns_entry = self.store.get_nowait(f"/registry/namespaces/{ns}")
+        if ns_entry is None:
+            raise not_found("namespaces", "", ns)
+        if b'"deletionTimestamp"' in ns_entry.raw:
+            nsobj = ns_entry.decode()
+            if nsobj.get("metadata", {}).get("deletionTimestamp"):
+                err = forbidden(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"unable to create new content in namespace {ns} because it is being terminated",
+                )
+                err.causes.append(strategy_cause(ns))
+                raise err
+
+    @staticmethod
+    def check_type(
+        rt: ResourceType,
+        obj: dict[str, Any],
+        expected_kind: str | None = None,
+        expected_api_version: str | None = None,
+    ) -> None:
+        kind = expected_kind or rt.kind
+        api_version = expected_api_version or rt.api_version
+        av = obj.get("apiVersion")
+        k = obj.get("kind")
+        if av in (None, ""):
+            obj["apiVersion"] = api_version
+        elif not isinstance(av, str):
+            raise bad_request(f"apiVersion must be a string, got {type(av).__name__}")
+        elif av != api_version:
+            raise bad_request(
+                f"the API version in the data ({av}) does not match the expected API version ({api_version})"
+            )
+        if k in (None, ""):
+            obj["kind"] = kind
+        elif not isinstance(k, str):
+            raise bad_request(f"kind must be a string, got {type(k).__name__}")
+        elif k != kind:
+            version = api_version.rsplit("/", 1)[-1]
+            raise bad_request(
+                f'{k} in version "{version}" cannot be handled as a {kind}: '
+                f"the kind in the data ({k}) does not match the expected kind ({kind})"
+            )
+        md = obj.get("metadata")
+        if md is None:
+            obj["metadata"] = {}
+        elif not isinstance(md, dict):
+            raise bad_request(
+                f'{kind} in version "{api_version.rsplit("/", 1)[-1]}" cannot be handled as a '
+                f"{kind}: metadata must be an object"
+            )
+
+    def _validate(self, rt: ResourceType, obj: dict[str, Any], *, is_create: bool, ns: str | None) -> None:
+        causes = validate_object_meta(obj, rt, is_create=is_create, url_namespace=ns)
+        if causes:
+            md = obj.get("metadata") or {}
+            name = md.get("name") or md.get("generateName") or ""
+            raise invalid(rt.kind, rt.group, str(name), causes)
+
+    # ------------------------------------------------------------------ get / list
+    def get(self, rt: ResourceType, info: RequestInfo, accept: Accept, query: Any) -> web.Response:
+        e = self._current(rt, info.namespace, info.name)
+        if accept.table:
+            obj = e.decode()
+            body = views.table_bytes(
+                rt, [obj], views.include_object_param(query), {"resourceVersion": str(e.mod_rev)}
+            )
+            return views.respond(body)
+        if accept.partial_metadata:
+            return views.respond(orjson.dumps(views.partial_metadata(e.decode())))
+        return views.respond(e.raw, accept=accept)
+
+    async def list(self, rt: ResourceType, info: RequestInfo, accept: Accept, query: Any) -> web.Response:
+        sel = Selection(rt, query)
+        prefix = collection_prefix(rt, info.namespace)
+        limit = query_int(query, "limit", 0) or 0
+        if limit < 0:
+            limit = 0
+        cont = query.get("continue", "")
+        rv_s = query.get("resourceVersion")
+        rvm = query.get("resourceVersionMatch")
+        revision: int | None = None
+        start_after: str | None = None
+        if query.get("sendInitialEvents"):
+            raise invalid_list_option("sendInitialEvents", "sendInitialEvents is forbidden for list")
+        if rvm and not rv_s:
+            raise invalid_list_option(
+                "resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            )
+        if cont:
+            if rv_s or rvm:
+                raise invalid_list_option(
+                    "resourceVersion", "specifying resource version is not allowed when using continue"
+                )
+            revision, suffix = views.decode_continue(cont)
+            start_after = prefix + suffix
+            if revision < self.store.compact_revision:
+                raise expired(
+                    "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter, or use the continue "
+                    "token in this response to retrieve the remainder of the results. Continuing with "
+                    "the provided token results in an inconsistent list - objects that were created, "
+                    "modified, or deleted between the time the first chunk was returned and now may "
+                    "show up in the list."
+                )
+        elif rv_s:
+            rv = parse_rv(rv_s)
+            if rvm not in (None, "", "NotOlderThan", "Exact"):
+                raise invalid_list_option(
+                    "resourceVersionMatch",
+                    f'Unsupported value: "{rvm}": supported values: "Exact", "NotOlderThan"',
+                )
+            if rvm == "Exact":
+                if rv == 0:
+                    raise invalid_list_option(
+                        "resourceVersionMatch",
+                        'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+                    )
+                revision = rv
+            if rv > self.store.revision:
+                raise too_large_rv(rv, self.store.revision)
+        try:
+            res = await self.store.list(
+                prefix, revision=revision, start_after=start_after, limit=limit, match=sel.predicate()
+            )
+        except CompactedError as e:
+            raise expired(f"too old resource version: {e.requested} ({e.compacted})") from None
+        except FutureRevisionError as e:
+            raise too_large_rv(e.requested, e.current) from None
+        token = None
+        if res.more and res.entries:
+            token = views.encode_continue(res.revision, res.entries[-1].key[len(prefix) :])
+        converter = self.converters.get((rt.group, rt.kind)) if rt.storage_group is not None else None
+        if accept.table or accept.partial_metadata or converter is not None:
+            objs = [e.decode() for e in res.entries]
+            if converter is not None:
+                objs = [converter(o) for o in objs]
+            list_meta: dict[str, Any] = {"resourceVersion": str(res.revision)}
+            if token:
+                list_meta["continue"] = token
+                if res.remaining:
+                    list_meta["remainingItemCount"] = res.remaining
+            if accept.table:
+                return views.respond(
+                    views.table_bytes(rt, objs, views.include_object_param(query), list_meta)
+                )
+            if accept.partial_metadata:
+                return views.respond(views.partial_metadata_list(objs, list_meta))
+            return views.respond(
+                views.list_bytes(rt, [orjson.dumps(o) for o in objs], res.revision, token, res.remaining),
+                accept=accept,
+            )
+        return views.respond(
+            views.list_bytes(rt, [e.raw for e in res.entries], res.revision, token, res.remaining),
+            accept=accept,
+        )
+
+    # ------------------------------------------------------------------ create
+    async def create(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
+        body = await read_body(request)
+        obj = decode_object(body, media_type(request))
+        self.check_type(rt, obj)
+        return await self.create_object(rt, info.namespace, obj, dry=dry_run(request.query))
+
+    async def create_object(
+        self, rt: ResourceType, ns: str, obj: dict[str, Any], *, dry: bool = False, status: int = 201
+    ) -> web.Response:
+        md = obj["metadata"]
+        if rt.namespaced:
+            body_ns = md.get("namespace")
+            if body_ns not in (None, "") and body_ns != ns:
+                raise bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            md["namespace"] = ns
+        else:
+            md.pop("namespace", None)
+        self._validate(rt, obj, is_create=True, ns=ns if rt.namespaced else None)
+        name = md.get("name") or ""
+        gen = md.get("generateName") or ""
+        self.check_namespace_for_create(rt, ns, name or gen)
+        strategy.prepare_for_create(rt, obj)
+        lease = EVENT_TTL_SECONDS if rt.kind == "Event" else 0
+        for _ in range(8):
+            if not name:
+                md["name"] = generate_name(gen)
+            key = object_key(rt, ns, md["name"])
+            try:
+                entry = await self.store.create(key, obj, lease=lease, dry_run=dry)
+            except KeyExistsError:
+                if name:
+                    raise already_exists(rt.plural, rt.group, name) from None
+                continue
+            except StoreUnavailableError as e:
+                raise internal_error(str(e)) from None
+            if dry:
+                md["resourceVersion"] = ""
+                return views.respond(orjson.dumps(obj), status)
+            return views.respond(entry.raw, status)
+        raise StatusError(500, "AlreadyExists", f"failed to generate a unique name from {gen!r}", {})
+
+    # ------------------------------------------------------------------ update
+    async def update(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
+        body = await read_body(request)
+        obj = decode_object(body, media_type(request))
+        self.check_type(rt, obj)
+        md = obj["metadata"]
+        if md.get("name") not in (None, "") and md["name"] != info.name:
+            raise bad_request(
+                f"the name of the object ({md['name']}) does not match the name on the URL ({info.name})"
+            )
+        md["name"] = info.name
+        if rt.namespaced:
+            if md.get("namespace") not in (None, "") and md["namespace"] != info.namespace:
+                raise bad_request(
+                    f"the namespace of the object ({md['namespace']}) does not match the namespace "
+                    f"on the request ({info.namespace})"
+                )
+            md["namespace"] = info.namespace
+        rv_s = md.get("resourceVersion")
+        expected = parse_rv(rv_s) if rv_s not in (None, "") else None
+        body_obj = obj
+        return await self.guaranteed_update(
+            rt,
+            info,
+            lambda _old: orjson.loads(orjson.dumps(body_obj)),
+            expected_rev=expected,
+            dry=dry_run(request.query),
+        )
+
+    async def guaranteed_update(
+        self,
+        rt: ResourceType,
+        info: RequestInfo,
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        expected_rev: int | None,
+        dry: bool = False,
+        respond: Callable[[bytes], web.Response] | None = None,
+    ) -> web.Response:
+        """Read-modify-write with compare-and-swap, retried on races unless the client pinned a
+        resourceVersion (then a race is a 409, as in kube-apiserver)."""
+        key = object_key(rt, info.namespace, info.name)
+        for _ in range(_GUARANTEED_UPDATE_RETRIES):
+            cur = self.store.get_nowait(key)
+            if cur is None:
+                raise self._gone_or_missing(rt, info.name)
+            if expected_rev is not None and cur.mod_rev != expected_rev:
+                raise conflict(rt.plural, rt.group, info.name)
+            old = cur.decode()
+            new = mutate(orjson.loads(cur.raw))
+            if not isinstance(new, dict):
+                raise bad_request("the patched object is not an object")
+            self.check_type(rt, new)
+            nmd = new["metadata"]
+            nmd["name"] = info.name
+            if rt.namespaced:
+                nmd["namespace"] = info.namespace
+            new_uid = nmd.get("uid")
+            if new_uid not in (None, "") and new_uid != old["metadata"].get("uid"):
+                raise conflict(
+                    rt.plural,
+                    rt.group,
+                    info.name,
+                    f"Precondition failed: UID in precondition: {new_uid}, UID in object meta: "
+                    f"{old['metadata'].get('uid')}",
+                )
+            strategy.prepare_for_update(rt, old, new, info.subresource)
+            self._validate(rt, new, is_create=False, ns=info.namespace if rt.namespaced else None)
+            nmd["resourceVersion"] = str(cur.mod_rev)
+            if strategy.should_delete_during_update(old, new):
+                try:
+                    await self.store.delete(key, expected_rev=cur.mod_rev, dry_run=dry)
+                except RevisionConflictError:
+                    continue
+                except KeyNotFoundError:
+                    raise self._gone_or_missing(rt, info.name) from None
+                body = orjson.dumps(new)
+                return respond(body) if respond else views.respond(body)
+            if new == old:  # nothing changed: no write, no new resourceVersion
+                return respond(cur.raw) if respond else views.respond(cur.raw)
+            try:
+                entry = await self.store.update(key, new, expected_rev=cur.mod_rev, dry_run=dry)
+            except RevisionConflictError:
+                if expected_rev is not None:
+                    raise conflict(rt.plural, rt.group, info.name) from None
+                continue
+            except KeyNotFoundError:
+                raise self._gone_or_missing(rt, info.name) from None
+            except StoreUnavailableError as e:
+                raise internal_error(str(e)) from None
+            return respond(entry.raw) if respond else views.respond(entry.raw)
+        raise conflict(rt.plural, rt.group, info.name)
+
+    # ------------------------------------------------------------------ patch
+    async def patch(
+        self,
+        rt: ResourceType,
+        info: RequestInfo,
+        request: web.Request,
+        respond: Callable[[bytes], web.Response] | None = None,
+    ) -> web.Response:
+        ctype = media_type(request)
+        body = await read_body(request)
+        patch_fn = self.patch_function(rt, ctype, body, request.query)
+        return await self.guaranteed_update(
+            rt, info, patch_fn, expected_rev=None, dry=dry_run(request.query), respond=respond
+        )
+
+    def patch_function(
+        self, rt: ResourceType, ctype: str, body: bytes, query: Any
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        if ctype not in PATCH_TYPES:
+            raise unsupported_media_type(ctype, PATCH_TYPES)
+        if ctype != MERGE_PATCH:
+            raise unsupported_media_type(ctype, [MERGE_PATCH])
+        patch = decode_json_any(body)
+        if not isinstance(patch, dict):
+            raise bad_request(
+                f"json: cannot unmarshal {_json_type(patch)} into Go value of type map[string]interface {{}}"
+            )
+        pinned = _patch_rv(patch)
+
+        def apply(current: dict[str, Any]) -> dict[str, Any]:
+            cur_rv = (current.get("metadata") or {}).get("resourceVersion")
+            if pinned is not None and pinned != cur_rv:
+                raise conflict(rt.plural, rt.group, str((current.get("metadata") or {}).get("name", "")))
+            return merge_patch(current, patch)
+
+        return apply
+
+    # ------------------------------------------------------------------ delete
+    async def delete(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
+        opts = await delete_options(request)
+        key = object_key(rt, info.namespace, info.name)
+        dry = opts["dryRun"]
+        for _ in range(_GUARANTEED_UPDATE_RETRIES):
+            cur = self.store.get_nowait(key)
+            if cur is None:
+                raise self._gone_or_missing(rt, info.name)
+            try:
+                return await self.delete_entry(rt, cur, opts, dry)
+            except RevisionConflictError:
+                continue
+            except KeyNotFoundError:
+                raise self._gone_or_missing(rt, info.name) from None
+        raise conflict(rt.plural, rt.group, info.name)
+
+    async def delete_entry(
+        self, rt: ResourceType, cur: Entry, opts: dict[str, Any], dry: bool
+    ) -> web.Response:
+        obj = cur.decode()
+        md = obj["metadata"]
+        name = md.get("name", "")
+        pre = opts.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != md.get("uid"):
+            raise conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, "
+                f"UID in object meta: {md.get('uid')}",
+            )
+        if pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion"):
+            raise conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                f"ResourceVersion in object meta: {md.get('resourceVersion')}",
+            )
+        strategy.check_deletable(rt, obj)
+        policy = opts.get("propagationPolicy")
+        if policy is None:
+            orphan = opts.get("orphanDependents")
+            policy = (
+                ("Orphan" if orphan else "Background")
+                if orphan is not None
+                else strategy.default_propagation(rt)
+            )
+        finalizers = list(md.get("finalizers") or [])
+        gc_finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(policy)
+        if gc_finalizer and gc_finalizer not in finalizers:
+            finalizers.append(gc_finalizer)
+        is_pod = rt.group == "" and rt.kind == "Pod"
+        is_ns = rt.group == "" and rt.kind == "Namespace"
+        grace = strategy.pod_grace_period(obj, opts.get("gracePeriodSeconds")) if is_pod else 0
+        ns_finalizers = (obj.get("spec") or {}).get("finalizers") if is_ns else None
+        # Already being deleted: only a pod delete with a shorter grace period changes anything.
+        shortens = is_pod and grace < int(md.get("deletionGracePeriodSeconds") or 0)
+        if md.get("deletionTimestamp") and not shortens:
+            return views.respond(cur.raw)
+        if finalizers or grace > 0 or ns_finalizers:
+            md["deletionTimestamp"] = strategy.now_rfc3339(grace)
+            md["deletionGracePeriodSeconds"] = grace
+            if finalizers:
+                md["finalizers"] = finalizers
+            if is_ns:
+                obj.setdefault("status", {})["phase"] = "Terminating"
+            entry = await self.store.update(cur.key, obj, expected_rev=cur.mod_rev, dry_run=dry)
+            return views.respond(entry.raw, 202 if opts.get("orphanDependents") is False else 200)
+        ev = await self.store.delete(cur.key, expected_rev=cur.mod_rev, dry_run=dry)
+        if rt.delete_returns_object:
+            return views.respond(cur.raw if dry else ev.prev.raw if ev.prev else cur.raw)
+        return views.respond(views.success_status(name, rt.group, rt.plural, str(md.get("uid", ""))))
+
+    async def deletecollection(
+        self, rt: ResourceType, info: RequestInfo, request: web.Request
+    ) -> web.Response:
+        opts = await delete_options(request)
+        sel = Selection(rt, request.query)
+        res = await self.store.list(collection_prefix(rt, info.namespace), match=sel.predicate())
+        deleted: list[bytes] = []
+        for e in res.entries:
+            try:
+                resp = await self.delete_entry(rt, e, opts, opts["dryRun"])
+            except (KeyNotFoundError, RevisionConflictError):
+                continue
+            except StatusError as err:
+                if err.code in (403, 404, 409):
+                    continue
+                raise
+            if (
+                resp.body is not None
+                and isinstance(resp.body, bytes)
+                and b'"kind":"Status"' not in resp.body[:40]
+            ):
+                deleted.append(resp.body)
+            else:
+                deleted.append(e.raw)
+        return views.respond(views.list_bytes(rt, deleted, self.store.revision, None, None))
+
+
+# ---------------------------------------------------------------------------- helpers
+def parse_rv(v: Any) -> int:
+    try:
+        rv = int(str(v))
+        if rv < 0:
+            raise ValueError
+        return rv
+    except ValueError:
+        raise bad_request(f'invalid resource version "{v}"') from None
+
+
+def invalid_list_option(field: str, detail: str) -> StatusError:
+    return StatusError(
+        400,
+        "BadRequest",
+        f'ListOptions.meta.k8s.io "" is invalid: {field}: {detail}',
+        {},
+        causes=[Cause("FieldValueForbidden", detail, field)],
+    )
+
+
+def strategy_cause(ns: str) -> Cause:
+    return Cause("NamespaceTerminating", f"namespace {ns} is being terminated", "metadata.namespace")
+
+
+def _json_type(v: Any) -> str:
+    return {list: "array", str: "string", bool: "bool", int: "number", float: "number"}.get(type(v), "value")
+
+
+def _patch_rv(patch: dict[str, Any]) -> str | None:
+    md = patch.get("metadata")
+    if isinstance(md, dict):
+        rv = md.get("resourceVersion")
+        if isinstance(rv, str) and rv:
+            return rv
+    return None
+
+
+async def delete_options(request: web.Request) -> dict[str, Any]:
+    """DeleteOptions from the body (kubectl) or the query (Python client, curl)."""
+    q = request.query
+    opts: dict[str, Any] = {}
+    body = await read_body(request)
+    if body.strip():
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            raise bad_request(f"error decoding DeleteOptions: {e}") from None
+        if not isinstance(data, dict):
+            raise bad_request("DeleteOptions must be an object")
+        kind = data.get("kind")
+        if kind not in (None, "", "DeleteOptions"):
+            raise bad_request(f"the body of the request must be a DeleteOptions, not {kind}")
+        opts.update(data)
+    grace = q.get("gracePeriodSeconds")
+    if grace is not None:
+        opts["gracePeriodSeconds"] = grace
+    if q.get("propagationPolicy"):
+        opts["propagationPolicy"] = q["propagationPolicy"]
+    if q.get("orphanDependents") is not None:
+        opts["orphanDependents"] = q["orphanDependents"] in ("true", "1")
+    g = opts.get("gracePeriodSeconds")
+    if g is not None:
+        try:
+            opts["gracePeriodSeconds"] = int(g)
+        except (TypeError, ValueError):
+            raise bad_request(f'invalid value for gracePeriodSeconds: "{g}"') from None
+    pol = opts.get("propagationPolicy")
+    if pol is not None and pol not in ("Orphan", "Background", "Foreground"):
+        raise invalid(
+            "DeleteOptions",
+            "meta.k8s.io",
+            "",
+            [field_not_supported("propagationPolicy", pol, ["Foreground", "Background", "Orphan"])],
+        )
+    if pol is not None and opts.get("orphanDependents") is not None:
+        raise invalid(
+            "DeleteOptions",
+            "meta.k8s.io",
+            "",
+            [
+                field_forbidden(
+                    "propagationPolicy", "orphanDependents and deletionPropagation cannot be both set"
+                )
+            ],
+        )
+    dr = opts.get("dryRun")
+    if isinstance(dr, list) and dr:
+        if any(x != "All" for x in dr):
+            raise bad_request(f'dryRun: Unsupported value: "{dr}": supported values: "All"')
+        opts["dryRun"] = True
+    else:
+        opts["dryRun"] = dry_run(q)
+    pre = opts.get("preconditions")
+    if pre is not None and not isinstance(pre, dict):
+        raise bad_request("preconditions must be an object")
+    return opts
+
+
+def require_verb(rt: ResourceType, verb: str) -> None:
+    if verb not in rt.verbs:
+        raise method_not_allowed()

@@ -1,0 +1,363 @@
+"""The API server process: TLS listener, authentication, routing to discovery and REST handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from vcluster.apiserver import subresources, views
+from vcluster.apiserver.auth import Authenticator, UserInfo
+from vcluster.apiserver.bootstrap import DEFAULT_SERVICE_CIDR, ensure_bootstrap_objects
+from vcluster.apiserver.certs import PKI, ensure_pki, server_ssl_context
+from vcluster.apiserver.conversion import core_to_events_v1, events_v1_to_core
+from vcluster.apiserver.discovery import Discovery, wants_aggregated
+from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed
+from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
+from vcluster.apiserver.request import RequestInfo, parse_accept, parse_resource_path
+from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
+from vcluster.apiserver.rest import Rest, require_verb
+from vcluster.apiserver.watchstream import WatchRequest, serve_watch
+from vcluster.store.logstore import LogStore
+
+log = logging.getLogger("vcluster.apiserver")
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.4",
+    "gitCommit": "59526cd4867447956156ae3a602fcbac5eec6ff4",
+    "gitTreeState": "clean",
+    "buildDate": "2025-04-22T16:00:00Z",
+    "goVersion": "go1.23.6",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+_UNAUTHENTICATED_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
+_UNAUTHORIZED = StatusError(401, "Unauthorized", "Unauthorized", {})
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    bind: str = "127.0.0.1"
+    port: int = 6443
+    kubeconfig: Path | None = None
+    service_cidr: str = DEFAULT_SERVICE_CIDR
+    extra_hosts: list[str] = field(default_factory=list)
+    compact_interval: float = 300.0
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "apiserver_request_total",
+            "API requests by verb, resource and code",
+            ["verb", "resource", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "apiserver_request_duration_seconds",
+            "API request latency",
+            ["verb", "resource"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+        )
+        self.watchers = Gauge("apiserver_registered_watchers", "Open watches", registry=self.registry)
+        self.objects = Gauge("apiserver_storage_objects", "Objects in storage", registry=self.registry)
+        self.revision = Gauge(
+            "apiserver_storage_revision", "Current storage revision", registry=self.registry
+        )
+
+
+class APIServer:
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        self.data_dir = Path(cfg.data_dir)
+        self.registry = Registry()
+        self.store = LogStore(self.data_dir / "state.db", compact_interval=cfg.compact_interval)
+        self.rest = Rest(self.store, self.registry)
+        self.rest.converters[("events.k8s.io", "Event")] = core_to_events_v1
+        self.metrics = Metrics()
+        self.pki: PKI | None = None
+        self.auth: Authenticator | None = None
+        self.discovery: Discovery | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = cfg.port
+        self.url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        hosts = [h for h in [self.cfg.bind, *self.cfg.extra_hosts] if h]
+        self.pki = await asyncio.to_thread(ensure_pki, self.data_dir / "pki", hosts)
+        self.auth = Authenticator(self.data_dir / "tokens.csv")
+        await self.store.start()
+        app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, handle_signals=False)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET6 if ":" in self.cfg.bind else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.cfg.bind, self.cfg.port))
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock, ssl_context=server_ssl_context(self.pki), backlog=1024)
+        await site.start()
+        host = self.cfg.bind if self.cfg.bind not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        self.url = f"https://{host if ':' not in host else f'[{host}]'}:{self.port}"
+        self.discovery = Discovery(self.registry, f"{host}:{self.port}")
+        advertise = host if host != "localhost" else "127.0.0.1"
+        await ensure_bootstrap_objects(
+            self.store,
+            self.registry,
+            advertise_ip=advertise,
+            port=self.port,
+            service_cidr=self.cfg.service_cidr,
+        )
+        kc_path = self.cfg.kubeconfig or (self.data_dir / "kubeconfig")
+        write_kubeconfig(kc_path, admin_kubeconfig(self.url, self.pki.ca_pem, token=self.auth.admin_token))
+        log.info("API server listening on %s (data in %s, kubeconfig %s)", self.url, self.data_dir, kc_path)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.store.close()
+
+    # ------------------------------------------------------------------ dispatch
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        t0 = time.perf_counter()
+        verb, resource, code = request.method.lower(), "", 500
+        try:
+            resp, verb, resource = await self._dispatch(request)
+            code = resp.status
+            return resp
+        except StatusError as e:
+            code = e.code
+            return views.status_response(e)
+        except web.HTTPException as e:  # aiohttp's own (e.g. body too large while reading)
+            code = e.status
+            if e.status == 413:
+                from vcluster.apiserver.request import too_large
+
+                return views.status_response(too_large())
+            return views.status_response(StatusError(e.status, e.reason.replace(" ", ""), e.reason, {}))
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as e:  # a bug: answer 500 but keep serving
+            log.exception("internal error on %s %s", request.method, request.path_qs)
+            return views.status_response(internal_error(str(e)))
+        finally:
+            if verb != "watch":
+                self.metrics.requests.labels(verb, resource, str(code)).inc()
+                self.metrics.latency.labels(verb, resource).observe(time.perf_counter() - t0)
+
+    def _user(self, request: web.Request) -> UserInfo | None:
+        assert self.auth is not None
+        transport = request.transport
+        peercert = transport.get_extra_info("peercert") if transport is not None else None
+        user = self.auth.authenticate(request.headers.get("Authorization"), peercert)
+        if user is None or user.is_anonymous:
+            return None
+        return user
+
+    async def _dispatch(self, request: web.Request) -> tuple[web.StreamResponse, str, str]:
+        path = request.path
+        if path in _UNAUTHENTICATED_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            if path == "/version":
+                return views.respond(orjson.dumps(VERSION_INFO)), "get", "version"
+            return web.Response(text="ok", content_type="text/plain"), "get", "health"
+        user = self._user(request)
+        if user is None:
+            raise _UNAUTHORIZED
+        assert self.discovery is not None
+        if path in ("/api", "/api/"):
+            return self._discovery_root(request, core=True), "get", "discovery"
+        if path in ("/apis", "/apis/"):
+            return self._discovery_root(request, core=False), "get", "discovery"
+        if path == "/metrics":
+            self.metrics.watchers.set(self.store.watcher_count)
+            self.metrics.objects.set(len(self.store))
+            self.metrics.revision.set(self.store.revision)
+            return (
+                web.Response(
+                    body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+                ),
+                "get",
+                "metrics",
+            )
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["api"] and len(parts) == 2:
+            return self._discovery_doc(self.discovery.resource_list("", parts[1])), "get", "discovery"
+        if parts[:1] == ["apis"] and len(parts) == 2:
+            return self._discovery_doc(self.discovery.api_group(parts[1])), "get", "discovery"
+        if parts[:1] == ["apis"] and len(parts) == 3:
+            return self._discovery_doc(self.discovery.resource_list(parts[1], parts[2])), "get", "discovery"
+        info = parse_resource_path(path, request.method, request.query)
+        if info is None:
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        resp = await self._resource(request, info, user)
+        return resp, info.verb, info.resource
+
+    def _discovery_root(self, request: web.Request, core: bool) -> web.Response:
+        assert self.discovery is not None
+        agg = wants_aggregated(request.headers.get("Accept"))
+        if agg:
+            body, etag = self.discovery.aggregated(core, agg)
+            ct = f"application/json;g=apidiscovery.k8s.io;v={agg};as=APIGroupDiscoveryList"
+        else:
+            body, etag = self.discovery.api_versions() if core else self.discovery.api_groups()
+            ct = "application/json"
+        if request.headers.get("If-None-Match") == f'"{etag}"':
+            return web.Response(status=304, headers={"ETag": f'"{etag}"', "Vary": "Accept"})
+        return web.Response(body=body, headers={"Content-Type": ct, "ETag": f'"{etag}"', "Vary": "Accept"})
+
+    @staticmethod
+    def _discovery_doc(doc: tuple[bytes, str] | None) -> web.Response:
+        if doc is None:
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        return views.respond(doc[0])
+
+    async def _resource(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.StreamResponse:
+        rt = self.registry.get(info.group, info.version, info.resource)
+        if rt is None:
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        if (
+            rt.namespaced
+            and not info.namespace
+            and info.verb not in ("list", "watch")
+            and rt.kind != "Namespace"
+        ):
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        if not rt.namespaced and info.namespace and rt.kind != "Namespace":
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        accept = parse_accept(request.headers.get("Accept"))
+        sub = info.subresource
+        if sub:
+            return await self._subresource(request, rt, info, user)
+        if rt.kind in VIRTUAL_KINDS:
+            if rt.kind == "Binding" and info.verb == "create":
+                return await subresources.binding(self.rest, self._pods(), info, request)
+            if info.verb == "create":
+                return await subresources.review(rt, request, user)
+            raise method_not_allowed()
+        verb = info.verb
+        require_verb(rt, verb)
+        if rt.storage_group is not None:
+            return await self._converted(request, rt, info, accept)
+        if verb == "get":
+            return self.rest.get(rt, info, accept, request.query)
+        if verb == "list":
+            return await self.rest.list(rt, info, accept, request.query)
+        if verb == "watch":
+            return await serve_watch(
+                self.store, WatchRequest(rt, info.namespace, request.query, accept), request
+            )
+        if verb == "create":
+            return await self.rest.create(rt, info, request)
+        if verb == "update":
+            return await self.rest.update(rt, info, request)
+        if verb == "patch":
+            return await self.rest.patch(rt, info, request)
+        if verb == "delete":
+            return await self.rest.delete(rt, info, request)
+        if verb == "deletecollection":
+            return await self.rest.deletecollection(rt, info, request)
+        raise method_not_allowed()
+
+    def _pods(self) -> Any:
+        rt = self.registry.get("", "v1", "pods")
+        assert rt is not None
+        return rt
+
+    async def _subresource(
+        self, request: web.Request, rt: Any, info: RequestInfo, user: UserInfo
+    ) -> web.StreamResponse:
+        sub = rt.subresource(info.subresource)
+        if sub is None or not info.name:
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        if info.verb not in sub.verbs and not (info.verb == "create" and "create" in sub.verbs):
+            raise method_not_allowed()
+        accept = parse_accept(request.headers.get("Accept"))
+        name = sub.name
+        if name == "status":
+            if info.verb == "get":
+                return self.rest.get(rt, info, accept, request.query)
+            if info.verb == "update":
+                return await self.rest.update(rt, info, request)
+            return await self.rest.patch(rt, info, request)
+        if name == "finalize" and info.verb == "update":
+            return await self.rest.update(rt, info, request)
+        if name == "scale":
+            return await subresources.scale(self.rest, rt, info, request)
+        if name == "binding":
+            return await subresources.binding(self.rest, rt, info, request)
+        if name == "eviction":
+            return await subresources.evict(self.rest, rt, info, request)
+        raise StatusError(
+            404,
+            "NotFound",
+            f"the server could not find the requested resource ({info.verb} {info.resource}/{name})",
+            {},
+        )
+
+    async def _converted(
+        self, request: web.Request, rt: Any, info: RequestInfo, accept: Any
+    ) -> web.StreamResponse:
+        """events.k8s.io/v1 Events are stored as core/v1 Events."""
+        core = self.registry.get("", "v1", "events")
+        assert core is not None
+        verb = info.verb
+        if verb == "list":
+            return await self.rest.list(rt, info, accept, request.query)
+        if verb == "watch":
+            wr = WatchRequest(rt, info.namespace, request.query, accept)
+            wr.converter = core_to_events_v1
+            return await serve_watch(self.store, wr, request)
+        if verb == "get":
+            e = self.rest._current(core, info.namespace, info.name)
+            return views.respond(orjson.dumps(core_to_events_v1(e.decode())), accept=accept)
+        if verb == "create":
+            from vcluster.apiserver.request import decode_object, dry_run, media_type, read_body
+
+            obj = decode_object(await read_body(request), media_type(request))
+            Rest.check_type(rt, obj)
+            resp = await self.rest.create_object(
+                core, info.namespace, events_v1_to_core(obj), dry=dry_run(request.query)
+            )
+            return views.respond(orjson.dumps(core_to_events_v1(orjson.loads(resp.body))), 201)  # type: ignore[arg-type]
+        if verb == "delete":
+            return await self.rest.delete(core, info, request)
+        raise method_not_allowed("events.k8s.io/v1 events support get, list, watch, create and delete here")
+
+
+async def run_server(cfg: ServerConfig) -> None:
+    """Run until SIGTERM or SIGINT."""
+    server = APIServer(cfg)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    kubeconfig = cfg.kubeconfig or cfg.data_dir / "kubeconfig"
+    print(f"vcluster apiserver ready at {server.url}; kubeconfig {kubeconfig}", flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()

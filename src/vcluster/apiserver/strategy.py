@@ -1,0 +1,229 @@
+"""Per-kind object rules applied on create, update and delete (kube-apiserver's registry strategies)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vcluster.apiserver.errors import StatusError, field_forbidden, invalid
+from vcluster.apiserver.resources import ResourceType
+
+NS_NAME_LABEL = "kubernetes.io/metadata.name"
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
+
+
+def now_rfc3339(delta_seconds: int = 0) -> str:
+    t = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=delta_seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def meta(obj: dict[str, Any]) -> dict[str, Any]:
+    md = obj.get("metadata")
+    if not isinstance(md, dict):
+        md = obj["metadata"] = {}
+    return md
+
+
+# ---------------------------------------------------------------------------- create
+def prepare_for_create(rt: ResourceType, obj: dict[str, Any]) -> None:
+    md = meta(obj)
+    for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+        md.pop(k, None)
+    md["uid"] = str(uuid.uuid4())
+    md["creationTimestamp"] = now_rfc3339()
+    if rt.has_generation:
+        md["generation"] = 1
+    if rt.has_status() and rt.kind not in ("Node", "Pod", "Namespace"):
+        obj.pop("status", None)
+    hook = _CREATE_HOOKS.get((rt.group, rt.kind))
+    if hook is not None:
+        hook(obj)
+
+
+def _namespace_create(obj: dict[str, Any]) -> None:
+    md = meta(obj)
+    labels = md.get("labels") if isinstance(md.get("labels"), dict) else {}
+    labels[NS_NAME_LABEL] = md.get("name", "")
+    md["labels"] = labels
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    fins = spec.get("finalizers") if isinstance(spec.get("finalizers"), list) else []
+    if "kubernetes" not in fins:
+        fins.append("kubernetes")
+    spec["finalizers"] = fins
+    obj["spec"] = spec
+    obj["status"] = {"phase": "Active"}
+
+
+def _secret_create(obj: dict[str, Any]) -> None:
+    _secret_fold_string_data(obj)
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
+
+
+def _secret_fold_string_data(obj: dict[str, Any]) -> None:
+    sd = obj.pop("stringData", None)
+    if isinstance(sd, dict) and sd:
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        for k, v in sd.items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+        obj["data"] = data
+
+
+def _pod_create(obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    status: dict[str, Any] = {"phase": "Pending", "qosClass": qos_class(spec)}
+    obj["status"] = status
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """BestEffort, Burstable or Guaranteed, from the containers' requests and limits."""
+    containers = [
+        c for key in ("initContainers", "containers") for c in (spec.get(key) or []) if isinstance(c, dict)
+    ]
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") if isinstance(c.get("resources"), dict) else {}
+        req = res.get("requests") if isinstance(res.get("requests"), dict) else {}
+        lim = res.get("limits") if isinstance(res.get("limits"), dict) else {}
+        if req or lim:
+            any_set = True
+        for r in ("cpu", "memory"):
+            if r not in lim or (r in req and str(req[r]) != str(lim[r])):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed and containers else "Burstable"
+
+
+_CREATE_HOOKS = {
+    ("", "Namespace"): _namespace_create,
+    ("", "Secret"): _secret_create,
+    ("", "Pod"): _pod_create,
+}
+
+
+# ---------------------------------------------------------------------------- update
+_SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
+
+
+def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any], subresource: str) -> None:
+    """Carry over what an update may not change and bump generation on spec changes."""
+    omd, nmd = meta(old), meta(new)
+    for k in _SYSTEM_META:
+        if k in omd:
+            nmd[k] = omd[k]
+        else:
+            nmd.pop(k, None)
+    nmd.pop("selfLink", None)
+    if subresource == "binding":  # scheduler binding sets spec.nodeName and the PodScheduled condition
+        return
+    if subresource == "status":
+        # The status endpoint changes only status.
+        status = new.get("status")
+        new.clear()
+        new.update(old)
+        if status is None:
+            new.pop("status", None)
+        else:
+            new["status"] = status
+        return
+    if subresource == "finalize" and rt.kind == "Namespace":
+        spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+        fins = spec.get("finalizers")
+        new.clear()
+        new.update(old)
+        new_spec = dict(old.get("spec") or {})
+        if fins:
+            new_spec["finalizers"] = fins
+        else:
+            new_spec.pop("finalizers", None)
+        new["spec"] = new_spec
+        return
+    if rt.has_status():
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+    if rt.kind == "Namespace" and rt.group == "":
+        labels = nmd.get("labels") if isinstance(nmd.get("labels"), dict) else {}
+        labels[NS_NAME_LABEL] = nmd.get("name", "")
+        nmd["labels"] = labels
+        # spec.finalizers change only through /finalize.
+        if isinstance(old.get("spec"), dict):
+            new["spec"] = old["spec"]
+    if rt.kind == "Secret" and rt.group == "":
+        _secret_fold_string_data(new)
+    if omd.get("deletionTimestamp"):
+        old_f = set(omd.get("finalizers") or [])
+        added = [f for f in (nmd.get("finalizers") or []) if f not in old_f]
+        if added:
+            raise invalid(
+                rt.kind,
+                rt.group,
+                str(nmd.get("name", "")),
+                [
+                    field_forbidden(
+                        "metadata.finalizers",
+                        "no new finalizers can be added if the object is being "
+                        "deleted, found new finalizers " + _go_list(added),
+                    )
+                ],
+            )
+    if rt.has_generation and _spec_changed(old, new):
+        nmd["generation"] = int(omd.get("generation") or 0) + 1
+
+
+def _go_list(items: list[str]) -> str:
+    return "[]string{" + ", ".join(f'"{i}"' for i in items) + "}"
+
+
+def _spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    keys = (set(old) | set(new)) - {"metadata", "status", "apiVersion", "kind"}
+    return any(old.get(k) != new.get(k) for k in keys)
+
+
+def should_delete_during_update(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """An update that removes the last finalizer of an object being deleted (grace 0) deletes it."""
+    nmd, omd = meta(new), meta(old)
+    if nmd.get("finalizers") or not nmd.get("deletionTimestamp"):
+        return False
+    if new.get("kind") == "Namespace" and (new.get("spec") or {}).get("finalizers"):
+        return False
+    return int(omd.get("deletionGracePeriodSeconds") or 0) == 0
+
+
+# ---------------------------------------------------------------------------- delete
+def check_deletable(rt: ResourceType, obj: dict[str, Any]) -> None:
+    if rt.group == "" and rt.kind == "Namespace":
+        name = meta(obj).get("name", "")
+        if name in IMMORTAL_NAMESPACES:
+            raise StatusError(
+                403,
+                "Forbidden",
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                {"name": name, "kind": "namespaces"},
+            )
+
+
+def pod_grace_period(obj: dict[str, Any], requested: int | None) -> int:
+    """Graceful deletion of pods: 0 when unscheduled or finished, else the requested or spec value."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+        return 0
+    if requested is None:
+        g = spec.get("terminationGracePeriodSeconds")
+        requested = int(g) if isinstance(g, int) else 30
+    if requested < 0:
+        return 1
+    return requested
+
+
+def default_propagation(rt: ResourceType) -> str:
+    """What a DELETE without propagationPolicy means (batch/v1 Jobs orphan by default)."""
+    if rt.group == "batch" and rt.kind == "Job":
+        return "Orphan"
+    return "Background"

@@ -1,0 +1,214 @@
+"""Subresources that are not plain views of the object: scale, pods/binding, pods/eviction, and the
+authentication/authorization review kinds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from vcluster.apiserver import strategy, views
+from vcluster.apiserver.auth import UserInfo
+from vcluster.apiserver.errors import StatusError, bad_request, conflict, field_required, invalid
+from vcluster.apiserver.request import RequestInfo, decode_object, dry_run, media_type, read_body
+from vcluster.apiserver.resources import ResourceType
+from vcluster.apiserver.rest import Rest, object_key, parse_rv
+from vcluster.apiserver.selectors import LabelSelector
+
+
+# ---------------------------------------------------------------------------- scale
+def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
+    md = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    selector = spec.get("selector")
+    if isinstance(selector, dict):
+        try:
+            sel_s = str(LabelSelector.from_api(selector))
+        except ValueError:
+            sel_s = ""
+    else:  # ReplicationController: a plain map
+        sel_s = (
+            ",".join(f"{k}={v}" for k, v in sorted((selector or {}).items()))
+            if isinstance(selector, dict)
+            else ""
+        )
+    out_md = {
+        k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md
+    }
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": out_md,
+        "spec": {"replicas": int(spec.get("replicas") or 0)},
+        "status": {"replicas": int(status.get("replicas") or 0), "selector": sel_s},
+    }
+
+
+async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
+    if request.method == "GET":
+        e = rest._current(rt, info.namespace, info.name)
+        return views.respond(orjson.dumps(to_scale(e.decode())))
+    if request.method not in ("PUT", "PATCH"):
+        raise StatusError(
+            405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
+        )
+    body = await read_body(request)
+    if request.method == "PUT":
+        new_scale = decode_object(body, media_type(request))
+        patch_fn = None
+    else:
+        new_scale = None
+        patch_fn = rest.patch_function(rt, media_type(request), body, request.query)
+    pinned: list[int | None] = [None]
+
+    def mutate(parent: dict[str, Any]) -> dict[str, Any]:
+        cur_scale = to_scale(parent)
+        target = new_scale if new_scale is not None else patch_fn(cur_scale)  # type: ignore[misc]
+        if not isinstance(target, dict):
+            raise bad_request("the body must be a Scale object")
+        spec = target.get("spec") if isinstance(target.get("spec"), dict) else {}
+        replicas = spec.get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise invalid(
+                "Scale",
+                "autoscaling",
+                info.name,
+                [field_required("spec.replicas") if replicas is None else _invalid_replicas(replicas)],
+            )
+        rv = (target.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            pinned[0] = parse_rv(rv)
+            if pinned[0] != parse_rv(parent["metadata"]["resourceVersion"]):
+                raise conflict(rt.plural, rt.group, info.name)
+        parent.setdefault("spec", {})["replicas"] = replicas
+        return parent
+
+    def respond(raw: bytes) -> web.Response:
+        return views.respond(orjson.dumps(to_scale(orjson.loads(raw))))
+
+    sub_info = RequestInfo(info.group, info.version, info.namespace, info.resource, info.name, "", info.verb)
+    return await rest.guaranteed_update(
+        rt, sub_info, mutate, expected_rev=None, dry=dry_run(request.query), respond=respond
+    )
+
+
+def _invalid_replicas(v: Any) -> Any:
+    from vcluster.apiserver.errors import field_invalid
+
+    return field_invalid("spec.replicas", v, "must be greater than or equal to 0")
+
+
+# ---------------------------------------------------------------------------- pods/binding
+async def bind_pod(
+    rest: Rest, pod_rt: ResourceType, namespace: str, pod_name: str, binding: dict[str, Any], dry: bool
+) -> web.Response:
+    target = binding.get("target") if isinstance(binding.get("target"), dict) else {}
+    node = target.get("name")
+    if not node:
+        raise invalid("Binding", "", pod_name, [field_required("target.name")])
+
+    def mutate(pod: dict[str, Any]) -> dict[str, Any]:
+        md = pod.get("metadata") or {}
+        if md.get("deletionTimestamp"):
+            raise conflict("pods", "", pod_name, "pod is being deleted, cannot be assigned to a host")
+        spec = pod.setdefault("spec", {})
+        if spec.get("nodeName"):
+            raise conflict(
+                "pods/binding",
+                "",
+                pod_name,
+                f'pod {pod_name} is already assigned to node "{spec["nodeName"]}"',
+            )
+        spec["nodeName"] = node
+        status = pod.setdefault("status", {})
+        conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conds.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": strategy.now_rfc3339(),
+            }
+        )
+        status["conditions"] = conds
+        return pod
+
+    # Binding writes spec and status together, bypassing the main endpoint's status reset.
+    await rest.guaranteed_update(
+        pod_rt,
+        RequestInfo("", "v1", namespace, "pods", pod_name, "binding", "create"),
+        mutate,
+        expected_rev=None,
+        dry=dry,
+    )
+    return views.respond(_success(), 201)
+
+
+def _success() -> bytes:
+    return orjson.dumps(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+    )
+
+
+async def binding(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
+    body = decode_object(await read_body(request), media_type(request))
+    name = info.name or (body.get("metadata") or {}).get("name", "")
+    if not name:
+        raise invalid("Binding", "", "", [field_required("metadata.name")])
+    return await bind_pod(rest, pod_rt, info.namespace, name, body, dry_run(request.query))
+
+
+# ---------------------------------------------------------------------------- pods/eviction
+async def evict(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
+    body = decode_object(await read_body(request), media_type(request))
+    opts = body.get("deleteOptions") if isinstance(body.get("deleteOptions"), dict) else {}
+    cur = rest.store.get_nowait(object_key(pod_rt, info.namespace, info.name))
+    if cur is None:
+        from vcluster.apiserver.errors import not_found
+
+        raise not_found("pods", "", info.name)
+    full = {
+        "dryRun": bool(opts.get("dryRun")) or dry_run(request.query),
+        **{k: v for k, v in opts.items() if k != "dryRun"},
+    }
+    await rest.delete_entry(pod_rt, cur, full, full["dryRun"])
+    return views.respond(_success(), 201)
+
+
+# ---------------------------------------------------------------------------- reviews
+ALL_RULES = {
+    "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+    "incomplete": False,
+}
+
+
+async def review(rt: ResourceType, request: web.Request, user: UserInfo) -> web.Response:
+    """Every authenticated user is an admin for now: access reviews allow everything."""
+    body = decode_object(await read_body(request), media_type(request))
+    Rest.check_type(rt, body)
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    if rt.kind == "SelfSubjectReview":
+        body["status"] = {"userInfo": user.to_dict()}
+    elif rt.kind in ("SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview"):
+        if not spec.get("resourceAttributes") and not spec.get("nonResourceAttributes"):
+            raise invalid(
+                rt.kind,
+                rt.group,
+                "",
+                [
+                    field_required(
+                        "spec.resourceAttributes",
+                        "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+                    )
+                ],
+            )
+        body["status"] = {"allowed": True, "reason": "vcluster: every authenticated user is an administrator"}
+    elif rt.kind == "SelfSubjectRulesReview":
+        body["status"] = ALL_RULES
+    elif rt.kind == "TokenReview":
+        body["status"] = {"authenticated": False, "error": "token review is not supported yet"}
+    body.setdefault("metadata", {})["creationTimestamp"] = None
+    return views.respond(orjson.dumps(body), 201)
