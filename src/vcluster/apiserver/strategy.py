@@ -98,7 +98,33 @@ def qos_class(spec: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed and containers else "Burstable"
 
 
+def default_service(obj: dict[str, Any]) -> None:
+    """Service defaults users see in every listing (the full schema defaulting comes with issue 3)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    stype = spec.setdefault("type", "ClusterIP")
+    if stype != "ExternalName":
+        spec.setdefault("sessionAffinity", "None")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    if stype in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    ports = spec.get("ports")
+    if isinstance(ports, list):
+        for p in ports:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+                if "targetPort" not in p and "port" in p:
+                    p["targetPort"] = p["port"]
+
+
+def _service_create(obj: dict[str, Any]) -> None:
+    default_service(obj)
+    obj["status"] = {"loadBalancer": {}}
+
+
 _CREATE_HOOKS = {
+    ("", "Service"): _service_create,
     ("", "Namespace"): _namespace_create,
     ("", "Secret"): _secret_create,
     ("", "Pod"): _pod_create,
@@ -156,6 +182,8 @@ def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any
             new["spec"] = old["spec"]
     if rt.kind == "Secret" and rt.group == "":
         _secret_fold_string_data(new)
+    if rt.kind == "Service" and rt.group == "":
+        default_service(new)
     if omd.get("deletionTimestamp"):
         old_f = set(omd.get("finalizers") or [])
         added = [f for f in (nmd.get("finalizers") or []) if f not in old_f]
