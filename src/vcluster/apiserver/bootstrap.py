@@ -10,8 +10,7 @@ from typing import Any
 from vcluster.apiserver import strategy
 from vcluster.apiserver.resources import Registry
 from vcluster.apiserver.rest import object_key
-from vcluster.store.interface import KeyExistsError
-from vcluster.store.logstore import LogStore
+from vcluster.store.interface import KeyExistsError, Storage
 
 log = logging.getLogger("vcluster.apiserver.bootstrap")
 
@@ -25,7 +24,7 @@ def kubernetes_service_ip(service_cidr: str) -> str:
 
 
 async def ensure_bootstrap_objects(
-    store: LogStore,
+    store: Storage,
     registry: Registry,
     *,
     advertise_ip: str,
@@ -37,7 +36,7 @@ async def ensure_bootstrap_objects(
         assert rt is not None
         md = obj["metadata"]
         key = object_key(rt, md.get("namespace", ""), md["name"])
-        if store.get_nowait(key) is not None:
+        if await store.get(key) is not None:
             return
         strategy.prepare_for_create(rt, obj)
         try:

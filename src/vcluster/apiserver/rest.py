@@ -51,9 +51,9 @@ from vcluster.store.interface import (
     KeyExistsError,
     KeyNotFoundError,
     RevisionConflictError,
+    Storage,
     StoreUnavailableError,
 )
-from vcluster.store.logstore import LogStore
 
 log = logging.getLogger("vcluster.apiserver")
 
@@ -128,7 +128,7 @@ class Selection:
 class Rest:
     """Verb handlers over a store and a resource registry."""
 
-    def __init__(self, store: LogStore, registry: Registry) -> None:
+    def __init__(self, store: Storage, registry: Registry) -> None:
         self.store = store
         self.registry = registry
         self.converters: dict[tuple[str, str], Any] = {}
@@ -137,16 +137,16 @@ class Rest:
     def _gone_or_missing(self, rt: ResourceType, name: str) -> StatusError:
         return not_found(rt.plural, rt.group, name)
 
-    def _current(self, rt: ResourceType, ns: str, name: str) -> Entry:
-        e = self.store.get_nowait(object_key(rt, ns, name))
+    async def current(self, rt: ResourceType, ns: str, name: str) -> Entry:
+        e = await self.store.get(object_key(rt, ns, name))
         if e is None:
             raise self._gone_or_missing(rt, name)
         return e
 
-    def check_namespace_for_create(self, rt: ResourceType, ns: str, name: str) -> None:
+    async def check_namespace_for_create(self, rt: ResourceType, ns: str, name: str) -> None:
         if not rt.namespaced:
             return
-        ns_entry = self.store.get_nowait(f"/registry/namespaces/{ns}")
+        ns_entry = await self.store.get(f"/registry/namespaces/{ns}")
         if ns_entry is None:
             raise not_found("namespaces", "", ns)
         if b'"deletionTimestamp"' in ns_entry.raw:
@@ -207,8 +207,8 @@ class Rest:
             raise invalid(rt.kind, rt.group, str(name), causes)
 
     # ------------------------------------------------------------------ get / list
-    def get(self, rt: ResourceType, info: RequestInfo, accept: Accept, query: Any) -> web.Response:
-        e = self._current(rt, info.namespace, info.name)
+    async def get(self, rt: ResourceType, info: RequestInfo, accept: Accept, query: Any) -> web.Response:
+        e = await self.current(rt, info.namespace, info.name)
         if accept.table:
             obj = e.decode()
             body = views.table_bytes(
@@ -327,7 +327,7 @@ class Rest:
         self._validate(rt, obj, is_create=True, ns=ns if rt.namespaced else None)
         name = md.get("name") or ""
         gen = md.get("generateName") or ""
-        self.check_namespace_for_create(rt, ns, name or gen)
+        await self.check_namespace_for_create(rt, ns, name or gen)
         strategy.prepare_for_create(rt, obj)
         lease = EVENT_TTL_SECONDS if rt.kind == "Event" else 0
         for _ in range(8):
@@ -391,7 +391,7 @@ class Rest:
         resourceVersion (then a race is a 409, as in kube-apiserver)."""
         key = object_key(rt, info.namespace, info.name)
         for _ in range(_GUARANTEED_UPDATE_RETRIES):
-            cur = self.store.get_nowait(key)
+            cur = await self.store.get(key)
             if cur is None:
                 raise self._gone_or_missing(rt, info.name)
             if expected_rev is not None and cur.mod_rev != expected_rev:
@@ -484,7 +484,7 @@ class Rest:
         key = object_key(rt, info.namespace, info.name)
         dry = opts["dryRun"]
         for _ in range(_GUARANTEED_UPDATE_RETRIES):
-            cur = self.store.get_nowait(key)
+            cur = await self.store.get(key)
             if cur is None:
                 raise self._gone_or_missing(rt, info.name)
             try:

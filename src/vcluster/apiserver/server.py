@@ -193,8 +193,8 @@ class APIServer:
         if path in ("/apis", "/apis/"):
             return self._discovery_root(request, core=False), "get", "discovery"
         if path == "/metrics":
-            self.metrics.watchers.set(self.store.watcher_count)
-            self.metrics.objects.set(len(self.store))
+            self.metrics.watchers.set(self.store.watch_count())
+            self.metrics.objects.set(self.store.object_count())
             self.metrics.revision.set(self.store.revision)
             return (
                 web.Response(
@@ -263,7 +263,7 @@ class APIServer:
         if rt.storage_group is not None:
             return await self._converted(request, rt, info, accept)
         if verb == "get":
-            return self.rest.get(rt, info, accept, request.query)
+            return await self.rest.get(rt, info, accept, request.query)
         if verb == "list":
             return await self.rest.list(rt, info, accept, request.query)
         if verb == "watch":
@@ -299,7 +299,7 @@ class APIServer:
         name = sub.name
         if name == "status":
             if info.verb == "get":
-                return self.rest.get(rt, info, accept, request.query)
+                return await self.rest.get(rt, info, accept, request.query)
             if info.verb == "update":
                 return await self.rest.update(rt, info, request)
             return await self.rest.patch(rt, info, request)
@@ -332,7 +332,7 @@ class APIServer:
             wr.converter = core_to_events_v1
             return await serve_watch(self.store, wr, request)
         if verb == "get":
-            e = self.rest._current(core, info.namespace, info.name)
+            e = await self.rest.current(core, info.namespace, info.name)
             return views.respond(orjson.dumps(core_to_events_v1(e.decode())), accept=accept)
         if verb == "create":
             from vcluster.apiserver.request import decode_object, dry_run, media_type, read_body

@@ -13,7 +13,7 @@ from vcluster.apiserver.auth import UserInfo
 from vcluster.apiserver.errors import StatusError, bad_request, conflict, field_required, invalid
 from vcluster.apiserver.request import RequestInfo, decode_object, dry_run, media_type, read_body
 from vcluster.apiserver.resources import ResourceType
-from vcluster.apiserver.rest import Rest, object_key, parse_rv
+from vcluster.apiserver.rest import Rest, parse_rv
 from vcluster.apiserver.selectors import LabelSelector
 
 
@@ -48,7 +48,7 @@ def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
 
 async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
     if request.method == "GET":
-        e = rest._current(rt, info.namespace, info.name)
+        e = await rest.current(rt, info.namespace, info.name)
         return views.respond(orjson.dumps(to_scale(e.decode())))
     if request.method not in ("PUT", "PATCH"):
         raise StatusError(
@@ -164,11 +164,7 @@ async def binding(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: 
 async def evict(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
     body = decode_object(await read_body(request), media_type(request))
     opts = body.get("deleteOptions") if isinstance(body.get("deleteOptions"), dict) else {}
-    cur = rest.store.get_nowait(object_key(pod_rt, info.namespace, info.name))
-    if cur is None:
-        from vcluster.apiserver.errors import not_found
-
-        raise not_found("pods", "", info.name)
+    cur = await rest.current(pod_rt, info.namespace, info.name)
     full = {
         "dryRun": bool(opts.get("dryRun")) or dry_run(request.query),
         **{k: v for k, v in opts.items() if k != "dryRun"},

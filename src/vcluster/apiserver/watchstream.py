@@ -25,8 +25,8 @@ from vcluster.store.interface import (
     Entry,
     Event,
     FutureRevisionError,
+    Storage,
 )
-from vcluster.store.logstore import LogStore
 
 BOOKMARK_INTERVAL = 15.0
 MIN_REQUEST_TIMEOUT = 1800
@@ -154,7 +154,7 @@ def error_line(code: int, reason: str, message: str) -> bytes:
     )
 
 
-async def serve_watch(store: LogStore, wr: WatchRequest, request: web.Request) -> web.StreamResponse:
+async def serve_watch(store: Storage, wr: WatchRequest, request: web.Request) -> web.StreamResponse:
     if wr.rv is not None and wr.rv > store.revision and not wr.send_initial:
         # kube-apiserver waits briefly for a future revision before giving up.
         deadline = time.monotonic() + 3
@@ -165,7 +165,7 @@ async def serve_watch(store: LogStore, wr: WatchRequest, request: web.Request) -
     prefix = wr.prefix()
     initial: list[Entry] = []
     if wr.send_initial:
-        res = store.list_now(prefix, match=wr.sel.predicate())
+        res = await store.list(prefix, match=wr.sel.predicate())
         initial = res.entries
         start = res.revision
     else:

@@ -184,6 +184,13 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    def object_count(self) -> int:
+        """Live keys (for metrics); -1 when the backend cannot tell cheaply."""
+        return -1
+
+    def watch_count(self) -> int:
+        return -1
+
 
 def prefix_end(prefix: str) -> str:
     """The smallest string greater than every string that starts with `prefix`."""

@@ -160,11 +160,10 @@ class LogStore(Storage):
     def compact_revision(self) -> int:
         return self._compact_rev
 
-    def __len__(self) -> int:
+    def object_count(self) -> int:
         return len(self._live)
 
-    @property
-    def watcher_count(self) -> int:
+    def watch_count(self) -> int:
         return self._hub.count
 
     # ------------------------------------------------------------------ write path
@@ -313,9 +312,6 @@ class LogStore(Storage):
     async def get(self, key: str) -> Entry | None:
         return self._live.get(key)
 
-    def get_nowait(self, key: str) -> Entry | None:
-        return self._live.get(key)
-
     async def list(
         self,
         prefix: str,
@@ -327,9 +323,9 @@ class LogStore(Storage):
     ) -> ListResult:
         if revision is not None and revision != self._rev:
             return await self._list_at(prefix, revision, start_after, limit, match)
-        return self.list_now(prefix, start_after=start_after, limit=limit, match=match)
+        return self._list_now(prefix, start_after=start_after, limit=limit, match=match)
 
-    def list_now(
+    def _list_now(
         self,
         prefix: str,
         *,
