@@ -65,17 +65,28 @@ def main() -> None:
     help="Where to write the admin kubeconfig [default: DATA_DIR/kubeconfig].",
 )
 @click.option(
+    "--compaction-interval",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds between storage compactions (0 disables); the last 1000 revisions are always kept.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
 )
-def apiserver(data_dir: Path, port: int, bind: str, kubeconfig: Path | None, log_level: str) -> None:
+def apiserver(
+    data_dir: Path, port: int, bind: str, kubeconfig: Path | None, compaction_interval: float, log_level: str
+) -> None:
     """Run a Kubernetes-compatible API server in the foreground (stops on SIGTERM)."""
     from vcluster.apiserver.server import ServerConfig, run_server
 
     setup_logging(log_level)
-    cfg = ServerConfig(data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig)
+    cfg = ServerConfig(
+        data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig, compact_interval=compaction_interval
+    )
     try:
         run_async(run_server(cfg))
     except OSError as e:
