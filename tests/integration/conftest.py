@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     url: str = ""
+    args: list[str] = field(default_factory=list)  # extra `vcluster apiserver` flags
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +62,7 @@ class Server:
                 str(self.data_dir),
                 "--port",
                 str(self.port),
+                *self.args,
             ],
             stdout=subprocess.PIPE,
             stderr=log,
@@ -129,6 +134,99 @@ class Kubectl:
             [*self.base(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
+    def apply(self, manifest: str, *args: str) -> str:
+        """`kubectl apply --validate=false -f -` of a (multi-document) YAML manifest."""
+        return self("apply", "--validate=false", "-f", "-", *args, input=manifest)
+
+    def create(self, manifest: str, *args: str) -> str:
+        """`kubectl create --validate=false -f -` of a (multi-document) YAML manifest."""
+        return self("create", "--validate=false", "-f", "-", *args, input=manifest)
+
+    def get_json(self, *args: str) -> dict:
+        """`kubectl get ARGS -o json`, parsed."""
+        return json.loads(self("get", *args, "-o", "json"))
+
+    def namespace(self, name: str) -> str:
+        """Create a namespace from a manifest (works without protobuf support) and return its name."""
+        self.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
+        return name
+
+
+class LineReader:
+    """Collects the stdout lines of a long-running process (e.g. `kubectl get -w`) on a thread."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._q: queue.Queue[str | None] = queue.Queue()
+        self._t = threading.Thread(target=self._pump, daemon=True)
+        self._t.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._q.put(line.rstrip("\n"))
+        self._q.put(None)
+
+    def wait_for(self, pred: Callable[[str], bool], timeout: float = 10.0) -> str:
+        """Block until a line matching `pred` arrives (already-seen lines count); return it."""
+        for line in self.lines:
+            if pred(line):
+                return line
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._q.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if pred(line):
+                return line
+        raise AssertionError(f"no matching line within {timeout}s; got {self.lines!r}")
+
+    def stop(self) -> tuple[list[str], str]:
+        """Terminate the process; return all stdout lines and stderr."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._t.join(5)
+        while True:
+            try:
+                line = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.lines.append(line)
+        err = self.proc.stderr.read() if self.proc.stderr is not None else ""
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()
+        return self.lines, err
+
+
+def parse_table(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """Split kubectl table output into (headers, rows); columns are cut at the header offsets,
+    so empty cells (e.g. SHORTNAMES) come back as ''."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert lines, "empty table"
+    header = lines[0]
+    starts = [m.start() for m in re.finditer(r"\S+", header)]
+    names = header.split()
+    rows = []
+    for ln in lines[1:]:
+        row = {}
+        for i, name in enumerate(names):
+            end = starts[i + 1] if i + 1 < len(starts) else None
+            row[name] = ln[starts[i] : end].strip()
+        rows.append(row)
+    return names, rows
+
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[object]:
@@ -152,3 +250,19 @@ def server(server_factory: object) -> Server:
 @pytest.fixture
 def kubectl(server: Server, tmp_path: Path) -> Kubectl:
     return Kubectl(server, tmp_path / "kcache")
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server shared by all tests of a module (tests use distinct namespaces)."""
+    s = Server(tmp_path_factory.mktemp("srv") / "vc")
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def module_kubectl(module_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    return Kubectl(module_server, tmp_path_factory.mktemp("kcache"))

@@ -112,7 +112,10 @@ class APIServer:
         await self.store.start()
         app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, handle_signals=False)
+        # handler_cancellation: a client that goes away cancels its handler, so its watch is released at once.
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=2.0, handle_signals=False, handler_cancellation=True
+        )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self.cfg.bind else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -136,6 +139,7 @@ class APIServer:
         log.info("API server listening on %s (data in %s, kubeconfig %s)", self.url, self.data_dir, kc_path)
 
     async def stop(self) -> None:
+        self.store.close_watches()  # end open watch streams so the HTTP server can drain at once
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

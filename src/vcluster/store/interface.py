@@ -184,6 +184,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    @abc.abstractmethod
+    def close_watches(self) -> None:
+        """End every open watch stream (on shutdown)."""
+
     def object_count(self) -> int:
         """Live keys (for metrics); -1 when the backend cannot tell cheaply."""
         return -1

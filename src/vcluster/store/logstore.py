@@ -162,6 +162,9 @@ class LogStore(Storage):
     def compact_revision(self) -> int:
         return self._compact_rev
 
+    def close_watches(self) -> None:
+        self._hub.close_all()
+
     def object_count(self) -> int:
         return len(self._live)
 

@@ -135,6 +135,11 @@ class WatchHub:
             if not s:
                 del self._by_prefix[w.prefix]
 
+    def close_all(self) -> None:
+        for ws in list(self._by_prefix.values()):
+            for w in list(ws):
+                w.close()
+
     def publish(self, events: list[Event]) -> None:
         if not self._by_prefix:
             return
