@@ -78,7 +78,7 @@ class Client:
         token: str | object | None = _NO_BODY,
     ) -> Reply:
         """Send one request. `token=None` sends no Authorization header; a string overrides the default."""
-        hdrs = {k: v for k, v in (headers or {}).items()}
+        hdrs = dict(headers or {})
         lower = {k.lower() for k in hdrs}
         data: bytes | None
         if body is _NO_BODY or body is None:
@@ -96,14 +96,14 @@ class Client:
             hdrs["Authorization"] = f"Bearer {tok}"
         if data is not None and "content-length" not in lower:
             hdrs["Content-Length"] = str(len(data))
+        reused = self._conn is not None and self._used
         try:
             return self._exchange(method, path, data, hdrs)
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError):
             # A kept-alive connection the server closed in between: retry once on a new one.
-            if not self._used:
-                self.close()
+            # On a fresh connection the failure is the answer to this request: raise it.
+            if not reused:
                 raise
-            self.close()
             return self._exchange(method, path, data, hdrs)
 
     def _exchange(self, method: str, path: str, data: bytes | None, hdrs: dict[str, str]) -> Reply:

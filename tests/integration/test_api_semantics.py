@@ -153,7 +153,7 @@ def test_dry_run_persists_nothing(srv: Server) -> None:
         st, _ = await api.req("GET", "/api/v1/namespaces/dry/configmaps/c1")
         assert st == 200
         st, err = await api.req("POST", "/api/v1/namespaces/dry/configmaps", cm("c2"), dryRun="Some")
-        assert st == 400 and err["reason"] == "BadRequest"
+        assert st == 422 and err["details"]["kind"] == "CreateOptions"
 
     run(srv, t)
 
@@ -324,8 +324,9 @@ def test_pagination_serves_a_consistent_snapshot(srv: Server) -> None:
             **{"continue": p1["metadata"]["continue"]},
         )
         assert st == 400 and "not allowed when using continue" in err["message"]
+        # ListOptions validation errors are 422 Invalid (kube-apiserver's ValidateListOptions).
         st, err = await api.req("GET", "/api/v1/namespaces/page/configmaps", resourceVersionMatch="Exact")
-        assert st == 400
+        assert st == 422 and err["details"]["kind"] == "ListOptions"
         assert "resourceVersionMatch is forbidden unless resourceVersion is provided" in err["message"]
 
     run(srv, t)

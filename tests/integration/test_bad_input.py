@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import Server
@@ -36,6 +36,7 @@ CM = f"/api/v1/namespaces/{NS}/configmaps"
 MIB = 1024 * 1024
 JSON_CT = "application/json"
 YAML_CT = "application/yaml"
+MERGE_PATCH = "application/merge-patch+json"
 RFC1123_SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
     "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
@@ -217,6 +218,26 @@ def test_wrong_json_type_in_typed_field_is_400(
     assert s["message"].startswith(f'{kind} in version "{version}" cannot be handled as a {kind}: '), s
 
 
+def test_update_of_an_object_being_deleted_with_non_list_finalizers_is_400(api: Client, check: Any) -> None:
+    name = unique()
+    created(api, CM, cm(name, metadata={"finalizers": ["example.com/keep"]}))
+    assert api.call("DELETE", f"{CM}/{name}").status == 200  # now terminating, held by its finalizer
+    check(api.call("PUT", f"{CM}/{name}", cm(name, metadata={"finalizers": 1.5})), 400, "BadRequest")
+    r = api.call("PATCH", f"{CM}/{name}", {"metadata": {"finalizers": 7}}, {"Content-Type": MERGE_PATCH})
+    check(r, 400, "BadRequest")
+    r = api.call("PATCH", f"{CM}/{name}", {"metadata": {"finalizers": None}}, {"Content-Type": MERGE_PATCH})
+    assert r.status == 200, r.raw[:500]
+
+
+def test_namespace_status_of_the_wrong_type_is_400_and_delete_still_works(api: Client, check: Any) -> None:
+    name = unique("ns")
+    created(api, "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    r = api.call("PATCH", f"/api/v1/namespaces/{name}/status", {"status": [1]}, {"Content-Type": MERGE_PATCH})
+    check(r, 400, "BadRequest")
+    r = api.call("DELETE", f"/api/v1/namespaces/{name}")
+    assert r.status == 200, r.raw[:500]
+
+
 # ---------------------------------------------------------------- validation (422)
 def test_invalid_name_is_422(api: Client, check: Any) -> None:
     s = check(api.call("POST", CM, cm("Bad_Name")), 422, "Invalid")
@@ -280,16 +301,47 @@ def test_unsupported_field_selector_is_400(api: Client, check: Any) -> None:
         "limit=abc",
         "resourceVersion=xyz",
         "resourceVersion=-1",
-        "resourceVersionMatch=Exact",
-        "resourceVersion=0&resourceVersionMatch=Exact",
-        "resourceVersion=1&resourceVersionMatch=Newest",
-        "sendInitialEvents=true",
         "continue=not-a-token",
         "continue=x&resourceVersion=1",
     ],
 )
 def test_bad_list_options_are_400(api: Client, check: Any, query: str) -> None:
     check(api.call("GET", f"{CM}?{query}"), 400, "BadRequest")
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        pytest.param(
+            "resourceVersionMatch=Exact",
+            "resourceVersionMatch: Forbidden: "
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            id="match-without-rv",
+        ),
+        pytest.param(
+            "resourceVersion=0&resourceVersionMatch=Exact",
+            "resourceVersionMatch: Forbidden: "
+            'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+            id="exact-rv-0",
+        ),
+        pytest.param(
+            "resourceVersion=1&resourceVersionMatch=Newest",
+            'resourceVersionMatch: Unsupported value: "Newest"',
+            id="unknown-match",
+        ),
+        pytest.param(
+            "sendInitialEvents=true",
+            "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+            id="send-initial-events-on-list",
+        ),
+    ],
+)
+def test_invalid_list_options_are_422(api: Client, check: Any, query: str, detail: str) -> None:
+    """kube-apiserver's list handler answers metainternalversionvalidation.ValidateListOptions errors
+    with errors.NewInvalid(meta.k8s.io/ListOptions): 422 Invalid, not 400 (contract §10.3 says 400)."""
+    s = check(api.call("GET", f"{CM}?{query}"), 422, "Invalid")
+    assert s["message"].startswith(f'ListOptions.meta.k8s.io "" is invalid: {detail}'), s
+    assert s["details"]["kind"] == "ListOptions" and s["details"]["group"] == "meta.k8s.io", s
 
 
 @pytest.mark.parametrize("watch", [False, True], ids=["list", "watch"])
@@ -436,8 +488,8 @@ def test_put_with_stale_resource_version_is_409(api: Client, check: Any) -> None
     obj["data"] = {"a": "1"}
     assert api.call("PUT", f"{CM}/{name}", obj).status == 200
     obj["data"] = {"a": "2"}
-    s = check(api.call("PUT", f"{CM}/{name}", obj), 409, "Conflict")
     assert obj["metadata"]["resourceVersion"] == stale
+    s = check(api.call("PUT", f"{CM}/{name}", obj), 409, "Conflict")
     assert s["message"] == (
         f'Operation cannot be fulfilled on configmaps "{name}": the object has been modified; '
         "please apply your changes to the latest version and try again"
@@ -445,9 +497,13 @@ def test_put_with_stale_resource_version_is_409(api: Client, check: Any) -> None
     assert s["details"]["name"] == name and s["details"]["kind"] == "configmaps"
 
 
-def test_create_with_unsupported_dry_run_is_400(api: Client, check: Any) -> None:
+def test_create_with_unsupported_dry_run_is_422(api: Client, check: Any) -> None:
+    """kube-apiserver's create handler answers ValidateCreateOptions errors with
+    errors.NewInvalid(meta.k8s.io/CreateOptions): 422 Invalid (contract §5.2 says 400)."""
     name = unique()
-    check(api.call("POST", f"{CM}?dryRun=Some", cm(name)), 400, "BadRequest")
+    s = check(api.call("POST", f"{CM}?dryRun=Some", cm(name)), 422, "Invalid")
+    assert s["message"].startswith('CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: '), s
+    assert s["details"]["kind"] == "CreateOptions" and s["details"]["group"] == "meta.k8s.io", s
     check(api.call("GET", f"{CM}/{name}"), 404, "NotFound")
 
 
@@ -1118,6 +1174,29 @@ def problems_with(reply: Reply) -> str | None:
     return None
 
 
+def _seeded_target(group: str, plural: str, name: str = "") -> Target:
+    prefix, rt = next((p, r) for p, r in REAL_SEEDED if (r.group, r.plural) == (group, plural))
+    return Target(seeded_path(prefix, rt, name), rt, prefix)
+
+
+# Requests that once broke the server, tried on every run besides the random ones.
+KNOWN_BAD = [
+    FuzzRequest("GET", f"{CM}/a%0Ab", None),
+    FuzzRequest(
+        "POST",
+        f"/api/v1/namespaces/{NS}/pods",
+        b'{"metadata": {"name": "fuzz-new"}, "spec": {"containers": 5}}',
+        {"Content-Type": JSON_CT},
+        _seeded_target("", "pods"),
+    ),
+    FuzzRequest(
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{NS}/deployments/fuzz",
+        b'{"spec": {"replicas": "x"}}',
+        {"Content-Type": MERGE_PATCH},
+        _seeded_target("apps", "deployments", "fuzz"),
+    ),
+]
 TABLE = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
 
 
@@ -1197,6 +1276,9 @@ def test_random_requests_get_a_proper_status_and_never_break_the_server(fuzz_ser
         ],
     )
     @given(req=fuzz_requests())
+    @example(req=KNOWN_BAD[0])
+    @example(req=KNOWN_BAD[1])
+    @example(req=KNOWN_BAD[2])
     def one_request(req: FuzzRequest) -> None:
         n = next(counter)
         reply = send(req)

@@ -92,9 +92,9 @@ _DESC: dict[str, str] = {
     ),
     "CSI_MODES": (
         "volumeLifecycleModes defines what kind of volumes this CSI volume driver supports. "
-        "The default if the list is empty is \"Persistent\", which is the usage defined by the "
+        'The default if the list is empty is "Persistent", which is the usage defined by the '
         "CSI specification and implemented in Kubernetes via the usual PV/PVC mechanism.\n\nThe "
-        "other mode is \"Ephemeral\". In this mode, volumes are defined inline inside the pod "
+        'other mode is "Ephemeral". In this mode, volumes are defined inline inside the pod '
         "spec with CSIVolumeSource and their lifecycle is tied to the lifecycle of that pod. A "
         "driver has to be aware of this because it is only going to get a NodePublishVolume "
         "call for such a volume.\n\nFor more information about implementing this mode, see "
@@ -110,12 +110,12 @@ _DESC: dict[str, str] = {
         "information as VolumeContext in the CSI NodePublishVolume() calls. The CSI driver is "
         "responsible for parsing and validating the information passed in as VolumeContext.  "
         "The following VolumeContext will be passed if podInfoOnMount is set to true. This "
-        "list might grow, but the prefix will be used. \"csi.storage.k8s.io/pod.name\": pod.Name "
-        "\"csi.storage.k8s.io/pod.namespace\": pod.Namespace \"csi.storage.k8s.io/pod.uid\": "
-        "string(pod.UID) \"csi.storage.k8s.io/ephemeral\": \"true\" if the volume is an ephemeral "
+        'list might grow, but the prefix will be used. "csi.storage.k8s.io/pod.name": pod.Name '
+        '"csi.storage.k8s.io/pod.namespace": pod.Namespace "csi.storage.k8s.io/pod.uid": '
+        'string(pod.UID) "csi.storage.k8s.io/ephemeral": "true" if the volume is an ephemeral '
         "inline volume                                 defined by a CSIVolumeSource, otherwise "
-        "\"false\"  \"csi.storage.k8s.io/ephemeral\" is a new feature in Kubernetes 1.16. It is "
-        "only required for drivers which support both the \"Persistent\" and \"Ephemeral\" "
+        '"false"  "csi.storage.k8s.io/ephemeral" is a new feature in Kubernetes 1.16. It is '
+        'only required for drivers which support both the "Persistent" and "Ephemeral" '
         "VolumeLifecycleMode. Other drivers can leave pod info disabled and/or ignore this "
         "field. As Kubernetes 1.15 doesn't support this field, drivers can only support one "
         "mode when deployed on such a cluster and the deployment determines which mode that "
@@ -133,23 +133,21 @@ _DESC: dict[str, str] = {
         "tokenRequests indicates the CSI driver needs pods' service account tokens it is "
         "mounting volume for to do necessary authentication. Kubelet will pass the tokens in "
         "VolumeContext in the CSI NodePublishVolume calls. The CSI driver should parse and "
-        "validate the following VolumeContext: \"csi.storage.k8s.io/serviceAccount.tokens\": {   "
-        "\"<audience>\": {     \"token\": <token>,     \"expirationTimestamp\": <expiration "
+        'validate the following VolumeContext: "csi.storage.k8s.io/serviceAccount.tokens": {   '
+        '"<audience>": {     "token": <token>,     "expirationTimestamp": <expiration '
         "timestamp in RFC3339>,   },   ... }  Note: Audience in each TokenRequest should be "
         "different and at most one token is empty string. To receive a new token after expiry, "
         "RequiresRepublish can be used to trigger NodePublishVolume periodically."
     ),
     "DEP_AVAILABLE": (
-        "Total number of available pods (ready for at least minReadySeconds) targeted by this "
-        "deployment."
+        "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."
     ),
     "DEP_SELECTOR": (
         "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be "
         "the ones affected by this deployment."
     ),
     "DEP_UPDATED": (
-        "Total number of non-terminated pods targeted by this deployment that have the desired "
-        "template spec."
+        "Total number of non-terminated pods targeted by this deployment that have the desired template spec."
     ),
     "DS_AVAILABLE": (
         "The number of nodes that should be running the daemon pod and have one or more of the "
@@ -190,8 +188,8 @@ _DESC: dict[str, str] = {
         "creation. The following address types are currently supported: * IPv4: Represents an "
         "IPv4 Address. * IPv6: Represents an IPv6 Address. * FQDN: Represents a Fully "
         "Qualified Domain Name. (Deprecated) The EndpointSlice controller only generates, and "
-        "kube-proxy only processes, slices of addressType \"IPv4\" and \"IPv6\". No semantics are "
-        "defined for the \"FQDN\" type."
+        'kube-proxy only processes, slices of addressType "IPv4" and "IPv6". No semantics are '
+        'defined for the "FQDN" type.'
     ),
     "ES_ENDPOINTS": (
         "endpoints is a list of unique endpoints in this slice. Each slice may include a "
@@ -209,16 +207,13 @@ _DESC: dict[str, str] = {
         "If referring to a piece of an object instead of an entire object, this string should "
         "contain a valid JSON/Go field access statement, such as "
         "desiredState.manifest.containers[2]. For example, if the object reference is to a "
-        "container within a pod, this would take on a value like: \"spec.containers{name}\" "
-        "(where \"name\" refers to the name of the container that triggered the event) or if no "
-        "container name is specified \"spec.containers[2]\" (container with index 2 in this "
+        'container within a pod, this would take on a value like: "spec.containers{name}" '
+        '(where "name" refers to the name of the container that triggered the event) or if no '
+        'container name is specified "spec.containers[2]" (container with index 2 in this '
         "pod). This syntax is chosen only to have some well-defined way of referencing a part "
         "of an object."
     ),
-    "EV_FIRST": (
-        "The time at which the event was first recorded. (Time of server receipt is in "
-        "TypeMeta.)"
-    ),
+    "EV_FIRST": ("The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"),
     "EV_INVOLVED": "The object that this event is about.",
     "EV_LAST": "The time at which the most recent occurrence of this event was recorded.",
     "EV_MESSAGE": "A human-readable description of the status of this operation.",
@@ -270,8 +265,7 @@ _DESC: dict[str, str] = {
         "address in its own status or consumers of the downward API (status.hostIP)."
     ),
     "NODE_CRI": (
-        "ContainerRuntime Version reported by the node through runtime remote API (e.g. "
-        "containerd://1.4.2)."
+        "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2)."
     ),
     "NODE_KERNEL": "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
     "NODE_KUBELET": "Kubelet Version reported by the node.",
@@ -301,7 +295,7 @@ _DESC: dict[str, str] = {
     "POD_GATES": (
         "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready "
         "when all its containers are ready AND all conditions specified in the readiness gates "
-        "have status equal to \"True\" More info: "
+        'have status equal to "True" More info: '
         "https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates"
     ),
     "POD_IP": (
@@ -423,8 +417,8 @@ _DESC: dict[str, str] = {
     "SA_SECRETS": (
         "Secrets is a list of the secrets in the same namespace that pods running using this "
         "ServiceAccount are allowed to use. Pods are only limited to this list if this service "
-        "account has a \"kubernetes.io/enforce-mountable-secrets\" annotation set to \"true\". The "
-        "\"kubernetes.io/enforce-mountable-secrets\" annotation is deprecated since v1.32. "
+        'account has a "kubernetes.io/enforce-mountable-secrets" annotation set to "true". The '
+        '"kubernetes.io/enforce-mountable-secrets" annotation is deprecated since v1.32. '
         "Prefer separate namespaces to isolate access to mounted secrets. This field should "
         "not be used to find auto-generated service account token secrets for use outside of "
         "pods. Instead, tokens can be requested directly using the TokenRequest API, or "
@@ -459,8 +453,8 @@ _DESC: dict[str, str] = {
         "fail. This field may not be changed through updates unless the type field is also "
         "being changed to ExternalName (which requires this field to be blank) or the type "
         "field is being changed from ExternalName (in which case this field may optionally be "
-        "specified, as describe above).\n\nValid values are \"None\", empty string (\"\"), or a "
-        "valid IP address. Setting this to \"None\" makes a \"headless service\" (no virtual IP), "
+        'specified, as describe above).\n\nValid values are "None", empty string (""), or a '
+        'valid IP address. Setting this to "None" makes a "headless service" (no virtual IP), '
         "which is useful when direct endpoint connections are preferred and proxying is not "
         "required.\n\nOnly applies to types ClusterIP, NodePort, and LoadBalancer. If this field "
         "is specified when creating a Service of type ExternalName, creation will fail. This "
@@ -488,15 +482,15 @@ _DESC: dict[str, str] = {
     ),
     "SVC_TYPE": (
         "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are "
-        "ExternalName, ClusterIP, NodePort, and LoadBalancer. \"ClusterIP\" allocates a "
+        'ExternalName, ClusterIP, NodePort, and LoadBalancer. "ClusterIP" allocates a '
         "cluster-internal IP address for load-balancing to endpoints. Endpoints are determined "
         "by the selector or if that is not specified, by manual construction of an Endpoints "
-        "object or EndpointSlice objects. If clusterIP is \"None\", no virtual IP is allocated "
+        'object or EndpointSlice objects. If clusterIP is "None", no virtual IP is allocated '
         "and the endpoints are published as a set of endpoints rather than a virtual IP. "
-        "\"NodePort\" builds on ClusterIP and allocates a port on every node which routes to the "
-        "same endpoints as the clusterIP. \"LoadBalancer\" builds on NodePort and creates an "
+        '"NodePort" builds on ClusterIP and allocates a port on every node which routes to the '
+        'same endpoints as the clusterIP. "LoadBalancer" builds on NodePort and creates an '
         "external load-balancer (if supported in the current cloud) which routes to the same "
-        "endpoints as the clusterIP. \"ExternalName\" aliases this service to the specified "
+        'endpoints as the clusterIP. "ExternalName" aliases this service to the specified '
         "externalName. Several other fields do not apply to ExternalName services. More info: "
         "https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-s"
         "ervice-types"
@@ -797,8 +791,12 @@ def _lb_ingress_string(lb: object) -> str:
     return ",".join(sorted(result))
 
 
-_ACCESS_MODES = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"),
-                 ("ReadWriteOncePod", "RWOP"))
+_ACCESS_MODES = (
+    ("ReadWriteOnce", "RWO"),
+    ("ReadOnlyMany", "ROX"),
+    ("ReadWriteMany", "RWX"),
+    ("ReadWriteOncePod", "RWOP"),
+)
 
 
 def _access_modes(modes: object) -> str:
@@ -834,8 +832,11 @@ _POD_COLUMNS = [
     _name_col(),
     _col("Ready", "The aggregate readiness state of this pod for accepting traffic."),
     _col("Status", "The aggregate status of the containers in this pod."),
-    _col("Restarts", "The number of times the containers in this pod have been restarted and when the "
-                     "last container in this pod has restarted."),
+    _col(
+        "Restarts",
+        "The number of times the containers in this pod have been restarted and when the "
+        "last container in this pod has restarted.",
+    ),
     _age_col(),
     _wide("IP", _D["POD_IP"]),
     _wide("Node", _D["POD_NODE"]),
@@ -1043,8 +1044,11 @@ _CR_COLUMNS = [
 _QUOTA_COLUMNS = [
     _name_col(),
     _col("Request", "Request represents a minimum amount of cpu/memory that a container may consume."),
-    _col("Limit", "Limits control the maximum amount of cpu/memory that a container may use independent "
-                  "of contention on the node."),
+    _col(
+        "Limit",
+        "Limits control the maximum amount of cpu/memory that a container may use independent "
+        "of contention on the node.",
+    ),
     _age_col(),
 ]
 _PC_COLUMNS = [
@@ -1249,8 +1253,14 @@ def _pod_cells(obj: dict[str, Any], now: datetime) -> Cells:
 def _pod_conditions(obj: dict[str, Any]) -> list[dict[str, Any]] | None:
     phase = _d(obj.get("status")).get("phase")
     if phase == "Succeeded":
-        return [{"type": "Completed", "status": "True", "reason": "Succeeded",
-                 "message": "The pod has completed successfully."}]
+        return [
+            {
+                "type": "Completed",
+                "status": "True",
+                "reason": "Succeeded",
+                "message": "The pod has completed successfully.",
+            }
+        ]
     if phase == "Failed":
         return [{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]
     return None
@@ -1605,8 +1615,12 @@ def _namespace_cells(obj: dict[str, Any], now: datetime) -> Cells:
 def _secret_cells(obj: dict[str, Any], now: datetime) -> Cells:
     meta = _d(obj.get("metadata"))
     data = obj.get("data")
-    return [_s(meta.get("name")), _s(obj.get("type")), len(data) if isinstance(data, dict) else 0,
-            _age(meta, now)]
+    return [
+        _s(meta.get("name")),
+        _s(obj.get("type")),
+        len(data) if isinstance(data, dict) else 0,
+        _age(meta, now),
+    ]
 
 
 def _sa_cells(obj: dict[str, Any], now: datetime) -> Cells:
@@ -1629,7 +1643,7 @@ def _node_roles(labels: dict[str, Any]) -> list[str]:
         if not isinstance(k, str):
             continue
         if k.startswith("node-role.kubernetes.io/"):
-            role = k[len("node-role.kubernetes.io/"):]
+            role = k[len("node-role.kubernetes.io/") :]
             if role:
                 roles.add(role)
         elif k == "kubernetes.io/role" and isinstance(v, str) and v:
@@ -1900,8 +1914,10 @@ def _storageclass_cells(obj: dict[str, Any], now: datetime) -> Cells:
     meta = _d(obj.get("metadata"))
     annotations = _d(meta.get("annotations"))
     name = _s(meta.get("name"))
-    if (annotations.get("storageclass.kubernetes.io/is-default-class") == "true"
-            or annotations.get("storageclass.beta.kubernetes.io/is-default-class") == "true"):
+    if (
+        annotations.get("storageclass.kubernetes.io/is-default-class") == "true"
+        or annotations.get("storageclass.beta.kubernetes.io/is-default-class") == "true"
+    ):
         name += " (default)"
     reclaim = obj.get("reclaimPolicy")
     binding = obj.get("volumeBindingMode")

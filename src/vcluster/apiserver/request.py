@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,13 @@ import orjson
 import yaml
 from aiohttp import web
 
-from vcluster.apiserver.errors import StatusError, bad_request, unsupported_media_type
+from vcluster.apiserver.errors import (
+    StatusError,
+    bad_request,
+    field_not_supported,
+    invalid,
+    unsupported_media_type,
+)
 
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's default MaxRequestBodyBytes
 
@@ -209,9 +216,34 @@ def _loads_yaml(body: bytes) -> Any:
     if len(docs) != 1:
         raise bad_request("error converting YAML to JSON: expected exactly one YAML document")
     try:  # YAML allows non-JSON values (dates, binary); normalise through JSON
-        return orjson.loads(orjson.dumps(docs[0], default=str))
-    except (TypeError, orjson.JSONEncodeError) as e:
+        return _yaml_to_json(docs[0], [_YAML_NODE_BUDGET])
+    except (TypeError, ValueError, RecursionError) as e:
         raise bad_request(f"error converting YAML to JSON: {e}") from None
+
+
+# Aliases let a small YAML document expand into an enormous one ("billion laughs"); like go-yaml's
+# excessive-aliasing check, refuse documents whose expansion exceeds this many nodes.
+_YAML_NODE_BUDGET = 1_000_000
+
+
+def _yaml_to_json(v: Any, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError("yaml: document contains excessive aliasing")
+    if isinstance(v, dict):
+        return {
+            (k if isinstance(k, str) else orjson.dumps(k, default=str).decode().strip('"')): _yaml_to_json(
+                x, budget
+            )
+            for k, x in v.items()
+        }
+    if isinstance(v, list):
+        return [_yaml_to_json(x, budget) for x in v]
+    if v is None or isinstance(v, (str, bool, int, float)):
+        if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+            raise ValueError(f"unsupported value: {v}")
+        return v
+    return str(v)
 
 
 def _one_line(s: str) -> str:
@@ -233,18 +265,34 @@ def query_bool(query: Any, name: str) -> bool:
 
 
 def query_int(query: Any, name: str, default: int | None = None) -> int | None:
+    """An int64 query parameter; anything else is a 400 with Go's strconv.ParseInt text."""
     v = query.get(name)
     if v is None or v == "":
         return default
-    try:
-        return int(v)
-    except ValueError:
-        raise bad_request(f'invalid value for {name}: "{v}": must be an integer') from None
+    if not _INT_RE.fullmatch(v):
+        raise bad_request(f'strconv.ParseInt: parsing "{v}": invalid syntax')
+    n = int(v)
+    if not -(2**63) <= n < 2**63:
+        raise bad_request(f'strconv.ParseInt: parsing "{v}": value out of range')
+    return n
 
 
-def dry_run(query: Any) -> bool:
-    values = query.getall("dryRun", [])
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+
+
+_OPTIONS_KIND = {
+    "POST": "CreateOptions",
+    "PUT": "UpdateOptions",
+    "PATCH": "PatchOptions",
+    "DELETE": "DeleteOptions",
+}
+
+
+def dry_run(request: web.Request) -> bool:
+    """`?dryRun=All`; other values are a 422 on the verb's options kind, as kube-apiserver answers."""
+    values = request.query.getall("dryRun", [])
     for v in values:
         if v != "All":
-            raise bad_request(f'dryRun: Unsupported value: "{v}": supported values: "All"')
+            kind = _OPTIONS_KIND.get(request.method, "CreateOptions")
+            raise invalid(kind, "meta.k8s.io", "", [field_not_supported("dryRun", v, ["All"])])
     return bool(values)

@@ -522,7 +522,6 @@ VIRTUAL_KINDS = {
     "SelfSubjectRulesReview",
     "SubjectAccessReview",
     "Binding",
-    "ComponentStatus",
 }
 
 

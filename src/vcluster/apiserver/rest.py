@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from vcluster.apiserver import strategy, views
+from vcluster.apiserver import schema, strategy, views
 from vcluster.apiserver.errors import (
     Cause,
     StatusError,
@@ -190,14 +190,15 @@ class Rest:
                 f'{k} in version "{version}" cannot be handled as a {kind}: '
                 f"the kind in the data ({k}) does not match the expected kind ({kind})"
             )
-        md = obj.get("metadata")
-        if md is None:
+        if obj.get("metadata") is None:
             obj["metadata"] = {}
-        elif not isinstance(md, dict):
-            raise bad_request(
-                f'{kind} in version "{api_version.rsplit("/", 1)[-1]}" cannot be handled as a '
-                f"{kind}: metadata must be an object"
-            )
+        # Decoding into the typed struct: a JSON value of the wrong type is a 400, as in kube-apiserver.
+        group, _, version = api_version.rpartition("/")
+        err = schema.type_error(obj, group, version, kind)
+        if err is None and not isinstance(obj["metadata"], dict):  # kinds without a schema
+            err = "metadata must be an object"
+        if err is not None:
+            raise bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {err}')
 
     def _validate(self, rt: ResourceType, obj: dict[str, Any], *, is_create: bool, ns: str | None) -> None:
         causes = validate_object_meta(obj, rt, is_create=is_create, url_namespace=ns)
@@ -223,6 +224,7 @@ class Rest:
         sel = Selection(rt, query)
         prefix = collection_prefix(rt, info.namespace)
         limit = query_int(query, "limit", 0) or 0
+        query_int(query, "timeoutSeconds")  # validated like kube-apiserver; a list is answered at once
         if limit < 0:
             limit = 0
         cont = query.get("continue", "")
@@ -238,9 +240,8 @@ class Rest:
             )
         if cont:
             if rv_s or rvm:
-                raise invalid_list_option(
-                    "resourceVersion", "specifying resource version is not allowed when using continue"
-                )
+                # The storage layer's check (etcd3 store): a 400, not a ListOptions validation error.
+                raise bad_request("specifying resource version is not allowed when using continue")
             revision, suffix = views.decode_continue(cont)
             start_after = prefix + suffix
             if revision < self.store.compact_revision:
@@ -255,10 +256,7 @@ class Rest:
         elif rv_s:
             rv = parse_rv(rv_s)
             if rvm not in (None, "", "NotOlderThan", "Exact"):
-                raise invalid_list_option(
-                    "resourceVersionMatch",
-                    f'Unsupported value: "{rvm}": supported values: "Exact", "NotOlderThan"',
-                )
+                raise invalid_list_option("resourceVersionMatch", "", value=rvm)
             if rvm == "Exact":
                 if rv == 0:
                     raise invalid_list_option(
@@ -309,7 +307,7 @@ class Rest:
         body = await read_body(request)
         obj = decode_object(body, media_type(request))
         self.check_type(rt, obj)
-        return await self.create_object(rt, info.namespace, obj, dry=dry_run(request.query))
+        return await self.create_object(rt, info.namespace, obj, dry=dry_run(request))
 
     async def create_object(
         self, rt: ResourceType, ns: str, obj: dict[str, Any], *, dry: bool = False, status: int = 201
@@ -374,7 +372,7 @@ class Rest:
             info,
             lambda _old: orjson.loads(orjson.dumps(body_obj)),
             expected_rev=expected,
-            dry=dry_run(request.query),
+            dry=dry_run(request),
         )
 
     async def guaranteed_update(
@@ -453,7 +451,7 @@ class Rest:
         body = await read_body(request)
         patch_fn = self.patch_function(rt, ctype, body, request.query)
         return await self.guaranteed_update(
-            rt, info, patch_fn, expected_rev=None, dry=dry_run(request.query), respond=respond
+            rt, info, patch_fn, expected_rev=None, dry=dry_run(request), respond=respond
         )
 
     def patch_function(
@@ -545,7 +543,8 @@ class Rest:
             if finalizers:
                 md["finalizers"] = finalizers
             if is_ns:
-                obj.setdefault("status", {})["phase"] = "Terminating"
+                status = obj.get("status")
+                obj["status"] = {**(status if isinstance(status, dict) else {}), "phase": "Terminating"}
             entry = await self.store.update(cur.key, obj, expected_rev=cur.mod_rev, dry_run=dry)
             return views.respond(entry.raw, 202 if opts.get("orphanDependents") is False else 200)
         ev = await self.store.delete(cur.key, expected_rev=cur.mod_rev, dry_run=dry)
@@ -591,14 +590,13 @@ def parse_rv(v: Any) -> int:
         raise bad_request(f'invalid resource version "{v}"') from None
 
 
-def invalid_list_option(field: str, detail: str) -> StatusError:
-    return StatusError(
-        400,
-        "BadRequest",
-        f'ListOptions.meta.k8s.io "" is invalid: {field}: {detail}',
-        {},
-        causes=[Cause("FieldValueForbidden", detail, field)],
-    )
+def invalid_list_option(field: str, detail: str, value: str | None = None) -> StatusError:
+    """kube-apiserver answers ValidateListOptions errors with NewInvalid(meta.k8s.io/ListOptions): 422."""
+    if value is not None:
+        cause = field_not_supported(field, value, ["Exact", "NotOlderThan"])
+    else:
+        cause = field_forbidden(field, detail)
+    return invalid("ListOptions", "meta.k8s.io", "", [cause])
 
 
 def strategy_cause(ns: str) -> Cause:
@@ -668,11 +666,14 @@ async def delete_options(request: web.Request) -> dict[str, Any]:
         )
     dr = opts.get("dryRun")
     if isinstance(dr, list) and dr:
-        if any(x != "All" for x in dr):
-            raise bad_request(f'dryRun: Unsupported value: "{dr}": supported values: "All"')
+        bad = [x for x in dr if x != "All"]
+        if bad:
+            raise invalid(
+                "DeleteOptions", "meta.k8s.io", "", [field_not_supported("dryRun", bad[0], ["All"])]
+            )
         opts["dryRun"] = True
     else:
-        opts["dryRun"] = dry_run(q)
+        opts["dryRun"] = dry_run(request)
     pre = opts.get("preconditions")
     if pre is not None and not isinstance(pre, dict):
         raise bad_request("preconditions must be an object")

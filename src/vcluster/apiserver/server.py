@@ -111,7 +111,7 @@ class APIServer:
         self.auth = Authenticator(self.data_dir / "tokens.csv")
         await self.store.start()
         app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
-        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.dispatch)  # any path, newlines too
         # handler_cancellation: a client that goes away cancels its handler, so its watch is released at once.
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=2.0, handle_signals=False, handler_cancellation=True
@@ -243,12 +243,16 @@ class APIServer:
         rt = self.registry.get(info.group, info.version, info.resource)
         if rt is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        verb = info.verb
+        # Methods a path does not serve: POST to a named object, PUT/PATCH on a collection, writes to
+        # the all-namespaces collection of a namespaced resource.
         if (
-            rt.namespaced
-            and not info.namespace
-            and info.verb not in ("list", "watch")
-            and rt.kind != "Namespace"
+            (verb == "create" and info.name and not info.subresource)
+            or (verb in ("update", "patch") and not info.name)
+            or (rt.namespaced and not info.namespace and verb in ("create", "deletecollection"))
         ):
+            raise method_not_allowed()
+        if rt.namespaced and not info.namespace and verb not in ("list", "watch") and rt.kind != "Namespace":
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         if not rt.namespaced and info.namespace and rt.kind != "Namespace":
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
@@ -256,14 +260,11 @@ class APIServer:
         sub = info.subresource
         if sub:
             return await self._subresource(request, rt, info, user)
-        if rt.kind in VIRTUAL_KINDS:
-            if rt.kind == "Binding" and info.verb == "create":
-                return await subresources.binding(self.rest, self._pods(), info, request)
-            if info.verb == "create":
-                return await subresources.review(rt, request, user)
-            raise method_not_allowed()
-        verb = info.verb
         require_verb(rt, verb)
+        if rt.kind in VIRTUAL_KINDS:
+            if rt.kind == "Binding":
+                return await subresources.binding(self.rest, self._pods(), info, request)
+            return await subresources.review(rt, request, user)
         if rt.storage_group is not None:
             return await self._converted(request, rt, info, accept)
         if verb == "get":
@@ -344,7 +345,7 @@ class APIServer:
             obj = decode_object(await read_body(request), media_type(request))
             Rest.check_type(rt, obj)
             resp = await self.rest.create_object(
-                core, info.namespace, events_v1_to_core(obj), dry=dry_run(request.query)
+                core, info.namespace, events_v1_to_core(obj), dry=dry_run(request)
             )
             return views.respond(orjson.dumps(core_to_events_v1(orjson.loads(resp.body))), 201)  # type: ignore[arg-type]
         if verb == "delete":

@@ -19,6 +19,14 @@ def now_rfc3339(delta_seconds: int = 0) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
 def meta(obj: dict[str, Any]) -> dict[str, Any]:
     md = obj.get("metadata")
     if not isinstance(md, dict):
@@ -80,7 +88,7 @@ def _pod_create(obj: dict[str, Any]) -> None:
 def qos_class(spec: dict[str, Any]) -> str:
     """BestEffort, Burstable or Guaranteed, from the containers' requests and limits."""
     containers = [
-        c for key in ("initContainers", "containers") for c in (spec.get(key) or []) if isinstance(c, dict)
+        c for key in ("initContainers", "containers") for c in _list(spec.get(key)) if isinstance(c, dict)
     ]
     any_set = False
     guaranteed = True
@@ -185,8 +193,8 @@ def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any
     if rt.kind == "Service" and rt.group == "":
         default_service(new)
     if omd.get("deletionTimestamp"):
-        old_f = set(omd.get("finalizers") or [])
-        added = [f for f in (nmd.get("finalizers") or []) if f not in old_f]
+        old_f = {f for f in _list(omd.get("finalizers")) if isinstance(f, str)}
+        added = [f for f in _list(nmd.get("finalizers")) if isinstance(f, str) and f not in old_f]
         if added:
             raise invalid(
                 rt.kind,

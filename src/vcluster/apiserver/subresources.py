@@ -18,22 +18,25 @@ from vcluster.apiserver.selectors import LabelSelector
 
 
 # ---------------------------------------------------------------------------- scale
+def _int(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
 def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
-    md = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
+    """The autoscaling/v1 Scale view of a workload; `status.selector` is the selector as a string."""
+    md = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
     selector = spec.get("selector")
+    sel_s = ""
     if isinstance(selector, dict):
-        try:
-            sel_s = str(LabelSelector.from_api(selector))
-        except ValueError:
-            sel_s = ""
-    else:  # ReplicationController: a plain map
-        sel_s = (
-            ",".join(f"{k}={v}" for k, v in sorted((selector or {}).items()))
-            if isinstance(selector, dict)
-            else ""
-        )
+        if obj.get("kind") == "ReplicationController":  # a plain label map
+            sel_s = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        else:
+            try:
+                sel_s = str(LabelSelector.from_api(selector))
+            except (ValueError, StatusError):
+                sel_s = ""
     out_md = {
         k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md
     }
@@ -41,8 +44,8 @@ def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": out_md,
-        "spec": {"replicas": int(spec.get("replicas") or 0)},
-        "status": {"replicas": int(status.get("replicas") or 0), "selector": sel_s},
+        "spec": {"replicas": _int(spec.get("replicas"))},
+        "status": {"replicas": _int(status.get("replicas")), "selector": sel_s},
     }
 
 
@@ -90,7 +93,7 @@ async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Re
 
     sub_info = RequestInfo(info.group, info.version, info.namespace, info.resource, info.name, "", info.verb)
     return await rest.guaranteed_update(
-        rt, sub_info, mutate, expected_rev=None, dry=dry_run(request.query), respond=respond
+        rt, sub_info, mutate, expected_rev=None, dry=dry_run(request), respond=respond
     )
 
 
@@ -157,7 +160,7 @@ async def binding(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: 
     name = info.name or (body.get("metadata") or {}).get("name", "")
     if not name:
         raise invalid("Binding", "", "", [field_required("metadata.name")])
-    return await bind_pod(rest, pod_rt, info.namespace, name, body, dry_run(request.query))
+    return await bind_pod(rest, pod_rt, info.namespace, name, body, dry_run(request))
 
 
 # ---------------------------------------------------------------------------- pods/eviction
@@ -166,7 +169,7 @@ async def evict(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: we
     opts = body.get("deleteOptions") if isinstance(body.get("deleteOptions"), dict) else {}
     cur = await rest.current(pod_rt, info.namespace, info.name)
     full = {
-        "dryRun": bool(opts.get("dryRun")) or dry_run(request.query),
+        "dryRun": bool(opts.get("dryRun")) or dry_run(request),
         **{k: v for k, v in opts.items() if k != "dryRun"},
     }
     await rest.delete_entry(pod_rt, cur, full, full["dryRun"])

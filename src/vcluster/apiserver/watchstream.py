@@ -14,7 +14,7 @@ from aiohttp import web
 
 from vcluster.apiserver import printers, views
 from vcluster.apiserver.errors import StatusError, bad_request, too_large_rv
-from vcluster.apiserver.request import Accept
+from vcluster.apiserver.request import Accept, query_int
 from vcluster.apiserver.resources import ResourceType
 from vcluster.apiserver.rest import Selection, collection_prefix, object_key, parse_rv
 from vcluster.store.interface import (
@@ -41,12 +41,9 @@ class WatchRequest:
         self.bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
         rv_s = query.get("resourceVersion", "")
         self.rv = parse_rv(rv_s) if rv_s else None
-        t = query.get("timeoutSeconds")
-        if t:
-            try:
-                self.timeout = max(0.0, float(int(t)))
-            except ValueError:
-                raise bad_request(f'invalid value for timeoutSeconds: "{t}"') from None
+        t = query_int(query, "timeoutSeconds")
+        if t is not None:
+            self.timeout = float(max(0, t))
         else:
             self.timeout = float(random.randint(MIN_REQUEST_TIMEOUT, 2 * MIN_REQUEST_TIMEOUT))
         sie = query.get("sendInitialEvents")

@@ -1,0 +1,256 @@
+"""Kubernetes 1.32 schemas from the `kubernetes-validate` package, and the decode-time type check.
+
+kube-apiserver decodes request bodies into typed Go structs, so a JSON value of the wrong type
+(`"replicas": "x"`) is a 400 before anything else runs. `type_error` reproduces that check and
+Go's error text from the official OpenAPI definitions (never hand-written schemas).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = "v1.32.0-local"
+_REF = "#/$defs/"
+_INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+_TIME = ("io.k8s.apimachinery.pkg.apis.meta.v1.Time", "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime")
+_ANY = (
+    "io.k8s.apimachinery.pkg.runtime.RawExtension",
+    "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
+)
+QUANTITY_MESSAGE = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
+_QUANTITY_RE = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
+_RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+_INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+class DecodeError(Exception):
+    """The body cannot be decoded into the kind's Go type; the text is what Go reports."""
+
+
+def _definitions_path() -> Path:
+    import kubernetes_validate
+
+    return (
+        Path(kubernetes_validate.__file__).parent
+        / "kubernetes-json-schema"
+        / SCHEMA_VERSION
+        / "_definitions.json"
+    )
+
+
+@functools.cache
+def definitions() -> dict[str, Any]:
+    """The 1.32 OpenAPI definitions, by name (io.k8s.api.core.v1.Pod, ...)."""
+    return orjson.loads(_definitions_path().read_bytes())["$defs"]
+
+
+@functools.cache
+def gvk_index() -> dict[tuple[str, str, str], str]:
+    out: dict[tuple[str, str, str], str] = {}
+    for name, d in definitions().items():
+        for gvk in d.get("x-kubernetes-group-version-kind") or ():
+            out.setdefault((gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", "")), name)
+    return out
+
+
+def definition_for(group: str, version: str, kind: str) -> str | None:
+    return gvk_index().get((group, version, kind))
+
+
+# ---------------------------------------------------------------------------- Go type names
+def _go_name(defname: str) -> str:
+    """`io.k8s.api.core.v1.PodSpec` -> `v1.PodSpec` (package alias and type, as Go prints it)."""
+    parts = defname.split(".")
+    return f"{parts[-2]}.{parts[-1]}"
+
+
+def _short(defname: str) -> str:
+    return defname.rsplit(".", 1)[-1]
+
+
+def _types(schema: dict[str, Any]) -> tuple[str, ...]:
+    t = schema.get("type")
+    if isinstance(t, str):
+        return (t,)
+    if isinstance(t, list):
+        return tuple(x for x in t if x != "null")
+    return ()
+
+
+def _go_type(schema: dict[str, Any]) -> str:
+    ref = schema.get("$ref")
+    if ref:
+        name = ref[len(_REF) :]
+        if name == _INT_OR_STRING:
+            return "intstr.IntOrString"
+        if name == _QUANTITY:
+            return "resource.Quantity"
+        return _go_name(name)
+    types = _types(schema)
+    t = types[0] if types else ""
+    fmt = schema.get("format", "")
+    if t == "string":
+        return "[]uint8" if fmt == "byte" else "string"
+    if t == "integer":
+        return fmt if fmt in ("int32", "int64") else "int"
+    if t == "number":
+        return "float64"
+    if t == "boolean":
+        return "bool"
+    if t == "array":
+        return "[]" + _go_type(schema.get("items") or {})
+    if t == "object":
+        ap = schema.get("additionalProperties")
+        if isinstance(ap, dict):
+            return "map[string]" + _go_type(ap)
+        return "map[string]interface {}"
+    return "interface {}"
+
+
+def _json_kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "null"
+
+
+def _num_literal(v: Any) -> str:
+    return orjson.dumps(v).decode()
+
+
+# ---------------------------------------------------------------------------- the check
+def type_error(obj: dict[str, Any], group: str, version: str, kind: str) -> str | None:
+    """Go's decode error for the first wrongly typed field, or None when the body decodes."""
+    defname = definition_for(group, version, kind)
+    if defname is None:
+        return None
+    try:
+        _check_struct(obj, defname, "")
+    except DecodeError as e:
+        return str(e)
+    return None
+
+
+def _check_struct(value: dict[str, Any], defname: str, path: str) -> None:
+    d = definitions()[defname]
+    props = d.get("properties") or {}
+    struct = _short(defname)
+    for key, v in value.items():
+        sch = props.get(key)
+        if sch is None or v is None:
+            continue  # unknown fields are fieldValidation's business; null is a zero value
+        _check(v, sch, f"{path}.{key}" if path else key, struct)
+
+
+def _mismatch(v: Any, sch: dict[str, Any], path: str, struct: str) -> DecodeError:
+    what = _json_kind(v)
+    if what == "number" and isinstance(v, float) and not v.is_integer():
+        what = f"number {_num_literal(v)}"
+    return DecodeError(
+        f"json: cannot unmarshal {what} into Go struct field {struct}.{path} of type {_go_type(sch)}"
+    )
+
+
+def _check(v: Any, sch: dict[str, Any], path: str, struct: str) -> None:
+    ref = sch.get("$ref")
+    if ref:
+        name = ref[len(_REF) :]
+        if name == _INT_OR_STRING:
+            if isinstance(v, str) or (
+                isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31
+            ):
+                return
+            raise DecodeError(f"json: cannot unmarshal {_json_kind(v)} into Go value of type int32")
+        if name == _QUANTITY:
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                raise DecodeError(QUANTITY_MESSAGE)
+            text = v if isinstance(v, str) else _num_literal(v)
+            if not _QUANTITY_RE.match(text.strip()):
+                raise DecodeError(QUANTITY_MESSAGE)
+            return
+        if name in _TIME:
+            if not isinstance(v, str):
+                raise DecodeError(f"json: cannot unmarshal {_json_kind(v)} into Go value of type string")
+            if v and not _RFC3339_RE.match(v):
+                raise DecodeError(
+                    f'parsing time "{v}" as "2006-01-02T15:04:05Z07:00": cannot parse "{v}" as "2006"'
+                )
+            return
+        if name in _ANY:
+            return
+        target = definitions().get(name)
+        if target is None:
+            return
+        if "properties" in target or _types(target) == ("object",):
+            if not isinstance(v, dict):
+                raise _mismatch(v, sch, path, struct)
+            _check_struct(v, name, path)
+            return
+        _check(v, target, path, struct)
+        return
+    types = _types(sch)
+    if not types:
+        return
+    t = types[0]
+    if t == "string":
+        if not isinstance(v, str):
+            raise _mismatch(v, sch, path, struct)
+        if sch.get("format") == "byte":
+            _check_base64(v)
+    elif t == "integer":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _mismatch(v, sch, path, struct)
+        lo, hi = _INT_RANGES.get(sch.get("format", ""), _INT_RANGES["int64"])
+        if isinstance(v, float) or not lo <= v <= hi:
+            raise DecodeError(
+                f"json: cannot unmarshal number {_num_literal(v)} into Go struct field "
+                f"{struct}.{path} of type {_go_type(sch)}"
+            )
+    elif t == "number":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _mismatch(v, sch, path, struct)
+    elif t == "boolean":
+        if not isinstance(v, bool):
+            raise _mismatch(v, sch, path, struct)
+    elif t == "array":
+        if not isinstance(v, list):
+            raise _mismatch(v, sch, path, struct)
+        items = sch.get("items")
+        if isinstance(items, dict):
+            for item in v:
+                if item is not None:
+                    _check(item, items, path, struct)
+    elif t == "object":
+        if not isinstance(v, dict):
+            raise _mismatch(v, sch, path, struct)
+        ap = sch.get("additionalProperties")
+        if isinstance(ap, dict):
+            for item in v.values():
+                if item is not None:
+                    _check(item, ap, path, struct)
+
+
+def _check_base64(s: str) -> None:
+    try:
+        base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        pos = next((i for i, ch in enumerate(s) if not (ch.isalnum() or ch in "+/=")), max(len(s) - 1, 0))
+        raise DecodeError(f"illegal base64 data at input byte {pos}") from None
