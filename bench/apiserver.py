@@ -159,6 +159,16 @@ class Server:
         return out
 
 
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
 def scan_log(path: Path, limit: int = 30) -> dict:
     lines = path.read_text(errors="replace").splitlines()
     bad = [ln for ln in lines if LOG_PROBLEM.search(ln)]
@@ -336,8 +346,14 @@ def main() -> int:
             else:
                 token, ca, label = None, srv.match.group(2), "aiohttp-baseline"
             out_json = results / f"{tag}-{name}.json"
+            settled_mb = None
             try:
                 rc, cmd = run_kbench(kbench, label, url, ca, token, srv.proc.pid, out_json, a.reps, extra)
+                # kbench reads RSS right after the load; memory freed by the last requests is handed back
+                # a moment later, so also record the resident size once the server has been idle 5 s.
+                time.sleep(5)
+                settled_mb = rss_mb(srv.proc.pid)
+                log(f"{name}: resident memory after 5 s idle: {settled_mb} MB")
             finally:
                 stop = srv.stop()
             scan = scan_log(logfile)
@@ -348,6 +364,7 @@ def main() -> int:
                 "kbench_cmd": cmd[0],
                 "kbench_rc": rc,
                 "stop": stop,
+                "settled_rss_mb": settled_mb,
                 "server_log": str(logfile),
                 "server_log_scan": scan,
                 "result": str(out_json),

@@ -10,6 +10,7 @@ import orjson
 import yaml
 from aiohttp import web
 
+from vcluster import memtrim
 from vcluster.apiserver import printers
 from vcluster.apiserver.errors import StatusError, bad_request
 from vcluster.apiserver.request import Accept
@@ -21,6 +22,7 @@ JSON_CT = "application/json"
 def respond(
     body: bytes, status: int = 200, headers: dict[str, str] | None = None, accept: Accept | None = None
 ) -> web.Response:
+    memtrim.released(len(body))
     if accept is not None and accept.yaml:
         body = yaml.safe_dump(orjson.loads(body), sort_keys=False).encode()
         return web.Response(body=body, status=status, content_type="application/yaml", headers=headers)
@@ -60,7 +62,14 @@ def list_bytes(
         + rt.api_version.encode()
         + b'","metadata":'
     )
-    return head + orjson.dumps(md) + b',"items":[' + b",".join(raws) + b"]}"
+    # One allocation for the whole body: a + b + c would copy the multi-megabyte items twice more.
+    parts = [head, orjson.dumps(md), b',"items":[']
+    for i, raw in enumerate(raws):
+        if i:
+            parts.append(b",")
+        parts.append(raw)
+    parts.append(b"]}")
+    return b"".join(parts)
 
 
 # ---------------------------------------------------------------------------- continue tokens

@@ -122,6 +122,11 @@ class WatchStream(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def set_sink(self, sink: Callable[[Event], bool]) -> bool:
+        """Optionally deliver events by calling `sink` synchronously as they are published (returns
+        False when the backend does not support it; events then come through `next`)."""
+        return False
+
     @property
     @abc.abstractmethod
     def last_revision(self) -> int:

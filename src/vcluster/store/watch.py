@@ -26,10 +26,33 @@ class Watcher(WatchStream):
         self._overflow = False
         self._last_rev = since_rev  # newest revision handed out (or known complete)
         self._replaying = True
+        self._sink: Callable[[Event], bool] | None = None
+
+    def set_sink(self, sink: Callable[[Event], bool]) -> bool:
+        """Deliver events by calling `sink(event)` right in the publishing loop instead of waking the
+        consumer (fan-out to many watchers then costs no task switches). The buffered events go
+        first. `sink` returns False when its client cannot keep up; the watch then ends."""
+        if self._replaying:
+            raise RuntimeError("set_sink before the replay finished")
+        while self._buf:
+            ev = self._buf.popleft()
+            self._last_rev = ev.rev
+            if not sink(ev):
+                self._overflow = True
+                self.close()
+                return True
+        self._sink = sink
+        return True
 
     # ---- producer side (event loop, from the hub)
     def push(self, ev: Event) -> None:
         if self._closed:
+            return
+        if self._sink is not None:
+            self._last_rev = ev.rev
+            if not self._sink(ev):
+                self._overflow = True
+                self.close()
             return
         if len(self._buf) >= MAX_BACKLOG and not self._replaying:
             self._overflow = True
