@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import ipaddress
 import signal
-import ssl
 import sys
 import tempfile
 from pathlib import Path
@@ -33,41 +30,9 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
+from vcluster.apiserver.certs import ensure_pki, server_ssl_context
+
 PAYLOAD = "x" * 1024
-
-
-def make_cert(d: Path) -> tuple[Path, Path]:
-    """Self-signed ECDSA P-256 certificate for 127.0.0.1 (the same key type the vcluster CA uses)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "baseline")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    crt, kfile = d / "ca.crt", d / "server.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    kfile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return crt, kfile
 
 
 def cm(i: int) -> dict:
@@ -155,9 +120,10 @@ def build_app(list_items: int) -> web.Application:
 async def main_async(a: argparse.Namespace) -> None:
     d = Path(a.dir) if a.dir else Path(tempfile.mkdtemp(prefix="kbench-baseline-"))
     d.mkdir(parents=True, exist_ok=True)
-    crt, key = make_cert(d)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(crt, key)
+    # The same PKI and TLS settings as the vcluster API server, so the comparison is like for like.
+    pki = ensure_pki(d / "pki", ["127.0.0.1"])
+    ctx = server_ssl_context(pki)
+    crt = pki.ca_cert
     runner = web.AppRunner(build_app(a.list_items), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", a.port, ssl_context=ctx)

@@ -14,7 +14,6 @@ import fcntl
 import ipaddress
 import os
 import ssl
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from vcluster.fsutil import write_atomic
 
 CA_CN = "vcluster-ca"
 SERVER_CN = "kube-apiserver"
@@ -81,22 +82,6 @@ def pki_paths(pki_dir: Path) -> dict[str, Path]:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to `path` with `mode` via a temporary file in the same directory + os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
@@ -314,8 +299,8 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
         new_ca = not _pair_ok(ca_cert, ca_key)
         if new_ca:
             ca_cert, ca_key = _make_ca()
-            _write_atomic(p["ca_key"], _key_pem(ca_key), 0o600)
-            _write_atomic(p["ca_cert"], _cert_pem(ca_cert), 0o644)
+            write_atomic(p["ca_key"], _key_pem(ca_key), 0o600)
+            write_atomic(p["ca_cert"], _cert_pem(ca_cert), 0o644)
         assert ca_cert is not None and ca_key is not None
 
         # Serving certificate: also regenerated when a requested host is not among its SANs.
@@ -337,8 +322,8 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
             )
             subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SERVER_CN)])
             cert, key = _make_leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.SERVER_AUTH, sans)
-            _write_atomic(p["server_key"], _key_pem(key), 0o600)
-            _write_atomic(p["server_cert"], _cert_pem(cert), 0o644)
+            write_atomic(p["server_key"], _key_pem(key), 0o600)
+            write_atomic(p["server_cert"], _cert_pem(cert), 0o644)
 
         # Admin client certificate.
         adm_cert = _load_cert(p["admin_cert"])
@@ -354,14 +339,14 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
                 ]
             )
             cert, key = _make_leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH)
-            _write_atomic(p["admin_key"], _key_pem(key), 0o600)
-            _write_atomic(p["admin_cert"], _cert_pem(cert), 0o644)
+            write_atomic(p["admin_key"], _key_pem(key), 0o600)
+            write_atomic(p["admin_cert"], _cert_pem(cert), 0o644)
 
         # Service-account signing key pair (independent of the CA; never rotated automatically).
         sa_key = _load_key(p["sa_key"])
         if not isinstance(sa_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            _write_atomic(p["sa_key"], _key_pem(sa_key), 0o600)
+            write_atomic(p["sa_key"], _key_pem(sa_key), 0o600)
             sa_pub_ok = False
         else:
             try:
@@ -373,7 +358,7 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
             pub_pem = sa_key.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
-            _write_atomic(p["sa_pub"], pub_pem, 0o644)
+            write_atomic(p["sa_pub"], pub_pem, 0o644)
 
         # Tighten key file modes left loose by hand edits or copies.
         for k in ("ca_key", "server_key", "admin_key", "sa_key"):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from vcluster.fsutil import write_atomic
 
 
 def _b64(data: bytes) -> str:
@@ -65,18 +64,7 @@ def write_kubeconfig(path: Path, cfg: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, data, 0o600)
 
 
 _LISTS = {"clusters": "cluster", "users": "user", "contexts": "context"}

@@ -28,6 +28,7 @@ __all__ = [
     "row_conditions",
     "translate_timestamp_since",
 ]
+from vcluster.apiserver.conversion import events_v1_to_core
 
 log = logging.getLogger(__name__)
 
@@ -1815,23 +1816,7 @@ def _core_event_cells(obj: dict[str, Any], now: datetime) -> Cells:
 def _events_v1_cells(obj: dict[str, Any], now: datetime) -> Cells:
     """events.k8s.io/v1 Events share storage with core Events and print through the same internal
     printer, after conversion (regarding -> involvedObject, note -> message, deprecated* -> ...)."""
-    meta = _d(obj.get("metadata"))
-    return _event_row(
-        now,
-        _s(meta.get("name")),
-        obj.get("deprecatedFirstTimestamp"),
-        obj.get("deprecatedLastTimestamp"),
-        obj.get("eventTime"),
-        obj.get("series"),
-        _i(obj.get("deprecatedCount")),
-        _d(obj.get("regarding")),
-        _d(obj.get("deprecatedSource")),
-        _s(obj.get("reportingController")),
-        _s(obj.get("reportingInstance")),
-        _s(obj.get("type")),
-        _s(obj.get("reason")),
-        _s(obj.get("note")),
-    )
+    return _core_event_cells(events_v1_to_core(obj), now)
 
 
 def _subjects(subjects: object) -> tuple[str, str, str]:
