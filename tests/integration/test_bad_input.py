@@ -147,6 +147,14 @@ def test_malformed_yaml_is_400(api: Client, check: Any) -> None:
     check(api.call("POST", CM, body, {"Content-Type": "application/yaml"}), 400, "BadRequest")
 
 
+def test_yaml_with_a_lone_surrogate_escape_is_400(api: Client, check: Any) -> None:
+    """YAML's \\u escapes can produce unpaired surrogates, which no JSON object can hold (found by the
+    fuzz test as a 500)."""
+    body = b'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s1}\ndata: {k: "\\udb16x"}\n'
+    s = check(api.call("POST", CM, body, {"Content-Type": "application/yaml"}), 400, "BadRequest")
+    assert "invalid Unicode" in s["message"], s
+
+
 def test_json_array_body_is_400(api: Client, check: Any) -> None:
     check(api.call("POST", CM, [cm(unique())]), 400, "BadRequest")
 

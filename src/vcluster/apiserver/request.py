@@ -227,23 +227,34 @@ _YAML_NODE_BUDGET = 1_000_000
 
 
 def _yaml_to_json(v: Any, budget: list[int]) -> Any:
+    """The YAML value as JSON data: keys as strings, within the node budget, valid Unicode only."""
     budget[0] -= 1
     if budget[0] < 0:
         raise ValueError("yaml: document contains excessive aliasing")
     if isinstance(v, dict):
-        return {
-            (k if isinstance(k, str) else orjson.dumps(k, default=str).decode().strip('"')): _yaml_to_json(
-                x, budget
-            )
-            for k, x in v.items()
-        }
+        return {_yaml_key(k): _yaml_to_json(x, budget) for k, x in v.items()}
     if isinstance(v, list):
         return [_yaml_to_json(x, budget) for x in v]
-    if v is None or isinstance(v, (str, bool, int, float)):
+    if isinstance(v, str):
+        return _valid_unicode(v)
+    if v is None or isinstance(v, (bool, int, float)):
         if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
             raise ValueError(f"unsupported value: {v}")
         return v
     return str(v)
+
+
+def _yaml_key(k: Any) -> str:
+    return _valid_unicode(k if isinstance(k, str) else orjson.dumps(k, default=str).decode().strip('"'))
+
+
+def _valid_unicode(s: str) -> str:
+    """YAML's \\u escapes can produce lone surrogates (it does not pair them); JSON cannot carry them."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"invalid Unicode in string at position {e.start}") from None
+    return s
 
 
 def _one_line(s: str) -> str:

@@ -403,6 +403,10 @@ class Rest:
             nmd["name"] = info.name
             if rt.namespaced:
                 nmd["namespace"] = info.namespace
+            # A resourceVersion in the new object (a PUT body, or one a patch set) is a precondition.
+            sent_rv = nmd.get("resourceVersion")
+            if sent_rv not in (None, "") and str(sent_rv) != str(cur.mod_rev):
+                raise conflict(rt.plural, rt.group, info.name)
             new_uid = nmd.get("uid")
             if new_uid not in (None, "") and new_uid != old["metadata"].get("uid"):
                 raise conflict(
@@ -466,15 +470,7 @@ class Rest:
             raise bad_request(
                 f"json: cannot unmarshal {_json_type(patch)} into Go value of type map[string]interface {{}}"
             )
-        pinned = _patch_rv(patch)
-
-        def apply(current: dict[str, Any]) -> dict[str, Any]:
-            cur_rv = (current.get("metadata") or {}).get("resourceVersion")
-            if pinned is not None and pinned != cur_rv:
-                raise conflict(rt.plural, rt.group, str((current.get("metadata") or {}).get("name", "")))
-            return merge_patch(current, patch)
-
-        return apply
+        return lambda current: merge_patch(current, patch)
 
     # ------------------------------------------------------------------ delete
     async def delete(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
@@ -605,15 +601,6 @@ def strategy_cause(ns: str) -> Cause:
 
 def _json_type(v: Any) -> str:
     return {list: "array", str: "string", bool: "bool", int: "number", float: "number"}.get(type(v), "value")
-
-
-def _patch_rv(patch: dict[str, Any]) -> str | None:
-    md = patch.get("metadata")
-    if isinstance(md, dict):
-        rv = md.get("resourceVersion")
-        if isinstance(rv, str) and rv:
-            return rv
-    return None
 
 
 async def delete_options(request: web.Request) -> dict[str, Any]:
