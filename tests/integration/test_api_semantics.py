@@ -446,3 +446,66 @@ def test_watch_and_continue_from_compacted_revision_get_410(tmp_path: Path) -> N
         run(server, t)
     finally:
         server.stop()
+
+
+def test_json_patch_and_strategic_merge_patch(srv: Server) -> None:
+    async def t(api: Api) -> None:
+        await mkns(api, "patches")
+        dep = {
+            "metadata": {"name": "d"},
+            "spec": {
+                "selector": {"matchLabels": {"a": "b"}},
+                "template": {
+                    "metadata": {"labels": {"a": "b"}},
+                    "spec": {"containers": [{"name": "c1", "image": "i:1"}, {"name": "c2", "image": "j:1"}]},
+                },
+            },
+        }
+        st, _ = await api.req("POST", "/apis/apps/v1/namespaces/patches/deployments", dep)
+        assert st == 201
+        # Strategic merge: containers merge by name, the other container is kept.
+        st, obj = await api.req(
+            "PATCH",
+            "/apis/apps/v1/namespaces/patches/deployments/d",
+            {"spec": {"template": {"spec": {"containers": [{"name": "c2", "image": "j:2"}]}}}},
+            "application/strategic-merge-patch+json",
+        )
+        assert st == 200
+        assert [(c["name"], c["image"]) for c in obj["spec"]["template"]["spec"]["containers"]] == [
+            ("c1", "i:1"),
+            ("c2", "j:2"),
+        ]
+        # JSON patch, with a test that passes and one that fails (422, nothing written).
+        rv = obj["metadata"]["resourceVersion"]
+        st, obj = await api.req(
+            "PATCH",
+            "/apis/apps/v1/namespaces/patches/deployments/d",
+            [
+                {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+                {"op": "replace", "path": "/spec/replicas", "value": 4},
+            ],
+            "application/json-patch+json",
+        )
+        assert st == 200 and obj["spec"]["replicas"] == 4
+        st, err = await api.req(
+            "PATCH",
+            "/apis/apps/v1/namespaces/patches/deployments/d",
+            [
+                {"op": "test", "path": "/spec/replicas", "value": 9},
+                {"op": "replace", "path": "/spec/replicas", "value": 1},
+            ],
+            "application/json-patch+json",
+        )
+        assert st == 422 and err["reason"] == "Invalid"
+        st, live = await api.req("GET", "/apis/apps/v1/namespaces/patches/deployments/d")
+        assert live["spec"]["replicas"] == 4
+        # A patch carrying a stale resourceVersion is a conflict.
+        st, err = await api.req(
+            "PATCH",
+            "/apis/apps/v1/namespaces/patches/deployments/d",
+            {"metadata": {"resourceVersion": rv}, "spec": {"replicas": 2}},
+            "application/strategic-merge-patch+json",
+        )
+        assert st == 409 and err["reason"] == "Conflict"
+
+    run(srv, t)

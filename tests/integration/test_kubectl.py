@@ -352,7 +352,6 @@ def test_delete_then_not_found(k: Kubectl) -> None:
     assert k.run("get", "cm", "-n", ns).stderr.strip() == f"No resources found in {ns} namespace."
 
 
-@pytest.mark.xfail(strict=True, reason="protobuf request bodies (kubectl create GENERATOR): issue 3")
 def test_imperative_create(k: Kubectl) -> None:
     """`kubectl create namespace|configmap` use client-go's typed clients, which send protobuf bodies."""
     p = k.run("create", "namespace", "kt-imp", check=False)

@@ -169,14 +169,17 @@ def media_type(request: web.Request) -> str:
     return ct.split(";", 1)[0].strip().lower()
 
 
-def decode_object(body: bytes, ctype: str) -> dict[str, Any]:
-    """Decode a JSON or YAML object body (no Content-Type means JSON, as the Python client sends)."""
+def decode_object(body: bytes, ctype: str, default_gvk: tuple[str, str, str] | None = None) -> dict[str, Any]:
+    """Decode a JSON, YAML or Kubernetes protobuf object body (no Content-Type means JSON, as the Python
+    client sends). `default_gvk` is the endpoint's kind, used for protobuf bodies and their errors."""
     if ctype in ("", JSON, "*/*", "text/plain"):
         data = _loads_json(body)
     elif ctype in (YAML, "text/yaml", "application/x-yaml"):
         data = _loads_yaml(body)
     elif ctype == PROTOBUF:
-        raise unsupported_media_type(ctype, [JSON, YAML])
+        from vcluster.apiserver.protobuf import decode_protobuf  # loads descriptors on first use
+
+        data = decode_protobuf(body, default_gvk)
     else:
         raise unsupported_media_type(ctype, [JSON, YAML, PROTOBUF])
     if not isinstance(data, dict):

@@ -28,10 +28,14 @@ from vcluster.apiserver.errors import (
     too_large_rv,
     unsupported_media_type,
 )
+from vcluster.apiserver.jsonpatch import apply_json_patch
 from vcluster.apiserver.patch import merge_patch
 from vcluster.apiserver.request import (
+    APPLY_PATCH,
+    JSON_PATCH,
     MERGE_PATCH,
     PATCH_TYPES,
+    STRATEGIC_PATCH,
     Accept,
     RequestInfo,
     decode_json_any,
@@ -43,6 +47,7 @@ from vcluster.apiserver.request import (
 )
 from vcluster.apiserver.resources import Registry, ResourceType
 from vcluster.apiserver.selectors import FieldSelector, LabelSelector, object_fields
+from vcluster.apiserver.smp import smp_supported, strategic_merge_patch
 from vcluster.apiserver.validation import validate_object_meta
 from vcluster.store.interface import (
     CompactedError,
@@ -305,7 +310,7 @@ class Rest:
     # ------------------------------------------------------------------ create
     async def create(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
         body = await read_body(request)
-        obj = decode_object(body, media_type(request))
+        obj = decode_object(body, media_type(request), (rt.group, rt.version, rt.kind))
         self.check_type(rt, obj)
         return await self.create_object(rt, info.namespace, obj, dry=dry_run(request))
 
@@ -349,7 +354,7 @@ class Rest:
     # ------------------------------------------------------------------ update
     async def update(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
         body = await read_body(request)
-        obj = decode_object(body, media_type(request))
+        obj = decode_object(body, media_type(request), (rt.group, rt.version, rt.kind))
         self.check_type(rt, obj)
         md = obj["metadata"]
         if md.get("name") not in (None, "") and md["name"] != info.name:
@@ -463,9 +468,16 @@ class Rest:
     ) -> Callable[[dict[str, Any]], dict[str, Any]]:
         if ctype not in PATCH_TYPES:
             raise unsupported_media_type(ctype, PATCH_TYPES)
-        if ctype != MERGE_PATCH:
-            raise unsupported_media_type(ctype, [MERGE_PATCH])
+        if ctype == APPLY_PATCH:
+            raise unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH])
         patch = decode_json_any(body)
+        if ctype == JSON_PATCH:
+            field_validation = query.get("fieldValidation", "")
+            return lambda current: apply_json_patch(current, patch, field_validation)
+        if ctype == STRATEGIC_PATCH:
+            if not smp_supported(rt.group, rt.version, rt.kind):
+                raise unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
+            return lambda current: strategic_merge_patch(current, patch, rt.group, rt.version, rt.kind)
         if not isinstance(patch, dict):
             raise bad_request(
                 f"json: cannot unmarshal {_json_type(patch)} into Go value of type map[string]interface {{}}"

@@ -59,7 +59,7 @@ async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Re
         )
     body = await read_body(request)
     if request.method == "PUT":
-        new_scale = decode_object(body, media_type(request))
+        new_scale = decode_object(body, media_type(request), ("autoscaling", "v1", "Scale"))
         patch_fn = None
     else:
         new_scale = None
