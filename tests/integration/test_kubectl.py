@@ -549,3 +549,26 @@ def test_pod_pending_and_prompt_delete(k: Kubectl) -> None:
     p = k.run("get", "pod", "p1", "-n", ns, check=False)
     assert p.returncode == 1
     assert p.stderr.strip() == 'Error from server (NotFound): pods "p1" not found'
+
+
+def test_validation_on_openapi_strict_warn_and_explain(kubectl: Kubectl) -> None:
+    """Without --validate=false kubectl downloads /openapi/v3 and sends fieldValidation=Strict."""
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {a: b}\n"
+    assert "configmap/plain created" in kubectl("apply", "-f", "-", input=cm % "plain")
+    # A second apply goes through client-side apply's strategic merge patch.
+    out = kubectl("apply", "-f", "-", input=(cm % "plain").replace("a: b", "a: c"))
+    assert "configmap/plain configured" in out
+    assert kubectl("get", "cm", "plain", "-o", "jsonpath={.data.a}") == "c"
+    bad = kubectl.run("create", "-f", "-", input=cm % "bad" + "bogus: 1\n", check=False)
+    assert bad.returncode == 1
+    assert (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: '
+        'strict decoding error: unknown field "bogus"'
+        in bad.stderr
+    )
+    warned = kubectl.run("create", "--validate=warn", "-f", "-", input=cm % "warned" + "bogus: 1\n")
+    assert 'Warning: unknown field "bogus"' in warned.stderr
+    assert kubectl("get", "cm", "warned", "-o", "json").count("bogus") == 0  # unknown fields are not stored
+    assert "The deployment strategy to use to replace existing pods with new ones." in kubectl(
+        "explain", "deployment.spec.strategy"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from vcluster.apiserver import fieldvalidation as fv
 from vcluster.apiserver import schema, strategy, views
 from vcluster.apiserver.errors import (
     Cause,
@@ -35,6 +36,7 @@ from vcluster.apiserver.request import (
     JSON_PATCH,
     MERGE_PATCH,
     PATCH_TYPES,
+    PROTOBUF,
     STRATEGIC_PATCH,
     Accept,
     RequestInfo,
@@ -310,9 +312,12 @@ class Rest:
     # ------------------------------------------------------------------ create
     async def create(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
         body = await read_body(request)
-        obj = decode_object(body, media_type(request), (rt.group, rt.version, rt.kind))
+        ctype = media_type(request)
+        obj = decode_object(body, ctype, (rt.group, rt.version, rt.kind))
         self.check_type(rt, obj)
-        return await self.create_object(rt, info.namespace, obj, dry=dry_run(request))
+        warnings = field_validation(rt, request, body, ctype, obj, "CreateOptions")
+        resp = await self.create_object(rt, info.namespace, obj, dry=dry_run(request))
+        return with_warnings(resp, warnings)
 
     async def create_object(
         self, rt: ResourceType, ns: str, obj: dict[str, Any], *, dry: bool = False, status: int = 201
@@ -354,8 +359,10 @@ class Rest:
     # ------------------------------------------------------------------ update
     async def update(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
         body = await read_body(request)
-        obj = decode_object(body, media_type(request), (rt.group, rt.version, rt.kind))
+        ctype = media_type(request)
+        obj = decode_object(body, ctype, (rt.group, rt.version, rt.kind))
         self.check_type(rt, obj)
+        warnings = field_validation(rt, request, body, ctype, obj, "UpdateOptions")
         md = obj["metadata"]
         if md.get("name") not in (None, "") and md["name"] != info.name:
             raise bad_request(
@@ -372,13 +379,14 @@ class Rest:
         rv_s = md.get("resourceVersion")
         expected = parse_rv(rv_s) if rv_s not in (None, "") else None
         body_obj = obj
-        return await self.guaranteed_update(
+        resp = await self.guaranteed_update(
             rt,
             info,
             lambda _old: orjson.loads(orjson.dumps(body_obj)),
             expected_rev=expected,
             dry=dry_run(request),
         )
+        return with_warnings(resp, warnings)
 
     async def guaranteed_update(
         self,
@@ -588,6 +596,26 @@ class Rest:
 
 
 # ---------------------------------------------------------------------------- helpers
+def field_validation(
+    rt: ResourceType, request: web.Request, body: bytes, ctype: str, obj: dict[str, Any], options_kind: str
+) -> list[str]:
+    """`fieldValidation` (absent = Warn): unknown and duplicate fields are a 400 for Strict, `Warning`
+    texts for Warn, nothing for Ignore; unknown fields are never stored."""
+    mode = fv.validate_mode(request.query.get("fieldValidation"), options_kind)
+    warnings: list[str] = []
+    if mode != fv.IGNORE and ctype != PROTOBUF:  # protobuf has no unknown or duplicate fields
+        problems = fv.strict_problems(body, ctype, rt.group, rt.version, rt.kind, obj)
+        warnings = fv.apply_field_validation(mode, rt.kind, rt.version, problems, options_kind=options_kind)
+    fv.drop_unknown_fields(obj, rt.group, rt.version, rt.kind)
+    return warnings
+
+
+def with_warnings(resp: web.Response, warnings: list[str]) -> web.Response:
+    for w in warnings:
+        resp.headers.add("Warning", fv.warning_header(w))
+    return resp
+
+
 def parse_rv(v: Any) -> int:
     try:
         rv = int(str(v))

@@ -31,6 +31,7 @@ from vcluster.apiserver.conversion import core_to_events_v1, events_v1_to_core
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
 from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
+from vcluster.apiserver.openapi import OpenAPI
 from vcluster.apiserver.request import RequestInfo, parse_accept, parse_resource_path
 from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
 from vcluster.apiserver.rest import Rest, require_verb
@@ -127,6 +128,7 @@ class APIServer:
         host = self.cfg.bind if self.cfg.bind not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.url = f"https://{host if ':' not in host else f'[{host}]'}:{self.port}"
         self.discovery = Discovery(self.registry, f"{host}:{self.port}")
+        self.openapi = OpenAPI(self.registry, version=VERSION_INFO["gitVersion"])
         advertise = host if host != "localhost" else "127.0.0.1"
         await ensure_bootstrap_objects(
             self.store,
@@ -197,6 +199,13 @@ class APIServer:
             return self._discovery_root(request, core=True), "get", "discovery"
         if path in ("/apis", "/apis/"):
             return self._discovery_root(request, core=False), "get", "discovery"
+        if path.startswith("/openapi/"):
+            status, headers, body = self.openapi.handle(
+                path, request.query, request.headers.get("Accept"), request.headers.get("If-None-Match")
+            )
+            body = b"" if request.method == "HEAD" else body
+            resp = web.Response(status=status, headers=headers, body=body)
+            return resp, "get", "openapi"
         if path == "/metrics":
             self.metrics.watchers.set(self.store.watch_count())
             self.metrics.objects.set(self.store.object_count())
