@@ -32,6 +32,7 @@ import orjson
 
 from vcluster.apiserver.defaults import canonical_quantity, quantity_value
 from vcluster.apiserver.errors import Cause, StatusError, forbidden
+from vcluster.apiserver.gostr import go_quote
 from vcluster.apiserver.validation import (
     is_dns1035_label,
     is_dns1123_label,
@@ -147,31 +148,6 @@ def _name_for_message(obj: JSON) -> str:
 
 
 # ============================================================================ Go value printing
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def go_quote(s: str) -> str:
-    """strconv.Quote: Go's double-quoted string literal (what `%q` and `%#v` print)."""
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch.isprintable():
-            out.append(ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        else:
-            o = ord(ch)
-            if o < 0x80:
-                out.append(f"\\x{o:02x}")
-            elif o < 0x10000:
-                out.append(f"\\u{o:04x}")
-            else:
-                out.append(f"\\U{o:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def _go_str(v: Any) -> str:

@@ -65,6 +65,7 @@ from typing import Any
 import orjson
 
 from .errors import Cause, StatusError
+from .gostr import go_quote as _go_quote
 from .printers import column_definitions as _builtin_column_definitions
 from .printers import human_duration
 from .resources import (
@@ -197,36 +198,6 @@ def _go_json_float(f: float) -> str:
             s = s[:-2] + s[-1]
         return sign + s
     return sign + _go_fixed(digits, dp)
-
-
-_GO_ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
-
-
-def _go_quote(s: str) -> str:
-    """``strconv.Quote`` (``%q``)."""
-    out = ['"']
-    for ch in s:
-        c = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif c in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[c])
-        elif c < 0x20 or c == 0x7F:
-            out.append(f"\\x{c:02x}")
-        elif c < 0x7F:
-            out.append(ch)
-        elif 0xD800 <= c <= 0xDFFF:
-            out.append("\\ufffd")
-        elif ch.isprintable():
-            out.append(ch)
-        elif c < 0x10000:
-            out.append(f"\\u{c:04x}")
-        else:
-            out.append(f"\\U{c:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def _go_v(v: JSON) -> str:

@@ -49,6 +49,7 @@ from vcluster.apiserver.errors import (
     field_too_long,
     invalid,
 )
+from vcluster.apiserver.gostr import go_quote as _go_quote
 from vcluster.apiserver.schema import definition_for, definitions
 
 PathElement = tuple[Any, ...]
@@ -472,28 +473,6 @@ def _pe_parse(s: str) -> PathElement | None:
             raise FieldsV1Error("ReadObjectCB: expect { or n")
         return ("k", tuple(sorted((k, freeze(x)) for k, x in v.items())))
     return None
-
-
-def _go_quote(s: str) -> str:
-    """Go's %q (strconv.Quote)."""
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            c = ord(ch)
-            out.append(f"\\x{c:02x}" if c < 0x80 else f"\\u{c:04x}" if c < 0x10000 else f"\\U{c:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
 def _value_string(v: Any) -> str:

@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from vcluster.apiserver.errors import Cause, StatusError
+from vcluster.apiserver.gostr import go_quote
 from vcluster.apiserver.schema import definition_for, definitions
 
 STRICT = "Strict"
@@ -68,33 +69,6 @@ _OPAQUE_DEFS = frozenset(
 
 
 # ---------------------------------------------------------------------------- Go formatting
-def go_quote(s: str) -> str:
-    """Go's strconv.Quote (what `%q` prints): printable runes as they are, the rest escaped."""
-    out = ['"']
-    for ch in s:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-            continue
-        c = ord(ch)
-        if 0xD800 <= c <= 0xDFFF:  # a lone surrogate: Go's decoder has made it U+FFFD already
-            out.append("\ufffd")
-        elif ch.isprintable():  # Unicode L, M, N, P, S and ASCII space: Go's unicode.IsPrint
-            out.append(ch)
-        elif ch in _NAMED_ESCAPES:
-            out.append(_NAMED_ESCAPES[ch])
-        elif c < 0x20 or c == 0x7F:
-            out.append(f"\\x{c:02x}")
-        elif c < 0x10000:
-            out.append(f"\\u{c:04x}")
-        else:
-            out.append(f"\\U{c:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_NAMED_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
 def _go_float(f: float) -> str:
     """Go's `%v` of a float64 (strconv 'g', shortest, exponent from 1e21 or below 1e-4)."""
     if f != f:

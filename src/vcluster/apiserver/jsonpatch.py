@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 from vcluster.apiserver.errors import StatusError
+from vcluster.apiserver.patch import json_copy as _copy
 
 MAX_JSON_PATCH_OPERATIONS = 10000
 """maxJSONPatchOperations in k8s.io/apiserver/pkg/endpoints/handlers/patch.go."""
@@ -133,24 +134,6 @@ def json_patch_strict_errors(ops: Any) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _copy(v: Any) -> Any:
-    """A deep copy of a JSON value (orjson round trip; a plain walk for what orjson refuses)."""
-    if not isinstance(v, (dict, list)):
-        return v
-    try:
-        return orjson.loads(orjson.dumps(v))
-    except (TypeError, ValueError):
-        return _walk_copy(v)
-
-
-def _walk_copy(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _walk_copy(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_walk_copy(x) for x in v]
-    return v
-
-
 def _size(v: Any) -> int:
     """Bytes a `copy` adds (`deepCopy` of a nil node counts 0)."""
     if v is None:

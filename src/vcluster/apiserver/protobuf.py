@@ -63,6 +63,7 @@ from typing import Any
 import orjson
 
 from vcluster.apiserver.errors import StatusError, bad_request, unsupported_media_type
+from vcluster.apiserver.gostr import go_quote as _go_quote
 
 log = logging.getLogger("vcluster.apiserver.protobuf")
 
@@ -1192,11 +1193,6 @@ def _summarize(body: bytes, max_len: int = 30) -> str:
     if body[:1] == b"{":
         return body[:max_len].decode("utf-8", "replace") + (" ..." if len(body) > max_len else "")
     return body[:max_len].hex() + (" ..." if len(body) > max_len else "")
-
-
-def _go_quote(s: str) -> str:
-    """Go's strconv.Quote for the strings that show up in messages."""
-    return orjson.dumps(s).decode()
 
 
 # ---- gogo-protobuf error texts, for bodies upb could not parse

@@ -51,6 +51,7 @@ from vcluster.apiserver.errors import (
     invalid,
     not_found,
 )
+from vcluster.apiserver.gostr import go_quote
 
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
@@ -123,33 +124,6 @@ def _go_json(value: Any) -> bytes:
     if b"\xe2\x80\xa8" in out or b"\xe2\x80\xa9" in out:
         out = out.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
     return out
-
-
-def go_quote(s: str) -> str:
-    """Go's ``%q`` / strconv.Quote of a string."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append(
-                {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, "\\v")
-            )
-        elif 0xD800 <= o <= 0xDFFF:
-            out.append("\\ufffd")  # Go decodes a lone surrogate to U+FFFD
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif o < 0x10000:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(f"\\U{o:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def _go_quote_list(items: Sequence[str]) -> str:

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from .errors import bad_request
+from .gostr import go_quote as _go_quote
 from .validation import validate_label_value, validate_qualified_name
 
 __all__ = ["FieldSelector", "LabelSelector", "object_fields"]
@@ -29,33 +30,6 @@ __all__ = ["FieldSelector", "LabelSelector", "object_fields"]
 
 # ---------------------------------------------------------------------------------------------
 # Go formatting helpers
-def _go_quote(s: str) -> str:
-    """strconv.Quote (what %q prints for a string)."""
-    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
-        return '"' + s + '"'
-    out = ['"']
-    for ch in s:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        else:
-            cp = ord(ch)
-            if cp < 0x20 or cp == 0x7F:
-                out.append(f"\\x{cp:02x}")
-            elif 0xD800 <= cp <= 0xDFFF:
-                out.append("\\ufffd")  # not valid UTF-8 in Go: decoded as RuneError
-            elif cp < 0x10000:
-                out.append(f"\\u{cp:04x}")
-            else:
-                out.append(f"\\U{cp:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
 def _go_json_strings(values: list[str]) -> str:

@@ -37,9 +37,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from vcluster.apiserver.errors import StatusError, unsupported_media_type
+from vcluster.apiserver.patch import json_copy as _copy
 from vcluster.apiserver.schema import definition_for, definitions
 
 DIRECTIVE = "$patch"
@@ -944,21 +943,6 @@ def _go_stable_sort(data: list[Any], less: Callable[[Any, Any], bool]) -> None:
 
 
 # ============================================================================ public API
-def _copy(v: Any) -> Any:
-    try:
-        return orjson.loads(orjson.dumps(v))
-    except (TypeError, ValueError):
-        return _walk_copy(v)
-
-
-def _walk_copy(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _walk_copy(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_walk_copy(x) for x in v]
-    return v
-
-
 def _json_kind(v: Any) -> str:
     if isinstance(v, bool):
         return "bool"
