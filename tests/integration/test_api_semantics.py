@@ -96,12 +96,16 @@ def test_create_fills_system_fields_and_generate_name(srv: Server) -> None:
                 "metadata": {"name": "d"},
                 "spec": {
                     "selector": {"matchLabels": {"a": "b"}},
-                    "template": {"metadata": {"labels": {"a": "b"}}},
+                    "template": {
+                        "metadata": {"labels": {"a": "b"}},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                    },
                 },
                 "status": {"replicas": 99},
             },
         )
-        assert st == 201 and dep["metadata"]["generation"] == 1 and "status" not in dep
+        # The status a client sends is dropped; kube-apiserver answers the zero status `{}`.
+        assert st == 201 and dep["metadata"]["generation"] == 1 and dep["status"] == {}
         # A metadata-only change keeps the generation; a spec change bumps it.
         st, dep2 = await api.req(
             "PATCH",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 STATUS_VERBS = ("get", "patch", "update")
@@ -47,6 +48,8 @@ class ResourceType:
     # Object kinds sharing storage with another group-version (events.k8s.io/v1 -> core events).
     storage_group: str | None = None
     extra_field_labels: tuple[str, ...] = field(default=())
+    # Custom resources: their CRD-derived schema, printer columns and managedFields type.
+    custom: Any = field(default=None, compare=False)
 
     @property
     def api_version(self) -> str:

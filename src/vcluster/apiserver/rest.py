@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from vcluster.apiserver import fieldmanager, pipeline, schema, strategy, views
 from vcluster.apiserver import fieldvalidation as fv
-from vcluster.apiserver import schema, strategy, views
 from vcluster.apiserver.errors import (
     Cause,
     StatusError,
@@ -31,6 +31,7 @@ from vcluster.apiserver.errors import (
 )
 from vcluster.apiserver.jsonpatch import apply_json_patch
 from vcluster.apiserver.patch import merge_patch
+from vcluster.apiserver.pipeline import WriteContext
 from vcluster.apiserver.request import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -42,15 +43,16 @@ from vcluster.apiserver.request import (
     RequestInfo,
     decode_json_any,
     decode_object,
+    decode_yaml_any,
     dry_run,
     media_type,
+    query_bool,
     query_int,
     read_body,
 )
 from vcluster.apiserver.resources import Registry, ResourceType
 from vcluster.apiserver.selectors import FieldSelector, LabelSelector, object_fields
 from vcluster.apiserver.smp import smp_supported, strategic_merge_patch
-from vcluster.apiserver.validation import validate_object_meta
 from vcluster.store.interface import (
     CompactedError,
     Entry,
@@ -64,6 +66,7 @@ from vcluster.store.interface import (
 
 log = logging.getLogger("vcluster.apiserver")
 
+CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 EVENT_TTL_SECONDS = 3600  # kube-apiserver --event-ttl
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _GUARANTEED_UPDATE_RETRIES = 16
@@ -141,6 +144,22 @@ class Rest:
         self.converters: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def out_raw(rt: ResourceType, raw: bytes) -> bytes:
+        """A stored object as the requested version serves it (custom resources with several
+        versions convert with the `None` strategy: only apiVersion changes)."""
+        custom = rt.custom
+        if custom is None or not custom.converts:
+            return raw
+        return orjson.dumps(custom.to_version(orjson.loads(raw)))
+
+    @staticmethod
+    def to_storage(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        custom = rt.custom
+        if custom is not None and custom.converts:
+            obj["apiVersion"] = custom.storage_api_version
+        return obj
+
     def _gone_or_missing(self, rt: ResourceType, name: str) -> StatusError:
         return not_found(rt.plural, rt.group, name)
 
@@ -207,13 +226,6 @@ class Rest:
         if err is not None:
             raise bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {err}')
 
-    def _validate(self, rt: ResourceType, obj: dict[str, Any], *, is_create: bool, ns: str | None) -> None:
-        causes = validate_object_meta(obj, rt, is_create=is_create, url_namespace=ns)
-        if causes:
-            md = obj.get("metadata") or {}
-            name = md.get("name") or md.get("generateName") or ""
-            raise invalid(rt.kind, rt.group, str(name), causes)
-
     # ------------------------------------------------------------------ get / list
     async def get(self, rt: ResourceType, info: RequestInfo, accept: Accept, query: Any) -> web.Response:
         e = await self.current(rt, info.namespace, info.name)
@@ -225,7 +237,7 @@ class Rest:
             return views.respond(body)
         if accept.partial_metadata:
             return views.respond(orjson.dumps(views.partial_metadata(e.decode())))
-        return views.respond(e.raw, accept=accept)
+        return views.respond(self.out_raw(rt, e.raw), accept=accept)
 
     async def list(self, rt: ResourceType, info: RequestInfo, accept: Accept, query: Any) -> web.Response:
         sel = Selection(rt, query)
@@ -285,6 +297,8 @@ class Rest:
         if res.more and res.entries:
             token = views.encode_continue(res.revision, res.entries[-1].key[len(prefix) :])
         converter = self.converters.get((rt.group, rt.kind)) if rt.storage_group is not None else None
+        if rt.custom is not None and rt.custom.converts:
+            converter = rt.custom.to_version
         if accept.table or accept.partial_metadata or converter is not None:
             objs = [e.decode() for e in res.entries]
             if converter is not None:
@@ -316,11 +330,19 @@ class Rest:
         obj = decode_object(body, ctype, (rt.group, rt.version, rt.kind))
         self.check_type(rt, obj)
         warnings = field_validation(rt, request, body, ctype, obj, "CreateOptions")
-        resp = await self.create_object(rt, info.namespace, obj, dry=dry_run(request))
+        wc = write_context(request, "CreateOptions")
+        resp = await self.create_object(rt, info.namespace, obj, dry=dry_run(request), wc=wc)
         return with_warnings(resp, warnings)
 
     async def create_object(
-        self, rt: ResourceType, ns: str, obj: dict[str, Any], *, dry: bool = False, status: int = 201
+        self,
+        rt: ResourceType,
+        ns: str,
+        obj: dict[str, Any],
+        *,
+        dry: bool = False,
+        status: int = 201,
+        wc: WriteContext | None = None,
     ) -> web.Response:
         md = obj["metadata"]
         if rt.namespaced:
@@ -332,18 +354,19 @@ class Rest:
             md["namespace"] = ns
         else:
             md.pop("namespace", None)
-        self._validate(rt, obj, is_create=True, ns=ns if rt.namespaced else None)
         name = md.get("name") or ""
         gen = md.get("generateName") or ""
         await self.check_namespace_for_create(rt, ns, name or gen)
-        strategy.prepare_for_create(rt, obj)
+        await pipeline.prepare_create(
+            self.store, self.registry, rt, ns, obj, wc if wc is not None else WriteContext("")
+        )
         lease = EVENT_TTL_SECONDS if rt.kind == "Event" else 0
         for _ in range(8):
             if not name:
                 md["name"] = generate_name(gen)
             key = object_key(rt, ns, md["name"])
             try:
-                entry = await self.store.create(key, obj, lease=lease, dry_run=dry)
+                entry = await self.store.create(key, self.to_storage(rt, obj), lease=lease, dry_run=dry)
             except KeyExistsError:
                 if name:
                     raise already_exists(rt.plural, rt.group, name) from None
@@ -352,8 +375,8 @@ class Rest:
                 raise internal_error(str(e)) from None
             if dry:
                 md["resourceVersion"] = ""
-                return views.respond(orjson.dumps(obj), status)
-            return views.respond(entry.raw, status)
+                return views.respond(self.out_raw(rt, orjson.dumps(obj)), status)
+            return views.respond(self.out_raw(rt, entry.raw), status)
         raise StatusError(500, "AlreadyExists", f"failed to generate a unique name from {gen!r}", {})
 
     # ------------------------------------------------------------------ update
@@ -385,6 +408,7 @@ class Rest:
             lambda _old: orjson.loads(orjson.dumps(body_obj)),
             expected_rev=expected,
             dry=dry_run(request),
+            wc=write_context(request, "UpdateOptions", info.subresource),
         )
         return with_warnings(resp, warnings)
 
@@ -397,18 +421,21 @@ class Rest:
         expected_rev: int | None,
         dry: bool = False,
         respond: Callable[[bytes], web.Response] | None = None,
+        wc: WriteContext | None = None,
     ) -> web.Response:
         """Read-modify-write with compare-and-swap, retried on races unless the client pinned a
         resourceVersion (then a race is a 409, as in kube-apiserver)."""
         key = object_key(rt, info.namespace, info.name)
+        if wc is None:
+            wc = WriteContext("", subresource=info.subresource, managed_fields=False)
         for _ in range(_GUARANTEED_UPDATE_RETRIES):
             cur = await self.store.get(key)
             if cur is None:
                 raise self._gone_or_missing(rt, info.name)
             if expected_rev is not None and cur.mod_rev != expected_rev:
                 raise conflict(rt.plural, rt.group, info.name)
-            old = cur.decode()
-            new = mutate(orjson.loads(cur.raw))
+            old = orjson.loads(self.out_raw(rt, cur.raw))
+            new = mutate(orjson.loads(self.out_raw(rt, cur.raw)))
             if not isinstance(new, dict):
                 raise bad_request("the patched object is not an object")
             self.check_type(rt, new)
@@ -429,8 +456,7 @@ class Rest:
                     f"Precondition failed: UID in precondition: {new_uid}, UID in object meta: "
                     f"{old['metadata'].get('uid')}",
                 )
-            strategy.prepare_for_update(rt, old, new, info.subresource)
-            self._validate(rt, new, is_create=False, ns=info.namespace if rt.namespaced else None)
+            await pipeline.prepare_update(self.store, self.registry, rt, info.namespace, old, new, wc)
             nmd["resourceVersion"] = str(cur.mod_rev)
             if strategy.should_delete_during_update(old, new):
                 try:
@@ -442,9 +468,12 @@ class Rest:
                 body = orjson.dumps(new)
                 return respond(body) if respond else views.respond(body)
             if new == old:  # nothing changed: no write, no new resourceVersion
-                return respond(cur.raw) if respond else views.respond(cur.raw)
+                raw = self.out_raw(rt, cur.raw)
+                return respond(raw) if respond else views.respond(raw)
             try:
-                entry = await self.store.update(key, new, expected_rev=cur.mod_rev, dry_run=dry)
+                entry = await self.store.update(
+                    key, self.to_storage(rt, new), expected_rev=cur.mod_rev, dry_run=dry
+                )
             except RevisionConflictError:
                 if expected_rev is not None:
                     raise conflict(rt.plural, rt.group, info.name) from None
@@ -453,7 +482,8 @@ class Rest:
                 raise self._gone_or_missing(rt, info.name) from None
             except StoreUnavailableError as e:
                 raise internal_error(str(e)) from None
-            return respond(entry.raw) if respond else views.respond(entry.raw)
+            raw = self.out_raw(rt, entry.raw)
+            return respond(raw) if respond else views.respond(raw)
         raise conflict(rt.plural, rt.group, info.name)
 
     # ------------------------------------------------------------------ patch
@@ -466,31 +496,136 @@ class Rest:
     ) -> web.Response:
         ctype = media_type(request)
         body = await read_body(request)
-        patch_fn = self.patch_function(rt, ctype, body, request.query)
-        return await self.guaranteed_update(
-            rt, info, patch_fn, expected_rev=None, dry=dry_run(request), respond=respond
+        q = request.query
+        is_apply = ctype == APPLY_PATCH
+        fieldmanager.validate_patch_options(is_apply, q.get("fieldManager"), "force" in q)
+        wc = write_context(request, "PatchOptions", info.subresource)
+        dry = dry_run(request)
+        if is_apply:
+            return await self.apply(
+                rt, info, body, wc, force=query_bool(q, "force"), dry=dry, respond=respond
+            )
+        warnings: list[str] = []
+        patch_fn = self.patch_function(rt, ctype, body, q, warnings)
+        resp = await self.guaranteed_update(
+            rt, info, patch_fn, expected_rev=None, dry=dry, respond=respond, wc=wc
         )
+        return with_warnings(resp, warnings)
+
+    async def apply(
+        self,
+        rt: ResourceType,
+        info: RequestInfo,
+        body: bytes,
+        wc: WriteContext,
+        *,
+        force: bool,
+        dry: bool,
+        respond: Callable[[bytes], web.Response] | None = None,
+    ) -> web.Response:
+        """Server-side apply: merge the applied configuration, owned by `wc.manager`; create the
+        object when it does not exist (PATCH with create-on-update, as kube-apiserver does)."""
+        applied = decode_yaml_any(body)
+        wc.managed_fields = False
+        custom = getattr(rt, "custom", None)
+        kw: dict[str, Any] = {
+            "group": rt.group,
+            "version": rt.version,
+            "kind": rt.kind,
+            "now": wc.now,
+            "subresource": wc.record_as if wc.record_as in ("status", "scale") else "",
+            "schema": custom.type_node if custom is not None else None,
+            "ignored": fieldmanager.reset_fields(rt.has_status(), info.subresource),
+        }
+        for _ in range(_GUARANTEED_UPDATE_RETRIES):
+            try:
+                return await self.guaranteed_update(
+                    rt,
+                    info,
+                    lambda live: fieldmanager.apply(live, applied, wc.manager, force, **kw),
+                    expected_rev=None,
+                    dry=dry,
+                    respond=respond,
+                    wc=wc,
+                )
+            except StatusError as e:
+                if e.code != 404 or info.subresource:
+                    raise
+                if await self.store.get(object_key(rt, info.namespace, info.name)) is not None:
+                    raise
+            obj = fieldmanager.apply(None, applied, wc.manager, force, **kw)
+            self.check_type(rt, obj)
+            md = obj["metadata"]
+            if md.get("name") not in (None, "") and md["name"] != info.name:
+                raise bad_request(
+                    f"the name of the object ({md['name']}) does not match the name on the URL ({info.name})"
+                )
+            md["name"] = info.name
+            try:
+                return await self.create_object(rt, info.namespace, obj, dry=dry, wc=wc)
+            except StatusError as e:
+                if e.reason != "AlreadyExists":
+                    raise
+        raise conflict(rt.plural, rt.group, info.name)
 
     def patch_function(
-        self, rt: ResourceType, ctype: str, body: bytes, query: Any
+        self, rt: ResourceType, ctype: str, body: bytes, query: Any, warnings: list[str] | None = None
     ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """The mutation of a json, merge or strategic merge patch; `fieldValidation` problems of the
+        patch are raised (Strict) or appended to `warnings` (Warn), and unknown fields dropped."""
         if ctype not in PATCH_TYPES:
             raise unsupported_media_type(ctype, PATCH_TYPES)
         if ctype == APPLY_PATCH:
             raise unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH])
         patch = decode_json_any(body)
+        mode = fv.validate_mode(query.get("fieldValidation"), "PatchOptions")
+        g, v, k = rt.group, rt.version, rt.kind
+        custom = getattr(rt, "custom", None)
         if ctype == JSON_PATCH:
-            field_validation = query.get("fieldValidation", "")
-            return lambda current: apply_json_patch(current, patch, field_validation)
-        if ctype == STRATEGIC_PATCH:
-            if not smp_supported(rt.group, rt.version, rt.kind):
+            body_problems = fv.json_patch_problems(body) if mode != fv.IGNORE else []
+
+            def apply_fn(current: dict[str, Any]) -> dict[str, Any]:
+                return apply_json_patch(current, patch, query.get("fieldValidation", ""))
+
+        elif ctype == STRATEGIC_PATCH:
+            if not smp_supported(g, v, k) or custom is not None:
                 raise unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
-            return lambda current: strategic_merge_patch(current, patch, rt.group, rt.version, rt.kind)
-        if not isinstance(patch, dict):
-            raise bad_request(
-                f"json: cannot unmarshal {_json_type(patch)} into Go value of type map[string]interface {{}}"
-            )
-        return lambda current: merge_patch(current, patch)
+            body_problems = fv.duplicate_field_problems(body) if mode != fv.IGNORE else []
+
+            def apply_fn(current: dict[str, Any]) -> dict[str, Any]:
+                return strategic_merge_patch(current, patch, g, v, k)
+
+        else:
+            if not isinstance(patch, dict):
+                raise bad_request(
+                    "json: cannot unmarshal "
+                    f"{_json_type(patch)} into Go value of type map[string]interface {{}}"
+                )
+            body_problems = fv.duplicate_field_problems(body) if mode != fv.IGNORE else []
+
+            def apply_fn(current: dict[str, Any]) -> dict[str, Any]:
+                return merge_patch(current, patch)
+
+        def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            patched = apply_fn(current)
+            if not isinstance(patched, dict):
+                return patched
+            if custom is not None:
+                unknown = [f'unknown field "{p}"' for p in custom.schema.prune(patched)]
+            else:
+                unknown = fv.unknown_field_problems(patched, g, v, k, sort_keys=True)
+                if unknown:
+                    fv.drop_unknown_fields(patched, g, v, k)
+            problems = body_problems + unknown
+            if problems and mode != fv.IGNORE:
+                shown = fv.go_sprint(patch) if ctype == STRATEGIC_PATCH else _sorted_json(patched)
+                found = fv.patch_field_validation(mode, problems, shown)
+                if warnings is not None:
+                    warnings.clear()
+                    warnings.extend(found)
+            return patched
+
+        return mutate
 
     # ------------------------------------------------------------------ delete
     async def delete(self, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
@@ -545,6 +680,9 @@ class Rest:
         gc_finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(policy)
         if gc_finalizer and gc_finalizer not in finalizers:
             finalizers.append(gc_finalizer)
+        is_crd = rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io"
+        if is_crd and CRD_CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(CRD_CLEANUP_FINALIZER)  # its objects are deleted first
         is_pod = rt.group == "" and rt.kind == "Pod"
         is_ns = rt.group == "" and rt.kind == "Namespace"
         grace = strategy.pod_grace_period(obj, opts.get("gracePeriodSeconds")) if is_pod else 0
@@ -552,7 +690,7 @@ class Rest:
         # Already being deleted: only a pod delete with a shorter grace period changes anything.
         shortens = is_pod and grace < int(md.get("deletionGracePeriodSeconds") or 0)
         if md.get("deletionTimestamp") and not shortens:
-            return views.respond(cur.raw)
+            return views.respond(self.out_raw(rt, cur.raw))
         if finalizers or grace > 0 or ns_finalizers:
             md["deletionTimestamp"] = strategy.now_rfc3339(grace)
             md["deletionGracePeriodSeconds"] = grace
@@ -561,8 +699,12 @@ class Rest:
             if is_ns:
                 status = obj.get("status")
                 obj["status"] = {**(status if isinstance(status, dict) else {}), "phase": "Terminating"}
+            if is_crd:
+                strategy.crd_terminating(obj)
             entry = await self.store.update(cur.key, obj, expected_rev=cur.mod_rev, dry_run=dry)
-            return views.respond(entry.raw, 202 if opts.get("orphanDependents") is False else 200)
+            return views.respond(
+                self.out_raw(rt, entry.raw), 202 if opts.get("orphanDependents") is False else 200
+            )
         ev = await self.store.delete(cur.key, expected_rev=cur.mod_rev, dry_run=dry)
         if rt.delete_returns_object:
             return views.respond(cur.raw if dry else ev.prev.raw if ev.prev else cur.raw)
@@ -596,6 +738,19 @@ class Rest:
 
 
 # ---------------------------------------------------------------------------- helpers
+def write_context(
+    request: web.Request, options_kind: str, subresource: str = "", *, record_as: str | None = None
+) -> WriteContext:
+    """The field manager of a write: `?fieldManager=` (validated) or the User-Agent's product."""
+    fm = request.query.get("fieldManager")
+    if fm:
+        causes = fieldmanager.validate_field_manager(fm)
+        if causes:
+            raise invalid(options_kind, "meta.k8s.io", "", causes)
+    manager = fm or fieldmanager.manager_from_user_agent(request.headers.get("User-Agent", ""))
+    return WriteContext(manager, subresource=subresource, record_as=record_as)
+
+
 def field_validation(
     rt: ResourceType, request: web.Request, body: bytes, ctype: str, obj: dict[str, Any], options_kind: str
 ) -> list[str]:
@@ -603,6 +758,15 @@ def field_validation(
     texts for Warn, nothing for Ignore; unknown fields are never stored."""
     mode = fv.validate_mode(request.query.get("fieldValidation"), options_kind)
     warnings: list[str] = []
+    if rt.custom is not None:
+        # Custom resources: duplicates in the body, then what pruning removes (the schema's unknowns).
+        problems = fv.duplicate_field_problems(body) if mode != fv.IGNORE and ctype.endswith("json") else []
+        problems += [f'unknown field "{p}"' for p in rt.custom.schema.prune(obj)]
+        if mode != fv.IGNORE:
+            warnings = fv.apply_field_validation(
+                mode, rt.kind, rt.version, problems, options_kind=options_kind
+            )
+        return warnings
     if mode != fv.IGNORE and ctype != PROTOBUF:  # protobuf has no unknown or duplicate fields
         problems = fv.strict_problems(body, ctype, rt.group, rt.version, rt.kind, obj)
         warnings = fv.apply_field_validation(mode, rt.kind, rt.version, problems, options_kind=options_kind)
@@ -637,6 +801,10 @@ def invalid_list_option(field: str, detail: str, value: str | None = None) -> St
 
 def strategy_cause(ns: str) -> Cause:
     return Cause("NamespaceTerminating", f"namespace {ns} is being terminated", "metadata.namespace")
+
+
+def _sorted_json(obj: Any) -> str:
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _json_type(v: Any) -> str:

@@ -25,9 +25,12 @@ from prometheus_client import (
 
 from vcluster.apiserver import subresources, views
 from vcluster.apiserver.auth import Authenticator, UserInfo
+from vcluster.apiserver.authapi import AuthAPI
 from vcluster.apiserver.bootstrap import DEFAULT_SERVICE_CIDR, ensure_bootstrap_objects
 from vcluster.apiserver.certs import PKI, ensure_pki, server_ssl_context
 from vcluster.apiserver.conversion import core_to_events_v1, events_v1_to_core
+from vcluster.apiserver.crd import CRD_RESOURCE_TYPE
+from vcluster.apiserver.customresources import CustomResources
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
 from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
@@ -35,6 +38,7 @@ from vcluster.apiserver.openapi import OpenAPI
 from vcluster.apiserver.request import RequestInfo, parse_accept, parse_resource_path
 from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
 from vcluster.apiserver.rest import Rest, require_verb
+from vcluster.apiserver.satoken import TokenIssuer
 from vcluster.apiserver.watchstream import WatchRequest, serve_watch
 from vcluster.store.logstore import LogStore
 
@@ -94,12 +98,15 @@ class APIServer:
         self.cfg = cfg
         self.data_dir = Path(cfg.data_dir)
         self.registry = Registry()
+        self.registry.add(CRD_RESOURCE_TYPE)
         self.store = LogStore(self.data_dir / "state.db", compact_interval=cfg.compact_interval)
         self.rest = Rest(self.store, self.registry)
         self.rest.converters[("events.k8s.io", "Event")] = core_to_events_v1
         self.metrics = Metrics()
         self.pki: PKI | None = None
         self.auth: Authenticator | None = None
+        self.authapi: AuthAPI | None = None
+        self.crds: CustomResources | None = None
         self.discovery: Discovery | None = None
         self._runner: web.AppRunner | None = None
         self.port = cfg.port
@@ -112,6 +119,8 @@ class APIServer:
         self.pki = await asyncio.to_thread(ensure_pki, self.data_dir / "pki", hosts)
         self.auth = Authenticator(self.data_dir / "tokens.csv")
         await self.store.start()
+        issuer = TokenIssuer.from_files(self.pki.sa_key, self.pki.sa_pub)
+        self.authapi = AuthAPI(self.store, self.registry, self.auth, issuer)
         app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.dispatch)  # any path, newlines too
         # handler_cancellation: a client that goes away cancels its handler, so its watch is released at once.
@@ -129,6 +138,8 @@ class APIServer:
         self.url = f"https://{host if ':' not in host else f'[{host}]'}:{self.port}"
         self.discovery = Discovery(self.registry, f"{host}:{self.port}")
         self.openapi = OpenAPI(self.registry, version=VERSION_INFO["gitVersion"])
+        self.crds = CustomResources(self.store, self.registry, self._custom_types_changed)
+        await self.crds.start()
         advertise = host if host != "localhost" else "127.0.0.1"
         await ensure_bootstrap_objects(
             self.store,
@@ -141,7 +152,20 @@ class APIServer:
         write_kubeconfig(kc_path, admin_kubeconfig(self.url, self.pki.ca_pem, token=self.auth.admin_token))
         log.info("API server listening on %s (data in %s, kubeconfig %s)", self.url, self.data_dir, kc_path)
 
+    def _custom_types_changed(self, touched: set[tuple[str, str]], new: list[Any], old: list[Any]) -> None:
+        """A CRD was installed, changed or removed: discovery and OpenAPI follow."""
+        if self.discovery is not None:
+            self.discovery.invalidate()
+        for rt in old:
+            if self.registry.get(rt.group, rt.version, rt.plural) is None:
+                self.openapi.remove_schema(rt.group, rt.version, rt.kind)
+        for rt in new:
+            self.openapi.set_schema(rt.group, rt.version, rt.kind, rt.custom.schema.raw, plural=rt.plural)
+        log.info("custom resources changed in %s", ", ".join(sorted(f"{g}/{v}" for g, v in touched)))
+
     async def stop(self) -> None:
+        if self.crds is not None:
+            await self.crds.stop()
         self.store.close_watches()  # end open watch streams so the HTTP server can drain at once
         if self._runner is not None:
             await self._runner.cleanup()
@@ -274,7 +298,7 @@ class APIServer:
         if rt.kind in VIRTUAL_KINDS:
             if rt.kind == "Binding":
                 return await subresources.binding(self.rest, self._pods(), info, request)
-            return await subresources.review(rt, request, user)
+            return await self.authapi.review(rt, info, request, user)
         if rt.storage_group is not None:
             return await self._converted(request, rt, info, accept)
         if verb == "get":
@@ -282,9 +306,10 @@ class APIServer:
         if verb == "list":
             return await self.rest.list(rt, info, accept, request.query)
         if verb == "watch":
-            return await serve_watch(
-                self.store, WatchRequest(rt, info.namespace, request.query, accept), request
-            )
+            wr = WatchRequest(rt, info.namespace, request.query, accept)
+            if rt.custom is not None and rt.custom.converts:
+                wr.converter = rt.custom.to_version
+            return await serve_watch(self.store, wr, request)
         if verb == "create":
             return await self.rest.create(rt, info, request)
         if verb == "update":
@@ -326,6 +351,12 @@ class APIServer:
             return await subresources.binding(self.rest, rt, info, request)
         if name == "eviction":
             return await subresources.evict(self.rest, rt, info, request)
+        if name == "token" and rt.kind == "ServiceAccount":
+            return await self.authapi.token_request(info, request)
+        if name == "log" and rt.kind == "Pod":
+            from vcluster.apiserver.podlogs import pod_log
+
+            return await pod_log(self.rest, self.registry, info, request)
         raise StatusError(
             404,
             "NotFound",

@@ -263,3 +263,20 @@ def default_propagation(rt: ResourceType) -> str:
     if rt.group == "batch" and rt.kind == "Job":
         return "Orphan"
     return "Background"
+
+
+def crd_terminating(obj: dict[str, Any]) -> None:
+    """The Terminating condition a CRD gets when its deletion starts (objects still to delete)."""
+    status = _dict(obj.get("status"))
+    conds = [c for c in _list(status.get("conditions")) if _dict(c).get("type") != "Terminating"]
+    conds.append(
+        {
+            "type": "Terminating",
+            "status": "True",
+            "lastTransitionTime": now_rfc3339(),
+            "reason": "InstanceDeletionInProgress",
+            "message": "CustomResourceDefinition marked for deletion; instances are being deleted",
+        }
+    )
+    status["conditions"] = conds
+    obj["status"] = status

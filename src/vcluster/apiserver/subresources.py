@@ -13,7 +13,7 @@ from vcluster.apiserver.auth import UserInfo
 from vcluster.apiserver.errors import StatusError, bad_request, conflict, field_required, invalid
 from vcluster.apiserver.request import RequestInfo, decode_object, dry_run, media_type, read_body
 from vcluster.apiserver.resources import ResourceType
-from vcluster.apiserver.rest import Rest, parse_rv
+from vcluster.apiserver.rest import Rest, parse_rv, write_context
 from vcluster.apiserver.selectors import LabelSelector
 
 
@@ -50,9 +50,24 @@ def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
+    custom_scale = rt.custom.schema.scale if rt.custom is not None else None
+    if custom_scale is not None:
+        from vcluster.apiserver import crd
+
+        def view(o: dict[str, Any]) -> dict[str, Any]:
+            return crd.scale_from_custom_resource(o, custom_scale)
+
+        def set_replicas(o: dict[str, Any], n: int) -> None:
+            crd.apply_scale_to_custom_resource(o, custom_scale, n)
+    else:
+        view = to_scale
+
+        def set_replicas(o: dict[str, Any], n: int) -> None:
+            o.setdefault("spec", {})["replicas"] = n
+
     if request.method == "GET":
         e = await rest.current(rt, info.namespace, info.name)
-        return views.respond(orjson.dumps(to_scale(e.decode())))
+        return views.respond(orjson.dumps(view(e.decode())))
     if request.method not in ("PUT", "PATCH"):
         raise StatusError(
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
@@ -67,7 +82,7 @@ async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Re
     pinned: list[int | None] = [None]
 
     def mutate(parent: dict[str, Any]) -> dict[str, Any]:
-        cur_scale = to_scale(parent)
+        cur_scale = view(parent)
         target = new_scale if new_scale is not None else patch_fn(cur_scale)  # type: ignore[misc]
         if not isinstance(target, dict):
             raise bad_request("the body must be a Scale object")
@@ -85,15 +100,18 @@ async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Re
             pinned[0] = parse_rv(rv)
             if pinned[0] != parse_rv(parent["metadata"]["resourceVersion"]):
                 raise conflict(rt.plural, rt.group, info.name)
-        parent.setdefault("spec", {})["replicas"] = replicas
+        set_replicas(parent, replicas)
         return parent
 
     def respond(raw: bytes) -> web.Response:
-        return views.respond(orjson.dumps(to_scale(orjson.loads(raw))))
+        return views.respond(orjson.dumps(view(orjson.loads(raw))))
 
     sub_info = RequestInfo(info.group, info.version, info.namespace, info.resource, info.name, "", info.verb)
+    wc = write_context(
+        request, "UpdateOptions" if request.method == "PUT" else "PatchOptions", record_as="scale"
+    )
     return await rest.guaranteed_update(
-        rt, sub_info, mutate, expected_rev=None, dry=dry_run(request), respond=respond
+        rt, sub_info, mutate, expected_rev=None, dry=dry_run(request), respond=respond, wc=wc
     )
 
 

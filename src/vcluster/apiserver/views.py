@@ -103,9 +103,38 @@ def table_bytes(
     with_columns: bool = True,
 ) -> bytes:
     now = datetime.now(UTC)
+    if rt.custom is not None:
+        return orjson.dumps(custom_table(rt, objs, now, include_object, list_meta, with_columns))
     return orjson.dumps(
         printers.build_table(rt.group, rt.plural, objs, now, include_object, list_meta, with_columns)
     )
+
+
+def custom_table(
+    rt: ResourceType,
+    objs: list[dict[str, Any]],
+    now: datetime,
+    include_object: str,
+    list_meta: dict[str, Any],
+    with_columns: bool,
+) -> dict[str, Any]:
+    """A Table of custom resources with the CRD version's additionalPrinterColumns."""
+    info = rt.custom
+    rows: list[dict[str, Any]] = []
+    for obj in objs:
+        row: dict[str, Any] = {"cells": info.row(obj, now)}
+        if include_object == "Metadata":
+            row["object"] = partial_metadata(obj)
+        elif include_object == "Object":
+            row["object"] = obj
+        rows.append(row)
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": [dict(c) for c in info.columns] if with_columns else [],
+        "rows": rows,
+    }
 
 
 def include_object_param(query: Any) -> str:

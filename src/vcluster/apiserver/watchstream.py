@@ -106,9 +106,9 @@ class WatchRequest:
             if self.converter is not None:
                 obj = self.converter(obj)
             if self.accept.table:
-                table = printers.build_table(
-                    self.rt.group,
-                    self.rt.plural,
+                build = views.custom_table if self.rt.custom is not None else _builtin_table
+                table = build(
+                    self.rt,
                     [obj],
                     datetime.now(UTC),
                     self.include_object,
@@ -267,3 +267,14 @@ async def _pump(watcher: Any, wr: WatchRequest, resp: web.StreamResponse) -> Non
                 out.append(wr.line(typ, e.entry))
         if out:
             await resp.write(b"".join(out))
+
+
+def _builtin_table(
+    rt: Any,
+    objs: list[dict[str, Any]],
+    now: datetime,
+    include_object: str,
+    list_meta: dict[str, Any],
+    with_columns: bool,
+) -> dict[str, Any]:
+    return printers.build_table(rt.group, rt.plural, objs, now, include_object, list_meta, with_columns)

@@ -163,6 +163,11 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def get(self, key: str) -> Entry | None: ...
 
+    def get_now(self, key: str) -> Entry | None:
+        """`get` for synchronous callers (authentication); backends that cache the live state
+        serve it from memory, others cannot."""
+        raise NotImplementedError(f"{type(self).__name__} has no synchronous reads")
+
     @abc.abstractmethod
     async def list(
         self,

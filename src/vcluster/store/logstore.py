@@ -317,6 +317,10 @@ class LogStore(Storage):
     async def get(self, key: str) -> Entry | None:
         return self._live.get(key)
 
+    def get_now(self, key: str) -> Entry | None:
+        """`get` without awaiting: the live view is in memory."""
+        return self._live.get(key)
+
     async def list(
         self,
         prefix: str,

@@ -1,0 +1,218 @@
+"""The write pipeline every create and update goes through, in kube-apiserver's order.
+
+create: decode-time defaults → mutating admission → strategy (system metadata, status reset) →
+defaults again → validation (metadata + kind) → managedFields.
+update: decode-time defaults → strategy (carry-overs, generation) → mutating admission →
+defaults again → validation (metadata + kind + immutability) → managedFields.
+
+Custom resources take their defaults, pruning and validation from their CRD's structural schema
+(`crd.CRDSchema`) instead of the built-in definitions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vcluster.apiserver import admission, crd, defaults, fieldmanager, strategy
+from vcluster.apiserver.errors import Cause, invalid
+from vcluster.apiserver.resources import ResourceType
+from vcluster.apiserver.validation import validate_object_meta
+from vcluster.store.interface import Storage
+
+# Kinds the admission plugins read, and where they live.
+_ADMISSION_KINDS = {
+    "ServiceAccount": ("", "v1", "serviceaccounts"),
+    "PriorityClass": ("scheduling.k8s.io", "v1", "priorityclasses"),
+    "StorageClass": ("storage.k8s.io", "v1", "storageclasses"),
+    "IngressClass": ("networking.k8s.io", "v1", "ingressclasses"),
+}
+
+
+class WriteContext:
+    """Who writes (the field manager) and when, shared by the steps of one request."""
+
+    __slots__ = ("managed_fields", "manager", "now", "record_as", "subresource")
+
+    def __init__(
+        self,
+        manager: str,
+        *,
+        subresource: str = "",
+        managed_fields: bool = True,
+        record_as: str | None = None,
+    ) -> None:
+        self.manager = manager
+        self.now = strategy.now_rfc3339()
+        self.subresource = subresource  # the endpoint whose strategy applies ("", "status", ...)
+        self.managed_fields = managed_fields  # False for apply: fieldmanager.apply already set them
+        # The subresource recorded in managedFields (`scale` writes go through the main strategy).
+        self.record_as = record_as if record_as is not None else subresource
+
+
+async def _admission_data(
+    store: Storage,
+    registry: Any,
+    obj: dict[str, Any],
+    rt: ResourceType,
+    ns: str,
+    old: dict[str, Any] | None = None,
+) -> tuple[admission.Lookup, admission.ObjectLister]:
+    """Fetch what the admission plugins will read, and return dict-backed lookup callables."""
+    gets, lists = admission.admission_reads(obj, rt.group, rt.kind, old=old, namespace=ns)
+    found: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+    listed: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    from vcluster.apiserver.rest import collection_prefix, object_key
+
+    for kind, kns, name in gets:
+        where = _ADMISSION_KINDS.get(kind)
+        t = registry.get(*where) if where else None
+        e = await store.get(object_key(t, kns, name)) if t is not None else None
+        found[(kind, kns, name)] = e.decode() if e is not None else None
+    for kind, kns in lists:
+        where = _ADMISSION_KINDS.get(kind)
+        t = registry.get(*where) if where else None
+        if t is None:
+            listed[(kind, kns)] = []
+            continue
+        res = await store.list(collection_prefix(t, kns))
+        listed[(kind, kns)] = [e.decode() for e in res.entries]
+
+    def lookup(kind: str, kns: str, name: str) -> dict[str, Any] | None:
+        return found.get((kind, kns, name))
+
+    def list_objects(kind: str, kns: str) -> list[dict[str, Any]]:
+        return listed.get((kind, kns), [])
+
+    return lookup, list_objects
+
+
+def _raise_invalid(rt: ResourceType, obj: dict[str, Any], causes: list[Cause]) -> None:
+    if causes:
+        md = obj.get("metadata") or {}
+        name = md.get("name") or md.get("generateName") or ""
+        raise invalid(rt.kind, rt.group, str(name), causes)
+
+
+def _custom(rt: ResourceType) -> Any:
+    """The CRD-derived schema of a custom resource type (`customresources.CustomInfo`), or None."""
+    return rt.custom
+
+
+def _is_crd(rt: ResourceType) -> bool:
+    return rt.group == crd.CRD_GROUP and rt.kind == "CustomResourceDefinition"
+
+
+def _managed_fields_schema(rt: ResourceType) -> fieldmanager.TypeNode | None:
+    custom = _custom(rt)
+    return custom.type_node if custom is not None else None
+
+
+async def prepare_create(
+    store: Storage, registry: Any, rt: ResourceType, ns: str, obj: dict[str, Any], wc: WriteContext
+) -> None:
+    """Everything between the decoded body and the stored object of a create (in place).
+    Raises 422 Invalid with the metadata and kind causes together, 403 from admission."""
+    g, v, k = rt.group, rt.version, rt.kind
+    custom = _custom(rt)
+    url_ns = ns if rt.namespaced else None
+    if custom is not None:
+        custom.schema.prune(obj)
+        custom.schema.default(obj)
+    elif _is_crd(rt):
+        crd.default_crd(obj)
+    else:
+        defaults.apply_defaults(obj, g, v, k)
+        lookup, list_objects = await _admission_data(store, registry, obj, rt, ns)
+        admission.admit_create(obj, g, v, k, lookup, namespace=ns or None, list_objects=list_objects)
+    meta_causes = [] if _is_crd(rt) else validate_object_meta(obj, rt, is_create=True, url_namespace=url_ns)
+    strategy.prepare_for_create(rt, obj)
+    if custom is not None:
+        if rt.has_status():
+            obj.pop("status", None)
+        causes = custom.schema.validate(obj)
+    elif _is_crd(rt):
+        crd.prepare_crd_for_create(obj)
+        causes = crd.validate_crd(obj)
+    else:
+        _strategy_create_extras(rt, obj)
+        defaults.apply_defaults(obj, g, v, k)
+        causes = admission.validate_create(obj, g, v, k)
+    _raise_invalid(rt, obj, meta_causes + causes)
+    if wc.managed_fields:
+        fieldmanager.update_managed_fields(
+            None,
+            obj,
+            wc.manager,
+            group=g,
+            version=v,
+            kind=k,
+            now=wc.now,
+            schema=_managed_fields_schema(rt),
+            ignored=fieldmanager.reset_fields(rt.has_status()),
+        )
+
+
+def _strategy_create_extras(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Strategy steps that need the uid or defaulted values: Job selectors, pod QoS, initial status."""
+    g, k = rt.group, rt.kind
+    if g == "batch" and k == "Job":
+        admission.job_generate_selector(obj, obj["metadata"]["uid"])
+    elif g == "" and k == "Pod":
+        status = obj.get("status")
+        if isinstance(status, dict):
+            status["qosClass"] = admission.pod_qos_class(obj)
+    status0 = defaults.initial_status(g, rt.version, k)
+    if status0 is not None and rt.has_status():
+        obj["status"] = status0
+
+
+async def prepare_update(
+    store: Storage,
+    registry: Any,
+    rt: ResourceType,
+    ns: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    wc: WriteContext,
+) -> None:
+    """Everything between the new object of an update or patch and the stored object (in place)."""
+    g, v, k = rt.group, rt.version, rt.kind
+    sub = wc.subresource
+    custom = _custom(rt)
+    is_crd = _is_crd(rt)
+    if custom is not None:
+        custom.schema.prune(new)
+        custom.schema.default(new)
+    elif is_crd:
+        crd.default_crd(new)
+    else:
+        defaults.apply_defaults(new, g, v, k)
+    strategy.prepare_for_update(rt, old, new, sub)
+    if is_crd and sub == "":
+        crd.prepare_crd_for_update(new, old)
+    if custom is None and not is_crd and sub == "":
+        lookup, _ = await _admission_data(store, registry, new, rt, ns, old=old)
+        admission.admit_update(old, new, g, v, k, lookup=lookup)
+        defaults.apply_defaults(new, g, v, k)
+    causes = validate_object_meta(new, rt, is_create=False, url_namespace=ns if rt.namespaced else None)
+    if custom is not None and sub in ("", "status"):
+        causes = causes + custom.schema.validate_update(new, old)
+    elif is_crd and sub == "":
+        causes = causes + crd.validate_crd_update(new, old)
+    elif sub == "":
+        causes = causes + admission.validate_update(old, new, g, v, k)
+    _raise_invalid(rt, new, causes)
+    if wc.managed_fields:
+        fieldmanager.update_managed_fields(
+            old,
+            new,
+            wc.manager,
+            group=g,
+            version=v,
+            kind=k,
+            now=wc.now,
+            subresource=wc.record_as if wc.record_as in ("status", "scale") else "",
+            schema=_managed_fields_schema(rt),
+            ignored=fieldmanager.reset_fields(rt.has_status(), sub),
+        )
+    fieldmanager.ignore_managed_fields_timestamps(old, new)
