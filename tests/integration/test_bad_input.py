@@ -37,6 +37,10 @@ MIB = 1024 * 1024
 JSON_CT = "application/json"
 YAML_CT = "application/yaml"
 MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 RFC1123_SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
     "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
@@ -954,6 +958,123 @@ def mutated(draw: st.DrawFn, template: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+# ---------------------------------------------------------------- patch and protobuf bodies
+SMP_DIRECTIVES = st.sampled_from(
+    [
+        {"$patch": "replace"},
+        {"$patch": "delete"},
+        {"$patch": "merge"},
+        {"$patch": "bogus"},
+        {"$retainKeys": ["a", "b"]},
+        {"$retainKeys": "x"},
+        {"$setElementOrder/containers": [{"name": "c"}, {"name": "d"}]},
+        {"$setElementOrder/finalizers": ["x"]},
+        {"$deleteFromPrimitiveList/finalizers": ["kubernetes"]},
+        {"$deleteFromPrimitiveList/args": 5},
+        {"containers": [{"name": "c", "$patch": "delete"}]},
+        {"containers": [{"$patch": "replace"}]},
+        {"tolerations": [{"$patch": "delete", "key": "k"}]},
+    ]
+)
+
+
+@st.composite
+def strategic_patches(draw: st.DrawFn, template: dict[str, Any] | None) -> dict[str, Any]:
+    """A strategic merge patch: the object's changed fields with directives sprinkled in at
+    random depths (maps of the template), or directives alone."""
+    base = draw(mutated(template)) if template is not None else draw(k8s_objects)
+    patch: dict[str, Any] = {k: v for k, v in base.items() if template is None or v != template.get(k)}
+    targets_ = [(), *[p for p in node_paths(base) if isinstance(_at(base, p), dict)]]
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(targets_))
+        node = patch
+        for k in where:
+            if not isinstance(node, dict):
+                break
+            node = node.setdefault(k, {}) if isinstance(k, str) else node
+        if isinstance(node, dict):
+            node.update(copy.deepcopy(draw(SMP_DIRECTIVES)))
+    return patch
+
+
+def _at(obj: Any, path: tuple[Any, ...]) -> Any:
+    for k in path:
+        obj = obj[k]
+    return obj
+
+
+@st.composite
+def aimed_json_patches(draw: st.DrawFn, template: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """JSON patch operations on paths that exist in the object (so they get past lookup)."""
+    paths = [
+        "/" + "/".join(str(k).replace("~", "~0").replace("/", "~1") for k in p)
+        for p in node_paths(template or {})
+    ]
+    paths += [
+        "/metadata/labels/new",
+        "/spec/nope/deeper",
+        "/data/-",
+        "/spec/template/spec/containers/-",
+        "/x~2y",
+    ]
+    ops = []
+    for _ in range(draw(st.integers(1, 4))):
+        op: dict[str, Any] = {
+            "op": draw(st.sampled_from(["add", "remove", "replace", "test", "move", "copy"]))
+        }
+        op["path"] = draw(st.sampled_from(paths))
+        if op["op"] in ("move", "copy"):
+            op["from"] = draw(st.sampled_from(paths))
+        if op["op"] in ("add", "replace", "test") and draw(st.integers(0, 5)):
+            op["value"] = draw(st.one_of(wrong_values, garbage))
+        ops.append(op)
+    return ops
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _pb_bytes(field_no: int, payload: bytes) -> bytes:
+    return _varint(field_no << 3 | 2) + _varint(len(payload)) + payload
+
+
+def protobuf_envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+    """The `k8s\0` magic and a runtime.Unknown{typeMeta{apiVersion, kind}, raw}."""
+    type_meta = _pb_bytes(1, api_version.encode()) + _pb_bytes(2, kind.encode())
+    return b"k8s\x00" + _pb_bytes(1, type_meta) + _pb_bytes(2, raw)
+
+
+@st.composite
+def protobuf_bodies(draw: st.DrawFn, rt: Any) -> bytes:
+    """Protobuf bodies: the right or a wrong type, with random, truncated or plausible messages."""
+    av, kind = (rt.api_version, rt.kind) if rt is not None else ("v1", "ConfigMap")
+    if draw(st.integers(0, 3)) == 0:
+        av, kind = draw(
+            st.sampled_from([("v1", "Nope"), ("apps/v1", "ConfigMap"), ("", ""), ("x/y/z", "Pod")])
+        )
+    name = _pb_bytes(1, b"fuzz-new")  # ObjectMeta.name
+    plausible = _pb_bytes(1, name) + _pb_bytes(2, _pb_bytes(1, b"k") + _pb_bytes(2, b"v"))
+    raw = draw(
+        st.one_of(
+            st.binary(max_size=80),
+            st.just(plausible),
+            st.integers(1, len(plausible) - 1).map(lambda n: plausible[:n]),  # truncated
+            st.just(b"\xff" * 12),  # an endless varint
+        )
+    )
+    body = protobuf_envelope(av, kind, raw)
+    if draw(st.integers(0, 4)) == 0:
+        body = body[: draw(st.integers(0, len(body) - 1))]  # the envelope itself cut short
+    return body
+
+
 @st.composite
 def bodies(draw: st.DrawFn, target: Target, method: str) -> tuple[bytes, str]:
     """A body and its natural content type (None when it has none)."""
@@ -962,6 +1083,18 @@ def bodies(draw: st.DrawFn, target: Target, method: str) -> tuple[bytes, str]:
     roll = draw(st.integers(0, 9))
     if roll < 2:
         return draw(raw_bodies), ""
+    if method == "PATCH" and draw(st.integers(0, 2)) > 0:
+        flavour = draw(st.sampled_from(["strategic", "json", "apply"]))
+        if flavour == "strategic":
+            return json.dumps(draw(strategic_patches(template))).encode(), STRATEGIC_PATCH
+        if flavour == "json":
+            return json.dumps(draw(aimed_json_patches(template))).encode(), JSON_PATCH
+        obj = draw(mutated(template)) if template is not None else draw(k8s_objects)
+        if rt is not None and isinstance(obj, dict) and draw(st.booleans()):
+            obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        return yaml.safe_dump(obj).encode(), APPLY_PATCH
+    if method in ("POST", "PUT") and draw(st.integers(0, 5)) == 0:
+        return draw(protobuf_bodies(rt)), PROTOBUF
     if template is not None and roll < 6:
         obj = draw(mutated(template))
         md = obj.get("metadata")
@@ -1041,8 +1174,16 @@ def fuzz_requests(draw: st.DrawFn) -> FuzzRequest:
         body, natural = draw(bodies(target, method))
     headers: dict[str, str] = {}
     # Mostly the content type a client would send, so bodies reach the decoders and beyond.
-    if method == "PATCH":
-        usual: str | None = "application/merge-patch+json"
+    if natural in (STRATEGIC_PATCH, JSON_PATCH, APPLY_PATCH, PROTOBUF):
+        usual: str | None = natural
+        if natural == APPLY_PATCH and draw(st.integers(0, 4)):
+            path += (
+                ("&" if "?" in path else "?")
+                + "fieldManager=fuzz"
+                + draw(st.sampled_from(["", "&force=true"]))
+            )
+    elif method == "PATCH":
+        usual = "application/merge-patch+json"
     else:
         usual = natural if natural == YAML_CT else draw(st.sampled_from([None, JSON_CT]))
     roll = draw(st.integers(0, 9))

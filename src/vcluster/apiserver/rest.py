@@ -542,7 +542,7 @@ class Rest:
                 return await self.guaranteed_update(
                     rt,
                     info,
-                    lambda live: fieldmanager.apply(live, applied, wc.manager, force, **kw),
+                    lambda live: _patch_step(fieldmanager.apply, live, applied, wc.manager, force, **kw),
                     expected_rev=None,
                     dry=dry,
                     respond=respond,
@@ -553,7 +553,7 @@ class Rest:
                     raise
                 if await self.store.get(object_key(rt, info.namespace, info.name)) is not None:
                     raise
-            obj = fieldmanager.apply(None, applied, wc.manager, force, **kw)
+            obj = _patch_step(fieldmanager.apply, None, applied, wc.manager, force, **kw)
             self.check_type(rt, obj)
             md = obj["metadata"]
             if md.get("name") not in (None, "") and md["name"] != info.name:
@@ -607,7 +607,7 @@ class Rest:
                 return merge_patch(current, patch)
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
-            patched = apply_fn(current)
+            patched = _patch_step(apply_fn, current)
             if not isinstance(patched, dict):
                 return patched
             if custom is not None:
@@ -801,6 +801,18 @@ def invalid_list_option(field: str, detail: str, value: str | None = None) -> St
 
 def strategy_cause(ns: str) -> Cause:
     return Cause("NamespaceTerminating", f"namespace {ns} is being terminated", "metadata.namespace")
+
+
+def _patch_step(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run a patch or apply merge. kube-apiserver 1.32 answers some patches it cannot apply (an
+    unknown `$patch` directive, an applied field the schema lacks) with a bare 500; they are the
+    client's mistake, so we keep the message and answer 400 BadRequest instead."""
+    try:
+        return fn(*args, **kw)
+    except StatusError as e:
+        if e.code >= 500:
+            raise StatusError(400, "BadRequest", e.message) from None
+        raise
 
 
 def _sorted_json(obj: Any) -> str:
