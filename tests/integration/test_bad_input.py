@@ -397,6 +397,111 @@ def test_patch_with_plain_json_is_415(api: Client, check: Any) -> None:
     assert "application/merge-patch+json" in s["message"]
 
 
+# ---------------------------------------------------------------- patches, apply, protobuf, CRDs
+APPLY_CT = {"Content-Type": "application/apply-patch+yaml"}
+JSON_PATCH_CT = {"Content-Type": "application/json-patch+json"}
+
+
+def test_apply_without_field_manager_is_422(api: Client, check: Any) -> None:
+    name = unique()
+    created(api, CM, cm(name))
+    r = api.call("PATCH", f"{CM}/{name}", b"apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n", APPLY_CT)
+    s = check(r, 422, "Invalid")
+    assert s["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+    )
+    assert s["details"]["causes"] == [
+        {
+            "reason": "FieldValueRequired",
+            "message": "Required value: is required for apply patch",
+            "field": "fieldManager",
+        }
+    ]
+
+
+def test_force_on_a_merge_patch_is_422(api: Client, check: Any) -> None:
+    name = unique()
+    created(api, CM, cm(name))
+    r = api.call("PATCH", f"{CM}/{name}?force=true", {"data": {"a": "b"}}, {"Content-Type": MERGE_PATCH})
+    s = check(r, 422, "Invalid")
+    assert "force: Forbidden: may not be specified for non-apply patch" in s["message"]
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [{"op": "add", "path": "data/a/b", "value": 1}],  # no leading slash, missing parent
+        [{"op": "replace", "path": "/nope/x", "value": 1}],
+        [{"op": "test", "path": "/data/a", "value": "other"}],
+        [{"op": "remove", "path": "/metadata/labels/none"}],
+    ],
+)
+def test_json_patch_that_cannot_apply_is_422_and_changes_nothing(api: Client, check: Any, ops: Any) -> None:
+    name = unique()
+    before = created(api, CM, cm(name, data={"a": "1"}))
+    r = api.call("PATCH", f"{CM}/{name}", json.dumps(ops).encode(), JSON_PATCH_CT)
+    s = check(r, 422, "Invalid")
+    assert s["message"] == "the server rejected our request due to an error in our request"
+    after = api.call("GET", f"{CM}/{name}").body
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_json_patch_that_is_not_a_list_is_400(api: Client, check: Any) -> None:
+    name = unique()
+    created(api, CM, cm(name))
+    check(api.call("PATCH", f"{CM}/{name}", b'{"op": "add"}', JSON_PATCH_CT), 400, "BadRequest")
+
+
+def test_non_structural_crd_is_422(api: Client, check: Any) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "foos.ex.com"},
+        "spec": {
+            "group": "ex.com",
+            "scope": "Namespaced",
+            "names": {"plural": "foos", "kind": "Foo"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": {"properties": {"a": {"type": "string"}}}},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    r = api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    s = check(r, 422, "Invalid")
+    assert s["message"] == (
+        'CustomResourceDefinition.apiextensions.k8s.io "foos.ex.com" is invalid: '
+        "spec.validation.openAPIV3Schema.properties[spec].type: Required value: "
+        "must not be empty for specified object fields"
+    )
+
+
+PROTOBUF_CT = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+
+
+def test_protobuf_of_an_unknown_kind_is_415(api: Client, check: Any) -> None:
+    body = b"k8s\x00" + b"\n\x10\n\x02v1\x12\nNoSuchKind" + b"\x12\x00"
+    s = check(api.call("POST", CM, body, PROTOBUF_CT), 415, "UnsupportedMediaType")
+    assert s["message"].startswith(UNKNOWN_FORMAT) and "application/json" in s["message"]
+
+
+def test_truncated_protobuf_is_400(api: Client, check: Any) -> None:
+    body = b"k8s\x00\n\x0f\n\x02v1\x12\tConfigMap\x12\x05\n\x03\n\x01"
+    s = check(api.call("POST", CM, body, PROTOBUF_CT), 400, "BadRequest")
+    assert s["message"].startswith(
+        "the object provided is unrecognized (must be of type ConfigMap): unexpected EOF"
+    )
+
+
 # ---------------------------------------------------------------- routing
 @pytest.mark.parametrize(
     "path",
