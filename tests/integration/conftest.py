@@ -31,6 +31,10 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     url: str = ""
     args: list[str] = field(default_factory=list)  # extra `vcluster apiserver` flags
+    # The API-level tests run only the controllers the server's own semantics rely on (default
+    # ServiceAccounts for pod admission, namespace deletion), so their listings hold exactly what
+    # they created; controller tests pass "*".
+    controllers: str = "serviceaccount,namespace"
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -62,6 +66,7 @@ class Server:
                 str(self.data_dir),
                 "--port",
                 str(self.port),
+                f"--controllers={self.controllers}",
                 *self.args,
             ],
             stdout=subprocess.PIPE,

@@ -416,3 +416,32 @@ def test_custom_resources(k: Kubectl) -> None:
     k("create", "-f", "-", input=CRD.split("---")[0])
     wait_served(k, "crontabs.stable.example.com")
     assert k.get_json("crontabs", "-n", n)["items"] == []
+
+
+def test_service_ip_and_node_port_allocation(k: Kubectl) -> None:
+    n = ns(k, "alloc")
+    k("create", "service", "nodeport", "np1", "--tcp=80:8080", "--node-port=30080", "-n", n)
+    svc = k.get_json("svc", "np1", "-n", n)
+    assert svc["spec"]["ports"][0]["nodePort"] == 30080 and svc["spec"]["clusterIP"].startswith("10.")
+    p = k.run(
+        "create", "service", "nodeport", "np2", "--tcp=80:8080", "--node-port=30080", "-n", n, check=False
+    )
+    assert p.returncode != 0
+    assert "spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated" in p.stderr
+    p = k.run(
+        "create", "service", "nodeport", "np3", "--tcp=80:8080", "--node-port=40000", "-n", n, check=False
+    )
+    assert p.returncode != 0 and "provided port is not in the valid range" in p.stderr
+    # a requested ClusterIP outside the service CIDR is refused; one inside it is honoured once
+    p = k.run(
+        "create", "service", "clusterip", "c1", "--tcp=80", "--clusterip=10.0.0.5", "-n", n, check=False
+    )
+    assert p.returncode != 0 and "the provided IP (10.0.0.5) is not in the valid range" in p.stderr
+    k("create", "service", "clusterip", "c2", "--tcp=80", "--clusterip=10.96.0.50", "-n", n)
+    p = k.run(
+        "create", "service", "clusterip", "c3", "--tcp=80", "--clusterip=10.96.0.50", "-n", n, check=False
+    )
+    assert p.returncode != 0 and "provided IP is already allocated" in p.stderr
+    # deleting frees the port for the next service
+    k("delete", "service", "np1", "-n", n)
+    k("create", "service", "nodeport", "np4", "--tcp=80:8080", "--node-port=30080", "-n", n)

@@ -11,6 +11,8 @@ Custom resources take their defaults, pruning and validation from their CRD's st
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 
 from vcluster.apiserver import admission, crd, defaults, fieldmanager, strategy
@@ -18,6 +20,8 @@ from vcluster.apiserver.errors import Cause, invalid
 from vcluster.apiserver.resources import ResourceType
 from vcluster.apiserver.validation import validate_object_meta
 from vcluster.store.interface import Storage
+
+DEFAULT_SA_RETRIES = 10
 
 # Kinds the admission plugins read, and where they live.
 _ADMISSION_KINDS = {
@@ -67,6 +71,14 @@ async def _admission_data(
         where = _ADMISSION_KINDS.get(kind)
         t = registry.get(*where) if where else None
         e = await store.get(object_key(t, kns, name)) if t is not None else None
+        if e is None and t is not None and kind == "ServiceAccount" and name == "default":
+            # The ServiceAccount plugin waits for the default account the controller creates in a
+            # new namespace: up to 10 lookups 100-200 ms apart (admission/serviceaccount MaxRetry).
+            for _ in range(DEFAULT_SA_RETRIES - 1):
+                await asyncio.sleep(random.uniform(0.1, 0.2))
+                e = await store.get(object_key(t, kns, name))
+                if e is not None:
+                    break
         found[(kind, kns, name)] = e.decode() if e is not None else None
     for kind, kns in lists:
         where = _ADMISSION_KINDS.get(kind)

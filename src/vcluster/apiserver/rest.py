@@ -142,6 +142,12 @@ class Rest:
         self.store = store
         self.registry = registry
         self.converters: dict[tuple[str, str], Any] = {}
+        # ClusterIP/NodePort allocation (vcluster.apiserver.ipalloc.ServiceIPAllocator); None when
+        # another cluster assigns them (a virtual cluster takes its Services' IPs from the host).
+        self.service_ips: Any = None
+
+    def _allocator_for(self, rt: ResourceType) -> Any:
+        return self.service_ips if rt.kind == "Service" and rt.group == "" else None
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -361,6 +367,27 @@ class Rest:
             self.store, self.registry, rt, ns, obj, wc if wc is not None else WriteContext("")
         )
         lease = EVENT_TTL_SECONDS if rt.kind == "Event" else 0
+        alloc = self._allocator_for(rt)
+        undo = alloc.allocate(obj, dry_run=dry) if alloc is not None else None
+        try:
+            return await self._store_new(rt, ns, obj, name, gen, lease, dry, status)
+        except BaseException:
+            if undo is not None:
+                undo()
+            raise
+
+    async def _store_new(
+        self,
+        rt: ResourceType,
+        ns: str,
+        obj: dict[str, Any],
+        name: str,
+        gen: str,
+        lease: int,
+        dry: bool,
+        status: int,
+    ) -> web.Response:
+        md = obj["metadata"]
         for _ in range(8):
             if not name:
                 md["name"] = generate_name(gen)
@@ -458,6 +485,7 @@ class Rest:
                 )
             await pipeline.prepare_update(self.store, self.registry, rt, info.namespace, old, new, wc)
             nmd["resourceVersion"] = str(cur.mod_rev)
+            alloc = self._allocator_for(rt)
             if strategy.should_delete_during_update(old, new):
                 try:
                     await self.store.delete(key, expected_rev=cur.mod_rev, dry_run=dry)
@@ -465,19 +493,26 @@ class Rest:
                     continue
                 except KeyNotFoundError:
                     raise self._gone_or_missing(rt, info.name) from None
+                if alloc is not None and not dry:
+                    alloc.release(old)
                 body = orjson.dumps(new)
                 return respond(body) if respond else views.respond(body)
             if new == old:  # nothing changed: no write, no new resourceVersion
                 raw = self.out_raw(rt, cur.raw)
                 return respond(raw) if respond else views.respond(raw)
+            undo = alloc.update(old, new, dry_run=dry) if alloc is not None and not info.subresource else None
             try:
                 entry = await self.store.update(
                     key, self.to_storage(rt, new), expected_rev=cur.mod_rev, dry_run=dry
                 )
-            except RevisionConflictError:
-                if expected_rev is not None:
-                    raise conflict(rt.plural, rt.group, info.name) from None
-                continue
+            except BaseException as e:
+                if undo is not None:
+                    undo()
+                if isinstance(e, RevisionConflictError):
+                    if expected_rev is not None:
+                        raise conflict(rt.plural, rt.group, info.name) from None
+                    continue
+                raise
             except KeyNotFoundError:
                 raise self._gone_or_missing(rt, info.name) from None
             except StoreUnavailableError as e:
@@ -706,6 +741,9 @@ class Rest:
                 self.out_raw(rt, entry.raw), 202 if opts.get("orphanDependents") is False else 200
             )
         ev = await self.store.delete(cur.key, expected_rev=cur.mod_rev, dry_run=dry)
+        alloc = self._allocator_for(rt)
+        if alloc is not None and not dry:
+            alloc.release(obj)
         if rt.delete_returns_object:
             return views.respond(cur.raw if dry else ev.prev.raw if ev.prev else cur.raw)
         return views.respond(views.success_status(name, rt.group, rt.plural, str(md.get("uid", ""))))

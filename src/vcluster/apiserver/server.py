@@ -68,6 +68,9 @@ class ServerConfig:
     service_cidr: str = DEFAULT_SERVICE_CIDR
     extra_hosts: list[str] = field(default_factory=list)
     compact_interval: float = 300.0
+    # Assign Service ClusterIPs and NodePorts (off in a virtual cluster: the host assigns them).
+    allocate_service_ips: bool = True
+    node_port_range: str = "30000-32767"
 
 
 class Metrics:
@@ -112,6 +115,10 @@ class APIServer:
         self.port = cfg.port
         self.url = ""
 
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.cfg.kubeconfig or (self.data_dir / "kubeconfig")
+
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +126,8 @@ class APIServer:
         self.pki = await asyncio.to_thread(ensure_pki, self.data_dir / "pki", hosts)
         self.auth = Authenticator(self.data_dir / "tokens.csv")
         await self.store.start()
+        if self.cfg.allocate_service_ips:
+            await self._load_service_allocator()
         issuer = TokenIssuer.from_files(self.pki.sa_key, self.pki.sa_pub)
         self.authapi = AuthAPI(self.store, self.registry, self.auth, issuer)
         app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
@@ -148,9 +157,20 @@ class APIServer:
             port=self.port,
             service_cidr=self.cfg.service_cidr,
         )
-        kc_path = self.cfg.kubeconfig or (self.data_dir / "kubeconfig")
+        kc_path = self.kubeconfig_path
         write_kubeconfig(kc_path, admin_kubeconfig(self.url, self.pki.ca_pem, token=self.auth.admin_token))
         log.info("API server listening on %s (data in %s, kubeconfig %s)", self.url, self.data_dir, kc_path)
+
+    async def _load_service_allocator(self) -> None:
+        """Rebuild the ClusterIP/NodePort bitmaps from the stored Services (the store is the truth)."""
+        from vcluster.apiserver.ipalloc import ServiceIPAllocator
+
+        alloc = ServiceIPAllocator(self.cfg.service_cidr, self.cfg.node_port_range)
+        rt = self.registry.get("", "v1", "services")
+        assert rt is not None
+        res = await self.store.list(rt.key_prefix)
+        alloc.load(e.decode() for e in res.entries)
+        self.rest.service_ips = alloc
 
     def _custom_types_changed(self, touched: set[tuple[str, str]], new: list[Any], old: list[Any]) -> None:
         """A CRD was installed, changed or removed: discovery and OpenAPI follow."""

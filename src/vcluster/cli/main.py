@@ -72,26 +72,124 @@ def main() -> None:
     help="Seconds between storage compactions (0 disables); the last 1000 revisions are always kept.",
 )
 @click.option(
+    "--controllers",
+    default="*",
+    show_default=True,
+    help="Controllers to run beside the server, as kube-controller-manager's flag: '*' for all, "
+    "'*,-job' for all but job, 'namespace,serviceaccount' for those, '' for none.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
 )
 def apiserver(
-    data_dir: Path, port: int, bind: str, kubeconfig: Path | None, compaction_interval: float, log_level: str
+    data_dir: Path,
+    port: int,
+    bind: str,
+    kubeconfig: Path | None,
+    compaction_interval: float,
+    controllers: str,
+    log_level: str,
 ) -> None:
-    """Run a Kubernetes-compatible API server in the foreground (stops on SIGTERM)."""
-    from vcluster.apiserver.server import ServerConfig, run_server
+    """Run a Kubernetes-compatible API server and its controllers in the foreground (stops on SIGTERM)."""
+    from vcluster.apiserver.server import ServerConfig
+    from vcluster.controlplane import ControlPlaneConfig
 
     setup_logging(log_level)
     cfg = ServerConfig(
         data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig, compact_interval=compaction_interval
     )
-    try:
-        run_async(run_server(cfg))
-    except OSError as e:
-        raise click.ClickException(f"cannot listen on {bind}:{port}: {e.strerror or e}") from None
+    run_control_plane_or_exit(ControlPlaneConfig(cfg, controllers=parse_controllers(controllers)))
 
+
+def parse_controllers(value: str) -> set[str] | None:
+    """`--controllers`: None means all; an empty set none."""
+    from vcluster.controlplane import known_controllers
+
+    known = known_controllers()
+    items = {v.strip() for v in value.split(",") if v.strip()}
+    unknown = sorted(i for i in items if i.lstrip("-") not in known and i != "*")
+    if unknown:
+        raise click.BadParameter(
+            f"unknown controller(s) {', '.join(unknown)}; known: {', '.join(known)}",
+            param_hint="--controllers",
+        )
+    return None if items == {"*"} else items
+
+
+def run_control_plane_or_exit(cfg: object) -> None:
+    from vcluster.controlplane import run_control_plane
+
+    server = cfg.server  # type: ignore[attr-defined]
+    try:
+        run_async(run_control_plane(cfg))  # type: ignore[arg-type]
+    except OSError as e:
+        raise click.ClickException(
+            f"cannot listen on {server.bind}:{server.port}: {e.strerror or e}"
+        ) from None
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for all state: state.db, pki/, tokens.csv, kubeconfig.",
+)
+@click.option(
+    "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="HTTPS port (0: free)."
+)
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 5000), help="Simulated nodes.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the admin kubeconfig [default: DATA_DIR/kubeconfig].",
+)
+@click.option(
+    "--run-seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How long containers of pods with restartPolicy Never/OnFailure run before they complete.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+def host(
+    data_dir: Path,
+    port: int,
+    bind: str,
+    nodes: int,
+    kubeconfig: Path | None,
+    run_seconds: float,
+    log_level: str,
+) -> None:
+    """Run a whole local host cluster: API server with ClusterIP allocation, controllers and
+    simulated nodes with a scheduler and kubelets (stops on SIGTERM)."""
+    from vcluster.apiserver.server import ServerConfig
+    from vcluster.controlplane import ControlPlaneConfig
+    from vcluster.hostsim.config import HostSimConfig
+
+    setup_logging(log_level)
+    cfg = ServerConfig(data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig)
+    sim = HostSimConfig(nodes=nodes, run_seconds=run_seconds)
+    run_control_plane_or_exit(ControlPlaneConfig(cfg, hostsim=sim, banner="vcluster host"))
+
+
+def _register_optional_commands() -> None:
+    from vcluster.cli.hostsim_cmd import hostsim
+
+    main.add_command(hostsim)
+
+
+_register_optional_commands()
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,478 @@
+"""Informers: a list+watch cache of one resource with event handlers and indexes, shared by key."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from vcluster.client.client import Client, selector_str
+from vcluster.client.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (namespace or "", name)
+Handler = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
+IndexFunc = Callable[[dict[str, Any]], list[str]]
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
+
+SHORT_WATCH = 1.0  # a watch that ends this fast without any event counts as a failure (backoff)
+
+
+def obj_key(obj: Mapping[str, Any]) -> Key:
+    """The cache key of an object: (namespace or "", name)."""
+    meta = obj.get("metadata") or {}
+    return (meta.get("namespace") or "", meta.get("name") or "")
+
+
+def _rv(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """A transform that drops metadata.managedFields (often half an object's size) from cached objects."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
+
+
+class Backoff:
+    """Exponential delays from `base` doubling up to `cap`, with up to 20% jitter (never above cap)."""
+
+    def __init__(self, base: float = 0.2, cap: float = 30.0) -> None:
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+
+    def next(self) -> float:
+        d = self.base * (2 ** min(self.failures, 32))
+        self.failures += 1
+        return min(self.cap, d * random.uniform(1.0, 1.2))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Informer:
+    """A local cache of one resource kept current by LIST + WATCH, with synchronous event handlers.
+
+    Handlers are called as ``handler(event, obj, old)`` with event "add" (old None), "update"
+    (old = previous cached object; on resync obj is old) or "delete" (obj = last known state, old =
+    the cached object or None). Cached objects are shared with handlers: treat them as read-only.
+    The informer lists in pages, watches from the list resourceVersion with bookmarks (tracking the
+    last seen resourceVersion), relists on 410 (diffing against the cache so handlers see adds,
+    updates and deletes), reconnects when nothing arrived for ``silence_timeout`` seconds, and backs
+    off exponentially (0.2 s .. 30 s) on errors. It runs until stop().
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        api_version: str,
+        plural: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | Mapping[str, str] | None = None,
+        field_selector: str | Mapping[str, str] | None = None,
+        resync_seconds: float | None = None,
+        silence_timeout: float = 60.0,
+        page_size: int = 500,
+        watch_timeout: int = 300,
+        min_backoff: float = 0.2,
+        max_backoff: float = 30.0,
+        transform: Transform | None = None,
+    ) -> None:
+        self.client = client
+        self.api_version = api_version
+        self.plural = plural
+        self.namespace = namespace or None
+        self.label_selector = selector_str(label_selector)
+        self.field_selector = selector_str(field_selector)
+        self.resync_seconds = resync_seconds
+        self.silence_timeout = silence_timeout
+        self.page_size = page_size
+        self.watch_timeout = watch_timeout
+        self.transform = transform
+        self.name = f"{api_version}/{plural}" + (f"@{namespace}" if namespace else "")
+        self._backoff = Backoff(min_backoff, max_backoff)
+        self._cache: dict[Key, dict[str, Any]] = {}
+        self._by_ns: dict[str, dict[Key, dict[str, Any]]] = {}
+        self._handlers: list[Handler] = []
+        self._index_funcs: dict[str, IndexFunc] = {}
+        self._indices: dict[str, dict[str, set[Key]]] = {}
+        self._index_values: dict[str, dict[Key, list[str]]] = {}
+        self._synced = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rv = ""
+        self._need_list = True
+        # Metrics.
+        self.lists_total = 0
+        self.watches_total = 0
+        self.events_total = 0
+        self.errors_total = 0
+        self.handler_errors_total = 0
+        self.last_sync_time: float | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    def add_handler(self, handler: Handler) -> None:
+        """Register a callback; objects already cached are replayed to it as "add" events."""
+        self._handlers.append(handler)
+        for obj in list(self._cache.values()):
+            self._call(handler, "add", obj, None)
+
+    def add_index(self, name: str, fn: IndexFunc) -> None:
+        """Maintain an index `name`: fn(obj) -> the values under which obj is found by by_index."""
+        if name in self._index_funcs:
+            raise ValueError(f"index {name!r} already exists on informer {self.name}")
+        self._index_funcs[name] = fn
+        self._indices[name] = {}
+        self._index_values[name] = {}
+        for key, obj in self._cache.items():
+            self._index_add(name, key, obj)
+
+    def by_index(self, index_name: str, value: str) -> list[dict[str, Any]]:
+        keys = self._indices[index_name].get(value)
+        if not keys:
+            return []
+        return [self._cache[k] for k in keys]
+
+    def get(self, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return self._cache.get((namespace or "", name))
+
+    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """All cached objects, or those of one namespace."""
+        if namespace is None:
+            return list(self._cache.values())
+        return list(self._by_ns.get(namespace, {}).values())
+
+    def keys(self) -> list[Key]:
+        return list(self._cache)
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    @property
+    def has_synced(self) -> bool:
+        return self._synced.is_set()
+
+    @property
+    def resource_version(self) -> str:
+        """The last resourceVersion seen (list, event or bookmark)."""
+        return self._rv
+
+    @property
+    def running(self) -> bool:
+        return any(not t.done() for t in self._tasks)
+
+    async def start(self) -> None:
+        """Start listing and watching in the background (idempotent)."""
+        self._start()
+
+    def _start(self) -> None:
+        if self.running:
+            return
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run(), name=f"informer {self.name}")]
+        if self.resync_seconds:
+            self._tasks.append(loop.create_task(self._resync_loop(), name=f"informer resync {self.name}"))
+
+    async def wait_synced(self, timeout: float | None = None) -> None:
+        """Wait for the first complete list; raises TimeoutError after `timeout` seconds."""
+        await asyncio.wait_for(self._synced.wait(), timeout)
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ loop
+
+    async def _run(self) -> None:
+        while True:
+            listed = False
+            try:
+                if self._need_list:
+                    await self._list()
+                    listed = True
+                if await self._watch():
+                    self._backoff.reset()
+                    continue
+                delay = self._backoff.next()
+                log.debug("informer %s: watch ended early; rewatching in %.2fs", self.name, delay)
+            except asyncio.CancelledError:
+                raise
+            except ApiError as e:
+                self.errors_total += 1
+                if e.gone and not listed:
+                    # The watch's resourceVersion is too old: relist right away (a 410 straight
+                    # after a fresh list would loop, so that case backs off below).
+                    log.info("informer %s: %s; relisting", self.name, e.message or e.reason)
+                    self._need_list = True
+                    continue
+                if e.status != 0:
+                    self._need_list = True  # the server said something unusual: start over cleanly
+                delay = self._backoff.next()
+                self._log_failure(str(e), delay)
+            except Exception:
+                self.errors_total += 1
+                self._need_list = True
+                delay = self._backoff.next()
+                log.exception("informer %s: unexpected error; retrying in %.1fs", self.name, delay)
+            await asyncio.sleep(delay)
+
+    def _log_failure(self, what: str, delay: float) -> None:
+        n = self._backoff.failures
+        level = logging.WARNING if n == 1 or n % 10 == 0 else logging.DEBUG
+        log.log(level, "informer %s: %s; retrying in %.1fs (failure %d)", self.name, what, delay, n)
+
+    async def _list(self) -> None:
+        self.lists_total += 1
+        items, rv = await self.client.list_all(
+            self.api_version,
+            self.plural,
+            self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            page_size=self.page_size,
+        )
+        self._replace(items)
+        self._rv = rv
+        self._need_list = False
+        self.last_sync_time = time.time()
+        self._synced.set()
+
+    async def _watch(self) -> bool:
+        """One watch from the current RV; True if it delivered something or lasted a while."""
+        self.watches_total += 1
+        started = time.monotonic()
+        got = False
+        timeout = int(self.watch_timeout * (1 + random.random()))
+        events = self.client.watch(
+            self.api_version,
+            self.plural,
+            self.namespace,
+            resource_version=self._rv,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            allow_bookmarks=True,
+            timeout_seconds=timeout,
+        )
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.silence_timeout):
+                        etype, obj = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    log.info(
+                        "informer %s: nothing received for %.0fs; reconnecting",
+                        self.name,
+                        self.silence_timeout,
+                    )
+                    return True
+                got = True
+                self._event(etype, obj)
+        finally:
+            await events.aclose()
+        return got or time.monotonic() - started >= SHORT_WATCH
+
+    # ------------------------------------------------------------------ cache updates
+
+    def _event(self, etype: str, obj: dict[str, Any]) -> None:
+        rv = _rv(obj)
+        if etype == "BOOKMARK":
+            if rv:
+                self._rv = rv
+            return
+        self.events_total += 1
+        obj.setdefault("apiVersion", self.api_version)
+        if self.transform is not None:
+            obj = self.transform(obj)
+        key = obj_key(obj)
+        if etype in ("ADDED", "MODIFIED"):
+            old = self._cache.get(key)
+            self._put(key, obj, old)
+            self._emit("add" if old is None else "update", obj, old)
+        elif etype == "DELETED":
+            old = self._remove(key)
+            self._emit("delete", obj, old)
+        else:
+            log.warning("informer %s: unknown watch event type %r", self.name, etype)
+        if rv:
+            self._rv = rv
+
+    def _replace(self, items: list[dict[str, Any]]) -> None:
+        """Make the cache equal to a fresh list, emitting the differences."""
+        fresh: dict[Key, dict[str, Any]] = {}
+        for obj in items:
+            if self.transform is not None:
+                obj = self.transform(obj)
+            fresh[obj_key(obj)] = obj
+        for key in [k for k in self._cache if k not in fresh]:
+            old = self._remove(key)
+            if old is not None:
+                self._emit("delete", old, old)
+        for key, obj in fresh.items():
+            old = self._cache.get(key)
+            if old is None:
+                self._put(key, obj, None)
+                self._emit("add", obj, None)
+            elif _rv(old) != _rv(obj) or not _rv(obj):
+                self._put(key, obj, old)
+                self._emit("update", obj, old)
+
+    def _put(self, key: Key, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if old is not None:
+            for name in self._index_funcs:
+                self._index_remove(name, key)
+        self._cache[key] = obj
+        self._by_ns.setdefault(key[0], {})[key] = obj
+        for name in self._index_funcs:
+            self._index_add(name, key, obj)
+
+    def _remove(self, key: Key) -> dict[str, Any] | None:
+        old = self._cache.pop(key, None)
+        if old is None:
+            return None
+        ns = self._by_ns.get(key[0])
+        if ns is not None:
+            ns.pop(key, None)
+            if not ns:
+                del self._by_ns[key[0]]
+        for name in self._index_funcs:
+            self._index_remove(name, key)
+        return old
+
+    def _index_add(self, name: str, key: Key, obj: dict[str, Any]) -> None:
+        try:
+            values = list(self._index_funcs[name](obj) or [])
+        except Exception:
+            log.exception("informer %s: index %r failed on %s/%s", self.name, name, *key)
+            values = []
+        if not values:
+            return
+        self._index_values[name][key] = values
+        index = self._indices[name]
+        for v in values:
+            index.setdefault(v, set()).add(key)
+
+    def _index_remove(self, name: str, key: Key) -> None:
+        values = self._index_values[name].pop(key, None)
+        if not values:
+            return
+        index = self._indices[name]
+        for v in values:
+            keys = index.get(v)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del index[v]
+
+    def _emit(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        for h in self._handlers:
+            self._call(h, event, obj, old)
+
+    def _call(self, h: Handler, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        try:
+            h(event, obj, old)
+        except Exception:
+            self.handler_errors_total += 1
+            log.exception("informer %s: %s handler failed for %s/%s", self.name, event, *obj_key(obj))
+
+    async def _resync_loop(self) -> None:
+        assert self.resync_seconds
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            if not self._synced.is_set():
+                continue
+            for obj in list(self._cache.values()):
+                self._emit("update", obj, obj)
+
+
+class SharedInformers:
+    """One Informer per (api_version, plural, namespace, selectors), shared by all controllers.
+
+    Informers requested after start() are started immediately.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        resync_seconds: float | None = None,
+        *,
+        silence_timeout: float = 60.0,
+        page_size: int = 500,
+        transform: Transform | None = None,
+    ) -> None:
+        self.client = client
+        self.resync_seconds = resync_seconds
+        self.silence_timeout = silence_timeout
+        self.page_size = page_size
+        self.transform = transform
+        self._informers: dict[tuple[str, str, str | None, str | None, str | None], Informer] = {}
+        self._started = False
+
+    def informer(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | Mapping[str, str] | None = None,
+        field_selector: str | Mapping[str, str] | None = None,
+    ) -> Informer:
+        key = (api_version, plural, namespace, selector_str(label_selector), selector_str(field_selector))
+        inf = self._informers.get(key)
+        if inf is None:
+            inf = Informer(
+                self.client,
+                api_version,
+                plural,
+                namespace,
+                label_selector=key[3],
+                field_selector=key[4],
+                resync_seconds=self.resync_seconds,
+                silence_timeout=self.silence_timeout,
+                page_size=self.page_size,
+                transform=self.transform,
+            )
+            self._informers[key] = inf
+            if self._started:
+                inf._start()
+        return inf
+
+    def informers(self) -> list[Informer]:
+        return list(self._informers.values())
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def start(self) -> None:
+        self._started = True
+        for inf in list(self._informers.values()):
+            inf._start()
+
+    async def wait_synced(self, timeout: float | None = None) -> None:
+        """Wait until every informer (including ones added meanwhile) has listed once."""
+
+        async def all_synced() -> None:
+            while True:
+                pending = [i for i in self._informers.values() if not i.has_synced]
+                if not pending:
+                    return
+                await asyncio.gather(*(i.wait_synced() for i in pending))
+
+        await asyncio.wait_for(all_synced(), timeout)
+
+    async def stop(self) -> None:
+        self._started = False
+        await asyncio.gather(*(i.stop() for i in self._informers.values()))

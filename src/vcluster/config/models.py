@@ -1,0 +1,296 @@
+"""The root `VClusterConfig` and the non-sync sections (networking, policies, controlPlane, ...)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any
+
+from pydantic import Field, PlainValidator, model_validator
+
+from . import kinds
+from ._types import Cidr, ClusterDomain, Model, ObjectRef, OptionalName, one_of
+from .kinds import Direction
+from .sync import Sync
+from .tolerations import parse_toleration
+
+
+# ---- networking
+class ServiceMapping(Model):
+    """One `replicateServices` entry: `from` and `to` are `name` or `namespace/name`."""
+
+    from_: ObjectRef = Field(alias="from")
+    to: ObjectRef
+
+
+class ReplicateServices(Model):
+    """Services replicated between host and virtual cluster (spec §5.4)."""
+
+    to_host: list[ServiceMapping] = Field(default_factory=list)
+    from_host: list[ServiceMapping] = Field(default_factory=list)
+
+
+class ProxyKubelets(Model):
+    """How fake/real nodes expose a kubelet endpoint (spec §9.2, §9.3)."""
+
+    by_hostname: bool = True
+    by_ip: bool = Field(default=True, alias="byIP")
+
+
+class NetworkingAdvanced(Model):
+    """`networking.advanced`."""
+
+    cluster_domain: ClusterDomain = "cluster.local"
+    fallback_host_cluster: bool = False
+    proxy_kubelets: ProxyKubelets = Field(default_factory=ProxyKubelets)
+
+
+class Networking(Model):
+    """`networking:`; `serviceCIDR` empty means: use the host's ClusterIPs as they come."""
+
+    service_cidr: Cidr = Field(default="", alias="serviceCIDR")
+    replicate_services: ReplicateServices = Field(default_factory=ReplicateServices)
+    advanced: NetworkingAdvanced = Field(default_factory=NetworkingAdvanced)
+
+
+# ---- policies
+class Policies(Model):
+    """`policies:`; a non-empty podSecurityStandard rejects violating pods before they reach the host."""
+
+    pod_security_standard: Annotated[
+        str,
+        PlainValidator(one_of("", "privileged", "baseline", "restricted", what="pod security standard")),
+    ] = ""
+
+
+# ---- controlPlane (only what the syncer reads)
+class HighAvailability(Model):
+    """`controlPlane.statefulSet.highAvailability` (leader election, spec §8.6)."""
+
+    replicas: int = Field(default=1, ge=1)
+    lease_duration: int = Field(default=60, ge=1)
+    renew_deadline: int = Field(default=40, ge=1)
+    retry_period: int = Field(default=15, ge=1)
+
+
+class StatefulSet(Model):
+    """`controlPlane.statefulSet`."""
+
+    high_availability: HighAvailability = Field(default_factory=HighAvailability)
+
+
+class WorkloadServiceAccount(Model):
+    """The host service account synced pods run as; empty name means `vc-workload-<NAME>`."""
+
+    name: OptionalName = ""
+
+
+class ControlPlaneAdvanced(Model):
+    """`controlPlane.advanced`."""
+
+    default_image_registry: str = ""
+    workload_service_account: WorkloadServiceAccount = Field(default_factory=WorkloadServiceAccount)
+
+
+class ControlPlane(Model):
+    """`controlPlane:`."""
+
+    stateful_set: StatefulSet = Field(default_factory=StatefulSet)
+    advanced: ControlPlaneAdvanced = Field(default_factory=ControlPlaneAdvanced)
+
+
+# ---- experimental
+class SyncSettings(Model):
+    """`experimental.syncSettings` (vCluster's own keys)."""
+
+    set_owner: bool = True
+    host_metrics_bind_address: str = ""
+    virtual_metrics_bind_address: str = ""
+
+
+_POSITIVE = {"gt": 0, "allow_inf_nan": False}
+_NON_NEGATIVE = {"ge": 0, "allow_inf_nan": False}
+
+
+class Engine(Model):
+    """`experimental.engine` — this implementation's own syncer knobs, not part of upstream vcluster.yaml.
+
+    Durations are seconds. Defaults follow what vCluster gets from controller-runtime and client-go:
+    10 workers per controller, host client QPS 40 / burst 80, virtual client QPS 1000 / burst 2000,
+    per-key backoff 5 ms doubling to 1000 s, conflicts requeued after 1 s, mapping GC every 3 min.
+    """
+
+    workers: int = Field(default=10, ge=1, le=1000)
+    workers_per_kind: dict[str, Annotated[int, Field(ge=1, le=1000)]] = Field(default_factory=dict)
+    host_qps: float = Field(default=40.0, alias="hostQPS", **_POSITIVE)
+    host_burst: int = Field(default=80, ge=1)
+    virtual_qps: float = Field(default=1000.0, alias="virtualQPS", **_POSITIVE)
+    virtual_burst: int = Field(default=2000, ge=1)
+    resync_period: float = Field(default=36000.0, **_NON_NEGATIVE)
+    retry_base_delay: float = Field(default=0.005, **_POSITIVE)
+    retry_max_delay: float = Field(default=1000.0, **_POSITIVE)
+    conflict_requeue_delay: float = Field(default=1.0, **_NON_NEGATIVE)
+    watch_silence_timeout: float = Field(default=120.0, **_POSITIVE)
+    mappings_gc_interval: float = Field(default=180.0, alias="mappingsGCInterval", **_POSITIVE)
+
+
+class Experimental(Model):
+    """`experimental:`."""
+
+    sync_settings: SyncSettings = Field(default_factory=SyncSettings)
+    engine: Engine = Field(default_factory=Engine)
+
+
+class Logging(Model):
+    """`logging:`; encoding console (human) or json (one object per line)."""
+
+    encoding: Annotated[str, PlainValidator(one_of("console", "json", what="log encoding"))] = "console"
+
+
+# ---- root
+_DEFAULTS: dict[str, Any] | None = None
+
+
+def _defaults() -> dict[str, Any]:
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        _DEFAULTS = VClusterConfig.model_construct().model_dump(by_alias=True)
+    return _DEFAULTS
+
+
+def default_values() -> dict[str, Any]:
+    """The full default configuration as vcluster.yaml data (camelCase keys); a fresh copy."""
+    return copy.deepcopy(_defaults())
+
+
+def merge_values(defaults: Any, values: Any) -> Any:
+    """Helm's values coalescing: maps merge key by key, `null` deletes a key, anything else replaces."""
+    if not isinstance(defaults, dict) or not isinstance(values, dict):
+        return values
+    out = dict(defaults)
+    for key, value in values.items():
+        if value is None:
+            out.pop(key, None)
+        elif key in out:
+            out[key] = merge_values(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class VClusterConfig(Model):
+    """A validated vcluster.yaml: spec §4.1 shape and defaults, plus the accessors the engine uses."""
+
+    sync: Sync = Field(default_factory=Sync)
+    networking: Networking = Field(default_factory=Networking)
+    policies: Policies = Field(default_factory=Policies)
+    control_plane: ControlPlane = Field(default_factory=ControlPlane)
+    experimental: Experimental = Field(default_factory=Experimental)
+    logging: Logging = Field(default_factory=Logging)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        """Values given are merged over the defaults like Helm does, so partial maps keep defaults."""
+        if isinstance(data, dict):
+            return merge_values(_defaults(), data)
+        return data
+
+    # ---- resolution rules (spec §4.2)
+    @property
+    def scheduling_in_virtual_cluster(self) -> bool:
+        """True when pods are scheduled inside the virtual cluster (hybrid scheduling)."""
+        return self.sync.to_host.pods.hybrid_scheduling.enabled
+
+    @property
+    def real_nodes(self) -> bool:
+        """Real host nodes are synced (`fromHost.nodes.enabled`); otherwise fake nodes are created."""
+        return self.sync.from_host.nodes.enabled
+
+    @property
+    def sync_all_nodes(self) -> bool:
+        """Effective `nodes.selector.all`: implied by in-cluster scheduling without node labels."""
+        sel = self.sync.from_host.nodes.selector
+        return sel.all or (self.scheduling_in_virtual_cluster and not sel.labels)
+
+    def _resolve_auto(self, direction: Direction, kind: str, value: str) -> bool:
+        if value != "auto":
+            return value == "true"
+        th = self.sync.to_host
+        storage_scheduling = self.scheduling_in_virtual_cluster and th.persistent_volume_claims.enabled
+        if kind in ("csidrivers", "csinodes", "csistoragecapacities"):
+            return storage_scheduling
+        if kind == "storageclasses" and direction == "fromHost":
+            return storage_scheduling and not th.storage_classes.enabled
+        if kind == "referencegrants":
+            return th.gateway_api.enabled
+        return False
+
+    def _switch(self, direction: Direction, kind: str) -> Any:
+        table = kinds.TO_HOST if direction == "toHost" else kinds.FROM_HOST
+        node: Any = self.sync.to_host if direction == "toHost" else self.sync.from_host
+        for key in table[kind].split("."):
+            node = getattr(node, _attr(type(node), key))
+        return node
+
+    def sync_enabled(self, kind: str, direction: Direction | None = None) -> bool:
+        """Whether the syncer for `kind` (lowercase plural, e.g. "pods") runs, after resolution.
+
+        Kinds in both directions (configmaps, secrets, priorityclasses, gateways: toHost;
+        storageclasses: fromHost) take `direction` to pick the other one. "nodes" is always True:
+        the node syncer always runs, with fake nodes unless `real_nodes`. ValueError for an unknown kind.
+        """
+        d = kinds.direction_of(kind, direction)
+        if d == "fromHost" and kind == "nodes":
+            return True
+        enabled = self._switch(d, kind).enabled
+        on = self._resolve_auto(d, kind, enabled) if isinstance(enabled, str) else bool(enabled)
+        if d == "toHost" and kinds.TO_HOST[kind].startswith("gatewayApi."):
+            on = on and self.sync.to_host.gateway_api.enabled
+        return on
+
+    def enabled_kinds(self) -> list[tuple[Direction, str]]:
+        """Every (direction, kind) whose syncer runs, in spec order."""
+        out: list[tuple[Direction, str]] = []
+        for d, table in (("toHost", kinds.TO_HOST), ("fromHost", kinds.FROM_HOST)):
+            out.extend((d, k) for k in table if self.sync_enabled(k, d))  # type: ignore[arg-type]
+        return out
+
+    # ---- other accessors
+    def workload_service_account(self, name: str) -> str:
+        """The host service account of synced pods: configured, else `vc-workload-<NAME>`."""
+        return self.control_plane.advanced.workload_service_account.name or f"vc-workload-{name}"
+
+    def workers_for(self, kind: str) -> int:
+        """Worker count for a kind's queue (`workersPerKind` override, else `workers`)."""
+        engine = self.experimental.engine
+        return engine.workers_per_kind.get(kind, engine.workers)
+
+    def enforced_tolerations(self) -> list[dict[str, str]]:
+        """`sync.toHost.pods.enforceTolerations` as core/v1 Toleration dicts."""
+        return [parse_toleration(t) for t in self.sync.to_host.pods.enforce_tolerations]
+
+    @property
+    def rewrite_hosts_image(self) -> str:
+        """The image of the hosts-rewrite init container, with `defaultImageRegistry` applied."""
+        image = self.sync.to_host.pods.rewrite_hosts.init_container.image
+        return image.reference(self.control_plane.advanced.default_image_registry)
+
+    @property
+    def cluster_domain(self) -> str:
+        """`networking.advanced.clusterDomain`."""
+        return self.networking.advanced.cluster_domain
+
+
+_ALIASES: dict[type, dict[str, str]] = {}
+
+
+def _attr(cls: type, alias: str) -> str:
+    """The attribute name of a model field given its vcluster.yaml key."""
+    table = _ALIASES.get(cls)
+    if table is None:
+        table = {(f.alias or n): n for n, f in cls.model_fields.items()}  # type: ignore[attr-defined]
+        _ALIASES[cls] = table
+    return table[alias]
+
+
+__all__ = ["VClusterConfig", "default_values", "merge_values"]

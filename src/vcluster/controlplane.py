@@ -1,0 +1,116 @@
+"""One process, several parts: the API server, the controllers beside it (talking to it over
+loopback HTTPS like kube-controller-manager does), and optionally the simulated host nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from vcluster.apiserver.server import APIServer, ServerConfig, tune_gc
+
+log = logging.getLogger("vcluster.controlplane")
+
+# kube-controller-manager runs the kube-root-ca.crt publisher as its own controller; here it is a
+# mode of the serviceaccount controller (both keyed by namespace).
+ROOT_CA_PUBLISHER = "root-ca-cert-publisher"
+
+
+def known_controllers() -> list[str]:
+    from vcluster.controllers.manager import CONTROLLERS
+
+    return [*CONTROLLERS, ROOT_CA_PUBLISHER]
+
+
+def _enabled(controllers: set[str] | None, name: str) -> bool:
+    if controllers is None:
+        return True
+    if f"-{name}" in controllers:
+        return False
+    return "*" in controllers or name in controllers
+
+
+@dataclass
+class ControlPlaneConfig:
+    server: ServerConfig
+    # kube-controller-manager's --controllers: None = all; {"-x"} disables x; empty set = none.
+    controllers: set[str] | None = None
+    hostsim: Any = None  # a vcluster.hostsim.config.HostSimConfig to run simulated nodes
+    controller_options: dict[str, Any] = field(default_factory=dict)
+    banner: str = "vcluster apiserver"
+
+
+class ControlPlane:
+    """Starts the parts in order and stops them in reverse."""
+
+    def __init__(self, cfg: ControlPlaneConfig) -> None:
+        self.cfg = cfg
+        self.server = APIServer(cfg.server)
+        self.client: Any = None
+        self.controllers: Any = None
+        self.hostsim: Any = None
+
+    async def start(self) -> None:
+        await self.server.start()
+        want_controllers = self.cfg.controllers is None or bool(self.cfg.controllers)
+        if want_controllers or self.cfg.hostsim is not None:
+            from vcluster.client import Client
+
+            self.client = await Client.from_kubeconfig(
+                str(self.server.kubeconfig_path), user_agent="vcluster-controller-manager"
+            )
+        if want_controllers:
+            from vcluster.controllers.manager import ControllerManager
+
+            assert self.server.pki is not None
+            publish = _enabled(self.cfg.controllers, ROOT_CA_PUBLISHER)
+            root_ca = self.server.pki.ca_pem.decode() if publish else None
+            options: dict[str, Any] = {"serviceaccount": {"root_ca_pem": root_ca}}
+            enabled = self.cfg.controllers
+            if enabled is not None:
+                enabled = {c for c in enabled if c.lstrip("-") != ROOT_CA_PUBLISHER}
+            for k, v in self.cfg.controller_options.items():
+                if isinstance(v, dict) and isinstance(options.get(k), dict):
+                    options[k] = {**options[k], **v}
+                else:
+                    options[k] = v
+            self.controllers = ControllerManager(self.client, enabled=enabled, options=options)
+            await self.controllers.start()
+        if self.cfg.hostsim is not None:
+            from vcluster.hostsim.sim import HostSim
+
+            informers = self.controllers.informers if self.controllers is not None else None
+            self.hostsim = HostSim(self.client, self.cfg.hostsim, informers=informers)
+            await self.hostsim.start()
+
+    async def stop(self) -> None:
+        for part in (self.hostsim, self.controllers):
+            if part is not None:
+                try:
+                    await part.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(part).__name__)
+        if self.client is not None:
+            await self.client.close()
+        await self.server.stop()
+
+
+async def run_control_plane(cfg: ControlPlaneConfig) -> None:
+    """Run until SIGTERM or SIGINT; print one `ready at` line when everything is up."""
+    cp = ControlPlane(cfg)
+    try:
+        await cp.start()
+    except BaseException:
+        await cp.stop()
+        raise
+    tune_gc()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"{cfg.banner} ready at {cp.server.url}; kubeconfig {cp.server.kubeconfig_path}", flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    await cp.stop()
