@@ -40,6 +40,16 @@ class ControlPlaneConfig:
     hostsim: Any = None  # a vcluster.hostsim.config.HostSimConfig to run simulated nodes
     controller_options: dict[str, Any] = field(default_factory=dict)
     banner: str = "vcluster apiserver"
+    syncer: SyncerSpec | None = None  # run the syncer against a host cluster (`vcluster start`)
+
+
+@dataclass
+class SyncerSpec:
+    name: str
+    host_kubeconfig: str | None
+    host_namespace: str
+    config: Any  # a loaded vcluster.config.VClusterConfig
+    host_context: str | None = None
 
 
 class ControlPlane:
@@ -51,11 +61,13 @@ class ControlPlane:
         self.client: Any = None
         self.controllers: Any = None
         self.hostsim: Any = None
+        self.syncer: Any = None
+        self.host_client: Any = None
 
     async def start(self) -> None:
         await self.server.start()
         want_controllers = self.cfg.controllers is None or bool(self.cfg.controllers)
-        if want_controllers or self.cfg.hostsim is not None:
+        if want_controllers or self.cfg.hostsim is not None or self.cfg.syncer is not None:
             from vcluster.client import Client
 
             self.client = await Client.from_kubeconfig(
@@ -85,15 +97,55 @@ class ControlPlane:
             self.hostsim = HostSim(self.client, self.cfg.hostsim, informers=informers)
             await self.hostsim.start()
 
+        if self.cfg.syncer is not None:
+            await self._start_syncer(self.cfg.syncer)
+
+    async def _start_syncer(self, spec: SyncerSpec) -> None:
+        from vcluster.client import ApiError, Client
+        from vcluster.config import effective_config_map
+        from vcluster.syncer.engine.syncer import Syncer
+
+        self.host_client = host = await Client.from_kubeconfig(
+            spec.host_kubeconfig, spec.host_context, user_agent="vcluster-syncer"
+        )
+        ns_body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.host_namespace}}
+        try:
+            await host.create("v1", "namespaces", ns_body)
+        except ApiError as e:
+            if not (e.already_exists or e.forbidden):
+                raise
+        cm = effective_config_map(spec.config, spec.name, spec.host_namespace)
+        try:
+            await host.create("v1", "configmaps", cm, spec.host_namespace)
+        except ApiError as e:
+            if not e.already_exists:
+                raise
+            cur = await host.get("v1", "configmaps", cm["metadata"]["name"], spec.host_namespace)
+            cm["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+            await host.update("v1", "configmaps", cm, spec.host_namespace)
+        self.syncer = Syncer(
+            name=spec.name,
+            host_namespace=spec.host_namespace,
+            config=spec.config,
+            virtual=self.client,
+            host=host,
+            store=self.server.store,
+            metrics_registry=self.server.metrics.registry,
+            api_port=self.server.port,
+        )
+        await self.syncer.start()
+        self.server.rest.service_create_hook = self.syncer.intercept_service_create
+
     async def stop(self) -> None:
-        for part in (self.hostsim, self.controllers):
+        for part in (self.syncer, self.hostsim, self.controllers):
             if part is not None:
                 try:
                     await part.stop()
                 except Exception:
                     log.exception("stopping %s failed", type(part).__name__)
-        if self.client is not None:
-            await self.client.close()
+        for c in (self.host_client, self.client):
+            if c is not None:
+                await c.close()
         await self.server.stop()
 
 

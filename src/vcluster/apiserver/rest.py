@@ -145,6 +145,9 @@ class Rest:
         # ClusterIP/NodePort allocation (vcluster.apiserver.ipalloc.ServiceIPAllocator); None when
         # another cluster assigns them (a virtual cluster takes its Services' IPs from the host).
         self.service_ips: Any = None
+        # A virtual cluster's Services are created on the host first and take its ClusterIP in the
+        # create response (vCluster's API proxy does this): `await hook(service) -> undo | None`.
+        self.service_create_hook: Any = None
 
     def _allocator_for(self, rt: ResourceType) -> Any:
         return self.service_ips if rt.kind == "Service" and rt.group == "" else None
@@ -369,11 +372,20 @@ class Rest:
         lease = EVENT_TTL_SECONDS if rt.kind == "Event" else 0
         alloc = self._allocator_for(rt)
         undo = alloc.allocate(obj, dry_run=dry) if alloc is not None else None
+        host_undo = None
+        if self.service_create_hook is not None and not dry and rt.kind == "Service" and rt.group == "":
+            if not name:
+                name = md["name"] = generate_name(gen)
+                if await self.store.get(object_key(rt, ns, name)) is not None:
+                    raise already_exists(rt.plural, rt.group, name)
+            host_undo = await self.service_create_hook(obj)
         try:
             return await self._store_new(rt, ns, obj, name, gen, lease, dry, status)
         except BaseException:
             if undo is not None:
                 undo()
+            if host_undo is not None:
+                await host_undo()
             raise
 
     async def _store_new(

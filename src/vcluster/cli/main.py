@@ -183,6 +183,93 @@ def host(
     run_control_plane_or_exit(ControlPlaneConfig(cfg, hostsim=sim, banner="vcluster host"))
 
 
+@main.command()
+@click.option(
+    "--name", required=True, help="Name of the virtual cluster (host objects end in -x-<ns>-x-NAME)."
+)
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the virtual cluster's state: state.db, pki/, kubeconfig.",
+)
+@click.option(
+    "--host-kubeconfig",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Kubeconfig of the host cluster [default: $KUBECONFIG, ~/.kube/config, in-cluster].",
+)
+@click.option("--host-context", default=None, help="Context in the host kubeconfig [default: current].")
+@click.option("--host-namespace", required=True, help="The one host namespace the workloads run in.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="vcluster.yaml with the sync: configuration (defaults when absent).",
+)
+@click.option(
+    "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="HTTPS port (0: free)."
+)
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the virtual cluster's admin kubeconfig [default: DATA_DIR/kubeconfig].",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+def start(
+    name: str,
+    data_dir: Path,
+    host_kubeconfig: Path | None,
+    host_context: str | None,
+    host_namespace: str,
+    config_file: Path | None,
+    port: int,
+    bind: str,
+    kubeconfig: Path | None,
+    log_level: str,
+) -> None:
+    """Run a virtual cluster: its API server, controllers and the syncer to the host namespace."""
+    from vcluster.apiserver.server import ServerConfig
+    from vcluster.config import ConfigError, load_config
+    from vcluster.controlplane import ControlPlaneConfig, SyncerSpec
+
+    try:
+        cfg = load_config(config_file)
+    except ConfigError as e:
+        raise click.ClickException(f"invalid configuration:\n{e}") from None
+    from vcluster.apiserver.validation import is_dns1123_label
+
+    if is_dns1123_label(name):
+        raise click.BadParameter(
+            f"{name!r} must be a DNS label (lower case letters, digits, '-')", param_hint="--name"
+        )
+    if is_dns1123_label(host_namespace):
+        raise click.BadParameter(
+            f"{host_namespace!r} is not a valid namespace name", param_hint="--host-namespace"
+        )
+    fmt = cfg.logging.encoding if hasattr(cfg, "logging") else "console"
+    setup_logging(log_level, fmt)
+    server = ServerConfig(
+        data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig, allocate_service_ips=False
+    )
+    spec = SyncerSpec(
+        name=name,
+        host_kubeconfig=str(host_kubeconfig) if host_kubeconfig else None,
+        host_namespace=host_namespace,
+        config=cfg,
+        host_context=host_context,
+    )
+    run_control_plane_or_exit(ControlPlaneConfig(server, syncer=spec, banner=f"vcluster {name}"))
+
+
 def _register_optional_commands() -> None:
     from vcluster.cli.hostsim_cmd import hostsim
 

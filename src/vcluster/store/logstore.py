@@ -57,10 +57,13 @@ class _Pending:
 
 
 def _stamp(obj: dict[str, Any], rev: int) -> bytes:
+    """The stored bytes: Kubernetes objects carry their revision as metadata.resourceVersion;
+    other values (the syncer's mappings) are stored as they are."""
     md = obj.get("metadata")
-    if not isinstance(md, dict):
-        md = obj["metadata"] = {}
-    md["resourceVersion"] = str(rev)
+    if isinstance(md, dict):
+        md["resourceVersion"] = str(rev)
+    elif "kind" in obj or "apiVersion" in obj or md is not None:
+        obj["metadata"] = {"resourceVersion": str(rev)}
     # orjson hands back bytes with a large spare allocation (~16 KiB); stored values live long, so
     # keep a right-sized copy (measured: 15.9 KiB -> 1.4 KiB per 1 KiB ConfigMap).
     return memoryview(orjson.dumps(obj)).tobytes()

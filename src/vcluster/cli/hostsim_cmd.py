@@ -1,0 +1,178 @@
+"""`vcluster hostsim`: simulated nodes, scheduler and kubelets against any Kubernetes API."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import click
+
+from vcluster.hostsim.config import HostSimConfig
+
+
+async def run_hostsim(kubeconfig: Path | None, context: str | None, config: HostSimConfig) -> None:
+    """Run until SIGTERM or SIGINT; the nodes stay registered afterwards."""
+    from vcluster.hostsim import HostSim
+
+    sim = await HostSim.from_kubeconfig(str(kubeconfig) if kubeconfig else None, config, context=context)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await sim.start()
+        names = sim.node_names
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        print(
+            f"vcluster hostsim ready: {len(names)} node(s) ({shown}); "
+            f"kubelet https://{sim.address}:{sim.kubelet_port}",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await sim.stop()
+
+
+def _labels(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        k, sep, val = v.partition("=")
+        if not sep or not k:
+            raise click.BadParameter(f"expected KEY=VALUE, got {v!r}", param_hint="--node-label")
+        out[k] = val
+    return out
+
+
+@click.command("hostsim")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Kubeconfig of the cluster to simulate nodes for [default: $KUBECONFIG, ~/.kube/config].",
+)
+@click.option("--context", default=None, help="Kubeconfig context [default: current-context].")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(0, 255), help="Number of nodes.")
+@click.option(
+    "--node-prefix", default="hostsim-node-", show_default=True, help="Node names: PREFIX1, PREFIX2..."
+)
+@click.option(
+    "--run-seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How long containers of restartPolicy Never/OnFailure pods run before they succeed.",
+)
+@click.option(
+    "--start-seconds",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Time pods spend in ContainerCreating.",
+)
+@click.option(
+    "--deletion-grace-cap",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Graceful pod deletion finishes after min(grace period, this many seconds).",
+)
+@click.option("--cpu", default="8", show_default=True, help="CPU capacity of each node.")
+@click.option("--memory", default="32Gi", show_default=True, help="Memory capacity of each node.")
+@click.option("--max-pods", default=110, show_default=True, type=click.IntRange(1), help="Pods per node.")
+@click.option("--node-label", multiple=True, help="Extra node label KEY=VALUE (repeatable).")
+@click.option("--kubelet-bind", default="127.0.0.1", show_default=True, help="Kubelet server address.")
+@click.option(
+    "--kubelet-port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+)
+@click.option(
+    "--kubelet-address",
+    default="",
+    help="Node InternalIP advertised to the API server [default: the bind address].",
+)
+@click.option(
+    "--lease-renew-seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="How often each node renews its Lease.",
+)
+@click.option(
+    "--node-status-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="How often each node reports its status (lastHeartbeatTime).",
+)
+@click.option(
+    "--log-line-seconds",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="A generated container log line every this many seconds (0: startup lines only).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+def hostsim(
+    kubeconfig: Path | None,
+    context: str | None,
+    nodes: int,
+    node_prefix: str,
+    run_seconds: float,
+    start_seconds: float,
+    deletion_grace_cap: float,
+    cpu: str,
+    memory: str,
+    max_pods: int,
+    node_label: tuple[str, ...],
+    kubelet_bind: str,
+    kubelet_port: int,
+    kubelet_address: str,
+    lease_renew_seconds: float,
+    node_status_seconds: float,
+    log_line_seconds: float,
+    log_level: str,
+) -> None:
+    """Simulate nodes, a scheduler and kubelets for a cluster until SIGTERM/SIGINT.
+
+    Pods get scheduled, run (IP, conditions, events), finish, stop and serve logs; the nodes
+    are left registered on exit, like real nodes.
+    """
+    from vcluster.cli.main import run_async, setup_logging
+
+    setup_logging(log_level)
+    cfg = HostSimConfig(
+        nodes=nodes,
+        node_prefix=node_prefix,
+        run_seconds=run_seconds,
+        start_seconds=start_seconds,
+        deletion_grace_cap=deletion_grace_cap,
+        cpu=cpu,
+        memory=memory,
+        pods=max_pods,
+        node_labels=_labels(node_label),
+        kubelet_bind=kubelet_bind,
+        kubelet_port=kubelet_port,
+        kubelet_address=kubelet_address,
+        lease_renew_seconds=lease_renew_seconds,
+        node_status_seconds=node_status_seconds,
+        log_line_seconds=log_line_seconds,
+    )
+    try:
+        cfg.validate()
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    from vcluster.client import ApiError, ConfigError
+
+    try:
+        run_async(run_hostsim(kubeconfig, context, cfg))
+    except (OSError, ApiError, ConfigError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+if __name__ == "__main__":
+    hostsim()

@@ -1,0 +1,63 @@
+"""Options of the simulated host: node shape, timings and concurrency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class HostSimConfig:
+    """Everything `HostSim` can be tuned with; the defaults look like a small real cluster."""
+
+    nodes: int = 3
+    node_prefix: str = "hostsim-node-"
+    # Capacity of every node (Kubernetes quantities) and its extra labels.
+    cpu: str = "8"
+    memory: str = "32Gi"
+    pods: int = 110
+    ephemeral_storage: str = "100Gi"
+    instance_type: str = "hostsim.large"
+    node_labels: dict[str, str] = field(default_factory=dict)
+    # The simulated kubelet HTTPS server shared by all nodes (serves containerLogs); its address is
+    # every node's InternalIP. `kubelet_address` overrides the advertised address (e.g. when binding
+    # 0.0.0.0 so a remote API server can reach it).
+    kubelet_bind: str = "127.0.0.1"
+    kubelet_port: int = 0
+    kubelet_address: str = ""
+    # Timings (seconds).
+    run_seconds: float = 10.0  # how long containers of restartPolicy Never/OnFailure pods run
+    start_seconds: float = 0.0  # time spent in ContainerCreating before Running
+    deletion_grace_cap: float = 2.0  # graceful deletion finishes after min(grace, this)
+    lease_duration: int = 40  # Lease.spec.leaseDurationSeconds
+    lease_renew_seconds: float = 10.0  # kubelet renews its Lease every leaseDuration/4
+    node_status_seconds: float = 60.0  # full node status report (lastHeartbeatTime)
+    log_line_seconds: float = 5.0  # a generated log line every this many seconds while running
+    unschedulable_retry_seconds: float = 60.0  # retry unschedulable pods at least this often
+    # Which pods the scheduler binds (spec.schedulerName).
+    scheduler_name: str = "default-scheduler"
+    # Parallel API writers.
+    scheduler_workers: int = 16
+    kubelet_workers: int = 32
+    event_workers: int = 8
+    event_queue_size: int = 10000
+
+    def node_name(self, i: int) -> str:
+        """The name of node number `i` (1-based)."""
+        return f"{self.node_prefix}{i}"
+
+    def node_names(self) -> list[str]:
+        return [self.node_name(i) for i in range(1, self.nodes + 1)]
+
+    def validate(self) -> None:
+        if not 0 <= self.nodes <= 255:
+            raise ValueError("nodes must be between 0 and 255 (each node gets a /24 of 10.244.0.0/16)")
+        if not self.node_prefix:
+            raise ValueError("node_prefix must not be empty")
+        if self.pods < 1:
+            raise ValueError("pods must be at least 1")
+        for name in ("run_seconds", "start_seconds", "deletion_grace_cap", "log_line_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("lease_renew_seconds", "node_status_seconds", "unschedulable_retry_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")

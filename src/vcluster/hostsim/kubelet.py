@@ -1,0 +1,332 @@
+"""The simulated kubelets of all simulated nodes: pod lifecycle driven by one pod informer.
+
+Level-triggered: every pod bound to a simulated node is a work-queue key; a sync reads the pod
+(the informer cache, or the newer object our last write returned) and takes the next step:
+ContainerCreating (optional) -> Running (IP from the node's CIDR, container statuses, the pod
+conditions, Pulled/Created/Started events) -> Ready (after the probes' initial delay) ->
+Succeeded after `run_seconds` for restartPolicy Never/OnFailure; a pod with deletionTimestamp
+is stopped (Killing events, terminated containers) and deleted with grace 0 and a UID
+precondition after min(grace, deletion_grace_cap). Timed steps use the queue's add_after (a
+timer handle, no task per pod).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from vcluster.client import ApiError, Client, Informer, WorkQueue, obj_key
+from vcluster.hostsim.config import HostSimConfig
+from vcluster.hostsim.events import EventRecorder, Source, object_ref
+from vcluster.hostsim.nodes import SimNode
+from vcluster.hostsim.podstatus import (
+    creating_status,
+    finished_status,
+    is_ready,
+    is_started,
+    normalize_image,
+    parse_time,
+    readiness_delay,
+    running_status,
+)
+
+log = logging.getLogger("vcluster.hostsim.kubelet")
+
+Key = tuple[str, str]
+_OVERRIDE_TTL = 30.0
+
+
+def _rv_int(obj: dict[str, Any]) -> int | None:
+    rv = (obj.get("metadata") or {}).get("resourceVersion")
+    return int(rv) if isinstance(rv, str) and rv.isdigit() else None
+
+
+def _terminal(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def container_started_at(pod: dict[str, Any]) -> float | None:
+    """When the pod's containers started, from its status."""
+    status = pod.get("status") or {}
+    for c in status.get("containerStatuses") or []:
+        state = (c or {}).get("state") or {}
+        for s in ("running", "terminated"):
+            t = parse_time((state.get(s) or {}).get("startedAt"))
+            if t is not None:
+                return t
+    return parse_time(status.get("startTime"))
+
+
+class Kubelet:
+    """Runs the pods of every simulated node."""
+
+    def __init__(
+        self,
+        client: Client,
+        config: HostSimConfig,
+        pods: Informer,
+        nodes: dict[str, SimNode],
+        events: EventRecorder,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.pods = pods
+        self.nodes = nodes
+        self.events = events
+        self.queue = WorkQueue("hostsim-kubelet", base_delay=0.05, max_delay=10.0)
+        self._override: dict[Key, tuple[dict[str, Any], float]] = {}  # newer than the cache
+        self._started: dict[str, float] = {}  # uid -> containers started (wall clock)
+        self._creating: dict[str, float] = {}  # uid -> ContainerCreating written
+        self._killing: dict[str, float] = {}  # uid -> stop requested (Killing posted)
+        self._deleted: set[str] = set()  # uid: final delete sent
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started_total = 0
+        self.completed_total = 0
+        self.deleted_total = 0
+        pods.add_handler(self._on_pod)
+
+    # ------------------------------------------------------------------ cache
+    def _node(self, pod: dict[str, Any]) -> SimNode | None:
+        name = (pod.get("spec") or {}).get("nodeName")
+        return self.nodes.get(name) if name else None
+
+    def _on_pod(self, event: str, pod: dict[str, Any], old: dict[str, Any] | None) -> None:
+        node = self._node(pod)
+        if node is None:
+            return
+        key = obj_key(pod)
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        if event == "delete":
+            self._forget(key, uid, node)
+            return
+        ov = self._override.get(key)
+        if ov is not None:
+            have, want = _rv_int(pod), _rv_int(ov[0])
+            if (ov[0].get("metadata") or {}).get("uid") != uid or (
+                have is not None and want is not None and have >= want
+            ):
+                del self._override[key]
+        status = pod.get("status") or {}
+        if _terminal(pod):
+            node.ipam.release(uid)
+        elif status.get("podIP"):
+            node.ipam.reserve(uid, status["podIP"])
+        self.queue.add(key)
+
+    def _forget(self, key: Key, uid: str, node: SimNode) -> None:
+        ov = self._override.get(key)
+        if ov is not None and (ov[0].get("metadata") or {}).get("uid") == uid:
+            del self._override[key]
+        node.ipam.release(uid)
+        self._started.pop(uid, None)
+        self._creating.pop(uid, None)
+        self._killing.pop(uid, None)
+        self._deleted.discard(uid)
+
+    def current(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The newest known state of a pod: the informer's, or what our last write returned."""
+        key = (namespace, name)
+        cached = self.pods.get(name, namespace)
+        ov = self._override.get(key)
+        if ov is None:
+            return cached
+        obj, at = ov
+        if cached is None or time.monotonic() - at > _OVERRIDE_TTL:
+            del self._override[key]
+            return cached
+        if (cached.get("metadata") or {}).get("uid") != (obj.get("metadata") or {}).get("uid"):
+            return cached
+        return obj
+
+    def pod_for_logs(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The pod if it runs on a simulated node (for the kubelet HTTP server)."""
+        pod = self.current(namespace, name)
+        return pod if pod is not None and self._node(pod) is not None else None
+
+    def started_at(self, uid: str) -> float | None:
+        """When we started the pod's containers (sub-second), if this process did."""
+        return self._started.get(uid)
+
+    def running_pods(self) -> list[dict[str, Any]]:
+        """Pods bound to the simulated nodes (the kubelet's /pods)."""
+        return [p for p in self.pods.list() if self._node(p) is not None]
+
+    # ------------------------------------------------------------------ writes
+    async def _write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        md = pod["metadata"]
+        new = await self.client.patch(
+            "v1",
+            "pods",
+            md["name"],
+            {"metadata": {"uid": md["uid"]}, "status": status},
+            namespace=md["namespace"],
+            subresource="status",
+            patch_type="strategic",
+        )
+        self._override[(md["namespace"], md["name"])] = (new, time.monotonic())
+        return new
+
+    def _event(
+        self, pod: dict[str, Any], node: SimNode, reason: str, message: str, field_path: str = ""
+    ) -> None:
+        self.events.event(
+            object_ref(pod, field_path), "Normal", reason, message, Source("kubelet", node.name, node.name)
+        )
+
+    # ------------------------------------------------------------------ sync
+    async def _sync(self, key: Key) -> None:
+        pod = self.current(*key)
+        if pod is None:
+            return
+        node = self._node(pod)
+        if node is None:
+            return
+        now = time.time()
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            await self._terminate(key, pod, node, now)
+        elif _terminal(pod):
+            node.ipam.release(pod["metadata"]["uid"])
+        elif not is_started(pod):
+            await self._start(key, pod, node, now)
+        else:
+            await self._progress(key, pod, node, now)
+
+    async def _start(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
+        uid = pod["metadata"]["uid"]
+        delay = self.config.start_seconds
+        if delay > 0:
+            since = self._creating.get(uid)
+            if since is None:
+                await self._write_status(pod, creating_status(pod, node.address, now))
+                self._creating[uid] = now
+                self.queue.add_after(key, delay)
+                return
+            if now < since + delay:
+                self.queue.add_after(key, since + delay - now)
+                return
+        ip = node.ipam.allocate(uid)
+        self._container_events(pod, node)
+        ready_in = readiness_delay(pod)
+        await self._write_status(pod, running_status(pod, node.address, ip, now, ready_in <= 0, now))
+        self._started[uid] = now
+        self._creating.pop(uid, None)
+        self.started_total += 1
+        if ready_in > 0:
+            self.queue.add_after(key, ready_in)
+        if self._runs_to_completion(pod):
+            self.queue.add_after(key, self.config.run_seconds)
+
+    def _container_events(self, pod: dict[str, Any], node: SimNode) -> None:
+        spec = pod.get("spec") or {}
+        for kind in ("initContainers", "containers"):
+            for c in spec.get(kind) or []:
+                if not isinstance(c, dict):
+                    continue
+                name = c.get("name", "")
+                image = str(c.get("image") or "")
+                fp = f"spec.{kind}{{{name}}}"
+                if c.get("imagePullPolicy") == "Always":
+                    self._event(pod, node, "Pulling", f'Pulling image "{image}"', fp)
+                    size = 50_000_000 + sum(map(ord, normalize_image(image))) * 1000
+                    self._event(
+                        pod,
+                        node,
+                        "Pulled",
+                        f'Successfully pulled image "{image}" in 312ms (312ms including waiting). '
+                        f"Image size: {size} bytes.",
+                        fp,
+                    )
+                else:
+                    self._event(
+                        pod, node, "Pulled", f'Container image "{image}" already present on machine', fp
+                    )
+                self._event(pod, node, "Created", f"Created container: {name}", fp)
+                self._event(pod, node, "Started", f"Started container {name}", fp)
+
+    def _runs_to_completion(self, pod: dict[str, Any]) -> bool:
+        return (pod.get("spec") or {}).get("restartPolicy", "Always") != "Always"
+
+    async def _progress(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
+        uid = pod["metadata"]["uid"]
+        started = self._started.get(uid) or container_started_at(pod) or now
+        ip = (pod.get("status") or {}).get("podIP") or node.ipam.allocate(uid)
+        if self._runs_to_completion(pod):
+            done_at = started + self.config.run_seconds
+            if now >= done_at:
+                await self._write_status(pod, finished_status(pod, node.address, ip, started, now, now))
+                node.ipam.release(uid)
+                self.completed_total += 1
+                return
+            self.queue.add_after(key, done_at - now)
+        if not is_ready(pod):
+            ready_at = started + readiness_delay(pod)
+            if now >= ready_at:
+                await self._write_status(pod, running_status(pod, node.address, ip, started, True, now))
+            else:
+                self.queue.add_after(key, ready_at - now)
+
+    async def _terminate(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
+        md = pod["metadata"]
+        uid = md["uid"]
+        if uid in self._deleted:
+            return  # waiting for finalizers to go
+        if is_started(pod) and not _terminal(pod):
+            since = self._killing.get(uid)
+            if since is None:
+                since = self._killing[uid] = now
+                for c in (pod.get("spec") or {}).get("containers") or []:
+                    name = (c or {}).get("name", "")
+                    self._event(
+                        pod, node, "Killing", f"Stopping container {name}", f"spec.containers{{{name}}}"
+                    )
+            grace = md.get("deletionGracePeriodSeconds")
+            grace = float(grace) if isinstance(grace, int | float) else 30.0
+            stop_at = since + min(grace, self.config.deletion_grace_cap)
+            if now < stop_at:
+                self.queue.add_after(key, stop_at - now)
+                return
+            started = self._started.get(uid) or container_started_at(pod) or now
+            ip = (pod.get("status") or {}).get("podIP")
+            try:
+                pod = await self._write_status(pod, finished_status(pod, node.address, ip, started, now, now))
+            except ApiError as e:
+                if e.not_found or e.conflict:
+                    return
+                raise
+        try:
+            await self.client.delete(
+                "v1",
+                "pods",
+                md["name"],
+                md["namespace"],
+                grace_period_seconds=0,
+                preconditions={"uid": uid},
+            )
+        except ApiError as e:
+            if not (e.not_found or e.conflict):
+                raise
+        self._deleted.add(uid)
+        node.ipam.release(uid)
+        self.deleted_total += 1
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(
+                self.queue.run(self._sync, self.config.kubelet_workers), name="hostsim kubelet"
+            )
+        ]
+
+    async def stop(self) -> None:
+        self.queue.shutdown()
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t

@@ -1,0 +1,322 @@
+"""Pod statuses as the kubelet (1.32, containerd) writes them: ContainerCreating, Running, done."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+RUNTIME = "containerd"
+CONDITION_ORDER = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+
+
+# ---------------------------------------------------------------------------- time
+def rfc3339(ts: float | None = None) -> str:
+    """metav1.Time: seconds precision, UTC."""
+    t = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def micro_time(ts: float | None = None) -> str:
+    """metav1.MicroTime: microseconds, UTC."""
+    t = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(s: Any) -> float | None:
+    """Epoch seconds of an RFC 3339 timestamp; None if absent or malformed."""
+    if not isinstance(s, str) or not s:
+        return None
+    try:
+        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------- images and ids
+def normalize_image(image: str) -> str:
+    """The fully qualified reference containerd reports (`nginx` -> `docker.io/library/nginx:latest`)."""
+    image = image.strip()
+    if not image:
+        return image
+    name, sep, digest = image.partition("@")
+    first, slash, _rest = name.partition("/")
+    if not slash or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name}"
+        if "/" not in name[len("docker.io/") :]:
+            name = f"docker.io/library/{name[len('docker.io/') :]}"
+    last = name.rsplit("/", 1)[-1]
+    if not sep and ":" not in last:
+        name += ":latest"
+    return f"{name}@{digest}" if sep else name
+
+
+def image_id(image: str) -> str:
+    """`repo@sha256:...`: the digest given in the reference, or one derived from it."""
+    full = normalize_image(image)
+    name, sep, digest = full.partition("@")
+    repo = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    if sep:
+        return f"{repo}@{digest}"
+    return f"{repo}@sha256:{hashlib.sha256(full.encode()).hexdigest()}"
+
+
+def container_id(pod_uid: str, name: str, restart_count: int = 0) -> str:
+    h = hashlib.sha256(f"{pod_uid}/{name}/{restart_count}".encode()).hexdigest()
+    return f"{RUNTIME}://{h}"
+
+
+# ---------------------------------------------------------------------------- helpers
+def _containers(pod: dict[str, Any], kind: str = "containers") -> list[dict[str, Any]]:
+    spec = pod.get("spec") or {}
+    return [c for c in spec.get(kind) or [] if isinstance(c, dict)]
+
+
+def _mounts(c: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for m in c.get("volumeMounts") or []:
+        if not isinstance(m, dict):
+            continue
+        vm: dict[str, Any] = {"name": m.get("name", ""), "mountPath": m.get("mountPath", "")}
+        if m.get("readOnly"):
+            vm["readOnly"] = True
+            vm["recursiveReadOnly"] = "Disabled"
+        out.append(vm)
+    return out
+
+
+def _condition(
+    old: dict[str, dict[str, Any]], ctype: str, status: bool, now: str, reason: str = "", message: str = ""
+) -> dict[str, Any]:
+    s = "True" if status else "False"
+    prev = old.get(ctype)
+    ltt = prev.get("lastTransitionTime") if prev and prev.get("status") == s else now
+    c: dict[str, Any] = {"type": ctype, "status": s, "lastProbeTime": None, "lastTransitionTime": ltt or now}
+    if reason:
+        c["reason"] = reason
+    if message:
+        c["message"] = message
+    return c
+
+
+def _conditions(
+    pod: dict[str, Any], now: str, values: dict[str, tuple[bool, str, str]]
+) -> list[dict[str, Any]]:
+    """The kubelet's conditions in its order, keeping transition times and foreign conditions."""
+    status = pod.get("status") or {}
+    old = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
+    out = []
+    for ctype in CONDITION_ORDER:
+        if ctype == "PodScheduled":
+            out.append(old.get(ctype) or _condition(old, ctype, True, now))
+            continue
+        ok, reason, message = values[ctype]
+        out.append(_condition(old, ctype, ok, now, reason, message))
+    out.extend(c for t, c in old.items() if t not in CONDITION_ORDER)
+    return out
+
+
+def _names(cs: list[dict[str, Any]]) -> str:
+    return "[" + " ".join(c.get("name", "") for c in cs) + "]"
+
+
+def _base(pod: dict[str, Any], host_ip: str, pod_ip: str | None, start: float) -> dict[str, Any]:
+    st: dict[str, Any] = {"hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
+    if pod_ip:
+        st["podIP"] = pod_ip
+        st["podIPs"] = [{"ip": pod_ip}]
+    old_start = (pod.get("status") or {}).get("startTime")
+    st["startTime"] = old_start or rfc3339(start)
+    return st
+
+
+def _status_entry(c: dict[str, Any], state: dict[str, Any], *, ready: bool, started: bool, cid: str) -> dict:
+    entry: dict[str, Any] = {"name": c.get("name", "")}
+    if cid:
+        entry["containerID"] = cid
+    image = str(c.get("image") or "")
+    entry["image"] = normalize_image(image) if cid else image
+    entry["imageID"] = image_id(image) if cid else ""
+    entry["lastState"] = {}
+    entry["ready"] = ready
+    entry["restartCount"] = 0
+    entry["started"] = started
+    entry["state"] = state
+    mounts = _mounts(c)
+    if mounts and cid:
+        entry["volumeMounts"] = mounts
+    return entry
+
+
+def _init_statuses(pod: dict[str, Any], uid: str, started_at: str, running: bool) -> list[dict[str, Any]]:
+    """Init containers ran to completion at once; sidecars (restartPolicy Always) keep running."""
+    out = []
+    for c in _containers(pod, "initContainers"):
+        cid = container_id(uid, c.get("name", ""))
+        if c.get("restartPolicy") == "Always":
+            state: dict[str, Any] = (
+                {"running": {"startedAt": started_at}}
+                if running
+                else {
+                    "terminated": {
+                        "containerID": cid,
+                        "exitCode": 0,
+                        "finishedAt": started_at,
+                        "reason": "Completed",
+                        "startedAt": started_at,
+                    }
+                }
+            )
+            out.append(_status_entry(c, state, ready=running, started=running, cid=cid))
+        else:
+            term = {
+                "containerID": cid,
+                "exitCode": 0,
+                "finishedAt": started_at,
+                "reason": "Completed",
+                "startedAt": started_at,
+            }
+            out.append(_status_entry(c, {"terminated": term}, ready=True, started=False, cid=cid))
+    return out
+
+
+# ---------------------------------------------------------------------------- statuses
+def creating_status(pod: dict[str, Any], host_ip: str, now: float) -> dict[str, Any]:
+    """Pending with containers waiting in ContainerCreating (sandbox being set up)."""
+    ts = rfc3339(now)
+    containers = _containers(pod)
+    st = _base(pod, host_ip, None, now)
+    st["phase"] = "Pending"
+    not_ready = f"containers with unready status: {_names(containers)}"
+    inits = _containers(pod, "initContainers")
+    init_ok = not inits
+    st["conditions"] = _conditions(
+        pod,
+        ts,
+        {
+            "PodReadyToStartContainers": (False, "", ""),
+            "Initialized": (
+                init_ok,
+                "" if init_ok else "ContainersNotInitialized",
+                "" if init_ok else f"containers with incomplete status: {_names(inits)}",
+            ),
+            "Ready": (False, "ContainersNotReady", not_ready),
+            "ContainersReady": (False, "ContainersNotReady", not_ready),
+        },
+    )
+    waiting = {"waiting": {"reason": "PodInitializing" if inits else "ContainerCreating"}}
+    st["containerStatuses"] = [
+        _status_entry(c, waiting, ready=False, started=False, cid="") for c in containers
+    ]
+    if inits:
+        st["initContainerStatuses"] = [
+            _status_entry(c, {"waiting": {"reason": "PodInitializing"}}, ready=False, started=False, cid="")
+            for c in inits
+        ]
+    return st
+
+
+def running_status(
+    pod: dict[str, Any], host_ip: str, pod_ip: str, started: float, ready: bool, now: float
+) -> dict[str, Any]:
+    """Running: every container started at `started`; Ready once `ready`."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    ts = rfc3339(now)
+    started_at = rfc3339(started)
+    containers = _containers(pod)
+    st = _base(pod, host_ip, pod_ip, started)
+    st["phase"] = "Running"
+    not_ready = f"containers with unready status: {_names(containers)}"
+    st["conditions"] = _conditions(
+        pod,
+        ts,
+        {
+            "PodReadyToStartContainers": (True, "", ""),
+            "Initialized": (True, "", ""),
+            "Ready": (ready, "" if ready else "ContainersNotReady", "" if ready else not_ready),
+            "ContainersReady": (ready, "" if ready else "ContainersNotReady", "" if ready else not_ready),
+        },
+    )
+    running = {"running": {"startedAt": started_at}}
+    st["containerStatuses"] = [
+        _status_entry(c, running, ready=ready, started=True, cid=container_id(uid, c.get("name", "")))
+        for c in containers
+    ]
+    inits = _init_statuses(pod, uid, started_at, running=True)
+    if inits:
+        st["initContainerStatuses"] = inits
+    return st
+
+
+def finished_status(
+    pod: dict[str, Any],
+    host_ip: str,
+    pod_ip: str | None,
+    started: float,
+    finished: float,
+    now: float,
+    *,
+    exit_code: int = 0,
+    reason: str = "Completed",
+) -> dict[str, Any]:
+    """Every container terminated (run to completion, or stopped for deletion)."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    ts = rfc3339(now)
+    started_at = rfc3339(started)
+    finished_at = rfc3339(finished)
+    st = _base(pod, host_ip, pod_ip, started)
+    st["phase"] = "Succeeded" if exit_code == 0 else "Failed"
+    st["conditions"] = _conditions(
+        pod,
+        ts,
+        {
+            "PodReadyToStartContainers": (False, "", ""),
+            "Initialized": (True, "PodCompleted", ""),
+            "Ready": (False, "PodCompleted", ""),
+            "ContainersReady": (False, "PodCompleted", ""),
+        },
+    )
+    out = []
+    for c in _containers(pod):
+        cid = container_id(uid, c.get("name", ""))
+        term = {
+            "containerID": cid,
+            "exitCode": exit_code,
+            "finishedAt": finished_at,
+            "reason": reason,
+            "startedAt": started_at,
+        }
+        out.append(_status_entry(c, {"terminated": term}, ready=False, started=False, cid=cid))
+    st["containerStatuses"] = out
+    inits = _init_statuses(pod, uid, started_at, running=False)
+    if inits:
+        st["initContainerStatuses"] = inits
+    return st
+
+
+def is_started(pod: dict[str, Any]) -> bool:
+    """Whether the kubelet already ran the pod's containers (any container has an ID)."""
+    status = pod.get("status") or {}
+    return any(isinstance(c, dict) and c.get("containerID") for c in status.get("containerStatuses") or [])
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    return any(
+        isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+
+
+def readiness_delay(pod: dict[str, Any]) -> float:
+    """Seconds after start until the pod is Ready: the largest readiness/startup probe initial delay."""
+    delay = 0.0
+    for c in _containers(pod):
+        for probe in ("startupProbe", "readinessProbe"):
+            p = c.get(probe)
+            if isinstance(p, dict):
+                d = p.get("initialDelaySeconds")
+                if isinstance(d, int | float) and not isinstance(d, bool):
+                    delay = max(delay, float(d))
+    return delay

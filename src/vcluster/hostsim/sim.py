@@ -1,0 +1,199 @@
+"""`HostSim`: nodes + scheduler + kubelets + the kubelet log server against one Kubernetes API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from vcluster.client import ApiError, Client, Informer, SharedInformers, strip_managed_fields
+from vcluster.hostsim.config import HostSimConfig
+from vcluster.hostsim.events import EventRecorder
+from vcluster.hostsim.kubelet import Kubelet
+from vcluster.hostsim.kubeletserver import KubeletServer
+from vcluster.hostsim.nodes import NodeManager
+from vcluster.hostsim.scheduler import Scheduler
+
+log = logging.getLogger("vcluster.hostsim")
+
+DEFAULT_VERSION = "v1.32.4"
+SYNC_TIMEOUT = 60.0
+
+
+def _outbound_address(server: str) -> str:
+    """The local address used to reach `server` (for a kubelet bound to 0.0.0.0)."""
+    host = urlsplit(server).hostname or "127.0.0.1"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((host, 443))
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+
+
+class HostSim:
+    """A simulated host cluster: N nodes with a scheduler and a kubelet each, as an API client.
+
+    Use either ``HostSim(client, config)`` (the caller owns the client) or
+    ``await HostSim.from_kubeconfig(path, config)``; then ``await start()`` / ``await stop()``.
+    With ``informers`` (a SharedInformers of the same client) the pod and node informers are
+    shared with other components of the process; otherwise HostSim runs its own.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        config: HostSimConfig | None = None,
+        *,
+        informers: SharedInformers | None = None,
+        **options: Any,
+    ) -> None:
+        self.client = client
+        self.config = replace(config or HostSimConfig(), **options)
+        self.config.validate()
+        self._shared = informers
+        self._owns_client = False
+        self.events = EventRecorder(
+            client, workers=self.config.event_workers, queue_size=self.config.event_queue_size
+        )
+        self.server: KubeletServer | None = None
+        self.nodes: NodeManager | None = None
+        self.scheduler: Scheduler | None = None
+        self.kubelet: Kubelet | None = None
+        self.pod_informer: Informer | None = None
+        self.node_informer: Informer | None = None
+        self.version = DEFAULT_VERSION
+        self.address = ""
+        self._started = False
+
+    @classmethod
+    async def from_kubeconfig(
+        cls,
+        path: str | None,
+        config: HostSimConfig | None = None,
+        *,
+        context: str | None = None,
+        **options: Any,
+    ) -> HostSim:
+        client = await Client.from_kubeconfig(path, context, user_agent="vcluster-hostsim")
+        sim = cls(client, config, **options)
+        sim._owns_client = True
+        return sim
+
+    @property
+    def kubelet_port(self) -> int:
+        return self.server.port if self.server is not None else 0
+
+    @property
+    def node_names(self) -> list[str]:
+        return self.config.node_names()
+
+    async def _server_version(self) -> str:
+        with contextlib.suppress(ApiError, orjson.JSONDecodeError):
+            status, _, body = await self.client.request("GET", "/version")
+            if status == 200:
+                v = orjson.loads(body).get("gitVersion")
+                if isinstance(v, str) and v:
+                    return v.split("+")[0]
+        return DEFAULT_VERSION
+
+    def _advertise(self) -> str:
+        cfg = self.config
+        if cfg.kubelet_address:
+            return cfg.kubelet_address
+        try:
+            unspecified = ipaddress.ip_address(cfg.kubelet_bind).is_unspecified
+        except ValueError:
+            return cfg.kubelet_bind
+        return _outbound_address(self.client.server) if unspecified else cfg.kubelet_bind
+
+    async def start(self) -> None:
+        """Serve the kubelet endpoint, register the nodes, then schedule and run pods."""
+        if self._started:
+            return
+        self._started = True
+        cfg = self.config
+        await self.events.start()
+        self.version = await self._server_version()
+        self.address = self._advertise()
+        self.server = KubeletServer(
+            self._pod_for_logs,
+            bind=cfg.kubelet_bind,
+            port=cfg.kubelet_port,
+            line_seconds=cfg.log_line_seconds,
+            hosts=[self.address, *cfg.node_names()],
+            started=self._started_at,
+            list_pods=self._list_pods,
+        )
+        await self.server.start()
+        self.nodes = NodeManager(
+            self.client,
+            cfg,
+            address=self.address,
+            kubelet_port=self.server.port,
+            version=self.version,
+            events=self.events,
+        )
+        await self.nodes.register()
+        if self._shared is not None:
+            self.pod_informer = self._shared.informer("v1", "pods")
+            self.node_informer = self._shared.informer("v1", "nodes")
+        else:
+            self.pod_informer = Informer(self.client, "v1", "pods", transform=strip_managed_fields)
+            self.node_informer = Informer(self.client, "v1", "nodes", transform=strip_managed_fields)
+        self.scheduler = Scheduler(self.client, cfg, self.pod_informer, self.node_informer, self.events)
+        self.kubelet = Kubelet(self.client, cfg, self.pod_informer, self.nodes.nodes, self.events)
+        if self._shared is not None:
+            await self._shared.start()
+        else:
+            await self.pod_informer.start()
+            await self.node_informer.start()
+        await asyncio.gather(
+            self.pod_informer.wait_synced(SYNC_TIMEOUT), self.node_informer.wait_synced(SYNC_TIMEOUT)
+        )
+        await self.scheduler.start()
+        await self.kubelet.start()
+        await self.nodes.start()
+        log.info(
+            "hostsim running: %d node(s) %s, kubelet https://%s:%d",
+            cfg.nodes,
+            ", ".join(cfg.node_names()[:3]) + (", ..." if cfg.nodes > 3 else ""),
+            self.address,
+            self.server.port,
+        )
+
+    async def stop(self) -> None:
+        """Stop everything; the nodes stay registered (like real nodes whose kubelet stopped)."""
+        if not self._started:
+            return
+        self._started = False
+        for part in (self.nodes, self.scheduler, self.kubelet):
+            if part is not None:
+                await part.stop()
+        if self._shared is None:
+            for inf in (self.pod_informer, self.node_informer):
+                if inf is not None:
+                    await inf.stop()
+        if self.server is not None:
+            await self.server.stop()
+        await self.events.flush(2.0)
+        await self.events.stop()
+        if self._owns_client:
+            await self.client.close()
+
+    # ------------------------------------------------------------------ kubelet server lookups
+    def _pod_for_logs(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.kubelet.pod_for_logs(namespace, name) if self.kubelet is not None else None
+
+    def _started_at(self, uid: str) -> float | None:
+        return self.kubelet.started_at(uid) if self.kubelet is not None else None
+
+    def _list_pods(self) -> list[dict[str, Any]]:
+        return self.kubelet.running_pods() if self.kubelet is not None else []

@@ -1,0 +1,1 @@
+"""The reconciliation engine: informers, queues and one reconcile loop per synced kind."""

@@ -1,0 +1,340 @@
+"""One reconcile loop per synced kind (spec §8.3, §8.4): virtual and host informers feed a work
+queue keyed by the virtual namespaced name; each reconcile reads both sides and the persisted
+three-way base, decides, writes only what differs, and records mappings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from vcluster.client import ApiError, Informer, WorkQueue
+from vcluster.syncer import lifecycle, metadata
+from vcluster.syncer.engine.kindsyncer import KindSyncer
+from vcluster.syncer.mappings import Reference
+from vcluster.syncer.result import Delete, SyncResult
+
+if TYPE_CHECKING:
+    from vcluster.syncer.engine.syncer import Syncer
+
+CONFLICT_REQUEUE_SECONDS = 1.0
+
+
+class Requeue(Exception):
+    """Reconcile again after `after` seconds without counting it as a failure."""
+
+    def __init__(self, after: float, why: str) -> None:
+        super().__init__(why)
+        self.after = after
+
+
+def split_key(key: str) -> tuple[str, str]:
+    ns, _, name = key.rpartition("/")
+    return ns, name
+
+
+class SyncController:
+    """Reconciles one kind between the virtual and the host cluster."""
+
+    def __init__(self, engine: Syncer, ks: KindSyncer) -> None:
+        self.engine = engine
+        self.ks = ks
+        ks.engine = engine
+        self.kind = ks.kind
+        self.log = logging.getLogger(f"vcluster.syncer.{ks.name}")
+        self.queue = WorkQueue(ks.name, base_delay=engine.retry_base_delay, max_delay=engine.retry_max_delay)
+        self.vinf: Informer = engine.virtual_informers.informer(ks.kind.api_version, ks.kind.plural)
+        hns = engine.ctx.host_namespace if ks.hkind.namespaced else None
+        self.hinf: Informer = engine.host_informers.informer(ks.hkind.api_version, ks.hkind.plural, hns)
+        self._host_keys: dict[str, tuple[str, str]] = {}  # virtual key -> host (ns, name) seen
+        self.vinf.add_handler(self._on_virtual)
+        self.hinf.add_handler(self._on_host)
+
+    # ------------------------------------------------------------------ event sources
+    def enqueue(self, namespace: str, name: str) -> None:
+        self.queue.add(f"{namespace}/{name}")
+
+    def _on_virtual(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        m = metadata.meta(obj)
+        self.enqueue(m.get("namespace", ""), m.get("name", ""))
+
+    def _on_host(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        ctx = self.engine.ctx
+        if not metadata.is_managed(obj, ctx, self.ks.hkind, self.engine.mapping_lookup):
+            return
+        vkey = self.ks.virtual_name(ctx, obj)
+        if vkey is None:
+            return
+        m = metadata.meta(obj)
+        key = f"{vkey[0]}/{vkey[1]}"
+        self._host_keys[key] = (m.get("namespace", ""), m.get("name", ""))
+        self.queue.add(key)
+
+    # ------------------------------------------------------------------ run
+    async def run(self, workers: int) -> None:
+        await self.queue.run(self._reconcile_key, workers=workers)
+
+    async def _reconcile_key(self, key: str) -> None:
+        started = time.perf_counter()
+        metrics = self.engine.metrics
+        try:
+            await self.reconcile(key)
+        except Requeue as r:
+            self.log.debug("requeue %s in %.1fs: %s", key, r.after, r)
+            self.queue.add_after(key, r.after)
+        except ApiError as e:
+            if e.conflict or e.already_exists:
+                self.log.debug("conflict on %s, requeue: %s", key, e.message)
+                self.queue.add_after(key, CONFLICT_REQUEUE_SECONDS)
+            else:
+                metrics.errors.labels(self.ks.name).inc()
+                self._error_event(key, e)
+                raise
+        except Exception as e:
+            metrics.errors.labels(self.ks.name).inc()
+            self.log.exception("sync %s %s failed", self.ks.name, key)
+            self._error_event(key, e)
+            raise
+        finally:
+            metrics.latency.labels(self.ks.name).observe(time.perf_counter() - started)
+            metrics.depth.labels(self.ks.name).set(len(self.queue))
+
+    def _error_event(self, key: str, err: Exception) -> None:
+        ns, name = split_key(key)
+        virtual = self.vinf.get(name, ns or None)
+        if virtual is not None:
+            msg = getattr(err, "message", None) or str(err)
+            self.engine.virtual_events.event(
+                virtual, "Warning", "SyncError", f"Error syncing: {msg}", kind=self.kind.kind,
+                api_version=self.kind.api_version,
+            )  # fmt: skip
+
+    # ------------------------------------------------------------------ reconcile (§8.4)
+    async def reconcile(self, key: str) -> None:
+        ctx = self.engine.ctx
+        ks = self.ks
+        ns, name = split_key(key)
+        virtual = self.vinf.get(name, ns or None)
+        if virtual is not None and metadata.is_controlled_by_other(virtual):
+            return
+        hns, hname = self._host_keys.get(key) or ks.host_name(ctx, ns, name)
+        host = self.hinf.get(hname, hns or None)
+        if host is not None and not metadata.is_managed(host, ctx, ks.hkind, self.engine.mapping_lookup):
+            if virtual is not None and ks.wants(virtual):
+                msg = (
+                    f"cannot sync {ks.kind.kind.lower()} {ns}/{name}: host object {hns}/{hname} exists and "
+                    "is not managed by this virtual cluster"
+                )
+                self.engine.virtual_events.event(virtual, "Warning", "SyncError", msg)
+                self.log.warning(msg)
+            return
+        vbase, hbase = self.engine.bases.get(ks.kind, ns, name)
+        if virtual is not None and host is not None:
+            await self._both(key, ns, name, virtual, host, vbase, hbase)
+        elif virtual is not None:
+            await self._virtual_only(key, ns, name, virtual, hbase is not None)
+        elif host is not None:
+            await self._host_only(key, ns, name, host, vbase is not None)
+        else:
+            self._host_keys.pop(key, None)
+            await self.engine.bases.forget(ks.kind, ns, name)
+            await self.engine.mappings.remove(ks.kind, ns, name)
+
+    async def _both(
+        self,
+        key: str,
+        ns: str,
+        name: str,
+        virtual: dict[str, Any],
+        host: dict[str, Any],
+        vbase: dict[str, Any] | None,
+        hbase: dict[str, Any] | None,
+    ) -> None:
+        ks = self.ks
+        if ks.uid_deletion and metadata.uid_mismatch(host, virtual, ks.kind):
+            if metadata.is_deleting(host):
+                raise Requeue(1.0, "old host object still terminating")
+            await self._delete(
+                Delete("host", "virtual object uid is different", None, metadata.meta(host).get("uid")),
+                virtual,
+                host,
+            )
+            return
+        if ks.direction == "to_host" and not ks.wants(virtual):
+            await self._delete(
+                lifecycle.host_delete(host, "virtual object is not used any more"), virtual, host
+            )
+            return
+        res = await ks.sync(virtual, host, vbase, hbase)
+        await self.apply(key, virtual, host, res)
+
+    async def apply(self, key: str, virtual: dict[str, Any], host: dict[str, Any], res: SyncResult) -> None:
+        """Write a SyncResult: virtual side first, then host, each spec before status (§6.4)."""
+        ks, w = self.ks, self.engine.writer
+        ns, name = split_key(key)
+        for ev in res.events:
+            self.engine.virtual_events.event(virtual, ev.type, ev.reason, ev.message)
+        for d in res.deletes:
+            await self._delete(d, virtual, host)
+        if res.deletes:
+            return
+        if res.recreate_virtual:
+            await self._recreate_virtual(virtual, res)
+            return
+        new_virtual, new_host = virtual, host
+        if res.virtual_patch:
+            self.log.info("Apply virtual patch %s %s/%s", ks.name, ns, name)
+            new_virtual = await w.patch_virtual(ks.kind, virtual, res.virtual_patch)
+        if res.virtual_status_patch:
+            new_virtual = await w.patch_virtual(ks.kind, new_virtual, res.virtual_status_patch, status=True)
+        if res.host_patch:
+            self.log.info("Apply host patch %s %s/%s", ks.name, ns, name)
+            new_host = await w.patch_host(ks.hkind, host, res.host_patch)
+        if res.host_status_patch:
+            new_host = await w.patch_host(ks.hkind, new_host, res.host_status_patch, status=True)
+        if res.bind_node:
+            await self.engine.bind_virtual_pod(virtual, res.bind_node)
+        self.engine.metrics.syncs.labels(ks.name, "sync" if res.changed else "unchanged").inc()
+        await self.engine.bases.put(ks.kind, ns, name, res.virtual, res.host, ks.base_paths)
+        if res.refs:
+            await self._record(ns, name, host, res.refs)
+        if res.requeue_after:
+            raise Requeue(res.requeue_after, "requested by the syncer")
+        del new_virtual, new_host
+
+    async def _recreate_virtual(self, virtual: dict[str, Any], res: SyncResult) -> None:
+        """Delete and create the virtual object again (a Service takes the host's ClusterIP)."""
+        ks, m = self.ks, metadata.meta(virtual)
+        self.log.info(
+            "%s",
+            res.extra.get("reason") or f"recreating virtual {ks.name} {m.get('namespace')}/{m.get('name')}",
+        )
+        await self._delete(Delete("virtual", "recreate", 0, m.get("uid")), virtual, None)
+        created = await self.engine.writer.create_virtual(ks.kind, res.extra["body"])
+        await self._cached(self.vinf, created)
+        self.engine.metrics.syncs.labels(ks.name, "recreate_virtual").inc()
+
+    async def _virtual_only(
+        self, key: str, ns: str, name: str, virtual: dict[str, Any], host_seen: bool
+    ) -> None:
+        ks, ctx = self.ks, self.engine.ctx
+        if ks.direction != "to_host":
+            # from-host kinds: the host object is gone, so the virtual copy goes
+            if metadata.annotations_of(virtual).get("vcluster.loft.sh/host-object") or host_seen:
+                await self._delete(
+                    lifecycle.virtual_delete(virtual, ks.kind, "host object was deleted"), virtual, None
+                )
+            return
+        if not ks.wants(virtual):
+            return
+        blocked = await ks.precondition(virtual, host_seen)
+        if blocked is not None:
+            if blocked.event:
+                self.engine.virtual_events.event(virtual, *blocked.event)
+            if blocked.delete_virtual:
+                await self._delete(lifecycle.virtual_delete(virtual, ks.kind, blocked.reason), virtual, None)
+                return
+            if blocked.requeue_after:
+                raise Requeue(blocked.requeue_after, blocked.reason)
+            self.log.debug("not syncing %s %s: %s", ks.name, key, blocked.reason)
+            return
+        if metadata.is_deleting(virtual):
+            return  # finalizers of the virtual object are not the host's business
+        decision, reason = lifecycle.virtual_only(virtual, ks.kind, host_seen_before=host_seen)
+        if decision == "delete_virtual":
+            await self._delete(lifecycle.virtual_delete(virtual, ks.kind, reason), virtual, None)
+            return
+        tr = await ks.to_host(virtual)
+        for ev in tr.events:
+            self.engine.virtual_events.event(virtual, ev.type, ev.reason, ev.message)
+        hns, hname = ks.host_name(ctx, ns, name)
+        for extra in tr.extra:
+            await self.engine.writer.create_or_update_host(extra)
+        created = await self.engine.writer.create_host(ks.hkind, tr.obj)
+        await self._cached(self.hinf, created)
+        self.log.info("Create host object %s %s/%s -> %s/%s", ks.name, ns, name, hns, hname)
+        self.engine.metrics.syncs.labels(ks.name, "create_host").inc()
+        self._host_keys[key] = (hns, hname)
+        await self.engine.bases.put(ks.kind, ns, name, virtual, created, ks.base_paths)
+        await self._record(ns, name, created, ks.references(virtual, tr))
+
+    async def _host_only(
+        self, key: str, ns: str, name: str, host: dict[str, Any], virtual_seen: bool
+    ) -> None:
+        ks = self.ks
+        decision, reason = ks.host_only(host, virtual_seen)
+        if decision == "delete_host":
+            await self._delete(lifecycle.host_delete(host, reason), None, host)
+            return
+        if decision == "create_virtual":
+            obj = await ks.to_virtual(host, ns, name)
+            if obj is None:
+                return
+            created = await self.engine.writer.create_virtual(ks.kind, obj)
+            await self._cached(self.vinf, created)
+            self.log.info("Create virtual object %s %s/%s", ks.name, ns, name)
+            self.engine.metrics.syncs.labels(ks.name, "create_virtual").inc()
+            await self.engine.bases.put(ks.kind, ns, name, created, host, ks.base_paths)
+
+    async def _cached(self, inf: Informer, obj: Mapping[str, Any], gone: bool = False) -> None:
+        """Wait (at most 2 s) until the informer shows our write, so that the next reconcile of this
+        key does not act on a stale cache (vCluster's blocking cache client does the same)."""
+        m = metadata.meta(obj)
+        name, ns, uid, rv = (
+            m.get("name", ""),
+            m.get("namespace") or None,
+            m.get("uid"),
+            m.get("resourceVersion"),
+        )
+
+        def visible() -> bool:
+            cur = inf.get(name, ns)
+            if gone:
+                return cur is None or metadata.meta(cur).get("uid") != uid or metadata.is_deleting(cur)
+            if cur is None or metadata.meta(cur).get("uid") != uid:
+                return False
+            try:
+                return int(metadata.meta(cur).get("resourceVersion") or 0) >= int(rv or 0)
+            except ValueError:
+                return True
+
+        await wait_for(visible, 2.0)
+
+    async def _delete(
+        self, d: Delete, virtual: Mapping[str, Any] | None, host: Mapping[str, Any] | None
+    ) -> None:
+        ks, w = self.ks, self.engine.writer
+        if d.side == "host" and host is not None:
+            m = metadata.meta(host)
+            self.log.info(
+                "delete host %s/%s, because %s", m.get("namespace", ""), m.get("name", ""), d.reason
+            )
+            await w.delete(self.engine.host, ks.hkind, host, d)
+            await self._cached(self.hinf, host, gone=True)
+            self.engine.metrics.syncs.labels(ks.name, "delete_host").inc()
+        elif d.side == "virtual" and virtual is not None:
+            m = metadata.meta(virtual)
+            self.log.info(
+                "delete virtual %s/%s, because %s", m.get("namespace", ""), m.get("name", ""), d.reason
+            )
+            await w.delete(self.engine.virtual, ks.kind, virtual, d)
+            await self._cached(self.vinf, virtual, gone=True)
+            self.engine.metrics.syncs.labels(ks.name, "delete_virtual").inc()
+
+    async def _record(self, ns: str, name: str, host: Mapping[str, Any] | None, refs: list[Any]) -> None:
+        ks, ctx = self.ks, self.engine.ctx
+        hm = metadata.meta(host) if host is not None else {}
+        hns, hname = (hm.get("namespace", ""), hm.get("name", "")) if hm else ks.host_name(ctx, ns, name)
+        owner = Reference.of(ks.kind, ns, name, hns, hname)
+        await self.engine.mappings.record(owner, [r for r in refs if isinstance(r, Reference)])
+
+
+async def wait_for(pred: Any, timeout: float, interval: float = 0.01) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(interval)
+    return bool(pred())

@@ -1,0 +1,85 @@
+"""Events flow from the host (spec §5.5): a host event about a synced object appears in the
+virtual namespace of that object, named and worded with its virtual name; later host updates
+(count, timestamps) follow."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from vcluster.client import ApiError, WorkQueue
+from vcluster.syncer import kinds, metadata
+from vcluster.syncer.resources import event as eventres
+
+if TYPE_CHECKING:
+    from vcluster.syncer.engine.syncer import Syncer
+
+log = logging.getLogger("vcluster.syncer.event")
+
+_KIND_BY_NAME = {
+    k.kind: k for k in (kinds.POD, kinds.SERVICE, kinds.SECRET, kinds.CONFIGMAP, kinds.ENDPOINTS)
+}
+
+
+class EventController:
+    """Keyed by host event name; creates or patches the virtual copy."""
+
+    name = "event"
+
+    def __init__(self, engine: Syncer) -> None:
+        self.engine = engine
+        self.queue = WorkQueue("event", base_delay=engine.retry_base_delay, max_delay=engine.retry_max_delay)
+        self.hevents = engine.host_informers.informer("v1", "events", engine.ctx.host_namespace)
+        self.hevents.add_handler(self._on_host)
+        self._virtual_keys: dict[str, tuple[str, str]] = {}  # host name -> virtual (ns, name)
+
+    def _on_host(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if event != "delete":
+            self.queue.add(metadata.meta(obj).get("name", ""))
+
+    def _lookup(self, kind: str, host_name: str) -> dict[str, Any] | None:
+        k = _KIND_BY_NAME.get(kind)
+        if k is None:
+            return None
+        hit = self.engine.mappings.virtual_for_host(k, self.engine.ctx.host_namespace, host_name)
+        if hit is None:
+            return None
+        controller = self.engine.controllers.get(k.plural)
+        if controller is None:
+            return None
+        return controller.vinf.get(hit[1], hit[0] or None)
+
+    async def run(self, workers: int) -> None:
+        await self.queue.run(self._reconcile_key, workers=workers)
+
+    async def _reconcile_key(self, name: str) -> None:
+        try:
+            await self.reconcile(name)
+        except ApiError as e:
+            if not (e.conflict or e.already_exists):
+                raise
+            self.queue.add_after(name, 0.5)  # a concurrent write: read again
+
+    async def reconcile(self, host_name: str) -> None:
+        hevent = self.hevents.get(host_name, self.engine.ctx.host_namespace)
+        if hevent is None:
+            return
+        want = eventres.translate_event(hevent, self.engine.ctx, self._lookup)
+        if want is None:
+            return
+        m = metadata.meta(want)
+        ns, name = m.get("namespace", ""), m.get("name", "")
+        client = self.engine.virtual
+        try:
+            current = await client.get("v1", "events", name, ns)
+        except ApiError as e:
+            if not e.not_found:
+                raise
+            current = None
+        if current is None:
+            await self.engine.writer.create_virtual(kinds.EVENT, want)
+            self.engine.metrics.syncs.labels("event", "create_virtual").inc()
+            return
+        patch = eventres.event_update_patch(current, want)
+        if patch:
+            await self.engine.writer.patch_virtual(kinds.EVENT, current, patch)

@@ -1,0 +1,125 @@
+"""Nodes come from the host (spec §9): a fake virtual node for every host node a virtual pod runs
+on (the default), or the real host nodes when `sync.fromHost.nodes.enabled`. Nodes nobody needs
+any more are deleted."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from vcluster.client import ApiError, WorkQueue
+from vcluster.syncer import constants as c
+from vcluster.syncer import kinds, metadata
+from vcluster.syncer.resources import node as noderes
+
+if TYPE_CHECKING:
+    from vcluster.syncer.engine.syncer import Syncer
+
+log = logging.getLogger("vcluster.syncer.node")
+
+
+class NodeController:
+    """Keyed by node name; watches virtual pods, host pods and host nodes."""
+
+    name = "node"
+
+    def __init__(self, engine: Syncer) -> None:
+        self.engine = engine
+        self.queue = WorkQueue("node", base_delay=engine.retry_base_delay, max_delay=engine.retry_max_delay)
+        self.vnodes = engine.virtual_informers.informer("v1", "nodes")
+        self.vpods = engine.virtual_informers.informer("v1", "pods")
+        self.hpods = engine.host_informers.informer("v1", "pods", engine.ctx.host_namespace)
+        self.hnodes = engine.host_informers.informer("v1", "nodes") if engine.ctx.real_nodes else None
+        for inf in (self.vpods, self.hpods):
+            inf.add_handler(self._on_pod)
+        self.vnodes.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
+        if self.hnodes is not None:
+            self.hnodes.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
+
+    def _on_pod(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        for pod in (obj, old):
+            node = ((pod or {}).get("spec") or {}).get("nodeName")
+            if node:
+                self.queue.add(node)
+
+    def exists(self, name: str) -> bool:
+        return self.vnodes.get(name) is not None
+
+    async def ensure(self, name: str) -> None:
+        """Create the virtual node for `name` now (a pod is about to be bound to it)."""
+        if not self.exists(name):
+            await self.reconcile(name, force=True)
+
+    def _needed(self, name: str) -> bool:
+        hpods = [p for p in self.hpods.list() if metadata.is_managed(p, self.engine.ctx, kinds.POD)]
+        return noderes.node_needed(name, self.vpods.list(), hpods)
+
+    async def run(self, workers: int) -> None:
+        await self.queue.run(self._reconcile_key, workers=workers)
+
+    async def _reconcile_key(self, name: str) -> None:
+        try:
+            await self.reconcile(name)
+        except ApiError as e:
+            if not (e.conflict or e.already_exists):
+                raise
+            self.queue.add_after(name, 0.5)  # a concurrent write: read again
+
+    async def reconcile(self, name: str, force: bool = False) -> None:
+        ctx, w = self.engine.ctx, self.engine.writer
+        vnode = self.vnodes.get(name)
+        needed = force or self._needed(name)
+        if ctx.real_nodes and self.hnodes is not None:
+            hnode = self.hnodes.get(name)
+            selected = hnode is not None and (ctx.node_selector_all or needed or self._selected(hnode))
+            if not selected:
+                if vnode is not None:
+                    log.info("delete virtual node %s, because there is no virtual pod with that node", name)
+                    await self._delete(name)
+                return
+            if vnode is None:
+                await self._create(noderes.real_node(hnode, ctx, None))
+            else:
+                patch, status_patch = noderes.real_node_update(vnode, hnode, ctx)
+                if patch:
+                    vnode = await w.patch_virtual(noderes.KIND, vnode, patch)
+                if status_patch:
+                    await w.patch_virtual(noderes.KIND, vnode, status_patch, status=True)
+            return
+        if not needed:
+            if vnode is not None and metadata.labels_of(vnode).get(c.FAKE_NODE_LABEL) == "true":
+                log.info("Delete fake node %s as it is not needed anymore", name)
+                await self._delete(name)
+            return
+        if vnode is None:
+            log.info("Create fake node %s", name)
+            from vcluster.controllers.base import fmt_time, utcnow
+
+            await self._create(noderes.fake_node(name, ctx, now=fmt_time(utcnow())))
+            return
+        patch = noderes.fake_node_status_patch(vnode, ctx)
+        if patch:
+            await w.patch_virtual(noderes.KIND, vnode, patch, status=True)
+
+    def _selected(self, hnode: dict[str, Any]) -> bool:
+        want = self.engine.ctx.node_selector_labels
+        labels = metadata.labels_of(hnode)
+        return bool(want) and all(labels.get(k) == v for k, v in want.items())
+
+    async def _create(self, node: dict[str, Any]) -> None:
+        status = node.pop("status", None)
+        try:
+            created = await self.engine.writer.create_virtual(noderes.KIND, node)
+        except ApiError as e:
+            if not e.already_exists:
+                raise
+            created = await self.engine.virtual.get("v1", "nodes", metadata.meta(node)["name"])
+        if status:
+            await self.engine.writer.patch_virtual(noderes.KIND, created, {"status": status}, status=True)
+
+    async def _delete(self, name: str) -> None:
+        try:
+            await self.engine.virtual.delete("v1", "nodes", name)
+        except ApiError as e:
+            if not e.not_found:
+                raise

@@ -1,0 +1,99 @@
+"""The pod syncer: the spec's full pod rewrite (§3) plus what only the engine can do: mint the
+service-account tokens through the virtual API server, read namespace labels and services, bind
+the virtual pod to the node the host chose, and keep the fake node it runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from vcluster.syncer import kinds, metadata
+from vcluster.syncer.engine.kindsyncer import Blocked, KindSyncer
+from vcluster.syncer.podvolumes import TranslationError, token_requests
+from vcluster.syncer.resources import pod as podres
+from vcluster.syncer.result import SyncResult, Translation
+
+
+class PodSyncer(KindSyncer):
+    def __init__(self) -> None:
+        super().__init__("pod", kinds.POD, podres.FIELDS)
+
+    def _namespace_labels(self, ns: str) -> dict[str, str]:
+        assert self.engine is not None
+        nsobj = self.engine.virtual_namespaces.get(ns)
+        return metadata.labels_of(nsobj) if nsobj else {}
+
+    def _services(self, ns: str) -> list[dict[str, Any]]:
+        assert self.engine is not None
+        return self.engine.virtual_services.list(ns)
+
+    async def precondition(self, virtual: Mapping[str, Any], host_seen_before: bool) -> Blocked | None:
+        assert self.engine is not None
+        b = podres.create_precondition(
+            virtual,
+            self.engine.ctx,
+            host_seen_before=host_seen_before,
+            virtual_node_exists=self.engine.virtual_node_exists,
+        )
+        if b is None:
+            return None
+        event = (b.event.type, b.event.reason, b.event.message) if b.event else None
+        return Blocked(
+            b.message,
+            event=event,
+            requeue_after=b.requeue_after if b.requeue_after else (2.0 if b.retry else None),
+            delete_virtual=b.delete is not None,
+        )
+
+    async def to_host(self, virtual: Mapping[str, Any]) -> Translation:
+        assert self.engine is not None
+        ctx = self.engine.ctx
+        tokens: dict[str, str] = {}
+        for req in token_requests(virtual, ctx):
+            tokens[req.key] = await self.engine.mint_token(req.namespace, req.service_account, req.body())
+        ns = metadata.meta(virtual).get("namespace", "")
+        try:
+            return podres.translate_pod(
+                virtual,
+                ctx,
+                namespace_labels=self._namespace_labels(ns),
+                services=self._services(ns),
+                tokens=tokens,
+            )
+        except TranslationError as e:
+            from vcluster.syncer.engine.controller import Requeue
+
+            raise Requeue(2.0, str(e)) from None
+
+    async def sync(
+        self,
+        virtual: Mapping[str, Any],
+        host: Mapping[str, Any],
+        virtual_old: Mapping[str, Any] | None,
+        host_old: Mapping[str, Any] | None,
+    ) -> SyncResult:
+        assert self.engine is not None
+        ns = metadata.meta(virtual).get("namespace", "")
+        res = podres.sync_pod(
+            virtual, host, virtual_old, host_old, self.engine.ctx, namespace_labels=self._namespace_labels(ns)
+        )
+        if res.deletes:
+            return res
+        hnode = (host.get("spec") or {}).get("nodeName") or ""
+        decision = podres.node_decision(
+            virtual, host, virtual_node_exists=bool(hnode) and self.engine.virtual_node_exists(hnode)
+        )
+        if decision is not None:
+            if decision.need_node:
+                await self.engine.ensure_virtual_node(decision.need_node)
+                res.requeue_after = decision.requeue_after or 0.2
+            if decision.bind_node:
+                res.bind_node = decision.bind_node
+            if decision.delete:
+                res.deletes.append(decision.delete)
+        return res
+
+    def references(self, virtual: Mapping[str, Any], translation: Translation | None) -> list[Any]:
+        return (
+            list(translation.refs) if translation is not None else podres.references(virtual, self.engine.ctx)
+        )  # type: ignore[union-attr]

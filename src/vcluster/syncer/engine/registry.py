@@ -1,0 +1,146 @@
+"""Which KindSyncer serves which `sync.toHost` kind. To add a kind: write its pure module in
+`vcluster.syncer.resources` (translation + FIELDS), then add a line here (or a KindSyncer
+subclass when it needs lookups)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from vcluster.syncer import kinds, metadata
+from vcluster.syncer.engine.kindsyncer import KindSyncer
+from vcluster.syncer.engine.pods import PodSyncer
+from vcluster.syncer.resources import (
+    configmap,
+    endpoints,
+    ingress,
+    networkpolicy,
+    poddisruptionbudget,
+    priorityclass,
+    pvc,
+    secret,
+    service,
+    serviceaccount,
+)
+from vcluster.syncer.result import SyncResult
+
+
+class UsedOnlySyncer(KindSyncer):
+    """ConfigMaps and Secrets: on the host only while used (referenced, forced, or `all: true`)."""
+
+    used_fn: Callable[[Mapping[str, Any], Any, bool], bool]
+
+    def wants(self, virtual: Mapping[str, Any]) -> bool:
+        assert self.engine is not None
+        m = metadata.meta(virtual)
+        referenced = self.engine.mappings.used(self.kind.kind, m.get("namespace", ""), m.get("name", ""))
+        return self.extra["used"](virtual, self.engine.ctx, referenced)
+
+    def host_only(self, host: Mapping[str, Any], virtual_seen_before: bool) -> Any:
+        from vcluster.syncer import lifecycle
+
+        return lifecycle.host_only(
+            host, self.kind, virtual_seen_before=virtual_seen_before, would_be_used=False
+        )
+
+
+class ServiceSyncer(KindSyncer):
+    """Services: the host allocates the ClusterIP; the virtual Service is recreated with it."""
+
+    def wants(self, virtual: Mapping[str, Any]) -> bool:
+        m = metadata.meta(virtual)
+        # default/kubernetes mirrors the host Service of the virtual cluster instead (§5.1)
+        return (m.get("namespace"), m.get("name")) != ("default", "kubernetes")
+
+    async def sync(
+        self,
+        virtual: Mapping[str, Any],
+        host: Mapping[str, Any],
+        virtual_old: Mapping[str, Any] | None,
+        host_old: Mapping[str, Any] | None,
+    ) -> SyncResult:
+        assert self.engine is not None
+        return service.sync_service(virtual, host, virtual_old, host_old, self.engine.ctx)
+
+    def host_only(self, host: Mapping[str, Any], virtual_seen_before: bool) -> Any:
+        from vcluster.syncer import constants as c
+
+        if metadata.annotations_of(host).get(c.BLOCK_DELETION_ANNOTATION) == "true":
+            # created by the API interception; its virtual Service is being stored right now
+            return "skip", "virtual service is being created"
+        return super().host_only(host, virtual_seen_before)
+
+
+class EndpointsSyncer(KindSyncer):
+    """Endpoints of selector-less Services (the host's controller makes the others)."""
+
+    def wants(self, virtual: Mapping[str, Any]) -> bool:
+        assert self.engine is not None
+        m = metadata.meta(virtual)
+        if (m.get("namespace"), m.get("name")) == ("default", "kubernetes"):
+            return False  # mirrors the host Service of the virtual cluster, not synced
+        svc = self.engine.virtual_services.get(m.get("name", ""), m.get("namespace") or None)
+        return endpoints.should_sync(svc)
+
+
+def build(name: str) -> KindSyncer | None:
+    """The KindSyncer for a `sync.toHost` kind name, or None when this engine has none."""
+    if name == "pods":
+        return PodSyncer()
+    if name == "configmaps":
+        return UsedOnlySyncer(
+            "configmap", kinds.CONFIGMAP, configmap.FIELDS, configmap.translate_configmap,
+            configmap.sync_configmap, extra={"used": configmap.is_used},
+        )  # fmt: skip
+    if name == "secrets":
+        return UsedOnlySyncer(
+            "secret", kinds.SECRET, secret.FIELDS, secret.translate_secret, secret.sync_secret,
+            extra={"used": secret.is_used},
+        )  # fmt: skip
+    if name == "services":
+        return ServiceSyncer(
+            "service", kinds.SERVICE, service.FIELDS, service.translate_service, service.sync_service,
+            uid_deletion=False,
+        )  # fmt: skip
+    if name == "endpoints":
+        return EndpointsSyncer(
+            "endpoints",
+            kinds.ENDPOINTS,
+            endpoints.FIELDS,
+            endpoints.translate_endpoints,
+            endpoints.sync_endpoints,
+        )
+    table: dict[str, tuple[str, Any, Any, Any, Any]] = {
+        "serviceaccounts": ("serviceaccount", kinds.SERVICE_ACCOUNT, serviceaccount.FIELDS,
+                            serviceaccount.translate_service_account, serviceaccount.sync_service_account),
+        "persistentvolumeclaims": ("persistent-volume-claim", kinds.PVC, pvc.FIELDS,
+                                   pvc.translate_pvc, pvc.sync_pvc),
+        "ingresses": ("ingress", kinds.INGRESS, ingress.FIELDS,
+                      ingress.translate_ingress, ingress.sync_ingress),
+        "networkpolicies": ("networkpolicy", kinds.NETWORK_POLICY, networkpolicy.FIELDS,
+                            networkpolicy.translate_network_policy, networkpolicy.sync_network_policy),
+        "poddisruptionbudgets": ("podDisruptionBudget", kinds.PDB, poddisruptionbudget.FIELDS,
+                                 poddisruptionbudget.translate_pdb, poddisruptionbudget.sync_pdb),
+        "priorityclasses": ("priorityclass", kinds.PRIORITY_CLASS, priorityclass.FIELDS,
+                            priorityclass.translate_priority_class, priorityclass.sync_priority_class),
+    }  # fmt: skip
+    row = table.get(name)
+    if row is None:
+        return None
+    return KindSyncer(*row, uid_deletion=name != "persistentvolumeclaims")
+
+
+# to-host kinds the engine serves (others the config accepts are refused at start)
+SUPPORTED_TO_HOST = (
+    "pods",
+    "services",
+    "endpoints",
+    "configmaps",
+    "secrets",
+    "serviceaccounts",
+    "persistentvolumeclaims",
+    "ingresses",
+    "networkpolicies",
+    "poddisruptionbudgets",
+    "priorityclasses",
+)

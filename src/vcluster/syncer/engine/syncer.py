@@ -1,0 +1,333 @@
+"""The syncer: builds the translation context from the configuration and the host, starts one
+controller per enabled kind plus nodes and events, and keeps the shared state (mappings, three-way
+bases, informers, writers, metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from vcluster.client import ApiError, Client, SharedInformers
+from vcluster.config import VClusterConfig
+from vcluster.controllers.base import EventRecorder
+from vcluster.store.interface import Storage
+from vcluster.syncer import kinds
+from vcluster.syncer.configctx import context_from_config
+from vcluster.syncer.engine import registry
+from vcluster.syncer.engine.basestore import BaseStore
+from vcluster.syncer.engine.controller import SyncController
+from vcluster.syncer.engine.events import EventController
+from vcluster.syncer.engine.mappingstore import MappingStore
+from vcluster.syncer.engine.nodes import NodeController
+from vcluster.syncer.engine.writer import TokenBucket, Writer
+from vcluster.syncer.mappings import Reference
+
+log = logging.getLogger("vcluster.syncer")
+
+DNS_SERVICE = ("kube-system", "kube-dns")
+
+
+class SyncMetrics:
+    def __init__(self, registry_: CollectorRegistry | None) -> None:
+        r = registry_ or CollectorRegistry()
+        self.latency = Histogram(
+            "vcluster_syncer_reconcile_seconds", "Reconcile latency per kind", ["kind"], registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )  # fmt: skip
+        self.syncs = Counter(
+            "vcluster_syncer_actions_total", "Sync actions per kind", ["kind", "action"], registry=r
+        )
+        self.errors = Counter(
+            "vcluster_syncer_errors_total", "Failed reconciles per kind", ["kind"], registry=r
+        )
+        self.depth = Gauge("vcluster_syncer_queue_depth", "Queued keys per kind", ["kind"], registry=r)
+        self.retries = Gauge(
+            "vcluster_syncer_retries", "Rate-limited requeues per kind", ["kind"], registry=r
+        )
+
+
+class Syncer:
+    """Everything one virtual cluster's syncer runs."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        host_namespace: str,
+        config: VClusterConfig,
+        virtual: Client,
+        host: Client,
+        store: Storage,
+        metrics_registry: CollectorRegistry | None = None,
+        api_port: int = 443,
+    ) -> None:
+        self.name = name
+        self.host_namespace = host_namespace
+        self.config = config
+        self.virtual = virtual
+        self.host = host
+        self.api_port = api_port
+        eng = config.experimental.engine
+        self.retry_base_delay = eng.retry_base_delay
+        self.retry_max_delay = eng.retry_max_delay
+        self.ctx = context_from_config(config, name=name, host_namespace=host_namespace)
+        self.mappings = MappingStore(store)
+        self.bases = BaseStore(store)
+        self.metrics = SyncMetrics(metrics_registry)
+        self.writer = Writer(
+            virtual,
+            host,
+            TokenBucket(eng.host_qps, eng.host_burst),
+            TokenBucket(eng.virtual_qps, eng.virtual_burst),
+        )
+        self.virtual_informers = SharedInformers(virtual)
+        self.host_informers = SharedInformers(host)
+        self.virtual_events = EventRecorder(virtual, "vcluster-syncer")
+        self.controllers: dict[str, SyncController] = {}
+        self.extra: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.virtual_namespaces = self.virtual_informers.informer("v1", "namespaces")
+        self.virtual_services = self.virtual_informers.informer("v1", "services")
+
+    # ------------------------------------------------------------------ lookups for kind syncers
+    def mapping_lookup(self, kind: Any, host_namespace: str, host_name: str) -> tuple[str, str] | None:
+        return self.mappings.virtual_for_host(kind, host_namespace, host_name)
+
+    def virtual_node_exists(self, name: str) -> bool:
+        nodes = self.extra.get("nodes")
+        return nodes is not None and nodes.exists(name)
+
+    async def ensure_virtual_node(self, name: str) -> None:
+        nodes = self.extra.get("nodes")
+        if nodes is not None:
+            await nodes.ensure(name)
+
+    async def mint_token(self, namespace: str, service_account: str, body: dict[str, Any]) -> str:
+        """A service-account token from the virtual API server (TokenRequest bound to the pod)."""
+        out = await self.virtual.create(
+            "v1", "serviceaccounts", body, namespace, subresource="token", name=service_account
+        )
+        return out["status"]["token"]
+
+    async def bind_virtual_pod(self, vpod: Mapping[str, Any], node: str) -> None:
+        from vcluster.syncer.resources.pod import binding
+
+        m = vpod.get("metadata") or {}
+        log.info("bind virtual pod %s/%s to node %s", m.get("namespace"), m.get("name"), node)
+        try:
+            await self.virtual.create(
+                "v1",
+                "pods",
+                binding(vpod, node),
+                m.get("namespace"),
+                subresource="binding",
+                name=m.get("name"),
+            )
+        except ApiError as e:
+            if not e.conflict:
+                raise
+
+    async def intercept_service_create(self, vsvc: dict[str, Any]) -> Any:
+        """Create the host Service first and give the virtual one its ClusterIP(s), ports and
+        status before it is stored (spec §5.1); returns the undo for a failed virtual create."""
+        from vcluster.syncer.resources import service as svcres
+
+        if "services" not in self.controllers:
+            return None
+        host_obj = svcres.translate_service_for_proxy(vsvc, self.ctx).obj  # with block-deletion
+        undo_needed = True
+        try:
+            created = await self.writer.create_host(kinds.SERVICE, host_obj)
+        except ApiError as e:
+            if not e.already_exists:
+                raise
+            hm = host_obj["metadata"]
+            created = await self.host.get("v1", "services", hm["name"], hm["namespace"])
+            if not self._same_virtual(created, vsvc):
+                from vcluster.apiserver.errors import already_exists
+
+                raise already_exists("services", "", vsvc["metadata"]["name"]) from None
+            undo_needed = False  # our own host Service of this virtual one (the syncer recreating it)
+        merged = svcres.virtual_from_host_create(vsvc, created)
+        vsvc["spec"] = merged.get("spec", vsvc.get("spec"))
+        if "status" in merged:
+            vsvc["status"] = merged["status"]
+        hm = created["metadata"]
+        log.info("Create host object service %s/%s (API interception)", hm["namespace"], hm["name"])
+
+        async def undo() -> None:
+            with contextlib.suppress(ApiError):
+                await self.host.delete("v1", "services", hm["name"], hm["namespace"])
+
+        return undo if undo_needed else None
+
+    def _same_virtual(self, host: Mapping[str, Any], virtual: Mapping[str, Any]) -> bool:
+        """A managed host object that stands for this virtual object (by name and namespace)."""
+        from vcluster.syncer import constants as c
+        from vcluster.syncer import metadata
+
+        if not metadata.is_managed(host, self.ctx, kinds.SERVICE, self.mapping_lookup):
+            return False
+        ann, vm = metadata.annotations_of(host), virtual.get("metadata") or {}
+        return ann.get(c.NAME_ANNOTATION) == vm.get("name") and ann.get(c.NAMESPACE_ANNOTATION) == vm.get(
+            "namespace"
+        )
+
+    # ------------------------------------------------------------------ start / stop
+    async def _host_facts(self) -> dict[str, Any]:
+        """The host Service of this virtual cluster (kube IP, owner) and the DNS Service IP."""
+        facts: dict[str, Any] = {}
+        try:
+            svc = await self.host.get("v1", "services", self.name, self.host_namespace)
+            facts["kube_ip"] = (svc.get("spec") or {}).get("clusterIP") or ""
+            facts["owner_uid"] = (svc.get("metadata") or {}).get("uid", "")
+        except ApiError as e:
+            if not e.not_found:
+                raise
+        return facts
+
+    async def ensure_host_service(self) -> None:
+        """The host Service `<name>` standing for the virtual API server (vCluster's Helm chart
+        creates it; pods' KUBERNETES_* variables and `default/kubernetes` mirror it)."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.host_namespace,
+                "labels": {"app": "vcluster", "release": self.name},
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "ports": [{"name": "https", "port": 443, "targetPort": self.api_port, "protocol": "TCP"}],
+            },
+        }
+        await self._ensure(self.host, "services", body, self.host_namespace)
+        # the account host pods run as unless service accounts are synced (the Helm chart's)
+        sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": self.ctx.workload_sa}}
+        await self._ensure(self.host, "serviceaccounts", sa, self.host_namespace)
+
+    async def ensure_dns_service(self) -> None:
+        """`kube-system/kube-dns` in the virtual cluster; its host ClusterIP is the pods' DNS server."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": DNS_SERVICE[1],
+                "namespace": DNS_SERVICE[0],
+                "labels": {"k8s-app": "kube-dns"},
+            },
+            "spec": {
+                "selector": {"k8s-app": "kube-dns"},
+                "ports": [
+                    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 1053},
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 1053},
+                ],
+            },
+        }
+        await self._ensure(self.virtual, "services", body, DNS_SERVICE[0])
+
+    async def _ensure(self, client: Client, plural: str, body: dict[str, Any], namespace: str) -> None:
+        try:
+            await client.create("v1", plural, body, namespace)
+        except ApiError as e:
+            if not e.already_exists:
+                name = body["metadata"]["name"]
+                log.warning("cannot create %s %s/%s: %s", plural, namespace, name, e.message)
+
+    def _dns_ip(self) -> str:
+        hns, hname = (
+            self.host_namespace,
+            self.ctx.host_name_for(kinds.SERVICE, DNS_SERVICE[1], DNS_SERVICE[0]),
+        )
+        svc = self.controllers["services"].hinf.get(hname, hns) if "services" in self.controllers else None
+        return ((svc or {}).get("spec") or {}).get("clusterIP") or ""
+
+    def _refresh_dns(self, *_: Any) -> None:
+        ip = self._dns_ip()
+        if ip and ip != self.ctx.dns_ip:
+            self.ctx = self.ctx.replace(dns_ip=ip)
+            log.info("DNS service IP is %s", ip)
+            pods = self.controllers.get("pods")
+            if pods is not None:
+                for p in pods.vinf.list():
+                    m = p.get("metadata") or {}
+                    pods.enqueue(m.get("namespace", ""), m.get("name", ""))
+
+    async def start(self) -> None:
+        await self.ensure_host_service()
+        facts = await self._host_facts()
+        self.ctx = self.ctx.replace(**facts)
+        n_map, n_base = await self.mappings.load(), await self.bases.load()
+        log.info("loaded %d mappings and %d sync bases", n_map, n_base)
+        unsupported = [
+            k for d, k in self.config.enabled_kinds() if d == "toHost" and k not in registry.SUPPORTED_TO_HOST
+        ]
+        if unsupported:
+            log.warning("not synced by this engine (enabled in the config): %s", ", ".join(unsupported))
+        for direction, kind in self.config.enabled_kinds():
+            if direction != "toHost":
+                continue
+            ks = registry.build(kind)
+            if ks is not None:
+                self.controllers[kind] = SyncController(self, ks)
+        for kind in ("configmaps", "secrets"):
+            c = self.controllers.get(kind)
+            if c is not None:
+                singular = "ConfigMap" if kind == "configmaps" else "Secret"
+                self.mappings.on_reference_change(singular, lambda k, ns, n, c=c: c.enqueue(ns, n))
+        self.extra["nodes"] = NodeController(self)
+        if self.config.sync_enabled("events", "fromHost"):
+            self.extra["events"] = EventController(self)
+        if "services" in self.controllers:
+            self.controllers["services"].hinf.add_handler(self._refresh_dns)
+        await self.virtual_informers.start()
+        await self.host_informers.start()
+        await self.virtual_informers.wait_synced(timeout=120)
+        await self.host_informers.wait_synced(timeout=120)
+        await self.ensure_dns_service()
+        self._refresh_dns()
+        workers = self.config.workers_for
+        for kind, c in self.controllers.items():
+            self._tasks.append(asyncio.create_task(c.run(workers(kind)), name=f"sync-{kind}"))
+        for name, c in self.extra.items():
+            self._tasks.append(asyncio.create_task(c.run(workers(name)), name=f"sync-{name}"))
+        self._tasks.append(asyncio.create_task(self._mapping_gc(), name="mapping-gc"))
+        log.info("Successfully started vCluster controllers: %s", ", ".join([*self.controllers, *self.extra]))
+
+    async def _mapping_gc(self) -> None:
+        interval = self.config.experimental.engine.mappings_gc_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.mappings.collect(self._owner_exists)
+            except Exception:
+                log.exception("mapping GC failed")
+
+    async def _owner_exists(self, owner: Reference) -> bool:
+        plural = {"Pod": "pods", "Service": "services", "ConfigMap": "configmaps", "Secret": "secrets"}.get(
+            owner.kind, owner.kind.lower() + "s"
+        )
+        c = self.controllers.get(plural)
+        if c is None:
+            return True  # not ours to judge
+        v = c.vinf.get(owner.name, owner.namespace or None)
+        h = c.hinf.get(owner.host_name, owner.host_namespace or None)
+        return v is not None or h is not None
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.virtual_events.close()
+        await self.virtual_informers.stop()
+        await self.host_informers.stop()

@@ -1,0 +1,403 @@
+"""Three-way merge primitives of §6.2 and declarative per-resource field directions (§6.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import orjson
+
+from vcluster.apiserver.patch import json_copy, merge_patch
+from vcluster.syncer import constants as c
+from vcluster.syncer.names import label_key_from_host, label_key_to_host
+
+if TYPE_CHECKING:
+    from vcluster.syncer.context import SyncContext
+
+__all__ = [
+    "Field",
+    "FieldDirections",
+    "FieldEnv",
+    "Merged",
+    "apply_directions",
+    "apply_merge_patch",
+    "copy_bidirectional",
+    "create_merge_patch",
+    "diff_map",
+    "get_path",
+    "initial_base",
+    "json_copy",
+    "merge_annotations",
+    "merge_bidirectional",
+    "merge_labels",
+    "merge_maps",
+    "semantic_equal",
+    "set_path",
+    "split_status",
+]
+
+KeyTransform = Callable[[str], "str | None"]
+
+
+class Merged(NamedTuple):
+    """New virtual and host values plus whether each differs (semantically) from its input."""
+
+    virtual: Any
+    host: Any
+    virtual_changed: bool
+    host_changed: bool
+
+
+def _merged(new_v: Any, new_h: Any, v: Any, h: Any) -> Merged:
+    return Merged(new_v, new_h, not semantic_equal(new_v, v), not semantic_equal(new_h, h))
+
+
+# ---------------------------------------------------------------- equality and merge patches
+
+
+def _norm(v: Any) -> Any:
+    """Drop empty containers and nulls (Go's semantic DeepEqual treats nil and empty alike)."""
+    if isinstance(v, dict):
+        out = {k: n for k, x in v.items() if (n := _norm(x)) is not None}
+        return out or None
+    if isinstance(v, list):
+        return [_norm(x) for x in v] or None
+    return v
+
+
+def _canon(v: Any) -> bytes:
+    return orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
+
+
+def semantic_equal(a: Any, b: Any) -> bool:
+    """Kubernetes-style semantic equality of two JSON values (nil == empty)."""
+    return _canon(_norm(a)) == _canon(_norm(b))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return _canon(a) == _canon(b)
+
+
+def create_merge_patch(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict | None:
+    """RFC 7386 patch turning `before` into `after`; None when they are equal."""
+    patch = _diff(before or {}, after or {})
+    return patch or None
+
+
+def _diff(b: Mapping[str, Any], a: Mapping[str, Any]) -> dict[str, Any]:
+    patch: dict[str, Any] = {}
+    for k, bv in b.items():
+        if bv is not None and a.get(k) is None:
+            patch[k] = None
+    for k, av in a.items():
+        if av is None:
+            continue
+        bv = b.get(k)
+        if isinstance(av, dict) and isinstance(bv, dict):
+            sub = _diff(bv, av)
+            if sub:
+                patch[k] = sub
+        elif bv is None or not _same(av, bv):
+            patch[k] = json_copy(av)
+    return patch
+
+
+def apply_merge_patch(obj: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A new object with an RFC 7386 patch applied (inputs untouched)."""
+    base = json_copy(dict(obj))
+    return merge_patch(base, json_copy(dict(patch))) if patch else base
+
+
+def split_status(patch: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Split a patch into (everything but status, status-only patch) for the status subresource."""
+    if not patch:
+        return None, None
+    rest = {k: v for k, v in patch.items() if k != "status"}
+    status = {"status": patch["status"]} if "status" in patch else None
+    return rest or None, status
+
+
+# ---------------------------------------------------------------- dotted paths
+
+
+def get_path(obj: Mapping[str, Any] | None, path: str) -> Any:
+    """Value at a dotted path (None when any step is missing)."""
+    cur: Any = obj
+    for part in path.split("."):
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
+    """Set (or with None/empty, remove) the value at a dotted path, creating parents."""
+    parts = path.split(".")
+    cur = obj
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            if value is None:
+                return
+            nxt = cur[part] = {}
+        cur = nxt
+    if value is None:
+        cur.pop(parts[-1], None)
+    else:
+        cur[parts[-1]] = value
+
+
+# ---------------------------------------------------------------- map merges (labels, annotations, data)
+
+
+def diff_map(before: Mapping[str, str] | None, after: Mapping[str, str] | None) -> dict[str, str | None]:
+    """Changed and added keys with their new values, removed keys with None."""
+    before, after = before or {}, after or {}
+    out: dict[str, str | None] = {k: None for k in before if k not in after}
+    out.update({k: v for k, v in after.items() if k not in before or before[k] != v})
+    return out
+
+
+def merge_maps(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    target: Mapping[str, Any] | None,
+    transform: KeyTransform | None = None,
+) -> dict[str, Any]:
+    """Apply the `before→after` diff onto a copy of `target`; transform maps keys (None drops one)."""
+    out = dict(target or {})
+    for key, value in diff_map(before, after).items():
+        k = transform(key) if transform else key
+        if not k:
+            continue
+        if value is None:
+            out.pop(k, None)
+        else:
+            out[k] = value
+    return out
+
+
+def copy_bidirectional(
+    v_old: Any,
+    v: Any,
+    h_old: Any,
+    h: Any,
+    to_host: Callable[[Any], Any] | None = None,
+    to_virtual: Callable[[Any], Any] | None = None,
+) -> Merged:
+    """CopyBidirectional: a virtual change is copied to the host, else a host change to the virtual side."""
+    if not semantic_equal(v_old, v):
+        return _merged(v, (to_host(v) if to_host else json_copy(v)), v, h)
+    if not semantic_equal(h_old, h):
+        return _merged((to_virtual(h) if to_virtual else json_copy(h)), h, v, h)
+    return _merged(v, h, v, h)
+
+
+def merge_bidirectional(
+    v_old: Mapping[str, Any] | None,
+    v: Mapping[str, Any] | None,
+    h_old: Mapping[str, Any] | None,
+    h: Mapping[str, Any] | None,
+) -> Merged:
+    """MergeBidirectional (ConfigMap/Secret data): the changed side's key diff applied to the other side."""
+    if not semantic_equal(v_old, v):
+        return _merged(_or_none(v), _or_none(merge_maps(v_old, v, h)), v, h)
+    if not semantic_equal(h_old, h):
+        return _merged(_or_none(merge_maps(h_old, h, v)), _or_none(h), v, h)
+    return _merged(_or_none(v), _or_none(h), v, h)
+
+
+def _or_none(m: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(m) if m else None
+
+
+def merge_labels(
+    v_old: Mapping[str, str] | None,
+    v: Mapping[str, str] | None,
+    h_old: Mapping[str, str] | None,
+    h: Mapping[str, str] | None,
+    vcluster: str,
+    excluded: Iterable[str] = (),
+) -> Merged:
+    """Three-way label merge: reserved keys hashed toward the host, marker/ns-label keys never come back."""
+    skip = set(excluded)
+
+    def to_host(k: str) -> str | None:
+        return None if k in skip else label_key_to_host(k, vcluster)
+
+    def to_virtual(k: str) -> str | None:
+        return None if k in skip else label_key_from_host(k, vcluster)
+
+    if not semantic_equal(v_old, v):
+        return _merged(dict(v or {}), merge_maps(v_old, v, h, to_host), v, h)
+    if not semantic_equal(h_old, h):
+        return _merged(merge_maps(h_old, h, v, to_virtual), dict(h or {}), v, h)
+    return _merged(dict(v or {}), dict(h or {}), v, h)
+
+
+def annotation_excluded(key: str, excluded: Iterable[str] = (), prefixes: Iterable[str] = ()) -> bool:
+    """True for the bookkeeping keys and per-syncer exclusions that never cross sides."""
+    return (
+        key in c.OBJECT_ANNOTATIONS
+        or key in c.BOOKKEEPING_ANNOTATIONS
+        or key in excluded
+        or any(key.startswith(p) for p in prefixes)
+    )
+
+
+def merge_annotations(
+    v_old: Mapping[str, str] | None,
+    v: Mapping[str, str] | None,
+    h_old: Mapping[str, str] | None,
+    h: Mapping[str, str] | None,
+    excluded: Iterable[str] = (),
+    excluded_prefixes: Iterable[str] = (),
+    to_host: KeyTransform | None = None,
+    to_virtual: KeyTransform | None = None,
+) -> Merged:
+    """Three-way annotation merge; object-*/managed-* and per-syncer keys are excluded both ways."""
+    ex, pre = tuple(excluded), tuple(excluded_prefixes)
+
+    def host_key(k: str) -> str | None:
+        if annotation_excluded(k, ex, pre):
+            return None
+        return to_host(k) if to_host else k
+
+    def virtual_key(k: str) -> str | None:
+        if annotation_excluded(k, ex, pre):
+            return None
+        return to_virtual(k) if to_virtual else k
+
+    if not semantic_equal(v_old, v):
+        return _merged(dict(v or {}), merge_maps(v_old, v, h, host_key), v, h)
+    if not semantic_equal(h_old, h):
+        return _merged(merge_maps(h_old, h, v, virtual_key), dict(h or {}), v, h)
+    return _merged(dict(v or {}), dict(h or {}), v, h)
+
+
+def initial_base(
+    virtual: Mapping[str, Any], host: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """vCluster's base when none was kept: virtual without labels (re-pushes them), host as is (§6.1)."""
+    v_old = json_copy(dict(virtual))
+    v_old.setdefault("metadata", {}).pop("labels", None)
+    return v_old, json_copy(dict(host))
+
+
+# ---------------------------------------------------------------- declarative field directions
+
+
+@dataclass(frozen=True)
+class FieldEnv:
+    """What a field transform may look at: the context and the current pair."""
+
+    ctx: SyncContext
+    virtual: Mapping[str, Any]
+    host: Mapping[str, Any]
+
+
+Transform = Callable[[Any, FieldEnv], Any]
+
+
+ThreeWay = Callable[[Any, Any, Any, Any, FieldEnv], "tuple[Any, Any]"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One synced field: a dotted path, optional value transforms per direction and a strategy.
+
+    `strategy` is "copy" (CopyBidirectional) or "merge" (MergeBidirectional of maps); `merge`, when
+    given, replaces both with a custom three-way function (v_old, v, h_old, h, env) -> (v, h).
+    """
+
+    path: str
+    to_host: Transform | None = None
+    to_virtual: Transform | None = None
+    strategy: str = "copy"
+    merge: ThreeWay | None = None
+
+
+def _field(f: str | Field) -> Field:
+    return f if isinstance(f, Field) else Field(f)
+
+
+@dataclass(frozen=True)
+class FieldDirections:
+    """Which fields flow virtual→host, host→virtual, and both ways (three-way) for one resource."""
+
+    to_host: tuple[str | Field, ...] = ()
+    from_host: tuple[str | Field, ...] = ()
+    both: tuple[str | Field, ...] = ("metadata.labels", "metadata.annotations")
+    excluded_annotations: tuple[str, ...] = ()
+    excluded_annotation_prefixes: tuple[str, ...] = ()
+    excluded_labels: tuple[str, ...] = ()
+
+    def paths(self) -> dict[str, tuple[str, ...]]:
+        """The declared paths per direction (for logs and docs)."""
+        return {
+            "to_host": tuple(_field(f).path for f in self.to_host),
+            "from_host": tuple(_field(f).path for f in self.from_host),
+            "both": tuple(_field(f).path for f in self.both),
+        }
+
+
+def _apply(value: Any, fn: Transform | None, env: FieldEnv) -> Any:
+    return json_copy(value) if fn is None else fn(json_copy(value), env)
+
+
+def apply_directions(
+    virtual: Mapping[str, Any],
+    host: Mapping[str, Any],
+    virtual_old: Mapping[str, Any] | None,
+    host_old: Mapping[str, Any] | None,
+    directions: FieldDirections,
+    ctx: SyncContext,
+) -> Merged:
+    """New (virtual, host, changed flags) after every declared direction; inputs are never mutated."""
+    if virtual_old is None or host_old is None:
+        base_v, base_h = initial_base(virtual, host)
+        virtual_old = base_v if virtual_old is None else virtual_old
+        host_old = base_h if host_old is None else host_old
+    new_v, new_h = json_copy(dict(virtual)), json_copy(dict(host))
+    env = FieldEnv(ctx, virtual, host)
+    for spec in directions.to_host:
+        f = _field(spec)
+        want = _apply(get_path(virtual, f.path), f.to_host, env)
+        if not semantic_equal(want, get_path(host, f.path)):
+            set_path(new_h, f.path, want)
+    for spec in directions.from_host:
+        f = _field(spec)
+        want = _apply(get_path(host, f.path), f.to_virtual, env)
+        if not semantic_equal(want, get_path(virtual, f.path)):
+            set_path(new_v, f.path, want)
+    for spec in directions.both:
+        f = _field(spec)
+        args = (
+            get_path(virtual_old, f.path),
+            get_path(virtual, f.path),
+            get_path(host_old, f.path),
+            get_path(host, f.path),
+        )
+        if f.merge is not None:
+            res = f.merge(*args, env)
+        elif f.path == "metadata.labels":
+            res = merge_labels(*args, ctx.vcluster, directions.excluded_labels)
+        elif f.path == "metadata.annotations":
+            res = merge_annotations(
+                *args, directions.excluded_annotations, directions.excluded_annotation_prefixes
+            )
+        elif f.strategy == "merge":
+            res = merge_bidirectional(*args)
+        else:
+            res = copy_bidirectional(
+                *args,
+                to_host=(lambda x, f=f: _apply(x, f.to_host, env)),
+                to_virtual=(lambda x, f=f: _apply(x, f.to_virtual, env)),
+            )
+        v, h = res[0], res[1]
+        if not semantic_equal(v, args[1]):
+            set_path(new_v, f.path, v or None)
+        if not semantic_equal(h, args[3]):
+            set_path(new_h, f.path, h or None)
+    return _merged(new_v, new_h, virtual, host)

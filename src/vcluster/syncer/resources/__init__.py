@@ -1,0 +1,1 @@
+"""One module per synced resource kind: translation, field directions, sync and status functions."""

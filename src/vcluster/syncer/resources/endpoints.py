@@ -1,0 +1,108 @@
+"""Endpoints (§5.2): synced only for selector-less Services; pod targetRefs translated."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from vcluster.syncer import constants as c
+from vcluster.syncer import generic, kinds, metadata
+from vcluster.syncer.context import SyncContext
+from vcluster.syncer.merge import Field, FieldDirections, FieldEnv, json_copy
+from vcluster.syncer.result import Delete, SyncResult, Translation
+
+KIND = kinds.ENDPOINTS
+SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
+
+
+def translate_subsets(subsets: Any, ctx: SyncContext, namespace: str = "") -> Any:
+    """Addresses pointing at virtual pods point at their host pods (uid/resourceVersion cleared)."""
+    out = json_copy(subsets)
+    for subset in out or []:
+        for field in ("addresses", "notReadyAddresses"):
+            for addr in subset.get(field) or []:
+                ref = addr.get("targetRef")
+                if ref and ref.get("kind") == "Pod":
+                    ref["name"] = ctx.host_name(ref.get("name", ""), ref.get("namespace") or namespace)
+                    ref["namespace"] = ctx.host_namespace
+                    ref.pop("uid", None)
+                    ref.pop("resourceVersion", None)
+    return out
+
+
+def _subsets_to_host(subsets: Any, env: FieldEnv) -> Any:
+    return translate_subsets(subsets, env.ctx, metadata.meta(env.virtual).get("namespace", ""))
+
+
+FIELDS = FieldDirections(
+    to_host=(Field("subsets", to_host=_subsets_to_host),),
+    excluded_annotations=("control-plane.alpha.kubernetes.io/leader",),
+)
+
+
+def should_sync(service: Mapping[str, Any] | None) -> bool:
+    """Only user-managed endpoints (the virtual Service exists and has no selector) are synced."""
+    return service is not None and not (service.get("spec") or {}).get("selector")
+
+
+def translate_endpoints(vep: Mapping[str, Any], ctx: SyncContext) -> Translation:
+    """The host Endpoints for a selector-less virtual Service."""
+    host = generic.to_host(vep, ctx, KIND, FIELDS)
+    if "subsets" in host:
+        host["subsets"] = translate_subsets(host["subsets"], ctx, metadata.meta(vep).get("namespace", ""))
+    return Translation(host)
+
+
+def sync_endpoints(
+    vep: Mapping[str, Any],
+    hep: Mapping[str, Any],
+    virtual_old: Mapping[str, Any] | None,
+    host_old: Mapping[str, Any] | None,
+    ctx: SyncContext,
+) -> SyncResult:
+    """Subsets virtual→host; labels/annotations both ways."""
+    return generic.sync(vep, hep, virtual_old, host_old, ctx, KIND, FIELDS)
+
+
+def host_endpoints_decision(
+    service: Mapping[str, Any] | None, hep: Mapping[str, Any] | None
+) -> Delete | None:
+    """Delete a host Endpoints object that is not ours to keep (§5.2).
+
+    With a selector the host controller owns the endpoints, so a vCluster-written copy goes; without
+    one a host-controller copy (no `object-name`) goes so that ours can replace it.
+    """
+    if hep is None:
+        return None
+    ours = bool(metadata.annotations_of(hep).get(c.NAME_ANNOTATION))
+    if service is not None and (service.get("spec") or {}).get("selector") and ours:
+        return Delete("host", "service has a selector, host endpoints are managed by the host")
+    if should_sync(service) and not ours:
+        return Delete("host", "service has no selector, replacing host-managed endpoints")
+    return None
+
+
+def kubernetes_endpoints(host_vc_endpoints: Mapping[str, Any]) -> dict[str, Any]:
+    """Virtual `default/kubernetes` Endpoints: the host vCluster endpoints, `https` port only."""
+    subsets = []
+    for s in host_vc_endpoints.get("subsets") or []:
+        ports = [json_copy(p) for p in s.get("ports") or [] if p.get("name") == "https"]
+        if not ports:
+            continue
+        subset: dict[str, Any] = {"ports": ports}
+        for field in ("addresses", "notReadyAddresses"):
+            addrs = [
+                {k: v for k, v in a.items() if k not in ("hostname", "nodeName", "targetRef")}
+                for a in s.get(field) or []
+            ]
+            if addrs:
+                subset[field] = addrs
+        subsets.append(subset)
+    out: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {SKIP_MIRROR_LABEL: "true"}},
+    }
+    if subsets:
+        out["subsets"] = subsets
+    return out

@@ -1,0 +1,289 @@
+"""Nodes (§9): fake nodes by default, real host nodes when enabled, and the per-node kubelet services."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from vcluster.syncer import constants as c
+from vcluster.syncer import kinds, metadata
+from vcluster.syncer.context import SyncContext
+from vcluster.syncer.merge import create_merge_patch, json_copy, split_status
+from vcluster.syncer.names import safe_concat_name
+from vcluster.syncer.podspec import enforced_tolerations
+
+KIND = kinds.NODE
+KUBELET_PORT = 10250
+NODE_SERVICE_TARGET_PORT = 8443
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+FAKE_CAPACITY = {
+    "cpu": "16",
+    "memory": "32Gi",
+    "ephemeral-storage": "100Gi",
+    "hugepages-1Gi": "0",
+    "hugepages-2Mi": "0",
+    "pods": "110",
+}
+_CONDITIONS = (
+    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+)
+
+
+def node_hostname(name: str) -> str:
+    """The DNS name the fake kubelet answers on: `<name with . → ->.nodes.vcluster.com`."""
+    return f"{name.replace('.', '-')}.nodes.vcluster.com"
+
+
+def node_addresses(name: str, ctx: SyncContext, node_service_ip: str | None) -> list[dict[str, str]]:
+    """Hostname address when proxying by hostname, node-service InternalIP when proxying by IP."""
+    out = []
+    if ctx.proxy_kubelets_by_hostname:
+        out.append({"type": "Hostname", "address": node_hostname(name)})
+    if ctx.proxy_kubelets_by_ip and node_service_ip:
+        out.append({"type": "InternalIP", "address": node_service_ip})
+    return out
+
+
+def _guid(seed: str) -> str:
+    letters = "".join(chr(ord("a") + b % 26) for b in hashlib.sha256(seed.encode()).digest())
+    return f"{letters[:8]}-{letters[8:12]}-{letters[12:16]}-{letters[16:20]}-{letters[20:32]}"
+
+
+def fake_node(name: str, ctx: SyncContext, *, now: str, node_service_ip: str | None = None) -> dict[str, Any]:
+    """A fake virtual node standing for host node `name` (labels, capacity, conditions of §9.2)."""
+    conditions = [
+        {
+            "type": t,
+            "status": s,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+            "reason": reason,
+            "message": message,
+        }
+        for t, s, reason, message in _CONDITIONS
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                c.FAKE_NODE_LABEL: "true",
+                "beta.kubernetes.io/arch": ctx.node_arch,
+                "kubernetes.io/arch": ctx.node_arch,
+                "beta.kubernetes.io/os": "linux",
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/hostname": safe_concat_name("fake", name),
+            },
+            "annotations": {
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "false",
+            },
+        },
+        "spec": {},
+        "status": {
+            "capacity": dict(FAKE_CAPACITY),
+            "allocatable": dict(FAKE_CAPACITY),
+            "conditions": conditions,
+            "addresses": node_addresses(name, ctx, node_service_ip),
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+            "nodeInfo": {
+                "machineID": _guid(f"machine/{name}"),
+                "systemUUID": _guid(f"system/{name}"),
+                "bootID": _guid(f"boot/{name}"),
+                "kernelVersion": "4.19.76-fakelinux",
+                "osImage": "Fake Kubernetes Image",
+                "containerRuntimeVersion": "docker://19.3.12",
+                "kubeletVersion": ctx.virtual_kubernetes_version,
+                "kubeProxyVersion": ctx.virtual_kubernetes_version,
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+        },
+    }
+
+
+def fake_node_status_patch(
+    vnode: Mapping[str, Any], ctx: SyncContext, node_service_ip: str | None = None
+) -> dict[str, Any] | None:
+    """Status patch correcting a fake node's addresses (done on every reconcile)."""
+    want = node_addresses(metadata.meta(vnode).get("name", ""), ctx, node_service_ip)
+    have = (vnode.get("status") or {}).get("addresses") or []
+    return None if want == have else {"status": {"addresses": want}}
+
+
+def _owner_kind_is(refs: Iterable[Mapping[str, Any]], api_version: str, kind: str) -> bool:
+    return any(r.get("apiVersion") == api_version and r.get("kind") == kind for r in refs)
+
+
+def node_needed(
+    name: str, virtual_pods: Iterable[Mapping[str, Any]], host_pods: Iterable[Mapping[str, Any]]
+) -> bool:
+    """A node is needed while a non-DaemonSet virtual pod or managed host pod is bound to it (§9.1)."""
+    for pod in virtual_pods:
+        if (pod.get("spec") or {}).get("nodeName") != name:
+            continue
+        if not _owner_kind_is(metadata.meta(pod).get("ownerReferences") or [], "apps/v1", "DaemonSet"):
+            return True
+    for pod in host_pods:
+        if (pod.get("spec") or {}).get("nodeName") != name:
+            continue
+        if metadata.annotations_of(pod).get(c.OWNER_SET_KIND_ANNOTATION) != "DaemonSet":
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- node services (§9.3)
+
+
+def node_service_name(ctx: SyncContext, node: str) -> str:
+    """Host Service proxying the kubelet of virtual node `node`."""
+    return safe_concat_name(ctx.vcluster, "node", node.replace(".", "-"))
+
+
+def node_service(ctx: SyncContext, node: str, vcluster_service: Mapping[str, Any]) -> dict[str, Any]:
+    """The host Service `kubelet` 10250 → 8443 with the vCluster Service's selector, owned by it."""
+    svc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": node_service_name(ctx, node),
+            "namespace": ctx.host_namespace,
+            "labels": {"vcluster.loft.sh/belongs-to": ctx.vcluster, "vcluster.loft.sh/node": node},
+        },
+        "spec": {
+            "ports": [
+                {
+                    "name": "kubelet",
+                    "port": KUBELET_PORT,
+                    "targetPort": NODE_SERVICE_TARGET_PORT,
+                    "protocol": "TCP",
+                }
+            ]
+        },
+    }
+    selector = (vcluster_service.get("spec") or {}).get("selector")
+    if selector:
+        svc["spec"]["selector"] = dict(selector)
+    uid = metadata.meta(vcluster_service).get("uid")
+    if uid:
+        svc["metadata"]["ownerReferences"] = [
+            {"apiVersion": "v1", "kind": "Service", "name": ctx.vcluster, "uid": uid, "controller": False}
+        ]
+    return svc
+
+
+# ---------------------------------------------------------------- real nodes (§9.4)
+
+
+def _taint_json(t: Mapping[str, Any]) -> str:
+    parts = [f'"key":{json.dumps(t.get("key", ""))}']
+    if t.get("value"):
+        parts.append(f'"value":{json.dumps(t["value"])}')
+    parts.append(f'"effect":{json.dumps(t.get("effect", ""))}')
+    if t.get("timeAdded"):
+        parts.append(f'"timeAdded":{json.dumps(t["timeAdded"])}')
+    return "{" + ",".join(parts) + "}"
+
+
+def original_taints_annotation(taints: Iterable[Mapping[str, Any]]) -> str:
+    """JSON array of JSON-encoded host taints (what the last sync saw on the host)."""
+    return json.dumps([_taint_json(t) for t in taints], separators=(",", ":"))
+
+
+def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
+    """core/v1 Toleration.ToleratesTaint."""
+    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+        return False
+    if toleration.get("key") and toleration["key"] != taint.get("key"):
+        return False
+    op = toleration.get("operator") or "Equal"
+    if op == "Exists":
+        return True
+    return (toleration.get("value") or "") == (taint.get("value") or "")
+
+
+def merge_taints(
+    host_taints: list[Mapping[str, Any]],
+    virtual_taints: list[Mapping[str, Any]],
+    original_annotation: str | None,
+    tolerations: list[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """Host taints (minus enforced-tolerated ones) plus taints added virtually since the last sync."""
+    try:
+        original = set(json.loads(original_annotation)) if original_annotation else set()
+    except ValueError:
+        original = set()
+    host = [dict(t) for t in host_taints if not any(tolerates(tol, t) for tol in tolerations)]
+    host_keys = {_taint_json(t) for t in host_taints}
+    host_has_not_ready = any(t.get("key") == NOT_READY_TAINT for t in host_taints)
+    added = [
+        dict(t)
+        for t in virtual_taints
+        if _taint_json(t) not in original
+        and _taint_json(t) not in host_keys
+        and (t.get("key") != NOT_READY_TAINT or host_has_not_ready)
+    ]
+    return host + added
+
+
+def real_node(
+    hnode: Mapping[str, Any],
+    ctx: SyncContext,
+    vnode: Mapping[str, Any] | None = None,
+    *,
+    node_service_ip: str | None = None,
+    own_node: str | None = None,
+) -> dict[str, Any]:
+    """The desired virtual copy of a real host node (create when `vnode` is None, else its update)."""
+    name = metadata.meta(hnode).get("name", "")
+    base = (
+        json_copy(dict(vnode)) if vnode is not None else {"apiVersion": "v1", "kind": "Node", "metadata": {}}
+    )
+    m = base.setdefault("metadata", {})
+    m["name"] = name
+    labels, annotations = metadata.apply_metadata(hnode, vnode)
+    labels[c.MARKER_LABEL] = ctx.vcluster
+    host_taints = (hnode.get("spec") or {}).get("taints") or []
+    virtual_taints = ((vnode or {}).get("spec") or {}).get("taints") or []
+    taints = merge_taints(
+        host_taints,
+        virtual_taints,
+        metadata.annotations_of(vnode).get(c.ORIGINAL_TAINTS_ANNOTATION),
+        enforced_tolerations(ctx),
+    )
+    annotations[c.ORIGINAL_TAINTS_ANNOTATION] = original_taints_annotation(host_taints)
+    if own_node and own_node == name:
+        annotations[c.SCALE_DOWN_DISABLED_ANNOTATION] = "true"
+    m["labels"], m["annotations"] = labels, annotations
+    spec = json_copy(hnode.get("spec") or {})
+    spec.pop("taints", None)
+    if taints:
+        spec["taints"] = taints
+    base["spec"] = spec
+    status = json_copy(hnode.get("status") or {})
+    if ctx.proxy_kubelets_by_hostname or ctx.proxy_kubelets_by_ip:
+        status["addresses"] = node_addresses(name, ctx, node_service_ip)
+    status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": KUBELET_PORT}}
+    if ctx.clear_image_status:
+        status.pop("images", None)
+    base["status"] = status
+    return base
+
+
+def real_node_update(
+    vnode: Mapping[str, Any],
+    hnode: Mapping[str, Any],
+    ctx: SyncContext,
+    *,
+    node_service_ip: str | None = None,
+    own_node: str | None = None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(patch, status patch) bringing a real virtual node in line with its host node."""
+    want = real_node(hnode, ctx, vnode, node_service_ip=node_service_ip, own_node=own_node)
+    return split_status(create_merge_patch(vnode, want))

@@ -1,0 +1,213 @@
+"""Services (§5.1): host-allocated ClusterIPs, translated selectors, two-way spec fields, status back-sync."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from vcluster.syncer import constants as c
+from vcluster.syncer import generic, kinds, metadata
+from vcluster.syncer.context import SyncContext
+from vcluster.syncer.merge import Field, FieldDirections, FieldEnv, json_copy, semantic_equal
+from vcluster.syncer.result import SyncResult, Translation
+from vcluster.syncer.selectors import host_service_selector, virtual_service_selector
+
+KIND = kinds.SERVICE
+EXTERNAL_NAME = "ExternalName"
+LOAD_BALANCER = "LoadBalancer"
+EXTERNAL_NAME_REQUEUE_SECONDS = 3.0
+
+
+def _selector_to_host(selector: Any, env: FieldEnv) -> Any:
+    ns = metadata.meta(env.virtual).get("namespace", "")
+    return host_service_selector(selector, env.ctx.vcluster, ns)
+
+
+def _selector_merge(v_old: Any, v: Any, h_old: Any, h: Any, env: FieldEnv) -> tuple[Any, Any]:
+    """Pushed virtual→host, unless only the host selector changed (then translated back)."""
+    if semantic_equal(v_old, v) and not semantic_equal(h_old, h):
+        return virtual_service_selector(h, env.ctx.vcluster), h
+    return v, _selector_to_host(v, env)
+
+
+def _status_to_virtual(status: Any, env: FieldEnv) -> Any:
+    """Host status; LB ingress blanked for non-LoadBalancer services."""
+    if (env.virtual.get("spec") or {}).get("type") != LOAD_BALANCER:
+        return {"loadBalancer": {}}
+    return status
+
+
+FIELDS = FieldDirections(
+    from_host=(Field("status", to_virtual=_status_to_virtual),),
+    both=(
+        Field("spec.selector", merge=_selector_merge),
+        "spec.type",
+        "spec.externalIPs",
+        "spec.externalName",
+        "spec.loadBalancerIP",
+        "spec.ports",
+        "spec.publishNotReadyAddresses",
+        "spec.externalTrafficPolicy",
+        "spec.sessionAffinity",
+        "spec.sessionAffinityConfig",
+        "spec.loadBalancerSourceRanges",
+        "spec.healthCheckNodePort",
+        "metadata.labels",
+        "metadata.annotations",
+    ),
+    excluded_annotations=("field.cattle.io/publicEndpoints",),
+)
+
+
+def _strip_allocations(spec: dict[str, Any]) -> None:
+    if spec.get("clusterIP") != "None":
+        spec.pop("clusterIP", None)
+    for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy", "healthCheckNodePort"):
+        spec.pop(key, None)
+    for port in spec.get("ports") or []:
+        port.pop("nodePort", None)
+
+
+def translate_service(vsvc: Mapping[str, Any], ctx: SyncContext) -> Translation:
+    """Controller create path: host allocates IPs and node ports; selector translated."""
+    host = generic.to_host(vsvc, ctx, KIND, FIELDS)
+    spec = host.setdefault("spec", {})
+    _strip_allocations(spec)
+    ns = metadata.meta(vsvc).get("namespace", "")
+    selector = host_service_selector(spec.get("selector"), ctx.vcluster, ns)
+    if selector is None:
+        spec.pop("selector", None)
+    else:
+        spec["selector"] = selector
+    return Translation(host)
+
+
+def translate_service_for_proxy(vsvc: Mapping[str, Any], ctx: SyncContext) -> Translation:
+    """API-proxy create path: the host Service created first, marked `block-deletion`."""
+    t = translate_service(vsvc, ctx)
+    t.obj["metadata"]["annotations"][c.BLOCK_DELETION_ANNOTATION] = "true"
+    return t
+
+
+def virtual_from_host_create(vsvc: Mapping[str, Any], hsvc: Mapping[str, Any]) -> dict[str, Any]:
+    """The virtual create body carrying the host's clusterIP(s), ports, healthCheckNodePort and status."""
+    out = json_copy(dict(vsvc))
+    spec, hspec = out.setdefault("spec", {}), hsvc.get("spec") or {}
+    for key in ("clusterIP", "clusterIPs", "ports", "healthCheckNodePort", "ipFamilies", "ipFamilyPolicy"):
+        if hspec.get(key) is not None:
+            spec[key] = json_copy(hspec[key])
+    if hsvc.get("status") is not None:
+        out["status"] = json_copy(hsvc["status"])
+    return out
+
+
+def type_switch_host_patch(vsvc_new: Mapping[str, Any], ctx: SyncContext) -> dict[str, Any]:
+    """API-proxy update of an ExternalName Service to another type: the host patch (host allocates the IP)."""
+    spec = vsvc_new.get("spec") or {}
+    ports = [{k: v for k, v in p.items() if k != "nodePort"} for p in spec.get("ports") or []]
+    ns = metadata.meta(vsvc_new).get("namespace", "")
+    return {
+        "spec": {
+            "type": spec.get("type") or "ClusterIP",
+            "ports": ports,
+            "externalName": None,
+            "clusterIP": "",
+            "selector": host_service_selector(spec.get("selector"), ctx.vcluster, ns),
+        }
+    }
+
+
+def _cluster_ip(svc: Mapping[str, Any]) -> str:
+    return (svc.get("spec") or {}).get("clusterIP") or ""
+
+
+def needs_recreate(vsvc: Mapping[str, Any], hsvc: Mapping[str, Any]) -> bool:
+    """The virtual service must be recreated with the host's ClusterIP (§5.1)."""
+    vtype = (vsvc.get("spec") or {}).get("type") or "ClusterIP"
+    htype = (hsvc.get("spec") or {}).get("type") or "ClusterIP"
+    if EXTERNAL_NAME in (vtype, htype):
+        return False
+    return bool(_cluster_ip(hsvc)) and _cluster_ip(vsvc) != _cluster_ip(hsvc)
+
+
+def recreated_virtual(vsvc: Mapping[str, Any], hsvc: Mapping[str, Any]) -> dict[str, Any]:
+    """Body of the virtual Service recreated with the host's allocation (server fields reset)."""
+    out = json_copy(dict(vsvc))
+    out["metadata"] = {
+        k: v
+        for k, v in metadata.meta(vsvc).items()
+        if k not in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink")
+    }
+    out.pop("status", None)
+    return virtual_from_host_create(out, hsvc)
+
+
+def sync_service(
+    vsvc: Mapping[str, Any],
+    hsvc: Mapping[str, Any],
+    virtual_old: Mapping[str, Any] | None,
+    host_old: Mapping[str, Any] | None,
+    ctx: SyncContext,
+) -> SyncResult:
+    """Both exist: ClusterIP parity first (recreate virtual), then the field directions."""
+    vtype = (vsvc.get("spec") or {}).get("type") or "ClusterIP"
+    htype = (hsvc.get("spec") or {}).get("type") or "ClusterIP"
+    if htype == EXTERNAL_NAME and vtype != EXTERNAL_NAME and not _cluster_ip(hsvc):
+        return SyncResult(dict(vsvc), dict(hsvc), requeue_after=EXTERNAL_NAME_REQUEUE_SECONDS)
+    if needs_recreate(vsvc, hsvc):
+        name = metadata.meta(vsvc).get("name")
+        return SyncResult(
+            dict(vsvc),
+            dict(hsvc),
+            recreate_virtual=True,
+            requeue_after=1.0,
+            extra={
+                "body": recreated_virtual(vsvc, hsvc),
+                "reason": f"recreating virtual service {metadata.meta(vsvc).get('namespace')}/{name}, "
+                "because cluster ip differs",
+            },
+        )
+
+    def post(new_v: dict[str, Any], new_h: dict[str, Any]) -> None:
+        new_h["metadata"]["annotations"].pop(c.BLOCK_DELETION_ANNOTATION, None)
+
+    return generic.sync(vsvc, hsvc, virtual_old, host_old, ctx, KIND, FIELDS, post)
+
+
+# ---------------------------------------------------------------- default/kubernetes (§5.1)
+
+
+def kubernetes_service_spec(host_vc_service: Mapping[str, Any]) -> dict[str, Any]:
+    """Spec fields of virtual `default/kubernetes` mirrored from the host vCluster Service."""
+    hspec = host_vc_service.get("spec") or {}
+    out: dict[str, Any] = {}
+    for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+        if hspec.get(key) is not None:
+            out[key] = json_copy(hspec[key])
+    ports = []
+    for p in hspec.get("ports") or []:
+        if p.get("name") == "kubelet":
+            continue
+        port = json_copy(p)
+        port.pop("nodePort", None)
+        ports.append(port)
+    out["ports"] = ports
+    return out
+
+
+def kubernetes_service_update(
+    virtual_kubernetes: Mapping[str, Any], host_vc_service: Mapping[str, Any]
+) -> tuple[str, dict[str, Any] | None]:
+    """("recreate", body) on a ClusterIP change, ("patch", patch) when others differ, else ("", None)."""
+    want = kubernetes_service_spec(host_vc_service)
+    vspec = virtual_kubernetes.get("spec") or {}
+    if want.get("clusterIP") and vspec.get("clusterIP") != want.get("clusterIP"):
+        body = json_copy(dict(virtual_kubernetes))
+        body["metadata"] = {
+            k: v for k, v in metadata.meta(virtual_kubernetes).items() if k not in ("uid", "resourceVersion")
+        }
+        body["spec"] = {**(body.get("spec") or {}), **want}
+        body.pop("status", None)
+        return "recreate", body
+    patch = {k: v for k, v in want.items() if not semantic_equal(vspec.get(k), v)}
+    return ("patch", {"spec": patch}) if patch else ("", None)
