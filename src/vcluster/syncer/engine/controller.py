@@ -116,6 +116,8 @@ class SyncController:
         ctx = self.engine.ctx
         ks = self.ks
         ns, name = split_key(key)
+        if ks.ignores(ns, name):
+            return
         virtual = self.vinf.get(name, ns or None)
         if virtual is not None and metadata.is_controlled_by_other(virtual):
             return

@@ -74,6 +74,10 @@ class KindSyncer:
         )
 
     # ---- the three cases
+    def ignores(self, namespace: str, name: str) -> bool:
+        """Keys this syncer never touches (e.g. objects that share one host object)."""
+        return False
+
     def wants(self, virtual: Mapping[str, Any]) -> bool:
         """Whether the virtual object should be on the host at all (used ConfigMaps, ...)."""
         return True

@@ -13,6 +13,7 @@ from vcluster.syncer.engine.pods import PodSyncer
 from vcluster.syncer.resources import (
     configmap,
     endpoints,
+    endpointslice,
     ingress,
     networkpolicy,
     poddisruptionbudget,
@@ -30,9 +31,16 @@ class UsedOnlySyncer(KindSyncer):
 
     used_fn: Callable[[Mapping[str, Any], Any, bool], bool]
 
+    def ignores(self, namespace: str, name: str) -> bool:
+        # Every namespace's kube-root-ca.crt holds the same CA and maps to the one host ConfigMap
+        # `vcluster-kube-root-ca.crt-x-<vc>`; the copy in `default` is the one that is synced.
+        return self.kind == kinds.CONFIGMAP and name == "kube-root-ca.crt" and namespace != "default"
+
     def wants(self, virtual: Mapping[str, Any]) -> bool:
         assert self.engine is not None
         m = metadata.meta(virtual)
+        if self.kind == kinds.CONFIGMAP and m.get("name") == "kube-root-ca.crt":
+            return True  # every pod's service-account volume projects it, whatever its namespace
         referenced = self.engine.mappings.used(self.kind.kind, m.get("namespace", ""), m.get("name", ""))
         return self.extra["used"](virtual, self.engine.ctx, referenced)
 
@@ -83,6 +91,19 @@ class EndpointsSyncer(KindSyncer):
         return endpoints.should_sync(svc)
 
 
+class EndpointSliceSyncer(KindSyncer):
+    """EndpointSlices of selector-less Services (the host's controller makes the others)."""
+
+    def wants(self, virtual: Mapping[str, Any]) -> bool:
+        assert self.engine is not None
+        m = metadata.meta(virtual)
+        svc_name = metadata.labels_of(virtual).get("kubernetes.io/service-name", "")
+        if (m.get("namespace"), svc_name) == ("default", "kubernetes") or not svc_name:
+            return False
+        svc = self.engine.virtual_services.get(svc_name, m.get("namespace") or None)
+        return endpoints.should_sync(svc)
+
+
 def build(name: str) -> KindSyncer | None:
     """The KindSyncer for a `sync.toHost` kind name, or None when this engine has none."""
     if name == "pods":
@@ -101,6 +122,11 @@ def build(name: str) -> KindSyncer | None:
         return ServiceSyncer(
             "service", kinds.SERVICE, service.FIELDS, service.translate_service, service.sync_service,
             uid_deletion=False,
+        )  # fmt: skip
+    if name == "endpointslices":
+        return EndpointSliceSyncer(
+            "endpointslice", kinds.ENDPOINT_SLICE, endpointslice.FIELDS,
+            endpointslice.translate_endpoint_slice, endpointslice.sync_endpoint_slice,
         )  # fmt: skip
     if name == "endpoints":
         return EndpointsSyncer(
@@ -135,6 +161,7 @@ SUPPORTED_TO_HOST = (
     "pods",
     "services",
     "endpoints",
+    "endpointslices",
     "configmaps",
     "secrets",
     "serviceaccounts",

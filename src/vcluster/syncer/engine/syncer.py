@@ -91,6 +91,9 @@ class Syncer:
         self.controllers: dict[str, SyncController] = {}
         self.extra: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[Any]] = []
+        self._controller_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._special_pending: set[str] = set()
+        self._special_event = asyncio.Event()
         self.virtual_namespaces = self.virtual_informers.informer("v1", "namespaces")
         self.virtual_services = self.virtual_informers.informer("v1", "services")
 
@@ -137,7 +140,11 @@ class Syncer:
         status before it is stored (spec §5.1); returns the undo for a failed virtual create."""
         from vcluster.syncer.resources import service as svcres
 
-        if "services" not in self.controllers:
+        vm = vsvc.get("metadata") or {}
+        if "services" not in self.controllers or (vm.get("namespace"), vm.get("name")) == (
+            "default",
+            "kubernetes",
+        ):
             return None
         host_obj = svcres.translate_service_for_proxy(vsvc, self.ctx).obj  # with block-deletion
         undo_needed = True
@@ -286,6 +293,22 @@ class Syncer:
             self.extra["events"] = EventController(self)
         if "services" in self.controllers:
             self.controllers["services"].hinf.add_handler(self._refresh_dns)
+        self._config_cm = self.host_informers.informer(
+            "v1", "configmaps", self.host_namespace, field_selector=f"metadata.name={self.name}-config"
+        )
+        self._config_cm.add_handler(self._on_config_map)
+        self._host_vc_svc = self.host_informers.informer(
+            "v1", "services", self.host_namespace, field_selector=f"metadata.name={self.name}"
+        )
+        self._host_vc_svc.add_handler(lambda *_: self._kick("kubernetes"))
+        self.virtual_services.add_handler(
+            lambda ev, obj, old: (
+                self._kick("kubernetes")
+                if (obj.get("metadata") or {}).get("name") == "kubernetes"
+                and (obj.get("metadata") or {}).get("namespace") == "default"
+                else None
+            )
+        )
         await self.virtual_informers.start()
         await self.host_informers.start()
         await self.virtual_informers.wait_synced(timeout=120)
@@ -294,11 +317,117 @@ class Syncer:
         self._refresh_dns()
         workers = self.config.workers_for
         for kind, c in self.controllers.items():
-            self._tasks.append(asyncio.create_task(c.run(workers(kind)), name=f"sync-{kind}"))
+            self._controller_tasks[kind] = asyncio.create_task(c.run(workers(kind)), name=f"sync-{kind}")
         for name, c in self.extra.items():
             self._tasks.append(asyncio.create_task(c.run(workers(name)), name=f"sync-{name}"))
         self._tasks.append(asyncio.create_task(self._mapping_gc(), name="mapping-gc"))
+        self._tasks.append(asyncio.create_task(self._specials(), name="special-services"))
+        self._kick("kubernetes")
         log.info("Successfully started vCluster controllers: %s", ", ".join([*self.controllers, *self.extra]))
+
+    # ------------------------------------------------------------------ special objects
+    def _kick(self, what: str) -> None:
+        self._special_pending.add(what)
+        self._special_event.set()
+
+    async def _specials(self) -> None:
+        """Serial loop for the one-of-a-kind objects (default/kubernetes, configuration reloads)."""
+        while True:
+            await self._special_event.wait()
+            self._special_event.clear()
+            pending, self._special_pending = self._special_pending, set()
+            for what in sorted(pending):
+                try:
+                    if what == "kubernetes":
+                        await self._sync_kubernetes_service()
+                    elif what == "config":
+                        await self._reload_config()
+                except ApiError as e:
+                    log.warning("syncing %s failed (retrying): %s", what, e.message)
+                    asyncio.get_running_loop().call_later(1.0, self._kick, what)
+                except Exception:
+                    log.exception("syncing %s failed (retrying)", what)
+                    asyncio.get_running_loop().call_later(5.0, self._kick, what)
+
+    async def _sync_kubernetes_service(self) -> None:
+        """Virtual `default/kubernetes` mirrors the host Service `<name>` (spec §5.1)."""
+        from vcluster.syncer.resources import service as svcres
+
+        host_svc = self._host_vc_svc.get(self.name, self.host_namespace)
+        vsvc = self.virtual_services.get("kubernetes", "default")
+        if host_svc is None or vsvc is None:
+            return
+        action, body = svcres.kubernetes_service_update(vsvc, host_svc)
+        if action == "recreate" and body is not None:
+            log.info("recreating virtual service default/kubernetes with the host ClusterIP")
+            uid = (vsvc.get("metadata") or {}).get("uid")
+            try:
+                await self.virtual.delete(
+                    "v1", "services", "kubernetes", "default", preconditions={"uid": uid} if uid else None
+                )
+            except ApiError as e:
+                if not e.not_found:
+                    raise
+            try:
+                await self.virtual.create("v1", "services", body, "default")
+            except ApiError as e:
+                if not e.already_exists:
+                    raise
+        elif action == "patch" and body:
+            await self.writer.patch_virtual(kinds.SERVICE, vsvc, body)
+
+    def _on_config_map(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if event != "delete":
+            self._kick("config")
+
+    async def _reload_config(self) -> None:
+        """Apply an edited `<name>-config` ConfigMap: sync switches at once, the rest on restart."""
+        from vcluster.config import ConfigError, diff_config, restart_required
+        from vcluster.config.loader import config_from_config_map
+
+        cm = self._config_cm.get(f"{self.name}-config", self.host_namespace)
+        if cm is None:
+            return
+        try:
+            new = config_from_config_map(cm)
+        except ConfigError as e:
+            log.error("ignoring the edited configuration, it is invalid:\n%s", e)
+            return
+        changed = diff_config(self.config, new)
+        if not changed:
+            return
+        later = restart_required(changed)
+        if later:
+            log.warning("configuration changes that apply after a restart: %s", ", ".join(later))
+        log.info("applying configuration changes: %s", ", ".join(p for p in changed if p not in later))
+        facts = {k: getattr(self.ctx, k) for k in ("kube_ip", "dns_ip", "owner_uid")}
+        self.config = new
+        self.ctx = context_from_config(new, name=self.name, host_namespace=self.host_namespace, **facts)
+        wanted = {k for d, k in new.enabled_kinds() if d == "toHost"}
+        for kind in [k for k in self.controllers if k not in wanted]:
+            await self._stop_controller(kind)
+        for kind in sorted(wanted - set(self.controllers)):
+            ks = registry.build(kind)
+            if ks is None:
+                continue
+            c = SyncController(self, ks)
+            self.controllers[kind] = c
+            self._controller_tasks[kind] = asyncio.create_task(
+                c.run(new.workers_for(kind)), name=f"sync-{kind}"
+            )
+        for c in self.controllers.values():  # re-evaluate everything under the new switches
+            for obj in c.vinf.list():
+                m = obj.get("metadata") or {}
+                c.enqueue(m.get("namespace", ""), m.get("name", ""))
+
+    async def _stop_controller(self, kind: str) -> None:
+        self.controllers.pop(kind, None)
+        t = self._controller_tasks.pop(kind, None)
+        if t is not None:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        log.info("stopped syncing %s", kind)
 
     async def _mapping_gc(self) -> None:
         interval = self.config.experimental.engine.mappings_gc_interval
@@ -321,6 +450,8 @@ class Syncer:
         return v is not None or h is not None
 
     async def stop(self) -> None:
+        self._tasks.extend(self._controller_tasks.values())
+        self._controller_tasks.clear()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
