@@ -182,7 +182,8 @@ def test_patch_three_types(k: Kubectl) -> None:
     k("patch", "deployment", "p", "-n", n, "--type=merge", "-p", '{"metadata":{"labels":{"tier":"x"}}}')
     k(
         "patch", "deployment", "p", "-n", n, "--type=json",
-        "-p", '[{"op":"test","path":"/spec/replicas","value":4},{"op":"replace","path":"/spec/paused","value":true}]',
+        "-p", '[{"op":"test","path":"/spec/replicas","value":4},'
+        '{"op":"replace","path":"/spec/paused","value":true}]',
     )  # fmt: skip
     dep = k.get_json("deployment", "p", "-n", n)
     assert dep["spec"]["replicas"] == 4 and dep["spec"]["paused"] is True
@@ -190,7 +191,8 @@ def test_patch_three_types(k: Kubectl) -> None:
     # a failing test op changes nothing and says why
     p = k.run(
         "patch", "deployment", "p", "-n", n, "--type=json",
-        "-p", '[{"op":"test","path":"/spec/replicas","value":9},{"op":"replace","path":"/spec/replicas","value":1}]',
+        "-p", '[{"op":"test","path":"/spec/replicas","value":9},'
+        '{"op":"replace","path":"/spec/replicas","value":1}]',
         check=False,
     )  # fmt: skip
     # kube-apiserver answers every failed operation with the generic 422 (NewGenericServerResponse)
@@ -198,7 +200,8 @@ def test_patch_three_types(k: Kubectl) -> None:
     assert k.get_json("deployment", "p", "-n", n)["spec"]["replicas"] == 4
     # SMP on containers merges by name
     k("patch", "deployment", "p", "-n", n, "-p",
-      '{"spec":{"template":{"spec":{"containers":[{"name":"nginx","env":[{"name":"A","value":"1"}]}]}}}}')  # fmt: skip
+      '{"spec":{"template":{"spec":{"containers":'
+      '[{"name":"nginx","env":[{"name":"A","value":"1"}]}]}}}}')  # fmt: skip
     c = k.get_json("deployment", "p", "-n", n)["spec"]["template"]["spec"]["containers"]
     assert len(c) == 1 and c[0]["image"] == "nginx" and c[0]["env"] == [{"name": "A", "value": "1"}]
 
@@ -208,7 +211,8 @@ def test_immutable_selector_is_422(k: Kubectl) -> None:
     k("create", "deployment", "d", "--image=nginx", "-n", n)
     p = k.run(
         "patch", "deployment", "d", "-n", n, "--type=merge",
-        "-p", '{"spec":{"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}}}}}',
+        "-p", '{"spec":{"selector":{"matchLabels":{"app":"other"}},'
+        '"template":{"metadata":{"labels":{"app":"other"}}}}}',
         check=False,
     )  # fmt: skip
     assert p.returncode != 0
@@ -353,7 +357,10 @@ def test_custom_resources(k: Kubectl) -> None:
     crd = k.get_json("crd", "crontabs.stable.example.com")
     conds = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
     assert conds == {"NamesAccepted": "True", "Established": "True"}
-    ct = "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: job1}\nspec: {cronSpec: '*/5 * * * *', image: img}\n"
+    ct = (
+        "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: job1}\n"
+        "spec: {cronSpec: '*/5 * * * *', image: img}\n"
+    )
     k("create", "-n", n, "-f", "-", input=ct)
     _, rows = parse_table(k("get", "crontabs", "-n", n))
     assert rows == [{"NAME": "job1", "SPEC": "*/5 * * * *", "REPLICAS": "1", "AGE": rows[0]["AGE"]}]
@@ -369,8 +376,8 @@ def test_custom_resources(k: Kubectl) -> None:
     p = k.run("create", "-n", n, "-f", "-", input=bad, check=False)
     assert p.returncode != 0
     assert (
-        """The CronTab "job2" is invalid: spec.cronSpec: Invalid value: "nope": spec.cronSpec in body should match"""
-        in p.stderr
+        'The CronTab "job2" is invalid: spec.cronSpec: Invalid value: "nope": '
+        "spec.cronSpec in body should match" in p.stderr
     )
     # scale and status subresources
     k("scale", "ct/job1", "--replicas=3", "-n", n)
@@ -402,7 +409,8 @@ def test_custom_resources(k: Kubectl) -> None:
         input="apiVersion: example.org/v1\nkind: ClusterThing\nmetadata: {name: t}\nsize: small\n",
     )
     p = k.run(
-        "create", "-f", "-", input="apiVersion: example.org/v1\nkind: ClusterThing\nmetadata: {name: u}\nsize: huge\n",
+        "create", "-f", "-",
+        input="apiVersion: example.org/v1\nkind: ClusterThing\nmetadata: {name: u}\nsize: huge\n",
         check=False,
     )  # fmt: skip
     assert p.returncode != 0 and 'Unsupported value: "huge"' in p.stderr
@@ -445,3 +453,23 @@ def test_service_ip_and_node_port_allocation(k: Kubectl) -> None:
     # deleting frees the port for the next service
     k("delete", "service", "np1", "-n", n)
     k("create", "service", "nodeport", "np4", "--tcp=80:8080", "--node-port=30080", "-n", n)
+
+
+def test_a_later_delete_changes_the_propagation_finalizer(k: Kubectl) -> None:
+    n = ns(k, "gcfin")
+    k.create(
+        f"apiVersion: v1\nkind: ConfigMap\n"
+        f"metadata: {{name: held, namespace: {n}, finalizers: [example.com/hold]}}\n"
+    )
+    k("delete", "configmap", "held", "-n", n, "--cascade=orphan", "--wait=false")
+    md = k.get_json("configmap", "held", "-n", n)["metadata"]
+    assert md["deletionTimestamp"] and md["finalizers"] == ["example.com/hold", "orphan"]
+    k("delete", "configmap", "held", "-n", n, "--cascade=foreground", "--wait=false")
+    assert k.get_json("configmap", "held", "-n", n)["metadata"]["finalizers"] == [
+        "example.com/hold",
+        "foregroundDeletion",
+    ]
+    k("delete", "configmap", "held", "-n", n, "--cascade=background", "--wait=false")
+    assert k.get_json("configmap", "held", "-n", n)["metadata"]["finalizers"] == ["example.com/hold"]
+    k("patch", "configmap", "held", "-n", n, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    assert k.run("get", "configmap", "held", "-n", n, check=False).returncode != 0

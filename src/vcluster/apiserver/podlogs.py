@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -138,6 +139,16 @@ def _upstream_error(status: int, body: str, name: str) -> StatusError:
     )
 
 
+def _dial_error(hostport: str, e: BaseException) -> str:
+    """Go's net/http wording for a failed connection."""
+    os_error = getattr(e, "os_error", e)
+    if isinstance(os_error, ConnectionRefusedError):
+        return f"dial tcp {hostport}: connect: connection refused"
+    if isinstance(e, TimeoutError | aiohttp.ServerTimeoutError):
+        return f"dial tcp {hostport}: i/o timeout"
+    return f"dial tcp {hostport}: {getattr(os_error, 'strerror', None) or e}"
+
+
 def _client_ssl() -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -172,9 +183,9 @@ async def pod_log(
         try:
             upstream = await session.get(url, params=params)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise StatusError(
-                500, "InternalError", f'Get "{url}": dial tcp {hostport}: {e.__class__.__name__}: {e}', {}
-            ) from None
+            # A transport error is not a Status: kube-apiserver answers 500 with an empty reason.
+            full = f"{url}?{urlencode(params)}" if params else url
+            raise StatusError(500, "", f'Get "{full}": {_dial_error(hostport, e)}', {}) from None
         async with upstream:
             if upstream.status < 200 or upstream.status > 206:
                 body = (await upstream.content.read(_MAX_ERROR_BODY)).decode(errors="replace").strip()

@@ -489,7 +489,15 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     # ---- node.k8s.io/v1
     R("node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", False),
     # ---- discovery.k8s.io/v1
-    R("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True),
+    R(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        True,
+        has_generation=True,
+    ),
 )
 
 # Group order as kube-apiserver lists them (the RESTMapper prefers earlier groups).

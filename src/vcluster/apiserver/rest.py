@@ -715,17 +715,22 @@ class Rest:
                 f"ResourceVersion in object meta: {md.get('resourceVersion')}",
             )
         strategy.check_deletable(rt, obj)
+        old_finalizers = list(md.get("finalizers") or [])
         policy = opts.get("propagationPolicy")
         if policy is None:
             orphan = opts.get("orphanDependents")
-            policy = (
-                ("Orphan" if orphan else "Background")
-                if orphan is not None
-                else strategy.default_propagation(rt)
-            )
-        finalizers = list(md.get("finalizers") or [])
+            if orphan is not None:
+                policy = "Orphan" if orphan else "Background"
+            elif "orphan" in old_finalizers:
+                policy = "Orphan"
+            elif "foregroundDeletion" in old_finalizers:
+                policy = "Foreground"
+            else:
+                policy = strategy.default_propagation(rt)
+        # deletionFinalizersForGarbageCollection: at most one GC finalizer, the policy's
+        finalizers = [f for f in old_finalizers if f not in ("orphan", "foregroundDeletion")]
         gc_finalizer = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(policy)
-        if gc_finalizer and gc_finalizer not in finalizers:
+        if gc_finalizer:
             finalizers.append(gc_finalizer)
         is_crd = rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io"
         if is_crd and CRD_CLEANUP_FINALIZER not in finalizers:
@@ -737,7 +742,11 @@ class Rest:
         # Already being deleted: only a pod delete with a shorter grace period changes anything.
         shortens = is_pod and grace < int(md.get("deletionGracePeriodSeconds") or 0)
         if md.get("deletionTimestamp") and not shortens:
-            return views.respond(self.out_raw(rt, cur.raw))
+            if set(finalizers) == set(old_finalizers):
+                return views.respond(self.out_raw(rt, cur.raw))
+            md["finalizers"] = finalizers  # a later delete changes the propagation policy
+            entry = await self.store.update(cur.key, obj, expected_rev=cur.mod_rev, dry_run=dry)
+            return views.respond(self.out_raw(rt, entry.raw))
         if finalizers or grace > 0 or ns_finalizers:
             md["deletionTimestamp"] = strategy.now_rfc3339(grace)
             md["deletionGracePeriodSeconds"] = grace

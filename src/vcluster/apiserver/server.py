@@ -411,6 +411,12 @@ class APIServer:
             return views.respond(orjson.dumps(core_to_events_v1(orjson.loads(resp.body))), 201)  # type: ignore[arg-type]
         if verb == "delete":
             return await self.rest.delete(core, info, request)
+        if verb == "deletecollection":
+            resp = await self.rest.deletecollection(core, info, request)
+            deleted = orjson.loads(resp.body)  # type: ignore[arg-type]
+            deleted["apiVersion"], deleted["kind"] = "events.k8s.io/v1", "EventList"
+            deleted["items"] = [core_to_events_v1(o) for o in deleted.get("items") or []]
+            return views.respond(orjson.dumps(deleted))
         raise method_not_allowed("events.k8s.io/v1 events support get, list, watch, create and delete here")
 
 
