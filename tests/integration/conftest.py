@@ -35,6 +35,7 @@ class Server:
     # ServiceAccounts for pod admission, namespace deletion), so their listings hold exactly what
     # they created; controller tests pass "*".
     controllers: str = "serviceaccount,namespace"
+    command: str = "apiserver"  # or "host": API server, all controllers and simulated nodes
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,12 +62,12 @@ class Server:
                 sys.executable,
                 "-m",
                 "vcluster",
-                "apiserver",
+                self.command,
                 "--data-dir",
                 str(self.data_dir),
                 "--port",
                 str(self.port),
-                f"--controllers={self.controllers}",
+                *([f"--controllers={self.controllers}"] if self.command == "apiserver" else []),
                 *self.args,
             ],
             stdout=subprocess.PIPE,
