@@ -108,21 +108,30 @@ class ControlPlane:
         self.host_client = host = await Client.from_kubeconfig(
             spec.host_kubeconfig, spec.host_context, user_agent="vcluster-syncer"
         )
-        ns_body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.host_namespace}}
+        # Read before writing: a restart of an unchanged virtual cluster writes nothing to the host.
         try:
-            await host.create("v1", "namespaces", ns_body)
+            await host.get("v1", "namespaces", spec.host_namespace)
         except ApiError as e:
-            if not (e.already_exists or e.forbidden):
+            if not (e.not_found or e.forbidden):
                 raise
+            if e.not_found:
+                ns_body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.host_namespace}}
+                try:
+                    await host.create("v1", "namespaces", ns_body)
+                except ApiError as e2:
+                    if not (e2.already_exists or e2.forbidden):
+                        raise
         cm = effective_config_map(spec.config, spec.name, spec.host_namespace)
         try:
-            await host.create("v1", "configmaps", cm, spec.host_namespace)
-        except ApiError as e:
-            if not e.already_exists:
-                raise
             cur = await host.get("v1", "configmaps", cm["metadata"]["name"], spec.host_namespace)
-            cm["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
-            await host.update("v1", "configmaps", cm, spec.host_namespace)
+        except ApiError as e:
+            if not e.not_found:
+                raise
+            await host.create("v1", "configmaps", cm, spec.host_namespace)
+        else:
+            if cur.get("data") != cm["data"]:
+                cm["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+                await host.update("v1", "configmaps", cm, spec.host_namespace)
         self.syncer = Syncer(
             name=spec.name,
             host_namespace=spec.host_namespace,

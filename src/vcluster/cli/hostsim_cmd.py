@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from vcluster.hostsim.config import HostSimConfig
+from vcluster.hostsim.config import MAX_NODES, HostSimConfig
 
 
 async def run_hostsim(kubeconfig: Path | None, context: str | None, config: HostSimConfig) -> None:
@@ -52,7 +52,9 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
     help="Kubeconfig of the cluster to simulate nodes for [default: $KUBECONFIG, ~/.kube/config].",
 )
 @click.option("--context", default=None, help="Kubeconfig context [default: current-context].")
-@click.option("--nodes", default=3, show_default=True, type=click.IntRange(0, 255), help="Number of nodes.")
+@click.option(
+    "--nodes", default=3, show_default=True, type=click.IntRange(0, MAX_NODES), help="Number of nodes."
+)
 @click.option(
     "--node-prefix", default="hostsim-node-", show_default=True, help="Node names: PREFIX1, PREFIX2..."
 )
@@ -76,6 +78,12 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     type=click.FloatRange(0),
     help="Graceful pod deletion finishes after min(grace period, this many seconds).",
+)
+@click.option(
+    "--scheduler-name",
+    default="default-scheduler",
+    show_default=True,
+    help="Schedule the pods with this spec.schedulerName (a cluster with its own scheduler needs another).",
 )
 @click.option("--cpu", default="8", show_default=True, help="CPU capacity of each node.")
 @click.option("--memory", default="32Gi", show_default=True, help="Memory capacity of each node.")
@@ -125,6 +133,7 @@ def hostsim(
     run_seconds: float,
     start_seconds: float,
     deletion_grace_cap: float,
+    scheduler_name: str,
     cpu: str,
     memory: str,
     max_pods: int,
@@ -151,6 +160,7 @@ def hostsim(
         run_seconds=run_seconds,
         start_seconds=start_seconds,
         deletion_grace_cap=deletion_grace_cap,
+        scheduler_name=scheduler_name,
         cpu=cpu,
         memory=memory,
         pods=max_pods,

@@ -724,6 +724,22 @@ class GarbageCollector:
 
     async def run(self, workers: int = 2) -> None:
         """Build the graph, then run the workers until cancelled."""
+        if self.delete_queue.shutting_down:  # restarted after a crash: fresh queues
+            self.delete_queue = WorkQueue(
+                self.delete_queue.name,
+                base_delay=self.delete_queue.base_delay,
+                max_delay=self.delete_queue.max_delay,
+            )
+            self.orphan_queue = WorkQueue(
+                self.orphan_queue.name,
+                base_delay=self.orphan_queue.base_delay,
+                max_delay=self.orphan_queue.max_delay,
+            )
+            for uid in list(self.nodes):
+                self.delete_queue.add(uid)
+            for mon in self.monitors.values():
+                if mon.private:
+                    await mon.informer.start()
         try:
             await self.crds.wait_synced()
             while True:

@@ -287,10 +287,17 @@ class ResourceQuotaController(BaseController):
     component = "resourcequota-controller"
 
     def __init__(
-        self, client: Client, informers: SharedInformers, *, resync_seconds: float = 300.0, **options: Any
+        self,
+        client: Client,
+        informers: SharedInformers,
+        *,
+        resync_seconds: float = 300.0,
+        sync_timeout: float = 30.0,
+        **options: Any,
     ) -> None:
         super().__init__(client, informers, **options)
         self.resync_seconds = resync_seconds
+        self.sync_timeout = sync_timeout
         self.quotas = informers.informer("v1", "resourcequotas")
         self.quotas.add_handler(self._on_quota)
         self.mapper: RESTMapper | None = None
@@ -378,7 +385,7 @@ class ResourceQuotaController(BaseController):
         inf = self._track(group, r.api_version, plural)
         if not inf.running:
             await inf.start()
-        await inf.wait_synced()
+        await inf.wait_synced(timeout=self.sync_timeout)
         return inf
 
     async def calculate_usage(self, ns: str, rq: dict[str, Any], hard: list[str]) -> dict[str, Q]:

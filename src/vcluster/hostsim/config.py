@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+MAX_NODES = 12 * 256 + 64 * 256 - 1  # /24s of 10.244.0.0-10.255.255.0, then of 100.64.0.0/10
+
 
 @dataclass
 class HostSimConfig:
@@ -49,8 +51,8 @@ class HostSimConfig:
         return [self.node_name(i) for i in range(1, self.nodes + 1)]
 
     def validate(self) -> None:
-        if not 0 <= self.nodes <= 255:
-            raise ValueError("nodes must be between 0 and 255 (each node gets a /24 of 10.244.0.0/16)")
+        if not 0 <= self.nodes <= MAX_NODES:
+            raise ValueError(f"nodes must be between 0 and {MAX_NODES} (each node gets a /24 pod CIDR)")
         if not self.node_prefix:
             raise ValueError("node_prefix must not be empty")
         if self.pods < 1:

@@ -185,14 +185,20 @@ class Kubelet:
         if node is None:
             return
         now = time.time()
-        if (pod.get("metadata") or {}).get("deletionTimestamp"):
-            await self._terminate(key, pod, node, now)
-        elif _terminal(pod):
-            node.ipam.release(pod["metadata"]["uid"])
-        elif not is_started(pod):
-            await self._start(key, pod, node, now)
-        else:
-            await self._progress(key, pod, node, now)
+        try:
+            if (pod.get("metadata") or {}).get("deletionTimestamp"):
+                await self._terminate(key, pod, node, now)
+            elif _terminal(pod):
+                node.ipam.release(pod["metadata"]["uid"])
+            elif not is_started(pod):
+                await self._start(key, pod, node, now)
+            else:
+                await self._progress(key, pod, node, now)
+        except ApiError as e:
+            if not (e.not_found or e.conflict):
+                raise
+            # The pod went away or was replaced (UID precondition): its informer event follows.
+            log.debug("pod %s/%s changed under us: %s", key[0], key[1], e)
 
     async def _start(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
         uid = pod["metadata"]["uid"]

@@ -186,6 +186,7 @@ class KubeletServer:
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self.requests_total = 0
+        self.active_streams = 0  # log responses being written (follow streams stay open)
 
     async def start(self) -> int:
         app = web.Application()
@@ -242,20 +243,22 @@ class KubeletServer:
             since = time.time() - since_s
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
         resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        writer = _LineWriter(resp, timestamps, limit)
-        now = time.time()
-        total = src.count(now)
-        start = src.first_since(since, total) if since is not None else 0
-        if tail is not None and tail >= 0:
-            start = max(start, total - tail)
+        self.active_streams += 1
         try:
+            await resp.prepare(request)
+            writer = _LineWriter(resp, timestamps, limit)
+            total = src.count(time.time())
+            start = src.first_since(since, total) if since is not None else 0
+            if tail is not None and tail >= 0:
+                start = max(start, total - tail)
             await writer.write([src.line(i) for i in range(start, total)])
             if follow:
                 await self._follow(writer, pod, container, src, total)
             await writer.end()
         except ConnectionResetError:
             pass  # the client went away
+        finally:
+            self.active_streams -= 1
         return resp
 
     def _source(self, pod: dict[str, Any], container: str, previous: bool) -> LogSource:

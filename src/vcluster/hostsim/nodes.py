@@ -47,7 +47,12 @@ class SimNode:
 
 
 def node_cidr(index: int) -> str:
-    return f"10.244.{index}.0/24"
+    """The pod CIDR of node number `index`: 10.244.<i>.0/24, continuing into 10.245-10.255 and then
+    100.64.0.0/10 for very large simulations."""
+    if index < 12 * 256:
+        return f"10.{244 + index // 256}.{index % 256}.0/24"
+    j = index - 12 * 256
+    return f"100.{64 + j // 256}.{j % 256}.0/24"
 
 
 def _uuid(name: str, kind: str) -> str:

@@ -22,6 +22,8 @@ NO_NODES = "no nodes available to schedule pods"
 PREEMPTION_NOT_HELPFUL = "Preemption is not helpful for scheduling"
 PREEMPTION_NO_VICTIMS = "No preemption victims found for incoming pod"
 PREEMPTION_NEVER = "not eligible due to preemptionPolicy=Never."
+MIN_FEASIBLE_NODES = 100
+MIN_FEASIBLE_PERCENT = 5
 
 
 @dataclass
@@ -278,21 +280,36 @@ def fit_error(
     return f"{msg} preemption: {post}"
 
 
+def nodes_to_find(num_nodes: int) -> int:
+    """numFeasibleNodesToFind: all of a small cluster, an adaptive share (50% - n/125, at least
+    5% and 100 nodes) of a large one."""
+    if num_nodes < MIN_FEASIBLE_NODES:
+        return num_nodes
+    percent = max(50 - num_nodes // 125, MIN_FEASIBLE_PERCENT)
+    return max(num_nodes * percent // 100, MIN_FEASIBLE_NODES)
+
+
 def find_fit(
-    pod: PodFit, nodes: list[NodeView], usage: dict[str, Usage]
-) -> tuple[list[NodeView], list[tuple[str, list[str]]], str]:
-    """Filter all nodes: (feasible nodes, statuses of the others, PreFilter message)."""
+    pod: PodFit, nodes: list[NodeView], usage: dict[str, Usage], *, start: int = 0
+) -> tuple[list[NodeView], list[tuple[str, list[str]]], str, int]:
+    """Filter nodes from index `start` (wrapping) until enough are feasible: (feasible nodes,
+    statuses of the failed ones, PreFilter message, nodes processed)."""
+    n = len(nodes)
     if pod.node_names is not None and not pod.node_names:
-        return [], [(UNRESOLVABLE, [])] * len(nodes), REASON_AFFINITY_CONFLICT
+        return [], [(UNRESOLVABLE, [])] * n, REASON_AFFINITY_CONFLICT, n
+    want = nodes_to_find(n)
     feasible: list[NodeView] = []
     failed: list[tuple[str, list[str]]] = []
-    for node in nodes:
+    for i in range(n):
+        node = nodes[(start + i) % n]
         if pod.node_names is not None and node.name not in pod.node_names:
             failed.append((UNRESOLVABLE, [REASON_PREFILTER_AFFINITY]))
             continue
         st = filter_node(pod, node, usage.get(node.name) or Usage())
         if st is None:
             feasible.append(node)
+            if len(feasible) >= want:
+                return feasible, failed, "", i + 1
         else:
             failed.append(st)
-    return feasible, failed, ""
+    return feasible, failed, "", n

@@ -22,7 +22,7 @@ from vcluster.hostsim.config import HostSimConfig
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
 from vcluster.hostsim.podstatus import rfc3339
 from vcluster.hostsim.predicates import NodeView, PodFit, Usage, find_fit, fit_error, score
-from vcluster.hostsim.resources import Resources, add, sub
+from vcluster.hostsim.resources import Resources, add, pod_requests, sub
 
 log = logging.getLogger("vcluster.hostsim.scheduler")
 
@@ -54,6 +54,8 @@ class Scheduler:
         self.queue = WorkQueue("hostsim-scheduler", base_delay=0.05, max_delay=MAX_BACKOFF)
         self.source = Source(config.scheduler_name, "", f"{config.scheduler_name}-hostsim")
         self._nodes: dict[str, NodeView] = {}
+        self._nodes_list: list[NodeView] | None = None
+        self._next_start = 0  # where the next node search begins (round robin, like kube-scheduler)
         self._usage: dict[str, Usage] = {}
         self._placed: dict[str, tuple[str, Resources, Resources]] = {}  # uid -> node, requests, nonzero
         self._assumed: dict[str, str] = {}  # uid -> node: chosen, not yet seen bound
@@ -102,12 +104,15 @@ class Scheduler:
         name = (node.get("metadata") or {}).get("name", "")
         if event == "delete":
             self._nodes.pop(name, None)
+            self._nodes_list = None
             return
         view = NodeView.from_node(node)
         prev = self._nodes.get(name)
+        if prev is not None and prev.key() == view.key():
+            return  # a heartbeat: nothing the scheduler looks at changed
         self._nodes[name] = view
-        if prev is None or prev.key() != view.key():
-            self._retry_unschedulable()
+        self._nodes_list = None
+        self._retry_unschedulable()
 
     def _retry_unschedulable(self) -> None:
         for key, attempts in list(self._unschedulable.items()):
@@ -115,16 +120,15 @@ class Scheduler:
 
     # ------------------------------------------------------------------ accounting
     def _place(self, uid: str, node: str, pod: dict[str, Any]) -> None:
-        fit = PodFit.from_pod(pod)
-        cur = self._placed.get(uid)
-        if cur is not None and cur == (node, fit.requests, fit.nonzero):
+        entry = (node, pod_requests(pod), pod_requests(pod, nonzero=True))
+        if self._placed.get(uid) == entry:
             return
         self._unplace(uid)
         u = self._usage.setdefault(node, Usage())
-        u.requested = add(u.requested, fit.requests)
-        u.nonzero = add(u.nonzero, fit.nonzero)
+        u.requested = add(u.requested, entry[1])
+        u.nonzero = add(u.nonzero, entry[2])
         u.pods += 1
-        self._placed[uid] = (node, fit.requests, fit.nonzero)
+        self._placed[uid] = entry
 
     def _unplace(self, uid: str) -> bool:
         cur = self._placed.pop(uid, None)
@@ -137,6 +141,11 @@ class Scheduler:
             u.nonzero = sub(u.nonzero, nonzero)
             u.pods -= 1
         return True
+
+    def _node_list(self) -> list[NodeView]:
+        if self._nodes_list is None:
+            self._nodes_list = list(self._nodes.values())
+        return self._nodes_list
 
     def usage(self, node: str) -> Usage:
         """What is placed on `node` (bound and assumed pods)."""
@@ -159,8 +168,10 @@ class Scheduler:
             await self._set_unscheduled(pod, "SchedulingGated", GATED_MESSAGE)
             return
         fit = PodFit.from_pod(pod)
-        nodes = list(self._nodes.values())
-        feasible, failed, pre = find_fit(fit, nodes, self._usage)
+        nodes = self._node_list()
+        feasible, failed, pre, processed = find_fit(fit, nodes, self._usage, start=self._next_start)
+        if nodes:
+            self._next_start = (self._next_start + processed) % len(nodes)
         if not feasible:
             await self._unschedulable_pod(key, pod, fit, len(nodes), failed, pre)
             return

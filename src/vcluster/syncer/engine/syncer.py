@@ -240,6 +240,16 @@ class Syncer:
         await self._ensure(self.virtual, "services", body, DNS_SERVICE[0])
 
     async def _ensure(self, client: Client, plural: str, body: dict[str, Any], namespace: str) -> None:
+        """Create unless it exists (read first, so that a restart writes nothing)."""
+        try:
+            await client.get("v1", plural, body["metadata"]["name"], namespace)
+            return
+        except ApiError as e:
+            if not e.not_found:
+                log.warning(
+                    "cannot read %s %s/%s: %s", plural, namespace, body["metadata"]["name"], e.message
+                )
+                return
         try:
             await client.create("v1", plural, body, namespace)
         except ApiError as e:

@@ -1,0 +1,579 @@
+"""User-facing commands: create, connect, disconnect, list, describe, logs, delete, pause, resume."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+import yaml
+
+from vcluster import __version__
+from vcluster.cli import hostctx, hostops, lifecycle, paths, proc, records, ui
+from vcluster.cli.hostctx import HostTarget
+from vcluster.cli.records import Record
+from vcluster.client import ApiError, ConnectionFailed
+
+_ns_option = click.option(
+    "-n",
+    "--namespace",
+    default=None,
+    help="Host namespace of the vCluster [default: the one vCluster of that name, else vcluster-NAME].",
+)
+_context_option = click.option(
+    "--context", default=None, help="Host kube context [default: the current one, or its parent]."
+)
+_timeout_option = click.option(
+    "--timeout",
+    default=lifecycle.DEFAULT_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Seconds to wait for the vCluster to come up.",
+)
+
+
+def _host_call(target: HostTarget, fn: Any, *, what: str) -> Any:
+    """Run `fn(client)` against the host with one-line errors for the usual failures."""
+
+    async def go() -> Any:
+        client = await hostctx.client_for(target)
+        try:
+            await hostctx.probe(client, target)
+            return await fn(client)
+        finally:
+            await client.close()
+
+    try:
+        return hostctx.run(go)
+    except ConnectionFailed as e:
+        raise hostctx.unreachable(target, e) from None
+    except hostops.HostOpError as e:
+        raise ui.CliError(str(e)) from None
+    except ApiError as e:
+        raise ui.CliError(
+            f"the host cluster refused to {what} ({e.reason or e.status}: {e.message}); "
+            f"check the permissions of kube context {target.context!r}"
+        ) from None
+
+
+# ====================================================================== create
+@click.command("create")
+@click.argument("name")
+@_ns_option
+@click.option(
+    "-f",
+    "--values",
+    "values",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A vcluster.yaml with the configuration (sync: ...).",
+)
+@click.option(
+    "--connect/--no-connect",
+    "connect",
+    default=True,
+    show_default=True,
+    help="Switch the kube context to the vCluster when it is up.",
+)
+@click.option("--upgrade", is_flag=True, help="Apply new values to an existing vCluster (restarts it).")
+@_context_option
+@_timeout_option
+def create(
+    name: str,
+    namespace: str | None,
+    values: Path | None,
+    connect: bool,
+    upgrade: bool,
+    context: str | None,
+    timeout: float,
+) -> None:
+    """Create a virtual cluster NAME in a host namespace and connect to it.
+
+    Without a current kube context the local host cluster is started in the background first.
+    """
+    from vcluster.cli.valuesfile import load_values
+
+    lifecycle.validate_name(name)
+    if namespace is not None:
+        lifecycle.validate_namespace(namespace)
+    cfg, text = load_values(values)
+    target = hostctx.resolve(context, start_local="always")
+    _, ns = lifecycle.lookup(target, name, namespace)
+    with paths.locked(Record(name, ns, target.context).lock_path):
+        found = records.find(target.context, name, ns)
+        rec = found[0] if found else None
+
+        async def inspect(client: Any) -> tuple[set[str], bool]:
+            others = await hostops.vclusters_in(client, ns) - {name}
+            return others, await hostops.config_map_exists(client, name, ns)
+
+        others, on_host = _host_call(target, inspect, what="read the namespace")
+        if others:
+            raise ui.CliError(
+                f"namespace {ns} already holds vCluster {sorted(others)[0]}; only one vCluster per namespace "
+                f"is supported, use another namespace with -n"
+            )
+        if rec is not None and rec.phase == records.DELETING:
+            raise ui.CliError(
+                f"vCluster {name} in namespace {ns} is being deleted; finish with "
+                f"`vcluster delete {name} -n {ns}` and create it again"
+            )
+        if rec is not None and rec.phase != records.CREATING and not upgrade:
+            if not rec.running():
+                raise ui.CliError(
+                    f"vCluster {name} already exists in namespace {ns} and is {rec.status().lower()}; "
+                    f"start it with `vcluster resume {name} -n {ns}` (or pass --upgrade to apply new values)"
+                )
+            ui.info(f"vCluster {name} already exists in namespace {ns} (use --upgrade to apply new values)")
+            if connect:
+                lifecycle.wait_until_ready(rec, timeout)
+                _connect_context(rec, target)
+            return
+        if rec is None and on_host and not upgrade:
+            raise ui.CliError(
+                f"vCluster {name} already exists in namespace {ns} but was not created from here "
+                f"(no local state); use another name, or remove it with `vcluster delete {name} -n {ns}`"
+            )
+        if rec is None:
+            rec = Record(name, ns, target.context, version=__version__, created=ui.timestamp())
+        upgrading = rec.phase in (records.RUNNING, records.PAUSED)
+        rec.save()
+        if upgrading:
+            ui.info(f"Upgrading vCluster {name} in namespace {ns} with new values")
+        else:
+            ui.info(f"Creating vCluster {name} in namespace {ns} (host context {target.context})")
+
+        async def prepare(client: Any) -> bool:
+            created = await hostops.ensure_namespace(client, ns)
+            await hostops.write_config_map(client, cfg, name, ns)
+            return created
+
+        created_ns = _host_call(target, prepare, what="create the namespace and the config ConfigMap")
+        if created_ns:
+            ui.info(f"Created namespace {ns}")
+            rec.namespace_created = True
+        lifecycle.save_values(rec, text)
+        rec.version = __version__
+        rec.save()
+        if rec.running():
+            lifecycle.stop_process(rec)
+        lifecycle.start_process(rec, target, timeout)
+        rec.phase = records.RUNNING
+        rec.save()
+        verb = "upgraded" if upgrading else "created"
+        ui.done(f"Successfully {verb} virtual cluster {name} in namespace {ns}")
+    if connect:
+        _connect_context(rec, target)
+    else:
+        ui.info(f"Connect to it with `vcluster connect {name} -n {ns}`")
+
+
+# ====================================================================== connect / disconnect
+def _connect_context(rec: Record, target: HostTarget) -> None:
+    vkc = lifecycle.virtual_kubeconfig(rec)
+    name = lifecycle.write_context(target.kc, vkc, make_current=True)
+    ui.done(f"Switched active kube context to {name}")
+    ui.info("Use `vcluster disconnect` to return to your previous kube context")
+
+
+@click.command("connect", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@_ns_option
+@click.option("--print", "print_", is_flag=True, help="Write the kubeconfig to stdout instead of switching.")
+@_context_option
+@_timeout_option
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def connect(
+    name: str,
+    namespace: str | None,
+    print_: bool,
+    context: str | None,
+    timeout: float,
+    command: tuple[str, ...],
+) -> None:
+    """Add a kube context `vcluster_NAME_NAMESPACE_PARENT` for the vCluster and make it current.
+
+    `vcluster connect NAME -- COMMAND...` runs one command with that context instead.
+    """
+    target = hostctx.resolve(context, start_local="existing")
+    rec = lifecycle.require(target, name, namespace)
+    if rec.phase == records.DELETING:
+        raise ui.CliError(f"vCluster {name} is being deleted; finish with `vcluster delete {name} -n {rec.namespace}`")
+    lifecycle.wait_until_ready(rec, timeout)
+    vkc = lifecycle.virtual_kubeconfig(rec)
+    if print_:
+        sys.stdout.write(yaml.safe_dump(vkc, sort_keys=False))
+        return
+    if command:
+        path = lifecycle.temp_kubeconfig(rec, vkc)
+        try:
+            code = subprocess.call(list(command), env={**os.environ, "KUBECONFIG": str(path)})
+        except OSError as e:
+            raise ui.CliError(f"cannot run {command[0]!r}: {e.strerror or e}") from None
+        finally:
+            path.unlink(missing_ok=True)
+        sys.exit(code)
+    _connect_context(rec, target)
+
+
+@click.command("disconnect")
+def disconnect() -> None:
+    """Switch the kube context back to the host context the current vCluster context came from."""
+    from vcluster.cli.kubecfg import UserKubeconfig
+
+    kc = UserKubeconfig()
+    cur = kc.current_context
+    parsed = records.parse_context_name(cur or "")
+    if parsed is None:
+        raise ui.CliError(
+            f"the current kube context {cur or '(none)'} is not a vCluster context; nothing to disconnect"
+        )
+    parent = parsed[2]
+    if kc.context(parent) is None:
+        raise ui.CliError(
+            f"the parent kube context {parent!r} of {cur} no longer exists; "
+            "pick one with `kubectl config use-context CONTEXT`"
+        )
+    kc.set_current(parent)
+    kc.save()
+    ui.done(f"Switched active kube context to {parent}")
+
+
+# ====================================================================== list / describe / logs
+def _row(rec: Record, current: str | None) -> dict[str, Any]:
+    return {
+        "name": rec.name,
+        "namespace": rec.namespace,
+        "status": rec.status(),
+        "version": rec.version,
+        "connected": current == rec.context,
+        "created": rec.created,
+        "context": rec.context,
+        "hostContext": rec.host_context,
+    }
+
+
+@click.command("list")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_context_option
+def list_(output: str, context: str | None) -> None:
+    """List the vClusters of the host (NAME, NAMESPACE, STATUS, VERSION, CONNECTED, AGE)."""
+    target = hostctx.resolve(context, start_local="never")
+    rows = [_row(r, target.kc.current_context) for r in records.all_on_host(target.context)]
+    if output == "json":
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if not rows:
+        ui.info(f"No vClusters on host context {target.context}; create one with `vcluster create NAME`")
+        return
+    table_rows = [
+        [
+            r["name"],
+            r["namespace"],
+            r["status"],
+            r["version"],
+            "True" if r["connected"] else "",
+            ui.human_age(ui.parse_timestamp(r["created"])),
+        ]
+        for r in rows
+    ]
+    click.echo(ui.table(["NAME", "NAMESPACE", "STATUS", "VERSION", "CONNECTED", "AGE"], table_rows))
+
+
+def _mapping_count(state_db: Path) -> int | None:
+    """Live name mappings in the vCluster's state DB (the newest kine row per key, not deleted)."""
+    import sqlite3
+
+    if not state_db.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True, timeout=2)
+        try:
+            row = con.execute(
+                "SELECT COUNT(*) FROM kine AS k WHERE k.name LIKE '/vcluster/mappings/%' AND k.deleted = 0 "
+                "AND k.id = (SELECT MAX(id) FROM kine WHERE name = k.name)"
+            ).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    return int(row[0]) if row else None
+
+
+def describe_data(rec: Record, target: HostTarget, with_host: bool = True) -> dict[str, Any]:
+    """Everything `describe` shows, as plain data (keys as in -o json)."""
+    status = rec.status()
+    data: dict[str, Any] = {
+        "name": rec.name,
+        "namespace": rec.namespace,
+        "status": status,
+        "version": rec.version,
+        "created": rec.created,
+        "hostContext": rec.host_context,
+        "hostNamespace": rec.namespace,
+        "context": rec.context,
+        "connected": target.kc.current_context == rec.context,
+        "endpoint": rec.url if status in ("Running", "Starting") else "",
+        "pid": rec.pid if rec.running() else None,
+        "dataDir": str(rec.data_dir),
+        "kubeconfig": str(rec.kubeconfig),
+        "logFile": str(rec.log_path),
+        "stateDir": str(rec.dir),
+        "valuesFile": rec.values_file or None,
+        "namespaceCreated": rec.namespace_created,
+        "mappings": _mapping_count(rec.data_dir / "state.db"),
+        "syncedObjects": None,
+    }
+    if with_host:
+
+        async def counts() -> dict[str, int]:
+            client = await hostctx.client_for(target)
+            client.timeout = 5.0
+            try:
+                return await hostops.managed_counts(client, rec.name, rec.namespace)
+            finally:
+                await client.close()
+
+        try:
+            data["syncedObjects"] = hostctx.run(counts)
+        except (ApiError, ui.CliError, OSError):
+            pass  # host not reachable: counts stay null
+    return data
+
+
+@click.command("describe")
+@click.argument("name")
+@_ns_option
+@click.option(
+    "-o",
+    "--output",
+    default="",
+    help="json, yaml, or jsonpath=TEMPLATE (e.g. jsonpath='{.dataDir}') [default: readable text].",
+)
+@_context_option
+def describe(name: str, namespace: str | None, output: str, context: str | None) -> None:
+    """Show a vCluster's status, data dir, endpoint, host namespace and synced object counts."""
+    from vcluster.cli import jsonpath
+
+    target = hostctx.resolve(context, start_local="never")
+    rec = lifecycle.require(target, name, namespace)
+    fmt, _, template = output.partition("=")
+    if fmt not in ("", "json", "yaml", "jsonpath"):
+        raise ui.CliError(f"unknown output format {output!r}; use json, yaml or jsonpath=TEMPLATE")
+    if fmt == "jsonpath":
+        if not template:
+            raise ui.CliError("jsonpath output needs a template, e.g. -o jsonpath='{.dataDir}'")
+        needs_host = "syncedObjects" in template
+        try:
+            click.echo(jsonpath.render(template, describe_data(rec, target, with_host=needs_host)))
+        except jsonpath.JSONPathError as e:
+            raise ui.CliError(str(e)) from None
+        return
+    data = describe_data(rec, target)
+    if fmt == "json":
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    elif fmt == "yaml":
+        click.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+    else:
+        click.echo(_describe_text(data))
+
+
+def _describe_text(d: dict[str, Any]) -> str:
+    synced = d["syncedObjects"]
+    counts = ", ".join(f"{k}={v}" for k, v in synced.items()) if synced is not None else "<host unreachable>"
+    created = ui.parse_timestamp(d["created"])
+    rows = [
+        ("Name", d["name"]),
+        ("Namespace", d["namespace"]),
+        ("Status", d["status"]),
+        ("Version", d["version"]),
+        ("Created", f"{d['created']} ({ui.human_age(created)} ago)"),
+        ("Host context", d["hostContext"]),
+        ("Host namespace", d["hostNamespace"]),
+        ("Kube context", d["context"] + (" (current)" if d["connected"] else "")),
+        ("Endpoint", d["endpoint"] or "<none>"),
+        ("PID", str(d["pid"]) if d["pid"] else "<none>"),
+        ("Data dir", d["dataDir"]),
+        ("Kubeconfig", d["kubeconfig"]),
+        ("Log file", d["logFile"]),
+        ("Values file", d["valuesFile"] or "<defaults>"),
+        ("Mappings", "<none>" if d["mappings"] is None else str(d["mappings"])),
+        ("Synced objects", counts),
+    ]
+    width = max(len(k) for k, _ in rows) + 2
+    return "\n".join(f"{(k + ':').ljust(width)}{v}" for k, v in rows)
+
+
+@click.command("logs")
+@click.argument("name")
+@_ns_option
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the process ends.")
+@click.option("--tail", default=-1, type=int, help="Only the last N lines (-1: all).")
+@_context_option
+def logs(name: str, namespace: str | None, follow: bool, tail: int, context: str | None) -> None:
+    """Print the log of a vCluster's background process (API server, controllers, syncer)."""
+    target = hostctx.resolve(context, start_local="never")
+    rec = lifecycle.require(target, name, namespace)
+    try:
+        f = open(rec.log_path, "rb")  # noqa: SIM115 - kept open while following
+    except FileNotFoundError:
+        raise ui.CliError(f"vCluster {name} has no log yet ({rec.log_path})") from None
+    with f:
+        data = f.read()
+        lines = data.splitlines(keepends=True)
+        if tail >= 0:
+            lines = lines[-tail:] if tail else []
+        out = sys.stdout.buffer
+        out.write(b"".join(lines))
+        out.flush()
+        if not follow:
+            return
+        try:
+            while True:
+                chunk = f.read()
+                if chunk:
+                    out.write(chunk)
+                    out.flush()
+                    continue
+                if not rec.running():
+                    out.write(f.read())
+                    out.flush()
+                    return
+                time.sleep(0.2)
+        except (KeyboardInterrupt, BrokenPipeError):
+            return
+
+
+# ====================================================================== delete / pause / resume
+@click.command("delete")
+@click.argument("name")
+@_ns_option
+@click.option(
+    "--wait/--no-wait", default=True, show_default=True, help="Wait until the host objects are gone."
+)
+@_context_option
+@click.option(
+    "--timeout", default=60.0, show_default=True, type=click.FloatRange(1), help="Seconds to wait."
+)
+def delete(name: str, namespace: str | None, wait: bool, context: str | None, timeout: float) -> None:
+    """Delete a vCluster: stop it, delete its host objects, its namespace if it created it, its kube
+    context and its local state. Running it again finishes a delete that was interrupted."""
+    target = hostctx.resolve(context, start_local="existing")
+    rec, ns = lifecycle.lookup(target, name, namespace)
+    with paths.locked(Record(name, ns, target.context).lock_path):
+        found = records.find(target.context, name, ns)
+        rec = found[0] if found else None
+        if rec is not None:
+            rec.phase = records.DELETING
+            rec.save()
+            if lifecycle.stop_process(rec):
+                ui.info(f"Stopped the vCluster {name} process")
+
+        async def cleanup(client: Any) -> tuple[dict[str, int], list[str], str]:
+            present = name in await hostops.vclusters_in(client, ns)
+            left_before = await hostops.remaining(client, name, ns)
+            if rec is None and not present and not left_before:
+                raise lifecycle.not_found(name, ns, target)
+            counts = await hostops.delete_managed(client, name, ns)
+            left = await hostops.wait_gone(client, name, ns, timeout) if wait else []
+            ns_state = ""
+            others = await hostops.vclusters_in(client, ns) - {name}
+            ours = await hostops.namespace_created_by_us(client, ns)
+            if ours and not others:
+                gone = await hostops.delete_namespace(client, ns, timeout if wait else 0)
+                ns_state = "deleted" if gone else "terminating"
+            return counts, left, ns_state
+
+        counts, left, ns_state = _host_call(target, cleanup, what="delete the vCluster's objects")
+        if counts:
+            ui.info("Deleted host objects: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        if left:
+            raise ui.CliError(
+                f"{len(left)} host object(s) of vCluster {name} are still there after {timeout:.0f}s "
+                f"(e.g. {left[0]}); run `vcluster delete {name} -n {ns}` again"
+            )
+        if ns_state == "deleted":
+            ui.info(f"Deleted namespace {ns}")
+        elif ns_state == "terminating":
+            ui.info(f"Namespace {ns} is being deleted")
+        removed = lifecycle.remove_contexts(target.kc, name, ns, target.context)
+        if removed:
+            ui.info(f"Removed kube context {removed[0]}; current context is {target.kc.current_context}")
+        if rec is not None:
+            lifecycle.remove_state(rec)
+    ui.done(f"Successfully deleted virtual cluster {name} in namespace {ns}")
+
+
+@click.command("pause")
+@click.argument("name")
+@_ns_option
+@_context_option
+def pause(name: str, namespace: str | None, context: str | None) -> None:
+    """Stop a vCluster's process and delete its host pods; `vcluster resume` brings it back."""
+    target = hostctx.resolve(context, start_local="never")
+    rec = lifecycle.require(target, name, namespace)
+    with paths.locked(rec.lock_path):
+        if rec.phase == records.DELETING:
+            raise ui.CliError(f"vCluster {name} is being deleted; finish with `vcluster delete {name} -n {rec.namespace}`")
+        was_running = lifecycle.stop_process(rec)
+        rec.phase = records.PAUSED
+        rec.save()
+    local_down = target.local and not _local_running()
+    if not local_down:
+        try:
+            n = _host_call(target, lambda c: hostops.delete_pods(c, name, rec.namespace), what="delete pods")
+        except ui.CliError as e:
+            ui.warn(f"the host pods of {name} were left running: {e.format_message()}")
+        else:
+            if n:
+                ui.info(f"Deleted {n} host pod(s); they are recreated on resume")
+    state = "paused" if was_running else "paused (it was not running)"
+    ui.done(f"vCluster {name} in namespace {rec.namespace} is {state}")
+
+
+def _local_running() -> bool:
+    from vcluster.cli.localhost import LocalHost
+
+    return LocalHost.load().running()
+
+
+@click.command("resume")
+@click.argument("name")
+@_ns_option
+@_context_option
+@_timeout_option
+def resume(name: str, namespace: str | None, context: str | None, timeout: float) -> None:
+    """Start a paused (or exited) vCluster's process again."""
+    target = hostctx.resolve(context, start_local="existing")
+    rec = lifecycle.require(target, name, namespace)
+    with paths.locked(rec.lock_path):
+        rec = records.find(target.context, name, rec.namespace)[0]
+        if rec.phase == records.DELETING:
+            raise ui.CliError(f"vCluster {name} is being deleted; finish with `vcluster delete {name} -n {rec.namespace}`")
+        if rec.running():
+            lifecycle.wait_until_ready(rec, timeout)
+            ui.info(f"vCluster {name} in namespace {rec.namespace} is already running")
+            return
+
+        async def check(client: Any) -> None:
+            return None
+
+        _host_call(target, check, what="answer")
+        lifecycle.start_process(rec, target, timeout)
+        rec.phase = records.RUNNING
+        rec.save()
+    ui.done(f"vCluster {name} in namespace {rec.namespace} is running again at {rec.url}")
+
+
+USER_COMMANDS = (create, connect, disconnect, list_, describe, logs, delete, pause, resume)
+
+
+def register(group: click.Group) -> None:
+    for cmd in USER_COMMANDS:
+        group.add_command(cmd)
+
