@@ -15,6 +15,7 @@ from vcluster.hostsim.predicates import (
     find_fit,
     fit_error,
     insufficient,
+    nodes_to_find,
     score,
     tolerates,
     untolerated_taint,
@@ -183,8 +184,8 @@ def test_match_fields_prefilter_pins_daemonset_pods() -> None:
     aff = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
     fit = PodFit.from_pod(pod(affinity=aff))
     nodes = [node("n1"), node("n2"), node("n3")]
-    feasible, failed, pre = find_fit(fit, nodes, {})
-    assert [n.name for n in feasible] == ["n2"] and pre == ""
+    feasible, failed, pre, processed = find_fit(fit, nodes, {})
+    assert [n.name for n in feasible] == ["n2"] and pre == "" and processed == 3
     assert (
         failed == [("UnschedulableAndUnresolvable", ["node(s) didn't satisfy plugin(s) [NodeAffinity]"])] * 2
     )
@@ -247,13 +248,29 @@ def test_find_fit_end_to_end() -> None:
         node("c", taints=[{"key": "x", "effect": "NoExecute"}]),
     ]
     fit = PodFit.from_pod(pod(containers=[container("c", cpu="3")], nodeSelector={"disk": "ssd"}))
-    feasible, failed, _ = find_fit(fit, nodes, {"a": Usage(requested={"cpu": 2000}, pods=1)})
+    feasible, failed, _, _ = find_fit(fit, nodes, {"a": Usage(requested={"cpu": 2000}, pods=1)})
     assert feasible == []
     assert fit_error(3, failed) == (
         "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector, "
         "1 node(s) had untolerated taint {x: }. preemption: 0/3 nodes are available: "
         "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
     )
+
+
+def test_large_clusters_search_a_share_of_nodes_round_robin() -> None:
+    assert nodes_to_find(99) == 99
+    assert nodes_to_find(1000) == 420  # (50 - 8)%
+    assert nodes_to_find(5000) == 500  # 10%
+    assert nodes_to_find(10000) == 500  # at least 5%
+    assert nodes_to_find(150) == 100
+    nodes = [node(f"n{i}") for i in range(1000)]
+    fit = PodFit.from_pod(pod())
+    feasible, failed, _, processed = find_fit(fit, nodes, {}, start=900)
+    assert processed == 420 and len(feasible) == 420 and failed == []
+    assert feasible[0].name == "n900" and feasible[-1].name == "n319"  # wrapped around
+    full = [node(f"f{i}", alloc={"pods": 0}) for i in range(150)]
+    feasible, failed, _, processed = find_fit(fit, full, {})
+    assert feasible == [] and processed == 150 and len(failed) == 150  # every node explains the error
 
 
 # ---------------------------------------------------------------------------- IPAM
