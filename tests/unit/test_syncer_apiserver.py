@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-# tests/unit is not a package: make the repository root importable for the shared test helpers.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.integration.conftest import Server
 from tests.integration.httpclient import Client
 
