@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -124,6 +125,11 @@ class Informer:
         self._handlers.append(handler)
         for obj in list(self._cache.values()):
             self._call(handler, "add", obj, None)
+
+    def remove_handler(self, handler: Handler) -> None:
+        """Stop calling `handler` (a controller that is switched off)."""
+        with contextlib.suppress(ValueError):
+            self._handlers.remove(handler)
 
     def add_index(self, name: str, fn: IndexFunc) -> None:
         """Maintain an index `name`: fn(obj) -> the values under which obj is found by by_index."""

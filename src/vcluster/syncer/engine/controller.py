@@ -74,7 +74,11 @@ class SyncController:
 
     # ------------------------------------------------------------------ run
     async def run(self, workers: int) -> None:
-        await self.queue.run(self._reconcile_key, workers=workers)
+        try:
+            await self.queue.run(self._reconcile_key, workers=workers)
+        finally:
+            self.vinf.remove_handler(self._on_virtual)
+            self.hinf.remove_handler(self._on_host)
 
     async def _reconcile_key(self, key: str) -> None:
         started = time.perf_counter()
@@ -100,6 +104,7 @@ class SyncController:
         finally:
             metrics.latency.labels(self.ks.name).observe(time.perf_counter() - started)
             metrics.depth.labels(self.ks.name).set(len(self.queue))
+            metrics.retries.labels(self.ks.name).set(getattr(self.queue, "retries_total", 0))
 
     def _error_event(self, key: str, err: Exception) -> None:
         ns, name = split_key(key)
