@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import orjson
 import yaml
 
 from vcluster import __version__
-from vcluster.cli import hostctx, hostops, lifecycle, paths, proc, records, ui
+from vcluster.cli import hostctx, hostops, lifecycle, paths, records, ui
 from vcluster.cli.hostctx import HostTarget
 from vcluster.cli.records import Record
 from vcluster.client import ApiError, ConnectionFailed
@@ -23,7 +24,8 @@ _ns_option = click.option(
     "-n",
     "--namespace",
     default=None,
-    help="Host namespace of the vCluster [default: the one vCluster of that name, else vcluster-NAME].",
+    help="Host namespace [default: where the only vCluster of that name is, else the context's "
+    "namespace unless it is `default`, else vcluster-NAME].",
 )
 _context_option = click.option(
     "--context", default=None, help="Host kube context [default: the current one, or its parent]."
@@ -74,11 +76,13 @@ def _host_call(target: HostTarget, fn: Any, *, what: str) -> Any:
     help="A vcluster.yaml with the configuration (sync: ...).",
 )
 @click.option(
-    "--connect/--no-connect",
-    "connect",
+    "--connect",
+    type=click.BOOL,
     default=True,
+    is_flag=False,
+    flag_value=True,
     show_default=True,
-    help="Switch the kube context to the vCluster when it is up.",
+    help="Switch the kube context to the vCluster when it is up (--connect=false to stay).",
 )
 @click.option("--upgrade", is_flag=True, help="Apply new values to an existing vCluster (restarts it).")
 @_context_option
@@ -203,7 +207,7 @@ def connect(
     target = hostctx.resolve(context, start_local="existing")
     rec = lifecycle.require(target, name, namespace)
     if rec.phase == records.DELETING:
-        raise ui.CliError(f"vCluster {name} is being deleted; finish with `vcluster delete {name} -n {rec.namespace}`")
+        raise lifecycle.deleting(rec)
     lifecycle.wait_until_ready(rec, timeout)
     vkc = lifecycle.virtual_kubeconfig(rec)
     if print_:
@@ -339,10 +343,8 @@ def describe_data(rec: Record, target: HostTarget, with_host: bool = True) -> di
             finally:
                 await client.close()
 
-        try:
+        with contextlib.suppress(ApiError, ui.CliError, OSError):  # host unreachable: counts stay null
             data["syncedObjects"] = hostctx.run(counts)
-        except (ApiError, ui.CliError, OSError):
-            pass  # host not reachable: counts stay null
     return data
 
 
@@ -457,9 +459,7 @@ def logs(name: str, namespace: str | None, follow: bool, tail: int, context: str
     "--wait/--no-wait", default=True, show_default=True, help="Wait until the host objects are gone."
 )
 @_context_option
-@click.option(
-    "--timeout", default=60.0, show_default=True, type=click.FloatRange(1), help="Seconds to wait."
-)
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(1), help="Seconds to wait.")
 def delete(name: str, namespace: str | None, wait: bool, context: str | None, timeout: float) -> None:
     """Delete a vCluster: stop it, delete its host objects, its namespace if it created it, its kube
     context and its local state. Running it again finishes a delete that was interrupted."""
@@ -519,7 +519,7 @@ def pause(name: str, namespace: str | None, context: str | None) -> None:
     rec = lifecycle.require(target, name, namespace)
     with paths.locked(rec.lock_path):
         if rec.phase == records.DELETING:
-            raise ui.CliError(f"vCluster {name} is being deleted; finish with `vcluster delete {name} -n {rec.namespace}`")
+            raise lifecycle.deleting(rec)
         was_running = lifecycle.stop_process(rec)
         rec.phase = records.PAUSED
         rec.save()
@@ -554,7 +554,7 @@ def resume(name: str, namespace: str | None, context: str | None, timeout: float
     with paths.locked(rec.lock_path):
         rec = records.find(target.context, name, rec.namespace)[0]
         if rec.phase == records.DELETING:
-            raise ui.CliError(f"vCluster {name} is being deleted; finish with `vcluster delete {name} -n {rec.namespace}`")
+            raise lifecycle.deleting(rec)
         if rec.running():
             lifecycle.wait_until_ready(rec, timeout)
             ui.info(f"vCluster {name} in namespace {rec.namespace} is already running")
@@ -576,4 +576,3 @@ USER_COMMANDS = (create, connect, disconnect, list_, describe, logs, delete, pau
 def register(group: click.Group) -> None:
     for cmd in USER_COMMANDS:
         group.add_command(cmd)
-

@@ -20,7 +20,9 @@ def host_group() -> None:
 
 @host_group.command("up")
 @click.option("--nodes", default=None, type=click.IntRange(1, 5000), help="Simulated nodes [default: 3].")
-@click.option("--port", default=0, type=click.IntRange(0, 65535), help="API server port [default: a free one].")
+@click.option(
+    "--port", default=0, type=click.IntRange(0, 65535), help="API server port [default: a free one]."
+)
 @click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(1), help="Seconds to wait.")
 def host_up(nodes: int | None, port: int, timeout: float) -> None:
     """Start the local host cluster in the background and make `vcluster-local-host` the current context."""

@@ -47,9 +47,7 @@ def resolve(context: str | None = None, *, start_local: str = "never") -> HostTa
                     make_current=True,
                     announce="No current kube context: starting the local host cluster in the background",
                 )
-                ui.done(
-                    f"Added kube context {localhost.CONTEXT!r} to {kc.default_file} and made it current"
-                )
+                ui.done(f"Added kube context {localhost.CONTEXT!r} to {kc.default_file} and made it current")
                 return HostTarget(localhost.CONTEXT, kc)
             cur = localhost.CONTEXT
         parsed = records.parse_context_name(cur)
@@ -105,7 +103,7 @@ async def probe(client: Any, target: HostTarget) -> None:
     from vcluster.client import ConnectionFailed
 
     try:
-        status, _, body = await client.request("GET", "/version", timeout=CLIENT_TIMEOUT)
+        status, _, _ = await client.request("GET", "/version", timeout=CLIENT_TIMEOUT)
     except ConnectionFailed as e:
         raise unreachable(target, e) from None
     if status in (401, 403):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcluster.client import ApiError, Client
-from vcluster.config import VClusterConfig, config_map_name, effective_config_map
 from vcluster.syncer.constants import MARKER_LABEL
 from vcluster.syncer.names import cluster_marker
+
+if TYPE_CHECKING:
+    from vcluster.config import VClusterConfig
 
 CREATED_ANNOTATION = "vcluster.loft.sh/created"
 APP_LABEL = "app=vcluster"
@@ -35,7 +37,20 @@ CLUSTER_KINDS: tuple[tuple[str, str], ...] = (
     ("v1", "persistentvolumes"),
     ("scheduling.k8s.io/v1", "priorityclasses"),
 )
-COUNTED_KINDS = ("pods", "services", "endpoints", "configmaps", "secrets", "serviceaccounts", "persistentvolumeclaims")
+COUNTED_KINDS = (
+    "pods",
+    "services",
+    "endpoints",
+    "configmaps",
+    "secrets",
+    "serviceaccounts",
+    "persistentvolumeclaims",
+)
+
+
+def config_map_name(name: str) -> str:
+    """The host ConfigMap `<name>-config` (vcluster.config.config_map_name, without its imports)."""
+    return f"{name}-config"
 
 
 class HostOpError(Exception):
@@ -114,6 +129,8 @@ async def config_map_exists(client: Client, name: str, namespace: str) -> bool:
 
 async def write_config_map(client: Client, cfg: VClusterConfig, name: str, namespace: str) -> None:
     """Create or replace `<name>-config` with the effective configuration."""
+    from vcluster.config import effective_config_map
+
     cm = effective_config_map(cfg, name, namespace)
     try:
         await client.create("v1", "configmaps", cm, namespace)
@@ -182,7 +199,8 @@ async def remaining(client: Client, name: str, namespace: str) -> list[str]:
     left: list[str] = []
     selector = f"{MARKER_LABEL}={name}"
     for api, plural in NAMESPACED_KINDS:
-        left += [f"{plural}/{it['metadata']['name']}" for it in await _list(client, api, plural, namespace, selector)]
+        items = await _list(client, api, plural, namespace, selector)
+        left += [f"{plural}/{it['metadata']['name']}" for it in items]
     for api, plural, obj in _own_named(name):
         try:
             await client.get(api, plural, obj, namespace)

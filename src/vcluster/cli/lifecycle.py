@@ -68,6 +68,12 @@ def not_found(name: str, namespace: str, target: HostTarget) -> ui.CliError:
     )
 
 
+def deleting(rec: Record) -> ui.CliError:
+    return ui.CliError(
+        f"vCluster {rec.name} is being deleted; finish with `vcluster delete {rec.name} -n {rec.namespace}`"
+    )
+
+
 def require(target: HostTarget, name: str, namespace: str | None) -> Record:
     rec, ns = lookup(target, name, namespace)
     if rec is None:
@@ -104,8 +110,9 @@ def start_process(rec: Record, target: HostTarget, timeout: float) -> None:
         with ui.progress(f"Waiting for vCluster {rec.name} to come up (API server and syncer)"):
             url, _ = proc.wait_ready(spawned, f"vcluster {rec.name} ", timeout)
     except proc.ExitedError as e:
+        why = proc.last_error_line(e.tail) or f"exit code {e.code}"
         raise ui.CliError(
-            f"vCluster {rec.name} exited during start-up ({proc.last_error_line(e.tail) or f'code {e.code}'}); "
+            f"vCluster {rec.name} exited during start-up ({why}); "
             f"see `{logs_cmd}`, then run the command again"
         ) from None
     except TimeoutError:

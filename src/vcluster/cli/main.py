@@ -213,6 +213,12 @@ def host(
 )
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
+    "--tls-san",
+    "tls_sans",
+    multiple=True,
+    help="Extra DNS name or IP in the serving certificate (repeatable), e.g. NAME.NS.svc in a pod.",
+)
+@click.option(
     "--kubeconfig",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -233,6 +239,7 @@ def start(
     config_file: Path | None,
     port: int,
     bind: str,
+    tls_sans: tuple[str, ...],
     kubeconfig: Path | None,
     log_level: str,
 ) -> None:
@@ -258,7 +265,12 @@ def start(
     fmt = cfg.logging.encoding if hasattr(cfg, "logging") else "console"
     setup_logging(log_level, fmt)
     server = ServerConfig(
-        data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig, allocate_service_ips=False
+        data_dir=data_dir,
+        bind=bind,
+        port=port,
+        kubeconfig=kubeconfig,
+        allocate_service_ips=False,
+        extra_hosts=[name, f"{name}.{host_namespace}", f"{name}.{host_namespace}.svc", *tls_sans],
     )
     spec = SyncerSpec(
         name=name,
@@ -277,6 +289,19 @@ def _register_optional_commands() -> None:
 
 
 _register_optional_commands()
+
+
+def _register_user_commands() -> None:
+    """create/connect/list/... (issue 6), `host up|down|status` and `manifests`."""
+    from vcluster.cli import commands, host_cmd
+    from vcluster.cli.manifests_cmd import manifests
+
+    commands.register(main)
+    host_cmd.install(main)
+    main.add_command(manifests)
+
+
+_register_user_commands()
 
 if __name__ == "__main__":
     main()

@@ -42,13 +42,20 @@ def vcluster_dir(host_context: str, namespace: str, name: str) -> Path:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on `path` (created) for the duration of the block."""
+    """An exclusive advisory lock on `path` for the duration of the block; the lock file (and the
+    directories created for it) are removed afterwards when nothing else was put beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
+        try:
+            if all(p.name == path.name for p in path.parent.iterdir()):
+                path.unlink(missing_ok=True)
+                remove_empty_parents(path.parent, data_home())
+        except OSError:
+            pass
         os.close(fd)
 
 

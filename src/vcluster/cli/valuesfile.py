@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
@@ -88,7 +87,3 @@ def load_values(path: Path | None) -> tuple[VClusterConfig, str | None]:
     except ConfigError as e:
         raise CliError(describe_error(e, text, shown) + "; fix it and run the command again") from None
     return cfg, text
-
-
-def values_data(text: str | None) -> Any:
-    return yaml.safe_load(text) if text else None
