@@ -1,60 +1,54 @@
 #!/usr/bin/env bash
-# The demo: starts a vcluster API server in a scratch directory and drives it with the real kubectl.
+# The demo: the walkthrough a new user follows, end to end, with our CLI and the real kubectl.
+# It runs in a scratch HOME, so the embedded local host cluster starts, and cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO=$(pwd)
 bash scripts/bootstrap.sh
 command -v kubectl >/dev/null || { echo "error: the demo needs kubectl on PATH" >&2; exit 1; }
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/vcluster-demo.XXXXXX")
-LOG="$DIR/apiserver.log"
-cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$DIR"; }
+
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/vcluster-demo.XXXXXX")
+export HOME="$SCRATCH/home" XDG_DATA_HOME="$SCRATCH/home/.local/share"
+mkdir -p "$HOME"
+unset KUBECONFIG
+export PATH="$REPO/.venv/bin:$PATH"
+cleanup() {
+  vcluster delete my-vcluster --namespace test-namespace >/dev/null 2>&1 || true
+  vcluster host down --delete >/dev/null 2>&1 || true
+  rm -rf "$SCRATCH"
+}
 trap cleanup EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+run() { step "$*"; bash -c "$*"; }
 
-.venv/bin/vcluster apiserver --data-dir "$DIR/data" --port 0 >"$DIR/ready" 2>"$LOG" &
-PID=$!
-for _ in $(seq 100); do grep -q "ready at" "$DIR/ready" 2>/dev/null && break; sleep 0.1; done
-grep -q "ready at" "$DIR/ready" || { echo "the API server did not start:"; cat "$LOG"; exit 1; }
-cat "$DIR/ready"
-export KUBECONFIG="$DIR/data/kubeconfig"
-K=(kubectl --cache-dir "$DIR/kcache")
-
-step kubectl get ns;                 "${K[@]}" get ns
-step kubectl version;                "${K[@]}" version
-step kubectl create -f app.yaml      # a ConfigMap, a Deployment and a Service
-"${K[@]}" apply --validate=false -f - <<'YAML'
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: web-config, labels: {app: web}}
-data: {greeting: hello}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, labels: {app: web}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: nginx, image: "nginx:1.27"}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, labels: {app: web}}
-spec: {selector: {app: web}, ports: [{port: 80, targetPort: 80}]}
-YAML
-step kubectl get all -o wide;        "${K[@]}" get all -o wide
-step kubectl scale deployment web --replicas=5; "${K[@]}" scale deployment web --replicas=5
-step kubectl label cm web-config tier=frontend; "${K[@]}" label cm web-config tier=frontend
-step kubectl get cm --show-labels;   "${K[@]}" get cm --show-labels
-step kubectl delete cm web-config;   "${K[@]}" delete cm web-config
-step "sqlite3 state.db \"SELECT id, name FROM kine ORDER BY id DESC LIMIT 8\""
+run vcluster create my-vcluster --namespace test-namespace
+run vcluster connect my-vcluster --namespace test-namespace
+run kubectl create deployment testapp --image=nginx --replicas=2
+run kubectl rollout status deployment/testapp --timeout=60s
+run kubectl get pods -o wide
+run vcluster disconnect
+run 'kubectl get pods -n test-namespace | grep testapp'
+run 'kubectl get pods,services,configmaps,secrets -n test-namespace --show-labels | grep "vcluster.loft.sh/managed-by=my-vcluster"'
+run vcluster connect my-vcluster --namespace test-namespace
+run kubectl get nodes -o wide
+run vcluster disconnect
+run 'kubectl get cm -n test-namespace my-vcluster-config -o yaml | grep -A 20 "sync:"'
+POD=$(kubectl get pods -n test-namespace -l vcluster.loft.sh/managed-by=my-vcluster -o name | sed -n 1p)
+run kubectl label -n test-namespace "$POD" test-label=from-host
+run vcluster connect my-vcluster --namespace test-namespace
+sleep 1
+run 'kubectl get pods --show-labels | grep test-label'
+run vcluster disconnect
+run 'vcluster logs my-vcluster --namespace test-namespace | grep -E "(create|update|delete|sync)" | tail -8'
+DATA=$(vcluster describe my-vcluster -n test-namespace -o jsonpath='{.dataDir}')
+QUERY="SELECT name FROM kine WHERE name LIKE '/vcluster/mappings/%' LIMIT 10;"
 if command -v sqlite3 >/dev/null; then
-  sqlite3 "$DIR/data/state.db" "SELECT id, name, deleted FROM kine ORDER BY id DESC LIMIT 8"
+  run "sqlite3 '$DATA/state.db' \"$QUERY\""
 else
-  .venv/bin/python - "$DIR/data/state.db" <<'PY'
-import sqlite3, sys
-for row in sqlite3.connect(sys.argv[1]).execute("SELECT id, name, deleted FROM kine ORDER BY id DESC LIMIT 8"):
-    print("|".join(map(str, row)))
-PY
+  step "sqlite3 $DATA/state.db \"$QUERY\"   (sqlite3 is not installed: the same query through Python)"
+  python3 -c "import sqlite3,sys; [print(r[0]) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])]" "$DATA/state.db" "$QUERY"
 fi
-printf '\nDone. (The server ran with its state in %s; it is removed now.)\n' "$DIR"
+run vcluster list
+run vcluster delete my-vcluster --namespace test-namespace
+run vcluster host down --delete
+printf '\n\033[1mdone: every step above ran against a live local host cluster and virtual cluster.\033[0m\n'

@@ -4,6 +4,7 @@ any more are deleted."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from vcluster.syncer.engine.syncer import Syncer
 
 log = logging.getLogger("vcluster.syncer.node")
+BY_NODE = "spec.nodeName"
+
+
+def _node_of(pod: dict[str, Any]) -> list[str]:
+    node = (pod.get("spec") or {}).get("nodeName")
+    return [node] if node else []
 
 
 class NodeController:
@@ -32,6 +39,8 @@ class NodeController:
         self.hnodes = engine.host_informers.informer("v1", "nodes") if engine.ctx.real_nodes else None
         for inf in (self.vpods, self.hpods):
             inf.add_handler(self._on_pod)
+            with contextlib.suppress(ValueError):  # shared informers: another part may have it
+                inf.add_index(BY_NODE, _node_of)
         self.vnodes.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
         if self.hnodes is not None:
             self.hnodes.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
@@ -51,8 +60,9 @@ class NodeController:
             await self.reconcile(name, force=True)
 
     def _needed(self, name: str) -> bool:
-        hpods = [p for p in self.hpods.list() if metadata.is_managed(p, self.engine.ctx, kinds.POD)]
-        return noderes.node_needed(name, self.vpods.list(), hpods)
+        ctx = self.engine.ctx
+        hpods = [p for p in self.hpods.by_index(BY_NODE, name) if metadata.is_managed(p, ctx, kinds.POD)]
+        return noderes.node_needed(name, self.vpods.by_index(BY_NODE, name), hpods)
 
     async def run(self, workers: int) -> None:
         await self.queue.run(self._reconcile_key, workers=workers)
@@ -90,14 +100,16 @@ class NodeController:
             if vnode is not None and metadata.labels_of(vnode).get(c.FAKE_NODE_LABEL) == "true":
                 log.info("Delete fake node %s as it is not needed anymore", name)
                 await self._delete(name)
+                await self._delete_node_service(name)
             return
+        ip = await self._node_service_ip(name) if ctx.proxy_kubelets_by_ip else None
         if vnode is None:
-            log.info("Create fake node %s", name)
             from vcluster.controllers.base import fmt_time, utcnow
 
-            await self._create(noderes.fake_node(name, ctx, now=fmt_time(utcnow())))
+            if await self._create(noderes.fake_node(name, ctx, now=fmt_time(utcnow()), node_service_ip=ip)):
+                log.info("Create fake node %s", name)
             return
-        patch = noderes.fake_node_status_patch(vnode, ctx)
+        patch = noderes.fake_node_status_patch(vnode, ctx, ip)
         if patch:
             await w.patch_virtual(noderes.KIND, vnode, patch, status=True)
 
@@ -106,16 +118,53 @@ class NodeController:
         labels = metadata.labels_of(hnode)
         return bool(want) and all(labels.get(k) == v for k, v in want.items())
 
-    async def _create(self, node: dict[str, Any]) -> None:
+    async def _create(self, node: dict[str, Any]) -> bool:
+        """Create a virtual node with its status; False when another worker was first."""
         status = node.pop("status", None)
         try:
             created = await self.engine.writer.create_virtual(noderes.KIND, node)
         except ApiError as e:
             if not e.already_exists:
                 raise
-            created = await self.engine.virtual.get("v1", "nodes", metadata.meta(node)["name"])
+            return False
         if status:
             await self.engine.writer.patch_virtual(noderes.KIND, created, {"status": status}, status=True)
+        return True
+
+    async def _node_service_ip(self, name: str) -> str | None:
+        """The ClusterIP of the host Service proxying this node's kubelet (spec §9.3), created when
+        missing; it is the fake node's InternalIP."""
+        ctx, host = self.engine.ctx, self.engine.host
+        svc_name = noderes.node_service_name(ctx, name)
+        try:
+            svc = await host.get("v1", "services", svc_name, ctx.host_namespace)
+        except ApiError as e:
+            if not e.not_found:
+                raise
+            try:
+                vc_svc = await host.get("v1", "services", ctx.vcluster, ctx.host_namespace)
+            except ApiError as e2:
+                if not e2.not_found:
+                    raise
+                return None
+            try:
+                body = noderes.node_service(ctx, name, vc_svc)
+                svc = await self.engine.writer.create_host(kinds.SERVICE, body)
+            except ApiError as e3:
+                if not e3.already_exists:
+                    raise
+                svc = await host.get("v1", "services", svc_name, ctx.host_namespace)
+        return (svc.get("spec") or {}).get("clusterIP") or None
+
+    async def _delete_node_service(self, name: str) -> None:
+        ctx = self.engine.ctx
+        try:
+            await self.engine.host.delete(
+                "v1", "services", noderes.node_service_name(ctx, name), ctx.host_namespace
+            )
+        except ApiError as e:
+            if not e.not_found:
+                raise
 
     async def _delete(self, name: str) -> None:
         try:
