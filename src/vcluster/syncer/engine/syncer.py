@@ -20,6 +20,7 @@ from vcluster.syncer import kinds
 from vcluster.syncer.configctx import context_from_config
 from vcluster.syncer.engine import registry
 from vcluster.syncer.engine.basestore import BaseStore
+from vcluster.syncer.engine.classes import FROM_HOST_CLASSES, FromHostClassController
 from vcluster.syncer.engine.controller import SyncController
 from vcluster.syncer.engine.events import EventController
 from vcluster.syncer.engine.mappingstore import MappingStore
@@ -299,6 +300,11 @@ class Syncer:
                 singular = "ConfigMap" if kind == "configmaps" else "Secret"
                 self.mappings.on_reference_change(singular, lambda k, ns, n, c=c: c.enqueue(ns, n))
         self.extra["nodes"] = NodeController(self)
+        for kind, k in FROM_HOST_CLASSES.items():
+            if (
+                kind != "priorityclasses" or not self.config.sync_enabled(kind, "toHost")
+            ) and self.config.sync_enabled(kind, "fromHost"):
+                self.extra[f"host-{kind}"] = FromHostClassController(self, k)
         if self.config.sync_enabled("events", "fromHost"):
             self.extra["events"] = EventController(self)
         if "services" in self.controllers:
