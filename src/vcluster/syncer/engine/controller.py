@@ -320,6 +320,11 @@ class SyncController:
             )
             await w.delete(self.engine.host, ks.hkind, host, d)
             await self._cached(self.hinf, host, gone=True)
+            if virtual is not None:
+                # we removed the host copy on purpose (unused, stale uid): it does not count as
+                # "deleted on the host", so a later create must not take the virtual object with it
+                vm = metadata.meta(virtual)
+                await self.engine.bases.forget(ks.kind, vm.get("namespace", ""), vm.get("name", ""))
             self.engine.metrics.syncs.labels(ks.name, "delete_host").inc()
         elif d.side == "virtual" and virtual is not None:
             m = metadata.meta(virtual)
