@@ -72,6 +72,10 @@ def _canon(v: Any) -> bytes:
 
 def semantic_equal(a: Any, b: Any) -> bool:
     """Kubernetes-style semantic equality of two JSON values (nil == empty)."""
+    # Fast path: most compared values are identical. Python's == also calls True equal to 1, so a
+    # == match is confirmed by the JSON text (no key sorting needed when the orders agree).
+    if a is b or (a == b and orjson.dumps(a) == orjson.dumps(b)):
+        return True
     return _canon(_norm(a)) == _canon(_norm(b))
 
 

@@ -174,8 +174,26 @@ class SyncController:
                 lifecycle.host_delete(host, "virtual object is not used any more"), virtual, host
             )
             return
+        if vbase is None and hbase is None:
+            vbase, hbase = self._derived_base(virtual, host)
         res = await ks.sync(virtual, host, vbase, hbase)
         await self.apply(key, virtual, host, res)
+
+    def _derived_base(
+        self, virtual: dict[str, Any], host: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """A pair without a stored base whose host object we created for this very virtual object
+        (the syncer died between the create and saving the base): the host labels we wrote are
+        those of the virtual object, so anything else on the host was changed there since."""
+        from vcluster.syncer import constants as c
+
+        vuid = metadata.meta(virtual).get("uid")
+        if not vuid or metadata.annotations_of(host).get(c.UID_ANNOTATION) != vuid:
+            return None, None  # vCluster's first-sight rule (virtual labels are pushed)
+        written = metadata.to_host_object(virtual, self.engine.ctx, self.ks.hkind)
+        hbase = dict(host)
+        hbase["metadata"] = {**metadata.meta(host), "labels": metadata.meta(written).get("labels") or {}}
+        return virtual, hbase
 
     async def apply(self, key: str, virtual: dict[str, Any], host: dict[str, Any], res: SyncResult) -> None:
         """Write a SyncResult: virtual side first, then host, each spec before status (§6.4)."""

@@ -31,11 +31,16 @@ class EventController:
         self.queue = WorkQueue("event", base_delay=engine.retry_base_delay, max_delay=engine.retry_max_delay)
         self.hevents = engine.host_informers.informer("v1", "events", engine.ctx.host_namespace)
         self.hevents.add_handler(self._on_host)
-        self._virtual_keys: dict[str, tuple[str, str]] = {}  # host name -> virtual (ns, name)
+        # host event name -> the virtual event as we last wrote it (we are its only writer), so
+        # a count bump on the host costs one PATCH and no GET
+        self._written: dict[str, dict[str, Any]] = {}
 
     def _on_host(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if event != "delete":
-            self.queue.add(metadata.meta(obj).get("name", ""))
+        name = metadata.meta(obj).get("name", "")
+        if event == "delete":
+            self._written.pop(name, None)
+        else:
+            self.queue.add(name)
 
     def _lookup(self, kind: str, host_name: str) -> dict[str, Any] | None:
         k = _KIND_BY_NAME.get(kind)
@@ -69,17 +74,33 @@ class EventController:
             return
         m = metadata.meta(want)
         ns, name = m.get("namespace", ""), m.get("name", "")
-        client = self.engine.virtual
-        try:
-            current = await client.get("v1", "events", name, ns)
-        except ApiError as e:
-            if not e.not_found:
-                raise
+        current = self._written.get(host_name)
+        if current is not None and (
+            metadata.meta(current).get("namespace"),
+            metadata.meta(current).get("name"),
+        ) != (
+            ns,
+            name,
+        ):
             current = None
         if current is None:
-            await self.engine.writer.create_virtual(kinds.EVENT, want)
+            try:
+                current = await self.engine.virtual.get("v1", "events", name, ns)
+            except ApiError as e:
+                if not e.not_found:
+                    raise
+        if current is None:
+            self._written[host_name] = await self.engine.writer.create_virtual(kinds.EVENT, want)
             self.engine.metrics.syncs.labels("event", "create_virtual").inc()
             return
         patch = eventres.event_update_patch(current, want)
         if patch:
-            await self.engine.writer.patch_virtual(kinds.EVENT, current, patch)
+            try:
+                self._written[host_name] = await self.engine.writer.patch_virtual(kinds.EVENT, current, patch)
+            except ApiError as e:
+                self._written.pop(host_name, None)  # someone else changed or deleted it: read again
+                if e.not_found:
+                    return
+                raise
+        else:
+            self._written[host_name] = current

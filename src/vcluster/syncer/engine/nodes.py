@@ -37,6 +37,7 @@ class NodeController:
         self.vpods = engine.virtual_informers.informer("v1", "pods")
         self.hpods = engine.host_informers.informer("v1", "pods", engine.ctx.host_namespace)
         self.hnodes = engine.host_informers.informer("v1", "nodes") if engine.ctx.real_nodes else None
+        self._service_ips: dict[str, str] = {}  # node Service name -> ClusterIP (immutable)
         for inf in (self.vpods, self.hpods):
             inf.add_handler(self._on_pod)
             with contextlib.suppress(ValueError):  # shared informers: another part may have it
@@ -46,8 +47,11 @@ class NodeController:
             self.hnodes.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
 
     def _on_pod(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        for pod in (obj, old):
-            node = ((pod or {}).get("spec") or {}).get("nodeName")
+        new_node = (obj.get("spec") or {}).get("nodeName")
+        old_node = ((old or {}).get("spec") or {}).get("nodeName")
+        if event == "update" and new_node == old_node:
+            return  # only arrivals and departures change whether a node is needed
+        for node in (new_node, old_node):
             if node:
                 self.queue.add(node)
 
@@ -109,6 +113,13 @@ class NodeController:
             if await self._create(noderes.fake_node(name, ctx, now=fmt_time(utcnow()), node_service_ip=ip)):
                 log.info("Create fake node %s", name)
             return
+        if not (vnode.get("status") or {}).get("nodeInfo"):
+            # the status written right after the create was lost to a concurrent write: write it all
+            from vcluster.controllers.base import fmt_time, utcnow
+
+            want = noderes.fake_node(name, ctx, now=fmt_time(utcnow()), node_service_ip=ip)["status"]
+            await w.patch_virtual(noderes.KIND, vnode, {"status": want}, status=True)
+            return
         patch = noderes.fake_node_status_patch(vnode, ctx, ip)
         if patch:
             await w.patch_virtual(noderes.KIND, vnode, patch, status=True)
@@ -136,6 +147,8 @@ class NodeController:
         missing; it is the fake node's InternalIP."""
         ctx, host = self.engine.ctx, self.engine.host
         svc_name = noderes.node_service_name(ctx, name)
+        if svc_name in self._service_ips:
+            return self._service_ips[svc_name]
         try:
             svc = await host.get("v1", "services", svc_name, ctx.host_namespace)
         except ApiError as e:
@@ -154,14 +167,17 @@ class NodeController:
                 if not e3.already_exists:
                     raise
                 svc = await host.get("v1", "services", svc_name, ctx.host_namespace)
-        return (svc.get("spec") or {}).get("clusterIP") or None
+        ip = (svc.get("spec") or {}).get("clusterIP") or None
+        if ip:
+            self._service_ips[svc_name] = ip
+        return ip
 
     async def _delete_node_service(self, name: str) -> None:
         ctx = self.engine.ctx
+        svc_name = noderes.node_service_name(ctx, name)
+        self._service_ips.pop(svc_name, None)
         try:
-            await self.engine.host.delete(
-                "v1", "services", noderes.node_service_name(ctx, name), ctx.host_namespace
-            )
+            await self.engine.host.delete("v1", "services", svc_name, ctx.host_namespace)
         except ApiError as e:
             if not e.not_found:
                 raise

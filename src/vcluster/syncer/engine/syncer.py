@@ -417,6 +417,11 @@ class Syncer:
             log.warning("configuration changes that apply after a restart: %s", ", ".join(later))
         log.info("applying configuration changes: %s", ", ".join(p for p in changed if p not in later))
         facts = {k: getattr(self.ctx, k) for k in ("kube_ip", "dns_ip", "owner_uid")}
+        eng = new.experimental.engine
+        if eng != self.config.experimental.engine:
+            self.writer.host_limit = TokenBucket(eng.host_qps, eng.host_burst)
+            self.writer.virtual_limit = TokenBucket(eng.virtual_qps, eng.virtual_burst)
+            self.retry_base_delay, self.retry_max_delay = eng.retry_base_delay, eng.retry_max_delay
         self.config = new
         self.ctx = context_from_config(new, name=self.name, host_namespace=self.host_namespace, **facts)
         wanted = {k for d, k in new.enabled_kinds() if d == "toHost"}
