@@ -142,6 +142,8 @@ class ControlPlane:
             metrics_registry=self.server.metrics.registry,
             api_port=self.server.port,
         )
+        if self.server.authapi is not None:
+            self.syncer.local_token_request = self.server.authapi.issue_token
         await self.syncer.start()
         self.server.rest.service_create_hook = self.syncer.intercept_service_create
 

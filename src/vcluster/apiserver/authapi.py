@@ -77,6 +77,11 @@ class AuthAPI:
             raise method_not_allowed()
         return views.respond(orjson.dumps(out), 201)
 
+    def issue_token(self, namespace: str, service_account: str, body: dict[str, Any]) -> dict[str, Any]:
+        """TokenRequest for callers in this process (the syncer); same checks as the endpoint."""
+        out, _ = satoken.create_token_request(self.issuer, namespace, service_account, body, self.lookup)
+        return out
+
     async def token_request(self, info: RequestInfo, request: web.Request) -> web.Response:
         """POST serviceaccounts/<name>/token: a signed, optionally object-bound JWT."""
         from vcluster.apiserver.rest import Rest, with_warnings

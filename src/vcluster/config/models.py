@@ -120,7 +120,7 @@ class Engine(Model):
     800 where vCluster has 40 / 80 (see host_qps).
     """
 
-    workers: int = Field(default=10, ge=1, le=1000)
+    workers: int = Field(default=32, ge=1, le=1000)
     workers_per_kind: dict[str, Annotated[int, Field(ge=1, le=1000)]] = Field(default_factory=dict)
     # vCluster's host client runs at 40/80; a pod costs one or two host writes, so that caps a
     # burst at ~40 pods/s. 400/800 lets the syncer keep up with the host's own create rate.

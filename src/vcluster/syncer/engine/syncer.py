@@ -95,6 +95,8 @@ class Syncer:
         self._controller_tasks: dict[str, asyncio.Task[Any]] = {}
         self._special_pending: set[str] = set()
         self._special_event = asyncio.Event()
+        # (namespace, service account, TokenRequest body) -> answer, when in the API server's process
+        self.local_token_request: Any = None
         self.virtual_namespaces = self.virtual_informers.informer("v1", "namespaces")
         self.virtual_services = self.virtual_informers.informer("v1", "services")
 
@@ -112,7 +114,11 @@ class Syncer:
             await nodes.ensure(name)
 
     async def mint_token(self, namespace: str, service_account: str, body: dict[str, Any]) -> str:
-        """A service-account token from the virtual API server (TokenRequest bound to the pod)."""
+        """A service-account token from the virtual API server (TokenRequest bound to the pod):
+        through `local_token_request` when the syncer runs in the API server's process (the same
+        TokenREST logic without an HTTPS round trip), else through the API."""
+        if self.local_token_request is not None:
+            return self.local_token_request(namespace, service_account, body)["status"]["token"]
         out = await self.virtual.create(
             "v1", "serviceaccounts", body, namespace, subresource="token", name=service_account
         )
