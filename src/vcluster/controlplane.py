@@ -71,7 +71,9 @@ class ControlPlane:
             from vcluster.client import Client
 
             self.client = await Client.from_kubeconfig(
-                str(self.server.kubeconfig_path), user_agent="vcluster-controller-manager"
+                str(self.server.kubeconfig_path),
+                user_agent="vcluster-controller-manager",
+                unix_socket=str(self.server.unix_socket),
             )
         if want_controllers:
             from vcluster.controllers.manager import ControllerManager

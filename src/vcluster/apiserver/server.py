@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +113,8 @@ class APIServer:
         self.auth: Authenticator | None = None
         self.authapi: AuthAPI | None = None
         self.crds: CustomResources | None = None
+        self._socket_dir: Path | None = None
+        self.unix_socket: Path | None = None
         self.discovery: Discovery | None = None
         self._runner: web.AppRunner | None = None
         self.port = cfg.port
@@ -143,6 +148,16 @@ class APIServer:
         self.port = sock.getsockname()[1]
         site = web.SockSite(self._runner, sock, ssl_context=server_ssl_context(self.pki), backlog=1024)
         await site.start()
+        # Plain HTTP on a Unix socket only this user can open, for the controllers and the syncer
+        # of this process (the same authentication; no TLS on a loopback hop).
+        # (in a fresh 0700 directory: socket paths are limited to 108 bytes, data dirs are not)
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="vcluster-"))
+        self.unix_socket = self._socket_dir / "api.sock"
+        old_umask = os.umask(0o077)
+        try:
+            await web.UnixSite(self._runner, str(self.unix_socket)).start()
+        finally:
+            os.umask(old_umask)
         host = self.cfg.bind if self.cfg.bind not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.url = f"https://{host if ':' not in host else f'[{host}]'}:{self.port}"
         self.discovery = Discovery(self.registry, f"{host}:{self.port}")
@@ -190,6 +205,9 @@ class APIServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
         await self.store.close()
 
     # ------------------------------------------------------------------ dispatch

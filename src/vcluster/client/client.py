@@ -106,6 +106,7 @@ class Client:
         connection_limit: int = CONNECTION_LIMIT,
         field_manager: str | None = None,
         config: KubeConfig | None = None,
+        unix_socket: str | None = None,
     ) -> None:
         if config is None:
             config = KubeConfig(server=server.rstrip("/"), ssl=True if ssl is None else ssl, token=token)
@@ -125,6 +126,11 @@ class Client:
             **config.headers,
             **(headers or {}),
         }
+        # A process talking to an API server it runs itself uses its Unix socket: plain HTTP with
+        # the same authentication, no TLS or TCP on loopback (server URL only names the host).
+        self.unix_socket = unix_socket
+        if unix_socket:
+            self.server = "http://localhost"
         self._base = URL(self.server)
         self._limit = asyncio.Semaphore(connection_limit)
         self._session: aiohttp.ClientSession | None = None
@@ -171,12 +177,16 @@ class Client:
                 raise RuntimeError("Client is closed")
             # No pool limit here: every watch pins a connection for its lifetime, so only ordinary
             # requests are bounded (by self._limit) and watches can never starve them.
-            connector = aiohttp.TCPConnector(
-                limit=0,
-                ssl=self.config.ssl if self.server.startswith("https") else False,
-                keepalive_timeout=60.0,
-                enable_cleanup_closed=True,
-            )
+            connector: aiohttp.BaseConnector
+            if self.unix_socket:
+                connector = aiohttp.UnixConnector(path=self.unix_socket, limit=0, keepalive_timeout=60.0)
+            else:
+                connector = aiohttp.TCPConnector(
+                    limit=0,
+                    ssl=self.config.ssl if self.server.startswith("https") else False,
+                    keepalive_timeout=60.0,
+                    enable_cleanup_closed=True,
+                )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 read_bufsize=1 << 20,
