@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from vcluster.cli.options import log_level_option
 from vcluster.hostsim.config import MAX_NODES, HostSimConfig
 
 
@@ -119,12 +120,7 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
     type=click.FloatRange(0),
     help="A generated container log line every this many seconds (0: startup lines only).",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-)
+@log_level_option
 def hostsim(
     kubeconfig: Path | None,
     context: str | None,

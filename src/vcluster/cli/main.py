@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from vcluster import __version__
+from vcluster.cli.options import admin_kubeconfig_option, bind_option, log_level_option
 
 
 def setup_logging(level: str, fmt: str = "console") -> None:
@@ -57,13 +58,8 @@ def main() -> None:
     type=click.IntRange(0, 65535),
     help="HTTPS port (0 picks a free one).",
 )
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the admin kubeconfig [default: DATA_DIR/kubeconfig].",
-)
+@bind_option
+@admin_kubeconfig_option
 @click.option(
     "--compaction-interval",
     default=300.0,
@@ -78,12 +74,7 @@ def main() -> None:
     help="Controllers to run beside the server, as kube-controller-manager's flag: '*' for all, "
     "'*,-job' for all but job, 'namespace,serviceaccount' for those, '' for none.",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-)
+@log_level_option
 def apiserver(
     data_dir: Path,
     port: int,
@@ -141,14 +132,9 @@ def run_control_plane_or_exit(cfg: object) -> None:
 @click.option(
     "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="HTTPS port (0: free)."
 )
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@bind_option
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 5000), help="Simulated nodes.")
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the admin kubeconfig [default: DATA_DIR/kubeconfig].",
-)
+@admin_kubeconfig_option
 @click.option(
     "--run-seconds",
     default=10.0,
@@ -156,12 +142,7 @@ def run_control_plane_or_exit(cfg: object) -> None:
     type=click.FloatRange(0),
     help="How long containers of pods with restartPolicy Never/OnFailure run before they complete.",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-)
+@log_level_option
 def host(
     data_dir: Path,
     port: int,
@@ -211,7 +192,7 @@ def host(
 @click.option(
     "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="HTTPS port (0: free)."
 )
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@bind_option
 @click.option(
     "--tls-san",
     "tls_sans",
@@ -224,12 +205,7 @@ def host(
     default=None,
     help="Where to write the virtual cluster's admin kubeconfig [default: DATA_DIR/kubeconfig].",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-)
+@log_level_option
 def start(
     name: str,
     data_dir: Path,

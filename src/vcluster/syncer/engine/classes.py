@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from vcluster.client import ApiError, WorkQueue
 from vcluster.syncer import kinds, metadata
+from vcluster.syncer.engine.controller import conflict_tolerant
 from vcluster.syncer.kinds import Kind
 from vcluster.syncer.resources.storageclass import sync_from_host
 
@@ -41,15 +42,7 @@ class FromHostClassController:
             inf.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
 
     async def run(self, workers: int) -> None:
-        await self.queue.run(self._reconcile_key, workers=workers)
-
-    async def _reconcile_key(self, name: str) -> None:
-        try:
-            await self.reconcile(name)
-        except ApiError as e:
-            if not (e.conflict or e.already_exists):
-                raise
-            self.queue.add_after(name, 0.5)
+        await self.queue.run(conflict_tolerant(self.queue, self.reconcile), workers=workers)
 
     def _ours(self, name: str) -> bool:
         """Only virtual objects this syncer made are overwritten or deleted (not a user's own);

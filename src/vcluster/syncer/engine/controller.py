@@ -368,3 +368,18 @@ async def wait_for(pred: Any, timeout: float, interval: float = 0.01) -> bool:
             return True
         await asyncio.sleep(interval)
     return bool(pred())
+
+
+def conflict_tolerant(queue: WorkQueue, fn: Any, delay: float = 0.5) -> Any:
+    """A queue worker calling `fn(key)` that treats 409s (a concurrent write, or a create that
+    lost a race) as a quiet requeue after `delay` instead of an error with backoff."""
+
+    async def work(key: str) -> None:
+        try:
+            await fn(key)
+        except ApiError as e:
+            if not (e.conflict or e.already_exists):
+                raise
+            queue.add_after(key, delay)
+
+    return work

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from vcluster.client import ApiError, WorkQueue
 from vcluster.syncer import kinds, metadata
+from vcluster.syncer.engine.controller import conflict_tolerant
 from vcluster.syncer.resources import event as eventres
 
 if TYPE_CHECKING:
@@ -55,15 +56,7 @@ class EventController:
         return controller.vinf.get(hit[1], hit[0] or None)
 
     async def run(self, workers: int) -> None:
-        await self.queue.run(self._reconcile_key, workers=workers)
-
-    async def _reconcile_key(self, name: str) -> None:
-        try:
-            await self.reconcile(name)
-        except ApiError as e:
-            if not (e.conflict or e.already_exists):
-                raise
-            self.queue.add_after(name, 0.5)  # a concurrent write: read again
+        await self.queue.run(conflict_tolerant(self.queue, self.reconcile), workers=workers)
 
     async def reconcile(self, host_name: str) -> None:
         hevent = self.hevents.get(host_name, self.engine.ctx.host_namespace)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vcluster.client import ApiError, WorkQueue
 from vcluster.syncer import constants as c
 from vcluster.syncer import kinds, metadata
+from vcluster.syncer.engine.controller import conflict_tolerant
 from vcluster.syncer.resources import node as noderes
 
 if TYPE_CHECKING:
@@ -69,15 +70,7 @@ class NodeController:
         return noderes.node_needed(name, self.vpods.by_index(BY_NODE, name), hpods)
 
     async def run(self, workers: int) -> None:
-        await self.queue.run(self._reconcile_key, workers=workers)
-
-    async def _reconcile_key(self, name: str) -> None:
-        try:
-            await self.reconcile(name)
-        except ApiError as e:
-            if not (e.conflict or e.already_exists):
-                raise
-            self.queue.add_after(name, 0.5)  # a concurrent write: read again
+        await self.queue.run(conflict_tolerant(self.queue, self.reconcile), workers=workers)
 
     async def reconcile(self, name: str, force: bool = False) -> None:
         ctx, w = self.engine.ctx, self.engine.writer

@@ -8,7 +8,7 @@ from typing import Any
 
 from vcluster.apiserver.patch import json_copy
 from vcluster.syncer import constants as c
-from vcluster.syncer import kinds, metadata, podsecurity
+from vcluster.syncer import generic, kinds, metadata, podsecurity
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.gojson import go_json_string, owner_references_json
 from vcluster.syncer.merge import (
@@ -16,9 +16,7 @@ from vcluster.syncer.merge import (
     FieldDirections,
     FieldEnv,
     apply_directions,
-    create_merge_patch,
     semantic_equal,
-    split_status,
 )
 from vcluster.syncer.names import NS_LABEL_PREFIX, ns_label_key
 from vcluster.syncer.podenv import service_env, translate_container_env, translate_image
@@ -543,14 +541,6 @@ def sync_pod(
     """The diff of §3.9(g) plus status back-sync (§3.10): minimal patches for both sides."""
     new_v, new_h, _, _ = apply_directions(vpod, hpod, virtual_old, host_old, FIELDS, ctx)
     _host_pod_metadata(new_h, new_v, ctx, namespace_labels)
-    v_rest, v_status = split_status(create_merge_patch(vpod, new_v))
-    h_rest, h_status = split_status(create_merge_patch(hpod, new_h))
-    return SyncResult(
-        virtual=new_v,
-        host=new_h,
-        virtual_patch=v_rest,
-        virtual_status_patch=v_status,
-        host_patch=h_rest,
-        host_status_patch=h_status,
-        deletes=deletion_decision(vpod, hpod),
-    )
+    res = generic.result(vpod, hpod, new_v, new_h)
+    res.deletes = deletion_decision(vpod, hpod)
+    return res

@@ -1,0 +1,21 @@
+"""Click options shared by the server commands (apiserver, host, start, hostsim)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+log_level_option = click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+bind_option = click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+admin_kubeconfig_option = click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the admin kubeconfig [default: DATA_DIR/kubeconfig].",
+)
