@@ -148,6 +148,7 @@ class ControlPlane:
             self.syncer.local_token_request = self.server.authapi.issue_token
         await self.syncer.start()
         self.server.rest.service_create_hook = self.syncer.intercept_service_create
+        self.server.rest.pod_log_hook = self.syncer.proxy_pod_log
 
     async def stop(self) -> None:
         for part in (self.syncer, self.hostsim, self.controllers):

@@ -501,3 +501,24 @@ def test_sync_decisions_logged_and_measured(pair: Pair) -> None:
     assert {"pod", "configmap", "service"} <= kinds, kinds
     names = {n for n, _, _ in samples}
     assert "vcluster_syncer_queue_depth" in names and "vcluster_syncer_reconcile_seconds_bucket" in names
+
+
+def test_kubectl_logs_in_the_virtual_cluster_come_from_the_host_pod(pair: Pair) -> None:
+    """`kubectl logs` (and `-f`) of a virtual pod stream its host pod's log; an unknown pod is a
+    NotFound that names the virtual pod, not the host one."""
+    from tests.integration.conftest import LineReader
+
+    p, ns = pair, virtual_namespace(pair.kv, "logs")
+    p.kv.create(pod_manifest("talker", ns))
+    wait_until(lambda: pod_running(p.kv, "talker", ns), 20, what="pod Running")
+    out = p.kv("logs", "talker", "-n", ns)
+    host_out = p.kh("logs", host_name("talker", ns), "-n", HOST_NS)
+    assert out.strip() and out.splitlines()[0] == host_out.splitlines()[0]
+    follow = LineReader(p.kv.popen("logs", "-f", "talker", "-n", ns))
+    try:
+        assert follow.wait_for(lambda line: bool(line.strip()), 10)
+    finally:
+        follow.stop()
+    missing = p.kv.run("logs", "nope", "-n", ns, check=False)
+    assert missing.returncode != 0 and 'pods "nope" not found' in missing.stderr
+    assert "-x-" not in missing.stderr

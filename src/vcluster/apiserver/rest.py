@@ -148,6 +148,8 @@ class Rest:
         # A virtual cluster's Services are created on the host first and take its ClusterIP in the
         # create response (vCluster's API proxy does this): `await hook(service) -> undo | None`.
         self.service_create_hook: Any = None
+        # ... and their pods' logs come from the host: `await hook(namespace, name, request)`.
+        self.pod_log_hook: Any = None
 
     def _allocator_for(self, rt: ResourceType) -> Any:
         return self.service_ips if rt.kind == "Service" and rt.group == "" else None

@@ -192,6 +192,36 @@ class Syncer:
             "namespace"
         )
 
+    async def proxy_pod_log(self, namespace: str, name: str, request: Any) -> Any:
+        """`pods/<name>/log` of a virtual pod, streamed from its host pod (vCluster's proxy does
+        the same, §8.9); host names in error messages are replaced by the virtual ones."""
+        from aiohttp import web
+
+        from vcluster.apiserver.errors import StatusError
+
+        hname = self.ctx.host_name_for(kinds.POD, name, namespace)
+        path = f"/api/v1/namespaces/{self.host_namespace}/pods/{hname}/log"
+        resp: web.StreamResponse | None = None
+        try:
+            async with self.host.stream("GET", path, dict(request.query)) as upstream:
+                resp = web.StreamResponse(status=upstream.status)
+                resp.content_type = upstream.content_type or "text/plain"
+                await resp.prepare(request)
+                async for chunk in upstream.content.iter_any():
+                    await resp.write(chunk)
+                await resp.write_eof()
+                return resp
+        except ApiError as e:
+            if resp is not None:
+                raise  # the stream broke half way: nothing more to say to the client
+            msg = (e.message or "").replace(f"{self.host_namespace}/{hname}", f"{namespace}/{name}")
+            msg = msg.replace(hname, name)
+            if e.status == 0:
+                raise StatusError(
+                    503, "ServiceUnavailable", f"the host cluster is unreachable: {msg}", {}
+                ) from None
+            raise StatusError(e.status, e.reason or "", msg, {}) from None
+
     # ------------------------------------------------------------------ start / stop
     async def _host_facts(self) -> dict[str, Any]:
         """The host Service of this virtual cluster (kube IP, owner) and the DNS Service IP."""
