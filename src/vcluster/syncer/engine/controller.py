@@ -19,7 +19,10 @@ from vcluster.syncer.result import Delete, SyncResult
 if TYPE_CHECKING:
     from vcluster.syncer.engine.syncer import Syncer
 
-CONFLICT_REQUEUE_SECONDS = 1.0
+# A 409 means our cache was behind: read again soon, backing off while it keeps happening
+# (vCluster waits a flat second, which shows up in every burst).
+CONFLICT_REQUEUE_SECONDS = 0.05
+CONFLICT_REQUEUE_MAX = 2.0
 
 
 class Requeue(Exception):
@@ -49,6 +52,7 @@ class SyncController:
         hns = engine.ctx.host_namespace if ks.hkind.namespaced else None
         self.hinf: Informer = engine.host_informers.informer(ks.hkind.api_version, ks.hkind.plural, hns)
         self._host_keys: dict[str, tuple[str, str]] = {}  # virtual key -> host (ns, name) seen
+        self._conflicts: dict[str, int] = {}  # key -> 409s in a row
         self.vinf.add_handler(self._on_virtual)
         self.hinf.add_handler(self._on_host)
 
@@ -85,13 +89,16 @@ class SyncController:
         metrics = self.engine.metrics
         try:
             await self.reconcile(key)
+            self._conflicts.pop(key, None)
         except Requeue as r:
             self.log.debug("requeue %s in %.1fs: %s", key, r.after, r)
             self.queue.add_after(key, r.after)
         except ApiError as e:
             if e.conflict or e.already_exists:
                 self.log.debug("conflict on %s, requeue: %s", key, e.message)
-                self.queue.add_after(key, CONFLICT_REQUEUE_SECONDS)
+                n = self._conflicts.get(key, 0)
+                self._conflicts[key] = n + 1
+                self.queue.add_after(key, min(CONFLICT_REQUEUE_SECONDS * 2**n, CONFLICT_REQUEUE_MAX))
             else:
                 metrics.errors.labels(self.ks.name).inc()
                 self._error_event(key, e)
