@@ -17,7 +17,8 @@ from tests.integration.conftest import Server
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("sem") / "vc").start()
+    # Only the serviceaccount controller: these tests play the namespace controller themselves.
+    s = Server(tmp_path_factory.mktemp("sem") / "vc", controllers="serviceaccount").start()
     yield s
     s.stop()
 

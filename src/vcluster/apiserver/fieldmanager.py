@@ -787,6 +787,11 @@ def _cmp(
     removed: FieldSet,
     nim: bool,
 ) -> None:
+    # An unchanged subtree adds, modifies and removes nothing: skip the walk (most of an object
+    # is unchanged by an update; dict == is C-fast). The schema fixes each field's JSON type, so
+    # Python's 1 == True cannot hide a change here.
+    if l is r or (type(l) is type(r) and l == r):
+        return
     lm, rm = l is MISSING, r is MISSING
     n = _eff(node, l if rm else r)
     if node.kind == DEDUCED and not lm and not rm and (type(l) is dict) != (type(r) is dict):
