@@ -68,24 +68,19 @@ class EventController:
         m = metadata.meta(want)
         ns, name = m.get("namespace", ""), m.get("name", "")
         current = self._written.get(host_name)
-        if current is not None and (
-            metadata.meta(current).get("namespace"),
-            metadata.meta(current).get("name"),
-        ) != (
-            ns,
-            name,
-        ):
+        cm = metadata.meta(current) if current is not None else {}
+        if (cm.get("namespace"), cm.get("name")) != (ns, name):
             current = None
         if current is None:
+            # most host events are new: create first, read only when it exists already
             try:
-                current = await self.engine.virtual.get("v1", "events", name, ns)
+                self._written[host_name] = await self.engine.writer.create_virtual(kinds.EVENT, want)
+                self.engine.metrics.syncs.labels("event", "create_virtual").inc()
+                return
             except ApiError as e:
-                if not e.not_found:
+                if not e.already_exists:
                     raise
-        if current is None:
-            self._written[host_name] = await self.engine.writer.create_virtual(kinds.EVENT, want)
-            self.engine.metrics.syncs.labels("event", "create_virtual").inc()
-            return
+            current = await self.engine.virtual.get("v1", "events", name, ns)
         patch = eventres.event_update_patch(current, want)
         if patch:
             try:
