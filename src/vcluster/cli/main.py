@@ -111,11 +111,21 @@ def parse_controllers(value: str) -> set[str] | None:
 
 
 def run_control_plane_or_exit(cfg: object) -> None:
+    from vcluster.client import ApiError, ConfigError
     from vcluster.controlplane import run_control_plane
 
     server = cfg.server  # type: ignore[attr-defined]
+    syncer = getattr(cfg, "syncer", None)
+    where = f" (--host-kubeconfig {syncer.host_kubeconfig})" if syncer and syncer.host_kubeconfig else ""
     try:
         run_async(run_control_plane(cfg))  # type: ignore[arg-type]
+    except ConfigError as e:
+        raise click.ClickException(f"cannot use the host kubeconfig{where}: {e}") from None
+    except ApiError as e:  # the host cluster (connection failures are ApiErrors with status 0)
+        what = "cannot reach the host cluster" if e.status == 0 else "the host cluster refused a request"
+        raise click.ClickException(
+            f"{what}{where}: {e.message or e}; check the kubeconfig, context and that the host is up"
+        ) from None
     except OSError as e:
         raise click.ClickException(
             f"cannot listen on {server.bind}:{server.port}: {e.strerror or e}"
