@@ -474,3 +474,28 @@ def test_a_later_delete_changes_the_propagation_finalizer(k: Kubectl) -> None:
     assert k.get_json("configmap", "held", "-n", n)["metadata"]["finalizers"] == ["example.com/hold"]
     k("patch", "configmap", "held", "-n", n, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
     assert k.run("get", "configmap", "held", "-n", n, check=False).returncode != 0
+
+
+def test_crd_deletion_waits_for_finalizers_of_its_objects(k: Kubectl) -> None:
+    crd = CRD.split("---")[1].replace("clusterthings", "heldthings").replace("ClusterThing", "HeldThing")
+    crd = crd.replace("clusterthing", "heldthing")
+    k("create", "-f", "-", input=crd)
+    wait_served(k, "heldthings.example.org")
+    k.create(
+        "apiVersion: example.org/v1\nkind: HeldThing\nmetadata: {name: h, finalizers: [example.org/keep]}\n"
+    )
+    k("delete", "crd", "heldthings.example.org", "--wait=false")
+    import time
+
+    time.sleep(1)
+    held = k.get_json("heldthings", "h")  # still there: its finalizer is not done
+    assert held["metadata"]["deletionTimestamp"] and held["metadata"]["finalizers"] == ["example.org/keep"]
+    assert k.get_json("crd", "heldthings.example.org")["metadata"]["deletionTimestamp"]
+    k("patch", "heldthing", "h", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    deadline = time.monotonic() + 10
+    while (
+        time.monotonic() < deadline
+        and k.run("get", "crd", "heldthings.example.org", check=False).returncode == 0
+    ):
+        time.sleep(0.2)
+    assert k.run("get", "crd", "heldthings.example.org", check=False).returncode != 0

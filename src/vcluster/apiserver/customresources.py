@@ -19,6 +19,7 @@ from vcluster.store.interface import CompactedError, KeyNotFoundError, RevisionC
 log = logging.getLogger("vcluster.apiserver.crd")
 
 CRD_PREFIX = crd.CRD_RESOURCE_TYPE.key_prefix
+CLEANUP_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,20 @@ class CustomResources:
 
         await self._write(key, mutate)
 
+    async def _delete_object(self, e: Any) -> int:
+        """Delete one custom object as a DELETE would: objects with finalizers are marked for
+        deletion and stay until those are removed. Returns 1 while the object must be waited for."""
+        obj = orjson.loads(e.raw)
+        md = obj.get("metadata") or {}
+        if not md.get("finalizers"):
+            await self.store.delete(e.key, expected_rev=e.mod_rev)
+            return 0
+        if not md.get("deletionTimestamp"):
+            md["deletionTimestamp"] = strategy.now_rfc3339()
+            md["deletionGracePeriodSeconds"] = 0
+            await self.store.update(e.key, obj, expected_rev=e.mod_rev)
+        return 1
+
     async def _cleanup(self, key: str, name: str) -> None:
         """Delete every object of the CRD, then drop the cleanup finalizer (the CRD then goes)."""
         try:
@@ -229,12 +244,17 @@ class CustomResources:
             prefixes = {rt.key_prefix for rt in types}
             for prefix in prefixes:
                 while True:
-                    res = await self.store.list(prefix, limit=500)
+                    res = await self.store.list(prefix)
                     if not res.entries:
                         break
+                    waiting = 0
                     for e in res.entries:
                         with contextlib.suppress(KeyNotFoundError, RevisionConflictError):
-                            await self.store.delete(e.key, expected_rev=None)
+                            waiting += await self._delete_object(e)
+                    if waiting:
+                        # objects with finalizers: their controllers finish them (as upstream's
+                        # CRD finalizer waits); check again shortly
+                        await asyncio.sleep(CLEANUP_POLL_SECONDS)
 
             def mutate(o: dict[str, Any]) -> bool:
                 fins = o["metadata"].get("finalizers") or []
