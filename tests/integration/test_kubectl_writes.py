@@ -499,3 +499,14 @@ def test_crd_deletion_waits_for_finalizers_of_its_objects(k: Kubectl) -> None:
     ):
         time.sleep(0.2)
     assert k.run("get", "crd", "heldthings.example.org", check=False).returncode != 0
+
+
+def test_status_endpoint_takes_annotations_and_keeps_the_spec(k: Kubectl) -> None:
+    n = ns(k, "statusmeta")
+    k("create", "deployment", "d", "--image=nginx", "-n", n)
+    patch = '{"metadata":{"annotations":{"note":"from-status"},"labels":{"x":"y"}},"spec":{"replicas":7}}'
+    k("patch", "deployment", "d", "-n", n, "--subresource=status", "--type=merge", "-p", patch)
+    md = k.get_json("deployment", "d", "-n", n)
+    assert md["metadata"]["annotations"]["note"] == "from-status"
+    assert "x" not in md["metadata"]["labels"]  # the Deployment status strategy resets labels
+    assert md["spec"]["replicas"] == 1  # and the spec

@@ -143,6 +143,20 @@ _CREATE_HOOKS = {
 _SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
 
+# Status strategies that reset labels to the stored ones (newX.Labels = oldX.Labels upstream).
+_STATUS_KEEPS_LABELS = frozenset(
+    {
+        ("apps", "Deployment"),
+        ("apps", "ReplicaSet"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("batch", "Job"),
+        ("batch", "CronJob"),
+        ("", "ReplicationController"),
+    }
+)
+
+
 def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any], subresource: str) -> None:
     """Carry over what an update may not change and bump generation on spec changes."""
     omd, nmd = meta(old), meta(new)
@@ -155,10 +169,21 @@ def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any
     if subresource == "binding":  # scheduler binding sets spec.nodeName and the PodScheduled condition
         return
     if subresource == "status":
-        # The status endpoint changes only status.
+        # The status endpoint keeps the stored spec; of the metadata, annotations (and labels,
+        # except for the workload kinds whose status strategies reset them) may change, as the
+        # registry status strategies of 1.32 allow.
         status = new.get("status")
+        labels, annotations = nmd.get("labels"), nmd.get("annotations")
         new.clear()
         new.update(old)
+        md = new["metadata"] = dict(omd)
+        for key, value in (("annotations", annotations), ("labels", labels)):
+            if key == "labels" and (rt.group, rt.kind) in _STATUS_KEEPS_LABELS:
+                continue
+            if value:
+                md[key] = value
+            else:
+                md.pop(key, None)
         if status is None:
             new.pop("status", None)
         else:
