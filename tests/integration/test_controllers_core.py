@@ -8,10 +8,8 @@ over one SharedInformers; there is no scheduler or kubelet: tests set pod status
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Kubectl, Server
+from tests.integration.loopthread import LoopThread
 from vcluster.client import ApiError, Client, SharedInformers
 from vcluster.controllers.base import fmt_time
 from vcluster.controllers.disruption import DisruptionController
@@ -32,23 +31,16 @@ from vcluster.controllers.serviceaccount import DESCRIPTION, ServiceAccountContr
 pytestmark = pytest.mark.integration
 
 
-class CoreHarness:
+class CoreHarness(LoopThread):
     """The core controllers on an event loop in a background thread."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.client: Client | None = None
+        super().__init__()
         self.informers: SharedInformers | None = None
         self.controllers: dict[str, Any] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.ca_pem = Path(server.ca_file).read_text()
-
-    def start(self) -> CoreHarness:
-        self.thread.start()
-        self.run(self._start())
-        return self
 
     async def _start(self) -> None:
         self.client = c = await Client.from_kubeconfig(str(self.server.kubeconfig), user_agent="test-core")
@@ -80,25 +72,6 @@ class CoreHarness:
             await self.informers.stop()
         if self.client is not None:
             await self.client.close()
-
-    def stop(self) -> None:
-        try:
-            self.run(self._stop(), timeout=20)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-
-    def run(self, coro: Awaitable[Any], timeout: float = 30) -> Any:
-        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
-        try:
-            return fut.result(timeout)
-        except concurrent.futures.TimeoutError:
-            fut.cancel()
-            raise
-
-    def api(self, fn: Callable[[Client], Awaitable[Any]], timeout: float = 30) -> Any:
-        assert self.client is not None
-        return self.run(fn(self.client), timeout)
 
     def create(self, api_version: str, plural: str, obj: dict, ns: str | None = None) -> dict:
         return self.api(lambda c: c.create(api_version, plural, obj, ns))

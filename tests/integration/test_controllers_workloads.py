@@ -8,16 +8,16 @@ deletions, so rollouts can complete without the simulated host.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import Kubectl, Server
+from tests.integration.loopthread import LoopThread
 from vcluster.client import ApiError, Client, Informer
 from vcluster.controllers.base import fmt_time
 from vcluster.controllers.manager import ControllerManager
@@ -171,23 +171,16 @@ async def mark_finished(client: Client, pod: dict, *, succeeded: bool = True) ->
     )
 
 
-class Harness:
+class Harness(LoopThread):
     """A ControllerManager (and fake kubelet) running on an event loop in a background thread."""
 
     def __init__(self, server: Server, enabled: set[str], options: dict | None = None) -> None:
         self.server = server
         self.enabled = enabled
         self.options = options or {}
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.client: Client | None = None
+        super().__init__()
         self.manager: ControllerManager | None = None
         self.kubelet: FakeKubelet | None = None
-
-    def start(self) -> Harness:
-        self.thread.start()
-        self.run(self._start())
-        return self
 
     async def _start(self) -> None:
         self.client = await Client.from_kubeconfig(str(self.server.kubeconfig), user_agent="test-controllers")
@@ -203,25 +196,6 @@ class Harness:
             await self.kubelet.stop()
         if self.client is not None:
             await self.client.close()
-
-    def stop(self) -> None:
-        try:
-            self.run(self._stop(), timeout=20)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-
-    def run(self, coro: Awaitable[Any], timeout: float = 30) -> Any:
-        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
-        try:
-            return fut.result(timeout)
-        except concurrent.futures.TimeoutError:
-            fut.cancel()
-            raise
-
-    def api(self, fn: Callable[[Client], Awaitable[Any]], timeout: float = 30) -> Any:
-        assert self.client is not None
-        return self.run(fn(self.client), timeout)
 
     def pods(self, ns: str, selector: str | None = None) -> list[dict]:
         return self.api(lambda c: c.list_all("v1", "pods", ns, label_selector=selector))[0]

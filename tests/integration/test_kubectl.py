@@ -562,8 +562,7 @@ def test_validation_on_openapi_strict_warn_and_explain(kubectl: Kubectl) -> None
     assert bad.returncode == 1
     assert (
         'ConfigMap in version "v1" cannot be handled as a ConfigMap: '
-        'strict decoding error: unknown field "bogus"'
-        in bad.stderr
+        'strict decoding error: unknown field "bogus"' in bad.stderr
     )
     warned = kubectl.run("create", "--validate=warn", "-f", "-", input=cm % "warned" + "bogus: 1\n")
     assert 'Warning: unknown field "bogus"' in warned.stderr
