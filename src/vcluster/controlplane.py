@@ -143,6 +143,7 @@ class ControlPlane:
             store=self.server.store,
             metrics_registry=self.server.metrics.registry,
             api_port=self.server.port,
+            virtual_informers=self.controllers.informers if self.controllers is not None else None,
         )
         if self.server.authapi is not None:
             self.syncer.local_token_request = self.server.authapi.issue_token

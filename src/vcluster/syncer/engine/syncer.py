@@ -66,6 +66,7 @@ class Syncer:
         store: Storage,
         metrics_registry: CollectorRegistry | None = None,
         api_port: int = 443,
+        virtual_informers: SharedInformers | None = None,
     ) -> None:
         self.name = name
         self.host_namespace = host_namespace
@@ -86,7 +87,10 @@ class Syncer:
             TokenBucket(eng.host_qps, eng.host_burst),
             TokenBucket(eng.virtual_qps, eng.virtual_burst),
         )
-        self.virtual_informers = SharedInformers(virtual)
+        # The controllers' informers when they run in this process on the same client: one watch
+        # per kind for both, each event decoded once.
+        self._own_virtual_informers = virtual_informers is None
+        self.virtual_informers = virtual_informers or SharedInformers(virtual)
         self.host_informers = SharedInformers(host)
         self.virtual_events = EventRecorder(virtual, "vcluster-syncer")
         self.controllers: dict[str, SyncController] = {}
@@ -517,5 +521,6 @@ class Syncer:
         self._tasks.clear()
         with contextlib.suppress(Exception):
             await self.virtual_events.close()
-        await self.virtual_informers.stop()
+        if self._own_virtual_informers:
+            await self.virtual_informers.stop()
         await self.host_informers.stop()
