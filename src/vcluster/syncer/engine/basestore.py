@@ -9,6 +9,7 @@ table; after a restart the merge sees exactly what changed on which side.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
@@ -43,11 +44,20 @@ def project(obj: dict[str, Any] | None, paths: Iterable[str]) -> dict[str, Any] 
 
 
 class BaseStore:
-    """Base objects per pair: read from memory, written through to the store when they change."""
+    """Base objects per pair: read from memory; changes are written to the store in the
+    background, at most `flush_delay` seconds later, so the quick succession of updates a pod
+    goes through costs one row instead of several. A change lost to a crash in that window only
+    means a slightly older base, from which the next reconcile still merges correctly (both sides
+    were equal when the base was taken)."""
 
-    def __init__(self, store: Storage) -> None:
+    def __init__(self, store: Storage, flush_delay: float = 0.5) -> None:
         self.store = store
-        self._mem: dict[str, tuple[dict[str, Any], int]] = {}  # key -> (doc, mod_rev)
+        self.flush_delay = flush_delay
+        self._mem: dict[str, dict[str, Any]] = {}  # key -> latest doc
+        self._rev: dict[str, int] = {}  # key -> mod_rev of the persisted row
+        self._dirty: set[str] = set()
+        self._flusher: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
 
     async def load(self) -> int:
         res = await self.store.list(PREFIX)
@@ -55,17 +65,17 @@ class BaseStore:
             with contextlib.suppress(ValueError):
                 doc = orjson.loads(e.raw)
                 if isinstance(doc, dict):
-                    self._mem[e.key] = (doc, e.mod_rev)
+                    self._mem[e.key] = doc
+                    self._rev[e.key] = e.mod_rev
         return len(self._mem)
 
     def get(
         self, kind: Kind, namespace: str, name: str
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(virtual base, host base); None for a side never seen."""
-        hit = self._mem.get(base_key(kind, namespace, name))
-        if hit is None:
+        doc = self._mem.get(base_key(kind, namespace, name))
+        if doc is None:
             return None, None
-        doc = hit[0]
         return doc.get("virtual"), doc.get("host")
 
     def seen(self, kind: Kind, namespace: str, name: str) -> tuple[bool, bool]:
@@ -81,33 +91,56 @@ class BaseStore:
         host: dict[str, Any] | None,
         paths: Iterable[str],
     ) -> None:
-        """Remember both sides (projected on `paths`); no write when nothing changed."""
+        """Remember both sides (projected on `paths`); nothing to write when nothing changed."""
         paths = tuple(paths)
         doc = {"virtual": project(virtual, paths), "host": project(host, paths)}
         key = base_key(kind, namespace, name)
-        hit = self._mem.get(key)
-        if hit is not None and semantic_equal(hit[0], doc):
+        old = self._mem.get(key)
+        if old is not None and semantic_equal(old, doc):
             return
-        await self._write(key, doc, hit[1] if hit else None)
+        self._mem[key] = doc
+        self._dirty.add(key)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().call_later(self.flush_delay, self._start_flush)
 
-    async def _write(self, key: str, doc: dict[str, Any], rev: int | None) -> None:
+    def _start_flush(self) -> None:
+        self._flusher = None
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self.flush(), name="sync-base-flush")
+        elif self._dirty:  # a flush is running: come back for what arrived meanwhile
+            self._flusher = asyncio.get_running_loop().call_later(self.flush_delay, self._start_flush)
+
+    async def flush(self) -> None:
+        """Write every changed base now (also called at stop)."""
+        dirty, self._dirty = self._dirty, set()
+        await asyncio.gather(*(self._write(key) for key in dirty))
+
+    async def _write(self, key: str) -> None:
         for _ in range(3):
+            doc = self._mem.get(key)
+            if doc is None:
+                return  # forgotten meanwhile
+            rev = self._rev.get(key)
             try:
                 if rev is None:
                     e = await self.store.create(key, dict(doc))
                 else:
                     e = await self.store.update(key, dict(doc), expected_rev=rev)
-                self._mem[key] = (doc, e.mod_rev)
+                self._rev[key] = e.mod_rev
                 return
             except (KeyExistsError, RevisionConflictError, KeyNotFoundError):
                 cur = await self.store.get(key)
-                rev = cur.mod_rev if cur is not None else None
+                if cur is None:
+                    self._rev.pop(key, None)
+                else:
+                    self._rev[key] = cur.mod_rev
         log.warning("could not save sync base %s", key)
 
     async def forget(self, kind: Kind, namespace: str, name: str) -> None:
         key = base_key(kind, namespace, name)
-        hit = self._mem.pop(key, None)
-        if hit is None:
+        self._mem.pop(key, None)
+        self._dirty.discard(key)
+        if self._rev.pop(key, None) is None:
             return
         with contextlib.suppress(KeyNotFoundError, RevisionConflictError):
             await self.store.delete(key, expected_rev=None)

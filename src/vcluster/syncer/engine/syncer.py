@@ -511,6 +511,8 @@ class Syncer:
         return v is not None or h is not None
 
     async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.bases.flush()
         self._tasks.extend(self._controller_tasks.values())
         self._controller_tasks.clear()
         for t in self._tasks:
