@@ -745,3 +745,13 @@ def test_float_rendering_in_errors() -> None:
     assert math.isclose(
         load_config("experimental: {engine: {hostQPS: 1e3}}").experimental.engine.host_qps, 1000
     )
+
+
+def test_a_deleted_default_map_entry_survives_dump_and_load() -> None:
+    """`null` deletes a default map entry (Helm); the dump writes the deletion so loading it back
+    gives the same configuration (found by the fuzz test)."""
+    cfg = load_config({"sync": {"toHost": {"pods": {"rewriteHosts": {"initContainer": {"resources": {
+        "limits": {"cpu": None}}}}}}}})  # fmt: skip
+    limits = cfg.sync.to_host.pods.rewrite_hosts.init_container.resources.limits
+    assert "cpu" not in limits and "memory" in limits
+    assert load_config(dump_config(cfg)) == cfg

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from ._types import show
 from .errors import ConfigError, ConfigIssue, issues_from_validation
-from .models import VClusterConfig
+from .models import VClusterConfig, default_values
 from .validation import check_config
 from .yamlio import dump_yaml, parse_yaml
 
@@ -106,8 +106,22 @@ def _drop_empty_pro_keys(data: Any) -> Any:
 
 
 def config_values(cfg: VClusterConfig) -> dict[str, Any]:
-    """The effective configuration as vcluster.yaml data (camelCase keys, defaults filled)."""
-    return _drop_empty_pro_keys(cfg.model_dump(by_alias=True))
+    """The effective configuration as vcluster.yaml data (camelCase keys, defaults filled; a
+    default map entry the configuration deleted is written as `null`, so loading it back deletes it
+    again)."""
+    values = cfg.model_dump(by_alias=True)
+    _mark_deleted(default_values(), values)
+    return _drop_empty_pro_keys(values)
+
+
+def _mark_deleted(defaults: Any, values: Any) -> None:
+    if not isinstance(defaults, dict) or not isinstance(values, dict):
+        return
+    for key, default in defaults.items():
+        if key not in values:
+            values[key] = None
+        else:
+            _mark_deleted(default, values[key])
 
 
 def dump_config(cfg: VClusterConfig) -> str:
