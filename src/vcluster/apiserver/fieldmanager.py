@@ -632,7 +632,8 @@ def _rdiff(s: FieldSet, s2: FieldSet | frozenset[Path] | None) -> FieldSet:
     """RecursiveDifference: drop every path that is in s2 or below a member of s2."""
     if not s2:
         return set(s)
-    return {p for p in s if not any(p[:i] in s2 for i in range(1, len(p) + 1))}
+    lengths = sorted({len(q) for q in s2})  # only prefixes of these lengths can be members
+    return {p for p in s if not any(p[:i] in s2 for i in lengths if i <= len(p))}
 
 
 def _ensure_named(s: FieldSet, root: TypeNode) -> FieldSet:
