@@ -2337,15 +2337,15 @@ def _validate_config_map_update(new: JSON, old: JSON) -> list[Cause]:
     if old.get("immutable") is True:
         if new.get("immutable") is not True:
             causes.append(_forbidden("immutable", IMMUTABLE_WHEN_SET))
-        if _d(new.get("data")) != _d(old.get("data")) or (new.get("data") is None) != (
-            old.get("data") is None
-        ):
-            causes.append(_forbidden("data", IMMUTABLE_WHEN_SET))
-        if _d(new.get("binaryData")) != _d(old.get("binaryData")) or (new.get("binaryData") is None) != (
-            old.get("binaryData") is None
-        ):
-            causes.append(_forbidden("binaryData", IMMUTABLE_WHEN_SET))
+        for key in ("data", "binaryData"):
+            if _map_changed(new, old, key):
+                causes.append(_forbidden(key, IMMUTABLE_WHEN_SET))
     return causes + _validate_config_map(new)
+
+
+def _map_changed(new: JSON, old: JSON, key: str) -> bool:
+    """A map field differs, counting nil and empty apart (Go's reflect.DeepEqual)."""
+    return _d(new.get(key)) != _d(old.get(key)) or (new.get(key) is None) != (old.get(key) is None)
 
 
 def _validate_secret_update(new: JSON, old: JSON) -> list[Cause]:
@@ -2353,9 +2353,7 @@ def _validate_secret_update(new: JSON, old: JSON) -> list[Cause]:
     if old.get("immutable") is True:
         if new.get("immutable") is not True:
             causes.append(_forbidden("immutable", IMMUTABLE_WHEN_SET))
-        if _d(new.get("data")) != _d(old.get("data")) or (new.get("data") is None) != (
-            old.get("data") is None
-        ):
+        if _map_changed(new, old, "data"):
             causes.append(_forbidden("data", IMMUTABLE_WHEN_SET))
     return causes + _validate_secret(new)
 

@@ -79,7 +79,8 @@ def _short(defname: str) -> str:
     return defname.rsplit(".", 1)[-1]
 
 
-def _types(schema: dict[str, Any]) -> tuple[str, ...]:
+def json_types(schema: dict[str, Any]) -> tuple[str, ...]:
+    """The non-null JSON types a schema node allows."""
     t = schema.get("type")
     if isinstance(t, str):
         return (t,)
@@ -97,7 +98,7 @@ def _go_type(schema: dict[str, Any]) -> str:
         if name == _QUANTITY:
             return "resource.Quantity"
         return _go_name(name)
-    types = _types(schema)
+    types = json_types(schema)
     t = types[0] if types else ""
     fmt = schema.get("format", "")
     if t == "string":
@@ -199,14 +200,14 @@ def _check(v: Any, sch: dict[str, Any], path: str, struct: str) -> None:
         target = definitions().get(name)
         if target is None:
             return
-        if "properties" in target or _types(target) == ("object",):
+        if "properties" in target or json_types(target) == ("object",):
             if not isinstance(v, dict):
                 raise _mismatch(v, sch, path, struct)
             _check_struct(v, name, path)
             return
         _check(v, target, path, struct)
         return
-    types = _types(sch)
+    types = json_types(sch)
     if not types:
         return
     t = types[0]

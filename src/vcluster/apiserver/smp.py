@@ -39,7 +39,7 @@ from typing import Any
 
 from vcluster.apiserver.errors import StatusError, unsupported_media_type
 from vcluster.apiserver.patch import json_copy as _copy
-from vcluster.apiserver.schema import definition_for, definitions
+from vcluster.apiserver.schema import definition_for, definitions, json_types
 
 DIRECTIVE = "$patch"
 DELETE = "delete"
@@ -247,15 +247,6 @@ class _Field:
 _ANY = _Node("any", "struct")
 
 
-def _types(sch: dict[str, Any]) -> tuple[str, ...]:
-    t = sch.get("type")
-    if isinstance(t, str):
-        return (t,)
-    if isinstance(t, list):
-        return tuple(x for x in t if x != "null")
-    return ()
-
-
 def _compile_field(sch: dict[str, Any]) -> _Field:
     strategy = sch.get("x-kubernetes-patch-strategy") or ""
     return _Field(tuple(strategy.split(",")), sch.get("x-kubernetes-patch-merge-key") or "", _node(sch))
@@ -265,7 +256,7 @@ def _node(sch: dict[str, Any]) -> _Node | None:
     ref = sch.get("$ref")
     if isinstance(ref, str) and ref.startswith(_REF):
         return _def_node(ref[len(_REF) :])
-    types = _types(sch)
+    types = json_types(sch)
     t = types[0] if types else ""
     if t == "array":
         items = sch.get("items")

@@ -234,7 +234,6 @@ class SyncController:
             await self._record(ns, name, host, res.refs)
         if res.requeue_after:
             raise Requeue(res.requeue_after, "requested by the syncer")
-        del new_virtual, new_host
 
     async def _recreate_virtual(self, virtual: dict[str, Any], res: SyncResult) -> None:
         """Delete and create the virtual object again (a Service takes the host's ClusterIP)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vcluster.syncer import lifecycle, metadata
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.kinds import Kind
-from vcluster.syncer.merge import FieldDirections, _field
+from vcluster.syncer.merge import FieldDirections
 from vcluster.syncer.result import SyncResult, Translation
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class KindSyncer:
     @property
     def base_paths(self) -> tuple[str, ...]:
         """What the three-way merge reads from the base: the fields that sync both ways."""
-        return tuple(_field(f).path for f in self.fields.both)
+        return self.fields.paths()["both"]
 
     # ---- names
     def host_name(self, ctx: SyncContext, namespace: str, name: str) -> tuple[str, str]:
