@@ -33,12 +33,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procs import Proc, cpu_seconds, host_proc, rss_mb, vcluster_proc
+from procs import (
+    Proc,
+    cpu_seconds,
+    host_proc,
+    rss_mb,
+    start_profiler,
+    stop_profiler,
+    vcluster_proc,
+    wait_quiet,
+)
 from watch import (
     Watcher,
     added,
     diff_counts,
     has_label,
+    request_counts,
     metric_samples,
     percentile,
     write_counts,
@@ -311,10 +321,13 @@ async def burst(
     raw_running = Counter(running, n)
     raw_w.callbacks.append(raw_running)
     await raw_w.start()
+    hreq0 = request_counts(await metric_samples(host.url, host.token, str(host.ca_file)))
+    rcpu0, bcpu0 = cpu_seconds(host.pid), time.process_time()
     t0 = time.monotonic()
     await bounded(n, conc, lambda i: hc.create("v1", "pods", pod(f"raw-{i}", "bench-raw"), "bench-raw"))
     raw_created = time.monotonic() - t0
     ok = await wait_event(raw_running.done, 120)
+    rcpu1, bcpu1 = cpu_seconds(host.pid), time.process_time()
     await raw_w.stop()
     raw_total = (raw_running.when - t0) if ok else float("nan")
     r.add(
@@ -323,7 +336,12 @@ async def burst(
     )
     r.add(f"host raw: {n} pods Running", f"{raw_total:.1f} s = {n / raw_total:.0f} pods/s",
           "vCluster's host accepted 180-630 pods/s")  # fmt: skip
-    await asyncio.sleep(2)
+    r.add("host raw: host process CPU per pod", f"{(rcpu1 - rcpu0) / n * 1000:.1f} ms",
+          f"benchmark client {(bcpu1 - bcpu0) / n * 1000:.1f} ms")  # fmt: skip
+    # the host writes its events in the background: let it finish before the next burst
+    quiet = await asyncio.to_thread(wait_quiet, host.pid)
+    r.notes.append(f"host quiet {quiet:.1f} s after the raw burst was Running")
+    hreq1 = request_counts(await metric_samples(host.url, host.token, str(host.ca_file)))
     # through the virtual cluster
     virt_w = Watcher(vcl, "v1", "pods", "burst")
     host_w = Watcher(hc, "v1", "pods", HNS, "vcluster.loft.sh/namespace=burst")
@@ -333,16 +351,34 @@ async def burst(
     host_w.callbacks.append(h_added)
     await virt_w.start()
     await host_w.start()
-    cpu0, hcpu0 = cpu_seconds(vc.pid), cpu_seconds(host.pid)
+    profilers = []
+    if args.profile:
+        prof_dir = Path(args.profile)
+        prof_dir.mkdir(parents=True, exist_ok=True)
+        for p in (vc, host):
+            profilers.append(start_profiler(args.py_spy, p.pid, prof_dir / f"burst-{p.name}.json"))
+        await asyncio.sleep(1)
+    cpu0, hcpu0, bcpu0 = cpu_seconds(vc.pid), cpu_seconds(host.pid), time.process_time()
     t0 = time.monotonic()
     await bounded(n, conc, lambda i: vcl.create("v1", "pods", pod(f"b-{i}", "burst"), "burst"))
     v_created = time.monotonic() - t0
     ok_h = await wait_event(h_added.done, 120)
     ok_v = await wait_event(v_running.done, 120)
     t_end = time.monotonic()
-    cpu1, hcpu1 = cpu_seconds(vc.pid), cpu_seconds(host.pid)
+    cpu1, hcpu1, bcpu1 = cpu_seconds(vc.pid), cpu_seconds(host.pid), time.process_time()
+    for prof in profilers:
+        stop_profiler(prof)
     await virt_w.stop()
     await host_w.stop()
+    hreq2 = request_counts(await metric_samples(host.url, host.token, str(host.ca_file)))
+    vreq = request_counts(await metric_samples(vc.url, vc.token, str(vc.ca_file)))
+    for what, counts in (
+        ("host requests per pod, raw burst until quiet", diff_counts(hreq1, hreq0)),
+        ("host requests per pod, virtual burst", diff_counts(hreq2, hreq1)),
+        ("virtual requests per pod, virtual burst (whole run so far)", vreq),
+    ):
+        detail = ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(counts.items()) if v / n >= 0.01)
+        r.notes.append(f"{what}: {detail}")
     on_host = (h_added.when - t0) if ok_h else float("nan")
     v_total = (v_running.when - t0) if ok_v else float("nan")
     if not ok_v:
@@ -358,7 +394,8 @@ async def burst(
     net = cpu - idle_cpu * elapsed
     per_pod = f"{cpu / n * 1000:.1f} ms ({net / n * 1000:.1f} ms net of idle)"
     r.add("vcluster process CPU per synced pod", per_pod, "target < 5 ms; vCluster ~9 ms")
-    r.add("host process CPU per pod during the burst", f"{(hcpu1 - hcpu0) / n * 1000:.1f} ms")
+    r.add("host process CPU per pod during the burst", f"{(hcpu1 - hcpu0) / n * 1000:.1f} ms",
+          f"benchmark client {(bcpu1 - bcpu0) / n * 1000:.1f} ms")  # fmt: skip
     r.add(f"RSS with {n} synced pods (+ latency objects)", f"{rss_mb(vc.pid):.0f} MB")
 
 
@@ -470,6 +507,8 @@ def main() -> None:
     ap.add_argument(
         "--host-qps", type=float, default=0, help="phase A: raise experimental.engine.hostQPS (default: 40)"
     )
+    ap.add_argument("--profile", metavar="DIR", help="py-spy the two processes during the burst into DIR")
+    ap.add_argument("--py-spy", default="py-spy", help="the py-spy executable for --profile")
     ap.add_argument("--quick", action="store_true", help="small sizes, to check the script")
     ap.add_argument("--skip-a", action="store_true")
     ap.add_argument("--skip-b", action="store_true")

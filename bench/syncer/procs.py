@@ -32,6 +32,31 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def wait_quiet(pid: int, *, below: float = 0.05, interval: float = 0.5, timeout: float = 60.0) -> float:
+    """Wait until a process uses less than `below` of a core over `interval`; the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        c0 = cpu_seconds(pid)
+        time.sleep(interval)
+        if (cpu_seconds(pid) - c0) / interval < below:
+            break
+    return time.monotonic() - t0
+
+
+def start_profiler(py_spy: str, pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling a process into a speedscope file until stop_profiler()."""
+    cmd = [py_spy, "record", "--pid", str(pid), "--format", "speedscope", "-o", str(out), "--rate", "200"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(p: subprocess.Popen[bytes]) -> None:
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
 class Proc:
     """One `python -m vcluster ARGS` child: started until its ready line, stopped with a signal."""
 

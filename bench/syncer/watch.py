@@ -136,5 +136,17 @@ def write_counts(samples: list[tuple[str, dict[str, str], float]]) -> dict[str, 
     return out
 
 
+def request_counts(samples: list[tuple[str, dict[str, str], float]]) -> dict[str, float]:
+    """`apiserver_request_total` of every verb, per "verb resource[/subresource]"."""
+    out: dict[str, float] = {}
+    for name, lab, value in samples:
+        if name == "apiserver_request_total":
+            res = lab.get("resource", "") + (f"/{lab['subresource']}" if lab.get("subresource") else "")
+            code = lab.get("code", "")
+            key = f"{lab.get('verb', '')} {res}" + ("" if code.startswith("2") else f" ({code})")
+            out[key] = out.get(key, 0.0) + value
+    return out
+
+
 def diff_counts(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
     return {k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)}

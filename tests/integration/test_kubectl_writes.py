@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from tests.integration.conftest import Kubectl, Server, parse_table
 
@@ -84,12 +85,14 @@ def test_create_token_is_signed_and_accepted(k: Kubectl, module_server: Server) 
         return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
     header, claims = json.loads(b64(header_b64)), json.loads(b64(payload_b64))
-    assert header["alg"] == "RS256"
+    assert header["alg"] == "ES256"  # new service-account keys are ECDSA P-256
     assert claims["sub"] == f"system:serviceaccount:{n}:bot"
     assert claims["kubernetes.io"]["serviceaccount"]["name"] == "bot"
     assert claims["exp"] - claims["iat"] == 3600
     pub = serialization.load_pem_public_key((module_server.data_dir / "pki" / "sa.pub").read_bytes())
-    pub.verify(b64(sig_b64), f"{header_b64}.{payload_b64}".encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+    sig = b64(sig_b64)  # JWS ES256: r || s, 32 bytes each
+    der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+    pub.verify(der, f"{header_b64}.{payload_b64}".encode(), ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr,call-arg]
     # The server accepts it as a bearer token, and whoami names the service account.
     out = subprocess.run(
         [*k.base(), "--token", token, "auth", "whoami", "-o", "json"],

@@ -21,7 +21,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from cryptography.x509.oid import NameOID
 
@@ -97,8 +98,22 @@ def test_ensure_pki_creates_everything(tmp_path: Path) -> None:
     assert (adm.not_valid_after_utc - adm.not_valid_before_utc).days >= 365
 
     sa = load_pem_private_key(pki.sa_key.read_bytes(), None)
-    assert isinstance(sa, rsa.RSAPrivateKey) and sa.key_size == 2048
+    assert isinstance(sa, ec.EllipticCurvePrivateKey) and sa.curve.name == "secp256r1"
     assert load_pem_public_key(pki.sa_pub.read_bytes()).public_numbers() == sa.public_key().public_numbers()
+
+
+def test_existing_rsa_service_account_key_is_kept(tmp_path: Path) -> None:
+    """A data dir from before the ECDSA default keeps its RSA key (tokens already issued stay valid)."""
+    pki = ensure_pki(tmp_path / "pki", ["127.0.0.1"])
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    pki.sa_key.write_bytes(pem)
+    again = ensure_pki(tmp_path / "pki", ["127.0.0.1"])
+    assert again.sa_key.read_bytes() == pem
+    pub = load_pem_public_key(again.sa_pub.read_bytes())
+    assert pub.public_numbers() == key.public_key().public_numbers()
 
 
 def test_ensure_pki_is_idempotent(tmp_path: Path) -> None:

@@ -81,8 +81,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "apiserver_request_total",
-            "API requests by verb, resource and code",
-            ["verb", "resource", "code"],
+            "API requests by verb, resource, subresource and code",
+            ["verb", "resource", "subresource", "code"],
             registry=self.registry,
         )
         self.latency = Histogram(
@@ -213,9 +213,9 @@ class APIServer:
     # ------------------------------------------------------------------ dispatch
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         t0 = time.perf_counter()
-        verb, resource, code = request.method.lower(), "", 500
+        verb, resource, sub, code = request.method.lower(), "", "", 500
         try:
-            resp, verb, resource = await self._dispatch(request)
+            resp, verb, resource, sub = await self._dispatch(request)
             code = resp.status
             return resp
         except StatusError as e:
@@ -235,7 +235,7 @@ class APIServer:
             return views.status_response(internal_error(str(e)))
         finally:
             if verb != "watch":
-                self.metrics.requests.labels(verb, resource, str(code)).inc()
+                self.metrics.requests.labels(verb, resource, sub, str(code)).inc()
                 self.metrics.latency.labels(verb, resource).observe(time.perf_counter() - t0)
 
     def _user(self, request: web.Request) -> UserInfo | None:
@@ -247,27 +247,27 @@ class APIServer:
             return None
         return user
 
-    async def _dispatch(self, request: web.Request) -> tuple[web.StreamResponse, str, str]:
+    async def _dispatch(self, request: web.Request) -> tuple[web.StreamResponse, str, str, str]:
         path = request.path
         if path in _UNAUTHENTICATED_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             if path == "/version":
-                return views.respond(orjson.dumps(VERSION_INFO)), "get", "version"
-            return web.Response(text="ok", content_type="text/plain"), "get", "health"
+                return views.respond(orjson.dumps(VERSION_INFO)), "get", "version", ""
+            return web.Response(text="ok", content_type="text/plain"), "get", "health", ""
         user = self._user(request)
         if user is None:
             raise _UNAUTHORIZED
         assert self.discovery is not None
         if path in ("/api", "/api/"):
-            return self._discovery_root(request, core=True), "get", "discovery"
+            return self._discovery_root(request, core=True), "get", "discovery", ""
         if path in ("/apis", "/apis/"):
-            return self._discovery_root(request, core=False), "get", "discovery"
+            return self._discovery_root(request, core=False), "get", "discovery", ""
         if path.startswith("/openapi/"):
             status, headers, body = self.openapi.handle(
                 path, request.query, request.headers.get("Accept"), request.headers.get("If-None-Match")
             )
             body = b"" if request.method == "HEAD" else body
             resp = web.Response(status=status, headers=headers, body=body)
-            return resp, "get", "openapi"
+            return resp, "get", "openapi", ""
         if path == "/metrics":
             self.metrics.watchers.set(self.store.watch_count())
             self.metrics.objects.set(self.store.object_count())
@@ -278,19 +278,20 @@ class APIServer:
                 ),
                 "get",
                 "metrics",
+                "",
             )
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["api"] and len(parts) == 2:
-            return self._discovery_doc(self.discovery.resource_list("", parts[1])), "get", "discovery"
+            return self._discovery_doc(self.discovery.resource_list("", parts[1])), "get", "discovery", ""
         if parts[:1] == ["apis"] and len(parts) == 2:
-            return self._discovery_doc(self.discovery.api_group(parts[1])), "get", "discovery"
+            return self._discovery_doc(self.discovery.api_group(parts[1])), "get", "discovery", ""
         if parts[:1] == ["apis"] and len(parts) == 3:
-            return self._discovery_doc(self.discovery.resource_list(parts[1], parts[2])), "get", "discovery"
+            return self._discovery_doc(self.discovery.resource_list(parts[1], parts[2])), "get", "discovery", ""
         info = parse_resource_path(path, request.method, request.query)
         if info is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         resp = await self._resource(request, info, user)
-        return resp, info.verb, info.resource
+        return resp, info.verb, info.resource, info.subresource or ""
 
     def _discovery_root(self, request: web.Request, core: bool) -> web.Response:
         assert self.discovery is not None
@@ -446,6 +447,22 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
+    if os.environ.get("VCLUSTER_GC_STATS"):
+        import atexit
+        import sys
+        stats = {0: [0, 0.0, 0], 1: [0, 0.0, 0], 2: [0, 0.0, 0]}
+        t0 = [0.0]
+        def cb(phase, info):
+            if phase == "start":
+                t0[0] = time.perf_counter()
+            else:
+                s = stats[info["generation"]]
+                s[0] += 1; s[1] += time.perf_counter() - t0[0]; s[2] += info["collected"]
+        gc.callbacks.append(cb)
+        def dump():
+            print("GCSTATS", {g: (n, round(t, 3), c) for g, (n, t, c) in stats.items()}, file=sys.stderr, flush=True)
+        atexit.register(dump)
+        signal.signal(signal.SIGUSR1, lambda *a: dump())
 
 
 async def run_server(cfg: ServerConfig) -> None:

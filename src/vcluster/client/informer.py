@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from vcluster.client.client import Client, selector_str
@@ -146,6 +146,14 @@ class Informer:
         if not keys:
             return []
         return [self._cache[k] for k in keys]
+
+    def iter_index(self, index_name: str, value: str) -> Iterator[dict[str, Any]]:
+        """The objects of by_index(), lazily (over a snapshot of the keys)."""
+        keys = self._indices[index_name].get(value)
+        for k in list(keys) if keys else ():
+            obj = self._cache.get(k)
+            if obj is not None:
+                yield obj
 
     def get(self, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         return self._cache.get((namespace or "", name))

@@ -66,8 +66,9 @@ class NodeController:
 
     def _needed(self, name: str) -> bool:
         ctx = self.engine.ctx
-        hpods = [p for p in self.hpods.by_index(BY_NODE, name) if metadata.is_managed(p, ctx, kinds.POD)]
-        return noderes.node_needed(name, self.vpods.by_index(BY_NODE, name), hpods)
+        # lazily: node_needed stops at the first pod that keeps the node (usually the first one)
+        hpods = (p for p in self.hpods.iter_index(BY_NODE, name) if metadata.is_managed(p, ctx, kinds.POD))
+        return noderes.node_needed(name, self.vpods.iter_index(BY_NODE, name), hpods)
 
     async def run(self, workers: int) -> None:
         await self.queue.run(conflict_tolerant(self.queue, self.reconcile), workers=workers)
