@@ -48,9 +48,9 @@ from watch import (
     added,
     diff_counts,
     has_label,
-    request_counts,
     metric_samples,
     percentile,
+    request_counts,
     write_counts,
 )
 

@@ -581,3 +581,59 @@ def test_random_objects(obj: object, schema: dict | None) -> None:
             fv.apply_field_validation(mode, "Pod", "v1", ['unknown field "x"'])
         except StatusError as e:
             assert e.code in (400, 422)
+
+
+_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p", "labels": {"a": "b"}, "annotations": {"x": "y"}},
+    "spec": {
+        "containers": [
+            {
+                "name": "c",
+                "image": "nginx",
+                "env": [{"name": "A", "value": "1"}],
+                "resources": {"limits": {"cpu": "1"}},
+                "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+            }
+        ],
+        "volumes": [{"name": "v", "projected": {"sources": [{"configMap": {"name": "c"}}]}}],
+        "nodeSelector": {"k": "v"},
+    },
+    "status": {"conditions": [{"type": "Ready", "status": "True"}], "podIPs": [{"ip": "10.0.0.1"}]},
+}
+
+
+def _containers_of(value: object, out: list) -> list:
+    if isinstance(value, dict):
+        out.append(value)
+        for v in value.values():
+            _containers_of(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _containers_of(v, out)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(st.integers(0, 1000), st.sampled_from(["bogus", "name", "Labels", "ip"])), max_size=3
+    ),
+    duplicate=st.booleans(),
+)
+def test_fast_path_agrees_with_the_full_walk(picks: list[tuple[int, str]], duplicate: bool) -> None:
+    """The fast clean-check and the iterative walk give the same problems, for clean and dirty bodies."""
+    obj = json.loads(json.dumps(_POD))
+    dicts = _containers_of(obj, [])
+    for i, key in picks:
+        dicts[i % len(dicts)][key] = {"x": 1}
+    body = orjson.dumps(obj)
+    if duplicate:  # repeat the first key of the body's top-level object
+        body = b'{"kind":"Pod",' + body[1:]
+    root = fv._loads_with_pairs(body)
+    desc = fv._kind_desc("", "v1", "Pod")
+    full = fv._walk(root, desc, fast=False)
+    assert fv._walk(root, desc) == full
+    assert fv._clean(root, desc) == (full == [])
+    assert fv.strict_problems(body, "application/json", "", "v1", "Pod") == full

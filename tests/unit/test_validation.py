@@ -549,3 +549,19 @@ def test_object_meta_never_raises(metadata: dict[str, Any], is_create: bool) -> 
     for rt in (POD, NAMESPACE, SERVICE, ROLE, CRONJOB):
         causes = validate_object_meta({"metadata": metadata}, rt, is_create=is_create, url_namespace="ns")
         assert all(isinstance(c, Cause) for c in causes)
+
+
+def test_update_checks_changed_metadata_maps_only() -> None:
+    old = meta(name="p", labels={"bad key!": "x"}, annotations={"a": "b"})["metadata"]
+    # the stored labels (written before a rule existed, say) are not re-checked when unchanged
+    unchanged = meta(name="p", labels={"bad key!": "x"}, annotations={"a": "c"})
+    assert validate_object_meta(unchanged, POD, is_create=False, url_namespace="ns", old=old) == []
+    # a changed map is checked whole, as on create
+    changed = meta(name="p", labels={"bad key!": "x", "ok": "y"})
+    causes = validate_object_meta(changed, POD, is_create=False, url_namespace="ns", old=old)
+    assert [c.field for c in causes] == ["metadata.labels"]
+    bad_annotation = meta(name="p", labels={"bad key!": "x"}, annotations={"Bad/Key/x": "b"})
+    causes = validate_object_meta(bad_annotation, POD, is_create=False, url_namespace="ns", old=old)
+    assert [c.field for c in causes] == ["metadata.annotations"]
+    # without old (or on create) everything is checked
+    assert validate_object_meta(unchanged, POD, is_create=False, url_namespace="ns") != []

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -561,10 +562,43 @@ def _trie(s: Iterable[Path]) -> dict[PathElement, list[Any]]:
     return root
 
 
+class _LRU:
+    """A small least-recently-used map (the FieldsV1 codec caches below)."""
+
+    __slots__ = ("_d", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._d: OrderedDict[Any, Any] = OrderedDict()
+        self._size = size
+
+    def get(self, key: Any) -> Any:
+        v = self._d.get(key)
+        if v is not None:
+            self._d.move_to_end(key)
+        return v
+
+    def put(self, key: Any, value: Any) -> None:
+        self._d[key] = value
+        if len(self._d) > self._size:
+            self._d.popitem(last=False)
+
+
+# Most writes re-encode and re-decode the same FieldsV1 documents (every pod of a template has the
+# same managers' sets; each write of an object decodes the entries of its previous version): the
+# JSON text <-> field set translations are kept for the most recent ones.
+_ENCODED = _LRU(512)  # frozenset of paths -> FieldsV1 JSON bytes
+_DECODED = _LRU(512)  # FieldsV1 JSON bytes -> frozenset of paths
+
+
 def to_fields_v1(fs: Iterable[Path]) -> dict[str, Any]:
     """The FieldsV1 document of a field set, keys ordered as upstream serializes them
     (field names, then keys, values, indexes; `.` first when an element is also a member)."""
-    return _emit(_trie(fs))
+    key = frozenset(fs)
+    raw = _ENCODED.get(key)
+    if raw is None:
+        raw = orjson.dumps(_emit(_trie(key)))
+        _ENCODED.put(key, raw)
+    return orjson.loads(raw)  # type: ignore[no-any-return]
 
 
 def _emit(level: dict[PathElement, list[Any]]) -> dict[str, Any]:
@@ -587,7 +621,16 @@ def from_fields_v1(d: Any) -> FieldSet:
         return out
     if not isinstance(d, dict):
         raise FieldsV1Error("ReadMapCB: expect { or n")
+    try:
+        raw = orjson.dumps(d)
+    except (TypeError, orjson.JSONEncodeError):
+        raw = None  # not JSON text (a direct caller's object): decode without the cache
+    hit = _DECODED.get(raw) if raw is not None else None
+    if hit is not None:
+        return set(hit)
     _read_v1(d, (), out)
+    if raw is not None:
+        _DECODED.put(raw, frozenset(out))
     return out
 
 
@@ -633,7 +676,12 @@ def _rdiff(s: FieldSet, s2: FieldSet | frozenset[Path] | None) -> FieldSet:
     if not s2:
         return set(s)
     lengths = sorted({len(q) for q in s2})  # only prefixes of these lengths can be members
-    return {p for p in s if not any(p[:i] in s2 for i in lengths if i <= len(p))}
+    firsts = {q[0] for q in s2 if q}  # and only paths that start like one of them
+    if () in s2:
+        return set()
+    return {
+        p for p in s if not p or p[0] not in firsts or not any(p[:i] in s2 for i in lengths if i <= len(p))
+    }
 
 
 def _ensure_named(s: FieldSet, root: TypeNode) -> FieldSet:

@@ -242,15 +242,66 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _walk(root: Any, desc: Desc, *, sort_keys: bool = False, prefix: str = "") -> list[str]:
+def _clean(value: Any, d: Any) -> bool:
+    """True when walking `value` as `d` finds no problem: the fast path of `_walk` (no paths are
+    built; a struct's keys are checked as one C-level set comparison). RecursionError on very
+    deep input, where the caller falls back to the iterative walk."""
+    cls = value.__class__
+    tag = d[0]
+    if cls is list:
+        if tag == "l":
+            child = d[1]
+        elif tag == "a":
+            child = d
+        else:
+            return True
+        for v in value:
+            c = v.__class__
+            if (c is dict or c is list or c is _Pairs) and not _clean(v, child):
+                return False
+        return True
+    if cls is _Pairs:
+        return False
+    if cls is not dict or tag == "l":
+        return True
+    if tag == "s":
+        fields = d[1].fields
+        if not fields.keys() >= value.keys():
+            return False
+        for k, v in value.items():
+            c = v.__class__
+            if c is dict or c is list or c is _Pairs:
+                cd = fields[k]
+                if cd is not None and not _clean(v, cd):
+                    return False
+        return True
+    child = d[1] if tag == "m" else d
+    if child is None:
+        return True
+    for v in value.values():
+        c = v.__class__
+        if (c is dict or c is list or c is _Pairs) and not _clean(v, child):
+            return False
+    return True
+
+
+def _walk(
+    root: Any, desc: Desc, *, sort_keys: bool = False, prefix: str = "", fast: bool = True
+) -> list[str]:
     """Strict-decoder problems for `root` decoded as `desc`, in the decoder's order.
 
     Iterative (a stack of pending values and messages), so deeply nested input cannot exhaust the
-    Python stack; objects carrying `_Pairs` are walked pair by pair to find duplicates.
+    Python stack; objects carrying `_Pairs` are walked pair by pair to find duplicates. Input
+    without problems (nearly all of it) takes the recursive fast path `_clean` first.
     """
     out = _Collector()
     if desc is None:
         return out.items
+    try:
+        if fast and _clean(root, desc):
+            return out.items
+    except RecursionError:
+        pass
     stack: list[Any] = [(root, desc, "")]
     unknown = prefix + "unknown field "
     duplicate = prefix + "duplicate field "
@@ -343,6 +394,11 @@ def drop_unknown_fields(obj: dict[str, Any], group: str, version: str, kind: str
     how many fields were removed. Unknown kinds are left alone."""
     desc = _kind_desc(group, version, kind)
     removed = 0
+    try:
+        if desc is not None and _clean(obj, desc):
+            return 0  # nothing unknown (nearly always): no walk
+    except RecursionError:
+        pass
     stack: list[tuple[Any, Desc]] = [(obj, desc)] if desc is not None else []
     while stack:
         value, d = stack.pop()

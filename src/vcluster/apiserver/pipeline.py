@@ -206,7 +206,9 @@ async def prepare_update(
         lookup, _ = await _admission_data(store, registry, new, rt, ns, old=old)
         admission.admit_update(old, new, g, v, k, lookup=lookup)
         defaults.apply_defaults(new, g, v, k)
-    causes = validate_object_meta(new, rt, is_create=False, url_namespace=ns if rt.namespaced else None)
+    causes = validate_object_meta(
+        new, rt, is_create=False, url_namespace=ns if rt.namespaced else None, old=old.get("metadata")
+    )
     if custom is not None and sub in ("", "status"):
         causes = causes + custom.schema.validate_update(new, old)
     elif is_crd and sub == "":

@@ -204,7 +204,10 @@ class Rest:
         obj: dict[str, Any],
         expected_kind: str | None = None,
         expected_api_version: str | None = None,
+        old: dict[str, Any] | None = None,
     ) -> None:
+        """apiVersion/kind defaults and checks, then Go's typed decoding (`old`: the stored object an
+        update replaces; its unchanged fields are not checked again)."""
         kind = expected_kind or rt.kind
         api_version = expected_api_version or rt.api_version
         av = obj.get("apiVersion")
@@ -231,7 +234,7 @@ class Rest:
             obj["metadata"] = {}
         # Decoding into the typed struct: a JSON value of the wrong type is a 400, as in kube-apiserver.
         group, _, version = api_version.rpartition("/")
-        err = schema.type_error(obj, group, version, kind)
+        err = schema.type_error(obj, group, version, kind, old)
         if err is None and not isinstance(obj["metadata"], dict):  # kinds without a schema
             err = "metadata must be an object"
         if err is not None:
@@ -479,7 +482,7 @@ class Rest:
             new = mutate(orjson.loads(self.out_raw(rt, cur.raw)))
             if not isinstance(new, dict):
                 raise bad_request("the patched object is not an object")
-            self.check_type(rt, new)
+            self.check_type(rt, new, old=old)
             nmd = new["metadata"]
             nmd["name"] = info.name
             if rt.namespaced:

@@ -138,19 +138,41 @@ def _num_literal(v: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- the check
-def type_error(obj: dict[str, Any], group: str, version: str, kind: str) -> str | None:
-    """Go's decode error for the first wrongly typed field, or None when the body decodes."""
+def type_error(
+    obj: dict[str, Any], group: str, version: str, kind: str, old: dict[str, Any] | None = None
+) -> str | None:
+    """Go's decode error for the first wrongly typed field, or None when the body decodes.
+
+    `old` is the stored object an update replaces: fields whose JSON is byte-identical to old's
+    (at the top two levels, where a status write or a binding leaves most of a pod alone) were
+    checked when old was written and are skipped."""
     defname = definition_for(group, version, kind)
     if defname is None:
         return None
     try:
-        _check_struct(obj, defname, "")
+        _check_struct(obj, defname, "", old, 2)
     except DecodeError as e:
         return str(e)
     return None
 
 
-def _check_struct(value: dict[str, Any], defname: str, path: str) -> None:
+def _unchanged(v: Any, ov: Any) -> bool:
+    """The same JSON (strictly: 1, 1.0 and true differ), compared in C."""
+    if v is ov:
+        return True
+    if type(v) is not type(ov):
+        return False
+    if type(v) is dict or type(v) is list:
+        try:
+            return orjson.dumps(v) == orjson.dumps(ov)
+        except (TypeError, orjson.JSONEncodeError):
+            return False
+    return bool(v == ov)
+
+
+def _check_struct(
+    value: dict[str, Any], defname: str, path: str, old: dict[str, Any] | None = None, depth: int = 0
+) -> None:
     d = definitions()[defname]
     props = d.get("properties") or {}
     struct = _short(defname)
@@ -158,7 +180,25 @@ def _check_struct(value: dict[str, Any], defname: str, path: str) -> None:
         sch = props.get(key)
         if sch is None or v is None:
             continue  # unknown fields are fieldValidation's business; null is a zero value
+        ov = old.get(key) if old is not None else None
+        if ov is not None:
+            if _unchanged(v, ov):
+                continue
+            if depth > 1 and type(v) is dict and type(ov) is dict:
+                name = _struct_ref(sch)
+                if name is not None:
+                    _check_struct(v, name, f"{path}.{key}" if path else key, ov, depth - 1)
+                    continue
         _check(v, sch, f"{path}.{key}" if path else key, struct)
+
+
+def _struct_ref(sch: dict[str, Any]) -> str | None:
+    """The definition a `$ref` field decodes into when it is a struct with properties."""
+    ref = sch.get("$ref")
+    if not ref:
+        return None
+    target = definitions().get(ref[len(_REF) :])
+    return ref[len(_REF) :] if target is not None and "properties" in target else None
 
 
 def _mismatch(v: Any, sch: dict[str, Any], path: str, struct: str) -> DecodeError:

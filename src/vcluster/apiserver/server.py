@@ -286,7 +286,8 @@ class APIServer:
         if parts[:1] == ["apis"] and len(parts) == 2:
             return self._discovery_doc(self.discovery.api_group(parts[1])), "get", "discovery", ""
         if parts[:1] == ["apis"] and len(parts) == 3:
-            return self._discovery_doc(self.discovery.resource_list(parts[1], parts[2])), "get", "discovery", ""
+            doc = self.discovery.resource_list(parts[1], parts[2])
+            return self._discovery_doc(doc), "get", "discovery", ""
         info = parse_resource_path(path, request.method, request.query)
         if info is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
@@ -447,22 +448,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
-    if os.environ.get("VCLUSTER_GC_STATS"):
-        import atexit
-        import sys
-        stats = {0: [0, 0.0, 0], 1: [0, 0.0, 0], 2: [0, 0.0, 0]}
-        t0 = [0.0]
-        def cb(phase, info):
-            if phase == "start":
-                t0[0] = time.perf_counter()
-            else:
-                s = stats[info["generation"]]
-                s[0] += 1; s[1] += time.perf_counter() - t0[0]; s[2] += info["collected"]
-        gc.callbacks.append(cb)
-        def dump():
-            print("GCSTATS", {g: (n, round(t, 3), c) for g, (n, t, c) in stats.items()}, file=sys.stderr, flush=True)
-        atexit.register(dump)
-        signal.signal(signal.SIGUSR1, lambda *a: dump())
 
 
 async def run_server(cfg: ServerConfig) -> None:

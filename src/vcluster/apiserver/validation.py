@@ -438,7 +438,7 @@ def _validate_finalizers(finalizers: object, path: str) -> list[Cause]:
 
 
 def validate_object_meta(
-    obj: dict, rt: ResourceType, *, is_create: bool, url_namespace: str | None
+    obj: dict, rt: ResourceType, *, is_create: bool, url_namespace: str | None, old: Any = None
 ) -> list[Cause]:
     """Causes for `metadata`, in the order of apimachinery's ValidateObjectMetaAccessor.
 
@@ -448,7 +448,9 @@ def validate_object_meta(
     generation, labels, annotations, ownerReferences and finalizers. On update name and
     generateName are not checked (the server compares the name with the URL's).
     A kind-specific name-length limit (CronJob 52, Job 63) comes last, as upstream appends it
-    after the rest of the object's validation.
+    after the rest of the object's validation. `old` (an update's stored metadata): labels,
+    annotations, owner references and finalizers equal to old's passed when old was written and
+    are not checked again.
     """
     meta = obj.get("metadata") if isinstance(obj, dict) else None
     if meta is None:
@@ -497,17 +499,18 @@ def validate_object_meta(
     if isinstance(generation, (int, float)) and not isinstance(generation, bool) and generation < 0:
         causes.append(_invalid("metadata.generation", generation, "must be greater than or equal to 0"))
 
+    prev = old if isinstance(old, dict) and not is_create else {}
     labels = meta.get("labels")
-    if labels is not None:
+    if labels is not None and labels != prev.get("labels"):
         causes.extend(validate_labels(labels))
     annotations = meta.get("annotations")
-    if annotations is not None:
+    if annotations is not None and annotations != prev.get("annotations"):
         causes.extend(validate_annotations(annotations))
     owner_refs = meta.get("ownerReferences")
-    if owner_refs is not None:
+    if owner_refs is not None and owner_refs != prev.get("ownerReferences"):
         causes.extend(_validate_owner_references(owner_refs, "metadata.ownerReferences"))
     finalizers = meta.get("finalizers")
-    if finalizers is not None:
+    if finalizers is not None and finalizers != prev.get("finalizers"):
         causes.extend(_validate_finalizers(finalizers, "metadata.finalizers"))
 
     if extra_len is not None:
