@@ -358,6 +358,7 @@ async def burst(
         for p in (vc, host):
             profilers.append(start_profiler(args.py_spy, p.pid, prof_dir / f"burst-{p.name}.json"))
         await asyncio.sleep(1)
+    rec0 = await reconcile_counts(vc)
     cpu0, hcpu0, bcpu0 = cpu_seconds(vc.pid), cpu_seconds(host.pid), time.process_time()
     t0 = time.monotonic()
     await bounded(n, conc, lambda i: vcl.create("v1", "pods", pod(f"b-{i}", "burst"), "burst"))
@@ -370,6 +371,11 @@ async def burst(
         stop_profiler(prof)
     await virt_w.stop()
     await host_w.stop()
+    rec1 = await reconcile_counts(vc)
+    detail = ", ".join(
+        f"{k} {(v - rec0.get(k, 0)) / n:.2f}" for k, v in sorted(rec1.items()) if v > rec0.get(k, 0)
+    )
+    r.notes.append(f"syncer reconciles per pod during the burst, by kind: {detail}")
     hreq2 = request_counts(await metric_samples(host.url, host.token, str(host.ca_file)))
     vreq = request_counts(await metric_samples(vc.url, vc.token, str(vc.ca_file)))
     for what, counts in (
@@ -400,6 +406,15 @@ async def burst(
 
 
 # ------------------------------------------------------------------------------------------ phase B
+async def reconcile_counts(vc: Proc) -> dict[str, float]:
+    """Reconciles done so far per kind (`vcluster_syncer_reconcile_seconds_count`)."""
+    out: dict[str, float] = {}
+    for n, lab, v in await metric_samples(vc.url, vc.token, str(vc.ca_file)):
+        if n == "vcluster_syncer_reconcile_seconds_count":
+            out[lab.get("kind", "")] = v
+    return out
+
+
 async def metric_value(vc: Proc, name: str, kind: str) -> float:
     for n, lab, v in await metric_samples(vc.url, vc.token, str(vc.ca_file)):
         if n == name and lab.get("kind") == kind:

@@ -45,7 +45,19 @@ def wait_quiet(pid: int, *, below: float = 0.05, interval: float = 0.5, timeout:
 
 def start_profiler(py_spy: str, pid: int, out: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling a process into a speedscope file until stop_profiler()."""
-    cmd = [py_spy, "record", "--pid", str(pid), "--format", "speedscope", "-o", str(out), "--rate", "200"]
+    cmd = [
+        py_spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--format",
+        "speedscope",
+        "-o",
+        str(out),
+        "--rate",
+        "100",
+        "--nonblocking",
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -93,6 +93,7 @@ class SqliteLog:
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kine-reader")
         self._reader_local = threading.local()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[Any, ...]] = []  # submitted on the loop, not yet handed over
         self._deliver: _Deliver | None = None
         self._closed = False
         # Writes accepted against a state that a failed transaction voided carry an epoch <= this
@@ -147,11 +148,26 @@ class SqliteLog:
         self._writer.start()
 
     def submit(self, rows: list[Row], token: Any, epoch: int = 0) -> None:
-        """Queue rows to be written in one transaction with whatever else is queued."""
-        self._queue.put(("rows", rows, token, epoch))
+        """Queue rows to be written in one transaction with whatever else is queued.
+
+        Called on the event loop: the writes of one loop iteration are handed to the writer
+        thread together (one queue put and one thread wake-up, not one per write)."""
+        item = ("rows", rows, token, epoch)
+        if self._loop is None:
+            self._queue.put(item)
+            return
+        self._pending.append(item)
+        if len(self._pending) == 1:
+            self._loop.call_soon(self._hand_over)
+
+    def _hand_over(self) -> None:
+        if self._pending:
+            items, self._pending = self._pending, []
+            self._queue.put(("many", items))
 
     def submit_job(self, fn: Callable[[sqlite3.Connection], Any], token: Any) -> None:
         """Run `fn(conn)` on the writer connection, in order with the row writes."""
+        self._hand_over()
         self._queue.put(("job", fn, token))
 
     def _write_loop(self) -> None:
@@ -164,7 +180,7 @@ class SqliteLog:
                 if item[0] == "job":
                     self._run_job(conn, item)
                     continue
-                batch = [item]
+                batch = list(item[1]) if item[0] == "many" else [item]
                 stop = False
                 pending_job = None
                 while len(batch) < 2000:
@@ -178,7 +194,10 @@ class SqliteLog:
                     if nxt[0] == "job":
                         pending_job = nxt
                         break
-                    batch.append(nxt)
+                    if nxt[0] == "many":
+                        batch.extend(nxt[1])
+                    else:
+                        batch.append(nxt)
                 self._write_batch(conn, batch)
                 if pending_job is not None:
                     self._run_job(conn, pending_job)
@@ -352,6 +371,7 @@ class SqliteLog:
         if self._closed:
             return
         self._closed = True
+        self._hand_over()
         self._queue.put(None)
         if self._writer is not None:
             self._writer.join(timeout=30)
