@@ -73,7 +73,8 @@ class ControlPlane:
             self.client = await Client.from_kubeconfig(
                 str(self.server.kubeconfig_path),
                 user_agent="vcluster-controller-manager",
-                unix_socket=str(self.server.unix_socket),
+                unix_socket=str(self.server.unix_socket),  # watches
+                local=self.server.handle_local,  # everything else: in process, no HTTP
             )
         if want_controllers:
             from vcluster.controllers.manager import ControllerManager

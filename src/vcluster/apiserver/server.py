@@ -11,12 +11,14 @@ import signal
 import socket
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,6 +27,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from yarl import URL
 
 from vcluster.apiserver import subresources, views
 from vcluster.apiserver.auth import Authenticator, UserInfo
@@ -37,6 +40,7 @@ from vcluster.apiserver.customresources import CustomResources
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
 from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
+from vcluster.apiserver.local import LocalRequest
 from vcluster.apiserver.openapi import OpenAPI
 from vcluster.apiserver.request import RequestInfo, parse_accept, parse_resource_path
 from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
@@ -213,9 +217,12 @@ class APIServer:
     # ------------------------------------------------------------------ dispatch
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         t0 = time.perf_counter()
-        verb, resource, sub, code = request.method.lower(), "", "", 500
+        code = 500
+        # verb, resource, subresource: known once the path is parsed, so a refused request is
+        # counted under its resource too
+        labels = [request.method.lower(), "", ""]
         try:
-            resp, verb, resource, sub = await self._dispatch(request)
+            resp, *labels = await self._dispatch(request, labels)
             code = resp.status
             return resp
         except StatusError as e:
@@ -234,9 +241,27 @@ class APIServer:
             log.exception("internal error on %s %s", request.method, request.path_qs)
             return views.status_response(internal_error(str(e)))
         finally:
+            verb, resource, sub = labels
             if verb != "watch":
                 self.metrics.requests.labels(verb, resource, sub, str(code)).inc()
                 self.metrics.latency.labels(verb, resource).observe(time.perf_counter() - t0)
+
+    async def handle_local(
+        self, method: str, url: URL, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        """Answer an in-process request (see `local.py`) exactly as `dispatch` answers one from
+        the network; a streaming answer is refused (the caller uses the Unix socket for those)."""
+        resp = await self.dispatch(LocalRequest(method, url, headers, body))  # type: ignore[arg-type]
+        if not isinstance(resp, web.Response):
+            raise RuntimeError(f"{method} {url.path} streams; it cannot be answered in process")
+        raw = resp.body
+        if raw is None:
+            data = b""
+        elif isinstance(raw, bytes | bytearray | memoryview):
+            data = bytes(raw)
+        else:
+            raise RuntimeError(f"{method} {url.path}: unexpected in-process answer body {type(raw).__name__}")
+        return resp.status, CIMultiDictProxy(CIMultiDict(resp.headers)), data
 
     def _user(self, request: web.Request) -> UserInfo | None:
         assert self.auth is not None
@@ -247,7 +272,9 @@ class APIServer:
             return None
         return user
 
-    async def _dispatch(self, request: web.Request) -> tuple[web.StreamResponse, str, str, str]:
+    async def _dispatch(
+        self, request: web.Request, labels: list[str]
+    ) -> tuple[web.StreamResponse, str, str, str]:
         path = request.path
         if path in _UNAUTHENTICATED_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             if path == "/version":
@@ -291,6 +318,7 @@ class APIServer:
         info = parse_resource_path(path, request.method, request.query)
         if info is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        labels[:] = [info.verb, info.resource, info.subresource or ""]
         resp = await self._resource(request, info, user)
         return resp, info.verb, info.resource, info.subresource or ""
 

@@ -19,6 +19,7 @@ from yarl import URL
 from vcluster import __version__
 from vcluster.client.config import KubeConfig, load_incluster_config, load_kubeconfig
 from vcluster.client.errors import ApiError, ConnectionFailed
+from vcluster.client.local import LocalHandler, is_local_path
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class Client:
         field_manager: str | None = None,
         config: KubeConfig | None = None,
         unix_socket: str | None = None,
+        local: LocalHandler | None = None,
     ) -> None:
         if config is None:
             config = KubeConfig(server=server.rstrip("/"), ssl=True if ssl is None else ssl, token=token)
@@ -131,6 +133,8 @@ class Client:
         self.unix_socket = unix_socket
         if unix_socket:
             self.server = "http://localhost"
+        # ...and its ordinary requests go to the server in process (apiserver/local.py).
+        self._local = local
         self._base = URL(self.server)
         self._limit = asyncio.Semaphore(connection_limit)
         self._session: aiohttp.ClientSession | None = None
@@ -251,8 +255,10 @@ class Client:
             data = data.encode()
         url = self._url(path, params)
         hdrs = self._request_headers(content_type, headers)
-        to = aiohttp.ClientTimeout(total=timeout or self.timeout)
         self.requests_total += 1
+        if self._local is not None and is_local_path(path, params):
+            return await self._local(method, url, hdrs, data or b"")
+        to = aiohttp.ClientTimeout(total=timeout or self.timeout)
         try:
             async with (
                 self._limit,

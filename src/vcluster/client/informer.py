@@ -197,7 +197,10 @@ class Informer:
 
     async def wait_synced(self, timeout: float | None = None) -> None:
         """Wait for the first complete list; raises TimeoutError after `timeout` seconds."""
-        await asyncio.wait_for(self._synced.wait(), timeout)
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that arrives
+        # as the awaited thing completes (an in-process request completes at once)
+        async with asyncio.timeout(timeout):
+            await self._synced.wait()
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -485,7 +488,8 @@ class SharedInformers:
                     return
                 await asyncio.gather(*(i.wait_synced() for i in pending))
 
-        await asyncio.wait_for(all_synced(), timeout)
+        async with asyncio.timeout(timeout):
+            await all_synced()
 
     async def stop(self) -> None:
         self._started = False

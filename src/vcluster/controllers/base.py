@@ -480,7 +480,8 @@ class EventRecorder:
         if self._pending is None:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._pending.join(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._pending.join()
 
     async def close(self) -> None:
         """Stop the background poster (pending events are dropped)."""

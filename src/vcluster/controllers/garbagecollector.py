@@ -226,9 +226,8 @@ class GarbageCollector:
             changed = True
         if new:
             try:
-                await asyncio.wait_for(
-                    asyncio.gather(*(m.informer.wait_synced() for m in new)), self.sync_timeout
-                )
+                async with asyncio.timeout(self.sync_timeout):
+                    await asyncio.gather(*(m.informer.wait_synced() for m in new))
             except TimeoutError:
                 log.warning("timed out waiting for dependency graph builder sync")
         return changed
@@ -711,7 +710,8 @@ class GarbageCollector:
     async def _resync_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._rediscover.wait(), self.discovery_interval)
+                async with asyncio.timeout(self.discovery_interval):
+                    await self._rediscover.wait()
             self._rediscover.clear()
             await asyncio.sleep(0.2)  # let a burst of CRD changes settle
             try:

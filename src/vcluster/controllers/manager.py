@@ -124,11 +124,18 @@ class ControllerManager:
 
     async def stop(self) -> None:
         """Cancel every controller and stop the informers."""
-        for t in self._tasks.values():
-            t.cancel()
-        for t in self._tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        tasks = list(self._tasks.values())
+        while tasks:  # cancel again whatever lost the cancellation (none should)
+            for t in tasks:
+                t.cancel()
+            done, pending = await asyncio.wait(tasks, timeout=5.0)
+            for t in done:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    t.result()
+            if pending:
+                names = [t.get_name() for t in pending]
+                log.warning("controllers still running after cancellation: %s", names)
+            tasks = list(pending)
         self._tasks.clear()
         for ctrl in self.controllers.values():
             close = getattr(ctrl, "close", None)

@@ -1,0 +1,137 @@
+"""In-process requests (apiserver/local.py, client/local.py): a client of the API server's own
+process gets the same answers as over HTTP, watches still stream over the Unix socket, and the
+requests are counted in the server's metrics like any other."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vcluster.apiserver.server import APIServer, ServerConfig
+from vcluster.client import ApiError, Client
+from vcluster.client.local import is_local_path
+
+pytestmark = pytest.mark.integration
+
+
+def _cm(name: str, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+async def _pair(tmp_path: Path) -> tuple[APIServer, Client, Client]:
+    srv = APIServer(ServerConfig(data_dir=tmp_path, port=0))
+    await srv.start()
+    kw: dict[str, Any] = {"unix_socket": str(srv.unix_socket)}
+    local = await Client.from_kubeconfig(str(srv.kubeconfig_path), local=srv.handle_local, **kw)
+    http = await Client.from_kubeconfig(str(srv.kubeconfig_path), **kw)
+    return srv, local, http
+
+
+async def _error(coro: Any) -> tuple[int, str, str]:
+    with pytest.raises(ApiError) as ei:
+        await coro
+    return ei.value.status, ei.value.reason, ei.value.message
+
+
+def _requests(srv: APIServer, verb: str, resource: str) -> float:
+    total = 0.0
+    for metric in srv.metrics.registry.collect():
+        for s in metric.samples:
+            if (
+                s.name == "apiserver_request_total"
+                and s.labels["verb"] == verb
+                and s.labels["resource"] == resource
+            ):
+                total += s.value
+    return total
+
+
+def test_local_and_http_answers_are_the_same(tmp_path: Path) -> None:
+    async def main() -> None:
+        srv, local, http = await _pair(tmp_path)
+        try:
+            await local.create("v1", "namespaces", {"metadata": {"name": "t"}})
+            a = await local.create("v1", "configmaps", _cm("a", k="1"), "t")
+            b = await http.create("v1", "configmaps", _cm("b", k="1"), "t")
+            assert a["metadata"]["uid"] and a["metadata"]["managedFields"][0]["manager"] == "vcluster"
+            assert set(a["metadata"]) == set(b["metadata"])  # same server-side processing
+            # reads, patches (with a subresource-free merge patch), lists with selectors
+            got = await local.get("v1", "configmaps", "a", "t")
+            assert got == a
+            patched = await local.patch("v1", "configmaps", "a", {"data": {"k": "2"}}, "t")
+            assert patched["data"] == {"k": "2"}
+            assert int(patched["metadata"]["resourceVersion"]) > int(a["metadata"]["resourceVersion"])
+            names = [i["metadata"]["name"] for i in (await local.list("v1", "configmaps", "t"))["items"]]
+            assert {"a", "b"} <= set(names)
+            # errors: the same Status code, reason and message both ways
+            for client in (local, http):
+                assert await _error(client.create("v1", "configmaps", _cm("a"), "t")) == (
+                    409,
+                    "AlreadyExists",
+                    'configmaps "a" already exists',
+                )
+            missing = [await _error(c.get("v1", "configmaps", "zz", "t")) for c in (local, http)]
+            assert missing[0] == missing[1] and missing[0][0] == 404
+            bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}
+            invalid = [await _error(c.create("v1", "configmaps", bad, "t")) for c in (local, http)]
+            assert invalid[0] == invalid[1] and invalid[0][:2] == (422, "Invalid")
+            # counted like network requests
+            assert _requests(srv, "create", "configmaps") >= 5
+            # deletes
+            await local.delete("v1", "configmaps", "a", "t")
+            assert (await _error(http.get("v1", "configmaps", "a", "t")))[0] == 404
+            assert local._session is None  # none of it went over HTTP
+            assert http._session is not None
+        finally:
+            await local.close()
+            await http.close()
+            await srv.stop()
+
+    asyncio.run(main())
+
+
+def test_watches_still_stream_over_the_socket(tmp_path: Path) -> None:
+    async def main() -> None:
+        srv, local, http = await _pair(tmp_path)
+        try:
+            await local.create("v1", "namespaces", {"metadata": {"name": "w"}})
+            seen: list[tuple[str, str]] = []
+
+            async def watch() -> None:
+                async for etype, obj in local.watch("v1", "configmaps", "w", timeout_seconds=10):
+                    seen.append((etype, obj["metadata"]["name"]))
+                    if obj["metadata"]["name"] == "c2":
+                        return
+
+            task = asyncio.create_task(watch())
+            await asyncio.sleep(0.2)
+            await local.create("v1", "configmaps", _cm("c1"), "w")
+            await local.create("v1", "configmaps", _cm("c2"), "w")
+            await asyncio.wait_for(task, 10)
+            assert ("ADDED", "c1") in seen and ("ADDED", "c2") in seen
+        finally:
+            await local.close()
+            await http.close()
+            await srv.stop()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "path,params,local",
+    [
+        ("/api/v1/namespaces/t/configmaps", None, True),
+        ("/api/v1/namespaces/t/pods/p/status", None, True),
+        ("/api/v1/namespaces/t/configmaps", {"watch": True}, False),
+        ("/api/v1/namespaces/t/configmaps", {"watch": "false"}, True),
+        ("/api/v1/namespaces/t/pods/p/log", {"follow": True}, False),
+        ("/api/v1/namespaces/t/pods/p/exec", None, False),
+        ("/api/v1/nodes/n/proxy/metrics", None, False),
+        ("/api/v1/watch/namespaces/t/configmaps", None, False),
+    ],
+)
+def test_what_goes_in_process(path: str, params: dict[str, Any] | None, local: bool) -> None:
+    assert is_local_path(path, params) is local
