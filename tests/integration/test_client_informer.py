@@ -230,3 +230,41 @@ def test_informer_survives_restarts_and_relists_after_compaction(tmp_path: Path)
     finally:
         for s in servers:
             s.stop()
+
+
+def test_wait_until_is_woken_by_the_cache(module_server: Server) -> None:
+    """Informer.wait_until: true at once when the cache already agrees, woken by the key's update
+    (a write's resourceVersion becoming visible), by its deletion, and False on timeout."""
+
+    async def main() -> None:
+        async with await Client.from_kubeconfig(module_server.kubeconfig) as c:
+            ns = "inf-wait"
+            await c.create("v1", "namespaces", {"metadata": {"name": ns}})
+            created = await c.create("v1", "configmaps", cm("w", k="1"), ns)
+            inf = Informer(c, "v1", "configmaps", ns)
+            await inf.start()
+            try:
+                await inf.wait_synced(10)
+                assert await inf.wait_until("w", ns, lambda cur: cur is not None, 0.01)
+                patched = await c.patch("v1", "configmaps", "w", {"data": {"k": "2"}}, ns)
+                rv = int(patched["metadata"]["resourceVersion"])
+                assert rv > int(created["metadata"]["resourceVersion"])
+
+                def has_rv(cur: dict[str, Any] | None) -> bool:
+                    return cur is not None and int(cur["metadata"]["resourceVersion"]) >= rv
+
+                assert await inf.wait_until("w", ns, has_rv, 5)
+                assert inf.get("w", ns)["data"] == {"k": "2"}
+                # deletion wakes a waiter for the key's absence
+                gone = asyncio.create_task(inf.wait_until("w", ns, lambda cur: cur is None, 5))
+                await asyncio.sleep(0.05)
+                assert not gone.done()
+                await c.delete("v1", "configmaps", "w", ns)
+                assert await gone
+                # never true: False after the timeout, and no waiter is left behind
+                assert not await inf.wait_until("never", ns, lambda cur: cur is not None, 0.2)
+                assert inf._key_waiters == {}
+            finally:
+                await inf.stop()
+
+    asyncio.run(main())

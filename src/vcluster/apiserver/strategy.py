@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vcluster.apiserver.errors import StatusError, field_forbidden, invalid
@@ -14,9 +14,18 @@ NS_NAME_LABEL = "kubernetes.io/metadata.name"
 IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
+_STAMP: list[Any] = [-1, ""]  # the last second formatted, and its text
+
+
 def now_rfc3339(delta_seconds: int = 0) -> str:
-    t = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=delta_seconds)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current UTC time (plus `delta_seconds`), to the second; formatted once per second."""
+    sec = int(time.time()) + delta_seconds
+    if sec != _STAMP[0]:
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sec))
+        if not delta_seconds:
+            _STAMP[0], _STAMP[1] = sec, text
+        return text
+    return str(_STAMP[1])
 
 
 def _list(v: Any) -> list[Any]:

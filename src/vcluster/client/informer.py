@@ -102,6 +102,8 @@ class Informer:
         self._backoff = Backoff(min_backoff, max_backoff)
         self._cache: dict[Key, dict[str, Any]] = {}
         self._by_ns: dict[str, dict[Key, dict[str, Any]]] = {}
+        # wait_until(): per key, (predicate on the cached object or None, future to resolve)
+        self._key_waiters: dict[Key, list[tuple[Callable[[dict[str, Any] | None], bool], Any]]] = {}
         self._handlers: list[Handler] = []
         self._index_funcs: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, set[Key]]] = {}
@@ -354,6 +356,50 @@ class Informer:
         self._by_ns.setdefault(key[0], {})[key] = obj
         for name in self._index_funcs:
             self._index_add(name, key, obj)
+        if self._key_waiters:
+            self._wake(key)
+
+    def _wake(self, key: Key) -> None:
+        waiters = self._key_waiters.get(key)
+        if not waiters:
+            return
+        cur = self._cache.get(key)
+        for pred, fut in waiters:
+            if not fut.done():
+                try:
+                    ok = pred(cur)
+                except Exception:
+                    ok = True  # a broken predicate must not leave its caller waiting
+                if ok:
+                    fut.set_result(None)
+
+    async def wait_until(
+        self,
+        name: str,
+        namespace: str | None,
+        pred: Callable[[dict[str, Any] | None], bool],
+        timeout: float,
+    ) -> bool:
+        """Wait (at most `timeout` seconds) until `pred(cached object or None)` holds for one key,
+        woken by the cache updates of that key (no polling). True when it held in time."""
+        key = (namespace or "", name)
+        if pred(self._cache.get(key)):
+            return True
+        fut = asyncio.get_running_loop().create_future()
+        entry = (pred, fut)
+        self._key_waiters.setdefault(key, []).append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                await fut
+            return True
+        except TimeoutError:
+            return bool(pred(self._cache.get(key)))
+        finally:
+            waiters = self._key_waiters.get(key)
+            if waiters is not None:
+                waiters.remove(entry)
+                if not waiters:
+                    del self._key_waiters[key]
 
     def _remove(self, key: Key) -> dict[str, Any] | None:
         old = self._cache.pop(key, None)
@@ -366,6 +412,8 @@ class Informer:
                 del self._by_ns[key[0]]
         for name in self._index_funcs:
             self._index_remove(name, key)
+        if self._key_waiters:
+            self._wake(key)
         return old
 
     def _index_add(self, name: str, key: Key, obj: dict[str, Any]) -> None:

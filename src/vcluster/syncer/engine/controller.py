@@ -4,7 +4,6 @@ three-way base, decides, writes only what differs, and records mappings."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -228,6 +227,19 @@ class SyncController:
             new_host = await w.patch_host(ks.hkind, new_host, res.host_status_patch, status=True)
         if res.bind_node:
             await self.engine.bind_virtual_pod(virtual, res.bind_node)
+            m = metadata.meta(virtual)
+            await self.vinf.wait_until(
+                m.get("name", ""),
+                m.get("namespace") or None,
+                lambda cur: cur is None or bool((cur.get("spec") or {}).get("nodeName")),
+                2.0,
+            )
+        # the next reconcile of this key must not act on a cache older than these writes (a
+        # stale resourceVersion is a 409 and a retry)
+        if new_virtual is not virtual:
+            await self._cached(self.vinf, new_virtual)
+        if new_host is not host:
+            await self._cached(self.hinf, new_host)
         self.engine.metrics.syncs.labels(ks.name, "sync" if res.changed else "unchanged").inc()
         await self.engine.bases.put(ks.kind, ns, name, res.virtual, res.host, ks.base_paths)
         if res.refs:
@@ -320,8 +332,7 @@ class SyncController:
             m.get("resourceVersion"),
         )
 
-        def visible() -> bool:
-            cur = inf.get(name, ns)
+        def visible(cur: dict[str, Any] | None) -> bool:
             if gone:
                 return cur is None or metadata.meta(cur).get("uid") != uid or metadata.is_deleting(cur)
             if cur is None or metadata.meta(cur).get("uid") != uid:
@@ -331,7 +342,7 @@ class SyncController:
             except ValueError:
                 return True
 
-        await wait_for(visible, 2.0)
+        await inf.wait_until(name, ns, visible, 2.0)
 
     async def _delete(
         self, d: Delete, virtual: Mapping[str, Any] | None, host: Mapping[str, Any] | None
@@ -365,15 +376,6 @@ class SyncController:
         hns, hname = (hm.get("namespace", ""), hm.get("name", "")) if hm else ks.host_name(ctx, ns, name)
         owner = Reference.of(ks.kind, ns, name, hns, hname)
         await self.engine.mappings.record(owner, [r for r in refs if isinstance(r, Reference)])
-
-
-async def wait_for(pred: Any, timeout: float, interval: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        await asyncio.sleep(interval)
-    return bool(pred())
 
 
 def conflict_tolerant(queue: WorkQueue, fn: Any, delay: float = 0.5) -> Any:
