@@ -271,6 +271,15 @@ def test_host_events_in_kubectl_describe(pair: Pair) -> None:
     assert vev and vev[0]["involvedObject"]["namespace"] == ns
     vpod = get_json(p.kv, "pod", "ev", "-n", ns)
     assert vev[0]["involvedObject"].get("uid") == vpod["metadata"]["uid"]
+    # a later host update of the event (the count of a repeated event) reaches its virtual copy
+    hev = [e for e in events_for(p.kh, HOST_NS, host_name("ev", ns)) if e.get("reason") == "Started"]
+    assert hev
+    p.kh("patch", "event", hev[0]["metadata"]["name"], "-n", HOST_NS, "--type=merge", "-p", '{"count": 7}')
+
+    def bumped() -> bool:
+        return any(e.get("reason") == "Started" and e.get("count") == 7 for e in events_for(p.kv, ns, "ev"))
+
+    wait_until(bumped, 10, what="the count of the host event on the virtual event")
 
 
 def test_deleting_virtual_objects_deletes_host_objects(pair: Pair) -> None:

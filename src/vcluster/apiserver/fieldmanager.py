@@ -585,9 +585,10 @@ class _LRU:
 
 # Most writes re-encode and re-decode the same FieldsV1 documents (every pod of a template has the
 # same managers' sets; each write of an object decodes the entries of its previous version): the
-# JSON text <-> field set translations are kept for the most recent ones.
-_ENCODED = _LRU(512)  # frozenset of paths -> FieldsV1 JSON bytes
-_DECODED = _LRU(512)  # FieldsV1 JSON bytes -> frozenset of paths
+# JSON text <-> field set translations are kept for the most recent ones. Small: the shared shapes
+# are few, and a set unique to one object (a pod's IP in its status) costs tens of KB to keep.
+_ENCODED = _LRU(64)  # frozenset of paths -> FieldsV1 JSON bytes
+_DECODED = _LRU(64)  # FieldsV1 JSON bytes -> frozenset of paths
 
 
 def to_fields_v1(fs: Iterable[Path]) -> dict[str, Any]:

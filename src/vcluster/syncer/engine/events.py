@@ -22,6 +22,20 @@ _KIND_BY_NAME = {
 }
 
 
+def _kept(vevent: dict[str, Any]) -> dict[str, Any]:
+    """What a later count bump needs of the virtual event we wrote: its identity and resourceVersion
+    (the patch precondition) and the fields a host update can change; a fraction of the event."""
+    m = metadata.meta(vevent)
+    out: dict[str, Any] = {"metadata": {k: m[k] for k in _KEPT_META if k in m}}
+    for key in eventres.UPDATED_FIELDS:
+        if key in vevent:
+            out[key] = vevent[key]
+    return out
+
+
+_KEPT_META = ("name", "namespace", "uid", "resourceVersion")
+
+
 class EventController:
     """Keyed by host event name; creates or patches the virtual copy."""
 
@@ -74,7 +88,7 @@ class EventController:
         if current is None:
             # most host events are new: create first, read only when it exists already
             try:
-                self._written[host_name] = await self.engine.writer.create_virtual(kinds.EVENT, want)
+                self._written[host_name] = _kept(await self.engine.writer.create_virtual(kinds.EVENT, want))
                 self.engine.metrics.syncs.labels("event", "create_virtual").inc()
                 return
             except ApiError as e:
@@ -84,11 +98,12 @@ class EventController:
         patch = eventres.event_update_patch(current, want)
         if patch:
             try:
-                self._written[host_name] = await self.engine.writer.patch_virtual(kinds.EVENT, current, patch)
+                written = await self.engine.writer.patch_virtual(kinds.EVENT, current, patch)
+                self._written[host_name] = _kept(written)
             except ApiError as e:
                 self._written.pop(host_name, None)  # someone else changed or deleted it: read again
                 if e.not_found:
                     return
                 raise
         else:
-            self._written[host_name] = current
+            self._written[host_name] = _kept(current)
