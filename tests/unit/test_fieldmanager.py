@@ -1224,3 +1224,27 @@ def test_two_appliers_invariants(first: dict[str, str], second: dict[str, str]) 
     for k in first:
         if k in second and first[k] != second[k]:
             assert P("data", k) not in owned.get("a", set())
+
+
+def test_unchanged_managers_keep_their_stored_fieldsv1() -> None:
+    """A write re-encodes only the managers whose sets changed; the others keep the stored document
+    (the same JSON as re-encoding it, without the work)."""
+    pod: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "d", "uid": "u", "labels": {"a": "1"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+    }
+    fm.update_managed_fields(None, pod, "creator", group="", version="v1", kind="Pod", now=T0)
+    old = json.loads(json.dumps(pod))
+    new = json.loads(json.dumps(pod))
+    new["status"] = {"phase": "Running", "podIP": "10.0.0.1"}
+    fm.update_managed_fields(
+        old, new, "kubelet", group="", version="v1", kind="Pod", now=T0, subresource="status"
+    )
+    entries = {e["manager"]: e for e in new["metadata"]["managedFields"]}
+    assert set(entries) == {"creator", "kubelet"}
+    stored = old["metadata"]["managedFields"][0]["fieldsV1"]
+    assert entries["creator"]["fieldsV1"] is stored  # reused, not re-encoded
+    assert entries["creator"]["fieldsV1"] == fm.to_fields_v1(fm.from_fields_v1(stored))
+    assert entries["kubelet"]["fieldsV1"] == {"f:status": {"f:phase": {}, "f:podIP": {}}}

@@ -1263,8 +1263,14 @@ def _is_reset(mf: Any) -> bool:
     return False
 
 
-def _decode(entries: Any) -> tuple[Managers, Times]:
-    """DecodeManagedFields; raises _DecodeError with upstream's text."""
+# ident -> (the set decoded from an entry, that entry's fieldsV1 document): lets _encode reuse the
+# document of a manager whose set a write did not change instead of encoding it again
+Reuse = dict[str, tuple["_VSet", Any]]
+
+
+def _decode(entries: Any, reuse: Reuse | None = None) -> tuple[Managers, Times]:
+    """DecodeManagedFields; raises _DecodeError with upstream's text. `reuse` collects each
+    entry's fieldsV1 document for `_encode`."""
     fields: Managers = {}
     times: Times = {}
     if entries is None:
@@ -1294,13 +1300,16 @@ def _decode(entries: Any) -> tuple[Managers, Times]:
         except (FieldsV1Error, RecursionError) as err:
             raise _DecodeError(f"error decoding versioned set: error decoding set: {err}") from None
         ident = _identifier(manager, op, av, sub)
-        fields[ident] = _VSet(fs, av, op == "Apply")
+        vs = fields[ident] = _VSet(fs, av, op == "Apply")
         times[ident] = _norm_time(e.get("time"))
+        if reuse is not None and isinstance(e.get("fieldsV1"), dict):
+            reuse[ident] = (vs, e["fieldsV1"])
     return fields, times
 
 
-def _encode(fields: Managers, times: Times) -> list[dict[str, Any]]:
-    """encodeManagedFields, sorted as upstream: operation, time, manager, apiVersion, subresource."""
+def _encode(fields: Managers, times: Times, reuse: Reuse | None = None) -> list[dict[str, Any]]:
+    """encodeManagedFields, sorted as upstream: operation, time, manager, apiVersion, subresource.
+    A manager whose set is the very one decoded into `reuse` keeps its fieldsV1 document."""
     entries: list[dict[str, Any]] = []
     for ident, vs in fields.items():
         try:
@@ -1317,7 +1326,8 @@ def _encode(fields: Managers, times: Times) -> list[dict[str, Any]]:
         if t:
             e["time"] = t
         e["fieldsType"] = "FieldsV1"
-        e["fieldsV1"] = to_fields_v1(vs.fields)
+        prev = reuse.get(ident) if reuse else None
+        e["fieldsV1"] = prev[1] if prev is not None and prev[0] is vs else to_fields_v1(vs.fields)
         if info.get("subresource"):
             e["subresource"] = info["subresource"]
         entries.append(e)
@@ -1333,14 +1343,14 @@ def _encode(fields: Managers, times: Times) -> list[dict[str, Any]]:
     return entries
 
 
-def _set_managed(obj: dict[str, Any], fields: Managers, times: Times) -> None:
+def _set_managed(obj: dict[str, Any], fields: Managers, times: Times, reuse: Reuse | None = None) -> None:
     md = obj.get("metadata")
     if not isinstance(md, dict):
         if not fields:
             return
         md = obj["metadata"] = {}
     if fields:
-        md["managedFields"] = _encode(fields, times)
+        md["managedFields"] = _encode(fields, times, reuse)
     else:
         md.pop("managedFields", None)
 
@@ -1763,22 +1773,26 @@ def update_managed_fields(
     md = new.get("metadata")
     if not isinstance(md, dict):
         return
+    # the stored object's fieldsV1 documents (canonical: we wrote them), for the unchanged managers
+    reuse: Reuse = {}
     try:
         old_md = old.get("metadata") if isinstance(old, dict) else None
         old_mf = old_md.get("managedFields") if isinstance(old_md, dict) else None
         fields: Managers
         times: Times
         if subresource:
-            fields, times = _decode_or_empty(old_mf)
+            fields, times = _decode_or_empty(old_mf, reuse)
         elif _is_reset(md.get("managedFields")):
             fields, times = {}, {}
+        elif old_mf and md.get("managedFields") == old_mf:  # a patch or an update echoing them
+            fields, times = _decode_or_empty(old_mf, reuse)
         else:
             try:
                 fields, times = _decode(md.get("managedFields"))
             except _DecodeError:
                 fields, times = {}, {}
             if not fields:
-                fields, times = _decode_or_empty(old_mf)
+                fields, times = _decode_or_empty(old_mf, reuse)
         md.pop("managedFields", None)
         old_uid = old_md.get("uid") if isinstance(old_md, dict) else None
         if not fields and old is not None and old_uid:
@@ -1787,14 +1801,14 @@ def update_managed_fields(
         ctx = _Ctx(node, _api_version(group, version), ignored, now, subresource)
         live = _without_managed_fields(old) if isinstance(old, dict) else {}
         fields, times = _update_chain(ctx, live, new, fields, times, manager)
-        _set_managed(new, fields, times)
+        _set_managed(new, fields, times, reuse)
     except Exception:  # UpdateNoErrors: never fail the write because of managedFields
         md.pop("managedFields", None)
 
 
-def _decode_or_empty(mf: Any) -> tuple[Managers, Times]:
+def _decode_or_empty(mf: Any, reuse: Reuse | None = None) -> tuple[Managers, Times]:
     try:
-        return _decode(mf)
+        return _decode(mf, reuse)
     except _DecodeError:
         return {}, {}
 

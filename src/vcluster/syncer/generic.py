@@ -61,7 +61,8 @@ def sync(
     post: PostSync | None = None,
 ) -> SyncResult:
     """Apply the field directions, restore host bookkeeping metadata, then diff both sides."""
-    new_v, new_h, _, _ = apply_directions(virtual, host, virtual_old, host_old, fields, ctx)
+    merged = apply_directions(virtual, host, virtual_old, host_old, fields, ctx)
+    new_v, new_h = merged.virtual, merged.host
     metadata.ensure_host_metadata(new_h, new_v, ctx, kind)
     if post is not None:
         post(new_v, new_h)

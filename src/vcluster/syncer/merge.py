@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -40,17 +40,48 @@ __all__ = [
 KeyTransform = Callable[[str], "str | None"]
 
 
-class Merged(NamedTuple):
-    """New virtual and host values plus whether each differs (semantically) from its input."""
+class Merged:
+    """New virtual and host values plus whether each differs (semantically) from its input; the
+    flags are computed when asked (a full-object comparison most callers do not need). Unpacks
+    and indexes like the tuple (virtual, host, virtual_changed, host_changed)."""
 
-    virtual: Any
-    host: Any
-    virtual_changed: bool
-    host_changed: bool
+    __slots__ = ("_h_in", "_v_in", "host", "virtual")
+
+    def __init__(self, virtual: Any, host: Any, virtual_in: Any, host_in: Any) -> None:
+        self.virtual, self.host = virtual, host
+        self._v_in, self._h_in = virtual_in, host_in
+
+    @property
+    def virtual_changed(self) -> bool:
+        return not semantic_equal(self.virtual, self._v_in)
+
+    @property
+    def host_changed(self) -> bool:
+        return not semantic_equal(self.host, self._h_in)
+
+    def __getitem__(self, i: int) -> Any:
+        if i == 0:
+            return self.virtual
+        if i == 1:
+            return self.host
+        return tuple(self)[i]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.virtual, self.host, self.virtual_changed, self.host_changed))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Merged | tuple):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable values inside
+
+    def __repr__(self) -> str:
+        return f"Merged{tuple(self)!r}"
 
 
 def _merged(new_v: Any, new_h: Any, v: Any, h: Any) -> Merged:
-    return Merged(new_v, new_h, not semantic_equal(new_v, v), not semantic_equal(new_h, h))
+    return Merged(new_v, new_h, v, h)
 
 
 # ---------------------------------------------------------------- equality and merge patches

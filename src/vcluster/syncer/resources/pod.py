@@ -539,7 +539,8 @@ def sync_pod(
     namespace_labels: Mapping[str, str] | None = None,
 ) -> SyncResult:
     """The diff of §3.9(g) plus status back-sync (§3.10): minimal patches for both sides."""
-    new_v, new_h, _, _ = apply_directions(vpod, hpod, virtual_old, host_old, FIELDS, ctx)
+    merged = apply_directions(vpod, hpod, virtual_old, host_old, FIELDS, ctx)
+    new_v, new_h = merged.virtual, merged.host
     _host_pod_metadata(new_h, new_v, ctx, namespace_labels)
     res = generic.result(vpod, hpod, new_v, new_h)
     res.deletes = deletion_decision(vpod, hpod)
