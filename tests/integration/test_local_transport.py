@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from vcluster.apiserver.server import APIServer, ServerConfig
@@ -112,6 +113,44 @@ def test_watches_still_stream_over_the_socket(tmp_path: Path) -> None:
             await local.create("v1", "configmaps", _cm("c2"), "w")
             await asyncio.wait_for(task, 10)
             assert ("ADDED", "c1") in seen and ("ADDED", "c2") in seen
+        finally:
+            await local.close()
+            await http.close()
+            await srv.stop()
+
+    asyncio.run(main())
+
+
+def test_strict_field_validation_in_process(tmp_path: Path) -> None:
+    """Unknown fields are refused alike; a body sent as bytes may repeat a key and is checked for it
+    (only bodies our client encodes from a dict skip the duplicate scan)."""
+
+    async def main() -> None:
+        srv, local, http = await _pair(tmp_path)
+        try:
+            await local.create("v1", "namespaces", {"metadata": {"name": "s"}})
+            strict = {"fieldValidation": "Strict"}
+            path = "/api/v1/namespaces/s/configmaps"
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "u"}, "bogus": 1}
+            answers = []
+            for c in (local, http):
+                status, _, raw = await c.request("POST", path, params=strict, json=body)
+                answers.append((status, orjson.loads(raw)["message"]))
+            assert answers[0] == answers[1] and answers[0][0] == 400
+            assert 'unknown field "bogus"' in answers[0][1]
+            dup = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d","name":"d"}}'
+            answers = []
+            for c in (local, http):
+                status, _, raw = await c.request(
+                    "POST", path, params=strict, data=dup, content_type="application/json"
+                )
+                answers.append((status, orjson.loads(raw)["message"]))
+            assert answers[0] == answers[1] and answers[0][0] == 400
+            assert 'duplicate field "metadata.name"' in answers[0][1]
+            # a merge patch given as a dict goes in process and is applied
+            await local.create("v1", "configmaps", _cm("m", a="1"), "s")
+            out = await local.patch("v1", "configmaps", "m", {"data": {"a": "2"}}, "s")
+            assert out["data"] == {"a": "2"} and local._session is None
         finally:
             await local.close()
             await http.close()

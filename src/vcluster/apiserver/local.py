@@ -36,12 +36,17 @@ class _Body:
 class LocalRequest:
     """The part of `aiohttp.web.Request` the API server's handlers use."""
 
-    __slots__ = ("content", "content_length", "headers", "method", "rel_url")
+    __slots__ = ("content", "content_length", "dup_free", "headers", "method", "rel_url")
 
     transport = None  # no TLS peer certificate: the Authorization header authenticates
 
-    def __init__(self, method: str, url: URL, headers: Mapping[str, str], body: bytes) -> None:
+    def __init__(
+        self, method: str, url: URL, headers: Mapping[str, str], body: bytes, dup_free: bool = False
+    ) -> None:
         self.method = method.upper()
+        # the JSON body was encoded from a dict by our client: it cannot repeat a key, and the
+        # strict field validation skips looking for duplicates
+        self.dup_free = dup_free
         self.rel_url = url
         self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict(headers))
         self.content = _Body(body)

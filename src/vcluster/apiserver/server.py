@@ -247,11 +247,11 @@ class APIServer:
                 self.metrics.latency.labels(verb, resource).observe(time.perf_counter() - t0)
 
     async def handle_local(
-        self, method: str, url: URL, headers: Mapping[str, str], body: bytes
+        self, method: str, url: URL, headers: Mapping[str, str], body: bytes, dup_free: bool = False
     ) -> tuple[int, CIMultiDictProxy[str], bytes]:
         """Answer an in-process request (see `local.py`) exactly as `dispatch` answers one from
         the network; a streaming answer is refused (the caller uses the Unix socket for those)."""
-        resp = await self.dispatch(LocalRequest(method, url, headers, body))  # type: ignore[arg-type]
+        resp = await self.dispatch(LocalRequest(method, url, headers, body, dup_free))  # type: ignore[arg-type]
         if not isinstance(resp, web.Response):
             raise RuntimeError(f"{method} {url.path} streams; it cannot be answered in process")
         raw = resp.body

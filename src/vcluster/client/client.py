@@ -246,6 +246,7 @@ class Client:
     ) -> tuple[int, CIMultiDictProxy[str], bytes]:
         """Send one request; return (status, headers, body) whatever the status. Raises only
         ConnectionFailed (connection errors and timeouts)."""
+        encoded_here = json is not None  # from a dict: no repeated keys
         if json is not None:
             if data is not None:
                 raise ValueError("give json or data, not both")
@@ -257,7 +258,7 @@ class Client:
         hdrs = self._request_headers(content_type, headers)
         self.requests_total += 1
         if self._local is not None and is_local_path(path, params):
-            return await self._local(method, url, hdrs, data or b"")
+            return await self._local(method, url, hdrs, data or b"", encoded_here)
         to = aiohttp.ClientTimeout(total=timeout or self.timeout)
         try:
             async with (
@@ -475,11 +476,11 @@ class Client:
             raise ValueError(f"unknown patch_type {patch_type!r}; use one of {sorted(PATCH_TYPES)}") from None
         if patch_type == "apply" and field_manager is None:
             field_manager = self.field_manager
-        data = patch if isinstance(patch, bytes | str) else orjson.dumps(patch)
-        if isinstance(data, str):
-            data = data.encode()
         params = {"fieldManager": field_manager, "force": force}
         path = resource_path(api_version, plural, namespace, name, subresource)
+        if not isinstance(patch, bytes | str):
+            return await self._call("PATCH", path, params=params, json=patch, content_type=ctype)
+        data = patch.encode() if isinstance(patch, str) else patch
         return await self._call("PATCH", path, params=params, data=data, content_type=ctype)
 
     async def delete(

@@ -9,9 +9,10 @@ from typing import Any
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-# (method, url with path and query, headers, body) -> (status, headers, body)
+# (method, url with path and query, headers, body, body encoded here from a dict) ->
+# (status, headers, body)
 LocalHandler = Callable[
-    [str, URL, Mapping[str, str], bytes], Awaitable[tuple[int, CIMultiDictProxy[str], bytes]]
+    [str, URL, Mapping[str, str], bytes, bool], Awaitable[tuple[int, CIMultiDictProxy[str], bytes]]
 ]
 
 # Paths whose handlers stream or upgrade the connection: never answered in process.
