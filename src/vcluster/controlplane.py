@@ -73,8 +73,9 @@ class ControlPlane:
             self.client = await Client.from_kubeconfig(
                 str(self.server.kubeconfig_path),
                 user_agent="vcluster-controller-manager",
-                unix_socket=str(self.server.unix_socket),  # watches
-                local=self.server.handle_local,  # everything else: in process, no HTTP
+                unix_socket=str(self.server.unix_socket),  # logs, exec, proxies
+                local=self.server.handle_local,  # requests in process, no HTTP
+                local_stream=self.server.open_local_stream,  # watches too
             )
         if want_controllers:
             from vcluster.controllers.manager import ControllerManager

@@ -1,6 +1,6 @@
 """In-process requests (apiserver/local.py, client/local.py): a client of the API server's own
-process gets the same answers as over HTTP, watches still stream over the Unix socket, and the
-requests are counted in the server's metrics like any other."""
+process gets the same answers and watch events as over HTTP, and the requests are counted in the
+server's metrics like any other."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ async def _pair(tmp_path: Path) -> tuple[APIServer, Client, Client]:
     srv = APIServer(ServerConfig(data_dir=tmp_path, port=0))
     await srv.start()
     kw: dict[str, Any] = {"unix_socket": str(srv.unix_socket)}
-    local = await Client.from_kubeconfig(str(srv.kubeconfig_path), local=srv.handle_local, **kw)
+    local = await Client.from_kubeconfig(
+        str(srv.kubeconfig_path), local=srv.handle_local, local_stream=srv.open_local_stream, **kw
+    )
     http = await Client.from_kubeconfig(str(srv.kubeconfig_path), **kw)
     return srv, local, http
 
@@ -94,25 +96,47 @@ def test_local_and_http_answers_are_the_same(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_watches_still_stream_over_the_socket(tmp_path: Path) -> None:
+def test_watches_in_process(tmp_path: Path) -> None:
+    """Watches stream in process too: the same events as over HTTP, errors (410) as ApiErrors,
+    and a client that stops reading ends the server side of its watch."""
+
     async def main() -> None:
         srv, local, http = await _pair(tmp_path)
         try:
             await local.create("v1", "namespaces", {"metadata": {"name": "w"}})
-            seen: list[tuple[str, str]] = []
+            base_watches = srv.store.watch_count()
+            seen: dict[str, list[tuple[str, str]]] = {"local": [], "http": []}
 
-            async def watch() -> None:
-                async for etype, obj in local.watch("v1", "configmaps", "w", timeout_seconds=10):
-                    seen.append((etype, obj["metadata"]["name"]))
-                    if obj["metadata"]["name"] == "c2":
+            async def watch(c: Client, into: list[tuple[str, str]]) -> None:
+                async for etype, obj in c.watch("v1", "configmaps", "w", timeout_seconds=10):
+                    into.append((etype, obj["metadata"]["name"]))
+                    if obj["metadata"]["name"] == "c2" and etype == "MODIFIED":
                         return
 
-            task = asyncio.create_task(watch())
-            await asyncio.sleep(0.2)
+            tasks = [
+                asyncio.create_task(watch(local, seen["local"])),
+                asyncio.create_task(watch(http, seen["http"])),
+            ]
+            await asyncio.sleep(0.3)
             await local.create("v1", "configmaps", _cm("c1"), "w")
             await local.create("v1", "configmaps", _cm("c2"), "w")
-            await asyncio.wait_for(task, 10)
-            assert ("ADDED", "c1") in seen and ("ADDED", "c2") in seen
+            await local.patch("v1", "configmaps", "c2", {"data": {"x": "y"}}, "w")
+            await asyncio.wait_for(asyncio.gather(*tasks), 10)
+            assert seen["local"] == seen["http"] == [("ADDED", "c1"), ("ADDED", "c2"), ("MODIFIED", "c2")]
+            assert local._session is None  # the watch did not use the socket
+            # the local watch ended on the server when the client stopped reading
+            deadline = asyncio.get_running_loop().time() + 5
+            while srv.store.watch_count() > base_watches and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            assert srv.store.watch_count() == base_watches
+            # a resourceVersion from the future is refused before streaming, as over HTTP
+            errors = []
+            for c in (local, http):
+                with pytest.raises(ApiError) as ei:
+                    async for _ in c.watch("v1", "configmaps", "w", resource_version="999999"):
+                        pass
+                errors.append((ei.value.status, ei.value.reason))
+            assert errors[0] == errors[1]
         finally:
             await local.close()
             await http.close()

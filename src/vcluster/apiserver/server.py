@@ -40,7 +40,7 @@ from vcluster.apiserver.customresources import CustomResources
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
 from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
-from vcluster.apiserver.local import LocalRequest
+from vcluster.apiserver.local import LocalRequest, LocalStream, LocalWatch
 from vcluster.apiserver.openapi import OpenAPI
 from vcluster.apiserver.request import RequestInfo, parse_accept, parse_resource_path
 from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
@@ -261,6 +261,34 @@ class APIServer:
             data = bytes(raw)
         else:
             raise RuntimeError(f"{method} {url.path}: unexpected in-process answer body {type(raw).__name__}")
+        return resp.status, CIMultiDictProxy(CIMultiDict(resp.headers)), data
+
+    async def open_local_stream(
+        self, method: str, url: URL, headers: Mapping[str, str]
+    ) -> tuple[int, CIMultiDictProxy[str], bytes | LocalWatch]:
+        """Start an in-process watch: (200, headers, LocalWatch) once it streams, or the answer
+        given instead (an error, e.g. 403 or 410) as for `handle_local`."""
+        stream = LocalStream()
+        req = LocalRequest(method, url, headers, b"")
+        req.stream = stream
+        task = asyncio.create_task(self.dispatch(req))  # type: ignore[arg-type]
+        prepared = asyncio.ensure_future(stream.prepared.wait())
+        try:
+            await asyncio.wait({task, prepared}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        finally:
+            prepared.cancel()
+        if stream.prepared.is_set():
+            return (
+                200,
+                CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"})),
+                LocalWatch(stream, task),
+            )
+        resp = task.result()
+        raw = resp.body if isinstance(resp, web.Response) else None
+        data = bytes(raw) if isinstance(raw, bytes | bytearray | memoryview) else b""
         return resp.status, CIMultiDictProxy(CIMultiDict(resp.headers)), data
 
     def _user(self, request: web.Request) -> UserInfo | None:

@@ -173,8 +173,13 @@ async def serve_watch(store: Storage, wr: WatchRequest, request: web.Request) ->
         start = res.revision
     else:
         start = wr.rv or 0
-    resp = web.StreamResponse(
-        status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
+    local = getattr(request, "stream", None)  # an in-process watch (apiserver/local.py)
+    resp: Any = (
+        local
+        if local is not None
+        else web.StreamResponse(
+            status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
+        )
     )
     resp.enable_chunked_encoding()
     try:
@@ -217,6 +222,19 @@ MAX_UNSENT = 16 * 1024 * 1024
 def _attach_sink(watcher: Any, wr: WatchRequest, request: web.Request) -> None:
     """Write plain JSON events straight to the connection from the publishing loop: with many
     watchers this saves a task wake-up per watcher per event."""
+    local = getattr(request, "stream", None)
+    if local is not None:
+
+        def local_sink(ev: Event) -> bool:
+            if local.closed:
+                return False
+            typ = wr.classify(ev)
+            if typ is not None:
+                local.push(b'{"type":"' + typ.encode() + b'","object":' + ev.entry.raw + b"}\n")
+            return bool(local.pending < MAX_UNSENT)
+
+        watcher.set_sink(local_sink)
+        return
     transport = request.transport
     if transport is None:
         return
@@ -243,6 +261,8 @@ async def _pump(watcher: Any, wr: WatchRequest, resp: web.StreamResponse) -> Non
         if now >= deadline:
             return
         if transport is not None and transport.is_closing():
+            return
+        if getattr(resp, "closed", False) is True:  # an in-process client went away
             return
         wait = min(deadline, next_bookmark) - now
         try:

@@ -19,7 +19,7 @@ from yarl import URL
 from vcluster import __version__
 from vcluster.client.config import KubeConfig, load_incluster_config, load_kubeconfig
 from vcluster.client.errors import ApiError, ConnectionFailed
-from vcluster.client.local import LocalHandler, is_local_path
+from vcluster.client.local import LocalHandler, LocalStreamOpener, is_local_path
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class Client:
         config: KubeConfig | None = None,
         unix_socket: str | None = None,
         local: LocalHandler | None = None,
+        local_stream: LocalStreamOpener | None = None,
     ) -> None:
         if config is None:
             config = KubeConfig(server=server.rstrip("/"), ssl=True if ssl is None else ssl, token=token)
@@ -135,6 +136,7 @@ class Client:
             self.server = "http://localhost"
         # ...and its ordinary requests go to the server in process (apiserver/local.py).
         self._local = local
+        self._local_stream = local_stream  # watches, in process as well
         self._base = URL(self.server)
         self._limit = asyncio.Semaphore(connection_limit)
         self._session: aiohttp.ClientSession | None = None
@@ -553,36 +555,51 @@ class Client:
             params["resourceVersionMatch"] = "NotOlderThan"
             params["allowWatchBookmarks"] = True
         path = resource_path(api_version, plural, namespace)
+        if self._local_stream is not None:
+            async for item in self._watch_local(path, params):
+                yield item
+            return
         read_timeout = timeout_seconds + WATCH_GRACE if timeout_seconds else None
         async with self.stream("GET", path, params, read_timeout=read_timeout) as resp:
             try:
                 async for line in iter_lines(resp):
-                    try:
-                        ev = orjson.loads(line)
-                    except orjson.JSONDecodeError as e:
-                        raise ApiError(
-                            500, "InvalidResponse", f"bad watch event: {e}", method="GET", path=path
-                        ) from e
-                    etype = ev.get("type")
-                    obj = ev.get("object")
-                    if etype == "ERROR":
-                        raise ApiError.from_status(
-                            obj if isinstance(obj, dict) else {}, method="GET", path=path
-                        )
-                    if not isinstance(obj, dict) or not isinstance(etype, str):
-                        raise ApiError(
-                            500,
-                            "InvalidResponse",
-                            f"bad watch event: {line[:200]!r}",
-                            method="GET",
-                            path=path,
-                        )
-                    yield etype, obj
+                    yield _watch_event(line, path)
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 if isinstance(e, ApiError):
                     raise
                 self.errors_total += 1
                 raise ConnectionFailed(_describe(e), method="GET", path=path) from e
+
+    async def _watch_local(self, path: str, params: Params) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """A watch answered in process (the same lines as over HTTP, without the connection)."""
+        assert self._local_stream is not None
+        self.requests_total += 1
+        status, _, answer = await self._local_stream(
+            "GET", self._url(path, params), self._request_headers(None, None)
+        )
+        if isinstance(answer, bytes | bytearray):
+            self.errors_total += 1
+            raise ApiError.from_response(status, bytes(answer), method="GET", path=path)
+        try:
+            async for line in answer.lines():
+                yield _watch_event(line, path)
+        finally:
+            await answer.close()
+
+
+def _watch_event(line: bytes, path: str) -> tuple[str, dict[str, Any]]:
+    """One watch line as (type, object); an ERROR event raises its Status as ApiError."""
+    try:
+        ev = orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        raise ApiError(500, "InvalidResponse", f"bad watch event: {e}", method="GET", path=path) from e
+    etype = ev.get("type")
+    obj = ev.get("object")
+    if etype == "ERROR":
+        raise ApiError.from_status(obj if isinstance(obj, dict) else {}, method="GET", path=path)
+    if not isinstance(obj, dict) or not isinstance(etype, str):
+        raise ApiError(500, "InvalidResponse", f"bad watch event: {line[:200]!r}", method="GET", path=path)
+    return etype, obj
 
 
 async def iter_lines(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from multidict import CIMultiDictProxy
 from yarl import URL
@@ -13,6 +13,21 @@ from yarl import URL
 # (status, headers, body)
 LocalHandler = Callable[
     [str, URL, Mapping[str, str], bytes, bool], Awaitable[tuple[int, CIMultiDictProxy[str], bytes]]
+]
+
+
+class LocalWatchStream(Protocol):
+    """An in-process watch (`vcluster.apiserver.local.LocalWatch`)."""
+
+    def lines(self) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+# (method, url, headers) -> (status, headers, body or the watch stream when status is 200)
+LocalStreamOpener = Callable[
+    [str, URL, Mapping[str, str]],
+    Awaitable[tuple[int, CIMultiDictProxy[str], "bytes | LocalWatchStream"]],
 ]
 
 # Paths whose handlers stream or upgrade the connection: never answered in process.
