@@ -377,6 +377,36 @@ class FieldDirections:
         }
 
 
+def _shallow(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A new top-level map and metadata map over the same subtrees (see `_set_path_cow`)."""
+    out = dict(obj)
+    md = out.get("metadata")
+    if isinstance(md, dict):
+        out["metadata"] = dict(md)
+    return out
+
+
+def _set_path_cow(obj: dict[str, Any], path: str, value: Any) -> None:
+    """`set_path` that copies each map along the path instead of changing it: `obj`'s subtrees
+    may be shared with an input (an informer's cached object) that must stay untouched."""
+    parts = path.split(".")
+    cur = obj
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            if value is None:
+                return
+            nxt = {}
+        else:
+            nxt = dict(nxt)
+        cur[part] = nxt
+        cur = nxt
+    if value is None:
+        cur.pop(parts[-1], None)
+    else:
+        cur[parts[-1]] = value
+
+
 def _apply(value: Any, fn: Transform | None, env: FieldEnv) -> Any:
     return json_copy(value) if fn is None else fn(json_copy(value), env)
 
@@ -394,18 +424,20 @@ def apply_directions(
         base_v, base_h = initial_base(virtual, host)
         virtual_old = base_v if virtual_old is None else virtual_old
         host_old = base_h if host_old is None else host_old
-    new_v, new_h = json_copy(dict(virtual)), json_copy(dict(host))
+    # Copy on write: the new objects share every subtree with the inputs except the metadata map
+    # (callers rewrite its labels and annotations) and the containers along each path set here.
+    new_v, new_h = _shallow(virtual), _shallow(host)
     env = FieldEnv(ctx, virtual, host)
     for spec in directions.to_host:
         f = _field(spec)
         want = _apply(get_path(virtual, f.path), f.to_host, env)
         if not semantic_equal(want, get_path(host, f.path)):
-            set_path(new_h, f.path, want)
+            _set_path_cow(new_h, f.path, want)
     for spec in directions.from_host:
         f = _field(spec)
         want = _apply(get_path(host, f.path), f.to_virtual, env)
         if not semantic_equal(want, get_path(virtual, f.path)):
-            set_path(new_v, f.path, want)
+            _set_path_cow(new_v, f.path, want)
     for spec in directions.both:
         f = _field(spec)
         args = (
@@ -432,7 +464,7 @@ def apply_directions(
             )
         v, h = res[0], res[1]
         if not semantic_equal(v, args[1]):
-            set_path(new_v, f.path, v or None)
+            _set_path_cow(new_v, f.path, v or None)
         if not semantic_equal(h, args[3]):
-            set_path(new_h, f.path, h or None)
+            _set_path_cow(new_h, f.path, h or None)
     return _merged(new_v, new_h, virtual, host)
