@@ -228,3 +228,19 @@ def test_apply_directions_twice_changes_nothing(v_old: dict, v: dict, h_old: dic
     base_h = {"metadata": {"labels": h_old}, "spec": {"mode": h_old.get("a")}}
     new_v, new_h, _, _ = apply_directions(virtual, host, base_v, base_h, FIELDS, CTX)
     assert apply_directions(new_v, new_h, new_v, new_h, FIELDS, CTX) == (new_v, new_h, False, False)
+
+
+def test_set_path_copy_on_write_leaves_shared_maps_alone() -> None:
+    shared = {"status": {"phase": "Pending", "conditions": [{"type": "Ready"}]}, "spec": {"a": 1}}
+    original = copy.deepcopy(shared)
+    out = dict(shared)  # a new top level over the same subtrees
+    set_path(out, "status.phase", "Running", copy_on_write=True)
+    set_path(out, "status.podIP", "10.0.0.1", copy_on_write=True)
+    set_path(out, "spec.a", None, copy_on_write=True)
+    assert shared == original  # the shared maps were copied, not changed
+    assert out["status"] == {"phase": "Running", "conditions": [{"type": "Ready"}], "podIP": "10.0.0.1"}
+    assert out["spec"] == {}
+    assert out["status"]["conditions"] is shared["status"]["conditions"]  # untouched subtrees shared
+    # without copy_on_write the maps along the path are changed in place
+    set_path(shared, "status.phase", "Failed")
+    assert original["status"]["phase"] == "Pending" and shared["status"]["phase"] == "Failed"

@@ -166,8 +166,10 @@ def get_path(obj: Mapping[str, Any] | None, path: str) -> Any:
     return cur
 
 
-def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
-    """Set (or with None/empty, remove) the value at a dotted path, creating parents."""
+def set_path(obj: dict[str, Any], path: str, value: Any, *, copy_on_write: bool = False) -> None:
+    """Set (or with None/empty, remove) the value at a dotted path, creating parents.
+    `copy_on_write`: replace each map along the path by a copy instead of changing it, for an
+    `obj` whose subtrees are shared with objects that must stay untouched."""
     parts = path.split(".")
     cur = obj
     for part in parts[:-1]:
@@ -176,6 +178,8 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
             if value is None:
                 return
             nxt = cur[part] = {}
+        elif copy_on_write:
+            nxt = cur[part] = dict(nxt)
         cur = nxt
     if value is None:
         cur.pop(parts[-1], None)
@@ -378,33 +382,13 @@ class FieldDirections:
 
 
 def _shallow(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """A new top-level map and metadata map over the same subtrees (see `_set_path_cow`)."""
+    """A new top-level map and metadata map over the same subtrees (see `set_path`'s
+    `copy_on_write`)."""
     out = dict(obj)
     md = out.get("metadata")
     if isinstance(md, dict):
         out["metadata"] = dict(md)
     return out
-
-
-def _set_path_cow(obj: dict[str, Any], path: str, value: Any) -> None:
-    """`set_path` that copies each map along the path instead of changing it: `obj`'s subtrees
-    may be shared with an input (an informer's cached object) that must stay untouched."""
-    parts = path.split(".")
-    cur = obj
-    for part in parts[:-1]:
-        nxt = cur.get(part)
-        if not isinstance(nxt, dict):
-            if value is None:
-                return
-            nxt = {}
-        else:
-            nxt = dict(nxt)
-        cur[part] = nxt
-        cur = nxt
-    if value is None:
-        cur.pop(parts[-1], None)
-    else:
-        cur[parts[-1]] = value
 
 
 def _apply(value: Any, fn: Transform | None, env: FieldEnv) -> Any:
@@ -432,12 +416,12 @@ def apply_directions(
         f = _field(spec)
         want = _apply(get_path(virtual, f.path), f.to_host, env)
         if not semantic_equal(want, get_path(host, f.path)):
-            _set_path_cow(new_h, f.path, want)
+            set_path(new_h, f.path, want, copy_on_write=True)
     for spec in directions.from_host:
         f = _field(spec)
         want = _apply(get_path(host, f.path), f.to_virtual, env)
         if not semantic_equal(want, get_path(virtual, f.path)):
-            _set_path_cow(new_v, f.path, want)
+            set_path(new_v, f.path, want, copy_on_write=True)
     for spec in directions.both:
         f = _field(spec)
         args = (
@@ -464,7 +448,7 @@ def apply_directions(
             )
         v, h = res[0], res[1]
         if not semantic_equal(v, args[1]):
-            _set_path_cow(new_v, f.path, v or None)
+            set_path(new_v, f.path, v or None, copy_on_write=True)
         if not semantic_equal(h, args[3]):
-            _set_path_cow(new_h, f.path, h or None)
+            set_path(new_h, f.path, h or None, copy_on_write=True)
     return _merged(new_v, new_h, virtual, host)
