@@ -23,6 +23,7 @@ from vcluster.syncer.merge import (
     merge_labels,
     merge_maps,
     semantic_equal,
+    set_path,
     split_status,
 )
 
