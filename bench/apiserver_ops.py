@@ -11,7 +11,7 @@ The objects are those of the syncer benchmark (bench/fixtures/apiserver_ops.json
 syncer writes it to the host (about 7 KB with its managedFields), the kubelet status it then gets,
 a host event, and a plain pod for comparison.
 
-Usage:  .venv/bin/python bench/apiserver_ops.py [--n 300] [--rounds 4]
+Usage:  .venv/bin/python bench/apiserver_ops.py [--n 300] [--rounds 4] [--in-process]
         PYTHONPATH=<other checkout>/src .venv/bin/python bench/apiserver_ops.py   # another version
 """
 
@@ -41,13 +41,16 @@ def _copy(obj: Any) -> Any:
     return orjson.loads(orjson.dumps(obj))
 
 
-async def run(n: int, rounds: int) -> dict[str, list[float]]:
+async def run(n: int, rounds: int, in_process: bool = False) -> dict[str, list[float]]:
     fx = json.loads(FIXTURES.read_text())
     data = Path(tempfile.mkdtemp(prefix="apiserver-ops-"))
     srv = APIServer(ServerConfig(data_dir=data, port=0))
     await srv.start()
     tune_gc()
-    c = await Client.from_kubeconfig(str(srv.kubeconfig_path), unix_socket=str(srv.unix_socket))
+    kw: dict[str, Any] = {"unix_socket": str(srv.unix_socket)}
+    if in_process:  # as the controllers and the syncer talk to their own API server
+        kw.update(local=srv.handle_local, local_stream=srv.open_local_stream)
+    c = await Client.from_kubeconfig(str(srv.kubeconfig_path), **kw)
     results: dict[str, list[float]] = {}
     try:
         await c.create("v1", "namespaces", {"metadata": {"name": NS}})
@@ -114,9 +117,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=300, help="requests per type and round")
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--in-process", action="store_true", help="requests in process, not over the socket")
     args = ap.parse_args()
-    results = uvloop.run(run(args.n, args.rounds))
-    print(f"CPU per request (client + server), {args.n} requests x {args.rounds} rounds, concurrency 20")
+    results = uvloop.run(run(args.n, args.rounds, args.in_process))
+    how = "in process" if args.in_process else "over the Unix socket"
+    print(
+        f"CPU per request (client + server, {how}), {args.n} requests x {args.rounds} rounds, concurrency 20"
+    )
     for name, values in results.items():
         print(f"  {name:26s} min {min(values):6.3f} ms   median {statistics.median(values):6.3f} ms")
 
