@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -562,44 +562,26 @@ def _trie(s: Iterable[Path]) -> dict[PathElement, list[Any]]:
     return root
 
 
-class _LRU:
-    """A small least-recently-used map (the FieldsV1 codec caches below)."""
-
-    __slots__ = ("_d", "_size")
-
-    def __init__(self, size: int) -> None:
-        self._d: OrderedDict[Any, Any] = OrderedDict()
-        self._size = size
-
-    def get(self, key: Any) -> Any:
-        v = self._d.get(key)
-        if v is not None:
-            self._d.move_to_end(key)
-        return v
-
-    def put(self, key: Any, value: Any) -> None:
-        self._d[key] = value
-        if len(self._d) > self._size:
-            self._d.popitem(last=False)
-
-
 # Most writes re-encode and re-decode the same FieldsV1 documents (every pod of a template has the
 # same managers' sets; each write of an object decodes the entries of its previous version): the
 # JSON text <-> field set translations are kept for the most recent ones. Small: the shared shapes
 # are few, and a set unique to one object (a pod's IP in its status) costs tens of KB to keep.
-_ENCODED = _LRU(64)  # frozenset of paths -> FieldsV1 JSON bytes
-_DECODED = _LRU(64)  # FieldsV1 JSON bytes -> frozenset of paths
+@lru_cache(maxsize=64)
+def _encoded(fs: frozenset[Path]) -> bytes:
+    return orjson.dumps(_emit(_trie(fs)))
+
+
+@lru_cache(maxsize=64)
+def _decoded(raw: bytes) -> frozenset[Path]:
+    out: FieldSet = set()
+    _read_v1(orjson.loads(raw), (), out)
+    return frozenset(out)
 
 
 def to_fields_v1(fs: Iterable[Path]) -> dict[str, Any]:
     """The FieldsV1 document of a field set, keys ordered as upstream serializes them
     (field names, then keys, values, indexes; `.` first when an element is also a member)."""
-    key = frozenset(fs)
-    raw = _ENCODED.get(key)
-    if raw is None:
-        raw = orjson.dumps(_emit(_trie(key)))
-        _ENCODED.put(key, raw)
-    return orjson.loads(raw)  # type: ignore[no-any-return]
+    return orjson.loads(_encoded(frozenset(fs)))  # type: ignore[no-any-return]
 
 
 def _emit(level: dict[PathElement, list[Any]]) -> dict[str, Any]:
@@ -624,15 +606,10 @@ def from_fields_v1(d: Any) -> FieldSet:
         raise FieldsV1Error("ReadMapCB: expect { or n")
     try:
         raw = orjson.dumps(d)
-    except (TypeError, orjson.JSONEncodeError):
-        raw = None  # not JSON text (a direct caller's object): decode without the cache
-    hit = _DECODED.get(raw) if raw is not None else None
-    if hit is not None:
-        return set(hit)
-    _read_v1(d, (), out)
-    if raw is not None:
-        _DECODED.put(raw, frozenset(out))
-    return out
+    except (TypeError, orjson.JSONEncodeError):  # not JSON text: decode without the cache
+        _read_v1(d, (), out)
+        return out
+    return set(_decoded(raw))
 
 
 def _read_v1(d: dict[str, Any], prefix: Path, out: FieldSet) -> bool:

@@ -252,16 +252,7 @@ class APIServer:
         """Answer an in-process request (see `local.py`) exactly as `dispatch` answers one from
         the network; a streaming answer is refused (the caller uses the Unix socket for those)."""
         resp = await self.dispatch(LocalRequest(method, url, headers, body, dup_free))  # type: ignore[arg-type]
-        if not isinstance(resp, web.Response):
-            raise RuntimeError(f"{method} {url.path} streams; it cannot be answered in process")
-        raw = resp.body
-        if raw is None:
-            data = b""
-        elif isinstance(raw, bytes | bytearray | memoryview):
-            data = bytes(raw)
-        else:
-            raise RuntimeError(f"{method} {url.path}: unexpected in-process answer body {type(raw).__name__}")
-        return resp.status, CIMultiDictProxy(CIMultiDict(resp.headers)), data
+        return _local_answer(resp, method, url)
 
     async def open_local_stream(
         self, method: str, url: URL, headers: Mapping[str, str]
@@ -286,10 +277,7 @@ class APIServer:
                 CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"})),
                 LocalWatch(stream, task),
             )
-        resp = task.result()
-        raw = resp.body if isinstance(resp, web.Response) else None
-        data = bytes(raw) if isinstance(raw, bytes | bytearray | memoryview) else b""
-        return resp.status, CIMultiDictProxy(CIMultiDict(resp.headers)), data
+        return _local_answer(task.result(), method, url)
 
     def _user(self, request: web.Request) -> UserInfo | None:
         assert self.auth is not None
@@ -494,6 +482,18 @@ class APIServer:
             deleted["items"] = [core_to_events_v1(o) for o in deleted.get("items") or []]
             return views.respond(orjson.dumps(deleted))
         raise method_not_allowed("events.k8s.io/v1 events support get, list, watch, create and delete here")
+
+
+def _local_answer(
+    resp: web.StreamResponse, method: str, url: URL
+) -> tuple[int, CIMultiDictProxy[str], bytes]:
+    """(status, headers, body) of a complete in-process answer; a streamed one cannot be."""
+    raw = resp.body if isinstance(resp, web.Response) else None
+    if not isinstance(resp, web.Response) or not (
+        raw is None or isinstance(raw, bytes | bytearray | memoryview)
+    ):
+        raise RuntimeError(f"{method} {url.path}: the answer streams; it cannot be given in process")
+    return resp.status, CIMultiDictProxy(CIMultiDict(resp.headers)), bytes(raw or b"")
 
 
 def tune_gc() -> None:

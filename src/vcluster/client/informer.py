@@ -144,10 +144,7 @@ class Informer:
             self._index_add(name, key, obj)
 
     def by_index(self, index_name: str, value: str) -> list[dict[str, Any]]:
-        keys = self._indices[index_name].get(value)
-        if not keys:
-            return []
-        return [self._cache[k] for k in keys]
+        return list(self.iter_index(index_name, value))
 
     def iter_index(self, index_name: str, value: str) -> Iterator[dict[str, Any]]:
         """The objects of by_index(), lazily (over a snapshot of the keys)."""
