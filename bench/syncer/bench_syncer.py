@@ -213,7 +213,7 @@ async def phase_a(base: Path, r: Results, args: argparse.Namespace) -> None:
         engine = f"    hostQPS: {args.host_qps}\n    hostBurst: {int(args.host_qps * 2)}\n"
         config = f"experimental:\n  engine:\n{engine}"
         r.notes.append(
-            f"phase A runs with experimental.engine.hostQPS {args.host_qps} (default 40, burst 80)"
+            f"phase A runs with experimental.engine.hostQPS {args.host_qps} (default 400, burst 800)"
         )
     vc = vcluster_proc(base, host, VC, HNS, config)
     try:

@@ -18,6 +18,7 @@ from vcluster.syncer.resources import (
     ingressclass,
     networkpolicy,
     node,
+    pod,
     poddisruptionbudget,
     priorityclass,
     pvc,
@@ -898,3 +899,30 @@ def test_external_name_switch_and_token_secret_owner() -> None:
     sec["metadata"]["ownerReferences"] = patch["metadata"]["ownerReferences"]
     assert token_secret_owner_patch(sec, hpod, CTX) is None
     assert token_secret_owner_patch(sec, {"metadata": {"name": "x"}}, CTX) is None
+
+
+# ---------------------------------------------------------------- pod conditions (§3.10)
+
+
+def test_pod_conditions_both_ways() -> None:
+    def cond(t: str, status: str, at: str, **kw: str) -> dict[str, str]:
+        return {"type": t, "status": status, "lastTransitionTime": at, **kw}
+
+    sched_h = cond("PodScheduled", "True", "2026-01-01T00:00:06Z")
+    ready_h = cond("Ready", "True", "2026-01-01T00:00:07Z")
+    # binding the virtual pod set PodScheduled a second later than the host did: the same state,
+    # so the host's copy stays and nothing has to go back to the host
+    v_now = [cond("PodScheduled", "True", "2026-01-01T00:00:07Z")]
+    v_out, h_out = pod.merge_conditions([], v_now, [sched_h], [sched_h, ready_h])
+    assert v_out == h_out == [sched_h, ready_h]
+    # a readiness gate set inside the virtual cluster is a real change: it reaches the host
+    gate = cond("example.com/gate", "True", "2026-01-01T00:00:08Z")
+    v_out, h_out = pod.merge_conditions([sched_h], [sched_h, gate], [sched_h], [sched_h, ready_h])
+    assert h_out == [sched_h, ready_h, gate]
+    # a virtual flip of an existing condition wins over the host's
+    not_ready = cond("Ready", "False", "2026-01-01T00:00:09Z", reason="Maintenance")
+    v_out, h_out = pod.merge_conditions([ready_h], [not_ready], [ready_h], [ready_h])
+    assert h_out == [not_ready]
+    # unchanged on the virtual side: the host's conditions win
+    v_out, h_out = pod.merge_conditions([sched_h], [sched_h], [sched_h], [sched_h, ready_h])
+    assert v_out == [sched_h, ready_h]

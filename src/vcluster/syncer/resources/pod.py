@@ -114,6 +114,13 @@ def _status_to_virtual(host_status: Any, env: FieldEnv) -> Any:
     return out or None
 
 
+def _same_state(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """Two conditions of one type that say the same thing (timestamps aside)."""
+    if a is None or b is None:
+        return a is b
+    return all(a.get(k) == b.get(k) for k in ("status", "reason", "message"))
+
+
 def merge_conditions(
     v_old: list[dict[str, Any]] | None,
     v: list[dict[str, Any]] | None,
@@ -121,10 +128,19 @@ def merge_conditions(
     h: list[dict[str, Any]] | None,
     env: FieldEnv | None = None,
 ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
-    """status.conditions both ways: a condition type changed on the virtual side wins, else the host's."""
+    """status.conditions both ways: a condition type changed on the virtual side wins, else the host's.
+
+    A virtual change that brings a condition to the state the host already has (the PodScheduled
+    that binding the virtual pod sets, say) is no conflict: the host's copy, with its timestamps,
+    stays on both sides instead of being written back to the host."""
     old = {x.get("type"): x for x in v_old or []}
     virt = {x.get("type"): x for x in v or []}
-    changed = {t for t in old.keys() | virt.keys() if not semantic_equal(old.get(t), virt.get(t))}
+    host = {x.get("type"): x for x in h or []}
+    changed = {
+        t
+        for t in old.keys() | virt.keys()
+        if not semantic_equal(old.get(t), virt.get(t)) and not _same_state(virt.get(t), host.get(t))
+    }
     out: list[dict[str, Any]] = []
     seen = set()
     for cond in h or []:
