@@ -264,6 +264,47 @@ def test_pod_graceful_deletion(srv: Server) -> None:
     run(srv, t)
 
 
+def test_binding_sets_pod_scheduled_like_update_pod_condition(srv: Server) -> None:
+    """Binding sets PodScheduled=True in place: the transition time stays when it was already True
+    (a synced pod's status copied from the host before the bind), and is new after False."""
+
+    async def t(api: Api) -> None:
+        await mkns(api, "bindc")
+        for name, before, keep in (("was-true", "True", True), ("was-false", "False", False)):
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            }
+            st, _ = await api.req("POST", "/api/v1/namespaces/bindc/pods", pod)
+            assert st == 201
+            conds = [
+                {"type": "PodScheduled", "status": before, "lastTransitionTime": "2020-01-01T00:00:00Z"},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": "2020-01-01T00:00:00Z"},
+            ]
+            st, _ = await api.req(
+                "PATCH",
+                f"/api/v1/namespaces/bindc/pods/{name}/status",
+                {"status": {"conditions": conds}},
+                ctype="application/merge-patch+json",
+            )
+            assert st == 200
+            st, _ = await api.req(
+                "POST",
+                f"/api/v1/namespaces/bindc/pods/{name}/binding",
+                {"target": {"kind": "Node", "name": "node-1"}},
+            )
+            assert st == 201
+            st, bound = await api.req("GET", f"/api/v1/namespaces/bindc/pods/{name}")
+            got = bound["status"]["conditions"]
+            assert [c["type"] for c in got] == ["PodScheduled", "Initialized"]
+            assert got[0]["status"] == "True"
+            assert (got[0]["lastTransitionTime"] == "2020-01-01T00:00:00Z") is keep, got[0]
+
+    run(srv, t)
+
+
 def test_namespace_termination_and_immortal(srv: Server) -> None:
     async def t(api: Api) -> None:
         await mkns(api, "doomed")

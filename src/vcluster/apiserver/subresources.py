@@ -144,16 +144,7 @@ async def bind_pod(
             )
         spec["nodeName"] = node
         status = pod.setdefault("status", {})
-        conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-        conds.append(
-            {
-                "type": "PodScheduled",
-                "status": "True",
-                "lastProbeTime": None,
-                "lastTransitionTime": strategy.now_rfc3339(),
-            }
-        )
-        status["conditions"] = conds
+        status["conditions"] = _scheduled(status.get("conditions") or [])
         return pod
 
     # Binding writes spec and status together, bypassing the main endpoint's status reset.
@@ -165,6 +156,26 @@ async def bind_pod(
         dry=dry,
     )
     return views.respond(_success(), 201)
+
+
+def _scheduled(conds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PodScheduled=True set as kube-apiserver's UpdatePodCondition does: in place, keeping the
+    transition time when the condition was already True."""
+    cond: dict[str, Any] = {
+        "type": "PodScheduled",
+        "status": "True",
+        "lastProbeTime": None,
+        "lastTransitionTime": strategy.now_rfc3339(),
+    }
+    out = list(conds)
+    for i, old in enumerate(out):
+        if isinstance(old, dict) and old.get("type") == "PodScheduled":
+            if old.get("status") == "True" and old.get("lastTransitionTime"):
+                cond["lastTransitionTime"] = old["lastTransitionTime"]
+            out[i] = cond
+            return out
+    out.append(cond)
+    return out
 
 
 def _success() -> bytes:
