@@ -1834,25 +1834,25 @@ def _default(x: JSON, s: _Schema | None) -> None:
 # ObjectMeta / TypeMeta of resources (pkg/apiserver/schema/objectmeta)
 # =============================================================================================
 
-_OBJECT_META_FIELDS = frozenset(
-    (
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    )
+# ObjectMeta's fields in the order of the Go struct (and of its JSON encoding)
+OBJECT_META_FIELDS = (
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
 )
+_OBJECT_META_FIELDS = frozenset(OBJECT_META_FIELDS)
 _OMIT_EMPTY_STRINGS = frozenset(("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion"))
 _OWNER_REF_FIELDS = frozenset(("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion"))
 _MANAGED_FIELDS_FIELDS = frozenset(

@@ -38,6 +38,7 @@ import orjson
 
 from vcluster.apiserver.errors import StatusError
 from vcluster.apiserver.patch import json_copy as _copy
+from vcluster.apiserver.schema import json_kind
 
 MAX_JSON_PATCH_OPERATIONS = 10000
 """maxJSONPatchOperations in k8s.io/apiserver/pkg/endpoints/handlers/patch.go."""
@@ -69,36 +70,21 @@ def invalid_patch_error() -> StatusError:
 
 
 # ---------------------------------------------------------------------------- decoding checks
-def _json_kind(v: Any) -> str:
-    """The `Value` of Go's UnmarshalTypeError for a decoded JSON value."""
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return "null"
-
-
 def _strict_decode_error(ops: Any) -> str | None:
     """The first error of `kjson.UnmarshalStrict(body, &[]jsonPatchOp{})`, or None."""
     if ops is None:
         return None
     if not isinstance(ops, list):
-        return f"json: cannot unmarshal {_json_kind(ops)} into Go value of type []handlers.jsonPatchOp"
+        return f"json: cannot unmarshal {json_kind(ops)} into Go value of type []handlers.jsonPatchOp"
     for op in ops:
         if op is None:
             continue
         if not isinstance(op, dict):
-            return f"json: cannot unmarshal {_json_kind(op)} into Go value of type handlers.jsonPatchOp"
+            return f"json: cannot unmarshal {json_kind(op)} into Go value of type handlers.jsonPatchOp"
         for name, v in op.items():
             if name in _OP_FIELDS and v is not None and not isinstance(v, str):
                 return (
-                    f"json: cannot unmarshal {_json_kind(v)} into Go struct field "
+                    f"json: cannot unmarshal {json_kind(v)} into Go struct field "
                     f"jsonPatchOp.{name} of type string"
                 )
     return None
@@ -109,10 +95,10 @@ def _decode_patch_error(ops: Any) -> str | None:
     if ops is None:
         return None
     if not isinstance(ops, list):
-        return f"json: cannot unmarshal {_json_kind(ops)} into Go value of type jsonpatch.Patch"
+        return f"json: cannot unmarshal {json_kind(ops)} into Go value of type jsonpatch.Patch"
     for op in ops:
         if op is not None and not isinstance(op, dict):
-            return f"json: cannot unmarshal {_json_kind(op)} into Go value of type jsonpatch.Operation"
+            return f"json: cannot unmarshal {json_kind(op)} into Go value of type jsonpatch.Operation"
     return None
 
 
@@ -264,7 +250,7 @@ def _str_member(op: dict[str, Any], name: str, what: str) -> str:
     if v is None:
         raise JSONPatchFailed(f"{what}: missing value")
     if not isinstance(v, str):
-        raise JSONPatchFailed(f"json: cannot unmarshal {_json_kind(v)} into Go value of type string")
+        raise JSONPatchFailed(f"json: cannot unmarshal {json_kind(v)} into Go value of type string")
     return v
 
 

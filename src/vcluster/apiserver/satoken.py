@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from vcluster.apiserver.auth import SYSTEM_AUTHENTICATED, UserInfo
+from vcluster.apiserver.crd import OBJECT_META_FIELDS
 from vcluster.apiserver.errors import (
     bad_request,
     conflict,
@@ -694,25 +695,6 @@ def _bound_object(namespace: str, sa_name: str, ref: dict[str, Any], lookup: Loo
     return bound
 
 
-_META_ORDER = (
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-)
-
-
 def token_request_response(
     tr: dict[str, Any],
     sa: dict[str, Any],
@@ -730,7 +712,7 @@ def token_request_response(
     md["name"] = md.get("name") or sa_md.get("name", "")
     md["namespace"] = md.get("namespace") or sa_md.get("namespace", "")
     md["creationTimestamp"] = creation_timestamp or rfc3339(time.time())
-    ordered = {k: md[k] for k in _META_ORDER if k in md}
+    ordered = {k: md[k] for k in OBJECT_META_FIELDS if k in md}
     ordered.update((k, v) for k, v in md.items() if k not in ordered)
     spec_in = tr.get("spec") if isinstance(tr.get("spec"), dict) else {}
     spec = {

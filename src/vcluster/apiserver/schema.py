@@ -119,7 +119,8 @@ def _go_type(schema: dict[str, Any]) -> str:
     return "interface {}"
 
 
-def _json_kind(v: Any) -> str:
+def json_kind(v: Any) -> str:
+    """The `Value` of Go's UnmarshalTypeError for a decoded JSON value ("cannot unmarshal X into ...")."""
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, (int, float)):
@@ -202,7 +203,7 @@ def _struct_ref(sch: dict[str, Any]) -> str | None:
 
 
 def _mismatch(v: Any, sch: dict[str, Any], path: str, struct: str) -> DecodeError:
-    what = _json_kind(v)
+    what = json_kind(v)
     if what == "number" and isinstance(v, float) and not v.is_integer():
         what = f"number {_num_literal(v)}"
     return DecodeError(
@@ -219,7 +220,7 @@ def _check(v: Any, sch: dict[str, Any], path: str, struct: str) -> None:
                 isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31
             ):
                 return
-            raise DecodeError(f"json: cannot unmarshal {_json_kind(v)} into Go value of type int32")
+            raise DecodeError(f"json: cannot unmarshal {json_kind(v)} into Go value of type int32")
         if name == _QUANTITY:
             if isinstance(v, bool) or not isinstance(v, (str, int, float)):
                 raise DecodeError(QUANTITY_MESSAGE)
@@ -229,7 +230,7 @@ def _check(v: Any, sch: dict[str, Any], path: str, struct: str) -> None:
             return
         if name in _TIME:
             if not isinstance(v, str):
-                raise DecodeError(f"json: cannot unmarshal {_json_kind(v)} into Go value of type string")
+                raise DecodeError(f"json: cannot unmarshal {json_kind(v)} into Go value of type string")
             if v and not _RFC3339_RE.match(v):
                 raise DecodeError(
                     f'parsing time "{v}" as "2006-01-02T15:04:05Z07:00": cannot parse "{v}" as "2006"'

@@ -39,7 +39,7 @@ from typing import Any
 
 from vcluster.apiserver.errors import StatusError, unsupported_media_type
 from vcluster.apiserver.patch import json_copy as _copy
-from vcluster.apiserver.schema import definition_for, definitions, json_types
+from vcluster.apiserver.schema import definition_for, definitions, json_kind, json_types
 
 DIRECTIVE = "$patch"
 DELETE = "delete"
@@ -934,16 +934,6 @@ def _go_stable_sort(data: list[Any], less: Callable[[Any, Any], bool]) -> None:
 
 
 # ============================================================================ public API
-def _json_kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    return "object"
 
 
 def strategic_merge_patch(
@@ -966,7 +956,7 @@ def strategic_merge_patch(
         raise StatusError(
             400,
             "BadRequest",
-            f"json: cannot unmarshal {_json_kind(patch)} into Go value of type map[string]interface {{}}",
+            f"json: cannot unmarshal {json_kind(patch)} into Go value of type map[string]interface {{}}",
         )
     if not isinstance(original, dict):
         raise StatusError(500, "InternalError", f"Internal error occurred: {ERR_BAD_JSON_DOC}")
