@@ -199,6 +199,18 @@ def services_for_pod(services: Informer, pod: Mapping[str, Any]) -> set[str]:
     return out
 
 
+def services_to_sync(
+    services: Informer, event: str, pod: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> set[str]:
+    """Keys of the services a pod event concerns: those selecting the pod now or before an
+    update that changed what endpoints show of it (none for an update that did not)."""
+    if event == "update" and old is not None:
+        if not pods_changed_for_endpoints(old, pod):
+            return set()
+        return services_for_pod(services, pod) | services_for_pod(services, old)
+    return services_for_pod(services, pod)
+
+
 # ---------------------------------------------------------------------------- subsets
 def _addr_key(addr: Mapping[str, Any]) -> tuple[str, str]:
     return (addr.get("ip", ""), (addr.get("targetRef") or {}).get("uid", ""))
@@ -325,13 +337,7 @@ class EndpointsController(BaseController):
         self.queue.add(key_of(obj))
 
     def _on_pod(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if event == "update" and old is not None:
-            if not pods_changed_for_endpoints(old, obj):
-                return
-            keys = services_for_pod(self.services, obj) | services_for_pod(self.services, old)
-        else:
-            keys = services_for_pod(self.services, obj)
-        for k in keys:
+        for k in services_to_sync(self.services, event, obj, old):
             self.queue.add(k)
 
     def _on_endpoints(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

@@ -41,10 +41,10 @@ from vcluster.controllers.endpoints import (
     find_port,
     is_service_ip_set,
     pod_ips,
-    pods_changed_for_endpoints,
     selector_matches,
     service_selector,
     services_for_pod,
+    services_to_sync,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
@@ -233,13 +233,7 @@ class EndpointSliceController(BaseController):
         self.queue.add(key_of(obj))
 
     def _on_pod(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if event == "update" and old is not None:
-            if not pods_changed_for_endpoints(old, obj):
-                return
-            keys = services_for_pod(self.services, obj) | services_for_pod(self.services, old)
-        else:
-            keys = services_for_pod(self.services, obj)
-        for k in keys:
+        for k in services_to_sync(self.services, event, obj, old):
             self.queue.add(k)
 
     def _on_node(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
