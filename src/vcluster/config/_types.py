@@ -160,7 +160,25 @@ def _object_ref(value: str) -> str:
     return value
 
 
+def _namespaced_ref(value: str) -> str:
+    """`namespace/name` (replicateServices: the side whose namespace cannot be implied)."""
+    _object_ref(value)
+    if "/" not in value:
+        raise fail(f"expected NAMESPACE/NAME, got {show(value)}")
+    return value
+
+
+def _name_ref(value: str) -> str:
+    """A plain `name` (replicateServices.toHost.to: the host namespace is implied)."""
+    _object_ref(value)
+    if "/" in value:
+        raise fail(f"expected NAME (the service is created in the host namespace), got {show(value)}")
+    return value
+
+
 OptionalName = Annotated[str, AfterValidator(_optional_subdomain)]
 ClusterDomain = Annotated[str, AfterValidator(_cluster_domain)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 ObjectRef = Annotated[str, AfterValidator(_object_ref)]
+NamespacedRef = Annotated[str, AfterValidator(_namespaced_ref)]
+NameRef = Annotated[str, AfterValidator(_name_ref)]

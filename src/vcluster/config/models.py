@@ -8,25 +8,33 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, model_validator
 
 from . import kinds
-from ._types import Cidr, ClusterDomain, Model, ObjectRef, OptionalName, one_of
+from ._types import Cidr, ClusterDomain, Model, NameRef, NamespacedRef, ObjectRef, OptionalName, one_of
 from .kinds import Direction
 from .sync import Sync
 from .tolerations import parse_toleration
 
 
 # ---- networking
-class ServiceMapping(Model):
-    """One `replicateServices` entry: `from` and `to` are `name` or `namespace/name`."""
+class FromHostService(Model):
+    """A host Service mirrored into the virtual cluster: `from` is `name` (in the host namespace)
+    or `namespace/name`, `to` the virtual `namespace/name`."""
 
     from_: ObjectRef = Field(alias="from")
-    to: ObjectRef
+    to: NamespacedRef
+
+
+class ToHostService(Model):
+    """A virtual Service (`from`: `namespace/name`) exposed as host Service `to` in the host namespace."""
+
+    from_: NamespacedRef = Field(alias="from")
+    to: NameRef
 
 
 class ReplicateServices(Model):
     """Services replicated between host and virtual cluster (spec §5.4)."""
 
-    to_host: list[ServiceMapping] = Field(default_factory=list)
-    from_host: list[ServiceMapping] = Field(default_factory=list)
+    to_host: list[ToHostService] = Field(default_factory=list)
+    from_host: list[FromHostService] = Field(default_factory=list)
 
 
 class ProxyKubelets(Model):

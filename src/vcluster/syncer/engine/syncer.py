@@ -25,8 +25,10 @@ from vcluster.syncer.engine.controller import SyncController
 from vcluster.syncer.engine.events import EventController
 from vcluster.syncer.engine.mappingstore import MappingStore
 from vcluster.syncer.engine.nodes import NodeController
+from vcluster.syncer.engine.servicesync import ServiceReplicator
 from vcluster.syncer.engine.writer import TokenBucket, Writer
 from vcluster.syncer.mappings import Reference
+from vcluster.syncer.servicesync import replications
 
 log = logging.getLogger("vcluster.syncer")
 
@@ -149,6 +151,7 @@ class Syncer:
     async def intercept_service_create(self, vsvc: dict[str, Any]) -> Any:
         """Create the host Service first and give the virtual one its ClusterIP(s), ports and
         status before it is stored (spec §5.1); returns the undo for a failed virtual create."""
+        from vcluster.syncer import metadata
         from vcluster.syncer.resources import service as svcres
 
         vm = vsvc.get("metadata") or {}
@@ -157,6 +160,8 @@ class Syncer:
             "kubernetes",
         ):
             return None
+        if metadata.is_controlled_by_other(vsvc):
+            return None  # not the service syncer's (a replica of a host service, §5.4)
         host_obj = svcres.translate_service_for_proxy(vsvc, self.ctx).obj  # with block-deletion
         undo_needed = True
         try:
@@ -347,6 +352,7 @@ class Syncer:
                 self.extra[f"host-{kind}"] = FromHostClassController(self, k)
         if self.config.sync_enabled("events", "fromHost"):
             self.extra["events"] = EventController(self)
+        self.extra["servicesync"] = ServiceReplicator(self)
         if "services" in self.controllers:
             self.controllers["services"].hinf.add_handler(self._refresh_dns)
         self._config_cm = self.host_informers.informer(
@@ -462,8 +468,12 @@ class Syncer:
             self.writer.host_limit = TokenBucket(eng.host_qps, eng.host_burst)
             self.writer.virtual_limit = TokenBucket(eng.virtual_qps, eng.virtual_burst)
             self.retry_base_delay, self.retry_max_delay = eng.retry_base_delay, eng.retry_max_delay
+        replicate_changed = new.networking.replicate_services != self.config.networking.replicate_services
         self.config = new
         self.ctx = context_from_config(new, name=self.name, host_namespace=self.host_namespace, **facts)
+        replicator = self.extra.get("servicesync")
+        if replicate_changed and replicator is not None:
+            replicator.configure(replications(new.networking.replicate_services, self.host_namespace))
         wanted = {k for d, k in new.enabled_kinds() if d == "toHost"}
         for kind in [k for k in self.controllers if k not in wanted]:
             await self._stop_controller(kind)
