@@ -122,10 +122,11 @@ _NON_NEGATIVE = {"ge": 0, "allow_inf_nan": False}
 class Engine(Model):
     """`experimental.engine` — this implementation's own syncer knobs, not part of upstream vcluster.yaml.
 
-    Durations are seconds. Defaults follow what vCluster gets from controller-runtime and client-go:
-    10 workers per controller, virtual client QPS 1000 / burst 2000, per-key backoff 5 ms doubling
-    to 1000 s, conflicts requeued after 1 s, mapping GC every 3 min; except the host client, 400 /
-    800 where vCluster has 40 / 80 (see host_qps).
+    Durations are seconds. Defaults follow what vCluster gets from controller-runtime and client-go
+    (virtual client QPS 1000 / burst 2000, per-key backoff 5 ms doubling to 1000 s, informer resync
+    10 h, mapping GC every 3 min) except: 32 workers per kind (10), the host client at 400 / 800
+    (40 / 80, see host_qps), conflicts requeued after 50 ms doubling to 2 s (a flat 1 s), a watch
+    that says nothing for `watchSilenceTimeout` is reconnected. `resyncPeriod` 0 turns resync off.
     """
 
     workers: int = Field(default=32, ge=1, le=1000)
@@ -139,7 +140,7 @@ class Engine(Model):
     resync_period: float = Field(default=36000.0, **_NON_NEGATIVE)
     retry_base_delay: float = Field(default=0.005, **_POSITIVE)
     retry_max_delay: float = Field(default=1000.0, **_POSITIVE)
-    conflict_requeue_delay: float = Field(default=1.0, **_NON_NEGATIVE)
+    conflict_requeue_delay: float = Field(default=0.05, **_NON_NEGATIVE)
     watch_silence_timeout: float = Field(default=120.0, **_POSITIVE)
     mappings_gc_interval: float = Field(default=180.0, alias="mappingsGCInterval", **_POSITIVE)
 

@@ -30,6 +30,8 @@ _RULES: dict[str, ReloadClass] = {
     "experimental.engine": "live",
     "experimental.engine.workers": "restart",
     "experimental.engine.workersPerKind": "restart",
+    "experimental.engine.resyncPeriod": "restart",
+    "experimental.engine.watchSilenceTimeout": "restart",
     "logging": "live",
 }
 

@@ -42,7 +42,7 @@ class FromHostClassController:
             inf.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
 
     async def run(self, workers: int) -> None:
-        await self.queue.run(conflict_tolerant(self.queue, self.reconcile), workers=workers)
+        await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
 
     def _ours(self, name: str) -> bool:
         """Only virtual objects this syncer made are overwritten or deleted (not a user's own);

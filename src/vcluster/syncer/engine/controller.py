@@ -18,9 +18,8 @@ from vcluster.syncer.result import Delete, SyncResult
 if TYPE_CHECKING:
     from vcluster.syncer.engine.syncer import Syncer
 
-# A 409 means our cache was behind: read again soon, backing off while it keeps happening
-# (vCluster waits a flat second, which shows up in every burst).
-CONFLICT_REQUEUE_SECONDS = 0.05
+# A 409 means our cache was behind: read again soon (experimental.engine.conflictRequeueDelay),
+# doubling while it keeps happening (vCluster waits a flat second, which shows up in every burst).
 CONFLICT_REQUEUE_MAX = 2.0
 
 
@@ -97,7 +96,7 @@ class SyncController:
                 self.log.debug("conflict on %s, requeue: %s", key, e.message)
                 n = self._conflicts.get(key, 0)
                 self._conflicts[key] = n + 1
-                self.queue.add_after(key, min(CONFLICT_REQUEUE_SECONDS * 2**n, CONFLICT_REQUEUE_MAX))
+                self.queue.add_after(key, min(self.engine.conflict_delay * 2**n, CONFLICT_REQUEUE_MAX))
             else:
                 metrics.errors.labels(self.ks.name).inc()
                 self._error_event(key, e)
@@ -378,9 +377,10 @@ class SyncController:
         await self.engine.mappings.record(owner, [r for r in refs if isinstance(r, Reference)])
 
 
-def conflict_tolerant(queue: WorkQueue, fn: Any, delay: float = 0.5) -> Any:
+def conflict_tolerant(queue: WorkQueue, fn: Any, engine: Any) -> Any:
     """A queue worker calling `fn(key)` that treats 409s (a concurrent write, or a create that
-    lost a race) as a quiet requeue after `delay` instead of an error with backoff."""
+    lost a race) as a quiet requeue after the engine's conflict delay instead of an error with
+    backoff."""
 
     async def work(key: str) -> None:
         try:
@@ -388,6 +388,6 @@ def conflict_tolerant(queue: WorkQueue, fn: Any, delay: float = 0.5) -> Any:
         except ApiError as e:
             if not (e.conflict or e.already_exists):
                 raise
-            queue.add_after(key, delay)
+            queue.add_after(key, engine.conflict_delay)
 
     return work

@@ -70,7 +70,7 @@ class EventController:
         return controller.vinf.get(hit[1], hit[0] or None)
 
     async def run(self, workers: int) -> None:
-        await self.queue.run(conflict_tolerant(self.queue, self.reconcile), workers=workers)
+        await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
 
     async def reconcile(self, host_name: str) -> None:
         hevent = self.hevents.get(host_name, self.engine.ctx.host_namespace)

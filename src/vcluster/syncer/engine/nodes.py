@@ -71,7 +71,7 @@ class NodeController:
         return noderes.node_needed(name, self.vpods.iter_index(BY_NODE, name), hpods)
 
     async def run(self, workers: int) -> None:
-        await self.queue.run(conflict_tolerant(self.queue, self.reconcile), workers=workers)
+        await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
 
     async def reconcile(self, name: str, force: bool = False) -> None:
         ctx, w = self.engine.ctx, self.engine.writer

@@ -90,7 +90,9 @@ class ServiceReplicator:
 
     # ------------------------------------------------------------------ reconcile
     async def run(self, workers: int) -> None:
-        await self.queue.run(conflict_tolerant(self.queue, self.reconcile), workers=max(1, min(workers, 4)))
+        await self.queue.run(
+            conflict_tolerant(self.queue, self.reconcile, self.engine), workers=max(1, min(workers, 4))
+        )
 
     async def reconcile(self, key: str) -> None:
         if key == CLEANUP:

@@ -78,6 +78,7 @@ class Syncer:
         self.api_port = api_port
         eng = config.experimental.engine
         self.retry_base_delay = eng.retry_base_delay
+        self.conflict_delay = eng.conflict_requeue_delay
         self.retry_max_delay = eng.retry_max_delay
         self.ctx = context_from_config(config, name=name, host_namespace=host_namespace)
         self.mappings = MappingStore(store)
@@ -92,8 +93,12 @@ class Syncer:
         # The controllers' informers when they run in this process on the same client: one watch
         # per kind for both, each event decoded once.
         self._own_virtual_informers = virtual_informers is None
-        self.virtual_informers = virtual_informers or SharedInformers(virtual)
-        self.host_informers = SharedInformers(host)
+        informer_options: dict[str, Any] = {
+            "resync_seconds": eng.resync_period or None,
+            "silence_timeout": eng.watch_silence_timeout,
+        }
+        self.virtual_informers = virtual_informers or SharedInformers(virtual, **informer_options)
+        self.host_informers = SharedInformers(host, **informer_options)
         self.virtual_events = EventRecorder(virtual, "vcluster-syncer")
         self.controllers: dict[str, SyncController] = {}
         self.extra: dict[str, Any] = {}
@@ -468,6 +473,7 @@ class Syncer:
             self.writer.host_limit = TokenBucket(eng.host_qps, eng.host_burst)
             self.writer.virtual_limit = TokenBucket(eng.virtual_qps, eng.virtual_burst)
             self.retry_base_delay, self.retry_max_delay = eng.retry_base_delay, eng.retry_max_delay
+            self.conflict_delay = eng.conflict_requeue_delay
         replicate_changed = new.networking.replicate_services != self.config.networking.replicate_services
         self.config = new
         self.ctx = context_from_config(new, name=self.name, host_namespace=self.host_namespace, **facts)
