@@ -755,3 +755,17 @@ def test_a_deleted_default_map_entry_survives_dump_and_load() -> None:
     limits = cfg.sync.to_host.pods.rewrite_hosts.init_container.resources.limits
     assert "cpu" not in limits and "memory" in limits
     assert load_config(dump_config(cfg)) == cfg
+
+
+def test_accepted_but_unimplemented_options_are_named() -> None:
+    assert load_config("{}").unimplemented() == []
+    cfg = load_config(
+        "sync:\n  fromHost:\n    nodes: {enabled: true, syncBackChanges: true}\n"
+        "networking:\n  advanced: {fallbackHostCluster: true}\n"
+        "experimental:\n  syncSettings: {hostMetricsBindAddress: ':8081'}\n"
+    )
+    assert [u.split(":")[0] for u in cfg.unimplemented()] == [
+        "sync.fromHost.nodes.syncBackChanges",
+        "networking.advanced.fallbackHostCluster",
+        "experimental.syncSettings.hostMetricsBindAddress",
+    ]

@@ -272,6 +272,25 @@ class VClusterConfig(Model):
         """The host service account of synced pods: configured, else `vc-workload-<NAME>`."""
         return self.control_plane.advanced.workload_service_account.name or f"vc-workload-{name}"
 
+    def unimplemented(self) -> list[str]:
+        """Options set in this configuration that this implementation accepts (they are valid
+        vcluster.yaml) but does not act on, each with what happens instead; logged at start."""
+        out = []
+        if self.sync.from_host.nodes.sync_back_changes:
+            out.append(
+                "sync.fromHost.nodes.syncBackChanges: changes to virtual nodes stay in the virtual cluster"
+            )
+        if self.networking.advanced.fallback_host_cluster:
+            out.append("networking.advanced.fallbackHostCluster: no CoreDNS runs in the virtual cluster")
+        settings = self.experimental.sync_settings
+        for key, value in (
+            ("hostMetricsBindAddress", settings.host_metrics_bind_address),
+            ("virtualMetricsBindAddress", settings.virtual_metrics_bind_address),
+        ):
+            if value:
+                out.append(f"experimental.syncSettings.{key}: metrics are served on the API port's /metrics")
+        return out
+
     def workers_for(self, kind: str) -> int:
         """Worker count for a kind's queue (`workersPerKind` override, else `workers`)."""
         engine = self.experimental.engine

@@ -338,6 +338,8 @@ class Syncer:
         ]
         if unsupported:
             log.warning("not synced by this engine (enabled in the config): %s", ", ".join(unsupported))
+        for option in self.config.unimplemented():
+            log.warning("not implemented by this engine (set in the config): %s", option)
         for direction, kind in self.config.enabled_kinds():
             if direction != "toHost":
                 continue
