@@ -222,3 +222,5 @@ def test_replicas_dropped_from_the_config_are_removed_without_restart(rep_pair: 
         _edit_config(p, lambda cfg: cfg["networking"].__setitem__("replicateServices", original))
     # configured again: the replicas come back
     wait_until(lambda: get_json(p.kh, "service", "api-public", "-n", HOST_NS), 15, what="host replica back")
+    log = p.vc.log_path.read_text()
+    assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:3000]

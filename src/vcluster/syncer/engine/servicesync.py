@@ -37,17 +37,18 @@ class ServiceReplicator:
         self.queue = WorkQueue(
             "servicesync", base_delay=engine.retry_base_delay, max_delay=engine.retry_max_delay
         )
+        # host namespace -> (services, endpoints) informers of fromHost sources there
+        self._sources: dict[str, tuple[Informer, Informer]] = {}
+        self.by_key: dict[str, rep.Replication] = {}
+        self._source_key: dict[tuple[str, Ref], str] = {}  # (direction, source) -> key
+        self._target_key: dict[tuple[str, Ref], str] = {}  # (direction, target) -> key
+        # (handlers added to a running informer are called at once for what it holds)
         self.vservices = engine.virtual_services
         self.vendpoints = engine.virtual_informers.informer("v1", "endpoints")
         self.hservices = engine.host_informers.informer("v1", "services", engine.host_namespace)
         self.vservices.add_handler(self._on_virtual)
         self.vendpoints.add_handler(self._on_virtual)
         self.hservices.add_handler(self._on_host_target)
-        # host namespace -> (services, endpoints) informers of fromHost sources there
-        self._sources: dict[str, tuple[Informer, Informer]] = {}
-        self.by_key: dict[str, rep.Replication] = {}
-        self._source_key: dict[tuple[str, Ref], str] = {}  # (direction, source) -> key
-        self._target_key: dict[tuple[str, Ref], str] = {}  # (direction, target) -> key
         self.configure(rep.replications(engine.config.networking.replicate_services, engine.host_namespace))
 
     # ------------------------------------------------------------------ configuration
