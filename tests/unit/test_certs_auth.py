@@ -44,7 +44,10 @@ UNAUTHORIZED = {
 
 
 def _files(pki: PKI) -> dict[str, bytes]:
-    names = ("ca_cert", "ca_key", "server_cert", "server_key", "admin_cert", "admin_key", "sa_key", "sa_pub")
+    names = (
+        "ca_cert", "ca_key", "server_cert", "server_key", "admin_cert", "admin_key",
+        "kubelet_client_cert", "kubelet_client_key", "sa_key", "sa_pub",
+    )  # fmt: skip
     return {n: getattr(pki, n).read_bytes() for n in names}
 
 
@@ -65,7 +68,7 @@ def test_ensure_pki_creates_everything(tmp_path: Path) -> None:
     pki = ensure_pki(d, ["10.0.0.7", "vc.example.com", "[fd00::1]", "0.0.0.0"])
     assert time.perf_counter() - t0 < 1.0
     assert stat.S_IMODE(d.stat().st_mode) == 0o700
-    for key in (pki.ca_key, pki.server_key, pki.admin_key, pki.sa_key):
+    for key in (pki.ca_key, pki.server_key, pki.admin_key, pki.kubelet_client_key, pki.sa_key):
         assert key.parent == d
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
     assert pki.ca_pem == pki.ca_cert.read_bytes()
@@ -96,6 +99,13 @@ def test_ensure_pki_creates_everything(tmp_path: Path) -> None:
         "system:masters"
     ]
     assert (adm.not_valid_after_utc - adm.not_valid_before_utc).days >= 365
+    # the API server's identity toward kubelets (kubeadm's apiserver-kubelet-client), a client cert
+    kub = x509.load_pem_x509_certificate(pki.kubelet_client_cert.read_bytes())
+    kub.verify_directly_issued_by(ca)
+    assert kub.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "kube-apiserver-kubelet-client"
+    assert kub.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == x509.ExtendedKeyUsage(
+        [x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
 
     sa = load_pem_private_key(pki.sa_key.read_bytes(), None)
     assert isinstance(sa, ec.EllipticCurvePrivateKey) and sa.curve.name == "secp256r1"
@@ -135,6 +145,8 @@ def test_ensure_pki_is_idempotent(tmp_path: Path) -> None:
             again.server_key,
             again.admin_cert,
             again.admin_key,
+            again.kubelet_client_cert,
+            again.kubelet_client_key,
             again.sa_key,
             again.sa_pub,
         )
@@ -147,7 +159,7 @@ def test_ensure_pki_regenerates_serving_cert_for_new_host(tmp_path: Path) -> Non
     after = _files(pki := ensure_pki(d, ["10.0.0.7", "192.168.5.5", "new.example.org"]))
     assert after["server_cert"] != before["server_cert"]
     assert after["server_key"] != before["server_key"]
-    for kept in ("ca_cert", "ca_key", "admin_cert", "admin_key", "sa_key", "sa_pub"):
+    for kept in ("ca_cert", "ca_key", "admin_cert", "admin_key", "kubelet_client_cert", "sa_key", "sa_pub"):
         assert after[kept] == before[kept], kept
     dns, ips = _sans(pki.server_cert)
     assert "new.example.org" in dns and {"10.0.0.7", "192.168.5.5"} <= ips
@@ -166,18 +178,23 @@ def test_ensure_pki_repairs_broken_or_missing_files(tmp_path: Path) -> None:
     before = _files(pki)
     pki.server_cert.write_bytes(b"garbage")
     pki.admin_key.unlink()
+    pki.kubelet_client_cert.write_bytes(b"garbage")
     pki.sa_pub.unlink()
     os.chmod(pki.sa_key, 0o644)
     after = _files(ensure_pki(d, []))
     assert after["ca_cert"] == before["ca_cert"] and after["ca_key"] == before["ca_key"]
     assert after["server_cert"] != b"garbage"
     assert after["admin_cert"] != before["admin_cert"]
+    assert after["kubelet_client_cert"] not in (b"garbage", before["kubelet_client_cert"])
+    assert after["kubelet_client_key"] != before["kubelet_client_key"]
     assert after["sa_key"] == before["sa_key"] and after["sa_pub"] == before["sa_pub"]
     assert stat.S_IMODE(pki.sa_key.stat().st_mode) == 0o600
     # a new CA invalidates every certificate it signed
     pki.ca_key.unlink()
     renewed = _files(ensure_pki(d, []))
-    for changed in ("ca_cert", "ca_key", "server_cert", "server_key", "admin_cert", "admin_key"):
+    for changed in (
+        "ca_cert", "ca_key", "server_cert", "server_key", "admin_cert", "admin_key", "kubelet_client_cert",
+    ):  # fmt: skip
         assert renewed[changed] != after[changed], changed
     assert renewed["sa_key"] == after["sa_key"]
 

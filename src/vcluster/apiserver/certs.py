@@ -31,6 +31,7 @@ CA_CN = "vcluster-ca"
 SERVER_CN = "kube-apiserver"
 ADMIN_CN = "kubernetes-admin"
 ADMIN_ORG = "system:masters"
+KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"  # kubeadm's name for the API server's kubelet identity
 
 CA_VALIDITY = dt.timedelta(days=3650)
 LEAF_VALIDITY = dt.timedelta(days=365)
@@ -59,6 +60,8 @@ class PKI:
     server_key: Path
     admin_cert: Path
     admin_key: Path
+    kubelet_client_cert: Path  # what the API server presents to kubelets (logs, exec, attach)
+    kubelet_client_key: Path
     sa_key: Path  # RSA 2048 private key (PKCS#8 PEM) for signing service-account JWTs (RS256)
     sa_pub: Path  # its public key (SubjectPublicKeyInfo PEM)
     ca_pem: bytes
@@ -72,6 +75,8 @@ def pki_paths(pki_dir: Path) -> dict[str, Path]:
         "server_key": pki_dir / "apiserver.key",
         "admin_cert": pki_dir / "admin.crt",
         "admin_key": pki_dir / "admin.key",
+        "kubelet_client_cert": pki_dir / "apiserver-kubelet-client.crt",
+        "kubelet_client_key": pki_dir / "apiserver-kubelet-client.key",
         "sa_key": pki_dir / "sa.key",
         "sa_pub": pki_dir / "sa.pub",
     }
@@ -325,22 +330,21 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
             write_atomic(p["server_key"], _key_pem(key), 0o600)
             write_atomic(p["server_cert"], _cert_pem(cert), 0o644)
 
-        # Admin client certificate.
-        adm_cert = _load_cert(p["admin_cert"])
-        adm_ok = not new_ca and _pair_ok(adm_cert, _load_key(p["admin_key"]))
-        if adm_ok:
-            assert adm_cert is not None
-            adm_ok = _issued_by(adm_cert, ca_cert)
-        if not adm_ok:
-            subject = x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, ADMIN_ORG),
-                    x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_CN),
-                ]
-            )
-            cert, key = _make_leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH)
-            write_atomic(p["admin_key"], _key_pem(key), 0o600)
-            write_atomic(p["admin_cert"], _cert_pem(cert), 0o644)
+        # Client certificates: the admin's, and the API server's own toward kubelets.
+        for which, cn in (("admin", ADMIN_CN), ("kubelet_client", KUBELET_CLIENT_CN)):
+            cert_path, key_path = p[f"{which}_cert"], p[f"{which}_key"]
+            old_cert = _load_cert(cert_path)
+            ok = not new_ca and _pair_ok(old_cert, _load_key(key_path))
+            if not ok or old_cert is None or not _issued_by(old_cert, ca_cert):
+                subject = x509.Name(
+                    [
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ADMIN_ORG),
+                        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                    ]
+                )
+                cert, key = _make_leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH)
+                write_atomic(key_path, _key_pem(key), 0o600)
+                write_atomic(cert_path, _cert_pem(cert), 0o644)
 
         # Service-account signing key pair (independent of the CA; never rotated automatically).
         # New keys are ECDSA P-256 (ES256, which kube-apiserver accepts as well as RSA): a token is
@@ -364,7 +368,7 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
             write_atomic(p["sa_pub"], pub_pem, 0o644)
 
         # Tighten key file modes left loose by hand edits or copies.
-        for k in ("ca_key", "server_key", "admin_key", "sa_key"):
+        for k in ("ca_key", "server_key", "admin_key", "kubelet_client_key", "sa_key"):
             if p[k].stat().st_mode & 0o077:
                 os.chmod(p[k], 0o600)
 
@@ -385,6 +389,18 @@ def server_ssl_context(pki: PKI) -> ssl.SSLContext:
     ctx.load_verify_locations(cadata=pki.ca_pem.decode("ascii"))
     ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def kubelet_client_ssl_context(pki: PKI) -> ssl.SSLContext:
+    """TLS client context toward kubelets: presents the API server's kubelet client certificate;
+    the kubelet's serving certificate is not verified (kube-apiserver without
+    --kubelet-certificate-authority)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(certfile=str(pki.kubelet_client_cert), keyfile=str(pki.kubelet_client_key))
     return ctx
 
 

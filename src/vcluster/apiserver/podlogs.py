@@ -149,7 +149,11 @@ def _dial_error(hostport: str, e: BaseException) -> str:
     return f"dial tcp {hostport}: {getattr(os_error, 'strerror', None) or e}"
 
 
-def _client_ssl() -> ssl.SSLContext:
+def kubelet_ssl(rest: Rest) -> ssl.SSLContext:
+    """TLS toward a kubelet: the API server's kubelet client certificate when it has its PKI; the
+    kubelet's certificate is not verified (kube-apiserver without --kubelet-certificate-authority)."""
+    if rest.kubelet_ssl is not None:
+        return rest.kubelet_ssl
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -180,7 +184,7 @@ async def pod_log(
     url = f"https://{hostport}/containerLogs/{info.namespace}/{info.name}/{container}"
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_TIMEOUT)
     async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=_client_ssl(), force_close=True), timeout=timeout
+        connector=aiohttp.TCPConnector(ssl=kubelet_ssl(rest), force_close=True), timeout=timeout
     ) as session:
         try:
             upstream = await session.get(url, params=params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -150,6 +151,9 @@ class Rest:
         self.service_create_hook: Any = None
         # ... and their pods' logs come from the host: `await hook(namespace, name, request)`.
         self.pod_log_hook: Any = None
+        self.pod_exec_hook: Any = None  # exec/attach: `await hook(sub, namespace, name, container, request)`
+        # TLS toward kubelets (logs, exec, attach): the API server's kubelet client certificate
+        self.kubelet_ssl: ssl.SSLContext | None = None
 
     def _allocator_for(self, rt: ResourceType) -> Any:
         return self.service_ips if rt.kind == "Service" and rt.group == "" else None

@@ -33,7 +33,7 @@ from vcluster.apiserver import subresources, views
 from vcluster.apiserver.auth import Authenticator, UserInfo
 from vcluster.apiserver.authapi import AuthAPI
 from vcluster.apiserver.bootstrap import DEFAULT_SERVICE_CIDR, ensure_bootstrap_objects
-from vcluster.apiserver.certs import PKI, ensure_pki, server_ssl_context
+from vcluster.apiserver.certs import PKI, ensure_pki, kubelet_client_ssl_context, server_ssl_context
 from vcluster.apiserver.conversion import core_to_events_v1, events_v1_to_core
 from vcluster.apiserver.crd import CRD_RESOURCE_TYPE
 from vcluster.apiserver.customresources import CustomResources
@@ -133,6 +133,7 @@ class APIServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         hosts = [h for h in [self.cfg.bind, *self.cfg.extra_hosts] if h]
         self.pki = await asyncio.to_thread(ensure_pki, self.data_dir / "pki", hosts)
+        self.rest.kubelet_ssl = kubelet_client_ssl_context(self.pki)
         self.auth = Authenticator(self.data_dir / "tokens.csv")
         await self.store.start()
         if self.cfg.allocate_service_ips:
@@ -441,6 +442,11 @@ class APIServer:
             from vcluster.apiserver.podlogs import pod_log
 
             return await pod_log(self.rest, self.registry, info, request)
+        if name in ("exec", "attach") and rt.kind == "Pod":
+            from vcluster.apiserver.podexec import pod_exec
+
+            assert self.authapi is not None
+            return await pod_exec(self.rest, self.registry, info, request, user, self.authapi.authorizer)
         raise StatusError(
             404,
             "NotFound",

@@ -35,6 +35,7 @@ class KubeConfig:
     headers: dict[str, str] = field(default_factory=dict)  # extra static headers
     namespace: str | None = None  # the context's default namespace
     tls_server_name: str | None = None
+    ca_pem: bytes | None = None  # the cluster CA (PEM) when the kubeconfig names one
     context: str | None = None
     source: str = ""  # where this came from (file path or "in-cluster")
     _cached_token: str | None = field(default=None, repr=False)
@@ -261,6 +262,7 @@ def load_kubeconfig(path: str | os.PathLike[str] | None = None, context: str | N
         headers=headers,
         namespace=ctx.get("namespace") or None,
         tls_server_name=cluster.get("tls-server-name") or None,
+        ca_pem=ca_pem,
         context=ctx_name,
         source=where,
     )
@@ -285,6 +287,7 @@ def load_incluster_config(sa_dir: Path | None = None, env: dict[str, str] | None
     return KubeConfig(
         server=f"https://{host}:{port}",
         ssl=make_ssl_context(ca_pem=ca_pem, source=str(sa_dir)),
+        ca_pem=ca_pem,
         token_file=token_file,
         namespace=namespace or None,
         source="in-cluster",

@@ -1,22 +1,43 @@
 """The kubelet HTTPS endpoint shared by all simulated nodes: `GET /containerLogs/{ns}/{pod}/{c}`
-(follow, tailLines, timestamps, sinceSeconds, sinceTime, limitBytes, previous), `/pods` and
-`/healthz`, with the kubelet's error texts. Serves a self-signed certificate; the API server
-connects without verifying it, as kube-apiserver does without --kubelet-certificate-authority."""
+(follow, tailLines, timestamps, sinceSeconds, sinceTime, limitBytes, previous), `/exec/{ns}/{pod}/{c}`
+and `/attach/{ns}/{pod}/{c}` (WebSocket remote-command protocol, see `apiserver/podexec.py`), `/pods`
+and `/healthz`, with the kubelet's error texts. Serves a self-signed certificate; the API server
+connects without verifying it, as kube-apiserver does without --kubelet-certificate-authority.
+
+The simulated containers have no image and no filesystem, so **exec runs the command as a local
+process of this host** (as kwok's ClusterExec does): this is a local test host, and anyone who can
+exec into its pods can run commands as the user running `vcluster host`. The process gets PATH of
+this process, HOME and the working directory a per-pod temporary directory, HOSTNAME the pod's
+host name, TERM with a terminal, and the container's plain `env` values; stdin, stdout, stderr (or
+a pseudo-terminal with `tty=1`, resized on the resize channel) are relayed and the exit code is
+reported as the kubelet does (containerd's texts). Attach connects to the container's generated
+log: stdout receives its lines as they fall due; stdin is discarded unless the container has
+`stdin: true`, in which case it is echoed back on stdout."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import fcntl
 import ipaddress
 import logging
 import os
+import pty
+import re
+import secrets
+import shutil
+import signal
 import socket
 import ssl
+import struct
 import tempfile
+import termios
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 from cryptography import x509
@@ -24,6 +45,28 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from vcluster.apiserver.gostr import go_quote
+from vcluster.apiserver.podexec import (
+    CLOSE_SIGNAL,
+    ERROR,
+    NO_COMMAND,
+    NO_STREAMS,
+    RESIZE,
+    STDERR,
+    STDIN,
+    STDOUT,
+    UPGRADE_REQUIRED,
+    FrameError,
+    StreamOptions,
+    StreamWriter,
+    decode_frame,
+    exit_status,
+    internal_error_status,
+    is_websocket,
+    parse_resize,
+    server_websocket,
+    success_status,
+)
 from vcluster.hostsim.loggen import LogSource, rfc3339_nano
 from vcluster.hostsim.podstatus import parse_time
 
@@ -32,6 +75,10 @@ log = logging.getLogger("vcluster.hostsim.kubeletserver")
 PodLookup = Callable[[str, str], dict[str, Any] | None]
 StartLookup = Callable[[str], float | None]
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
+_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_READ_CHUNK = 32 * 1024
+_DRAIN_SECONDS = 2.0  # after an exec'd process exits, how long its output may still arrive
+_ENV_REF = re.compile(r"\$(\$|\(([^)]*)\))")
 
 
 def self_signed_context(hosts: list[str]) -> ssl.SSLContext:
@@ -175,8 +222,13 @@ class KubeletServer:
         hosts: list[str] | None = None,
         started: StartLookup | None = None,
         list_pods: Callable[[], list[dict[str, Any]]] | None = None,
+        client_ca: bytes | None = None,
     ) -> None:
         self.pods = pods
+        # Clients authenticate with a certificate from this CA (the API server's kubelet client
+        # certificate), as a kubelet with anonymous auth off; without it only logs and /pods
+        # are served, anonymously, and exec/attach are refused.
+        self.client_ca = client_ca
         self.bind = bind
         self.port = port
         self.line_seconds = line_seconds
@@ -187,10 +239,15 @@ class KubeletServer:
         self._closing = asyncio.Event()
         self.requests_total = 0
         self.active_streams = 0  # log responses being written (follow streams stay open)
+        self.active_sessions = 0  # exec and attach connections
+        self._procs: set[asyncio.subprocess.Process] = set()
+        self._exec_root: str | None = None  # per-pod working directories of exec'd commands
 
     async def start(self) -> int:
-        app = web.Application()
+        app = web.Application(middlewares=[self._authenticate])
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+        app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self.exec)
+        app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", self.attach)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods_list)
         app.router.add_get("/pods/", self.pods_list)
@@ -204,15 +261,42 @@ class KubeletServer:
         sock.bind((self.bind, self.port))
         self.port = sock.getsockname()[1]
         ctx = await asyncio.to_thread(self_signed_context, [self.bind, *self.hosts])
+        if self.client_ca:
+            ctx.load_verify_locations(cadata=self.client_ca.decode("ascii", "replace"))
+            ctx.verify_mode = ssl.CERT_OPTIONAL  # a presented certificate must verify
         await web.SockSite(self._runner, sock, ssl_context=ctx).start()
         log.info("kubelet server listening on https://%s:%d", self.bind, self.port)
         return self.port
 
     async def stop(self) -> None:
         self._closing.set()
+        for proc in list(self._procs):
+            _kill(proc)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._exec_root is not None:
+            await asyncio.to_thread(shutil.rmtree, self._exec_root, True)
+            self._exec_root = None
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A verified client certificate for everything but /healthz (401 "Unauthorized" as the
+        kubelet answers); exec and attach also need one to be possible at all."""
+        if request.path == "/healthz":
+            return await handler(request)
+        remote = request.path.startswith(("/exec/", "/attach/"))
+        if self.client_ca is None:
+            if remote:
+                return web.Response(
+                    status=403,
+                    text="exec and attach need client certificate authentication, and this kubelet "
+                    "has no client CA (its kubeconfig names no certificate authority)",
+                )
+            return await handler(request)
+        if not (request.transport and request.transport.get_extra_info("peercert")):
+            return web.Response(status=401, text="Unauthorized")
+        return await handler(request)
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -268,7 +352,12 @@ class KubeletServer:
         )
 
     async def _follow(
-        self, writer: _LineWriter, pod: dict[str, Any], container: str, src: LogSource, index: int
+        self,
+        writer: _LineWriter | _FrameLines,
+        pod: dict[str, Any],
+        container: str,
+        src: LogSource,
+        index: int,
     ) -> None:
         """Stream lines as they fall due until the container ends, the pod goes or we stop."""
         md = pod.get("metadata") or {}
@@ -301,6 +390,368 @@ class KubeletServer:
                 return
             if src.finished is not None:
                 return
+
+    # ------------------------------------------------------------------ exec and attach
+    def _remote_command(
+        self, request: web.Request, exec_: bool
+    ) -> tuple[dict[str, Any], dict[str, Any], StreamOptions]:
+        """(pod, container spec, options) of an exec/attach request, or LogRequestError with the
+        kubelet's answer (NewOptions, GetPodByName, findContainer)."""
+        q = request.query
+        opts = StreamOptions(
+            stdin=q.get("input") == "1",
+            stdout=q.get("output") == "1",
+            stderr=q.get("error") == "1",
+            tty=q.get("tty") == "1",
+            command=list(q.getall("command", [])) if exec_ else [],
+        )
+        if opts.tty:
+            opts.stderr = False  # "Access to exec with tty and stderr is not supported, bypassing stderr"
+        if not (opts.stdin or opts.stdout or opts.stderr):
+            raise LogRequestError(400, NO_STREAMS)
+        ns, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
+        pod = self.pods(ns, name)
+        if pod is None:
+            raise LogRequestError(404, "pod does not exist")
+        spec = pod.get("spec") or {}
+        c = (
+            _find(spec.get("containers"), container)
+            or _find(spec.get("initContainers"), container)
+            or _find(spec.get("ephemeralContainers"), container)
+        )
+        if c is None or not _running(pod, container):
+            raise LogRequestError(500, f"container not found ({go_quote(container)})")
+        if exec_ and not opts.command:
+            raise LogRequestError(400, NO_COMMAND)
+        if not is_websocket(request):
+            raise LogRequestError(400, UPGRADE_REQUIRED)
+        return pod, c, opts
+
+    async def _open(
+        self, request: web.Request, opts: StreamOptions
+    ) -> tuple[web.WebSocketResponse, StreamWriter]:
+        ws = server_websocket()
+        await ws.prepare(request)
+        out = StreamWriter(ws, ws.ws_protocol or "")
+        # "Send an empty message to the lowest writable channel to notify the client the connection
+        # is established" (the kubelet's createWebSocketStreams)
+        await out.send(STDOUT if opts.stdout else STDERR if opts.stderr else ERROR, b"")
+        return ws, out
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        """Run the command as a local process (see the module doc) and relay its streams."""
+        self.requests_total += 1
+        try:
+            pod, spec, opts = self._remote_command(request, exec_=True)
+        except LogRequestError as e:
+            return web.Response(status=e.status, text=e.message)
+        ws, out = await self._open(request, opts)
+        self.active_sessions += 1
+        try:
+            status = await self._run(ws, out, pod, spec, opts)
+            if status is not None:
+                await out.finish(status)
+        except ConnectionError:
+            pass  # the client went away
+        finally:
+            self.active_sessions -= 1
+        return ws
+
+    def _workdir(self, pod: dict[str, Any]) -> str:
+        if self._exec_root is None:
+            self._exec_root = tempfile.mkdtemp(prefix="hostsim-exec-")
+        md = pod.get("metadata") or {}
+        d = os.path.join(self._exec_root, f"{md.get('namespace')}_{md.get('name')}_{md.get('uid', '')}")
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    async def _run(
+        self,
+        ws: web.WebSocketResponse,
+        out: StreamWriter,
+        pod: dict[str, Any],
+        spec: dict[str, Any],
+        opts: StreamOptions,
+    ) -> dict[str, Any] | None:
+        """The exec'd process from start to exit: its Status, or None when the client left first."""
+        cwd = self._workdir(pod)
+        env = exec_env(pod, spec, cwd, opts.tty)
+        master: int | None = None
+        try:
+            if opts.tty:
+                master, slave = pty.openpty()
+                try:
+                    proc = await asyncio.create_subprocess_exec(
+                        *opts.command, stdin=slave, stdout=slave, stderr=slave,
+                        env=env, cwd=cwd, start_new_session=True,
+                    )  # fmt: skip
+                finally:
+                    os.close(slave)
+                os.set_blocking(master, False)
+            else:
+                pipe, null = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
+                proc = await asyncio.create_subprocess_exec(
+                    *opts.command,
+                    stdin=pipe if opts.stdin else null,
+                    stdout=pipe if opts.stdout else null,
+                    stderr=pipe if opts.stderr else null,
+                    env=env, cwd=cwd, start_new_session=True,
+                )  # fmt: skip
+        except OSError as e:
+            if master is not None:
+                os.close(master)
+            return internal_error_status(exec_failure(opts.command, e))
+        self._procs.add(proc)
+        io = _ProcessIO(proc, master, out)
+        try:
+            return await io.run(ws, opts)
+        finally:
+            self._procs.discard(proc)
+            _kill(proc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), 5.0)
+            io.close()
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        """Stream the container's log lines as they fall due; echo stdin if the container reads it."""
+        self.requests_total += 1
+        try:
+            pod, spec, opts = self._remote_command(request, exec_=False)
+            container = request.match_info["container"]
+            src = self._source(pod, container, False)
+        except LogRequestError as e:
+            return web.Response(status=e.status, text=e.message)
+        ws, out = await self._open(request, opts)
+        self.active_sessions += 1
+        try:
+            lines = _FrameLines(out, opts.stdout)
+            follow = asyncio.create_task(self._follow(lines, pod, container, src, src.count(time.time())))
+            echo = bool(spec.get("stdin")) and opts.stdout
+            reader = asyncio.create_task(_attach_input(ws, out, echo))
+            try:
+                await asyncio.wait({follow, reader}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (follow, reader):
+                    t.cancel()
+                results = await asyncio.gather(follow, reader, return_exceptions=True)
+            if follow.done() and not follow.cancelled() and results[0] is None and not ws.closed:
+                await out.finish(success_status())  # the container ended (or the pod went away)
+        except ConnectionError:
+            pass  # the client went away
+        finally:
+            self.active_sessions -= 1
+        return ws
+
+
+def _running(pod: dict[str, Any], container: str) -> bool:
+    status = pod.get("status") or {}
+    cs = (
+        _find(status.get("containerStatuses"), container)
+        or _find(status.get("initContainerStatuses"), container)
+        or _find(status.get("ephemeralContainerStatuses"), container)
+    )
+    return (
+        cs is not None and bool(cs.get("containerID")) and (cs.get("state") or {}).get("running") is not None
+    )
+
+
+def _expand(value: str, env: dict[str, str]) -> str:
+    """The kubelet's $(VAR) expansion: known names are replaced, `$$` is a literal `$`."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) == "$":
+            return "$"
+        return env.get(m.group(2), m.group(0))
+
+    return _ENV_REF.sub(sub, value)
+
+
+def exec_env(pod: dict[str, Any], spec: dict[str, Any], home: str, tty: bool) -> dict[str, str]:
+    """The environment of an exec'd command: PATH, HOSTNAME (spec.hostname or the pod name, as the
+    kubelet sets it), HOME, TERM, then the container's plain `env` values (valueFrom references are
+    not resolved here)."""
+    hostname = (pod.get("spec") or {}).get("hostname") or (pod.get("metadata") or {}).get("name", "")
+    env = {"PATH": os.environ.get("PATH") or _DEFAULT_PATH, "HOSTNAME": str(hostname)[:63], "HOME": home}
+    if tty:
+        env["TERM"] = "xterm"
+    for e in spec.get("env") or []:
+        if isinstance(e, dict) and e.get("name") and "valueFrom" not in e:
+            env[str(e["name"])] = _expand(str(e.get("value") or ""), env)
+    return env
+
+
+def exec_failure(command: list[str], e: OSError) -> str:
+    """containerd's error for a command that cannot be started (runc's `exec: ...` texts)."""
+    exe = command[0] if command else ""
+    if isinstance(e, FileNotFoundError):
+        what = (
+            f"stat {exe}: no such file or directory" if "/" in exe else "executable file not found in $PATH"
+        )
+    elif isinstance(e, PermissionError):
+        what = "permission denied"
+    else:
+        what = (e.strerror or str(e)).lower()
+    exec_id = secrets.token_hex(32)
+    return (
+        f"error executing command in container: failed to exec in container: failed to start exec "
+        f'"{exec_id}": OCI runtime exec failed: exec failed: unable to start container process: '
+        f"exec: {go_quote(exe)}: {what}: unknown"
+    )
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the process group of an exec'd command (it runs in its own session)."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+class _ProcessIO:
+    """The streams of one exec'd process: pipes, or a pseudo-terminal's master side."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, master: int | None, out: StreamWriter) -> None:
+        self.proc = proc
+        self.master = master
+        self.out = out
+        self._stdin_open = True
+
+    def close(self) -> None:
+        if self.master is not None:
+            with contextlib.suppress(OSError):
+                asyncio.get_running_loop().remove_reader(self.master)
+            with contextlib.suppress(OSError):
+                os.close(self.master)
+            self.master = None
+
+    async def run(self, ws: web.WebSocketResponse, opts: StreamOptions) -> dict[str, Any] | None:
+        pumps = []
+        if self.master is not None:
+            pumps.append(asyncio.create_task(self._pump_pty()))
+        else:
+            if self.proc.stdout is not None:
+                pumps.append(asyncio.create_task(self._pump(self.proc.stdout, STDOUT)))
+            if self.proc.stderr is not None:
+                pumps.append(asyncio.create_task(self._pump(self.proc.stderr, STDERR)))
+        reader = asyncio.create_task(self._read_client(ws, opts))
+        waiter = asyncio.create_task(self.proc.wait())
+        try:
+            await asyncio.wait({reader, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if not waiter.done():  # the client closed the connection: end the command
+                return None
+            if pumps:
+                await asyncio.wait(pumps, timeout=_DRAIN_SECONDS)
+        finally:
+            for t in (*pumps, reader, waiter):
+                t.cancel()
+            await asyncio.gather(*pumps, reader, waiter, return_exceptions=True)
+        rc = self.proc.returncode or 0
+        code = 128 - rc if rc < 0 else rc  # killed by signal N: 128+N, as the runtime reports it
+        return success_status() if code == 0 else exit_status(code, opts.command)
+
+    async def _pump(self, stream: asyncio.StreamReader, channel: int) -> None:
+        while chunk := await stream.read(_READ_CHUNK):
+            await self.out.send(channel, chunk)
+
+    async def _pump_pty(self) -> None:
+        assert self.master is not None
+        fd = self.master
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+        def readable() -> None:
+            try:
+                data = os.read(fd, _READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:  # EIO once the last process holding the terminal is gone
+                data = b""
+            if not data:
+                loop.remove_reader(fd)
+            queue.put_nowait(data)
+
+        loop.add_reader(fd, readable)
+        while chunk := await queue.get():
+            await self.out.send(STDOUT, chunk)
+
+    async def _write_stdin(self, data: bytes) -> None:
+        if not self._stdin_open or not data:
+            return
+        if self.master is not None:
+            view = memoryview(data)
+            while view:
+                try:
+                    n = os.write(self.master, view)
+                except BlockingIOError:
+                    await asyncio.sleep(0.01)
+                    continue
+                except OSError:
+                    return
+                view = view[n:]
+            return
+        stdin = self.proc.stdin
+        if stdin is None:
+            return
+        with contextlib.suppress(ConnectionError):
+            stdin.write(data)
+            await stdin.drain()
+
+    def _close_stdin(self) -> None:
+        self._stdin_open = False
+        if self.master is not None:
+            with contextlib.suppress(OSError):
+                os.write(self.master, b"\x04")  # end of input on a terminal
+        elif self.proc.stdin is not None:
+            self.proc.stdin.close()
+
+    async def _read_client(self, ws: web.WebSocketResponse, opts: StreamOptions) -> None:
+        """stdin, v5's close signal and resizes from the client, until it closes the connection."""
+        protocol = ws.ws_protocol or ""
+        async for msg in ws:
+            if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                return
+            try:
+                channel, data = decode_frame(msg.data, protocol)
+            except FrameError:
+                continue
+            if channel == STDIN and opts.stdin:
+                await self._write_stdin(data)
+            elif channel == CLOSE_SIGNAL and data[:1] == bytes((STDIN,)) and self._stdin_open:
+                self._close_stdin()
+            elif channel == RESIZE and self.master is not None:
+                size = parse_resize(data)
+                if size is not None:
+                    with contextlib.suppress(OSError):
+                        fcntl.ioctl(
+                            self.master, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0)
+                        )
+
+
+async def _attach_input(ws: web.WebSocketResponse, out: StreamWriter, echo: bool) -> None:
+    """An attached client's stdin: echoed on stdout when the container reads stdin, else dropped."""
+    protocol = ws.ws_protocol or ""
+    async for msg in ws:
+        if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+            return
+        try:
+            channel, data = decode_frame(msg.data, protocol)
+        except FrameError:
+            continue
+        if channel == STDIN and echo and data:
+            await out.send(STDOUT, data)
+
+
+class _FrameLines:
+    """Log lines as stdout frames (the `_LineWriter` interface `_follow` writes to)."""
+
+    full = False
+
+    def __init__(self, out: StreamWriter, enabled: bool) -> None:
+        self.out = out
+        self.enabled = enabled
+
+    async def write(self, lines: list[tuple[float, str]]) -> None:
+        if lines and self.enabled:
+            await self.out.send(STDOUT, "".join(f"{text}\n" for _, text in lines).encode())
 
 
 class _LineWriter:

@@ -131,6 +131,7 @@ class HostSim:
             hosts=[self.address, *cfg.node_names()],
             started=self._started_at,
             list_pods=self._list_pods,
+            client_ca=self.client.config.ca_pem,
         )
         await self.server.start()
         self.nodes = NodeManager(

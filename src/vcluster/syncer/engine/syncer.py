@@ -54,6 +54,33 @@ class SyncMetrics:
         )
 
 
+def virtual_refusal(e: Any, host_namespace: str, hname: str, namespace: str, name: str) -> Any:
+    """The host's refusal of a relayed exec/attach (`podexec.UpstreamRefused`) as the virtual
+    cluster's StatusError: the host pod's names replaced by the virtual ones."""
+    from vcluster.apiserver.errors import StatusError
+
+    def virtual(text: str) -> str:
+        return text.replace(f"{host_namespace}/{hname}", f"{namespace}/{name}").replace(hname, name)
+
+    st = e.status_object()
+    if st is None:
+        reasons = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
+        code = e.status if e.status in reasons else 500
+        return StatusError(code, reasons.get(code, "InternalError"), virtual(e.text), {})
+    details = dict(st["details"]) if isinstance(st.get("details"), dict) else None
+    if details is not None:
+        if isinstance(details.get("name"), str):
+            details["name"] = virtual(details["name"])
+        if isinstance(details.get("causes"), list):
+            details["causes"] = [
+                {**c, "message": virtual(c["message"])} if isinstance(c.get("message"), str) else c
+                for c in details["causes"]
+                if isinstance(c, dict)
+            ]
+    code = st["code"] if isinstance(st.get("code"), int) else e.status
+    return StatusError(code, str(st.get("reason") or ""), virtual(str(st.get("message") or "")), details)
+
+
 class Syncer:
     """Everything one virtual cluster's syncer runs."""
 
@@ -235,6 +262,41 @@ class Syncer:
                     503, "ServiceUnavailable", f"the host cluster is unreachable: {msg}", {}
                 ) from None
             raise StatusError(e.status, e.reason or "", msg, {}) from None
+
+    async def proxy_pod_exec(self, sub: str, namespace: str, name: str, container: str, request: Any) -> Any:
+        """`pods/<name>/exec` or `/attach` of a virtual pod, relayed to its host pod's (the same
+        query, the container named explicitly): WebSocket messages are copied both ways as they
+        are; a refusal by the host becomes the same Status with the virtual names."""
+        from yarl import URL
+
+        from vcluster.apiserver import podexec
+        from vcluster.apiserver.errors import StatusError
+
+        hname = self.ctx.host_name_for(kinds.POD, name, namespace)
+        path = f"/api/v1/namespaces/{self.host_namespace}/pods/{hname}/{sub}"
+        query = [(k, v) for k, v in request.query.items() if k != "container"] + [("container", container)]
+        url = URL(self.host.server + path, encoded=True).with_query(query)
+        cfg = self.host.config
+        headers = {"User-Agent": self.host.user_agent, **cfg.headers}
+        auth = cfg.auth_header()
+        if auth:
+            headers["Authorization"] = auth
+        try:
+            return await podexec.proxy_stream(
+                request,
+                url,
+                ssl=cfg.ssl if url.scheme == "https" else False,
+                headers=headers,
+                server_hostname=cfg.tls_server_name,
+            )
+        except podexec.UpstreamRefused as e:
+            if e.upgrade_required:
+                raise podexec.spdy_unsupported(request) from None
+            raise virtual_refusal(e, self.host_namespace, hname, namespace, name) from None
+        except podexec.UpstreamUnreachable as e:
+            raise StatusError(
+                503, "ServiceUnavailable", f"the host cluster is unreachable: {e.dial_message()}", {}
+            ) from None
 
     # ------------------------------------------------------------------ start / stop
     async def _host_facts(self) -> dict[str, Any]:
