@@ -43,6 +43,7 @@ from procs import (
     vcluster_proc,
     wait_quiet,
 )
+from profile_split import split
 from watch import (
     Watcher,
     added,
@@ -430,6 +431,12 @@ async def burst(
     net = cpu - idle_cpu * elapsed
     per_pod = f"{cpu / n * 1000:.1f} ms ({net / n * 1000:.1f} ms net of idle)"
     r.add("vcluster process CPU per synced pod, until all-Running", per_pod, "target < 5 ms; vCluster ~9 ms")
+    if args.profile:  # the same CPU divided among the process's parts by the py-spy samples
+        parts = split(Path(args.profile) / f"burst-{vc.name}.json")
+        r.add(
+            "  of which, by py-spy samples (ms per pod)",
+            ", ".join(f"{name} {frac * cpu / n * 1000:.2f}" for name, frac in parts.items()),
+        )
     r.add("host process CPU per pod during the burst", f"{(hcpu1 - hcpu0) / n * 1000:.1f} ms",
           f"benchmark client {(bcpu1 - bcpu0) / n * 1000:.1f} ms")  # fmt: skip
     # the follow-up work after all-Running (mostly the host's events and their copies in the
