@@ -505,6 +505,13 @@ def test_sync_decisions_logged_and_measured(pair: Pair) -> None:
     )
     line = next(ln for ln in log.splitlines() if f"{ns}/seen" in ln and hname in ln)
     assert "pod" in line.lower() and "create" in line.lower(), line
+    # every write names the kind, the virtual and the host object: the bind and the status copy too
+    want = [
+        f"Create host pod {ns}/seen (host {HOST_NS}/{hname})",
+        f"Bind virtual pod {ns}/seen (host {HOST_NS}/{hname}), to node ",
+    ]
+    want.append(f"Update virtual status pod {ns}/seen (host {HOST_NS}/{hname})")
+    wait_until(lambda: all(w in p.vc.log_path.read_text() for w in want), 15, what=f"log lines {want}")
     samples = metric_samples(p.vc)
     kinds = {lab.get("kind") for n, lab, _ in samples if n.startswith("vcluster_syncer_")}
     assert {"pod", "configmap", "service"} <= kinds, kinds

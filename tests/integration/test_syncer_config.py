@@ -4,6 +4,7 @@ reload from that ConfigMap, and invalid configurations stopping `vcluster start`
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -39,6 +40,8 @@ sync:
       enabled: true
 policies:
   podSecurityStandard: baseline
+logging:
+  encoding: json
 """
 
 
@@ -92,6 +95,37 @@ def test_ingress_synced_when_enabled(selective: Pair) -> None:
         10,
         what="tls secret synced",
     )
+
+
+def test_json_log_lines_carry_the_sync_decision_fields(selective: Pair) -> None:
+    """`logging.encoding: json`: one JSON object per line; a sync decision has `action`, `kind`,
+    `virtual` and `host` fields."""
+    p, ns = selective, virtual_namespace(selective.kv, "jsonlog")
+    p.kv("create", "configmap", "logged", "-n", ns, "--from-literal=a=b")
+    hname = host_name("logged", ns)
+
+    def decision() -> dict[str, Any] | None:
+        for line in p.vc.log_path.read_text().splitlines():
+            if hname in line and line.startswith("{"):
+                rec = json.loads(line)
+                if rec.get("action") == "Create host":
+                    return rec
+        return None
+
+    rec = wait_until(decision, 10, what="a JSON decision line")
+    assert (
+        rec["kind"] == "configmap"
+        and rec["virtual"] == f"{ns}/logged"
+        and rec["host"] == f"{HOST_NS}/{hname}"
+    )
+    assert (
+        rec["level"] == "info"
+        and rec["logger"] == "vcluster.syncer.configmap"
+        and rec["msg"].startswith("Create host")
+    )
+    # after start-up every line is JSON
+    tail = p.vc.log_path.read_text().splitlines()[-20:]
+    assert tail and all(json.loads(line) for line in tail)
 
 
 def test_effective_config_in_host_configmap(selective: Pair) -> None:

@@ -54,6 +54,23 @@ class SyncController:
         self.vinf.add_handler(self._on_virtual)
         self.hinf.add_handler(self._on_host)
 
+    def decision(
+        self, action: str, ns: str, name: str, host: Mapping[str, Any] | None, detail: str = ""
+    ) -> None:
+        """One log line per write or sync decision: the action, the kind, the virtual and the host
+        names (also as fields `action`, `kind`, `virtual`, `host` of a JSON log line)."""
+        if host is not None:
+            hm = metadata.meta(host)
+            hns, hname = hm.get("namespace", ""), hm.get("name", "")
+        else:
+            hns, hname = self.ks.host_name(self.engine.ctx, ns, name)
+        vref, href = f"{ns}/{name}" if ns else name, f"{hns}/{hname}" if hns else hname
+        fields = {"action": action, "kind": self.ks.name, "virtual": vref, "host": href}
+        tail = f", {detail}" if detail else ""
+        self.log.info(
+            "%s %s %s (host %s)%s", action, self.ks.name, vref, href, tail, extra={"fields": fields}
+        )
+
     # ------------------------------------------------------------------ event sources
     def enqueue(self, namespace: str, name: str) -> None:
         self.queue.add(f"{namespace}/{name}")
@@ -215,16 +232,19 @@ class SyncController:
             return
         new_virtual, new_host = virtual, host
         if res.virtual_patch:
-            self.log.info("Apply virtual patch %s %s/%s", ks.name, ns, name)
+            self.decision("Update virtual", ns, name, host)
             new_virtual = await w.patch_virtual(ks.kind, virtual, res.virtual_patch)
         if res.virtual_status_patch:
+            self.decision("Update virtual status", ns, name, host)
             new_virtual = await w.patch_virtual(ks.kind, new_virtual, res.virtual_status_patch, status=True)
         if res.host_patch:
-            self.log.info("Apply host patch %s %s/%s", ks.name, ns, name)
+            self.decision("Update host", ns, name, host)
             new_host = await w.patch_host(ks.hkind, host, res.host_patch)
         if res.host_status_patch:
+            self.decision("Update host status", ns, name, host)
             new_host = await w.patch_host(ks.hkind, new_host, res.host_status_patch, status=True)
         if res.bind_node:
+            self.decision("Bind virtual", ns, name, host, f"to node {res.bind_node}")
             await self.engine.bind_virtual_pod(virtual, res.bind_node)
             m = metadata.meta(virtual)
             await self.vinf.wait_until(
@@ -296,7 +316,7 @@ class SyncController:
             await self.engine.writer.create_or_update_host(extra)
         created = await self.engine.writer.create_host(ks.hkind, tr.obj)
         await self._cached(self.hinf, created)
-        self.log.info("Create host object %s %s/%s -> %s/%s", ks.name, ns, name, hns, hname)
+        self.decision("Create host", ns, name, created)
         self.engine.metrics.syncs.labels(ks.name, "create_host").inc()
         self._host_keys[key] = (hns, hname)
         await self.engine.bases.put(ks.kind, ns, name, virtual, created, ks.base_paths)
@@ -316,7 +336,7 @@ class SyncController:
                 return
             created = await self.engine.writer.create_virtual(ks.kind, obj)
             await self._cached(self.vinf, created)
-            self.log.info("Create virtual object %s %s/%s", ks.name, ns, name)
+            self.decision("Create virtual", ns, name, host)
             self.engine.metrics.syncs.labels(ks.name, "create_virtual").inc()
             await self.engine.bases.put(ks.kind, ns, name, created, host, ks.base_paths)
 
@@ -348,10 +368,8 @@ class SyncController:
     ) -> None:
         ks, w = self.ks, self.engine.writer
         if d.side == "host" and host is not None:
-            m = metadata.meta(host)
-            self.log.info(
-                "delete host %s/%s, because %s", m.get("namespace", ""), m.get("name", ""), d.reason
-            )
+            vns, vname = self._virtual_name(virtual, host)
+            self.decision("Delete host", vns, vname, host, f"because {d.reason}")
             await w.delete(self.engine.host, ks.hkind, host, d)
             await self._cached(self.hinf, host, gone=True)
             if virtual is not None:
@@ -362,12 +380,19 @@ class SyncController:
             self.engine.metrics.syncs.labels(ks.name, "delete_host").inc()
         elif d.side == "virtual" and virtual is not None:
             m = metadata.meta(virtual)
-            self.log.info(
-                "delete virtual %s/%s, because %s", m.get("namespace", ""), m.get("name", ""), d.reason
+            self.decision(
+                "Delete virtual", m.get("namespace", ""), m.get("name", ""), host, f"because {d.reason}"
             )
             await w.delete(self.engine.virtual, ks.kind, virtual, d)
             await self._cached(self.vinf, virtual, gone=True)
             self.engine.metrics.syncs.labels(ks.name, "delete_virtual").inc()
+
+    def _virtual_name(self, virtual: Mapping[str, Any] | None, host: Mapping[str, Any]) -> tuple[str, str]:
+        """The virtual (namespace, name) of a pair, from the virtual object or the host one."""
+        if virtual is not None:
+            m = metadata.meta(virtual)
+            return m.get("namespace", ""), m.get("name", "")
+        return self.ks.virtual_name(self.engine.ctx, host) or ("", "?")
 
     async def _record(self, ns: str, name: str, host: Mapping[str, Any] | None, refs: list[Any]) -> None:
         ks, ctx = self.ks, self.engine.ctx

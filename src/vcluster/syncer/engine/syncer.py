@@ -166,7 +166,6 @@ class Syncer:
         from vcluster.syncer.resources.pod import binding
 
         m = vpod.get("metadata") or {}
-        log.info("bind virtual pod %s/%s to node %s", m.get("namespace"), m.get("name"), node)
         try:
             await self.virtual.create(
                 "v1",
@@ -213,7 +212,11 @@ class Syncer:
         if "status" in merged:
             vsvc["status"] = merged["status"]
         hm = created["metadata"]
-        log.info("Create host object service %s/%s (API interception)", hm["namespace"], hm["name"])
+        vref, href = f"{vm.get('namespace')}/{vm.get('name')}", f"{hm['namespace']}/{hm['name']}"
+        fields = {"action": "Create host", "kind": "service", "virtual": vref, "host": href}
+        log.info(
+            "Create host service %s (host %s), by the API interception", vref, href, extra={"fields": fields}
+        )
 
         async def undo() -> None:
             with contextlib.suppress(ApiError):
