@@ -13,6 +13,8 @@ within the time budget; the rate limit does not change memory or restart writes)
   5. RSS with 10,000 synced configmaps;
   6. restart (SIGTERM, start again) with 10,000 synced objects: time to converge and the writes
      done on both sides (apiserver_request_total create/update/patch/delete before vs after).
+Phase C (fresh pair, 110 pods per simulated node, hostQPS raised as in phase B):
+  7. RSS with 10,000 synced pods, all Running, once the process is quiet (their events copied).
 
 Usage (from the repository root):  .venv/bin/python bench/syncer/bench_syncer.py [--quick]
 The table is printed and written to bench/results/syncer-<date>.txt.
@@ -537,6 +539,43 @@ async def restart(host: Proc, vc: Proc, r: Results, n: int) -> None:
     r.add(f"RSS after the restart with {n} objects", f"{rss_mb(vc.pid):.0f} MB")
 
 
+# ------------------------------------------------------------------------------------------ phase C
+async def phase_c(base: Path, r: Results, args: argparse.Namespace) -> None:
+    """Memory with N synced pods (the issue's 10,000): a fresh pair with room for them all."""
+    n, conc = args.memory_pods, args.concurrency
+    host = host_proc(base / "c", nodes=n // 100 + 1).start()
+    vc = vcluster_proc(base / "c", host, VC, HNS, PHASE_B_CONFIG)
+    try:
+        vc.start()
+        vcl = await Client.from_kubeconfig(str(vc.kubeconfig), user_agent="bench")
+        try:
+            await ensure_namespace(vcl, "mem")
+            virt_w = Watcher(vcl, "v1", "pods", "mem")
+            up = Counter(running, n)
+            virt_w.callbacks.append(up)
+            await virt_w.start()
+            t0 = time.monotonic()
+            await bounded(n, conc, lambda i: vcl.create("v1", "pods", pod(f"m-{i}", "mem"), "mem"))
+            ok = await wait_event(up.done, 600)
+            await virt_w.stop()
+            total = (up.when - t0) if ok else float("nan")
+            if not ok:
+                r.notes.append(f"phase C: only {len(up.names)}/{n} virtual pods Running after 600 s")
+            r.add(
+                f"{n} pods Running in the virtual cluster (hostQPS raised)",
+                f"{total:.0f} s = {n / total:.0f}/s",
+            )
+            quiet = await asyncio.to_thread(wait_quiet, vc.pid, below=0.05, interval=1.0, timeout=300)
+            vc_mb, host_mb = rss_mb(vc.pid), rss_mb(host.pid)
+            r.add(f"RSS with {n} synced pods (and their 5 events each)", f"{vc_mb:.0f} MB",
+                  f"quiet {quiet:.0f} s later; host process {host_mb:.0f} MB")  # fmt: skip
+        finally:
+            await vcl.close()
+    finally:
+        vc.stop()
+        host.stop()
+
+
 # ------------------------------------------------------------------------------------------ main
 def machine() -> str:
     model = ""
@@ -556,6 +595,8 @@ async def main_async(args: argparse.Namespace) -> Results:
         await phase_a(base, r, args)
     if not args.skip_b:
         await phase_b(base, r, args)
+    if not args.skip_c and args.memory_pods:
+        await phase_c(base, r, args)
     return r
 
 
@@ -578,9 +619,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, to check the script")
     ap.add_argument("--skip-a", action="store_true")
     ap.add_argument("--skip-b", action="store_true")
+    ap.add_argument(
+        "--memory-pods", type=int, default=10000, help="phase C: synced pods for the memory figure"
+    )
+    ap.add_argument("--skip-c", action="store_true")
     args = ap.parse_args()
     if args.quick:
         args.latency_n, args.pod_latency_n, args.burst, args.objects = 30, 10, 100, 500
+        args.memory_pods = 300
     started = dt.datetime.now()
     r = asyncio.run(main_async(args))
     text = "\n".join(

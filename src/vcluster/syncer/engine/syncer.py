@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from vcluster.client import ApiError, Client, SharedInformers
+from vcluster.client import ApiError, Client, SharedInformers, strip_managed_fields
 from vcluster.config import VClusterConfig
 from vcluster.controllers.base import EventRecorder
 from vcluster.store.interface import Storage
@@ -123,6 +123,9 @@ class Syncer:
         informer_options: dict[str, Any] = {
             "resync_seconds": eng.resync_period or None,
             "silence_timeout": eng.watch_silence_timeout,
+            # the syncer never reads managedFields (it strips them from what it copies); a host
+            # pod's are a third of it
+            "transform": strip_managed_fields,
         }
         self.virtual_informers = virtual_informers or SharedInformers(virtual, **informer_options)
         self.host_informers = SharedInformers(host, **informer_options)
