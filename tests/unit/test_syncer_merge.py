@@ -25,6 +25,7 @@ from vcluster.syncer.merge import (
     semantic_equal,
     set_path,
     split_status,
+    visible_annotations,
 )
 
 CTX = SyncContext(vcluster="vc", host_namespace="hns")
@@ -89,6 +90,42 @@ def test_annotation_merge_excludes_bookkeeping_both_ways() -> None:
     assert got.virtual == {"note": "1"}
     got = merge_annotations({}, {c.UID_ANNOTATION: "u", "x": "1"}, h_old, h_old)
     assert got.host == {**h_old, "x": "1"}
+
+
+ann_keys = st.sampled_from(["a", "b", "note", c.NAME_ANNOTATION, c.UID_ANNOTATION, "pre/tok", "skip-me"])
+ann_maps = st.dictionaries(ann_keys, values, max_size=5)
+
+
+@given(ann_maps, ann_maps, ann_maps, ann_maps)
+def test_annotation_merge_needs_no_excluded_keys_in_its_base(
+    v_old: dict[str, str], v: dict[str, str], h_old: dict[str, str], h: dict[str, str]
+) -> None:
+    """A base kept without the excluded annotations (BaseStore keeps no host pod token) merges
+    exactly as the full base would."""
+    ex, pre = ("skip-me",), ("pre/",)
+    full = merge_annotations(v_old, v, h_old, h, ex, pre)
+    lean = merge_annotations(
+        visible_annotations(v_old, ex, pre), v, visible_annotations(h_old, ex, pre), h, ex, pre
+    )
+    # the same visible outcome on both sides, and the host's own excluded keys kept
+    for side in ("virtual", "host"):
+        got, want = getattr(lean, side), getattr(full, side)
+        assert visible_annotations(got, ex, pre) == visible_annotations(want, ex, pre), side
+    hidden = {k: x for k, x in h.items() if k not in visible_annotations(h, ex, pre)}
+    assert hidden.items() <= lean.host.items()
+
+
+def test_base_projection_keeps_only_crossing_annotations() -> None:
+    from vcluster.syncer.engine.basestore import project
+
+    obj = {"metadata": {"labels": {"a": "1"}, "annotations": {"note": "1", "pre/tok": "jwt"}}, "spec": {}}
+    keep = lambda m: visible_annotations(m, (), ("pre/",))  # noqa: E731
+    assert project(obj, ("metadata.labels", "metadata.annotations"), keep) == {
+        "metadata": {"labels": {"a": "1"}, "annotations": {"note": "1"}}
+    }
+    only_token = {"metadata": {"annotations": {"pre/tok": "jwt"}}}
+    assert project(only_token, ("metadata.annotations",), keep) == {}
+    assert obj["metadata"]["annotations"] == {"note": "1", "pre/tok": "jwt"}  # not mutated
 
 
 def test_copy_and_merge_bidirectional() -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "semantic_equal",
     "set_path",
     "split_status",
+    "visible_annotations",
 ]
 
 KeyTransform = Callable[[str], "str | None"]
@@ -285,6 +286,14 @@ def annotation_excluded(key: str, excluded: Iterable[str] = (), prefixes: Iterab
     )
 
 
+def visible_annotations(
+    m: Mapping[str, str] | None, excluded: Iterable[str] = (), prefixes: Iterable[str] = ()
+) -> dict[str, str]:
+    """The annotations that cross sides (what a three-way merge compares, and what a base keeps)."""
+    ex, pre = tuple(excluded), tuple(prefixes)
+    return {k: v for k, v in (m or {}).items() if not annotation_excluded(k, ex, pre)}
+
+
 def merge_annotations(
     v_old: Mapping[str, str] | None,
     v: Mapping[str, str] | None,
@@ -308,9 +317,10 @@ def merge_annotations(
             return None
         return to_virtual(k) if to_virtual else k
 
-    if not semantic_equal(v_old, v):
+    # excluded keys are compared out, so a base may leave them out (BaseStore does)
+    if not semantic_equal(visible_annotations(v_old, ex, pre), visible_annotations(v, ex, pre)):
         return _merged(dict(v or {}), merge_maps(v_old, v, h, host_key), v, h)
-    if not semantic_equal(h_old, h):
+    if not semantic_equal(visible_annotations(h_old, ex, pre), visible_annotations(h, ex, pre)):
         return _merged(merge_maps(h_old, h, v, virtual_key), dict(h or {}), v, h)
     return _merged(dict(v or {}), dict(h or {}), v, h)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -31,13 +31,21 @@ def base_key(kind: Kind, namespace: str, name: str) -> str:
     return f"{PREFIX}{kind.api_version}/{kind.kind.lower()}/{ns}{name}"
 
 
-def project(obj: dict[str, Any] | None, paths: Iterable[str]) -> dict[str, Any] | None:
-    """Only the given dotted paths of `obj` (what the three-way merge reads from a base)."""
+AnnotationFilter = Callable[[Mapping[str, str] | None], dict[str, str]]
+
+
+def project(
+    obj: dict[str, Any] | None, paths: Iterable[str], annotations: AnnotationFilter | None = None
+) -> dict[str, Any] | None:
+    """Only the given dotted paths of `obj` (what the three-way merge reads from a base); with
+    `annotations`, only the annotations it keeps (the merge compares the others out)."""
     if obj is None:
         return None
     out: dict[str, Any] = {}
     for p in paths:
         v = get_path(obj, p)
+        if v is not None and annotations is not None and p == "metadata.annotations":
+            v = annotations(v) or None
         if v is not None:
             set_path(out, p, orjson.loads(orjson.dumps(v)))
     return out
@@ -90,10 +98,11 @@ class BaseStore:
         virtual: dict[str, Any] | None,
         host: dict[str, Any] | None,
         paths: Iterable[str],
+        annotations: AnnotationFilter | None = None,
     ) -> None:
         """Remember both sides (projected on `paths`); nothing to write when nothing changed."""
         paths = tuple(paths)
-        doc = {"virtual": project(virtual, paths), "host": project(host, paths)}
+        doc = {"virtual": project(virtual, paths, annotations), "host": project(host, paths, annotations)}
         key = base_key(kind, namespace, name)
         old = self._mem.get(key)
         if old is not None and semantic_equal(old, doc):

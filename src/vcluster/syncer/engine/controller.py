@@ -260,7 +260,9 @@ class SyncController:
         if new_host is not host:
             await self._cached(self.hinf, new_host)
         self.engine.metrics.syncs.labels(ks.name, "sync" if res.changed else "unchanged").inc()
-        await self.engine.bases.put(ks.kind, ns, name, res.virtual, res.host, ks.base_paths)
+        await self.engine.bases.put(
+            ks.kind, ns, name, res.virtual, res.host, ks.base_paths, ks.base_annotations
+        )
         if res.refs:
             await self._record(ns, name, host, res.refs)
         if res.requeue_after:
@@ -319,7 +321,7 @@ class SyncController:
         self.decision("Create host", ns, name, created)
         self.engine.metrics.syncs.labels(ks.name, "create_host").inc()
         self._host_keys[key] = (hns, hname)
-        await self.engine.bases.put(ks.kind, ns, name, virtual, created, ks.base_paths)
+        await self.engine.bases.put(ks.kind, ns, name, virtual, created, ks.base_paths, ks.base_annotations)
         await self._record(ns, name, created, ks.references(virtual, tr))
 
     async def _host_only(
@@ -338,7 +340,7 @@ class SyncController:
             await self._cached(self.vinf, created)
             self.decision("Create virtual", ns, name, host)
             self.engine.metrics.syncs.labels(ks.name, "create_virtual").inc()
-            await self.engine.bases.put(ks.kind, ns, name, created, host, ks.base_paths)
+            await self.engine.bases.put(ks.kind, ns, name, created, host, ks.base_paths, ks.base_annotations)
 
     async def _cached(self, inf: Informer, obj: Mapping[str, Any], gone: bool = False) -> None:
         """Wait (at most 2 s) until the informer shows our write, so that the next reconcile of this

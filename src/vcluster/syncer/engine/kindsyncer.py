@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vcluster.syncer import lifecycle, metadata
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.kinds import Kind
-from vcluster.syncer.merge import FieldDirections
+from vcluster.syncer.merge import FieldDirections, visible_annotations
 from vcluster.syncer.result import SyncResult, Translation
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ class KindSyncer:
     def base_paths(self) -> tuple[str, ...]:
         """What the three-way merge reads from the base: the fields that sync both ways."""
         return self.fields.paths()["both"]
+
+    def base_annotations(self, annotations: Mapping[str, str] | None) -> dict[str, str]:
+        """The annotations a base keeps: those that cross sides (a host pod's token is not one)."""
+        f = self.fields
+        return visible_annotations(annotations, f.excluded_annotations, f.excluded_annotation_prefixes)
 
     # ---- names
     def host_name(self, ctx: SyncContext, namespace: str, name: str) -> tuple[str, str]:

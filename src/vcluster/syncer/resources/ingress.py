@@ -16,6 +16,7 @@ from vcluster.syncer.merge import (
     json_copy,
     merge_maps,
     semantic_equal,
+    visible_annotations,
 )
 from vcluster.syncer.refs import RefRecorder
 from vcluster.syncer.result import Event, SyncResult, Translation
@@ -130,10 +131,11 @@ def _annotations_merge(v_old: Any, v: Any, h_old: Any, h: Any, env: FieldEnv) ->
     def virtual_key(key: str) -> str | None:
         return None if annotation_excluded(key, EXCLUDED_ANNOTATIONS) or _is_rewritten(key) else key
 
-    if not semantic_equal(v_old, v):
+    ex = EXCLUDED_ANNOTATIONS
+    if not semantic_equal(visible_annotations(v_old, ex), visible_annotations(v, ex)):
         before, after = translate_annotations(v_old or {}, ns, refs), translate_annotations(v or {}, ns, refs)
         return v, merge_maps(before, after, h, host_key)
-    if not semantic_equal(h_old, h):
+    if not semantic_equal(visible_annotations(h_old, ex), visible_annotations(h, ex)):
         return merge_maps(h_old, h, v, virtual_key), h
     return v, h
 
