@@ -26,12 +26,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from vcluster.apiserver.reviews import Authorizer
-from vcluster.apiserver.server import APIServer, ServerConfig
-
 from .conftest import Kubectl, LineReader, Server
 from .httpclient import Client as HTTPClient
-from .loopthread import LoopThread
+from .strict_server import StrictServer
 from .syncer_harness import Pair, pair_fixture, pod_running, virtual_namespace, wait_until
 
 pytestmark = pytest.mark.integration
@@ -330,27 +327,8 @@ def test_exec_errors_in_the_virtual_cluster(pair: Pair, virtual_ns: str) -> None
 
 
 # ---------------------------------------------------------------------------------------------- authorization
-class _StrictServer(LoopThread):
-    """An API server in this process whose authorizer enforces the bootstrap RBAC policy."""
-
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__()
-        self.data_dir = data_dir
-        self.srv: APIServer | None = None
-
-    async def _start(self) -> None:
-        self.srv = APIServer(ServerConfig(data_dir=self.data_dir, port=0))
-        await self.srv.start()
-        assert self.srv.authapi is not None
-        self.srv.authapi.authorizer = Authorizer(all_authenticated_are_admins=False)
-
-    async def _stop(self) -> None:
-        if self.srv is not None:
-            await self.srv.stop()
-
-
 def test_exec_and_attach_need_create_on_the_subresource(tmp_path: Path) -> None:
-    st = _StrictServer(tmp_path / "strict").start()
+    st = StrictServer(tmp_path / "strict").start()
     try:
         k = Kubectl(Server(tmp_path / "strict"), tmp_path / "kcache")
         k("create", "serviceaccount", "default")

@@ -167,11 +167,12 @@ def is_websocket(request: web.BaseRequest) -> bool:
     return request.headers.get("Upgrade", "").strip().lower() == "websocket"
 
 
-def offered_protocols(request: web.BaseRequest) -> list[str]:
-    """The client's subprotocols we speak, in the client's order of preference."""
+def offered_protocols(request: web.BaseRequest, known: Iterable[str] = PROTOCOLS) -> list[str]:
+    """The client's subprotocols among `known`, in the client's order of preference."""
     raw = request.headers.getall("Sec-WebSocket-Protocol", [])
     offered = [p.strip() for value in raw for p in value.split(",")]
-    return [p for p in offered if p in PROTOCOLS]
+    accepted = set(known)
+    return [p for p in offered if p in accepted]
 
 
 def server_websocket(protocols: Iterable[str] = PROTOCOLS) -> web.WebSocketResponse:
@@ -337,10 +338,12 @@ async def proxy_stream(
     ssl: _ssl.SSLContext | bool,
     headers: Mapping[str, str] | None = None,
     server_hostname: str | None = None,
+    protocols: Iterable[str] = PROTOCOLS,
 ) -> web.StreamResponse:
-    """Relay an exec/attach request to `url` (a kubelet or another API server).
+    """Relay an exec/attach/port-forward request to `url` (a kubelet or another API server).
 
-    A WebSocket upgrade connects upstream first, offering the client's subprotocols, then accepts
+    A WebSocket upgrade connects upstream first, offering the client's subprotocols (those among
+    `protocols`: the remote-command ones, or port-forward's SPDY tunnel), then accepts
     the client with the one upstream chose and copies messages both ways until either side closes.
     Any other request is sent upstream as a plain POST, which only validates. Raises
     UpstreamRefused (the answer to turn into an error) or UpstreamUnreachable."""
@@ -359,7 +362,7 @@ async def proxy_stream(
                 raise UpstreamRefused(400, "text/plain", UPGRADE_REQUIRED.encode())
             upstream = await session.ws_connect(
                 url,
-                protocols=offered_protocols(request),
+                protocols=offered_protocols(request, protocols),
                 headers=headers,
                 timeout=aiohttp.ClientWSTimeout(ws_close=_CLOSE_TIMEOUT),
                 max_msg_size=0,
@@ -413,7 +416,7 @@ async def relay(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocket
 
 
 # ---------------------------------------------------------------------------------------------- handler
-def _kubelet_error(exc: UpstreamRefused) -> StatusError:
+def kubelet_error(exc: UpstreamRefused) -> StatusError:
     """A kubelet's plain-text refusal as an API error."""
     text = exc.text or f"the kubelet answered {exc.status}"
     if exc.status == 400:
@@ -426,14 +429,22 @@ def _kubelet_error(exc: UpstreamRefused) -> StatusError:
     return StatusError(500, "InternalError", f"Internal error occurred: {text}", {}, causes=[Cause("", text)])
 
 
-def spdy_unsupported(request: web.BaseRequest) -> StatusError:
+PORTFORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)  # SPDY tunnelled in WebSocket (client-go 1.31+)
+
+
+def spdy_unsupported(request: web.BaseRequest, sub: str = "exec") -> StatusError:
     """The answer to a request that passed every check but is not a WebSocket upgrade."""
     upgrade = request.headers.get("Upgrade", "").strip()
     if not upgrade:
         return bad_request(UPGRADE_REQUIRED)
+    what, protocols = (
+        ("port-forward", PORTFORWARD_PROTOCOLS)
+        if sub == "portforward"
+        else ("exec and attach", PROTOCOLS[:2])
+    )
     return bad_request(
-        f"unable to upgrade connection: {upgrade} is not supported; this server streams exec and attach "
-        f"over WebSocket ({', '.join(PROTOCOLS[:2])})"
+        f"unable to upgrade connection: {upgrade} is not supported; this server streams {what} "
+        f"over WebSocket ({', '.join(protocols)})"
     )
 
 
@@ -477,6 +488,6 @@ async def pod_exec(
     except UpstreamRefused as e:
         if e.upgrade_required:
             raise spdy_unsupported(request) from None
-        raise _kubelet_error(e) from None
+        raise kubelet_error(e) from None
     except UpstreamUnreachable as e:
         raise StatusError(500, "InternalError", f"error dialing backend: {e.dial_message()}", {}) from None

@@ -151,8 +151,10 @@ class Rest:
         self.service_create_hook: Any = None
         # ... and their pods' logs come from the host: `await hook(namespace, name, request)`.
         self.pod_log_hook: Any = None
-        self.pod_exec_hook: Any = None  # exec/attach: `await hook(sub, namespace, name, container, request)`
-        # TLS toward kubelets (logs, exec, attach): the API server's kubelet client certificate
+        # exec/attach/portforward: `await hook(sub, namespace, name, container, request)` ("" container
+        # for portforward)
+        self.pod_exec_hook: Any = None
+        # TLS toward kubelets (logs, exec, attach, port-forward): the API server's kubelet client certificate
         self.kubelet_ssl: ssl.SSLContext | None = None
 
     def _allocator_for(self, rt: ResourceType) -> Any:

@@ -447,6 +447,12 @@ class APIServer:
 
             assert self.authapi is not None
             return await pod_exec(self.rest, self.registry, info, request, user, self.authapi.authorizer)
+        if name == "portforward" and rt.kind == "Pod":
+            from vcluster.apiserver.portforward import pod_portforward
+
+            assert self.authapi is not None
+            authorizer = self.authapi.authorizer
+            return await pod_portforward(self.rest, self.registry, info, request, user, authorizer)
         raise StatusError(
             404,
             "NotFound",

@@ -1,8 +1,10 @@
 """The kubelet HTTPS endpoint shared by all simulated nodes: `GET /containerLogs/{ns}/{pod}/{c}`
 (follow, tailLines, timestamps, sinceSeconds, sinceTime, limitBytes, previous), `/exec/{ns}/{pod}/{c}`
-and `/attach/{ns}/{pod}/{c}` (WebSocket remote-command protocol, see `apiserver/podexec.py`), `/pods`
-and `/healthz`, with the kubelet's error texts. Serves a self-signed certificate; the API server
-connects without verifying it, as kube-apiserver does without --kubelet-certificate-authority.
+and `/attach/{ns}/{pod}/{c}` (WebSocket remote-command protocol, see `apiserver/podexec.py`),
+`/portForward/{ns}/{pod}` (SPDY/3.1 over WebSocket to 127.0.0.1:<port> of this machine, see
+`hostsim/portforward.py`), `/pods` and `/healthz`, with the kubelet's error texts. Serves a
+self-signed certificate; the API server connects without verifying it, as kube-apiserver does
+without --kubelet-certificate-authority.
 
 The simulated containers have no image and no filesystem, so **exec runs the command as a local
 process of this host** (as kwok's ClusterExec does): this is a local test host, and anyone who can
@@ -34,7 +36,7 @@ import struct
 import tempfile
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -63,12 +65,14 @@ from vcluster.apiserver.podexec import (
     exit_status,
     internal_error_status,
     is_websocket,
+    offered_protocols,
     parse_resize,
     server_websocket,
     success_status,
 )
 from vcluster.hostsim.loggen import LogSource, rfc3339_nano
 from vcluster.hostsim.podstatus import parse_time
+from vcluster.hostsim.portforward import WEBSOCKET_PROTOCOL, PortForwardSession
 
 log = logging.getLogger("vcluster.hostsim.kubeletserver")
 
@@ -227,7 +231,7 @@ class KubeletServer:
         self.pods = pods
         # Clients authenticate with a certificate from this CA (the API server's kubelet client
         # certificate), as a kubelet with anonymous auth off; without it only logs and /pods
-        # are served, anonymously, and exec/attach are refused.
+        # are served, anonymously, and exec/attach/port-forward are refused.
         self.client_ca = client_ca
         self.bind = bind
         self.port = port
@@ -239,7 +243,7 @@ class KubeletServer:
         self._closing = asyncio.Event()
         self.requests_total = 0
         self.active_streams = 0  # log responses being written (follow streams stay open)
-        self.active_sessions = 0  # exec and attach connections
+        self.active_sessions = 0  # exec, attach and port-forward connections
         self._procs: set[asyncio.subprocess.Process] = set()
         self._exec_root: str | None = None  # per-pod working directories of exec'd commands
 
@@ -248,6 +252,7 @@ class KubeletServer:
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
         app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self.exec)
         app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", self.attach)
+        app.router.add_route("*", "/portForward/{namespace}/{pod}", self.port_forward)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods_list)
         app.router.add_get("/pods/", self.pods_list)
@@ -282,16 +287,16 @@ class KubeletServer:
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """A verified client certificate for everything but /healthz (401 "Unauthorized" as the
-        kubelet answers); exec and attach also need one to be possible at all."""
+        kubelet answers); exec, attach and port-forward also need one to be possible at all."""
         if request.path == "/healthz":
             return await handler(request)
-        remote = request.path.startswith(("/exec/", "/attach/"))
+        remote = request.path.startswith(("/exec/", "/attach/", "/portForward/"))
         if self.client_ca is None:
             if remote:
                 return web.Response(
                     status=403,
-                    text="exec and attach need client certificate authentication, and this kubelet "
-                    "has no client CA (its kubeconfig names no certificate authority)",
+                    text="exec, attach and port-forward need client certificate authentication, and this "
+                    "kubelet has no client CA (its kubeconfig names no certificate authority)",
                 )
             return await handler(request)
         if not (request.transport and request.transport.get_extra_info("peercert")):
@@ -542,6 +547,39 @@ class KubeletServer:
             self.active_sessions -= 1
         return ws
 
+    # ------------------------------------------------------------------ port-forward
+    async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        """Forward the client's SPDY streams to 127.0.0.1:<port> (see `hostsim/portforward.py`)."""
+        self.requests_total += 1
+        ns, name = request.match_info["namespace"], request.match_info["pod"]
+        pod = self.pods(ns, name)
+        if pod is None:
+            return web.Response(status=404, text="pod does not exist")
+        if (pod.get("status") or {}).get("phase") != "Running":
+            # the runtime has no sandbox for it (kubelet GetPortForward, streaming.WriteError)
+            return web.Response(status=500, text=f'pod not found ("{name}_{ns}")')
+        if not is_websocket(request):
+            return web.Response(status=400, text=UPGRADE_REQUIRED)
+        if WEBSOCKET_PROTOCOL not in offered_protocols(request, (WEBSOCKET_PROTOCOL,)):
+            return web.Response(
+                status=400,
+                text=f"port-forward over WebSocket needs the {WEBSOCKET_PROTOCOL} subprotocol "
+                "(this kubelet does not serve the v4.channel.k8s.io port-forward protocol)",
+            )
+        ws = server_websocket((WEBSOCKET_PROTOCOL,))
+        await ws.prepare(request)
+        self.active_sessions += 1
+        try:
+            await PortForwardSession(pod, ws.send_bytes).run(ws)
+        except ConnectionError:
+            pass  # the client went away
+        finally:
+            self.active_sessions -= 1
+            if not ws.closed:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.close()
+        return ws
+
 
 def _running(pod: dict[str, Any], container: str) -> bool:
     status = pod.get("status") or {}
@@ -705,14 +743,7 @@ class _ProcessIO:
 
     async def _read_client(self, ws: web.WebSocketResponse, opts: StreamOptions) -> None:
         """stdin, v5's close signal and resizes from the client, until it closes the connection."""
-        protocol = ws.ws_protocol or ""
-        async for msg in ws:
-            if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                return
-            try:
-                channel, data = decode_frame(msg.data, protocol)
-            except FrameError:
-                continue
+        async for channel, data in _client_frames(ws):
             if channel == STDIN and opts.stdin:
                 await self._write_stdin(data)
             elif channel == CLOSE_SIGNAL and data[:1] == bytes((STDIN,)) and self._stdin_open:
@@ -726,16 +757,23 @@ class _ProcessIO:
                         )
 
 
-async def _attach_input(ws: web.WebSocketResponse, out: StreamWriter, echo: bool) -> None:
-    """An attached client's stdin: echoed on stdout when the container reads stdin, else dropped."""
+async def _client_frames(ws: web.WebSocketResponse) -> AsyncIterator[tuple[int, bytes]]:
+    """(channel, data) of each remote-command frame the client sends (undecodable ones skipped),
+    until it closes the connection."""
     protocol = ws.ws_protocol or ""
     async for msg in ws:
         if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
             return
         try:
-            channel, data = decode_frame(msg.data, protocol)
+            frame = decode_frame(msg.data, protocol)
         except FrameError:
             continue
+        yield frame
+
+
+async def _attach_input(ws: web.WebSocketResponse, out: StreamWriter, echo: bool) -> None:
+    """An attached client's stdin: echoed on stdout when the container reads stdin, else dropped."""
+    async for channel, data in _client_frames(ws):
         if channel == STDIN and echo and data:
             await out.send(STDOUT, data)
 

@@ -55,8 +55,8 @@ class SyncMetrics:
 
 
 def virtual_refusal(e: Any, host_namespace: str, hname: str, namespace: str, name: str) -> Any:
-    """The host's refusal of a relayed exec/attach (`podexec.UpstreamRefused`) as the virtual
-    cluster's StatusError: the host pod's names replaced by the virtual ones."""
+    """The host's refusal of a relayed exec/attach/port-forward (`podexec.UpstreamRefused`) as the
+    virtual cluster's StatusError: the host pod's names replaced by the virtual ones."""
     from vcluster.apiserver.errors import StatusError
 
     def virtual(text: str) -> str:
@@ -270,9 +270,10 @@ class Syncer:
             raise StatusError(e.status, e.reason or "", msg, {}) from None
 
     async def proxy_pod_exec(self, sub: str, namespace: str, name: str, container: str, request: Any) -> Any:
-        """`pods/<name>/exec` or `/attach` of a virtual pod, relayed to its host pod's (the same
-        query, the container named explicitly): WebSocket messages are copied both ways as they
-        are; a refusal by the host becomes the same Status with the virtual names."""
+        """`pods/<name>/exec`, `/attach` or `/portforward` (`sub`) of a virtual pod, relayed to its
+        host pod's (the same query, the container named explicitly unless `container` is empty):
+        WebSocket messages are copied both ways as they are; a refusal by the host becomes the
+        same Status with the virtual names."""
         from yarl import URL
 
         from vcluster.apiserver import podexec
@@ -280,7 +281,9 @@ class Syncer:
 
         hname = self.ctx.host_name_for(kinds.POD, name, namespace)
         path = f"/api/v1/namespaces/{self.host_namespace}/pods/{hname}/{sub}"
-        query = [(k, v) for k, v in request.query.items() if k != "container"] + [("container", container)]
+        query = [(k, v) for k, v in request.query.items() if k != "container" or not container]
+        if container:
+            query.append(("container", container))
         url = URL(self.host.server + path, encoded=True).with_query(query)
         cfg = self.host.config
         headers = {"User-Agent": self.host.user_agent, **cfg.headers}
@@ -294,10 +297,11 @@ class Syncer:
                 ssl=cfg.ssl if url.scheme == "https" else False,
                 headers=headers,
                 server_hostname=cfg.tls_server_name,
+                protocols=podexec.PORTFORWARD_PROTOCOLS if sub == "portforward" else podexec.PROTOCOLS,
             )
         except podexec.UpstreamRefused as e:
             if e.upgrade_required:
-                raise podexec.spdy_unsupported(request) from None
+                raise podexec.spdy_unsupported(request, sub) from None
             raise virtual_refusal(e, self.host_namespace, hname, namespace, name) from None
         except podexec.UpstreamUnreachable as e:
             raise StatusError(
