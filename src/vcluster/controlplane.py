@@ -152,6 +152,7 @@ class ControlPlane:
         await self.syncer.start()
         self.server.rest.service_create_hook = self.syncer.intercept_service_create
         self.server.rest.pod_log_hook = self.syncer.proxy_pod_log
+        self.server.rest.node_write_hook = self.syncer.intercept_node_write
         self.server.rest.pod_exec_hook = self.syncer.proxy_pod_exec
 
     async def stop(self) -> None:

@@ -765,7 +765,6 @@ def test_accepted_but_unimplemented_options_are_named() -> None:
         "experimental:\n  syncSettings: {hostMetricsBindAddress: ':8081'}\n"
     )
     assert [u.split(":")[0] for u in cfg.unimplemented()] == [
-        "sync.fromHost.nodes.syncBackChanges",
         "networking.advanced.fallbackHostCluster",
         "experimental.syncSettings.hostMetricsBindAddress",
     ]

@@ -926,3 +926,30 @@ def test_pod_conditions_both_ways() -> None:
     # unchanged on the virtual side: the host's conditions win
     v_out, h_out = pod.merge_conditions([sched_h], [sched_h], [sched_h], [sched_h, ready_h])
     assert v_out == [sched_h, ready_h]
+
+
+def test_node_sync_back_patch_8_9() -> None:
+    t1 = {"key": "a", "value": "1", "effect": "NoSchedule"}
+    t2 = {"key": "b", "effect": "NoExecute", "timeAdded": "2026-01-01T00:00:00Z"}
+    host_only = {"key": "h", "effect": "NoSchedule"}
+    old = {
+        "metadata": {"labels": {"x": "1", "gone": "y", "vcluster.loft.sh/managed-by": "vc"}},
+        "spec": {"taints": [t1]},
+        "status": {"capacity": {"cpu": "4"}},
+    }
+    host = {"spec": {"taints": [host_only, t1]}}
+    new = {
+        "metadata": {"labels": {"x": "2", "new": "z"}},
+        "spec": {"taints": [t2], "unschedulable": True},
+        "status": {"capacity": {"cpu": "8"}},
+    }
+    assert node.sync_back_patch(old, new, host, "") == {
+        "metadata": {"labels": {"x": "2", "new": "z", "gone": None}},
+        "spec": {"taints": [host_only, t2], "unschedulable": True},
+    }
+    assert node.sync_back_patch(old, new, host, "status") == {"status": {"capacity": {"cpu": "8"}}}
+    assert node.sync_back_patch(old, copy.deepcopy(old), host, "") is None
+    assert node.sync_back_patch(old, copy.deepcopy(old), host, "status") is None
+    back = {**new, "metadata": {"labels": {**new["metadata"]["labels"], "vcluster.loft.sh/managed-by": "vc"}}}
+    assert node.synced_back(back, new, "") and not node.synced_back(old, new, "")
+    assert node.synced_back(back, new, "status") and node.synced_back(None, new, "")

@@ -86,6 +86,7 @@ class LocalRequest:
     __slots__ = ("content", "content_length", "dup_free", "headers", "method", "rel_url", "stream")
 
     transport = None  # no TLS peer certificate: the Authorization header authenticates
+    in_process = True  # this process's own controllers and syncer
 
     def __init__(
         self, method: str, url: URL, headers: Mapping[str, str], body: bytes, dup_free: bool = False

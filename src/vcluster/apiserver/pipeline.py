@@ -35,7 +35,7 @@ _ADMISSION_KINDS = {
 class WriteContext:
     """Who writes (the field manager) and when, shared by the steps of one request."""
 
-    __slots__ = ("managed_fields", "manager", "now", "record_as", "subresource")
+    __slots__ = ("external", "managed_fields", "manager", "now", "record_as", "subresource")
 
     def __init__(
         self,
@@ -44,8 +44,12 @@ class WriteContext:
         subresource: str = "",
         managed_fields: bool = True,
         record_as: str | None = None,
+        external: bool = False,
     ) -> None:
         self.manager = manager
+        # a client's request over HTTP (not this process's own controllers and syncer): the
+        # writes vCluster's API proxy intercepts
+        self.external = external
         self.now = strategy.now_rfc3339()
         self.subresource = subresource  # the endpoint whose strategy applies ("", "status", ...)
         self.managed_fields = managed_fields  # False for apply: fieldmanager.apply already set them

@@ -153,6 +153,9 @@ class Rest:
         self.pod_log_hook: Any = None
         # exec/attach/portforward: `await hook(sub, namespace, name, container, request)` ("" container
         # for portforward)
+        # ... and with syncBackChanges a client's changes to a real node go to the host node:
+        # `await hook(old, new, subresource) -> the virtual node's JSON once synced back | None`
+        self.node_write_hook: Any = None
         self.pod_exec_hook: Any = None
         # TLS toward kubelets (logs, exec, attach, port-forward): the API server's kubelet client certificate
         self.kubelet_ssl: ssl.SSLContext | None = None
@@ -507,6 +510,16 @@ class Rest:
                     f"{old['metadata'].get('uid')}",
                 )
             await pipeline.prepare_update(self.store, self.registry, rt, info.namespace, old, new, wc)
+            if (
+                self.node_write_hook is not None
+                and wc.external
+                and not dry
+                and rt.kind == "Node"
+                and not rt.group
+            ):
+                synced = await self.node_write_hook(old, new, info.subresource)
+                if synced is not None:
+                    return respond(synced) if respond else views.respond(synced)
             nmd["resourceVersion"] = str(cur.mod_rev)
             alloc = self._allocator_for(rt)
             if strategy.should_delete_during_update(old, new):
@@ -826,7 +839,8 @@ def write_context(
         if causes:
             raise invalid(options_kind, "meta.k8s.io", "", causes)
     manager = fm or fieldmanager.manager_from_user_agent(request.headers.get("User-Agent", ""))
-    return WriteContext(manager, subresource=subresource, record_as=record_as)
+    external = not getattr(request, "in_process", False)
+    return WriteContext(manager, subresource=subresource, record_as=record_as, external=external)
 
 
 def field_validation(

@@ -276,10 +276,6 @@ class VClusterConfig(Model):
         """Options set in this configuration that this implementation accepts (they are valid
         vcluster.yaml) but does not act on, each with what happens instead; logged at start."""
         out = []
-        if self.sync.from_host.nodes.sync_back_changes:
-            out.append(
-                "sync.fromHost.nodes.syncBackChanges: changes to virtual nodes stay in the virtual cluster"
-            )
         if self.networking.advanced.fallback_host_cluster:
             out.append("networking.advanced.fallbackHostCluster: no CoreDNS runs in the virtual cluster")
         settings = self.experimental.sync_settings

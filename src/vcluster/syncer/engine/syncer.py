@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vcluster.client import ApiError, Client, SharedInformers, strip_managed_fields
@@ -307,6 +308,36 @@ class Syncer:
             raise StatusError(
                 503, "ServiceUnavailable", f"the host cluster is unreachable: {e.dial_message()}", {}
             ) from None
+
+    async def intercept_node_write(
+        self, old: dict[str, Any], new: dict[str, Any], subresource: str
+    ) -> bytes | None:
+        """A client's update or patch of a real virtual node with `syncBackChanges` (spec §8.9):
+        its labels, taints and `unschedulable` (`status.capacity` for /status) are merge-patched
+        onto the host node, and the answer is the virtual node once the syncer has copied the
+        change back (at most 4 s); the virtual node is not written directly. None: not ours to
+        intercept (the normal write goes on)."""
+        from vcluster.apiserver.errors import StatusError
+        from vcluster.syncer.resources import node as noderes
+
+        nodes_cfg = self.config.sync.from_host.nodes
+        nodes = self.extra.get("nodes")
+        if not (nodes_cfg.enabled and nodes_cfg.sync_back_changes) or nodes is None or nodes.hnodes is None:
+            return None
+        name = (new.get("metadata") or {}).get("name", "")
+        host = nodes.hnodes.get(name)
+        if host is None:
+            return None  # no host node behind it: an ordinary virtual write
+        patch = noderes.sync_back_patch(old, new, host, subresource)
+        if patch is not None:
+            log.info("Update host node %s (from a change of the virtual node)", name)
+            try:
+                await self.writer.patch_host(kinds.NODE, host, patch, status=subresource == "status")
+            except ApiError as e:
+                raise StatusError(e.status or 500, e.reason or "", e.message or "", {}) from None
+            await nodes.vnodes.wait_until(name, None, lambda v: noderes.synced_back(v, new, subresource), 4.0)
+        current = await self.virtual.get("v1", "nodes", name)
+        return orjson.dumps(current)
 
     # ------------------------------------------------------------------ start / stop
     async def _host_facts(self) -> dict[str, Any]:

@@ -287,3 +287,70 @@ def real_node_update(
     """(patch, status patch) bringing a real virtual node in line with its host node."""
     want = real_node(hnode, ctx, vnode, node_service_ip=node_service_ip, own_node=own_node)
     return split_status(create_merge_patch(vnode, want))
+
+
+# ---------------------------------------------------------------- syncBackChanges (§8.9)
+
+
+def _taint_id(t: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (t.get("key") or "", t.get("value") or "", t.get("effect") or "")
+
+
+def sync_back_patch(
+    old: Mapping[str, Any], new: Mapping[str, Any], host: Mapping[str, Any], subresource: str
+) -> dict[str, Any] | None:
+    """The merge patch for the host node carrying a client's change of a real virtual node
+    (`sync.fromHost.nodes.syncBackChanges`): labels (not our own `vcluster.loft.sh/` ones),
+    added and removed taints, `spec.unschedulable`; `status.capacity` for the status subresource.
+    None when none of those changed."""
+    if subresource == "status":
+        want = (new.get("status") or {}).get("capacity")
+        if want == (old.get("status") or {}).get("capacity"):
+            return None
+        return {"status": {"capacity": json_copy(want) if want else None}}
+    patch: dict[str, Any] = {}
+    old_l, new_l = metadata.labels_of(old), metadata.labels_of(new)
+    labels = {
+        k: new_l.get(k)
+        for k in old_l.keys() | new_l.keys()
+        if old_l.get(k) != new_l.get(k) and not k.startswith("vcluster.loft.sh/")
+    }
+    if labels:
+        patch["metadata"] = {"labels": labels}
+    spec: dict[str, Any] = {}
+    old_t = [t for t in (old.get("spec") or {}).get("taints") or [] if isinstance(t, dict)]
+    new_t = [t for t in (new.get("spec") or {}).get("taints") or [] if isinstance(t, dict)]
+    removed = {_taint_id(t) for t in old_t} - {_taint_id(t) for t in new_t}
+    added = [t for t in new_t if _taint_id(t) not in {_taint_id(o) for o in old_t}]
+    if removed or added:
+        host_t = [t for t in (host.get("spec") or {}).get("taints") or [] if _taint_id(t) not in removed]
+        have = {_taint_id(t) for t in host_t}
+        host_t += [json_copy(t) for t in added if _taint_id(t) not in have]
+        spec["taints"] = host_t or None
+    if bool((old.get("spec") or {}).get("unschedulable")) != bool(
+        (new.get("spec") or {}).get("unschedulable")
+    ):
+        spec["unschedulable"] = True if (new.get("spec") or {}).get("unschedulable") else None
+    if spec:
+        patch["spec"] = spec
+    return patch or None
+
+
+def synced_back(vnode: Mapping[str, Any] | None, new: Mapping[str, Any], subresource: str) -> bool:
+    """Whether the virtual node shows what `sync_back_patch` sent (after the host → virtual copy)."""
+    if vnode is None:
+        return True  # gone: nothing to wait for
+    if subresource == "status":
+        return (vnode.get("status") or {}).get("capacity") == (new.get("status") or {}).get("capacity")
+
+    def own(labels: Mapping[str, str]) -> dict[str, str]:
+        return {k: v for k, v in labels.items() if not k.startswith("vcluster.loft.sh/")}
+
+    if own(metadata.labels_of(vnode)) != own(metadata.labels_of(new)):
+        return False
+    taints = {_taint_id(t) for t in (vnode.get("spec") or {}).get("taints") or []}
+    if taints != {_taint_id(t) for t in (new.get("spec") or {}).get("taints") or []}:
+        return False
+    return bool((vnode.get("spec") or {}).get("unschedulable")) == bool(
+        (new.get("spec") or {}).get("unschedulable")
+    )
