@@ -8,6 +8,7 @@ from pathlib import Path
 from vcluster.apiserver.reviews import Authorizer
 from vcluster.apiserver.server import APIServer, ServerConfig
 
+from .conftest import Kubectl
 from .loopthread import LoopThread
 
 
@@ -28,3 +29,15 @@ class StrictServer(LoopThread):
     async def _stop(self) -> None:
         if self.srv is not None:
             await self.srv.stop()
+
+
+def intruder_token(k: Kubectl) -> str:
+    """Against a StrictServer: a pod `target` and a token of the ServiceAccount `intruder`, which
+    the bootstrap policy grants nothing."""
+    k("create", "serviceaccount", "default")
+    k("create", "serviceaccount", "intruder")
+    k.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: target\nspec:\n"
+        "  containers:\n  - name: main\n    image: app:1\n"
+    )
+    return k("create", "token", "intruder").strip()

@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from .conftest import Kubectl, LineReader, Server
 from .httpclient import Client as HTTPClient
-from .strict_server import StrictServer
+from .strict_server import StrictServer, intruder_token
 from .syncer_harness import Pair, pair_fixture, pod_running, virtual_namespace, wait_until
 
 pytestmark = pytest.mark.integration
@@ -331,13 +331,7 @@ def test_exec_and_attach_need_create_on_the_subresource(tmp_path: Path) -> None:
     st = StrictServer(tmp_path / "strict").start()
     try:
         k = Kubectl(Server(tmp_path / "strict"), tmp_path / "kcache")
-        k("create", "serviceaccount", "default")
-        k("create", "serviceaccount", "intruder")
-        k.apply(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: target\nspec:\n"
-            "  containers:\n  - name: main\n    image: app:1\n"
-        )
-        token = k("create", "token", "intruder").strip()
+        token = intruder_token(k)
         for sub, args in (("exec", ["exec", "target", "--", "true"]), ("attach", ["attach", "target"])):
             p = k.run("--token", token, *args, check=False)
             assert p.returncode == 1

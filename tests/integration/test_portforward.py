@@ -27,7 +27,7 @@ import yaml
 
 from .conftest import Kubectl, Server
 from .httpclient import Client as HTTPClient
-from .strict_server import StrictServer
+from .strict_server import StrictServer, intruder_token
 from .syncer_harness import (
     Pair,
     get_json,
@@ -342,13 +342,7 @@ def test_port_forward_needs_create_on_the_subresource(tmp_path: Path) -> None:
     try:
         server = Server(tmp_path / "strict")
         k = Kubectl(server, tmp_path / "kcache")
-        k("create", "serviceaccount", "default")
-        k("create", "serviceaccount", "intruder")
-        k.apply(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: target\nspec:\n"
-            "  containers:\n  - name: main\n    image: app:1\n"
-        )
-        token = k("create", "token", "intruder").strip()
+        token = intruder_token(k)
         url = yaml.safe_load(server.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
         path = "/api/v1/namespaces/default/pods/target/portforward"
         for who in (token, server.token):

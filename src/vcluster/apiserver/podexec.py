@@ -448,6 +448,43 @@ def spdy_unsupported(request: web.BaseRequest, sub: str = "exec") -> StatusError
     )
 
 
+def node_of(pod: dict[str, Any], name: str) -> str:
+    """The node running the pod of an exec/attach/portforward request; 400 when none does yet."""
+    node = (pod.get("spec") or {}).get("nodeName")
+    if not node:
+        raise bad_request(f"pod {name} does not have a host assigned")
+    return str(node)
+
+
+async def relay_to_kubelet(
+    rest: Rest,
+    registry: Registry,
+    request: web.Request,
+    node_name: str,
+    path: str,
+    query: list[tuple[str, str]],
+    sub: str,
+    protocols: tuple[str, ...] = PROTOCOLS,
+) -> web.StreamResponse:
+    """Relay a streaming request to `path` on the kubelet of `node_name`, with the API server's
+    kubelet client certificate; the kubelet's refusals and dial errors as kube-apiserver words them."""
+    nodes_rt = registry.get("", "v1", "nodes")
+    assert nodes_rt is not None
+    node_entry = await rest.store.get(object_key(nodes_rt, "", node_name))
+    if node_entry is None:
+        raise StatusError(500, "InternalError", f'Internal error occurred: node "{node_name}" not found', {})
+    host, port = kubelet_location(node_entry.decode())
+    url = URL.build(scheme="https", host=host, port=port, path=path).with_query(query)
+    try:
+        return await proxy_stream(request, url, ssl=kubelet_ssl(rest), protocols=protocols)
+    except UpstreamRefused as e:
+        if e.upgrade_required:
+            raise spdy_unsupported(request, sub) from None
+        raise kubelet_error(e) from None
+    except UpstreamUnreachable as e:
+        raise StatusError(500, "InternalError", f"error dialing backend: {e.dial_message()}", {}) from None
+
+
 async def pod_exec(
     rest: Rest,
     registry: Registry,
@@ -459,15 +496,12 @@ async def pod_exec(
     """Serve /api/v1/namespaces/{ns}/pods/{name}/exec and /attach (GET upgrade or POST)."""
     kind = info.subresource or "exec"
     authorize(authorizer, user, info)
-    pods_rt = registry.get("", "v1", "pods")
-    nodes_rt = registry.get("", "v1", "nodes")
-    assert pods_rt is not None and nodes_rt is not None
     opts = stream_options(request.query)
+    pods_rt = registry.get("", "v1", "pods")
+    assert pods_rt is not None
     pod = (await rest.current(pods_rt, info.namespace, info.name)).decode()
     container = choose_container(pod, opts.container)
-    node_name = (pod.get("spec") or {}).get("nodeName")
-    if not node_name:
-        raise bad_request(f"pod {info.name} does not have a host assigned")
+    node_name = node_of(pod, info.name)
     if opts.tty:
         opts.stderr = False  # the kubelet bypasses stderr with a terminal
     if not (opts.stdin or opts.stdout or opts.stderr):
@@ -476,18 +510,5 @@ async def pod_exec(
         raise bad_request(NO_COMMAND)
     if rest.pod_exec_hook is not None:  # a virtual cluster: the pod runs on the host
         return await rest.pod_exec_hook(kind, info.namespace, info.name, container, request)
-    node_entry = await rest.store.get(object_key(nodes_rt, "", node_name))
-    if node_entry is None:
-        raise StatusError(500, "InternalError", f'Internal error occurred: node "{node_name}" not found', {})
-    host, port = kubelet_location(node_entry.decode())
-    url = URL.build(
-        scheme="https", host=host, port=port, path=f"/{kind}/{info.namespace}/{info.name}/{container}"
-    ).with_query(opts.kubelet_query(kind))
-    try:
-        return await proxy_stream(request, url, ssl=kubelet_ssl(rest))
-    except UpstreamRefused as e:
-        if e.upgrade_required:
-            raise spdy_unsupported(request) from None
-        raise kubelet_error(e) from None
-    except UpstreamUnreachable as e:
-        raise StatusError(500, "InternalError", f"error dialing backend: {e.dial_message()}", {}) from None
+    path = f"/{kind}/{info.namespace}/{info.name}/{container}"
+    return await relay_to_kubelet(rest, registry, request, node_name, path, opts.kubelet_query(kind), "exec")

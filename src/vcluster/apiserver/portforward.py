@@ -16,22 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from yarl import URL
 
-from vcluster.apiserver.errors import StatusError, bad_request
-from vcluster.apiserver.podexec import (
-    PORTFORWARD_PROTOCOLS,
-    UpstreamRefused,
-    UpstreamUnreachable,
-    authorize,
-    kubelet_error,
-    proxy_stream,
-    spdy_unsupported,
-)
-from vcluster.apiserver.podlogs import kubelet_location, kubelet_ssl
+from vcluster.apiserver.podexec import PORTFORWARD_PROTOCOLS, authorize, node_of, relay_to_kubelet
 from vcluster.apiserver.request import RequestInfo
 from vcluster.apiserver.resources import Registry
-from vcluster.apiserver.rest import Rest, object_key
+from vcluster.apiserver.rest import Rest
 
 
 async def pod_portforward(
@@ -45,27 +34,14 @@ async def pod_portforward(
     """Serve /api/v1/namespaces/{ns}/pods/{name}/portforward (GET upgrade or POST)."""
     authorize(authorizer, user, info)  # `create` on pods/portforward
     pods_rt = registry.get("", "v1", "pods")
-    nodes_rt = registry.get("", "v1", "nodes")
-    assert pods_rt is not None and nodes_rt is not None
+    assert pods_rt is not None
     pod = (await rest.current(pods_rt, info.namespace, info.name)).decode()
-    node_name = (pod.get("spec") or {}).get("nodeName")
-    if not node_name:
-        raise bad_request(f"pod {info.name} does not have a host assigned")
+    node_name = node_of(pod, info.name)
     if rest.pod_exec_hook is not None:  # a virtual cluster: the pod runs on the host
         return await rest.pod_exec_hook("portforward", info.namespace, info.name, "", request)
-    node_entry = await rest.store.get(object_key(nodes_rt, "", node_name))
-    if node_entry is None:
-        raise StatusError(500, "InternalError", f'Internal error occurred: node "{node_name}" not found', {})
-    host, port = kubelet_location(node_entry.decode())
     ports = [p for value in request.query.getall("ports", []) for p in value.split(",") if p]
-    url = URL.build(
-        scheme="https", host=host, port=port, path=f"/portForward/{info.namespace}/{info.name}"
-    ).with_query([("port", ",".join(ports))] if ports else [])
-    try:
-        return await proxy_stream(request, url, ssl=kubelet_ssl(rest), protocols=PORTFORWARD_PROTOCOLS)
-    except UpstreamRefused as e:
-        if e.upgrade_required:
-            raise spdy_unsupported(request, "portforward") from None
-        raise kubelet_error(e) from None
-    except UpstreamUnreachable as e:
-        raise StatusError(500, "InternalError", f"error dialing backend: {e.dial_message()}", {}) from None
+    query = [("port", ",".join(ports))] if ports else []
+    path = f"/portForward/{info.namespace}/{info.name}"
+    return await relay_to_kubelet(
+        rest, registry, request, node_name, path, query, "portforward", PORTFORWARD_PROTOCOLS
+    )
