@@ -31,6 +31,8 @@ run 'kubectl get pods -n test-namespace | grep testapp'
 run 'kubectl get pods,services,configmaps,secrets -n test-namespace --show-labels | grep "vcluster.loft.sh/managed-by=my-vcluster"'
 run vcluster connect my-vcluster --namespace test-namespace
 run kubectl get nodes -o wide
+run 'kubectl logs deployment/testapp | head -3'              # from the host pod, through the syncer
+run 'kubectl exec deployment/testapp -- sh -c "echo hello from \$HOSTNAME"'
 run vcluster disconnect
 run 'kubectl get cm -n test-namespace my-vcluster-config -o yaml | grep -A 20 "sync:"'
 POD=$(kubectl get pods -n test-namespace -l vcluster.loft.sh/managed-by=my-vcluster -o name | sed -n 1p)
