@@ -55,13 +55,18 @@ class SyncMetrics:
         )
 
 
+def virtual_names(text: str, host_namespace: str, hname: str, namespace: str, name: str) -> str:
+    """A host answer's text about a host pod, with the virtual pod's names in place of the host's."""
+    return text.replace(f"{host_namespace}/{hname}", f"{namespace}/{name}").replace(hname, name)
+
+
 def virtual_refusal(e: Any, host_namespace: str, hname: str, namespace: str, name: str) -> Any:
     """The host's refusal of a relayed exec/attach/port-forward (`podexec.UpstreamRefused`) as the
     virtual cluster's StatusError: the host pod's names replaced by the virtual ones."""
     from vcluster.apiserver.errors import StatusError
 
     def virtual(text: str) -> str:
-        return text.replace(f"{host_namespace}/{hname}", f"{namespace}/{name}").replace(hname, name)
+        return virtual_names(text, host_namespace, hname, namespace, name)
 
     st = e.status_object()
     if st is None:
@@ -262,8 +267,7 @@ class Syncer:
         except ApiError as e:
             if resp is not None:
                 raise  # the stream broke half way: nothing more to say to the client
-            msg = (e.message or "").replace(f"{self.host_namespace}/{hname}", f"{namespace}/{name}")
-            msg = msg.replace(hname, name)
+            msg = virtual_names(e.message or "", self.host_namespace, hname, namespace, name)
             if e.status == 0:
                 raise StatusError(
                     503, "ServiceUnavailable", f"the host cluster is unreachable: {msg}", {}
