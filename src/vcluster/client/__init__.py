@@ -4,7 +4,7 @@ from vcluster.client.client import Client, iter_lines, resource_path, selector_s
 from vcluster.client.config import ConfigError, KubeConfig, load_incluster_config, load_kubeconfig
 from vcluster.client.errors import ApiError, ConnectionFailed
 from vcluster.client.informer import Backoff, Informer, SharedInformers, obj_key, strip_managed_fields
-from vcluster.client.workqueue import WorkQueue
+from vcluster.client.workqueue import RetryLater, WorkQueue
 
 __all__ = [
     "ApiError",
@@ -14,6 +14,7 @@ __all__ = [
     "ConnectionFailed",
     "Informer",
     "KubeConfig",
+    "RetryLater",
     "SharedInformers",
     "WorkQueue",
     "iter_lines",

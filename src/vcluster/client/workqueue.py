@@ -17,6 +17,11 @@ _SHUTDOWN: Any = object()
 Worker = Callable[[Any], Awaitable[None]]
 
 
+class RetryLater(Exception):
+    """An expected condition that a later retry resolves (a pod on a node not seen yet, say):
+    requeued with backoff and logged as a warning, without a traceback."""
+
+
 class WorkQueue:
     """Keys to reconcile, processed by `run()` workers.
 
@@ -216,7 +221,7 @@ class WorkQueue:
             except asyncio.CancelledError:
                 self.done(key)
                 raise
-            except ApiError as e:
+            except (ApiError, RetryLater) as e:
                 self.failures_total += 1
                 log.warning(
                     "%s: error processing %r (retry %d): %s", self.name, key, self.num_requeues(key) + 1, e

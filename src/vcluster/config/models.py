@@ -99,10 +99,19 @@ class ControlPlaneAdvanced(Model):
     workload_service_account: WorkloadServiceAccount = Field(default_factory=WorkloadServiceAccount)
 
 
+class CoreDNS(Model):
+    """`controlPlane.coredns`: CoreDNS deployed into the virtual cluster. vCluster's default is on;
+    ours is off, because the local simulated host runs no pod and so no DNS server (and the
+    walkthrough counts on no system pods): turn it on with a real host cluster."""
+
+    enabled: bool = False
+
+
 class ControlPlane(Model):
     """`controlPlane:`."""
 
     stateful_set: StatefulSet = Field(default_factory=StatefulSet)
+    coredns: CoreDNS = Field(default_factory=CoreDNS)
     advanced: ControlPlaneAdvanced = Field(default_factory=ControlPlaneAdvanced)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from vcluster.client import RetryLater
 from vcluster.controllers.base import (
     EVENT_WARNING,
     BaseController,
@@ -416,7 +417,7 @@ class EndpointSliceController(BaseController):
                 to_create.append(placeholder)
         await self._finalize(svc, to_create, to_update, to_delete, trigger)
         if missing_nodes:
-            raise RuntimeError(missing_nodes[0])
+            raise RetryLater(missing_nodes[0])
 
     def _reconcile_ports(
         self,

@@ -234,6 +234,19 @@ class SyncController:
         if res.virtual_patch:
             self.decision("Update virtual", ns, name, host)
             new_virtual = await w.patch_virtual(ks.kind, virtual, res.virtual_patch)
+        if res.bind_node:
+            # before the status copy: a pod has its node before it has an IP, as when a scheduler
+            # binds it (controllers such as EndpointSlice's look the node up by the pod's IP)
+            self.decision("Bind virtual", ns, name, host, f"to node {res.bind_node}")
+            await self.engine.bind_virtual_pod(new_virtual, res.bind_node)
+            m = metadata.meta(virtual)
+            await self.vinf.wait_until(
+                m.get("name", ""),
+                m.get("namespace") or None,
+                lambda cur: cur is None or bool((cur.get("spec") or {}).get("nodeName")),
+                2.0,
+            )
+            new_virtual = self.vinf.get(m.get("name", ""), m.get("namespace") or None) or new_virtual
         if res.virtual_status_patch:
             self.decision("Update virtual status", ns, name, host)
             new_virtual = await w.patch_virtual(ks.kind, new_virtual, res.virtual_status_patch, status=True)
@@ -243,16 +256,6 @@ class SyncController:
         if res.host_status_patch:
             self.decision("Update host status", ns, name, host)
             new_host = await w.patch_host(ks.hkind, new_host, res.host_status_patch, status=True)
-        if res.bind_node:
-            self.decision("Bind virtual", ns, name, host, f"to node {res.bind_node}")
-            await self.engine.bind_virtual_pod(virtual, res.bind_node)
-            m = metadata.meta(virtual)
-            await self.vinf.wait_until(
-                m.get("name", ""),
-                m.get("namespace") or None,
-                lambda cur: cur is None or bool((cur.get("spec") or {}).get("nodeName")),
-                2.0,
-            )
         # the next reconcile of this key must not act on a cache older than these writes (a
         # stale resourceVersion is a 409 and a retry)
         if new_virtual is not virtual:

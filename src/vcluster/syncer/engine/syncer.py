@@ -17,12 +17,14 @@ from vcluster.client import ApiError, Client, SharedInformers, strip_managed_fie
 from vcluster.config import VClusterConfig
 from vcluster.controllers.base import EventRecorder
 from vcluster.store.interface import Storage
+from vcluster.syncer import coredns as coredns_manifests
 from vcluster.syncer import kinds
 from vcluster.syncer.configctx import context_from_config
 from vcluster.syncer.engine import registry
 from vcluster.syncer.engine.basestore import BaseStore
 from vcluster.syncer.engine.classes import FROM_HOST_CLASSES, FromHostClassController
 from vcluster.syncer.engine.controller import SyncController
+from vcluster.syncer.engine.coredns import CoreDNSController
 from vcluster.syncer.engine.events import EventController
 from vcluster.syncer.engine.mappingstore import MappingStore
 from vcluster.syncer.engine.nodes import NodeController
@@ -377,25 +379,14 @@ class Syncer:
         sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": self.ctx.workload_sa}}
         await self._ensure(self.host, "serviceaccounts", sa, self.host_namespace)
 
-    async def ensure_dns_service(self) -> None:
-        """`kube-system/kube-dns` in the virtual cluster; its host ClusterIP is the pods' DNS server."""
-        body = {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {
-                "name": DNS_SERVICE[1],
-                "namespace": DNS_SERVICE[0],
-                "labels": {"k8s-app": "kube-dns"},
-            },
-            "spec": {
-                "selector": {"k8s-app": "kube-dns"},
-                "ports": [
-                    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 1053},
-                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 1053},
-                ],
-            },
-        }
-        await self._ensure(self.virtual, "services", body, DNS_SERVICE[0])
+    async def _apply_coredns(self) -> None:
+        """CoreDNS in the virtual cluster (its kube-dns Service's host ClusterIP is the pods' DNS
+        server); retried in the background when the virtual API refuses."""
+        try:
+            await self.extra["coredns"].apply()
+        except ApiError as e:
+            log.warning("applying the CoreDNS manifests failed (retrying): %s", e.message)
+            asyncio.get_running_loop().call_later(1.0, self._kick, "coredns")
 
     async def _ensure(self, client: Client, plural: str, body: dict[str, Any], namespace: str) -> None:
         """Create unless it exists (read first, so that a restart writes nothing)."""
@@ -467,6 +458,8 @@ class Syncer:
         if self.config.sync_enabled("events", "fromHost"):
             self.extra["events"] = EventController(self)
         self.extra["servicesync"] = ServiceReplicator(self)
+        if self.config.control_plane.coredns.enabled:
+            self.extra["coredns"] = CoreDNSController(self)
         if "services" in self.controllers:
             self.controllers["services"].hinf.add_handler(self._refresh_dns)
         self._config_cm = self.host_informers.informer(
@@ -489,7 +482,10 @@ class Syncer:
         await self.host_informers.start()
         await self.virtual_informers.wait_synced(timeout=120)
         await self.host_informers.wait_synced(timeout=120)
-        await self.ensure_dns_service()
+        if "coredns" in self.extra:
+            await self._apply_coredns()
+        else:
+            await self._ensure(self.virtual, "services", coredns_manifests.service(), "kube-system")
         self._refresh_dns()
         workers = self.config.workers_for
         for kind, c in self.controllers.items():
@@ -518,6 +514,8 @@ class Syncer:
                         await self._sync_kubernetes_service()
                     elif what == "config":
                         await self._reload_config()
+                    elif what == "coredns":
+                        await self.extra["coredns"].apply()
                 except ApiError as e:
                     log.warning("syncing %s failed (retrying): %s", what, e.message)
                     asyncio.get_running_loop().call_later(1.0, self._kick, what)
