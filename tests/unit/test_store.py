@@ -235,3 +235,25 @@ def test_concurrent_writers_group_commit_and_conflicts(tmp_path: Path) -> None:
         await s.close()
 
     run(main())
+
+
+def test_a_read_modify_write_bases_on_the_write_still_committing(tmp_path: Path) -> None:
+    """`get_for_update` is the newest accepted state: an update based on the committed state while
+    another write to the key is still being committed would conflict until that commit lands (a
+    PATCH without a precondition spent its retries that way and answered 409 under load)."""
+
+    async def main() -> None:
+        s = await open_store(tmp_path / "state.db")
+        key = "/registry/configmaps/default/a"
+        a = await s.create(key, cm("a"))
+        pending = asyncio.create_task(s.update(key, cm("a", x="1"), expected_rev=a.mod_rev))
+        await asyncio.sleep(0)  # accepted (ordered), its commit not delivered yet
+        head = await s.get_for_update(key)
+        assert head is not None and head.mod_rev == a.mod_rev + 1
+        # an update on top of it is accepted at once and lands after the pending one
+        b = await s.update(key, cm("a", x="2"), expected_rev=head.mod_rev)
+        assert (await pending).mod_rev == head.mod_rev and b.mod_rev == head.mod_rev + 1
+        assert (await s.get(key)).decode()["metadata"]["labels"] == {"x": "2"}
+        await s.close()
+
+    run(main())

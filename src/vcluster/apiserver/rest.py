@@ -482,7 +482,9 @@ class Rest:
         if wc is None:
             wc = WriteContext("", subresource=info.subresource, managed_fields=False)
         for _ in range(_GUARANTEED_UPDATE_RETRIES):
-            cur = await self.store.get(key)
+            # the newest accepted state: against the committed one, a write to this key still
+            # being committed would make every retry conflict until the commit lands
+            cur = await self.store.get_for_update(key)
             if cur is None:
                 raise self._gone_or_missing(rt, info.name)
             if expected_rev is not None and cur.mod_rev != expected_rev:
@@ -712,7 +714,7 @@ class Rest:
         key = object_key(rt, info.namespace, info.name)
         dry = opts["dryRun"]
         for _ in range(_GUARANTEED_UPDATE_RETRIES):
-            cur = await self.store.get(key)
+            cur = await self.store.get_for_update(key)  # as guaranteed_update: the newest state
             if cur is None:
                 raise self._gone_or_missing(rt, info.name)
             try:

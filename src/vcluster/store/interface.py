@@ -163,6 +163,12 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def get(self, key: str) -> Entry | None: ...
 
+    async def get_for_update(self, key: str) -> Entry | None:
+        """The newest accepted state of a key, the base of a read-modify-write: a write to it may
+        still be committing, and an update based on it is ordered after that write (reading the
+        committed state instead would conflict until the commit lands). Defaults to `get`."""
+        return await self.get(key)
+
     def get_now(self, key: str) -> Entry | None:
         """`get` for synchronous callers (authentication); backends that cache the live state
         serve it from memory, others cannot."""

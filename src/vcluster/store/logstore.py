@@ -324,6 +324,9 @@ class LogStore(Storage):
         """`get` without awaiting: the live view is in memory."""
         return self._live.get(key)
 
+    async def get_for_update(self, key: str) -> Entry | None:
+        return self._current(key)
+
     async def list(
         self,
         prefix: str,
