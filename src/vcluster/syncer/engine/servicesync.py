@@ -115,10 +115,7 @@ class ServiceReplicator:
         if source is None:
             if replica is not None and rep.is_replica(replica):
                 log.info("Delete target service %s/%s because from service is missing", vns, vname)
-                await self._delete_virtual(kinds.SERVICE, replica)
-                ep = self.vendpoints.get(vname, vns)
-                if ep is not None and rep.is_replica(ep):
-                    await self._delete_virtual(kinds.ENDPOINTS, ep)
+                await self._delete_virtual_replica(replica)
             return
         w = self.engine.writer
         if replica is None:
@@ -175,18 +172,18 @@ class ServiceReplicator:
     async def _cleanup(self) -> None:
         """Replicas no configured replication stands behind: virtual ones (vCluster does this at
         start) and host ones owned by this virtual cluster's Service."""
-        targets = {(d, t) for d, t in self._target_key}
         for svc in self.vservices.list():
-            if rep.is_replica(svc) and ("fromHost", _ref(svc)) not in targets:
+            if rep.is_replica(svc) and ("fromHost", _ref(svc)) not in self._target_key:
                 ns, name = _ref(svc)
                 log.info("Delete virtual service %s/%s, it is no longer replicated from the host", ns, name)
-                await self._delete_virtual(kinds.SERVICE, svc)
-                ep = self.vendpoints.get(name, ns)
-                if ep is not None and rep.is_replica(ep):
-                    await self._delete_virtual(kinds.ENDPOINTS, ep)
+                await self._delete_virtual_replica(svc)
         owner = self.engine.ctx.owner_uid
         for svc in self.hservices.list():
-            if rep.is_replica(svc) and rep.owned_by(svc, owner) and ("toHost", _ref(svc)) not in targets:
+            if (
+                rep.is_replica(svc)
+                and rep.owned_by(svc, owner)
+                and ("toHost", _ref(svc)) not in self._target_key
+            ):
                 ns, name = _ref(svc)
                 log.info("Delete host service %s/%s, it is no longer replicated to the host", ns, name)
                 await self._delete_host(svc)
@@ -201,6 +198,14 @@ class ServiceReplicator:
         except ApiError as e:
             if not e.already_exists:
                 raise
+
+    async def _delete_virtual_replica(self, svc: dict[str, Any]) -> None:
+        """A virtual replica Service and its replica Endpoints."""
+        await self._delete_virtual(kinds.SERVICE, svc)
+        ns, name = _ref(svc)
+        ep = self.vendpoints.get(name, ns)
+        if ep is not None and rep.is_replica(ep):
+            await self._delete_virtual(kinds.ENDPOINTS, ep)
 
     async def _delete_virtual(self, kind: kinds.Kind, obj: dict[str, Any]) -> None:
         uid = metadata.meta(obj).get("uid")
