@@ -10,7 +10,7 @@ from vcluster.apiserver.patch import json_copy
 from vcluster.syncer import constants as c
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.kinds import Kind
-from vcluster.syncer.merge import annotation_excluded
+from vcluster.syncer.merge import visible_annotations
 from vcluster.syncer.names import (
     RESERVED_LABEL_KEYS,
     host_name_short,
@@ -132,7 +132,7 @@ def host_annotations(
 ) -> dict[str, str]:
     """Copied virtual annotations + `managed-annotations` bookkeeping + the `object-*` annotations."""
     ex, pre = tuple(excluded), tuple(excluded_prefixes)
-    copied = {k: v for k, v in annotations_of(virtual).items() if not annotation_excluded(k, ex, pre)}
+    copied = visible_annotations(annotations_of(virtual), ex, pre)
     out = dict(copied)
     if copied:
         out[c.MANAGED_ANNOTATIONS_ANNOTATION] = "\n".join(sorted(copied))
@@ -246,8 +246,7 @@ def virtual_annotations(
     host_annotations_: Mapping[str, str] | None, excluded: Iterable[str] = ()
 ) -> dict[str, str]:
     """Host annotations except the `object-*` and `managed-*` keys (and per-syncer exclusions)."""
-    ex = tuple(excluded)
-    return {k: v for k, v in (host_annotations_ or {}).items() if not annotation_excluded(k, ex)}
+    return visible_annotations(host_annotations_, excluded)
 
 
 def virtual_metadata(
