@@ -355,12 +355,19 @@ async def burst(
     raw_w.callbacks.append(raw_running)
     await raw_w.start()
     hreq0 = request_counts(await metric_samples(host.url, host.token, str(host.ca_file)))
+    raw_prof = None
+    if args.profile:  # the host alone, to set against its profile during the virtual burst
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        raw_prof = start_profiler(args.py_spy, host.pid, Path(args.profile) / f"raw-{host.name}.json")
+        await asyncio.sleep(1)
     rcpu0, bcpu0 = cpu_seconds(host.pid), time.process_time()
     t0 = time.monotonic()
     await bounded(n, conc, lambda i: hc.create("v1", "pods", pod(f"raw-{i}", "bench-raw"), "bench-raw"))
     raw_created = time.monotonic() - t0
     ok = await wait_event(raw_running.done, 120)
     rcpu1, bcpu1 = cpu_seconds(host.pid), time.process_time()
+    if raw_prof is not None:
+        stop_profiler(raw_prof)
     await raw_w.stop()
     raw_total = (raw_running.when - t0) if ok else float("nan")
     r.add(
@@ -373,7 +380,8 @@ async def burst(
           f"benchmark client {(bcpu1 - bcpu0) / n * 1000:.1f} ms")  # fmt: skip
     # the host writes its events in the background: let it finish before the next burst
     quiet = await asyncio.to_thread(wait_quiet, host.pid)
-    r.notes.append(f"host quiet {quiet:.1f} s after the raw burst was Running")
+    r.add("host raw: host process CPU per pod, until quiet", f"{(cpu_seconds(host.pid) - rcpu0) / n * 1000:.1f} ms",
+          f"quiet {quiet:.1f} s after all-Running (the host's events)")  # fmt: skip
     hreq1 = request_counts(await metric_samples(host.url, host.token, str(host.ca_file)))
     # through the virtual cluster
     virt_w = Watcher(vcl, "v1", "pods", "burst")

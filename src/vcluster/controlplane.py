@@ -63,6 +63,7 @@ class ControlPlane:
         self.hostsim: Any = None
         self.syncer: Any = None
         self.host_client: Any = None
+        self.metrics_endpoints: Any = None
 
     async def start(self) -> None:
         await self.server.start()
@@ -154,9 +155,15 @@ class ControlPlane:
         self.server.rest.pod_log_hook = self.syncer.proxy_pod_log
         self.server.rest.node_write_hook = self.syncer.intercept_node_write
         self.server.rest.pod_exec_hook = self.syncer.proxy_pod_exec
+        from vcluster.syncer.engine.metricsendpoint import MetricsEndpoints
+
+        self.metrics_endpoints = MetricsEndpoints(
+            self.server.metrics.registry, spec.config.metrics_bind_addresses()
+        )
+        await self.metrics_endpoints.start()
 
     async def stop(self) -> None:
-        for part in (self.syncer, self.hostsim, self.controllers):
+        for part in (self.metrics_endpoints, self.syncer, self.hostsim, self.controllers):
             if part is not None:
                 try:
                     await part.stop()

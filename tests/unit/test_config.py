@@ -20,6 +20,7 @@ from vcluster.config import (
     load_config,
     parse_toleration,
 )
+from vcluster.config._types import split_bind_address
 
 
 def errors_of(source: Any) -> str:
@@ -764,7 +765,33 @@ def test_accepted_but_unimplemented_options_are_named() -> None:
         "networking:\n  advanced: {fallbackHostCluster: true}\n"
         "experimental:\n  syncSettings: {hostMetricsBindAddress: ':8081'}\n"
     )
-    assert [u.split(":")[0] for u in cfg.unimplemented()] == [
-        "networking.advanced.fallbackHostCluster",
-        "experimental.syncSettings.hostMetricsBindAddress",
-    ]
+    assert [u.split(":")[0] for u in cfg.unimplemented()] == ["networking.advanced.fallbackHostCluster"]
+    assert "controlPlane.coredns.enabled is false" in cfg.unimplemented()[0]
+    with_dns = load_config(
+        "networking:\n  advanced: {fallbackHostCluster: true}\ncontrolPlane:\n  coredns: {enabled: true}\n"
+    )
+    assert with_dns.unimplemented() == []
+
+
+def test_metrics_bind_addresses() -> None:
+    assert load_config("{}").metrics_bind_addresses() == []
+    cfg = load_config(
+        "experimental:\n  syncSettings:\n"
+        "    hostMetricsBindAddress: ':8081'\n    virtualMetricsBindAddress: '127.0.0.1:8082'\n"
+    )
+    assert cfg.metrics_bind_addresses() == [":8081", "127.0.0.1:8082"]
+    same = load_config(
+        "experimental:\n  syncSettings: {hostMetricsBindAddress: ':9', virtualMetricsBindAddress: ':9'}\n"
+    )
+    assert same.metrics_bind_addresses() == [":9"]
+    off = load_config("experimental:\n  syncSettings: {hostMetricsBindAddress: '0'}\n")
+    assert off.metrics_bind_addresses() == []
+    assert split_bind_address("[::1]:8080") == ("::1", 8080) and split_bind_address(":1") == ("", 1)
+    assert split_bind_address("0") is None
+    for bad in ("8080", "localhost", ":0", ":65536", "::1:80", "a b:80", ":http"):
+        with pytest.raises(ConfigError) as e:
+            load_config(f"experimental:\n  syncSettings: {{hostMetricsBindAddress: '{bad}'}}\n")
+        msg = str(e.value)
+        assert "experimental.syncSettings.hostMetricsBindAddress" in msg and "invalid listen address" in msg
+    with pytest.raises(ConfigError, match="expected a string"):
+        load_config("experimental:\n  syncSettings: {virtualMetricsBindAddress: 8080}\n")

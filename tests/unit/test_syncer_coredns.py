@@ -16,6 +16,28 @@ def test_corefile_serves_the_virtual_names() -> None:
     assert "kubernetes corp.local cluster.local in-addr.arpa ip6.arpa {" in other and "rewrite" not in other
 
 
+def test_corefile_falls_back_to_the_host_cluster_dns() -> None:
+    """networking.advanced.fallbackHostCluster: cluster names the virtual cluster does not know fall
+    through to the host's DNS server, which also answers everything else (vCluster's template)."""
+    cf = coredns.corefile(fallback_dns="10.96.0.10")
+    assert "        fallthrough cluster.local in-addr.arpa ip6.arpa\n" in cf
+    assert "    forward . 10.96.0.10\n" in cf and "/etc/resolv.conf" not in cf
+    other = coredns.corefile("corp.local", fallback_dns="10.96.0.10")
+    assert "fallthrough corp.local cluster.local in-addr.arpa ip6.arpa" in other
+    cm = coredns.manifests(fallback_dns="10.0.0.53")[3]
+    assert "forward . 10.0.0.53\n" in cm["data"]["Corefile"]
+
+
+def test_nameservers_of_a_resolv_conf() -> None:
+    text = (
+        "# generated\nsearch ns.svc.cluster.local svc.cluster.local\n"
+        "nameserver 10.96.0.10 # cluster DNS\n  nameserver\tfd00::a\nnameserver\noptions ndots:5\n"
+        "; nameserver 1.1.1.1\n"
+    )
+    assert coredns.nameservers(text) == ["10.96.0.10", "fd00::a"]
+    assert coredns.nameservers("") == []
+
+
 def test_manifests() -> None:
     objs = coredns.manifests("mirror.example.com/coredns/coredns:1.11.3", pod_security=True)
     assert [o["kind"] for o in objs] == [

@@ -113,6 +113,7 @@ def parse_controllers(value: str) -> set[str] | None:
 def run_control_plane_or_exit(cfg: object) -> None:
     from vcluster.client import ApiError, ConfigError
     from vcluster.controlplane import run_control_plane
+    from vcluster.syncer.engine.metricsendpoint import MetricsBindError
 
     server = cfg.server  # type: ignore[attr-defined]
     syncer = getattr(cfg, "syncer", None)
@@ -126,6 +127,8 @@ def run_control_plane_or_exit(cfg: object) -> None:
         raise click.ClickException(
             f"{what}{where}: {e.message or e}; check the kubeconfig, context and that the host is up"
         ) from None
+    except MetricsBindError as e:
+        raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(
             f"cannot listen on {server.bind}:{server.port}: {e.strerror or e}"

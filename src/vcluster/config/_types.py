@@ -106,6 +106,34 @@ def _quantity(value: Any) -> str | int | float:
 Quantity = Annotated[str | int | float, PlainValidator(_quantity)]
 
 
+# ---- listen addresses ("host:port", ":port"; "" or "0" for off, as controller-runtime's BindAddress)
+def _bind_address(value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(f"expected a string, got {show(value)}")
+    if value in ("", "0"):
+        return value
+    host, sep, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = "-"  # an IPv6 address needs brackets
+    ok = sep and port.isdigit() and 0 < int(port) < 65536 and " " not in host and host != "-"
+    if not ok:
+        raise fail(f'invalid listen address {show(value)}, expected "host:port" or ":port" (or "0" for off)')
+    return value
+
+
+def split_bind_address(value: str) -> tuple[str, int] | None:
+    """(host, port) of a validated bind address ("" host: every interface), None when off."""
+    if value in ("", "0"):
+        return None
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+BindAddress = Annotated[str, PlainValidator(_bind_address)]
+
+
 # ---- string enums with a readable message
 def one_of(*allowed: str, what: str = "value") -> Callable[[Any], str]:
     """A plain validator accepting exactly the given strings."""

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, model_validator
 
 from . import kinds
-from ._types import Cidr, ClusterDomain, Model, NameRef, NamespacedRef, ObjectRef, OptionalName, one_of
+from ._types import (
+    BindAddress,
+    Cidr,
+    ClusterDomain,
+    Model,
+    NameRef,
+    NamespacedRef,
+    ObjectRef,
+    OptionalName,
+    one_of,
+)
 from .kinds import Direction
 from .sync import Sync
 from .tolerations import parse_toleration
@@ -120,8 +130,10 @@ class SyncSettings(Model):
     """`experimental.syncSettings` (vCluster's own keys)."""
 
     set_owner: bool = True
-    host_metrics_bind_address: str = ""
-    virtual_metrics_bind_address: str = ""
+    # Where the syncer's Prometheus metrics are also served as plain HTTP (vCluster: the host and
+    # virtual controller-runtime managers' metrics listeners, which share one registry).
+    host_metrics_bind_address: BindAddress = ""
+    virtual_metrics_bind_address: BindAddress = ""
 
 
 _POSITIVE = {"gt": 0, "allow_inf_nan": False}
@@ -285,15 +297,20 @@ class VClusterConfig(Model):
         """Options set in this configuration that this implementation accepts (they are valid
         vcluster.yaml) but does not act on, each with what happens instead; logged at start."""
         out = []
-        if self.networking.advanced.fallback_host_cluster:
-            out.append("networking.advanced.fallbackHostCluster: no CoreDNS runs in the virtual cluster")
-        settings = self.experimental.sync_settings
-        for key, value in (
-            ("hostMetricsBindAddress", settings.host_metrics_bind_address),
-            ("virtualMetricsBindAddress", settings.virtual_metrics_bind_address),
-        ):
-            if value:
-                out.append(f"experimental.syncSettings.{key}: metrics are served on the API port's /metrics")
+        if self.networking.advanced.fallback_host_cluster and not self.control_plane.coredns.enabled:
+            out.append(
+                "networking.advanced.fallbackHostCluster: no CoreDNS runs in the virtual cluster "
+                "(controlPlane.coredns.enabled is false), so there is nothing to fall back from"
+            )
+        return out
+
+    def metrics_bind_addresses(self) -> list[str]:
+        """The distinct listen addresses of `experimental.syncSettings.*MetricsBindAddress` that are on."""
+        s = self.experimental.sync_settings
+        out: list[str] = []
+        for a in (s.host_metrics_bind_address, s.virtual_metrics_bind_address):
+            if a not in ("", "0") and a not in out:
+                out.append(a)
         return out
 
     def workers_for(self, kind: str) -> int:

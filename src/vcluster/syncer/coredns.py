@@ -19,10 +19,17 @@ IMAGE = "coredns/coredns:1.11.3"  # vCluster's CoreDNSVersionMap for Kubernetes 
 RUN_AS = 1001  # vCluster's default uid/gid when the syncer runs as root
 
 
-def corefile(cluster_domain: str = "cluster.local", *, rewrite_node_names: bool = True) -> str:
+def corefile(
+    cluster_domain: str = "cluster.local", *, rewrite_node_names: bool = True, fallback_dns: str = ""
+) -> str:
     """The Corefile: the virtual cluster's names through the kubernetes plugin (pods, services),
-    node hostnames from NodeHosts, everything else forwarded to the node's resolver."""
+    node hostnames from NodeHosts, everything else forwarded to the node's resolver.
+
+    `fallback_dns` (`networking.advanced.fallbackHostCluster`): a cluster name the virtual cluster
+    does not know falls through to the host cluster's DNS server at that address, which also
+    answers every other name, as vCluster's chart template does."""
     domains = "cluster.local" if cluster_domain == "cluster.local" else f"{cluster_domain} cluster.local"
+    fallthrough = f"{domains} in-addr.arpa ip6.arpa" if fallback_dns else "in-addr.arpa ip6.arpa"
     rewrite = (
         "    rewrite name regex .*\\.nodes\\.vcluster\\.com kubernetes.default.svc.cluster.local\n"
         if rewrite_node_names
@@ -36,7 +43,7 @@ def corefile(cluster_domain: str = "cluster.local", *, rewrite_node_names: bool 
         f"{rewrite}"
         f"    kubernetes {domains} in-addr.arpa ip6.arpa {{\n"
         "        pods insecure\n"
-        "        fallthrough in-addr.arpa ip6.arpa\n"
+        f"        fallthrough {fallthrough}\n"
         "    }\n"
         "    hosts /etc/coredns/NodeHosts {\n"
         "        ttl 60\n"
@@ -44,7 +51,7 @@ def corefile(cluster_domain: str = "cluster.local", *, rewrite_node_names: bool 
         "        fallthrough\n"
         "    }\n"
         "    prometheus :9153\n"
-        "    forward . /etc/resolv.conf\n"
+        f"    forward . {fallback_dns or '/etc/resolv.conf'}\n"
         "    cache 30\n"
         "    loop\n"
         "    reload\n"
@@ -90,6 +97,7 @@ def manifests(
     cluster_domain: str = "cluster.local",
     rewrite_node_names: bool = True,
     pod_security: bool = False,
+    fallback_dns: str = "",
 ) -> list[dict[str, Any]]:
     """ServiceAccount, RBAC, ConfigMap, Deployment and Service of CoreDNS, in the order applied."""
     rbac = "rbac.authorization.k8s.io/v1"
@@ -197,7 +205,9 @@ def manifests(
             "kind": "ConfigMap",
             "metadata": {"name": CONFIG_MAP, "namespace": NAMESPACE},
             "data": {
-                "Corefile": corefile(cluster_domain, rewrite_node_names=rewrite_node_names),
+                "Corefile": corefile(
+                    cluster_domain, rewrite_node_names=rewrite_node_names, fallback_dns=fallback_dns
+                ),
                 NODE_HOSTS_KEY: "",
             },
         },
@@ -218,6 +228,16 @@ def manifests(
         },
         service(),
     ]
+
+
+def nameservers(resolv_conf: str) -> list[str]:
+    """The `nameserver` addresses of a resolv.conf text, in order."""
+    out = []
+    for line in resolv_conf.splitlines():
+        fields = line.split("#", 1)[0].split(";", 1)[0].split()
+        if len(fields) >= 2 and fields[0] == "nameserver":
+            out.append(fields[1])
+    return out
 
 
 def node_hosts(nodes: Iterable[Mapping[str, Any]]) -> str:

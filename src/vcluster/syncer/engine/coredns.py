@@ -4,7 +4,10 @@ nothing; a user's edits stay), and the NodeHosts maintainer of spec §8.8, which
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcluster.client import ApiError, WorkQueue
@@ -20,6 +23,7 @@ _PLURALS = {"ServiceAccount": "serviceaccounts", "ClusterRole": "clusterroles",
             "ClusterRoleBinding": "clusterrolebindings", "ConfigMap": "configmaps",
             "Deployment": "deployments", "Service": "services"}  # fmt: skip
 _KEY = "nodehosts"
+RESOLV_CONF = Path("/etc/resolv.conf")
 
 
 class CoreDNSController:
@@ -49,7 +53,7 @@ class CoreDNSController:
         ) and event != "delete":
             self.queue.add(_KEY)
 
-    def manifests(self) -> list[dict[str, Any]]:
+    def manifests(self, fallback_dns: str = "") -> list[dict[str, Any]]:
         cfg = self.engine.config
         image = f"{cfg.control_plane.advanced.default_image_registry.rstrip('/')}/{coredns.IMAGE}".lstrip("/")
         return coredns.manifests(
@@ -57,13 +61,44 @@ class CoreDNSController:
             cluster_domain=cfg.cluster_domain,
             rewrite_node_names=cfg.networking.advanced.proxy_kubelets.by_hostname,
             pod_security=bool(cfg.policies.pod_security_standard),
+            fallback_dns=fallback_dns,
         )
+
+    async def host_cluster_dns(self) -> str:
+        """The host cluster's DNS server for `networking.advanced.fallbackHostCluster`: in a pod, the
+        first nameserver of its resolv.conf (where vCluster reads it); elsewhere the ClusterIP of the
+        host's `kube-system/kube-dns` Service when the host lets us read it; else "" (CoreDNS then
+        forwards to its own resolver, as vCluster does when it finds no nameserver)."""
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            with contextlib.suppress(OSError):
+                servers = coredns.nameservers(RESOLV_CONF.read_text())
+                if servers:
+                    return servers[0]
+        try:
+            svc = await self.engine.host.get("v1", "services", "kube-dns", "kube-system")
+        except ApiError as e:
+            svc, why = None, f"{e.status} {e.reason}"
+        else:
+            why = "it has no ClusterIP"
+        ip = ((svc or {}).get("spec") or {}).get("clusterIP") or ""
+        if ip and ip != "None":
+            return str(ip)
+        log.warning(
+            "networking.advanced.fallbackHostCluster: no host cluster DNS found (not running in a pod, "
+            "and the host Service kube-system/kube-dns cannot be used: %s); CoreDNS forwards to "
+            "/etc/resolv.conf",
+            why,
+        )
+        return ""
 
     async def apply(self) -> None:
         """Create every CoreDNS object that does not exist yet (read first: a restart writes
         nothing); a kube-dns Service of an earlier version is moved to the CoreDNS pods."""
         virtual = self.engine.virtual
-        for obj in self.manifests():
+        fallback = ""
+        if self.engine.config.networking.advanced.fallback_host_cluster:
+            fallback = await self.host_cluster_dns()
+        for obj in self.manifests(fallback):
             kind, m = obj["kind"], obj["metadata"]
             api_version, plural, ns = obj["apiVersion"], _PLURALS[kind], m.get("namespace")
             try:
