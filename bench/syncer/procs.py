@@ -56,7 +56,7 @@ def start_profiler(py_spy: str, pid: int, out: Path) -> subprocess.Popen[bytes]:
         str(out),
         "--rate",
         "100",
-        "--nonblocking", *(["--native"] if os.environ.get("PYSPY_NATIVE") else []),
+        "--nonblocking",
     ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
