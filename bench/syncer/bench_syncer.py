@@ -366,8 +366,6 @@ async def burst(
     raw_created = time.monotonic() - t0
     ok = await wait_event(raw_running.done, 120)
     rcpu1, bcpu1 = cpu_seconds(host.pid), time.process_time()
-    if raw_prof is not None:
-        stop_profiler(raw_prof)
     await raw_w.stop()
     raw_total = (raw_running.when - t0) if ok else float("nan")
     r.add(
@@ -380,6 +378,8 @@ async def burst(
           f"benchmark client {(bcpu1 - bcpu0) / n * 1000:.1f} ms")  # fmt: skip
     # the host writes its events in the background: let it finish before the next burst
     quiet = await asyncio.to_thread(wait_quiet, host.pid)
+    if raw_prof is not None:  # until quiet: the raw pods' events are in it too
+        stop_profiler(raw_prof)
     r.add("host raw: host process CPU per pod, until quiet", f"{(cpu_seconds(host.pid) - rcpu0) / n * 1000:.1f} ms",
           f"quiet {quiet:.1f} s after all-Running (the host's events)")  # fmt: skip
     hreq1 = request_counts(await metric_samples(host.url, host.token, str(host.ca_file)))
