@@ -380,7 +380,8 @@ async def burst(
     quiet = await asyncio.to_thread(wait_quiet, host.pid)
     if raw_prof is not None:  # until quiet: the raw pods' events are in it too
         stop_profiler(raw_prof)
-    r.add("host raw: host process CPU per pod, until quiet", f"{(cpu_seconds(host.pid) - rcpu0) / n * 1000:.1f} ms",
+    quiet_cpu = (cpu_seconds(host.pid) - rcpu0) / n * 1000
+    r.add("host raw: host process CPU per pod, until quiet", f"{quiet_cpu:.1f} ms",
           f"quiet {quiet:.1f} s after all-Running (the host's events)")  # fmt: skip
     hreq1 = request_counts(await metric_samples(host.url, host.token, str(host.ca_file)))
     # through the virtual cluster

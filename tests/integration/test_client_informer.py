@@ -268,3 +268,48 @@ def test_wait_until_is_woken_by_the_cache(module_server: Server) -> None:
                 await inf.stop()
 
     asyncio.run(main())
+
+
+def test_compact_informer_keeps_json_and_reads_fresh_copies(module_server: Server) -> None:
+    """compact=True: the same events, indexes, reads and waits as the dict cache, with each object
+    held as its JSON bytes and every read a private copy."""
+
+    async def main() -> None:
+        async with await Client.from_kubeconfig(module_server.kubeconfig) as c:
+            ns = "inf-compact"
+            await c.create("v1", "namespaces", {"metadata": {"name": ns}})
+            await c.create("v1", "configmaps", cm("a", {"app": "x"}, k="1"), ns)
+            factory = SharedInformers(c)
+            inf = factory.informer("v1", "configmaps", ns, compact=True)
+            assert inf.compact and factory.informer("v1", "configmaps", ns) is inf
+            events: Events = []
+            full: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+            inf.add_handler(recorder(events, full))
+            inf.add_index("app", app_label)
+            await factory.start()
+            await factory.wait_synced(timeout=10)
+            assert events == [("add", "a", None)]
+            assert all(isinstance(v, bytes) for v in inf._cache.values())
+            got = inf.get("a", ns)
+            assert got is not None and got["data"] == {"k": "1"}
+            got["data"]["k"] = "changed by the caller"
+            assert inf.get("a", ns)["data"] == {"k": "1"}  # the cache is not the caller's copy
+            assert (
+                [o["metadata"]["name"] for o in inf.list(ns)]
+                == ["a"]
+                == [o["metadata"]["name"] for o in inf.by_index("app", "x")]
+            )
+            await c.patch(
+                "v1", "configmaps", "a", {"metadata": {"labels": {"app": "y"}}, "data": {"k": "2"}}, ns
+            )
+            assert await inf.wait_until("a", ns, lambda o: o is not None and o["data"]["k"] == "2", 10)
+            assert events[-1] == ("update", "a", "a")
+            assert full[-1][1]["data"] == {"k": "2"} and full[-1][2]["data"] == {"k": "1"}  # new, old
+            assert inf.by_index("app", "x") == [] and len(inf.by_index("app", "y")) == 1
+            await c.delete("v1", "configmaps", "a", ns)
+            await until(lambda: len(events) == 3, what="delete event")
+            assert events[-1] == ("delete", "a", "a") and full[-1][2]["data"] == {"k": "2"}
+            assert inf.get("a", ns) is None and inf.list() == [] and len(inf) == 0
+            await factory.stop()
+
+    asyncio.run(main())

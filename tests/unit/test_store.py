@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 
 from vcluster.store.interface import (
@@ -106,6 +107,42 @@ def test_list_prefix_pagination_and_selector(tmp_path: Path) -> None:
         assert old.revision == snap
         with pytest.raises(FutureRevisionError):
             await s.list("/registry/configmaps/ns1/", revision=s.revision + 5)
+        await s.close()
+
+    run(main())
+
+
+def test_the_event_ring_is_bounded_by_bytes_and_older_history_comes_from_sqlite(tmp_path: Path) -> None:
+    """Large objects written often must not pin their old versions in memory: the ring keeps
+    what fits in `ring_bytes` (at least the newest event), and a watch from before it replays
+    every version from SQLite."""
+
+    async def main() -> None:
+        s = await open_store(tmp_path / "state.db", ring_bytes=10_000)
+        start = s.revision
+        big = cm("big", "ns1")
+        revs = []
+        prev = None
+        for i in range(20):
+            big["data"] = {"k": f"{i:03d}" + "x" * 4000}
+            e = await (s.create if prev is None else s.update)(  # type: ignore[operator]
+                "/registry/configmaps/ns1/big", big, **({} if prev is None else {"expected_rev": prev})
+            )
+            prev = e.mod_rev
+            revs.append(e.mod_rev)
+        assert s._ring_held <= 10_000 and 1 <= len(s._ring) <= 2
+        assert s._ring_held == sum(len(ev.entry.raw) for ev in s._ring)
+        w = await s.watch("/registry/configmaps/ns1/", start)
+        got = [await w.next(2) for _ in range(20)]
+        assert [g.rev for g in got if g is not None] == revs
+        assert [orjson.loads(g.entry.raw)["data"]["k"][:3] for g in got if g is not None] == [
+            f"{i:03d}" for i in range(20)
+        ]
+        w.close()
+        # one event larger than the whole budget is still kept: a watch at the head needs it
+        big["data"] = {"k": "y" * 50_000}
+        e = await s.update("/registry/configmaps/ns1/big", big, expected_rev=prev)
+        assert [ev.rev for ev in s._ring] == [e.mod_rev]
         await s.close()
 
     run(main())

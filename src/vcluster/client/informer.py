@@ -10,8 +10,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import orjson
+
 from vcluster.client.client import Client, selector_str
 from vcluster.client.errors import ApiError
+from vcluster.jsonbytes import lasting_dumps
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,10 @@ class Informer:
     last seen resourceVersion), relists on 410 (diffing against the cache so handlers see adds,
     updates and deletes), reconnects when nothing arrived for ``silence_timeout`` seconds, and backs
     off exponentially (0.2 s .. 30 s) on errors. It runs until stop().
+
+    With ``compact`` the cache holds each object as its JSON bytes (a third of the memory of the
+    dict or less) and every read decodes a fresh copy: for kinds that are numerous and seldom
+    read back, such as events.
     """
 
     def __init__(
@@ -86,8 +93,10 @@ class Informer:
         min_backoff: float = 0.2,
         max_backoff: float = 30.0,
         transform: Transform | None = None,
+        compact: bool = False,
     ) -> None:
         self.client = client
+        self.compact = compact
         self.api_version = api_version
         self.plural = plural
         self.namespace = namespace or None
@@ -100,8 +109,9 @@ class Informer:
         self.transform = transform
         self.name = f"{api_version}/{plural}" + (f"@{namespace}" if namespace else "")
         self._backoff = Backoff(min_backoff, max_backoff)
-        self._cache: dict[Key, dict[str, Any]] = {}
-        self._by_ns: dict[str, dict[Key, dict[str, Any]]] = {}
+        # values are dicts, or JSON bytes when compact (read them through _load)
+        self._cache: dict[Key, Any] = {}
+        self._by_ns: dict[str, dict[Key, Any]] = {}
         # wait_until(): per key, (predicate on the cached object or None, future to resolve)
         self._key_waiters: dict[Key, list[tuple[Callable[[dict[str, Any] | None], bool], Any]]] = {}
         self._handlers: list[Handler] = []
@@ -125,8 +135,8 @@ class Informer:
     def add_handler(self, handler: Handler) -> None:
         """Register a callback; objects already cached are replayed to it as "add" events."""
         self._handlers.append(handler)
-        for obj in list(self._cache.values()):
-            self._call(handler, "add", obj, None)
+        for v in list(self._cache.values()):
+            self._call(handler, "add", self._load(v), None)
 
     def remove_handler(self, handler: Handler) -> None:
         """Stop calling `handler` (a controller that is switched off)."""
@@ -140,8 +150,8 @@ class Informer:
         self._index_funcs[name] = fn
         self._indices[name] = {}
         self._index_values[name] = {}
-        for key, obj in self._cache.items():
-            self._index_add(name, key, obj)
+        for key, v in self._cache.items():
+            self._index_add(name, key, self._load(v))
 
     def by_index(self, index_name: str, value: str) -> list[dict[str, Any]]:
         return list(self.iter_index(index_name, value))
@@ -150,18 +160,26 @@ class Informer:
         """The objects of by_index(), lazily (over a snapshot of the keys)."""
         keys = self._indices[index_name].get(value)
         for k in list(keys) if keys else ():
-            obj = self._cache.get(k)
-            if obj is not None:
-                yield obj
+            v = self._cache.get(k)
+            if v is not None:
+                yield self._load(v)
+
+    def _load(self, v: Any) -> dict[str, Any]:
+        """A cached value as the object (decoded when compact)."""
+        return orjson.loads(v) if self.compact else v  # type: ignore[no-any-return]
+
+    def _cached(self, key: Key) -> dict[str, Any] | None:
+        v = self._cache.get(key)
+        return v if v is None or not self.compact else orjson.loads(v)
 
     def get(self, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        return self._cache.get((namespace or "", name))
+        v = self._cache.get((namespace or "", name))
+        return v if v is None or not self.compact else orjson.loads(v)
 
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """All cached objects, or those of one namespace."""
-        if namespace is None:
-            return list(self._cache.values())
-        return list(self._by_ns.get(namespace, {}).values())
+        values = self._cache.values() if namespace is None else self._by_ns.get(namespace, {}).values()
+        return [orjson.loads(v) for v in values] if self.compact else list(values)
 
     def keys(self) -> list[Key]:
         return list(self._cache)
@@ -314,7 +332,7 @@ class Informer:
             obj = self.transform(obj)
         key = obj_key(obj)
         if etype in ("ADDED", "MODIFIED"):
-            old = self._cache.get(key)
+            old = self._cached(key)
             self._put(key, obj, old)
             self._emit("add" if old is None else "update", obj, old)
         elif etype == "DELETED":
@@ -337,7 +355,7 @@ class Informer:
             if old is not None:
                 self._emit("delete", old, old)
         for key, obj in fresh.items():
-            old = self._cache.get(key)
+            old = self._cached(key)
             if old is None:
                 self._put(key, obj, None)
                 self._emit("add", obj, None)
@@ -349,8 +367,9 @@ class Informer:
         if old is not None:
             for name in self._index_funcs:
                 self._index_remove(name, key)
-        self._cache[key] = obj
-        self._by_ns.setdefault(key[0], {})[key] = obj
+        stored = lasting_dumps(obj) if self.compact else obj
+        self._cache[key] = stored
+        self._by_ns.setdefault(key[0], {})[key] = stored
         for name in self._index_funcs:
             self._index_add(name, key, obj)
         if self._key_waiters:
@@ -360,7 +379,7 @@ class Informer:
         waiters = self._key_waiters.get(key)
         if not waiters:
             return
-        cur = self._cache.get(key)
+        cur = self._cached(key)
         for pred, fut in waiters:
             if not fut.done():
                 try:
@@ -380,7 +399,7 @@ class Informer:
         """Wait (at most `timeout` seconds) until `pred(cached object or None)` holds for one key,
         woken by the cache updates of that key (no polling). True when it held in time."""
         key = (namespace or "", name)
-        if pred(self._cache.get(key)):
+        if pred(self._cached(key)):
             return True
         fut = asyncio.get_running_loop().create_future()
         entry = (pred, fut)
@@ -390,7 +409,7 @@ class Informer:
                 await fut
             return True
         except TimeoutError:
-            return bool(pred(self._cache.get(key)))
+            return bool(pred(self._cached(key)))
         finally:
             waiters = self._key_waiters.get(key)
             if waiters is not None:
@@ -399,9 +418,10 @@ class Informer:
                     del self._key_waiters[key]
 
     def _remove(self, key: Key) -> dict[str, Any] | None:
-        old = self._cache.pop(key, None)
-        if old is None:
+        v = self._cache.pop(key, None)
+        if v is None:
             return None
+        old = self._load(v)
         ns = self._by_ns.get(key[0])
         if ns is not None:
             ns.pop(key, None)
@@ -455,7 +475,8 @@ class Informer:
             await asyncio.sleep(self.resync_seconds)
             if not self._synced.is_set():
                 continue
-            for obj in list(self._cache.values()):
+            for v in list(self._cache.values()):
+                obj = self._load(v)
                 self._emit("update", obj, obj)
 
 
@@ -490,7 +511,10 @@ class SharedInformers:
         *,
         label_selector: str | Mapping[str, str] | None = None,
         field_selector: str | Mapping[str, str] | None = None,
+        compact: bool = False,
     ) -> Informer:
+        """The shared informer for these arguments; `compact` (see Informer) applies when this call
+        creates it."""
         key = (api_version, plural, namespace, selector_str(label_selector), selector_str(field_selector))
         inf = self._informers.get(key)
         if inf is None:
@@ -505,6 +529,7 @@ class SharedInformers:
                 silence_timeout=self.silence_timeout,
                 page_size=self.page_size,
                 transform=self.transform,
+                compact=compact,
             )
             self._informers[key] = inf
             if self._started:

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from sortedcontainers import SortedDict
 
+from vcluster.jsonbytes import lasting_dumps
 from vcluster.store.interface import (
     ADDED,
     DELETED,
@@ -64,9 +65,8 @@ def _stamp(obj: dict[str, Any], rev: int) -> bytes:
         md["resourceVersion"] = str(rev)
     elif "kind" in obj or "apiVersion" in obj or md is not None:
         obj["metadata"] = {"resourceVersion": str(rev)}
-    # orjson hands back bytes with a large spare allocation (~16 KiB); stored values live long, so
-    # keep a right-sized copy (measured: 15.9 KiB -> 1.4 KiB per 1 KiB ConfigMap).
-    return memoryview(orjson.dumps(obj)).tobytes()
+    # stored values live long: a right-sized copy (measured: 15.9 KiB -> 1.4 KiB per 1 KiB ConfigMap)
+    return lasting_dumps(obj)
 
 
 def _entry_from_row(key: str, mod_rev: int, create_rev: int, value: bytes, lease: int) -> Entry:
@@ -80,6 +80,9 @@ def _entry_from_row(key: str, mod_rev: int, create_rev: int, value: bytes, lease
     return Entry(key, mod_rev, create_rev, value, labels, lease)
 
 
+RING_BYTES = 16 << 20  # object bytes the in-memory event ring may hold
+
+
 class LogStore(Storage):
     """`Storage` over an append-only kine log with an in-memory live view."""
 
@@ -88,12 +91,14 @@ class LogStore(Storage):
         path: Path,
         *,
         ring_size: int = 20_000,
+        ring_bytes: int = RING_BYTES,
         min_retain: int = 1000,
         compact_interval: float = 300.0,
         fsync: bool = False,
     ) -> None:
         self.log = SqliteLog(path, fsync=fsync)
         self.ring_size = ring_size
+        self.ring_bytes = ring_bytes
         self.min_retain = max(1000, min_retain)
         self.compact_interval = compact_interval
         self._live: SortedDict[str, Entry] = SortedDict()
@@ -103,7 +108,11 @@ class LogStore(Storage):
         self._rev = 0
         self._compact_rev = 0
         self._compact_row_id = 0
+        # The newest events, for watches that start or resume at a recent revision (older ones are
+        # read back from SQLite). Bounded by count and by the bytes of the states it holds, so
+        # large objects written often cannot pin old versions by the gigabyte.
         self._ring: deque[Event] = deque()
+        self._ring_held = 0  # sum of len(entry.raw) over the ring
         self._ring_floor = 0  # the ring holds every event with revision > _ring_floor
         self._hub = WatchHub(lambda: self._rev)
         self._inflight: dict[int, _Pending] = {}
@@ -292,9 +301,13 @@ class LogStore(Storage):
         if self._head_rev.get(key) == ev.rev:
             del self._head[key]
             del self._head_rev[key]
-        self._ring.append(ev)
-        if len(self._ring) > self.ring_size:
-            self._ring_floor = self._ring.popleft().rev
+        ring = self._ring
+        ring.append(ev)
+        self._ring_held += len(ev.entry.raw)
+        while len(ring) > 1 and (len(ring) > self.ring_size or self._ring_held > self.ring_bytes):
+            gone = ring.popleft()
+            self._ring_held -= len(gone.entry.raw)
+            self._ring_floor = gone.rev
 
     def _fail_pending(self) -> None:
         """A transaction failed: every write accepted after it is void (the writer rejects them by

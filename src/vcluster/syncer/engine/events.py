@@ -9,7 +9,10 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from vcluster.client import ApiError, WorkQueue
+from vcluster.jsonbytes import lasting_dumps
 from vcluster.syncer import kinds, metadata
 from vcluster.syncer.engine.controller import conflict_tolerant
 from vcluster.syncer.resources import event as eventres
@@ -26,15 +29,16 @@ _KIND_BY_NAME = {
 }
 
 
-def _kept(vevent: dict[str, Any]) -> dict[str, Any]:
+def _kept(vevent: dict[str, Any]) -> bytes:
     """What a later count bump needs of the virtual event we wrote: its identity and resourceVersion
-    (the patch precondition) and the fields a host update can change; a fraction of the event."""
+    (the patch precondition) and the fields a host update can change, as JSON (a few hundred
+    bytes, where the same as a dict costs several times that, once per copied event)."""
     m = metadata.meta(vevent)
     out: dict[str, Any] = {"metadata": {k: m[k] for k in _KEPT_META if k in m}}
     for key in eventres.UPDATED_FIELDS:
         if key in vevent:
             out[key] = vevent[key]
-    return out
+    return lasting_dumps(out)
 
 
 _KEPT_META = ("name", "namespace", "uid", "resourceVersion")
@@ -48,11 +52,12 @@ class EventController:
     def __init__(self, engine: Syncer) -> None:
         self.engine = engine
         self.queue = WorkQueue("event", base_delay=engine.retry_base_delay, max_delay=engine.retry_max_delay)
-        self.hevents = engine.host_informers.informer("v1", "events", engine.ctx.host_namespace)
+        # host events are many (five per pod) and each is read back once: kept as JSON bytes
+        self.hevents = engine.host_informers.informer("v1", "events", engine.ctx.host_namespace, compact=True)
         self.hevents.add_handler(self._on_host)
         # host event name -> the virtual event as we last wrote it (we are its only writer), so
         # a count bump on the host costs one PATCH and no GET
-        self._written: dict[str, dict[str, Any]] = {}
+        self._written: dict[str, bytes] = {}
         self._pods_idle = asyncio.Event()
         self._pods_idle.set()
 
@@ -111,7 +116,8 @@ class EventController:
             return
         m = metadata.meta(want)
         ns, name = m.get("namespace", ""), m.get("name", "")
-        current = self._written.get(host_name)
+        kept = self._written.get(host_name)
+        current: dict[str, Any] | None = orjson.loads(kept) if kept is not None else None
         cm = metadata.meta(current) if current is not None else {}
         if (cm.get("namespace"), cm.get("name")) != (ns, name):
             current = None
