@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from vcluster.jsonbytes import lasting_dumps
 from vcluster.store.interface import KeyExistsError, KeyNotFoundError, RevisionConflictError, Storage
 from vcluster.syncer.kinds import Kind
 from vcluster.syncer.merge import get_path, semantic_equal, set_path
@@ -61,7 +62,9 @@ class BaseStore:
     def __init__(self, store: Storage, flush_delay: float = 0.5) -> None:
         self.store = store
         self.flush_delay = flush_delay
-        self._mem: dict[str, dict[str, Any]] = {}  # key -> latest doc
+        # key -> latest doc as JSON: read once or twice per reconcile, kept for every pair (as
+        # dicts a pod's base costs ~6 KB, as bytes ~1 KB, shared with the store once written)
+        self._mem: dict[str, bytes] = {}
         self._rev: dict[str, int] = {}  # key -> mod_rev of the persisted row
         self._dirty: set[str] = set()
         self._flusher: asyncio.TimerHandle | None = None
@@ -71,9 +74,8 @@ class BaseStore:
         res = await self.store.list(PREFIX)
         for e in res.entries:
             with contextlib.suppress(ValueError):
-                doc = orjson.loads(e.raw)
-                if isinstance(doc, dict):
-                    self._mem[e.key] = doc
+                if isinstance(orjson.loads(e.raw), dict):
+                    self._mem[e.key] = e.raw
                     self._rev[e.key] = e.mod_rev
         return len(self._mem)
 
@@ -81,9 +83,10 @@ class BaseStore:
         self, kind: Kind, namespace: str, name: str
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(virtual base, host base); None for a side never seen."""
-        doc = self._mem.get(base_key(kind, namespace, name))
-        if doc is None:
+        raw = self._mem.get(base_key(kind, namespace, name))
+        if raw is None:
             return None, None
+        doc = orjson.loads(raw)
         return doc.get("virtual"), doc.get("host")
 
     def seen(self, kind: Kind, namespace: str, name: str) -> tuple[bool, bool]:
@@ -105,9 +108,9 @@ class BaseStore:
         doc = {"virtual": project(virtual, paths, annotations), "host": project(host, paths, annotations)}
         key = base_key(kind, namespace, name)
         old = self._mem.get(key)
-        if old is not None and semantic_equal(old, doc):
+        if old is not None and semantic_equal(orjson.loads(old), doc):
             return
-        self._mem[key] = doc
+        self._mem[key] = lasting_dumps(doc)
         self._dirty.add(key)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().call_later(self.flush_delay, self._start_flush)
@@ -126,16 +129,18 @@ class BaseStore:
 
     async def _write(self, key: str) -> None:
         for _ in range(3):
-            doc = self._mem.get(key)
-            if doc is None:
+            raw = self._mem.get(key)
+            if raw is None:
                 return  # forgotten meanwhile
             rev = self._rev.get(key)
             try:
                 if rev is None:
-                    e = await self.store.create(key, dict(doc))
+                    e = await self.store.create(key, orjson.loads(raw))
                 else:
-                    e = await self.store.update(key, dict(doc), expected_rev=rev)
+                    e = await self.store.update(key, orjson.loads(raw), expected_rev=rev)
                 self._rev[key] = e.mod_rev
+                if self._mem.get(key) is raw and e.raw == raw:
+                    self._mem[key] = e.raw  # one copy of the bytes, the store's
                 return
             except (KeyExistsError, RevisionConflictError, KeyNotFoundError):
                 cur = await self.store.get(key)
