@@ -50,6 +50,9 @@ class WorkQueue:
         self._delayed: dict[Hashable, tuple[float, asyncio.TimerHandle]] = {}  # key -> (when, handle)
         self._getters: deque[asyncio.Future[None]] = deque()
         self._shutdown = False
+        # set while no key is ready (depth 0): lets other work yield to this queue without polling
+        self.idle = asyncio.Event()
+        self.idle.set()
         self.adds_total = 0
         self.retries_total = 0
         self.processed_total = 0
@@ -69,6 +72,7 @@ class WorkQueue:
         if key in self._processing:
             return
         self._queue.append(key)
+        self.idle.clear()
         self._wake()
 
     def add_after(self, key: Hashable, seconds: float) -> None:
@@ -175,6 +179,8 @@ class WorkQueue:
         if self._shutdown:
             return _SHUTDOWN
         key = self._queue.popleft()
+        if not self._queue:
+            self.idle.set()
         self._dirty.discard(key)
         self._processing[key] = time.monotonic()
         return key
@@ -186,6 +192,7 @@ class WorkQueue:
             self.work_seconds_total += time.monotonic() - start
         if key in self._dirty and not self._shutdown:
             self._queue.append(key)
+            self.idle.clear()
             self._wake()
 
     def shutdown(self) -> None:
@@ -195,6 +202,7 @@ class WorkQueue:
             handle.cancel()
         self._delayed.clear()
         self._queue.clear()
+        self.idle.set()
         self._dirty.clear()
         while self._getters:
             fut = self._getters.popleft()

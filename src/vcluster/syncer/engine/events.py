@@ -58,8 +58,6 @@ class EventController:
         # host event name -> the virtual event as we last wrote it (we are its only writer), so
         # a count bump on the host costs one PATCH and no GET
         self._written: dict[str, bytes] = {}
-        self._pods_idle = asyncio.Event()
-        self._pods_idle.set()
 
     def _on_host(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         name = metadata.meta(obj).get("name", "")
@@ -81,30 +79,17 @@ class EventController:
         return controller.vinf.get(hit[1], hit[0] or None)
 
     async def run(self, workers: int) -> None:
-        gate = asyncio.create_task(self._watch_pods_queue(), name="events-pods-gate")
-        try:
-            await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
-        finally:
-            gate.cancel()
-
-    async def _watch_pods_queue(self) -> None:
-        """Open the gate while no pod waits to be synced (one poller for all the workers)."""
-        while True:
-            pods = self.engine.controllers.get("pods")
-            if pods is None or not pods.queue.depth:
-                self._pods_idle.set()
-            else:
-                self._pods_idle.clear()
-            await asyncio.sleep(0.05)
+        await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
 
     async def _pods_first(self) -> None:
         """Events are best effort (as kube's are): while pods wait to be synced, a copy waits too,
         up to a second, so that a burst's pods reach the host and come back Running first."""
-        if self._pods_idle.is_set():
+        pods = self.engine.controllers.get("pods")
+        if pods is None or pods.queue.idle.is_set():
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(EVENTS_YIELD_SECONDS):
-                await self._pods_idle.wait()
+                await pods.queue.idle.wait()
 
     async def reconcile(self, host_name: str) -> None:
         await self._pods_first()
