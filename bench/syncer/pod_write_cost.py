@@ -1,0 +1,151 @@
+"""API server CPU per pod write (create, binding, kubelet status patch) for a bare pod and for
+the host pod the syncer makes of it, at a low and a high client concurrency.
+
+Why a synced pod costs the host more than a bare one: it is about twice the JSON (managedFields,
+the token annotation, env, volumes, DNS, host aliases), and during a burst through the syncer the
+host's writes arrive a few at a time instead of fifty at once. The synced pod is taken from a real
+`vcluster host` + `vcluster start` pair; the writes then go to a fresh `vcluster apiserver`, whose
+CPU (/proc) is read around each phase.
+
+Usage:  .venv/bin/python bench/syncer/pod_write_cost.py [N]     (default 600 pods per case)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from procs import Proc, cpu_seconds, host_proc, vcluster_proc
+
+from vcluster.client import Client
+from vcluster.hostsim.podstatus import running_status
+
+BARE: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p", "labels": {"bench": "1"}},
+    "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": "nginx"}]},
+}
+
+
+async def synced_pod(base: Path) -> dict[str, Any]:
+    """The host pod the syncer creates for BARE (as the syncer sends it: no server fields)."""
+    host = host_proc(base, nodes=2).start()
+    vc = vcluster_proc(base, host, "my-vcluster", "test-namespace", None)
+    try:
+        vc.start()
+        async with (
+            await Client.from_kubeconfig(str(vc.kubeconfig)) as v,
+            await Client.from_kubeconfig(str(host.kubeconfig)) as h,
+        ):
+            await v.create("v1", "pods", BARE, "default")
+            for _ in range(100):
+                got = (await h.list("v1", "pods", "test-namespace", label_selector="bench=1"))["items"]
+                if got:
+                    pod = got[0]
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the synced pod did not reach the host")
+    finally:
+        vc.stop()
+        host.stop()
+    md = pod["metadata"]
+    for k in (
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "managedFields",
+        "ownerReferences",
+        "generation",
+    ):
+        md.pop(k, None)
+    pod.pop("status", None)
+    pod["spec"].pop("nodeName", None)
+    return pod
+
+
+async def bounded(n: int, conc: int, fn: Callable[[int], Awaitable[Any]]) -> None:
+    it = iter(range(n))
+
+    async def worker() -> None:
+        for i in it:
+            await fn(i)
+
+    await asyncio.gather(*(worker() for _ in range(conc)))
+
+
+async def case(c: Client, pid: int, body: dict[str, Any], tag: str, n: int, conc: int) -> dict[str, float]:
+    ns = tag
+
+    def named(i: int) -> dict[str, Any]:
+        b = copy.deepcopy(body)
+        b["metadata"]["name"] = f"p{i}"
+        b["metadata"]["namespace"] = ns
+        return b
+
+    await c.create("v1", "namespaces", {"metadata": {"name": ns}})
+    sa = body["spec"].get("serviceAccountName", "default")
+    if sa != "default":  # the synced pod runs as the workload ServiceAccount of the host namespace
+        await c.create("v1", "serviceaccounts", {"metadata": {"name": sa}}, ns)
+    await asyncio.sleep(0.5)  # the namespace's default ServiceAccount
+    out: dict[str, float] = {}
+    t = cpu_seconds(pid)
+    await bounded(n, conc, lambda i: c.create("v1", "pods", named(i), ns))
+    out["create"], t = cpu_seconds(pid) - t, cpu_seconds(pid)
+    binding = {"apiVersion": "v1", "kind": "Binding", "target": {"kind": "Node", "name": "node-1"}}
+    await bounded(
+        n,
+        conc,
+        lambda i: c.create(
+            "v1", "pods", {**binding, "metadata": {"name": f"p{i}"}}, ns, subresource="binding"
+        ),
+    )
+    out["binding"] = cpu_seconds(pid) - t
+    pods = {p["metadata"]["name"]: p for p in (await c.list("v1", "pods", ns))["items"]}
+    t = cpu_seconds(pid)
+
+    async def status(i: int) -> None:
+        pod = pods[f"p{i}"]
+        now = time.time()
+        st = running_status(pod, "10.0.0.1", f"10.1.{i // 250}.{i % 250}", now, True, now)
+        await c.patch(
+            "v1", "pods", f"p{i}", {"metadata": {"uid": pod["metadata"]["uid"]}, "status": st}, ns,
+            subresource="status", patch_type="strategic",
+        )  # fmt: skip
+
+    await bounded(n, conc, status)
+    out["status"] = cpu_seconds(pid) - t
+    return {k: v / n * 1000 for k, v in out.items()}
+
+
+async def main(n: int) -> None:
+    base = Path(tempfile.mkdtemp(prefix="vc-podcost-"))
+    synced = await synced_pod(base / "pair")
+    srv = Proc(
+        "apiserver", ["apiserver", "--data-dir", str(base / "srv"), "--port", "0"], base / "srv"
+    ).start()
+    try:
+        async with await Client.from_kubeconfig(str(srv.kubeconfig), user_agent="pod-write-cost") as c:
+            await c.create("v1", "nodes", {"metadata": {"name": "node-1"}})
+            print(f"server CPU per write (ms), {n} pods per case; bare pod JSON vs synced pod JSON")
+            for conc in (1, 10, 50):
+                for tag, body in (("bare", BARE), ("synced", synced)):
+                    r = await case(c, srv.pid, body, f"{tag}-c{conc}", n, conc)
+                    total = sum(r.values())
+                    parts = "  ".join(f"{k} {v:.2f}" for k, v in r.items())
+                    print(f"concurrency {conc:2d}  {tag:6s}  {parts}  = {total:.2f} ms per pod", flush=True)
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 600))
