@@ -86,6 +86,20 @@ def test_metrics_are_served_at_the_configured_addresses(setup: tuple[Pair, str, 
         )
         assert "# TYPE vcluster_syncer_queue_depth gauge" in text
         assert "apiserver_request_total" in text  # the process's one registry, as controller-runtime's
+        # the store's gauges are read when collected, here as on the API port
+        gauges = {
+            line.split()[0]: float(line.split()[1])
+            for line in text.splitlines()
+            if line.startswith(
+                (
+                    "apiserver_storage_objects ",
+                    "apiserver_storage_revision ",
+                    "apiserver_registered_watchers ",
+                )
+            )
+        }
+        assert gauges["apiserver_storage_objects"] > 0 and gauges["apiserver_storage_revision"] > 0, gauges
+        assert gauges["apiserver_registered_watchers"] > 0, gauges  # the syncer's and controllers' watches
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/api/v1/namespaces", timeout=10)
     assert e.value.code == 404  # only /metrics, never the API without authentication

@@ -113,6 +113,10 @@ class APIServer:
         self.rest = Rest(self.store, self.registry)
         self.rest.converters[("events.k8s.io", "Event")] = core_to_events_v1
         self.metrics = Metrics()
+        # read at collection time, by /metrics here and by any other listener of the registry
+        self.metrics.watchers.set_function(self.store.watch_count)
+        self.metrics.objects.set_function(self.store.object_count)
+        self.metrics.revision.set_function(lambda: self.store.revision)
         self.pki: PKI | None = None
         self.auth: Authenticator | None = None
         self.authapi: AuthAPI | None = None
@@ -313,9 +317,6 @@ class APIServer:
             resp = web.Response(status=status, headers=headers, body=body)
             return resp, "get", "openapi", ""
         if path == "/metrics":
-            self.metrics.watchers.set(self.store.watch_count())
-            self.metrics.objects.set(self.store.object_count())
-            self.metrics.revision.set(self.store.revision)
             return (
                 web.Response(
                     body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}

@@ -173,8 +173,7 @@ class Informer:
         return v if v is None or not self.compact else orjson.loads(v)
 
     def get(self, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        v = self._cache.get((namespace or "", name))
-        return v if v is None or not self.compact else orjson.loads(v)
+        return self._cached((namespace or "", name))
 
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """All cached objects, or those of one namespace."""
