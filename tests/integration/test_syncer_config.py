@@ -38,6 +38,9 @@ sync:
       all: true
     ingresses:
       enabled: true
+  fromHost:
+    csiDrivers:
+      enabled: true
 policies:
   podSecurityStandard: baseline
 logging:
@@ -287,3 +290,15 @@ def test_invalid_config_stops_start(tmp_path: Path, config: str, expected: list[
         assert path in p.stderr, p.stderr
     assert "ready at" not in p.stdout
     assert not (tmp_path / "vc" / "state.db").exists()
+
+
+def test_enabled_kinds_this_engine_does_not_sync_are_named_at_start(selective: Pair) -> None:
+    """A valid vcluster.yaml may enable kinds this engine has no syncer for (here
+    `fromHost.csiDrivers`): the start-up log says which, instead of ignoring them silently."""
+    warnings = [
+        json.loads(line)
+        for line in selective.vc.log_path.read_text().splitlines()
+        if line.startswith("{") and "not synced by this engine" in line
+    ]
+    assert len(warnings) == 1 and warnings[0]["level"] == "warning", warnings
+    assert warnings[0]["msg"].endswith(": fromHost.csidrivers"), warnings[0]["msg"]

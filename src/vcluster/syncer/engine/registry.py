@@ -156,7 +156,7 @@ def build(name: str) -> KindSyncer | None:
     return KindSyncer(*row, uid_deletion=name != "persistentvolumeclaims")
 
 
-# to-host kinds the engine serves (others the config accepts are refused at start)
+# to-host kinds the engine serves (others the config accepts are named in a warning at start)
 SUPPORTED_TO_HOST = (
     "pods",
     "services",

@@ -431,9 +431,11 @@ class Syncer:
         self.ctx = self.ctx.replace(**facts)
         n_map, n_base = await self.mappings.load(), await self.bases.load()
         log.info("loaded %d mappings and %d sync bases", n_map, n_base)
-        unsupported = [
-            k for d, k in self.config.enabled_kinds() if d == "toHost" and k not in registry.SUPPORTED_TO_HOST
-        ]
+        served = {
+            "toHost": set(registry.SUPPORTED_TO_HOST),
+            "fromHost": {"events", "nodes", *FROM_HOST_CLASSES},
+        }
+        unsupported = [f"{d}.{k}" for d, k in self.config.enabled_kinds() if k not in served[d]]
         if unsupported:
             log.warning("not synced by this engine (enabled in the config): %s", ", ".join(unsupported))
         for option in self.config.unimplemented():
