@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vcluster.syncer.event")
 
 EVENTS_YIELD_SECONDS = 1.0
+_INVOLVED_TRIES = 10  # 0.1 s, 0.2 s, ... apart: 5.5 s in all
 
 _KIND_BY_NAME = {
     k.kind: k for k in (kinds.POD, kinds.SERVICE, kinds.SECRET, kinds.CONFIGMAP, kinds.ENDPOINTS)
@@ -58,25 +59,56 @@ class EventController:
         # host event name -> the virtual event as we last wrote it (we are its only writer), so
         # a count bump on the host costs one PATCH and no GET
         self._written: dict[str, bytes] = {}
+        self._waits: dict[str, int] = {}  # host event name -> looks for its involved object so far
 
     def _on_host(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         name = metadata.meta(obj).get("name", "")
         if event == "delete":
             self._written.pop(name, None)
+            self._waits.pop(name, None)
         else:
             self.queue.add(name)
 
     def _lookup(self, kind: str, host_name: str) -> dict[str, Any] | None:
+        """The virtual object an event's involved host object stands for: the mappings store, else
+        the host object's own annotations (spec §1.8) — a pod's first events can arrive before its
+        mapping is saved, and were dropped when only the store was asked."""
         k = _KIND_BY_NAME.get(kind)
-        if k is None:
+        controller = self.engine.controllers.get(k.plural) if k is not None else None
+        if k is None or controller is None:
             return None
-        hit = self.engine.mappings.virtual_for_host(k, self.engine.ctx.host_namespace, host_name)
+        hns = self.engine.ctx.host_namespace
+        hit = metadata.reverse_lookup(
+            self.engine.ctx,
+            k,
+            hns,
+            host_name,
+            host=controller.hinf.get(host_name, hns),
+            store_lookup=self.engine.mapping_lookup,
+        )
         if hit is None:
             return None
-        controller = self.engine.controllers.get(k.plural)
-        if controller is None:
-            return None
         return controller.vinf.get(hit[1], hit[0] or None)
+
+    def _wait_for_involved(self, host_name: str, hevent: dict[str, Any]) -> None:
+        """An event about a host object of a synced kind that is not in our cache yet (the events
+        and the objects come by separate watches) is looked at again a few times, then dropped."""
+        inv = hevent.get("involvedObject") or {}
+        k = _KIND_BY_NAME.get(inv.get("kind", ""))
+        controller = self.engine.controllers.get(k.plural) if k is not None else None
+        hns = self.engine.ctx.host_namespace
+        if (
+            controller is None
+            or inv.get("namespace") != hns
+            or controller.hinf.get(inv.get("name", ""), hns) is not None  # cached, and not ours
+        ):
+            self._waits.pop(host_name, None)
+            return
+        tries = self._waits.get(host_name, 0)
+        if tries >= _INVOLVED_TRIES:
+            return  # given up (kept, so that a resync does not start over; a change still counts)
+        self._waits[host_name] = tries + 1
+        self.queue.add_after(host_name, 0.1 * (tries + 1))
 
     async def run(self, workers: int) -> None:
         await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
@@ -95,10 +127,13 @@ class EventController:
         await self._pods_first()
         hevent = self.hevents.get(host_name, self.engine.ctx.host_namespace)
         if hevent is None:
+            self._waits.pop(host_name, None)
             return
         want = eventres.translate_event(hevent, self.engine.ctx, self._lookup)
         if want is None:
+            self._wait_for_involved(host_name, hevent)
             return
+        self._waits.pop(host_name, None)
         m = metadata.meta(want)
         ns, name = m.get("namespace", ""), m.get("name", "")
         kept = self._written.get(host_name)
