@@ -78,14 +78,10 @@ class EventController:
         if k is None or controller is None:
             return None
         hns = self.engine.ctx.host_namespace
-        hit = metadata.reverse_lookup(
-            self.engine.ctx,
-            k,
-            hns,
-            host_name,
-            host=controller.hinf.get(host_name, hns),
-            store_lookup=self.engine.mapping_lookup,
-        )
+        hit = self.engine.mapping_lookup(k, hns, host_name)  # the usual case: no host object read
+        if hit is None:
+            host = controller.hinf.get(host_name, hns)
+            hit = metadata.reverse_lookup(self.engine.ctx, k, hns, host_name, host=host)
         if hit is None:
             return None
         return controller.vinf.get(hit[1], hit[0] or None)
