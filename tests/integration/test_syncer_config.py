@@ -39,7 +39,7 @@ sync:
     ingresses:
       enabled: true
   fromHost:
-    csiDrivers:
+    deviceClasses:
       enabled: true
 policies:
   podSecurityStandard: baseline
@@ -294,11 +294,11 @@ def test_invalid_config_stops_start(tmp_path: Path, config: str, expected: list[
 
 def test_enabled_kinds_this_engine_does_not_sync_are_named_at_start(selective: Pair) -> None:
     """A valid vcluster.yaml may enable kinds this engine has no syncer for (here
-    `fromHost.csiDrivers`): the start-up log says which, instead of ignoring them silently."""
+    `fromHost.deviceClasses`): the start-up log says which, instead of ignoring them silently."""
     warnings = [
         json.loads(line)
         for line in selective.vc.log_path.read_text().splitlines()
         if line.startswith("{") and "not synced by this engine" in line
     ]
     assert len(warnings) == 1 and warnings[0]["level"] == "warning", warnings
-    assert warnings[0]["msg"].endswith(": fromHost.csidrivers"), warnings[0]["msg"]
+    assert warnings[0]["msg"].endswith(": fromHost.deviceclasses"), warnings[0]["msg"]

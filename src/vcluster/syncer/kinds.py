@@ -46,6 +46,8 @@ PDB = Kind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets")
 PRIORITY_CLASS = Kind("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False)
 STORAGE_CLASS = Kind("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False)
 RUNTIME_CLASS = Kind("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", namespaced=False)
+CSI_DRIVER = Kind("storage.k8s.io", "v1", "CSIDriver", "csidrivers", namespaced=False)
+CSI_NODE = Kind("storage.k8s.io", "v1", "CSINode", "csinodes", namespaced=False)
 RESOURCE_CLAIM = Kind("resource.k8s.io", "v1beta1", "ResourceClaim", "resourceclaims")
 RESOURCE_CLAIM_TEMPLATE = Kind(
     "resource.k8s.io", "v1beta1", "ResourceClaimTemplate", "resourceclaimtemplates"
@@ -71,6 +73,8 @@ ALL: tuple[Kind, ...] = (
     PRIORITY_CLASS,
     STORAGE_CLASS,
     RUNTIME_CLASS,
+    CSI_DRIVER,
+    CSI_NODE,
     RESOURCE_CLAIM,
     RESOURCE_CLAIM_TEMPLATE,
 )

@@ -1,6 +1,7 @@
-"""Cluster-scoped classes that come from the host (spec §5.5): StorageClasses, IngressClasses,
-RuntimeClasses and PriorityClasses when `sync.fromHost.<kind>` is on. The virtual copy follows
-the host (virtual edits are overwritten) and goes when the host one goes."""
+"""Cluster-scoped objects that come from the host (spec §5.5): StorageClasses, IngressClasses,
+RuntimeClasses, PriorityClasses, CSIDrivers and CSINodes (these only for nodes the virtual cluster
+has) when `sync.fromHost.<kind>` is on. The virtual copy follows the host (virtual edits are
+overwritten) and goes when the host one goes."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ FROM_HOST_CLASSES: dict[str, Kind] = {
     "ingressclasses": kinds.INGRESS_CLASS,
     "runtimeclasses": kinds.RUNTIME_CLASS,
     "priorityclasses": kinds.PRIORITY_CLASS,
+    "csidrivers": kinds.CSI_DRIVER,
+    "csinodes": kinds.CSI_NODE,  # only for nodes the virtual cluster has
 }
 
 
@@ -40,6 +43,10 @@ class FromHostClassController:
         self.vinf = engine.virtual_informers.informer(kind.api_version, kind.plural)
         for inf in (self.hinf, self.vinf):
             inf.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
+        if kind == kinds.CSI_NODE:  # a CSINode follows its node into and out of the virtual cluster
+            engine.virtual_informers.informer("v1", "nodes").add_handler(
+                lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", ""))
+            )
 
     async def run(self, workers: int) -> None:
         await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
@@ -55,6 +62,8 @@ class FromHostClassController:
         virtual = self.vinf.get(name)
         if virtual is not None and not self._ours(name):
             return  # a class the user created in the virtual cluster
+        if host is not None and self.kind == kinds.CSI_NODE and not self.engine.virtual_node_exists(name):
+            host = None  # spec §5.5: a CSINode is copied only while the virtual Node exists
         action, body = sync_from_host(virtual, host, self.engine.ctx, self.kind)
         w = self.engine.writer
         if action == "create" and body is not None:
