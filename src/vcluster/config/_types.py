@@ -107,10 +107,13 @@ Quantity = Annotated[str | int | float, PlainValidator(_quantity)]
 
 
 # ---- listen addresses ("host:port", ":port"; "" or "0" for off, as controller-runtime's BindAddress)
+_BIND_OFF = ("", "0")
+
+
 def _bind_address(value: Any) -> str:
     if not isinstance(value, str):
         raise fail(f"expected a string, got {show(value)}")
-    if value in ("", "0"):
+    if value in _BIND_OFF:
         return value
     host, sep, port = value.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
@@ -125,7 +128,7 @@ def _bind_address(value: Any) -> str:
 
 def split_bind_address(value: str) -> tuple[str, int] | None:
     """(host, port) of a validated bind address ("" host: every interface), None when off."""
-    if value in ("", "0"):
+    if value in _BIND_OFF:
         return None
     host, _, port = value.rpartition(":")
     return host.strip("[]"), int(port)

@@ -18,6 +18,7 @@ from ._types import (
     ObjectRef,
     OptionalName,
     one_of,
+    split_bind_address,
 )
 from .kinds import Direction
 from .sync import Sync
@@ -309,7 +310,7 @@ class VClusterConfig(Model):
         s = self.experimental.sync_settings
         out: list[str] = []
         for a in (s.host_metrics_bind_address, s.virtual_metrics_bind_address):
-            if a not in ("", "0") and a not in out:
+            if split_bind_address(a) is not None and a not in out:
                 out.append(a)
         return out
 

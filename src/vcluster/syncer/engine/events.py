@@ -69,12 +69,16 @@ class EventController:
         else:
             self.queue.add(name)
 
+    def _synced(self, kind: str) -> tuple[kinds.Kind | None, Any]:
+        """The Kind of an involved-object kind name and its running SyncController, if any."""
+        k = _KIND_BY_NAME.get(kind)
+        return k, (self.engine.controllers.get(k.plural) if k is not None else None)
+
     def _lookup(self, kind: str, host_name: str) -> dict[str, Any] | None:
         """The virtual object an event's involved host object stands for: the mappings store, else
         the host object's own annotations (spec §1.8) — a pod's first events can arrive before its
         mapping is saved, and were dropped when only the store was asked."""
-        k = _KIND_BY_NAME.get(kind)
-        controller = self.engine.controllers.get(k.plural) if k is not None else None
+        k, controller = self._synced(kind)
         if k is None or controller is None:
             return None
         hns = self.engine.ctx.host_namespace
@@ -90,8 +94,7 @@ class EventController:
         """An event about a host object of a synced kind that is not in our cache yet (the events
         and the objects come by separate watches) is looked at again a few times, then dropped."""
         inv = hevent.get("involvedObject") or {}
-        k = _KIND_BY_NAME.get(inv.get("kind", ""))
-        controller = self.engine.controllers.get(k.plural) if k is not None else None
+        _, controller = self._synced(inv.get("kind", ""))
         hns = self.engine.ctx.host_namespace
         if (
             controller is None
