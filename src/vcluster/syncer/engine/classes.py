@@ -6,7 +6,7 @@ overwritten) and goes when the host one goes."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vcluster.client import ApiError, WorkQueue
 from vcluster.syncer import kinds, metadata
@@ -41,12 +41,20 @@ class FromHostClassController:
         )
         self.hinf = engine.host_informers.informer(kind.api_version, kind.plural)
         self.vinf = engine.virtual_informers.informer(kind.api_version, kind.plural)
-        for inf in (self.hinf, self.vinf):
-            inf.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
+        self._watched = [self.hinf, self.vinf]
         if kind == kinds.CSI_NODE:  # a CSINode follows its node into and out of the virtual cluster
-            engine.virtual_informers.informer("v1", "nodes").add_handler(
-                lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", ""))
-            )
+            self._watched.append(engine.virtual_informers.informer("v1", "nodes"))
+        for inf in self._watched:
+            inf.add_handler(self._on_change)
+
+    def _on_change(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        self.queue.add(metadata.meta(obj).get("name", ""))
+
+    def stop(self) -> None:
+        """Detach from the shared informers (the kind was switched off)."""
+        for inf in self._watched:
+            inf.remove_handler(self._on_change)
+        self.queue.shutdown()
 
     async def run(self, workers: int) -> None:
         await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)

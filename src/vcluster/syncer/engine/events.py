@@ -61,6 +61,11 @@ class EventController:
         self._written: dict[str, bytes] = {}
         self._waits: dict[str, int] = {}  # host event name -> looks for its involved object so far
 
+    def stop(self) -> None:
+        """Detach from the host events (event sync was switched off)."""
+        self.hevents.remove_handler(self._on_host)
+        self.queue.shutdown()
+
     def _on_host(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         name = metadata.meta(obj).get("name", "")
         if event == "delete":

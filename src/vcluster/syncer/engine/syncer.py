@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -26,6 +26,7 @@ from vcluster.syncer.engine.classes import FROM_HOST_CLASSES, FromHostClassContr
 from vcluster.syncer.engine.controller import SyncController
 from vcluster.syncer.engine.coredns import CoreDNSController
 from vcluster.syncer.engine.events import EventController
+from vcluster.syncer.engine.imports import IMPORTED_KINDS, ImportController
 from vcluster.syncer.engine.mappingstore import MappingStore
 from vcluster.syncer.engine.nodes import NodeController
 from vcluster.syncer.engine.servicesync import ServiceReplicator
@@ -142,6 +143,7 @@ class Syncer:
         self.extra: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._controller_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._extra_tasks: dict[str, asyncio.Task[Any]] = {}
         self._special_pending: set[str] = set()
         self._special_event = asyncio.Event()
         # (namespace, service account, TokenRequest body) -> answer, when in the API server's process
@@ -433,7 +435,7 @@ class Syncer:
         log.info("loaded %d mappings and %d sync bases", n_map, n_base)
         served = {
             "toHost": set(registry.SUPPORTED_TO_HOST),
-            "fromHost": {"events", "nodes", *FROM_HOST_CLASSES},
+            "fromHost": {"events", "nodes", *FROM_HOST_CLASSES, *IMPORTED_KINDS},
         }
         unsupported = [f"{d}.{k}" for d, k in self.config.enabled_kinds() if k not in served[d]]
         if unsupported:
@@ -452,13 +454,8 @@ class Syncer:
                 singular = "ConfigMap" if kind == "configmaps" else "Secret"
                 self.mappings.on_reference_change(singular, lambda k, ns, n, c=c: c.enqueue(ns, n))
         self.extra["nodes"] = NodeController(self)
-        for kind, k in FROM_HOST_CLASSES.items():
-            if (
-                kind != "priorityclasses" or not self.config.sync_enabled(kind, "toHost")
-            ) and self.config.sync_enabled(kind, "fromHost"):
-                self.extra[f"host-{kind}"] = FromHostClassController(self, k)
-        if self.config.sync_enabled("events", "fromHost"):
-            self.extra["events"] = EventController(self)
+        for name, make in self._switchable(self.config).items():
+            self.extra[name] = make()
         self.extra["servicesync"] = ServiceReplicator(self)
         if self.config.control_plane.coredns.enabled:
             self.extra["coredns"] = CoreDNSController(self)
@@ -493,7 +490,7 @@ class Syncer:
         for kind, c in self.controllers.items():
             self._controller_tasks[kind] = asyncio.create_task(c.run(workers(kind)), name=f"sync-{kind}")
         for name, c in self.extra.items():
-            self._tasks.append(asyncio.create_task(c.run(workers(name)), name=f"sync-{name}"))
+            self._extra_tasks[name] = asyncio.create_task(c.run(workers(name)), name=f"sync-{name}")
         self._tasks.append(asyncio.create_task(self._mapping_gc(), name="mapping-gc"))
         self._tasks.append(asyncio.create_task(self._specials(), name="special-services"))
         self._kick("kubernetes")
@@ -601,10 +598,55 @@ class Syncer:
             self._controller_tasks[kind] = asyncio.create_task(
                 c.run(new.workers_for(kind)), name=f"sync-{kind}"
             )
+        await self._switch_from_host(new)
         for c in self.controllers.values():  # re-evaluate everything under the new switches
             for obj in c.vinf.list():
                 m = obj.get("metadata") or {}
                 c.enqueue(m.get("namespace", ""), m.get("name", ""))
+
+    def _switchable(self, cfg: VClusterConfig) -> dict[str, Callable[[], Any]]:
+        """The optional from-host controllers `cfg` switches on, by name, each with its maker."""
+        out: dict[str, Callable[[], Any]] = {}
+        for kind, k in FROM_HOST_CLASSES.items():
+            if (kind != "priorityclasses" or not cfg.sync_enabled(kind, "toHost")) and cfg.sync_enabled(
+                kind, "fromHost"
+            ):
+                out[f"host-{kind}"] = lambda k=k: FromHostClassController(self, k)
+        for kind, k in IMPORTED_KINDS.items():
+            if cfg.sync_enabled(kind, "fromHost"):
+                out[f"host-{kind}"] = lambda kind=kind, k=k: self._importer(cfg, kind, k)
+        if cfg.sync_enabled("events", "fromHost"):
+            out["events"] = lambda: EventController(self)
+        return out
+
+    def _importer(self, cfg: VClusterConfig, kind: str, k: kinds.Kind) -> ImportController:
+        c = ImportController(self, k)
+        c.configure(_import_mappings(cfg, kind))
+        return c
+
+    async def _switch_from_host(self, new: VClusterConfig) -> None:
+        """Start and stop the optional from-host controllers after a configuration change, and
+        give running importers their new mappings."""
+        wanted = self._switchable(new)
+        possible = {*(f"host-{k}" for k in (*FROM_HOST_CLASSES, *IMPORTED_KINDS)), "events"}
+        for name in [n for n in self.extra if n in possible and n not in wanted]:
+            c = self.extra.pop(name)
+            c.stop()
+            t = self._extra_tasks.pop(name, None)
+            if t is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(t, 5.0)
+            log.info("stopped syncing %s", name)
+        for name, make in wanted.items():
+            c = self.extra.get(name)
+            if c is None:
+                c = self.extra[name] = make()
+                self._extra_tasks[name] = asyncio.create_task(
+                    c.run(new.workers_for(name)), name=f"sync-{name}"
+                )
+                log.info("started syncing %s", name)
+            elif isinstance(c, ImportController):
+                c.configure(_import_mappings(new, name.removeprefix("host-")))
 
     async def _stop_controller(self, kind: str) -> None:
         self.controllers.pop(kind, None)
@@ -638,8 +680,9 @@ class Syncer:
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             await self.bases.flush()
-        self._tasks.extend(self._controller_tasks.values())
+        self._tasks.extend([*self._controller_tasks.values(), *self._extra_tasks.values()])
         self._controller_tasks.clear()
+        self._extra_tasks.clear()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -651,3 +694,10 @@ class Syncer:
         if self._own_virtual_informers:
             await self.virtual_informers.stop()
         await self.host_informers.stop()
+
+
+def _import_mappings(cfg: VClusterConfig, kind: str) -> dict[str, str]:
+    """`sync.fromHost.<configMaps|secrets>.mappings.byName`."""
+    fh = cfg.sync.from_host
+    switch = fh.config_maps if kind == "configmaps" else fh.secrets
+    return dict(switch.mappings.by_name)
