@@ -22,6 +22,7 @@ from vcluster.syncer.resources import (
     secret,
     service,
     serviceaccount,
+    storageclass,
 )
 from vcluster.syncer.result import SyncResult
 
@@ -149,6 +150,8 @@ def build(name: str) -> KindSyncer | None:
                                  poddisruptionbudget.translate_pdb, poddisruptionbudget.sync_pdb),
         "priorityclasses": ("priorityclass", kinds.PRIORITY_CLASS, priorityclass.FIELDS,
                             priorityclass.translate_priority_class, priorityclass.sync_priority_class),
+        "storageclasses": ("storageclass", kinds.STORAGE_CLASS, storageclass.TO_HOST_FIELDS,
+                           storageclass.translate_storage_class, storageclass.sync_storage_class),
     }  # fmt: skip
     row = table.get(name)
     if row is None:
@@ -170,4 +173,5 @@ SUPPORTED_TO_HOST = (
     "networkpolicies",
     "poddisruptionbudgets",
     "priorityclasses",
+    "storageclasses",
 )

@@ -1,4 +1,5 @@
-"""StorageClasses from the host (§5.5): copied with the same name, filtered by the optional selector."""
+"""StorageClasses (§5.5): copied from the host with the same name (filtered by the optional selector),
+or, with `sync.toHost.storageClasses`, synced to the host as `vcluster-<name>-x-<hostns>-x-<vc>`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from vcluster.syncer.context import SyncContext
 from vcluster.syncer.kinds import Kind
 from vcluster.syncer.merge import FieldDirections
 from vcluster.syncer.resources import priorityclass
+from vcluster.syncer.result import SyncResult, Translation
 from vcluster.syncer.selectors import selector_matches
 
 KIND = kinds.STORAGE_CLASS
@@ -28,6 +30,40 @@ FIELDS = FieldDirections(
     ),
     both=(),
 )
+
+
+# To the host (spec §6.3 table: every field both ways; the class parameters are immutable on both
+# sides, so in practice only the metadata, mountOptions and allowVolumeExpansion move).
+TO_HOST_FIELDS = FieldDirections(
+    both=(
+        "provisioner",
+        "parameters",
+        "reclaimPolicy",
+        "mountOptions",
+        "allowVolumeExpansion",
+        "volumeBindingMode",
+        "allowedTopologies",
+        "metadata.labels",
+        "metadata.annotations",
+    ),
+)
+
+
+def translate_storage_class(vsc: Mapping[str, Any], ctx: SyncContext) -> Translation:
+    """Host copy under the cluster-scoped translated name (PVCs' storageClassName follows it)."""
+    name = metadata.meta(vsc)["name"]
+    return Translation(generic.to_host(vsc, ctx, KIND, TO_HOST_FIELDS, host_name=ctx.host_name_cluster(name)))
+
+
+def sync_storage_class(
+    vsc: Mapping[str, Any],
+    hsc: Mapping[str, Any],
+    virtual_old: Mapping[str, Any] | None,
+    host_old: Mapping[str, Any] | None,
+    ctx: SyncContext,
+) -> SyncResult:
+    """Three-way merge of every declared field."""
+    return generic.sync(vsc, hsc, virtual_old, host_old, ctx, KIND, TO_HOST_FIELDS)
 
 
 def class_from_host(
