@@ -120,6 +120,12 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
     type=click.FloatRange(0),
     help="A generated container log line every this many seconds (0: startup lines only).",
 )
+@click.option(
+    "--storage/--no-storage",
+    default=True,
+    show_default=True,
+    help="Bind PersistentVolumeClaims and provision volumes (default StorageClass `standard`).",
+)
 @log_level_option
 def hostsim(
     kubeconfig: Path | None,
@@ -140,6 +146,7 @@ def hostsim(
     lease_renew_seconds: float,
     node_status_seconds: float,
     log_line_seconds: float,
+    storage: bool,
     log_level: str,
 ) -> None:
     """Simulate nodes, a scheduler and kubelets for a cluster until SIGTERM/SIGINT.
@@ -167,6 +174,7 @@ def hostsim(
         lease_renew_seconds=lease_renew_seconds,
         node_status_seconds=node_status_seconds,
         log_line_seconds=log_line_seconds,
+        storage=storage,
     )
     try:
         cfg.validate()

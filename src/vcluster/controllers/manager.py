@@ -27,6 +27,8 @@ CONTROLLERS: dict[str, tuple[str, str]] = {
     "endpointslice": ("endpointslice", "EndpointSliceController"),
     "disruption": ("disruption", "DisruptionController"),
     "resourcequota": ("resourcequota", "ResourceQuotaController"),
+    "pvc-protection": ("storageprotection", "PVCProtectionController"),
+    "pv-protection": ("storageprotection", "PVProtectionController"),
 }
 
 

@@ -35,6 +35,9 @@ class HostSimConfig:
     node_status_seconds: float = 60.0  # full node status report (lastHeartbeatTime)
     log_line_seconds: float = 5.0  # a generated log line every this many seconds while running
     unschedulable_retry_seconds: float = 60.0  # retry unschedulable pods at least this often
+    # Simulated storage: the PersistentVolume binder, a local-path provisioner and a default
+    # StorageClass `standard` (see hostsim/volumes.py).
+    storage: bool = True
     # Which pods the scheduler binds (spec.schedulerName).
     scheduler_name: str = "default-scheduler"
     # Parallel API writers.

@@ -21,8 +21,17 @@ from vcluster.client import ApiError, Client, Informer, WorkQueue, obj_key
 from vcluster.hostsim.config import HostSimConfig
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
 from vcluster.hostsim.podstatus import rfc3339
-from vcluster.hostsim.predicates import NodeView, PodFit, Usage, find_fit, fit_error, score
+from vcluster.hostsim.predicates import (
+    UNRESOLVABLE,
+    NodeView,
+    PodFit,
+    Usage,
+    find_fit,
+    fit_error,
+    score,
+)
 from vcluster.hostsim.resources import Resources, add, pod_requests, sub
+from vcluster.hostsim.volumes import VolumeBinder
 
 log = logging.getLogger("vcluster.hostsim.scheduler")
 
@@ -46,8 +55,10 @@ class Scheduler:
         pods: Informer,
         nodes: Informer,
         events: EventRecorder,
+        volumes: VolumeBinder | None = None,
     ) -> None:
         self.client = client
+        self.volumes = volumes
         self.config = config
         self.pods = pods
         self.events = events
@@ -60,11 +71,14 @@ class Scheduler:
         self._placed: dict[str, tuple[str, Resources, Resources]] = {}  # uid -> node, requests, nonzero
         self._assumed: dict[str, str] = {}  # uid -> node: chosen, not yet seen bound
         self._unschedulable: dict[Key, int] = {}  # key -> failed attempts
+        self._volume_wait: dict[Key, set[Key]] = {}  # pod -> claims waiting to be provisioned
         self._tasks: list[asyncio.Task[None]] = []
         self.bound_total = 0
         self.failed_total = 0
         pods.add_handler(self._on_pod)
         nodes.add_handler(self._on_node)
+        if volumes is not None:
+            volumes.pvcs.add_handler(self._on_claim)
 
     # ------------------------------------------------------------------ informer handlers
     def _wants(self, pod: dict[str, Any]) -> bool:
@@ -82,6 +96,7 @@ class Scheduler:
         if event == "delete":
             self._assumed.pop(uid, None)
             self._unschedulable.pop(key, None)
+            self._volume_wait.pop(key, None)
             if self._unplace(uid):
                 self._retry_unschedulable()
             return
@@ -113,6 +128,18 @@ class Scheduler:
         self._nodes[name] = view
         self._nodes_list = None
         self._retry_unschedulable()
+
+    def _on_claim(self, event: str, pvc: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """A claim appeared, or got bound: pods waiting for it are tried again at once."""
+        phase = (pvc.get("status") or {}).get("phase")
+        if event == "update" and (old or {}).get("status", {}).get("phase") == phase:
+            return
+        claim = obj_key(pvc)
+        for key, claims in list(self._volume_wait.items()):
+            if claim in claims:
+                self.queue.add(key)
+        if event == "add":
+            self._retry_unschedulable()
 
     def _retry_unschedulable(self) -> None:
         for key, attempts in list(self._unschedulable.items()):
@@ -169,6 +196,14 @@ class Scheduler:
             return
         fit = PodFit.from_pod(pod)
         nodes = self._node_list()
+        vols = self.volumes.pod_volumes(pod) if self.volumes is not None else None
+        if vols is not None and vols.error:
+            self._volume_wait.pop(key, None)
+            failed = [(UNRESOLVABLE, [])] * len(nodes)
+            await self._unschedulable_pod(key, pod, fit, len(nodes), failed, vols.error)
+            return
+        if vols is not None:
+            fit.volume_terms = vols.node_terms
         feasible, failed, pre, processed = find_fit(fit, nodes, self._usage, start=self._next_start)
         if nodes:
             self._next_start = (self._next_start + processed) % len(nodes)
@@ -176,6 +211,12 @@ class Scheduler:
             await self._unschedulable_pod(key, pod, fit, len(nodes), failed, pre)
             return
         best = self._select(fit, feasible)
+        if vols is not None and vols.unbound_delayed and self.volumes is not None:
+            # WaitForFirstConsumer: the claims learn the node, the pod is bound once they are
+            self._volume_wait[key] = {obj_key(c) for c in vols.unbound_delayed}
+            await self.volumes.select_node(vols.unbound_delayed, best.name)
+            return
+        self._volume_wait.pop(key, None)
         # Assume before the first await so that concurrent workers see the node's new usage.
         self._assumed[uid] = best.name
         self._place(uid, best.name, pod)

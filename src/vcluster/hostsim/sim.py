@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from vcluster.hostsim.kubelet import Kubelet
 from vcluster.hostsim.kubeletserver import KubeletServer
 from vcluster.hostsim.nodes import NodeManager
 from vcluster.hostsim.scheduler import Scheduler
+from vcluster.hostsim.volumes import VolumeBinder
 
 log = logging.getLogger("vcluster.hostsim")
 
@@ -67,6 +69,7 @@ class HostSim:
         self.nodes: NodeManager | None = None
         self.scheduler: Scheduler | None = None
         self.kubelet: Kubelet | None = None
+        self.volumes: VolumeBinder | None = None
         self.pod_informer: Informer | None = None
         self.node_informer: Informer | None = None
         self.version = DEFAULT_VERSION
@@ -149,16 +152,27 @@ class HostSim:
         else:
             self.pod_informer = Informer(self.client, "v1", "pods", transform=strip_managed_fields)
             self.node_informer = Informer(self.client, "v1", "nodes", transform=strip_managed_fields)
-        self.scheduler = Scheduler(self.client, cfg, self.pod_informer, self.node_informer, self.events)
+        storage_informers: list[Informer] = []
+        if cfg.storage:
+            self.volumes = VolumeBinder(self.client, self._informer_for(storage_informers), self.events)
+        self.scheduler = Scheduler(
+            self.client, cfg, self.pod_informer, self.node_informer, self.events, self.volumes
+        )
         self.kubelet = Kubelet(self.client, cfg, self.pod_informer, self.nodes.nodes, self.events)
         if self._shared is not None:
             await self._shared.start()
         else:
-            await self.pod_informer.start()
-            await self.node_informer.start()
+            for inf in (self.pod_informer, self.node_informer, *storage_informers):
+                await inf.start()
         await asyncio.gather(
-            self.pod_informer.wait_synced(SYNC_TIMEOUT), self.node_informer.wait_synced(SYNC_TIMEOUT)
+            *(
+                inf.wait_synced(SYNC_TIMEOUT)
+                for inf in (self.pod_informer, self.node_informer, *self._storage_informers())
+            )
         )
+        if self.volumes is not None:
+            await self.volumes.ensure_default_class()
+            await self.volumes.start()
         await self.scheduler.start()
         await self.kubelet.start()
         await self.nodes.start()
@@ -175,11 +189,11 @@ class HostSim:
         if not self._started:
             return
         self._started = False
-        for part in (self.nodes, self.scheduler, self.kubelet):
+        for part in (self.nodes, self.scheduler, self.kubelet, self.volumes):
             if part is not None:
                 await part.stop()
         if self._shared is None:
-            for inf in (self.pod_informer, self.node_informer):
+            for inf in (self.pod_informer, self.node_informer, *self._storage_informers()):
                 if inf is not None:
                     await inf.stop()
         if self.server is not None:
@@ -188,6 +202,21 @@ class HostSim:
         await self.events.stop()
         if self._owns_client:
             await self.client.close()
+
+    def _informer_for(self, own: list[Informer]) -> Callable[[str, str], Informer]:
+        """Informers from the shared set, else new ones (collected in `own` to start and stop)."""
+
+        def make(api_version: str, plural: str) -> Informer:
+            if self._shared is not None:
+                return self._shared.informer(api_version, plural)
+            inf = Informer(self.client, api_version, plural, transform=strip_managed_fields)
+            own.append(inf)
+            return inf
+
+        return make
+
+    def _storage_informers(self) -> list[Informer]:
+        return self.volumes.informers if self.volumes is not None else []
 
     # ------------------------------------------------------------------ kubelet server lookups
     def _pod_for_logs(self, namespace: str, name: str) -> dict[str, Any] | None:
