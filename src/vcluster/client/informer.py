@@ -153,6 +153,9 @@ class Informer:
         for key, v in self._cache.items():
             self._index_add(name, key, self._load(v))
 
+    def has_index(self, name: str) -> bool:
+        return name in self._index_funcs
+
     def by_index(self, index_name: str, value: str) -> list[dict[str, Any]]:
         return list(self.iter_index(index_name, value))
 

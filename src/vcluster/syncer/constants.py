@@ -50,5 +50,9 @@ HOST_PV_ANNOTATION = "vcluster.loft.sh/host-pv"
 
 # Node-related (§2.4, §9).
 FAKE_NODE_LABEL = "vcluster.loft.sh/fake-node"
+
+# Fake PersistentVolumes (§2.4): the virtual side of a claim the host bound.
+FAKE_PV_LABEL = "vcluster.loft.sh/fake-pv"
+FAKE_PV_PROVISIONER = "fake-pv-provisioner"
 ORIGINAL_TAINTS_ANNOTATION = "vcluster.loft.sh/original-taints"
 SCALE_DOWN_DISABLED_ANNOTATION = "cluster-autoscaler.kubernetes.io/scale-down-disabled"

@@ -26,6 +26,7 @@ from vcluster.syncer.engine.classes import FROM_HOST_CLASSES, FromHostClassContr
 from vcluster.syncer.engine.controller import SyncController
 from vcluster.syncer.engine.coredns import CoreDNSController
 from vcluster.syncer.engine.events import EventController
+from vcluster.syncer.engine.fakepvs import FakePVController
 from vcluster.syncer.engine.imports import IMPORTED_KINDS, ImportController
 from vcluster.syncer.engine.mappingstore import MappingStore
 from vcluster.syncer.engine.nodes import NodeController
@@ -605,7 +606,8 @@ class Syncer:
                 c.enqueue(m.get("namespace", ""), m.get("name", ""))
 
     def _switchable(self, cfg: VClusterConfig) -> dict[str, Callable[[], Any]]:
-        """The optional from-host controllers `cfg` switches on, by name, each with its maker."""
+        """The optional controllers `cfg` switches on (from-host kinds, fake volumes), by name,
+        each with its maker."""
         out: dict[str, Callable[[], Any]] = {}
         for kind, k in FROM_HOST_CLASSES.items():
             if (kind != "priorityclasses" or not cfg.sync_enabled(kind, "toHost")) and cfg.sync_enabled(
@@ -617,6 +619,8 @@ class Syncer:
                 out[f"host-{kind}"] = lambda kind=kind, k=k: self._importer(cfg, kind, k)
         if cfg.sync_enabled("events", "fromHost"):
             out["events"] = lambda: EventController(self)
+        if not cfg.sync_enabled("persistentvolumes", "toHost"):
+            out[FakePVController.name] = lambda: FakePVController(self)
         return out
 
     def _importer(self, cfg: VClusterConfig, kind: str, k: kinds.Kind) -> ImportController:
@@ -628,7 +632,11 @@ class Syncer:
         """Start and stop the optional from-host controllers after a configuration change, and
         give running importers their new mappings."""
         wanted = self._switchable(new)
-        possible = {*(f"host-{k}" for k in (*FROM_HOST_CLASSES, *IMPORTED_KINDS)), "events"}
+        possible = {
+            *(f"host-{k}" for k in (*FROM_HOST_CLASSES, *IMPORTED_KINDS)),
+            "events",
+            FakePVController.name,
+        }
         for name in [n for n in self.extra if n in possible and n not in wanted]:
             c = self.extra.pop(name)
             c.stop()

@@ -1,0 +1,84 @@
+"""Volumes through the syncer (spec §5.5, §2.4): a virtual claim used by a pod is bound on the host
+(the simulated host provisions it when the pod is scheduled), the virtual claim shows the host
+volume, a fake PersistentVolume of that name stands for it in the virtual cluster while a claim
+names it, and deleting the pod and the claim cleans up both sides."""
+
+from __future__ import annotations
+
+import pytest
+
+from .syncer_harness import (
+    HOST_NS,
+    Pair,
+    get_json,
+    host_name,
+    labels,
+    pair_fixture,
+    pod_manifest,
+    pod_running,
+    virtual_namespace,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+pair = pair_fixture()
+
+CLAIM = """\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: NS}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 2Gi}}
+"""
+VOLUME = "  volumes:\n  - name: data\n    persistentVolumeClaim: {claimName: data}\n"
+
+
+def test_claim_bound_on_host_with_fake_volume_in_virtual(pair: Pair) -> None:
+    p = pair
+    ns = virtual_namespace(p.kv, "volumes")
+    p.kv.apply(CLAIM.replace("NS", ns))
+    p.kv.create(pod_manifest("db", ns, spec_extra=VOLUME))
+    wait_until(lambda: pod_running(p.kv, "db", ns), 30, what="pod with a claim Running")
+    hclaim = wait_until(
+        lambda: (
+            (c := get_json(p.kh, "pvc", host_name("data", ns), "-n", HOST_NS))
+            and c.get("status", {}).get("phase") == "Bound"
+            and c
+        ),
+        15,
+        what="host claim Bound",
+    )
+    volume = hclaim["spec"]["volumeName"]
+    assert volume == f"pvc-{hclaim['metadata']['uid']}"
+    vclaim = wait_until(
+        lambda: (
+            (c := get_json(p.kv, "pvc", "data", "-n", ns))
+            and c.get("status", {}).get("phase") == "Bound"
+            and c
+        ),
+        15,
+        what="virtual claim Bound",
+    )
+    assert vclaim["spec"]["volumeName"] == volume
+    assert vclaim["status"]["capacity"] == {"storage": "2Gi"}
+    fake = wait_until(lambda: get_json(p.kv, "pv", volume), 15, what="fake volume in the virtual cluster")
+    assert labels(fake)["vcluster.loft.sh/fake-pv"] == "true"
+    assert fake["spec"]["claimRef"]["name"] == "data" and fake["spec"]["claimRef"]["namespace"] == ns
+    assert fake["spec"]["claimRef"]["uid"] == vclaim["metadata"]["uid"]
+    assert fake["status"]["phase"] == "Bound"
+    assert "pvc-" in p.kv("get", "pv")  # kubectl lists it
+
+    # the claim outlives its pod's deletion only as long as the pod exists
+    p.kv("delete", "pvc", "data", "-n", ns, "--wait=false")
+    assert get_json(p.kv, "pvc", "data", "-n", ns) is not None  # pvc-protection: the pod uses it
+    p.kv("delete", "pod", "db", "-n", ns)
+    wait_until(lambda: get_json(p.kv, "pvc", "data", "-n", ns) is None, 15, what="virtual claim deleted")
+    wait_until(lambda: get_json(p.kv, "pv", volume) is None, 15, what="fake volume deleted")
+    wait_until(
+        lambda: get_json(p.kh, "pvc", host_name("data", ns), "-n", HOST_NS) is None,
+        15,
+        what="host claim deleted",
+    )
+    wait_until(lambda: get_json(p.kh, "pv", volume) is None, 15, what="host volume reclaimed")
