@@ -28,6 +28,15 @@ class RefRecorder:
         self._add(Reference.of(kind, ns, name, self.ctx.host_namespace_for(kind), host))
         return host
 
+    def host_cluster(self, kind: Kind, name: str) -> str:
+        """Cluster-translated host name of a referenced cluster-scoped object (recorded), whatever
+        that kind's own sync switch says: a claim's class when volumes are synced (spec §5.5)."""
+        if not name:
+            return ""
+        host = self.ctx.host_name_cluster(name)
+        self._add(Reference.of(kind, "", name, "", host))
+        return host
+
     def host_short(self, kind: Kind, name: str, namespace: str) -> str:
         """Short host name (`v` + 13 base-36 digits) of a referenced object (resource claims)."""
         if not name:

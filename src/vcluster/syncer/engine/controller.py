@@ -85,7 +85,9 @@ class SyncController:
 
     def _on_host(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         ctx = self.engine.ctx
-        if not metadata.is_managed(obj, ctx, self.ks.hkind, self.engine.mapping_lookup):
+        if not metadata.is_managed(
+            obj, ctx, self.ks.hkind, self.engine.mapping_lookup
+        ) and not self.ks.adopts(obj):
             return
         vkey = self.ks.virtual_name(ctx, obj)
         if vkey is None:
@@ -154,7 +156,11 @@ class SyncController:
             return
         hns, hname = self._host_keys.get(key) or ks.host_name(ctx, ns, name)
         host = self.hinf.get(hname, hns or None)
-        if host is not None and not metadata.is_managed(host, ctx, ks.hkind, self.engine.mapping_lookup):
+        if (
+            host is not None
+            and not metadata.is_managed(host, ctx, ks.hkind, self.engine.mapping_lookup)
+            and not ks.adopts(host)
+        ):
             if virtual is not None and ks.wants(virtual):
                 msg = (
                     f"cannot sync {ks.kind.kind.lower()} {ns}/{name}: host object {hns}/{hname} exists and "

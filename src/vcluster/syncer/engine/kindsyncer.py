@@ -79,6 +79,11 @@ class KindSyncer:
         )
 
     # ---- the three cases
+    def adopts(self, host: Mapping[str, Any]) -> bool:
+        """A host object this virtual cluster did not make that the syncer still handles (host
+        volumes bound to its claims); all others not managed by it are left alone."""
+        return False
+
     def ignores(self, namespace: str, name: str) -> bool:
         """Keys this syncer never touches (e.g. objects that share one host object)."""
         return False

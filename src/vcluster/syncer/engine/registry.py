@@ -9,6 +9,7 @@ from typing import Any
 
 from vcluster.syncer import kinds, metadata
 from vcluster.syncer.engine.kindsyncer import KindSyncer
+from vcluster.syncer.engine.persistentvolumes import ClaimSyncer, PersistentVolumeSyncer
 from vcluster.syncer.engine.pods import PodSyncer
 from vcluster.syncer.resources import (
     configmap,
@@ -18,7 +19,6 @@ from vcluster.syncer.resources import (
     networkpolicy,
     poddisruptionbudget,
     priorityclass,
-    pvc,
     secret,
     service,
     serviceaccount,
@@ -124,6 +124,10 @@ def build(name: str) -> KindSyncer | None:
             "service", kinds.SERVICE, service.FIELDS, service.translate_service, service.sync_service,
             uid_deletion=False,
         )  # fmt: skip
+    if name == "persistentvolumeclaims":
+        return ClaimSyncer()
+    if name == "persistentvolumes":
+        return PersistentVolumeSyncer()
     if name == "endpointslices":
         return EndpointSliceSyncer(
             "endpointslice", kinds.ENDPOINT_SLICE, endpointslice.FIELDS,
@@ -140,8 +144,6 @@ def build(name: str) -> KindSyncer | None:
     table: dict[str, tuple[str, Any, Any, Any, Any]] = {
         "serviceaccounts": ("serviceaccount", kinds.SERVICE_ACCOUNT, serviceaccount.FIELDS,
                             serviceaccount.translate_service_account, serviceaccount.sync_service_account),
-        "persistentvolumeclaims": ("persistent-volume-claim", kinds.PVC, pvc.FIELDS,
-                                   pvc.translate_pvc, pvc.sync_pvc),
         "ingresses": ("ingress", kinds.INGRESS, ingress.FIELDS,
                       ingress.translate_ingress, ingress.sync_ingress),
         "networkpolicies": ("networkpolicy", kinds.NETWORK_POLICY, networkpolicy.FIELDS,
@@ -156,7 +158,7 @@ def build(name: str) -> KindSyncer | None:
     row = table.get(name)
     if row is None:
         return None
-    return KindSyncer(*row, uid_deletion=name != "persistentvolumeclaims")
+    return KindSyncer(*row)
 
 
 # to-host kinds the engine serves (others the config accepts are named in a warning at start)
@@ -174,4 +176,5 @@ SUPPORTED_TO_HOST = (
     "poddisruptionbudgets",
     "priorityclasses",
     "storageclasses",
+    "persistentvolumes",
 )

@@ -57,7 +57,7 @@ def translate_pvc(
                 spec["volumeName"] = refs.host(kinds.PV, spec["volumeName"])
     storage_class = spec.get("storageClassName") or ann.get(STORAGE_CLASS_ANNOTATION)
     if storage_class and _translate_class(vpvc, ctx, storage_class, host_storage_class_exists):
-        spec["storageClassName"] = refs.host(kinds.STORAGE_CLASS, storage_class)
+        spec["storageClassName"] = refs.host_cluster(kinds.STORAGE_CLASS, storage_class)
         ann.pop(STORAGE_CLASS_ANNOTATION, None)
     return Translation(host, refs.refs)
 
@@ -95,8 +95,12 @@ def sync_pvc(
     virtual_old: Mapping[str, Any] | None,
     host_old: Mapping[str, Any] | None,
     ctx: SyncContext,
+    volume_for_host: Callable[[str], str | None] | None = None,
 ) -> SyncResult:
-    """Requests (expansion) to host; status, volumeName and bind annotations back (§6.3)."""
+    """Requests (expansion) to host; status, volumeName and bind annotations back (§6.3).
+
+    With `toHost.persistentVolumes` the virtual claim names the virtual volume standing for the
+    host one: `volume_for_host(host volume name)`, None while that is not known yet."""
     vname = (vpvc.get("spec") or {}).get("volumeName")
     hname = (hpvc.get("spec") or {}).get("volumeName")
     if vname and hname and vname != hname and not ctx.sync_persistent_volumes:
@@ -111,7 +115,15 @@ def sync_pvc(
         )
     res = generic.sync(vpvc, hpvc, virtual_old, host_old, ctx, KIND, FIELDS, _bind_annotations_back)
     if ctx.sync_persistent_volumes and hname:
-        # Host volume names are cluster-translated; the virtual claim keeps its own.
-        res.virtual.setdefault("spec", {})["volumeName"] = vname
+        # Host volume names are cluster-translated; the virtual claim keeps its own, or takes the
+        # virtual volume of the host one once it is bound
+        virtual_volume = vname or (volume_for_host(hname) if volume_for_host is not None else None)
+        spec = res.virtual["spec"] = dict(res.virtual.get("spec") or {})  # never the cached map
+        if virtual_volume:
+            spec["volumeName"] = virtual_volume
+        else:
+            spec.pop("volumeName", None)
         res = generic.result(vpvc, hpvc, res.virtual, res.host)
+        if not virtual_volume:
+            res.requeue_after = 1.0  # the host volume is not in the cache yet
     return res
