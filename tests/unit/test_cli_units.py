@@ -307,3 +307,33 @@ def test_manifests_command_prints_what_render_gives(tmp_path: Path) -> None:
     bad.write_text("sync:\n  toHost:\n    pods: 3\n")
     r = CliRunner().invoke(main, ["manifests", "x", "-f", str(bad)])
     assert r.exit_code == 1 and "line 3: sync.toHost.pods: expected a mapping" in r.stderr
+
+
+def test_manifests_rbac_follows_the_configuration() -> None:
+    """Writes on the cluster-scoped kinds synced to the host; reads in the host namespaces that
+    imports and service replication read from (none of it with the defaults)."""
+    values = (
+        "sync:\n  toHost:\n    persistentVolumes: {enabled: true}\n    storageClasses: {enabled: true}\n"
+        "  fromHost:\n    configMaps:\n      enabled: true\n"
+        '      mappings: {byName: {"shared/*": "s/*", "/local": "d/x", "team-a/own": "d/own"}}\n'
+        "networking:\n  replicateServices:\n"
+        "    fromHost: [{from: infra/db, to: a/db}, {from: here, to: a/h}]\n"
+    )
+    docs = render("vc", "team-a", values=values)
+    (cluster_role,) = [d for d in docs if d["kind"] == "ClusterRole"]
+    writes = {r["resources"][0] for r in cluster_role["rules"] if "create" in r["verbs"]}
+    assert writes == {"persistentvolumes", "storageclasses"}
+    roles = {
+        d["metadata"]["namespace"]: d
+        for d in docs
+        if d["kind"] == "Role" and d["metadata"]["name"] != "vc-vc"
+    }
+    assert set(roles) == {"shared", "infra"}  # not the virtual cluster's own namespace
+    assert roles["shared"]["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
+    ]
+    assert roles["infra"]["rules"][0]["resources"] == ["endpoints", "services"]
+    bindings = [d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] in roles]
+    assert {b["subjects"][0]["namespace"] for b in bindings} == {"team-a"} and len(bindings) == 2
+    default_role = next(d for d in render("vc", "team-a") if d["kind"] == "ClusterRole")
+    assert not any("create" in r["verbs"] for r in default_role["rules"])

@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from vcluster import __version__
+from vcluster.config import VClusterConfig, load_config
 
 DEFAULT_IMAGE = f"vcluster:{__version__}"
 API_PORT = 8443
@@ -76,6 +77,44 @@ _CLUSTER_RULES: list[dict[str, Any]] = [
 ]
 
 
+_WRITE = ["create", "delete", "patch", "update", "get", "list", "watch"]
+_READ = ["get", "list", "watch"]
+# Cluster-scoped kinds synced to the host, when switched on: (config kind, API group, resource).
+_CLUSTER_WRITES = (
+    ("priorityclasses", "scheduling.k8s.io", "priorityclasses"),
+    ("storageclasses", "storage.k8s.io", "storageclasses"),
+    ("persistentvolumes", "", "persistentvolumes"),
+)
+
+
+def cluster_rules(cfg: VClusterConfig) -> list[dict[str, Any]]:
+    """The ClusterRole: the reads every virtual cluster needs, plus writes for the cluster-scoped
+    kinds the configuration syncs to the host (`sync.toHost.priorityClasses` …)."""
+    rules = list(_CLUSTER_RULES)
+    for kind, group, resource in _CLUSTER_WRITES:
+        if cfg.sync_enabled(kind, "toHost"):
+            rules.append({"apiGroups": [group], "resources": [resource], "verbs": _WRITE})
+    return rules
+
+
+def import_namespaces(cfg: VClusterConfig, namespace: str) -> dict[str, list[str]]:
+    """Host namespaces other than the virtual cluster's own whose objects are read: the sources
+    of `sync.fromHost.configMaps/secrets` mappings and of `networking.replicateServices.fromHost`."""
+    out: dict[str, set[str]] = {}
+    fh = cfg.sync.from_host
+    for kind, switch in (("configmaps", fh.config_maps), ("secrets", fh.secrets)):
+        if cfg.sync_enabled(kind, "fromHost"):
+            for key in switch.mappings.by_name:
+                ns = key.partition("/")[0] if "/" in key else ""
+                if ns and ns != namespace:
+                    out.setdefault(ns, set()).add(kind)
+    for rep in cfg.networking.replicate_services.from_host:
+        ns = rep.from_.partition("/")[0] if "/" in rep.from_ else ""
+        if ns and ns != namespace:
+            out.setdefault(ns, set()).update(("services", "endpoints"))
+    return {ns: sorted(resources) for ns, resources in sorted(out.items())}
+
+
 def _labels(name: str) -> dict[str, str]:
     return {"app": "vcluster", "release": name}
 
@@ -115,7 +154,26 @@ def render(
         str(API_PORT),
     ]
     probe = {"httpGet": {"path": "/readyz", "port": API_PORT, "scheme": "HTTPS"}, "periodSeconds": 5}
-    return [
+    cfg = load_config(values) if values is not None else load_config(None)
+    readers: list[dict[str, Any]] = []
+    for ns, resources in import_namespaces(cfg, namespace).items():
+        role = f"vc-{name}-v-{namespace}"
+        readers += [
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": _meta(role, ns, name),
+                "rules": [{"apiGroups": [""], "resources": resources, "verbs": _READ}],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": _meta(role, ns, name),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}],
+            },
+        ]
+    objs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(sa, namespace, name)},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -134,7 +192,7 @@ def render(
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": _meta(cluster_role, None, name),
-            "rules": _CLUSTER_RULES,
+            "rules": cluster_rules(cfg),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -218,6 +276,7 @@ def render(
             },
         },
     ]
+    return [*objs, *readers]  # Roles in the other host namespaces read from
 
 
 def to_yaml(docs: list[dict[str, Any]]) -> str:
