@@ -82,3 +82,62 @@ def test_claim_bound_on_host_with_fake_volume_in_virtual(pair: Pair) -> None:
         what="host claim deleted",
     )
     wait_until(lambda: get_json(p.kh, "pv", volume) is None, 15, what="host volume reclaimed")
+
+
+STATEFULSET = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: NS}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: db, image: postgres, volumeMounts: [{name: data, mountPath: /var/lib/postgresql}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_statefulset_claims_bind_and_the_namespace_can_be_deleted(pair: Pair) -> None:
+    p = pair
+    ns = virtual_namespace(p.kv, "sts")
+    p.kv.apply(STATEFULSET.replace("NS", ns))
+    for i in (0, 1):
+        wait_until(lambda i=i: pod_running(p.kv, f"db-{i}", ns), 40, what=f"db-{i} Running")
+    claims = p.kv.get_json("pvc", "-n", ns)["items"]
+    assert sorted(c["metadata"]["name"] for c in claims) == ["data-db-0", "data-db-1"]
+    assert all(c["status"]["phase"] == "Bound" for c in claims)
+    volumes = {c["spec"]["volumeName"] for c in claims}
+    wait_until(
+        lambda: volumes <= {v["metadata"]["name"] for v in p.kv.get_json("pv")["items"]},
+        15,
+        what="a fake volume per claim",
+    )
+    # deleting the namespace deletes the pods, then the claims (pvc-protection lets them go), then
+    # the namespace itself; the host side follows
+    p.kv("delete", "namespace", ns, "--wait=false")
+    wait_until(lambda: get_json(p.kv, "namespace", ns) is None, 40, what="namespace deleted")
+    wait_until(
+        lambda: not (volumes & {v["metadata"]["name"] for v in p.kv.get_json("pv")["items"]}),
+        15,
+        what="fake volumes gone",
+    )
+    wait_until(
+        lambda: (
+            not [
+                c
+                for c in p.kh.get_json("pvc", "-n", HOST_NS)["items"]
+                if c["metadata"]["name"].endswith(f"-x-{ns}-x-my-vcluster")
+            ]
+        ),
+        15,
+        what="host claims gone",
+    )
