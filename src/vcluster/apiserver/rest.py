@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import ssl
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from vcluster.apiserver import fieldmanager, pipeline, schema, strategy, views
+from vcluster.apiserver import fieldmanager, pipeline, quota, schema, strategy, views
 from vcluster.apiserver import fieldvalidation as fv
 from vcluster.apiserver.errors import (
     Cause,
@@ -27,6 +28,7 @@ from vcluster.apiserver.errors import (
     invalid,
     method_not_allowed,
     not_found,
+    qualified_resource,
     too_large_rv,
     unsupported_media_type,
 )
@@ -71,6 +73,7 @@ CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 EVENT_TTL_SECONDS = 3600  # kube-apiserver --event-ttl
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _GUARANTEED_UPDATE_RETRIES = 16
+_QUOTA_CAS_TRIES = 8
 
 
 def object_key(rt: ResourceType, namespace: str, name: str) -> str:
@@ -140,6 +143,7 @@ class Rest:
     """Verb handlers over a store and a resource registry."""
 
     def __init__(self, store: Storage, registry: Registry) -> None:
+        self._quota_locks: dict[str, asyncio.Lock] = {}
         self.store = store
         self.registry = registry
         self.converters: dict[tuple[str, str], Any] = {}
@@ -383,6 +387,8 @@ class Rest:
         await pipeline.prepare_create(
             self.store, self.registry, rt, ns, obj, wc if wc is not None else WriteContext("")
         )
+        if rt.namespaced and ns:
+            await self._admit_quota(rt, ns, obj, name, dry)
         lease = EVENT_TTL_SECONDS if rt.kind == "Event" else 0
         alloc = self._allocator_for(rt)
         undo = alloc.allocate(obj, dry_run=dry) if alloc is not None else None
@@ -401,6 +407,56 @@ class Rest:
             if host_undo is not None:
                 await host_undo()
             raise
+
+    async def _admit_quota(
+        self, rt: ResourceType, ns: str, obj: dict[str, Any], name: str, dry: bool
+    ) -> None:
+        """ResourceQuota admission (`apiserver/quota.py`): check the namespace's quotas and raise
+        their usage, compare-and-swap, before the object is stored."""
+        rq_t = self.registry.get("", "v1", "resourcequotas")
+        if rq_t is None:
+            return
+        prefix = collection_prefix(rq_t, ns)
+        if not (await self.store.list(prefix, limit=1)).entries:
+            return  # the common case: no quota in the namespace
+        # one check-and-raise at a time per namespace (kube's quota evaluator serializes them the
+        # same way); compare-and-swap still guards against the quota controller's writes
+        # (one lock per namespace that has a quota)
+        async with self._quota_locks.setdefault(ns, asyncio.Lock()):
+            await self._admit_quota_locked(rq_t, prefix, rt, ns, obj, name, dry)
+
+    async def _admit_quota_locked(
+        self,
+        rq_t: ResourceType,
+        prefix: str,
+        rt: ResourceType,
+        ns: str,
+        obj: dict[str, Any],
+        name: str,
+        dry: bool,
+    ) -> None:
+        for _ in range(_QUOTA_CAS_TRIES):
+            entries = (await self.store.list(prefix)).entries
+            if not entries:
+                return
+            try:
+                raises = quota.admit([e.decode() for e in entries], rt.group, rt.plural, rt.kind, obj)
+            except quota.QuotaRefusal as e:
+                qr = qualified_resource(rt.plural, rt.group)
+                what = f'{qr} "{name}"' if name else qr
+                raise StatusError(403, "Forbidden", f"{what} is forbidden: {e}", {}) from None
+            if dry:
+                return
+            revs = {e.key: e.mod_rev for e in entries}
+            try:
+                for rq, used in raises:
+                    body = {**rq, "status": {**(rq.get("status") or {}), "used": used}}
+                    key = object_key(rq_t, ns, rq["metadata"]["name"])
+                    await self.store.update(key, self.to_storage(rq_t, body), expected_rev=revs[key])
+                return
+            except RevisionConflictError:
+                continue  # a concurrent create raised the same quota: check again
+        raise conflict("resourcequotas", "", ns, "too many concurrent quota updates; try again")
 
     async def _store_new(
         self,
