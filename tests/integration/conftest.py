@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -272,3 +273,38 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def module_kubectl(module_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
     return Kubectl(module_server, tmp_path_factory.mktemp("kcache"))
+
+
+def host_fixture(*args: str) -> Any:
+    """A module-scoped `vcluster host` with `args` (use as `host = host_fixture(...)` at module
+    level, with `k = host_kubectl_fixture()` for kubectl against it)."""
+
+    @pytest.fixture(scope="module")
+    def _host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+        s = Server(tmp_path_factory.mktemp("host") / "h", command="host", args=list(args))
+        s.start(timeout=40)
+        try:
+            yield s
+        finally:
+            s.stop()
+
+    return _host
+
+
+def host_kubectl_fixture() -> Any:
+    """Module-scoped kubectl against the module's `host` fixture."""
+
+    @pytest.fixture(scope="module")
+    def _k(host: Server, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+        return Kubectl(host, tmp_path_factory.mktemp("kc"))
+
+    return _k
+
+
+def claim_manifest(name: str, namespace: str, *, size: str = "1Gi", storage_class: str | None = None) -> str:
+    """A ReadWriteOnce PersistentVolumeClaim (no storageClassName line unless given)."""
+    line = f"\n  storageClassName: {storage_class}" if storage_class is not None else ""
+    return (
+        f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
+        f"spec:\n  accessModes: [ReadWriteOnce]{line}\n  resources: {{requests: {{storage: {size}}}}}\n"
+    )

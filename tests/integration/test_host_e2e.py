@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.integration.conftest import Kubectl, LineReader, Server, parse_table
+from tests.integration.conftest import (
+    Kubectl,
+    LineReader,
+    Server,
+    host_fixture,
+    host_kubectl_fixture,
+    parse_table,
+)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
@@ -27,21 +32,8 @@ def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "") 
     raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(
-        tmp_path_factory.mktemp("host") / "h", command="host", args=["--nodes", "3", "--run-seconds", "2"]
-    )
-    s.start(timeout=40)
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def k(host: Server, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    return Kubectl(host, tmp_path_factory.mktemp("kc"))
+host = host_fixture("--nodes", "3", "--run-seconds", "2")
+k = host_kubectl_fixture()
 
 
 def ns(k: Kubectl, name: str) -> str:

@@ -4,30 +4,18 @@ volume-protection finalizers, and reclaiming."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Kubectl, Server
+from tests.integration.conftest import Kubectl, claim_manifest, host_fixture, host_kubectl_fixture
 from tests.integration.test_host_e2e import eventually, ns
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("host") / "h", command="host", args=["--nodes", "3"])
-    s.start(timeout=40)
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def k(host: Server, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    return Kubectl(host, tmp_path_factory.mktemp("kc"))
+host = host_fixture("--nodes", "3")
+k = host_kubectl_fixture()
 
 
 def get(k: Kubectl, *args: str) -> dict[str, Any] | None:
@@ -37,18 +25,6 @@ def get(k: Kubectl, *args: str) -> dict[str, Any] | None:
     import json
 
     return json.loads(p.stdout)
-
-
-def pvc(name: str, namespace: str, *, size: str = "1Gi", cls: str | None = None) -> str:
-    line = f"\n  storageClassName: {cls}" if cls is not None else ""
-    return f"""\
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  accessModes: [ReadWriteOnce]{line}
-  resources: {{requests: {{storage: {size}}}}}
-"""
 
 
 def pod(name: str, namespace: str, claim: str) -> str:
@@ -75,7 +51,7 @@ def test_default_class_and_wait_for_first_consumer(k: Kubectl) -> None:
     sc = get(k, "storageclass", "standard")
     assert sc is not None and sc["volumeBindingMode"] == "WaitForFirstConsumer"
     assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
-    k.apply(pvc("data", n))
+    k.apply(claim_manifest("data", n))
     claim = get(k, "pvc", "data", "-n", n)
     assert claim is not None and claim["spec"]["storageClassName"] == "standard"  # DefaultStorageClass
     eventually(
@@ -133,10 +109,10 @@ spec:
   hostPath: {path: /mnt/small}
 """)
     eventually(lambda: phase(k, "pv", "static-small") == "Available", 10, "volume Available")
-    k.apply(pvc("claim", n, cls="manual"))  # no StorageClass object: binding only
+    k.apply(claim_manifest("claim", n, storage_class="manual"))  # no StorageClass object: binding only
     eventually(lambda: phase(k, "pvc", "claim", "-n", n) == "Bound", 10, "claim Bound")
     assert get(k, "pvc", "claim", "-n", n)["spec"]["volumeName"] == "static-small"  # type: ignore[index]  # smallest fit
-    too_big = pvc("huge", n, size="10Gi", cls="manual")
+    too_big = claim_manifest("huge", n, size="10Gi", storage_class="manual")
     k.apply(too_big)
     eventually(
         lambda: (
@@ -164,6 +140,6 @@ def test_pod_waits_for_a_missing_claim(k: Kubectl) -> None:
         10,
         "FailedScheduling for the missing claim",
     )
-    k.apply(pvc("later", n))
+    k.apply(claim_manifest("later", n))
     eventually(lambda: phase(k, "pod", "early", "-n", n) == "Running", 20, "scheduled once the claim exists")
     assert phase(k, "pvc", "later", "-n", n) == "Bound"

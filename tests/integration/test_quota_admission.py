@@ -5,30 +5,18 @@ creates that may not all slip under the limit."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.integration.conftest import Kubectl, Server
+from tests.integration.conftest import Kubectl, host_fixture, host_kubectl_fixture
 from tests.integration.test_host_e2e import eventually, ns
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("host") / "h", command="host", args=["--nodes", "2"])
-    s.start(timeout=40)
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def k(host: Server, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    return Kubectl(host, tmp_path_factory.mktemp("kc"))
+host = host_fixture("--nodes", "2")
+k = host_kubectl_fixture()
 
 
 def pod(name: str, cpu: str | None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import claim_manifest
 from .syncer_harness import (
     HOST_NS,
     VC_NAME,
@@ -30,18 +31,6 @@ pair = pair_fixture("sync:\n  toHost:\n    persistentVolumes:\n      enabled: tr
 
 def cluster_name(name: str) -> str:
     return safe_concat_name("vcluster", name, "x", HOST_NS, "x", VC_NAME)
-
-
-def claim(name: str, ns: str, cls: str | None = None) -> str:
-    line = f"\n  storageClassName: {cls}" if cls else ""
-    return f"""\
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  accessModes: [ReadWriteOnce]{line}
-  resources: {{requests: {{storage: 1Gi}}}}
-"""
 
 
 def phase(obj: dict | None) -> str | None:
@@ -68,7 +57,7 @@ spec:
     assert h["spec"]["hostPath"]["path"] == "/mnt/manual-1" and "claimRef" not in h["spec"]
     assert labels(h)["disk"] == "ssd" and annotations(h)["vcluster.loft.sh/object-name"] == "manual-1"
 
-    p.kv.apply(claim("data", ns, "manual"))
+    p.kv.apply(claim_manifest("data", ns, storage_class="manual"))
     hclaim = wait_until(
         lambda: (
             (c := get_json(p.kh, "pvc", host_name("data", ns), "-n", HOST_NS)) and phase(c) == "Bound" and c
@@ -107,7 +96,7 @@ spec:
 def test_host_provisioned_volume_is_mirrored(pair: Pair) -> None:
     p = pair
     ns = virtual_namespace(p.kv, "dynamic-pv")
-    p.kv.apply(claim("cache", ns))
+    p.kv.apply(claim_manifest("cache", ns))
     p.kv.create(
         pod_manifest(
             "redis", ns, spec_extra="  volumes:\n  - name: d\n    persistentVolumeClaim: {claimName: cache}\n"

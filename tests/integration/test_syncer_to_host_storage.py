@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import claim_manifest
 from .syncer_harness import (
     HOST_NS,
     MANAGED_BY,
@@ -39,18 +40,6 @@ volumeBindingMode: WaitForFirstConsumer
 """
 
 
-def pvc(name: str, ns: str, storage_class: str) -> str:
-    return f"""\
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: {storage_class}
-  resources: {{requests: {{storage: 1Gi}}}}
-"""
-
-
 def test_virtual_storage_class_synced_to_host_and_used_by_pvcs(pair: Pair) -> None:
     p = pair
     hname = safe_concat_name("vcluster", "fast", "x", HOST_NS, "x", VC_NAME)
@@ -63,7 +52,7 @@ def test_virtual_storage_class_synced_to_host_and_used_by_pvcs(pair: Pair) -> No
     assert annotations(h)["vcluster.loft.sh/object-name"] == "fast"
 
     ns = virtual_namespace(p.kv, "storage")
-    p.kv.apply(pvc("data", ns, "fast"))
+    p.kv.apply(claim_manifest("data", ns, storage_class="fast"))
     hpvc = wait_until(
         lambda: get_json(p.kh, "pvc", host_name("data", ns), "-n", HOST_NS), 15, what="host PVC"
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import claim_manifest
 from .syncer_harness import (
     HOST_NS,
     Pair,
@@ -24,21 +25,13 @@ pytestmark = pytest.mark.integration
 
 pair = pair_fixture()
 
-CLAIM = """\
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: NS}
-spec:
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 2Gi}}
-"""
 VOLUME = "  volumes:\n  - name: data\n    persistentVolumeClaim: {claimName: data}\n"
 
 
 def test_claim_bound_on_host_with_fake_volume_in_virtual(pair: Pair) -> None:
     p = pair
     ns = virtual_namespace(p.kv, "volumes")
-    p.kv.apply(CLAIM.replace("NS", ns))
+    p.kv.apply(claim_manifest("data", ns, size="2Gi"))
     p.kv.create(pod_manifest("db", ns, spec_extra=VOLUME))
     wait_until(lambda: pod_running(p.kv, "db", ns), 30, what="pod with a claim Running")
     hclaim = wait_until(

@@ -192,6 +192,19 @@ def owner_reference(
     }
 
 
+def claim_reference(pvc: Mapping[str, Any]) -> dict[str, Any]:
+    """A PersistentVolume's `claimRef` to `pvc` (the binder's, and the fake volumes')."""
+    m = meta(pvc)
+    return {
+        "kind": "PersistentVolumeClaim",
+        "namespace": m.get("namespace"),
+        "name": m.get("name"),
+        "uid": m.get("uid"),
+        "apiVersion": "v1",
+        "resourceVersion": m.get("resourceVersion"),
+    }
+
+
 def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """metav1.GetControllerOf: the ownerReference with controller=true, if any."""
     for ref in meta(obj).get("ownerReferences") or []:

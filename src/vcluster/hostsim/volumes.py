@@ -24,7 +24,7 @@ from typing import Any
 
 from vcluster.apiserver.defaults import parse_quantity
 from vcluster.client import ApiError, Client, Informer, WorkQueue
-from vcluster.controllers.base import selector_matches
+from vcluster.controllers.base import claim_reference, selector_matches
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
 
 log = logging.getLogger("vcluster.hostsim.volumes")
@@ -274,7 +274,7 @@ class VolumeBinder:
                 "path": f"{LOCAL_PATH_ROOT}/{name}_{m.get('namespace')}_{m.get('name')}",
                 "type": "DirectoryOrCreate",
             },
-            "claimRef": _claim_ref(pvc),
+            "claimRef": claim_reference(pvc),
         }
         if sc.get("mountOptions"):
             pv_spec["mountOptions"] = list(sc["mountOptions"])
@@ -315,7 +315,7 @@ class VolumeBinder:
         if ref.get("uid") != m.get("uid") or ref.get("name") != m.get("name"):
             patch: dict[str, Any] = {
                 "metadata": {"resourceVersion": pvm.get("resourceVersion")},
-                "spec": {"claimRef": _claim_ref(pvc)},
+                "spec": {"claimRef": claim_reference(pvc)},
             }
             if by_controller:
                 patch["metadata"]["annotations"] = {BOUND_BY_CONTROLLER: "yes"}
@@ -427,18 +427,6 @@ class VolumeBinder:
 def _pvc_ref(pvc: dict[str, Any]) -> dict[str, Any]:
     """The claim as an event's involvedObject (informer list items carry no kind)."""
     return {**object_ref(pvc), "kind": "PersistentVolumeClaim", "apiVersion": "v1"}
-
-
-def _claim_ref(pvc: dict[str, Any]) -> dict[str, Any]:
-    m = _meta(pvc)
-    return {
-        "kind": "PersistentVolumeClaim",
-        "namespace": m.get("namespace"),
-        "name": m.get("name"),
-        "uid": m.get("uid"),
-        "apiVersion": "v1",
-        "resourceVersion": m.get("resourceVersion"),
-    }
 
 
 def _claim_ref_allows(pv: dict[str, Any], pvc: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vcluster.controllers.base import claim_reference
 from vcluster.syncer import constants as c
 from vcluster.syncer import metadata
 
@@ -18,19 +19,12 @@ def is_fake(pv: Mapping[str, Any]) -> bool:
 
 def fake_pv(name: str, pvc: Mapping[str, Any]) -> dict[str, Any]:
     """The stand-in volume for `pvc` (`CreateFakePersistentVolume`); its status is set apart."""
-    m, spec = metadata.meta(pvc), pvc.get("spec") or {}
+    spec = pvc.get("spec") or {}
     pv_spec: dict[str, Any] = {
         "flexVolume": {"driver": "fake"},
         "capacity": dict(((spec.get("resources") or {}).get("requests")) or {}),
         "accessModes": list(spec.get("accessModes") or []),
-        "claimRef": {
-            "kind": "PersistentVolumeClaim",
-            "namespace": m.get("namespace"),
-            "name": m.get("name"),
-            "uid": m.get("uid"),
-            "apiVersion": "v1",
-            "resourceVersion": m.get("resourceVersion"),
-        },
+        "claimRef": claim_reference(pvc),
         "persistentVolumeReclaimPolicy": "Delete",
         "storageClassName": spec.get("storageClassName") or "",
     }

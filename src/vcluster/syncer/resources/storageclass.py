@@ -15,38 +15,22 @@ from vcluster.syncer.result import SyncResult, Translation
 from vcluster.syncer.selectors import selector_matches
 
 KIND = kinds.STORAGE_CLASS
-# From-host kinds: the host wins on every field; virtual edits are overwritten.
-FIELDS = FieldDirections(
-    from_host=(
-        "provisioner",
-        "parameters",
-        "reclaimPolicy",
-        "mountOptions",
-        "allowVolumeExpansion",
-        "volumeBindingMode",
-        "allowedTopologies",
-        "metadata.labels",
-        "metadata.annotations",
-    ),
-    both=(),
+_CLASS_FIELDS = (
+    "provisioner",
+    "parameters",
+    "reclaimPolicy",
+    "mountOptions",
+    "allowVolumeExpansion",
+    "volumeBindingMode",
+    "allowedTopologies",
+    "metadata.labels",
+    "metadata.annotations",
 )
-
-
+# From the host: the host wins on every field; virtual edits are overwritten.
+FIELDS = FieldDirections(from_host=_CLASS_FIELDS, both=())
 # To the host (spec §6.3 table: every field both ways; the class parameters are immutable on both
 # sides, so in practice only the metadata, mountOptions and allowVolumeExpansion move).
-TO_HOST_FIELDS = FieldDirections(
-    both=(
-        "provisioner",
-        "parameters",
-        "reclaimPolicy",
-        "mountOptions",
-        "allowVolumeExpansion",
-        "volumeBindingMode",
-        "allowedTopologies",
-        "metadata.labels",
-        "metadata.annotations",
-    ),
-)
+TO_HOST_FIELDS = FieldDirections(both=_CLASS_FIELDS)
 
 
 def translate_storage_class(vsc: Mapping[str, Any], ctx: SyncContext) -> Translation:
