@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .conftest import Kubectl, Server
 
@@ -324,3 +325,15 @@ def write_counts(server: Server, resource: str | None = None) -> dict[str, float
         if name == "apiserver_request_total" and lab.get("verb") in out and wanted:
             out[lab["verb"]] += value
     return out
+
+
+def edit_config(p: Pair, edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Change the host ConfigMap `<NAME>-config` with kubectl (read, edit, apply): the live
+    configuration of the running virtual cluster. Returns the new configuration."""
+    cm = get_json(p.kh, "configmap", f"{VC_NAME}-config", "-n", HOST_NS)
+    assert cm is not None, f"no host ConfigMap {VC_NAME}-config"
+    cfg = yaml.safe_load(cm["data"]["config.yaml"])
+    edit(cfg)
+    cm["data"]["config.yaml"] = yaml.safe_dump(cfg, sort_keys=False)
+    p.kh("apply", "-f", "-", input=yaml.safe_dump(cm))
+    return cfg

@@ -763,9 +763,9 @@ def test_resourcequota_usage(core: CoreHarness, kube: Kubectl) -> None:
     h.create("v1", "resourcequotas", {"metadata": {"name": "q"}, "spec": {"hard": hard}}, ns)
     res = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
     h.create("v1", "pods", pod("a", container={"resources": res}), ns)
-    h.create(
-        "v1", "pods", pod("b", container={"resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}), ns
-    )
+    # (quota admission refuses a pod that does not state a limit the quota tracks)
+    res_b = {"requests": {"cpu": "250m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+    h.create("v1", "pods", pod("b", container={"resources": res_b}), ns)
     h.create("v1", "pods", pod("done", container={"resources": res}), ns)
     h.patch("v1", "pods", "done", {"status": {"phase": "Succeeded"}}, ns, subresource="status")
     h.create(
@@ -797,7 +797,7 @@ def test_resourcequota_usage(core: CoreHarness, kube: Kubectl) -> None:
         "secrets": "1",
         "requests.cpu": "350m",
         "requests.memory": "192Mi",
-        "limits.memory": "128Mi",
+        "limits.memory": "384Mi",
         "count/deployments.apps": "1",
     }
     wait_for(lambda: used() == want, what=f"quota usage {want}")
@@ -811,7 +811,7 @@ def test_resourcequota_usage(core: CoreHarness, kube: Kubectl) -> None:
         lambda: (
             (u := used()).get("pods") == "1"
             and u.get("requests.cpu") == "250m"
-            and u.get("limits.memory") == "0"
+            and u.get("limits.memory") == "256Mi"
         ),
         what="usage after delete",
     )

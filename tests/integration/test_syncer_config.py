@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from .syncer_harness import (
     MANAGED_BY,
     VC_NAME,
     Pair,
+    edit_config,
     events_for,
     get_json,
     host_name,
@@ -178,16 +179,6 @@ def test_pod_security_baseline_rejects(
     assert vp is not None and not (vp.get("spec") or {}).get("nodeName")
 
 
-def _edit_config(p: Pair, edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Change the host ConfigMap `<NAME>-config` with kubectl (read, edit, apply)."""
-    cm = _config_map(p)
-    cfg = yaml.safe_load(cm["data"]["config.yaml"])
-    edit(cfg)
-    cm["data"]["config.yaml"] = yaml.safe_dump(cfg, sort_keys=False)
-    p.kh("apply", "-f", "-", input=yaml.safe_dump(cm))
-    return cfg
-
-
 def _set_switches(cfg: dict[str, Any], *, all_cms: bool, ingresses: bool) -> None:
     cfg["sync"]["toHost"]["configMaps"]["all"] = all_cms
     cfg["sync"]["toHost"]["ingresses"]["enabled"] = ingresses
@@ -200,7 +191,7 @@ def test_config_edit_applies_without_restart(selective: Pair) -> None:
     ns = virtual_namespace(p.kv, "reload")
     original = _config_map(p)["data"]["config.yaml"]
     try:
-        _edit_config(p, lambda c: _set_switches(c, all_cms=False, ingresses=False))
+        edit_config(p, lambda c: _set_switches(c, all_cms=False, ingresses=False))
         # the edit is live: a force-synced configmap proves the syncer has seen later objects
         p.kv("create", "configmap", "unused", "-n", ns, "--from-literal=a=b")
         p.kv("create", "ingress", "web", "-n", ns, "--rule=example.com/=web:80")
@@ -213,7 +204,7 @@ def test_config_edit_applies_without_restart(selective: Pair) -> None:
         assert get_json(p.kh, "ingress", host_name("web", ns), "-n", HOST_NS) is None
 
         # enabling configMaps.all and ingresses again syncs what exists, without a restart
-        _edit_config(p, lambda c: _set_switches(c, all_cms=True, ingresses=True))
+        edit_config(p, lambda c: _set_switches(c, all_cms=True, ingresses=True))
         wait_until(
             lambda: get_json(p.kh, "configmap", host_name("unused", ns), "-n", HOST_NS),
             10,
@@ -227,7 +218,7 @@ def test_config_edit_applies_without_restart(selective: Pair) -> None:
         assert p.vc.alive() and p.vc.pid == pid
 
         # with all=false again the unused configmap leaves the host (spec §7.5: only while used)
-        _edit_config(p, lambda c: _set_switches(c, all_cms=False, ingresses=True))
+        edit_config(p, lambda c: _set_switches(c, all_cms=False, ingresses=True))
         wait_until(
             lambda: get_json(p.kh, "configmap", host_name("unused", ns), "-n", HOST_NS) is None,
             10,

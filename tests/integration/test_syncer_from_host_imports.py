@@ -9,13 +9,12 @@ import base64
 from typing import Any
 
 import pytest
-import yaml
 
 from .syncer_harness import (
     HOST_NS,
-    VC_NAME,
     Pair,
     annotations,
+    edit_config,
     get_json,
     host_name,
     labels,
@@ -43,6 +42,10 @@ sync:
         byName:
           "{SOURCE_NS}/db-creds": "default/db-creds"
 """
+APP_SETTINGS = (
+    f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-settings, namespace: {HOST_NS}}}\n"
+    "data: {mode: fast}\n"
+)
 HOST_NAME = "vcluster.loft.sh/object-host-name"
 HOST_NAMESPACE = "vcluster.loft.sh/object-host-namespace"
 
@@ -110,7 +113,7 @@ def test_imported_configmap_follows_the_host(pair: Pair) -> None:
     )
     # an unmapped host object is not imported, nor one in an unmapped namespace
     p.kh("create", "configmap", "stray", "-n", "default", "--from-literal=a=b")
-    p.kh("create", "configmap", "app-settings", "-n", HOST_NS, "--from-literal=mode=fast")
+    p.kh.apply(APP_SETTINGS)
     wait_until(
         lambda: data_of(p.kv, "configmap", "settings", "default") == {"mode": "fast"},
         10,
@@ -160,20 +163,17 @@ def test_imported_secret_is_usable_by_pods(pair: Pair) -> None:
     p.kv("delete", "pod", "uses-creds", "-n", "default", "--wait=false")
 
 
-def _edit_config(p: Pair, edit: Any) -> None:
-    cm = get_json(p.kh, "configmap", f"{VC_NAME}-config", "-n", HOST_NS)
-    assert cm is not None
-    cfg = yaml.safe_load(cm["data"]["config.yaml"])
-    edit(cfg)
-    cm["data"]["config.yaml"] = yaml.safe_dump(cfg, sort_keys=False)
-    p.kh("apply", "-f", "-", input=yaml.safe_dump(cm))
-
-
 def test_mapping_changes_apply_live_and_imports_survive_a_restart(pair: Pair) -> None:
     p = pair
     pid = p.vc.pid
     p.kh("create", "configmap", "feature-flags", "-n", SOURCE_NS, "--from-literal=beta=on")
+    # (this module's tests may run on different pairs: this one makes its own "/app-settings")
+    p.kh.apply(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-settings, namespace: {HOST_NS}}}\n"
+        "data: {mode: fast}\n"
+    )
     wait_until(lambda: get_json(p.kv, "configmap", "feature-flags", "-n", "imported"), 15, what="import")
+    wait_until(lambda: data_of(p.kv, "configmap", "settings", "default"), 15, what="settings import")
     by_name = {"maps": None}
 
     def drop_namespace_mapping(cfg: dict[str, Any]) -> None:
@@ -181,7 +181,7 @@ def test_mapping_changes_apply_live_and_imports_survive_a_restart(pair: Pair) ->
         by_name["maps"] = dict(m)
         del m[f"{SOURCE_NS}/*"]
 
-    _edit_config(p, drop_namespace_mapping)
+    edit_config(p, drop_namespace_mapping)
     wait_until(
         lambda: get_json(p.kv, "configmap", "feature-flags", "-n", "imported") is None,
         15,
@@ -192,18 +192,18 @@ def test_mapping_changes_apply_live_and_imports_survive_a_restart(pair: Pair) ->
     def restore(cfg: dict[str, Any]) -> None:
         cfg["sync"]["fromHost"]["configMaps"]["mappings"]["byName"] = by_name["maps"]
 
-    _edit_config(p, restore)
+    edit_config(p, restore)
     wait_until(lambda: get_json(p.kv, "configmap", "feature-flags", "-n", "imported"), 15, what="re-imported")
     assert p.vc.alive() and p.vc.pid == pid
 
     # switched off entirely, the importer stops (its copies stay); on again, it picks up changes
-    _edit_config(p, lambda c: c["sync"]["fromHost"]["configMaps"].update(enabled=False))
+    edit_config(p, lambda c: c["sync"]["fromHost"]["configMaps"].update(enabled=False))
     p.kh("patch", "configmap", "feature-flags", "-n", SOURCE_NS, "-p", '{"data":{"beta":"off"}}')
     p.kh("create", "configmap", "marker-off", "-n", SOURCE_NS, "--from-literal=a=b")
     wait_until(lambda: "stopped syncing host-configmaps" in p.vc.log_path.read_text(), 10, what="stop log")
     assert get_json(p.kv, "configmap", "marker-off", "-n", "imported") is None
     assert data_of(p.kv, "configmap", "feature-flags", "imported") == {"beta": "on"}
-    _edit_config(p, lambda c: c["sync"]["fromHost"]["configMaps"].update(enabled=True))
+    edit_config(p, lambda c: c["sync"]["fromHost"]["configMaps"].update(enabled=True))
     wait_until(
         lambda: data_of(p.kv, "configmap", "feature-flags", "imported") == {"beta": "off"},
         15,

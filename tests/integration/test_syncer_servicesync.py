@@ -14,6 +14,7 @@ from .syncer_harness import (
     HOST_NS,
     VC_NAME,
     Pair,
+    edit_config,
     get_json,
     host_name,
     labels,
@@ -175,14 +176,6 @@ def test_a_virtual_service_is_exposed_in_the_host_namespace(rep_pair: Pair) -> N
     )
 
 
-def _edit_config(p: Pair, edit: Any) -> None:
-    cm = p.kh.get_json("configmap", f"{VC_NAME}-config", "-n", HOST_NS)
-    cfg = yaml.safe_load(cm["data"]["config.yaml"])
-    edit(cfg)
-    cm["data"]["config.yaml"] = yaml.safe_dump(cfg, sort_keys=False)
-    p.kh("apply", "-f", "-", input=yaml.safe_dump(cm))
-
-
 def test_replicas_dropped_from_the_config_are_removed_without_restart(rep_pair: Pair) -> None:
     p = rep_pair
     pid = p.vc.pid
@@ -200,7 +193,7 @@ def test_replicas_dropped_from_the_config_are_removed_without_restart(rep_pair: 
         cfg["networking"]["replicateServices"] = {"fromHost": [], "toHost": []}
 
     original = yaml.safe_load(CONFIG)["networking"]["replicateServices"]
-    _edit_config(p, drop)
+    edit_config(p, drop)
     try:
         wait_until(
             lambda: get_json(p.kv, "service", "peers", "-n", "shared") is None,
@@ -219,7 +212,7 @@ def test_replicas_dropped_from_the_config_are_removed_without_restart(rep_pair: 
         assert get_json(p.kh, "service", "peers", "-n", "infra") is not None
         assert p.vc.alive() and p.vc.pid == pid
     finally:
-        _edit_config(p, lambda cfg: cfg["networking"].__setitem__("replicateServices", original))
+        edit_config(p, lambda cfg: cfg["networking"].__setitem__("replicateServices", original))
     # configured again: the replicas come back
     wait_until(lambda: get_json(p.kh, "service", "api-public", "-n", HOST_NS), 15, what="host replica back")
     log = p.vc.log_path.read_text()

@@ -436,7 +436,10 @@ class Rest:
         dry: bool,
     ) -> None:
         for _ in range(_QUOTA_CAS_TRIES):
-            entries = (await self.store.list(prefix)).entries
+            # the newest accepted state of each quota (the committed list can lag a write that is
+            # still on its way to disk, and a compare-and-swap against it would fail forever)
+            heads = [await self.store.get_for_update(e.key) for e in (await self.store.list(prefix)).entries]
+            entries = [e for e in heads if e is not None]
             if not entries:
                 return
             try:
