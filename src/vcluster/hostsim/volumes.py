@@ -211,6 +211,18 @@ class VolumeBinder:
             else:
                 await self._bind(pv, pvc, by_controller=False)
             return
+        cls_name = claim_class(pvc)
+        sc = self.classes.get(cls_name) if cls_name else None
+        node = (_meta(pvc).get("annotations") or {}).get(SELECTED_NODE, "")
+        if sc is not None and sc.get("volumeBindingMode") == WFFC and not node:
+            # delayed binding, for existing volumes too: the scheduler picks the node first
+            self._report(
+                pvc,
+                "Normal",
+                "WaitForFirstConsumer",
+                "waiting for first consumer to be created before binding",
+            )
+            return
         candidates = [
             pv
             for pv in self.pvs.list()
@@ -225,8 +237,6 @@ class VolumeBinder:
             )
             await self._bind(best, pvc, by_controller=True)
             return
-        cls_name = claim_class(pvc)
-        sc = self.classes.get(cls_name) if cls_name else None
         if not cls_name:
             self._report(
                 pvc,
@@ -248,15 +258,6 @@ class VolumeBinder:
                 "is delayed, please verify that the provisioner is running and correctly registered.",
             )
         else:
-            node = (_meta(pvc).get("annotations") or {}).get(SELECTED_NODE, "")
-            if sc.get("volumeBindingMode") == WFFC and not node:
-                self._report(
-                    pvc,
-                    "Normal",
-                    "WaitForFirstConsumer",
-                    "waiting for first consumer to be created before binding",
-                )
-                return
             await self._provision(pvc, sc, node)
 
     async def _provision(self, pvc: dict[str, Any], sc: dict[str, Any], node: str) -> None:
