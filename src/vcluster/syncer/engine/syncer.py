@@ -599,7 +599,7 @@ class Syncer:
             self._controller_tasks[kind] = asyncio.create_task(
                 c.run(new.workers_for(kind)), name=f"sync-{kind}"
             )
-        await self._switch_from_host(new)
+        await self._switch_optional(new)
         for c in self.controllers.values():  # re-evaluate everything under the new switches
             for obj in c.vinf.list():
                 m = obj.get("metadata") or {}
@@ -628,8 +628,8 @@ class Syncer:
         c.configure(_import_mappings(cfg, kind))
         return c
 
-    async def _switch_from_host(self, new: VClusterConfig) -> None:
-        """Start and stop the optional from-host controllers after a configuration change, and
+    async def _switch_optional(self, new: VClusterConfig) -> None:
+        """Start and stop the optional controllers (`_switchable`) after a configuration change, and
         give running importers their new mappings."""
         wanted = self._switchable(new)
         possible = {
