@@ -143,3 +143,44 @@ def test_pod_waits_for_a_missing_claim(k: Kubectl) -> None:
     k.apply(claim_manifest("later", n))
     eventually(lambda: phase(k, "pod", "early", "-n", n) == "Running", 20, "scheduled once the claim exists")
     assert phase(k, "pvc", "later", "-n", n) == "Bound"
+
+
+def local_pv(name: str, node: str) -> str:
+    return f"""\
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: {name}}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local-disks
+  persistentVolumeReclaimPolicy: Retain
+  local: {{path: /mnt/disk}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{{key: kubernetes.io/hostname, operator: In, values: [{node}]}}]
+"""
+
+
+def test_delayed_binding_picks_the_local_volume_of_the_pods_node(k: Kubectl) -> None:
+    """Local volumes (no provisioner, WaitForFirstConsumer): the claim binds to the volume on the
+    node the scheduler chose for its pod, not to the first one that fits."""
+    n = ns(k, "local")
+    k.apply("""\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: local-disks}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+""")
+    k.apply(local_pv("disk-on-1", "hostsim-node-1") + "---\n" + local_pv("disk-on-2", "hostsim-node-2"))
+    k.apply(claim_manifest("data", n, storage_class="local-disks"))
+    pinned = pod("app", n, "data").replace(
+        "spec:\n", "spec:\n  nodeSelector: {kubernetes.io/hostname: hostsim-node-2}\n", 1
+    )
+    k.apply(pinned)
+    eventually(lambda: phase(k, "pod", "app", "-n", n) == "Running", 20, "pod Running on node 2")
+    claim = get(k, "pvc", "data", "-n", n)
+    assert claim is not None and claim["spec"]["volumeName"] == "disk-on-2"
+    assert phase(k, "pv", "disk-on-1") == "Available"

@@ -154,7 +154,9 @@ class HostSim:
             self.node_informer = Informer(self.client, "v1", "nodes", transform=strip_managed_fields)
         storage_informers: list[Informer] = []
         if cfg.storage:
-            self.volumes = VolumeBinder(self.client, self._informer_for(storage_informers), self.events)
+            self.volumes = VolumeBinder(
+                self.client, self._informer_for(storage_informers), self.events, self.node_informer
+            )
         self.scheduler = Scheduler(
             self.client, cfg, self.pod_informer, self.node_informer, self.events, self.volumes
         )

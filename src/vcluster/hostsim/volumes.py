@@ -26,6 +26,7 @@ from vcluster.apiserver.defaults import parse_quantity
 from vcluster.client import ApiError, Client, Informer, WorkQueue
 from vcluster.controllers.base import claim_reference, selector_matches
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
+from vcluster.hostsim.predicates import NodeView, term_matches
 
 log = logging.getLogger("vcluster.hostsim.volumes")
 
@@ -92,9 +93,16 @@ class PodVolumes:
 class VolumeBinder:
     """Keys: `pvc/<ns>/<name>` and `pv/<name>`."""
 
-    def __init__(self, client: Client, informer_for: InformerFor, events: EventRecorder) -> None:
+    def __init__(
+        self,
+        client: Client,
+        informer_for: InformerFor,
+        events: EventRecorder,
+        nodes: Informer | None = None,
+    ) -> None:
         self.client = client
         self.events = events
+        self.nodes = nodes  # a delayed claim binds only a volume reachable from the chosen node
         self.pvcs = informer_for("v1", "persistentvolumeclaims")
         self.pvs = informer_for("v1", "persistentvolumes")
         self.classes = informer_for("storage.k8s.io/v1", "storageclasses")
@@ -230,6 +238,7 @@ class VolumeBinder:
             and not _meta(pv).get("deletionTimestamp")
             and _claim_ref_allows(pv, pvc)
             and volume_fits(pv, pvc)
+            and (not node or self._reachable(pv, node))
         ]
         if candidates:
             best = min(
@@ -259,6 +268,19 @@ class VolumeBinder:
             )
         else:
             await self._provision(pvc, sc, node)
+
+    def _reachable(self, pv: dict[str, Any], node: str) -> bool:
+        """The volume's required node affinity admits `node` (no affinity: any node)."""
+        terms = (((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}).get(
+            "nodeSelectorTerms"
+        )
+        if not terms:
+            return True
+        n = self.nodes.get(node) if self.nodes is not None else None
+        if n is None:
+            return False
+        view = NodeView.from_node(n)
+        return any(term_matches(t, view) for t in terms if isinstance(t, dict))
 
     async def _provision(self, pvc: dict[str, Any], sc: dict[str, Any], node: str) -> None:
         m, spec = _meta(pvc), pvc.get("spec") or {}
