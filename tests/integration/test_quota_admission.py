@@ -90,6 +90,20 @@ def test_object_counts_and_parallel_creates(k: Kubectl) -> None:
     assert out["status"]["hard"]["count/configmaps"] == "6"
 
 
+def test_an_update_that_adds_usage_is_checked(k: Kubectl) -> None:
+    n = ns(k, "quota-update")
+    k("create", "quota", "np", "-n", n, "--hard=services.nodeports=0")
+    eventually(lambda: used(k, n, "np").get("services.nodeports") == "0", 10, "quota status computed")
+    k("create", "service", "clusterip", "web", "--tcp=80", "-n", n)
+    err = refused(k, "patch", "service", "web", "-n", n, "-p", '{"spec":{"type":"NodePort"}}')
+    assert (
+        'services "web" is forbidden: exceeded quota: np, requested: services.nodeports=1, '
+        "used: services.nodeports=0, limited: services.nodeports=0"
+    ) in err
+    assert k.get_json("service", "web", "-n", n)["spec"]["type"] == "ClusterIP"
+    k("label", "service", "web", "-n", n, "tier=front")  # an update that adds nothing passes
+
+
 def test_dry_run_is_checked_but_changes_nothing(k: Kubectl) -> None:
     n = ns(k, "quota-dry")
     k("create", "quota", "q", "-n", n, "--hard=count/secrets=1")

@@ -67,3 +67,27 @@ def test_scopes_match_pods_only_and_other_kinds_count() -> None:
         quota.QuotaRefusal, match=r"requested: requests.storage=2Gi, used: requests.storage=4Gi"
     ):
         quota.admit([storage], "", "persistentvolumeclaims", "PersistentVolumeClaim", claim)
+
+
+def test_updates_are_charged_by_what_they_add() -> None:
+    storage = rq("st", {"requests.storage": "5Gi"}, {"requests.storage": "4Gi"})
+    kind = ("", "persistentvolumeclaims", "PersistentVolumeClaim")
+
+    def claim(size: str) -> dict[str, Any]:
+        return {"metadata": {"name": "c"}, "spec": {"resources": {"requests": {"storage": size}}}}
+
+    [(_, used)] = quota.admit([storage], *kind, claim("2Gi"), old=claim("1Gi"))  # +1Gi fits
+    assert used == {"requests.storage": "5Gi"}
+    with pytest.raises(
+        quota.QuotaRefusal, match=r"requested: requests.storage=2Gi, used: requests.storage=4Gi"
+    ):
+        quota.admit([storage], *kind, claim("3Gi"), old=claim("1Gi"))
+    assert quota.admit([storage], *kind, claim("1Gi"), old=claim("1Gi")) == []  # nothing added
+    nodeports = rq("np", {"services.nodeports": "1"}, {"services.nodeports": "1"})
+    svc = {"metadata": {"name": "s"}, "spec": {"type": "ClusterIP", "ports": [{"port": 80}]}}
+    node_port = {**svc, "spec": {**svc["spec"], "type": "NodePort"}}
+    with pytest.raises(quota.QuotaRefusal, match=r"requested: services.nodeports=1"):
+        quota.admit([nodeports], "", "services", "Service", node_port, old=svc)
+    # the Service itself is not counted again on update
+    services = rq("svc", {"services": "1"}, {"services": "1"})
+    assert quota.admit([services], "", "services", "Service", node_port, old=svc) == []

@@ -1,4 +1,5 @@
-"""ResourceQuota admission (kube-apiserver's `ResourceQuota` validating plugin), on creates.
+"""ResourceQuota admission (kube-apiserver's `ResourceQuota` validating plugin): creates, and the
+updates that can raise usage (a claim's requested storage, a Service's type).
 
 For each ResourceQuota of the namespace whose `status.hard` names a resource the new object uses
 (pods and their compute resources, services, claims and storage, `count/<resource>` of anything):
@@ -89,13 +90,38 @@ def _pretty(values: Mapping[str, Q], names: list[str]) -> str:
     return ",".join(f"{n}={q_str(values[n])}" for n in sorted(names) if n in values)
 
 
+# Updates that can raise usage (kube: claims expanded, Services changing type); a pod's usage
+# does not change on update without in-place resize (alpha, off in 1.32), object counts never do.
+UPDATE_KINDS = (("", "PersistentVolumeClaim"), ("", "Service"))
+
+
+def _delta(usage: dict[str, Q], old_usage: dict[str, Q]) -> dict[str, Q]:
+    """SubtractWithNonNegativeResult, zeros removed."""
+    out = {}
+    for r, q in usage.items():
+        prev = old_usage.get(r)
+        diff = q[0] - prev[0] if prev is not None else q[0]
+        if diff > 0:
+            out[r] = (diff, q[1])
+    return out
+
+
 def admit(
-    quotas: list[dict[str, Any]], group: str, plural: str, kind: str, obj: Mapping[str, Any]
+    quotas: list[dict[str, Any]],
+    group: str,
+    plural: str,
+    kind: str,
+    obj: Mapping[str, Any],
+    old: Mapping[str, Any] | None = None,
 ) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    """Check a create against the namespace's quotas: the quotas to raise, each with its new
-    `status.used`; raises QuotaRefusal."""
+    """Check a create (or, with `old`, an update: charged by what it adds) against the
+    namespace's quotas: the quotas to raise, each with its new `status.used`; raises QuotaRefusal."""
     usage = object_usage(group, plural, kind, obj)
-    is_pod = group == "" and kind == "Pod"
+    if old is not None:
+        usage = _delta(usage, object_usage(group, plural, kind, old))
+        if not usage:
+            return []
+    is_pod = group == "" and kind == "Pod" and old is None
     out = []
     for rq in sorted(quotas, key=lambda q: (q.get("metadata") or {}).get("name", "")):
         name = (rq.get("metadata") or {}).get("name", "")

@@ -409,7 +409,13 @@ class Rest:
             raise
 
     async def _admit_quota(
-        self, rt: ResourceType, ns: str, obj: dict[str, Any], name: str, dry: bool
+        self,
+        rt: ResourceType,
+        ns: str,
+        obj: dict[str, Any],
+        name: str,
+        dry: bool,
+        old: dict[str, Any] | None = None,
     ) -> None:
         """ResourceQuota admission (`apiserver/quota.py`): check the namespace's quotas and raise
         their usage, compare-and-swap, before the object is stored."""
@@ -423,7 +429,7 @@ class Rest:
         # same way); compare-and-swap still guards against the quota controller's writes
         # (one lock per namespace that has a quota)
         async with self._quota_locks.setdefault(ns, asyncio.Lock()):
-            await self._admit_quota_locked(rq_t, prefix, rt, ns, obj, name, dry)
+            await self._admit_quota_locked(rq_t, prefix, rt, ns, obj, name, dry, old)
 
     async def _admit_quota_locked(
         self,
@@ -434,6 +440,7 @@ class Rest:
         obj: dict[str, Any],
         name: str,
         dry: bool,
+        old: dict[str, Any] | None,
     ) -> None:
         for _ in range(_QUOTA_CAS_TRIES):
             # the newest accepted state of each quota (the committed list can lag a write that is
@@ -443,7 +450,7 @@ class Rest:
             if not entries:
                 return
             try:
-                raises = quota.admit([e.decode() for e in entries], rt.group, rt.plural, rt.kind, obj)
+                raises = quota.admit([e.decode() for e in entries], rt.group, rt.plural, rt.kind, obj, old)
             except quota.QuotaRefusal as e:
                 qr = qualified_resource(rt.plural, rt.group)
                 what = f'{qr} "{name}"' if name else qr
@@ -597,6 +604,8 @@ class Rest:
             if new == old:  # nothing changed: no write, no new resourceVersion
                 raw = self.out_raw(rt, cur.raw)
                 return respond(raw) if respond else views.respond(raw)
+            if not info.subresource and (rt.group, rt.kind) in quota.UPDATE_KINDS:
+                await self._admit_quota(rt, info.namespace, new, info.name, dry, old=old)
             undo = alloc.update(old, new, dry_run=dry) if alloc is not None and not info.subresource else None
             try:
                 entry = await self.store.update(
