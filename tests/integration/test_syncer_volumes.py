@@ -134,3 +134,48 @@ def test_statefulset_claims_bind_and_the_namespace_can_be_deleted(pair: Pair) ->
         15,
         what="host claims gone",
     )
+
+
+EPHEMERAL = """\
+  volumes:
+  - name: scratch
+    ephemeral:
+      volumeClaimTemplate:
+        metadata: {labels: {kind: scratch}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_generic_ephemeral_volume(pair: Pair) -> None:
+    """The virtual ephemeral-volume controller makes the claim `<pod>-<volume>`, owned by the pod;
+    the host pod mounts its host copy; the claim goes with the pod (garbage collector)."""
+    p = pair
+    ns = virtual_namespace(p.kv, "ephemeral")
+    p.kv.create(pod_manifest("worker", ns, spec_extra=EPHEMERAL))
+    wait_until(lambda: pod_running(p.kv, "worker", ns), 30, what="pod with an ephemeral volume Running")
+    claim = wait_until(
+        lambda: (
+            (c := get_json(p.kv, "pvc", "worker-scratch", "-n", ns))
+            and c["status"].get("phase") == "Bound"
+            and c
+        ),
+        15,
+        what="its claim Bound",
+    )
+    assert labels(claim)["kind"] == "scratch"
+    (owner,) = claim["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("Pod", "worker", True)
+    hpod = get_json(p.kh, "pod", host_name("worker", ns), "-n", HOST_NS)
+    (vol,) = [v for v in hpod["spec"]["volumes"] if v["name"] == "scratch"]  # type: ignore[index]
+    assert vol == {"name": "scratch", "persistentVolumeClaim": {"claimName": host_name("worker-scratch", ns)}}
+    p.kv("delete", "pod", "worker", "-n", ns)
+    wait_until(
+        lambda: get_json(p.kv, "pvc", "worker-scratch", "-n", ns) is None, 20, what="claim gone with the pod"
+    )
+    wait_until(
+        lambda: get_json(p.kh, "pvc", host_name("worker-scratch", ns), "-n", HOST_NS) is None,
+        15,
+        what="host claim gone",
+    )

@@ -27,6 +27,7 @@ CONTROLLERS: dict[str, tuple[str, str]] = {
     "endpointslice": ("endpointslice", "EndpointSliceController"),
     "disruption": ("disruption", "DisruptionController"),
     "resourcequota": ("resourcequota", "ResourceQuotaController"),
+    "ephemeral-volume": ("ephemeralvolume", "EphemeralVolumeController"),
     "pvc-protection": ("storageprotection", "PVCProtectionController"),
     "pv-protection": ("storageprotection", "PVProtectionController"),
 }

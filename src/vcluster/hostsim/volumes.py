@@ -155,12 +155,20 @@ class VolumeBinder:
         out = PodVolumes()
         ns = _meta(pod).get("namespace", "")
         for v in (pod.get("spec") or {}).get("volumes") or []:
-            claim = (v.get("persistentVolumeClaim") or {}).get("claimName") if isinstance(v, dict) else None
+            if not isinstance(v, dict):
+                continue
+            ephemeral = isinstance(v.get("ephemeral"), dict)
+            claim = f"{_meta(pod).get('name')}-{v.get('name')}" if ephemeral else None
+            claim = claim or (v.get("persistentVolumeClaim") or {}).get("claimName")
             if not claim:
                 continue
             pvc = self.pvcs.get(claim, ns)
             if pvc is None:
-                out.error = f'persistentvolumeclaim "{claim}" not found'
+                out.error = (
+                    f'waiting for ephemeral volume controller to create the persistentvolumeclaim "{claim}"'
+                    if ephemeral
+                    else f'persistentvolumeclaim "{claim}" not found'
+                )
                 return out
             if _meta(pvc).get("deletionTimestamp"):
                 out.error = f'persistentvolumeclaim "{claim}" is being deleted'
