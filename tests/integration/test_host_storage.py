@@ -184,3 +184,43 @@ volumeBindingMode: WaitForFirstConsumer
     claim = get(k, "pvc", "data", "-n", n)
     assert claim is not None and claim["spec"]["volumeName"] == "disk-on-2"
     assert phase(k, "pv", "disk-on-1") == "Available"
+
+
+def test_claim_expansion(k: Kubectl) -> None:
+    n = ns(k, "expand")
+    k.apply("""\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: expandable}
+provisioner: vcluster.loft.sh/hostsim-local-path
+volumeBindingMode: Immediate
+allowVolumeExpansion: true
+""")
+    k.apply(claim_manifest("grow", n, storage_class="expandable"))
+    eventually(lambda: phase(k, "pvc", "grow", "-n", n) == "Bound", 10, "Immediate: bound without a pod")
+    volume = get(k, "pvc", "grow", "-n", n)["spec"]["volumeName"]  # type: ignore[index]
+    k("patch", "pvc", "grow", "-n", n, "-p", '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}')
+    eventually(
+        lambda: (
+            (get(k, "pvc", "grow", "-n", n) or {}).get("status", {}).get("capacity") == {"storage": "3Gi"}
+        ),
+        10,
+        "claim expanded",
+    )
+    assert get(k, "pv", volume)["spec"]["capacity"] == {"storage": "3Gi"}  # type: ignore[index]
+    # the standard class does not allow it: admission refuses (PersistentVolumeClaimResize)
+    k.apply(claim_manifest("fixed", n))
+    pinned = pod("user", n, "fixed")
+    k.apply(pinned)
+    eventually(lambda: phase(k, "pvc", "fixed", "-n", n) == "Bound", 20, "standard claim bound")
+    p = k.run(
+        "patch",
+        "pvc",
+        "fixed",
+        "-n",
+        n,
+        "-p",
+        '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}',
+        check=False,
+    )
+    assert p.returncode != 0 and "only dynamically provisioned pvc can be resized" in p.stderr

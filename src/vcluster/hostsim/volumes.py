@@ -213,6 +213,7 @@ class VolumeBinder:
         if pvc is None or _meta(pvc).get("deletionTimestamp"):
             return
         if (pvc.get("status") or {}).get("phase") == "Bound":
+            await self._expand(pvc)
             return
         vn = (pvc.get("spec") or {}).get("volumeName")
         if vn:
@@ -276,6 +277,42 @@ class VolumeBinder:
             )
         else:
             await self._provision(pvc, sc, node)
+
+    async def _expand(self, pvc: dict[str, Any]) -> None:
+        """A bound claim asking for more than it has, on a volume this provisioner made: the
+        volume grows, then the claim's status (kube's expand controller, resizer and kubelet)."""
+        want = ((pvc.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
+        if want is None or _storage(pvc, ("spec", "resources", "requests", "storage")) <= _storage(
+            pvc, ("status", "capacity", "storage")
+        ):
+            return
+        pv = self.pvs.get((pvc.get("spec") or {}).get("volumeName", ""))
+        if pv is None or (_meta(pv).get("annotations") or {}).get(PROVISIONED_BY) != PROVISIONER:
+            return  # another provisioner's volume: its resizer's business
+        name = _meta(pv)["name"]
+        if _storage(pv, ("spec", "capacity", "storage")) < _storage(
+            pvc, ("spec", "resources", "requests", "storage")
+        ):
+            await self.client.patch(
+                "v1", "persistentvolumes", name, {"spec": {"capacity": {"storage": want}}}
+            )
+        m = _meta(pvc)
+        await self.client.patch(
+            "v1",
+            "persistentvolumeclaims",
+            m.get("name", ""),
+            {"status": {"capacity": {"storage": want}}},
+            namespace=m.get("namespace"),
+            subresource="status",
+        )
+        self.events.event(
+            _pvc_ref(pvc),
+            "Normal",
+            "FileSystemResizeSuccessful",
+            f'MountVolume.NodeExpandVolume succeeded for volume "{name}"',
+            Source("kubelet", ""),
+        )
+        log.info("expanded volume %s of claim %s/%s to %s", name, m.get("namespace"), m.get("name"), want)
 
     def _reachable(self, pv: dict[str, Any], node: str) -> bool:
         """The volume's required node affinity admits `node` (no affinity: any node)."""
