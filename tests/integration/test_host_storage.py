@@ -184,6 +184,24 @@ volumeBindingMode: WaitForFirstConsumer
     claim = get(k, "pvc", "data", "-n", n)
     assert claim is not None and claim["spec"]["volumeName"] == "disk-on-2"
     assert phase(k, "pv", "disk-on-1") == "Available"
+    # a pod left to the scheduler goes where a volume is left: node 1 (of three)
+    k.apply(claim_manifest("more", n, storage_class="local-disks"))
+    k.apply(pod("free", n, "more"))
+    eventually(lambda: phase(k, "pod", "free", "-n", n) == "Running", 20, "second pod Running")
+    assert get(k, "pod", "free", "-n", n)["spec"]["nodeName"] == "hostsim-node-1"  # type: ignore[index]
+    assert get(k, "pvc", "more", "-n", n)["spec"]["volumeName"] == "disk-on-1"  # type: ignore[index]
+    # no volume left: a third pod stays Pending with kube's reason
+    k.apply(claim_manifest("none", n, storage_class="local-disks"))
+    k.apply(pod("late", n, "none"))
+    eventually(
+        lambda: any(
+            e["reason"] == "FailedScheduling"
+            and "didn't find available persistent volumes to bind" in e["message"]
+            for e in k.get_json("events", "-n", n)["items"]
+        ),
+        15,
+        "FailedScheduling for want of a volume",
+    )
 
 
 def test_claim_expansion(k: Kubectl) -> None:

@@ -18,6 +18,7 @@ REASON_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
 REASON_PREFILTER_AFFINITY = "node(s) didn't satisfy plugin(s) [NodeAffinity]"
 REASON_AFFINITY_CONFLICT = "pod affinity terms conflict"
 REASON_VOLUME_AFFINITY = "node(s) had volume node affinity conflict"
+REASON_NO_VOLUME = "node(s) didn't find available persistent volumes to bind"
 REASON_TOO_MANY_PODS = "Too many pods"
 NO_NODES = "no nodes available to schedule pods"
 PREEMPTION_NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -178,8 +179,10 @@ class PodFit:
     terms: list[dict[str, Any]] | None
     node_names: set[str] | None
     preemption_never: bool
-    # the required node affinity of each bound PersistentVolume the pod mounts (VolumeBinding)
-    volume_terms: list[list[dict[str, Any]]] = field(default_factory=list)
+    # VolumeBinding: per claim, the node selector terms (any of them) a node must match, and the
+    # reason a node that matches none fails with (bound volumes' affinity; for a delayed claim
+    # without a provisioner, that of the volumes it could bind)
+    volume_terms: list[tuple[list[dict[str, Any]], str]] = field(default_factory=list)
 
     @classmethod
     def from_pod(cls, pod: dict[str, Any]) -> PodFit:
@@ -220,9 +223,9 @@ def filter_node(pod: PodFit, node: NodeView, usage: Usage) -> tuple[str, list[st
     reasons = insufficient(pod.requests, node, usage)
     if reasons:
         return UNSCHEDULABLE, reasons
-    for terms in pod.volume_terms:
+    for terms, reason in pod.volume_terms:
         if not any(term_matches(t, node) for t in terms):
-            return UNRESOLVABLE, [REASON_VOLUME_AFFINITY]
+            return UNRESOLVABLE, [reason]
     return None
 
 

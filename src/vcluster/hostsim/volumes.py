@@ -26,7 +26,7 @@ from vcluster.apiserver.defaults import parse_quantity
 from vcluster.client import ApiError, Client, Informer, WorkQueue
 from vcluster.controllers.base import claim_reference, selector_matches
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
-from vcluster.hostsim.predicates import NodeView, term_matches
+from vcluster.hostsim.predicates import REASON_NO_VOLUME, REASON_VOLUME_AFFINITY, NodeView, term_matches
 
 log = logging.getLogger("vcluster.hostsim.volumes")
 
@@ -86,7 +86,7 @@ class PodVolumes:
     """What the scheduler needs to know about a pod's claims."""
 
     error: str = ""  # the pod cannot be scheduled now (PreFilter message)
-    node_terms: list[list[dict[str, Any]]] = field(default_factory=list)  # bound volumes' affinity
+    node_terms: list[tuple[list[dict[str, Any]], str]] = field(default_factory=list)  # see PodFit
     unbound_delayed: list[dict[str, Any]] = field(default_factory=list)  # WaitForFirstConsumer claims
 
 
@@ -176,13 +176,21 @@ class VolumeBinder:
             vn = (pvc.get("spec") or {}).get("volumeName")
             pv = self.pvs.get(vn) if vn and (pvc.get("status") or {}).get("phase") == "Bound" else None
             if pv is not None:
-                terms = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
-                if terms.get("nodeSelectorTerms"):
-                    out.node_terms.append(list(terms["nodeSelectorTerms"]))
+                terms = _node_terms(pv)
+                if terms:
+                    out.node_terms.append((terms, REASON_VOLUME_AFFINITY))
                 continue
             sc = self.classes.get(claim_class(pvc)) if claim_class(pvc) else None
             if sc is not None and sc.get("volumeBindingMode") == WFFC and not vn:
                 out.unbound_delayed.append(pvc)
+                if sc.get("provisioner") != PROVISIONER:  # only existing volumes can serve it
+                    volumes = self._bindable(pvc)
+                    if not volumes:
+                        out.node_terms.append(([], REASON_NO_VOLUME))
+                    elif all(_node_terms(v) for v in volumes):
+                        out.node_terms.append(
+                            ([t for v in volumes for t in _node_terms(v)], REASON_NO_VOLUME)
+                        )
             else:
                 out.error = "pod has unbound immediate PersistentVolumeClaims"
                 return out
@@ -240,15 +248,7 @@ class VolumeBinder:
                 "waiting for first consumer to be created before binding",
             )
             return
-        candidates = [
-            pv
-            for pv in self.pvs.list()
-            if (pv.get("status") or {}).get("phase") in (None, "", "Available")
-            and not _meta(pv).get("deletionTimestamp")
-            and _claim_ref_allows(pv, pvc)
-            and volume_fits(pv, pvc)
-            and (not node or self._reachable(pv, node))
-        ]
+        candidates = [pv for pv in self._bindable(pvc) if not node or self._reachable(pv, node)]
         if candidates:
             best = min(
                 candidates, key=lambda pv: (_storage(pv, ("spec", "capacity", "storage")), _meta(pv)["name"])
@@ -314,11 +314,20 @@ class VolumeBinder:
         )
         log.info("expanded volume %s of claim %s/%s to %s", name, m.get("namespace"), m.get("name"), want)
 
+    def _bindable(self, pvc: dict[str, Any]) -> list[dict[str, Any]]:
+        """Available volumes that fit the claim (findMatchingVolume's candidates)."""
+        return [
+            pv
+            for pv in self.pvs.list()
+            if (pv.get("status") or {}).get("phase") in (None, "", "Available")
+            and not _meta(pv).get("deletionTimestamp")
+            and _claim_ref_allows(pv, pvc)
+            and volume_fits(pv, pvc)
+        ]
+
     def _reachable(self, pv: dict[str, Any], node: str) -> bool:
         """The volume's required node affinity admits `node` (no affinity: any node)."""
-        terms = (((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}).get(
-            "nodeSelectorTerms"
-        )
+        terms = _node_terms(pv)
         if not terms:
             return True
         n = self.nodes.get(node) if self.nodes is not None else None
@@ -490,6 +499,12 @@ class VolumeBinder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+def _node_terms(pv: dict[str, Any]) -> list[dict[str, Any]]:
+    """A volume's required nodeSelectorTerms ([] when it can be used anywhere)."""
+    req = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
+    return [t for t in req.get("nodeSelectorTerms") or [] if isinstance(t, dict)]
 
 
 def _pvc_ref(pvc: dict[str, Any]) -> dict[str, Any]:
