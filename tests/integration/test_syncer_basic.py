@@ -515,6 +515,9 @@ def test_sync_decisions_logged_and_measured(pair: Pair) -> None:
     samples = metric_samples(p.vc)
     kinds = {lab.get("kind") for n, lab, _ in samples if n.startswith("vcluster_syncer_")}
     assert {"pod", "configmap", "service"} <= kinds, kinds
+    # the engine's other controllers are measured too (node and event copies of this pod)
+    counts = {lab.get("kind"): v for n, lab, v in samples if n == "vcluster_syncer_reconcile_seconds_count"}
+    assert counts.get("node", 0) > 0 and counts.get("event", 0) > 0, counts
     names = {n for n, _, _ in samples}
     assert "vcluster_syncer_queue_depth" in names and "vcluster_syncer_reconcile_seconds_bucket" in names
 

@@ -18,6 +18,7 @@ from .syncer_harness import (
     get_json,
     host_name,
     labels,
+    metric_samples,
     pair_fixture,
     pod_manifest,
     pod_running,
@@ -111,6 +112,12 @@ def test_imported_configmap_follows_the_host(pair: Pair) -> None:
     wait_until(
         lambda: get_json(p.kv, "configmap", "ca-bundle", "-n", "imported") is None, 10, what="copy deleted"
     )
+    counts = {
+        lab.get("kind"): v
+        for n, lab, v in metric_samples(p.vc)
+        if n == "vcluster_syncer_reconcile_seconds_count"
+    }
+    assert counts.get("host-configmaps", 0) > 0, counts  # the importer's reconciles are measured
     # an unmapped host object is not imported, nor one in an unmapped namespace
     p.kh("create", "configmap", "stray", "-n", "default", "--from-literal=a=b")
     p.kh.apply(APP_SETTINGS)

@@ -420,14 +420,26 @@ class SyncController:
 def conflict_tolerant(queue: WorkQueue, fn: Any, engine: Any) -> Any:
     """A queue worker calling `fn(key)` that treats 409s (a concurrent write, or a create that
     lost a race) as a quiet requeue after the engine's conflict delay instead of an error with
-    backoff."""
+    backoff, and measures every call like a SyncController's reconcile (latency, errors, queue
+    depth, retries), labelled with the queue's name: the metrics of the engine's other
+    controllers (events, nodes, classes, imports, fake volumes, ...)."""
+    kind, metrics = queue.name, engine.metrics
 
     async def work(key: str) -> None:
+        started = time.perf_counter()
         try:
             await fn(key)
         except ApiError as e:
             if not (e.conflict or e.already_exists):
+                metrics.errors.labels(kind).inc()
                 raise
             queue.add_after(key, engine.conflict_delay)
+        except Exception:
+            metrics.errors.labels(kind).inc()
+            raise
+        finally:
+            metrics.latency.labels(kind).observe(time.perf_counter() - started)
+            metrics.depth.labels(kind).set(len(queue))
+            metrics.retries.labels(kind).set(queue.retries_total)
 
     return work
