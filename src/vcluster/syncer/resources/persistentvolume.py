@@ -76,13 +76,14 @@ def translate_pv(vpv: Mapping[str, Any], ctx: SyncContext) -> Translation:
     return Translation(host)
 
 
-def virtual_claim_ref(host_ref: Mapping[str, Any] | None, claims: ClaimLookup) -> dict[str, Any] | None:
-    """The host claimRef pointed at the virtual claim it stands for (None: not ours / none)."""
+def _claim_of(host_ref: Mapping[str, Any] | None, claims: ClaimLookup) -> Mapping[str, Any] | None:
+    """The virtual claim a host claimRef stands for, if it is one of this virtual cluster's."""
     if not host_ref or not host_ref.get("name"):
         return None
-    vpvc = claims(host_ref.get("namespace", ""), host_ref["name"])
-    if vpvc is None:
-        return None
+    return claims(host_ref.get("namespace", ""), host_ref["name"])
+
+
+def _pointed_at(host_ref: Mapping[str, Any], vpvc: Mapping[str, Any]) -> dict[str, Any]:
     m = metadata.meta(vpvc)
     return {
         **{k: v for k, v in host_ref.items() if k not in ("namespace", "name", "uid", "resourceVersion")},
@@ -93,25 +94,27 @@ def virtual_claim_ref(host_ref: Mapping[str, Any] | None, claims: ClaimLookup) -
     }
 
 
+def virtual_claim_ref(host_ref: Mapping[str, Any] | None, claims: ClaimLookup) -> dict[str, Any] | None:
+    """The host claimRef pointed at the virtual claim it stands for (None: not ours / none)."""
+    vpvc = _claim_of(host_ref, claims)
+    return _pointed_at(host_ref, vpvc) if host_ref is not None and vpvc is not None else None
+
+
 def mirror_of_host(hpv: Mapping[str, Any], ctx: SyncContext, claims: ClaimLookup) -> dict[str, Any] | None:
-    """The virtual mirror of an unmanaged host volume (`translateBackwards`), or None."""
+    """The virtual mirror of an unmanaged host volume (`translateBackwards`): its claimRef and
+    class are the virtual claim's."""
     name = metadata.meta(hpv)["name"]
     out = generic.from_host_copy(hpv, ctx, name, keep_status=False)
     annotations = out["metadata"].setdefault("annotations", {})
     annotations[c.HOST_PV_ANNOTATION] = name
     spec = out.setdefault("spec", {})
-    ref = virtual_claim_ref(spec.get("claimRef"), claims)
-    vpvc = claims(*_ref_key(spec.get("claimRef"))) if spec.get("claimRef") else None
-    if ref is not None:
-        spec["claimRef"] = ref
-    if vpvc is not None and (vpvc.get("spec") or {}).get("storageClassName") is not None:
-        spec["storageClassName"] = vpvc["spec"]["storageClassName"]
+    host_ref = spec.get("claimRef")
+    vpvc = _claim_of(host_ref, claims)
+    if host_ref is not None and vpvc is not None:
+        spec["claimRef"] = _pointed_at(host_ref, vpvc)
+        if (vpvc.get("spec") or {}).get("storageClassName") is not None:
+            spec["storageClassName"] = vpvc["spec"]["storageClassName"]
     return out
-
-
-def _ref_key(ref: Mapping[str, Any] | None) -> tuple[str, str]:
-    ref = ref or {}
-    return ref.get("namespace", ""), ref.get("name", "")
 
 
 def sync_pv(
