@@ -138,12 +138,9 @@ def bad_request(message: str, causes: list[Cause] | None = None) -> StatusError:
 
 
 def forbidden(resource: str, group: str, name: str, why: str) -> StatusError:
-    return StatusError(
-        403,
-        "Forbidden",
-        f'{qualified_resource(resource, group)} "{name}" is forbidden: {why}',
-        _details(name, group, resource),
-    )
+    """NewForbidden: `pods "x" is forbidden: ...`, or `pods is forbidden: ...` without a name."""
+    what = f'{qualified_resource(resource, group)} "{name}"' if name else qualified_resource(resource, group)
+    return StatusError(403, "Forbidden", f"{what} is forbidden: {why}", _details(name, group, resource))
 
 
 def method_not_allowed(

@@ -28,7 +28,6 @@ from vcluster.apiserver.errors import (
     invalid,
     method_not_allowed,
     not_found,
-    qualified_resource,
     too_large_rv,
     unsupported_media_type,
 )
@@ -143,9 +142,9 @@ class Rest:
     """Verb handlers over a store and a resource registry."""
 
     def __init__(self, store: Storage, registry: Registry) -> None:
-        self._quota_locks: dict[str, asyncio.Lock] = {}
         self.store = store
         self.registry = registry
+        self._quota_locks: dict[str, asyncio.Lock] = {}  # one per namespace that has a quota
         self.converters: dict[tuple[str, str], Any] = {}
         # ClusterIP/NodePort allocation (vcluster.apiserver.ipalloc.ServiceIPAllocator); None when
         # another cluster assigns them (a virtual cluster takes its Services' IPs from the host).
@@ -427,7 +426,6 @@ class Rest:
             return  # the common case: no quota in the namespace
         # one check-and-raise at a time per namespace (kube's quota evaluator serializes them the
         # same way); compare-and-swap still guards against the quota controller's writes
-        # (one lock per namespace that has a quota)
         async with self._quota_locks.setdefault(ns, asyncio.Lock()):
             await self._admit_quota_locked(rq_t, prefix, rt, ns, obj, name, dry, old)
 
@@ -442,6 +440,7 @@ class Rest:
         dry: bool,
         old: dict[str, Any] | None,
     ) -> None:
+        contended = ""
         for _ in range(_QUOTA_CAS_TRIES):
             # the newest accepted state of each quota (the committed list can lag a write that is
             # still on its way to disk, and a compare-and-swap against it would fail forever)
@@ -452,21 +451,20 @@ class Rest:
             try:
                 raises = quota.admit([e.decode() for e in entries], rt.group, rt.plural, rt.kind, obj, old)
             except quota.QuotaRefusal as e:
-                qr = qualified_resource(rt.plural, rt.group)
-                what = f'{qr} "{name}"' if name else qr
-                raise StatusError(403, "Forbidden", f"{what} is forbidden: {e}", {}) from None
+                raise forbidden(rt.plural, rt.group, name, str(e)) from None
             if dry:
                 return
             revs = {e.key: e.mod_rev for e in entries}
             try:
                 for rq, used in raises:
                     body = {**rq, "status": {**(rq.get("status") or {}), "used": used}}
-                    key = object_key(rq_t, ns, rq["metadata"]["name"])
+                    contended = rq["metadata"]["name"]
+                    key = object_key(rq_t, ns, contended)
                     await self.store.update(key, self.to_storage(rq_t, body), expected_rev=revs[key])
                 return
             except RevisionConflictError:
-                continue  # a concurrent create raised the same quota: check again
-        raise conflict("resourcequotas", "", ns, "too many concurrent quota updates; try again")
+                continue  # the quota controller wrote it meanwhile: check again
+        raise conflict("resourcequotas", "", contended, "too many concurrent quota updates; try again")
 
     async def _store_new(
         self,
