@@ -192,6 +192,26 @@ def owner_reference(
     }
 
 
+def ephemeral_claim_name(pod_name: str, volume: Mapping[str, Any]) -> str:
+    """The claim the ephemeral-volume controller makes for a generic ephemeral volume."""
+    return f"{pod_name}-{volume.get('name', '')}"
+
+
+def pod_volume_claims(pod: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(claim name, volume) of each volume of a pod that is backed by a PersistentVolumeClaim: the
+    `persistentVolumeClaim` ones and the generic ephemeral ones (`<pod>-<volume>`)."""
+    out = []
+    for v in (pod.get("spec") or {}).get("volumes") or []:
+        if not isinstance(v, dict):
+            continue
+        pvc = v.get("persistentVolumeClaim")
+        if isinstance(pvc, dict) and pvc.get("claimName"):
+            out.append((pvc["claimName"], v))
+        elif isinstance(v.get("ephemeral"), dict):
+            out.append((ephemeral_claim_name(name_of(pod), v), v))
+    return out
+
+
 def claim_reference(pvc: Mapping[str, Any]) -> dict[str, Any]:
     """A PersistentVolume's `claimRef` to `pvc` (the binder's, and the fake volumes')."""
     m = meta(pvc)

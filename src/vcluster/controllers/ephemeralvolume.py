@@ -16,9 +16,9 @@ from vcluster.controllers.base import (
     is_controlled_by,
     is_deleting,
     key_of,
-    name_of,
     namespace_of,
     owner_reference,
+    pod_volume_claims,
     split_key,
 )
 
@@ -28,13 +28,11 @@ if TYPE_CHECKING:
 
 def ephemeral_claims(pod: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(claim name, volumeClaimTemplate) of each ephemeral volume of a pod."""
-    out = []
-    for v in (pod.get("spec") or {}).get("volumes") or []:
-        if isinstance(v, dict) and isinstance(v.get("ephemeral"), dict):
-            out.append(
-                (f"{name_of(pod)}-{v.get('name', '')}", v["ephemeral"].get("volumeClaimTemplate") or {})
-            )
-    return out
+    return [
+        (claim, v["ephemeral"].get("volumeClaimTemplate") or {})
+        for claim, v in pod_volume_claims(pod)
+        if "ephemeral" in v
+    ]
 
 
 class EphemeralVolumeController(BaseController):

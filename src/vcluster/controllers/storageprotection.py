@@ -10,28 +10,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vcluster.controllers.base import BaseController, is_deleting, meta, name_of, namespace_of, split_key
+from vcluster.apiserver.admission import PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER
+from vcluster.controllers.base import (
+    BaseController,
+    is_deleting,
+    meta,
+    name_of,
+    namespace_of,
+    pod_volume_claims,
+    split_key,
+)
 
 if TYPE_CHECKING:
     from vcluster.client import Client, SharedInformers
 
-PVC_FINALIZER = "kubernetes.io/pvc-protection"
-PV_FINALIZER = "kubernetes.io/pv-protection"
 _CLAIMS_INDEX = "pvc-protection/claims"
 
 
 def claim_names(pod: dict[str, Any]) -> list[str]:
-    """The PVCs a pod's volumes name (ephemeral volumes: the generated `<pod>-<volume>` claim)."""
-    out = []
-    for v in (pod.get("spec") or {}).get("volumes") or []:
-        if not isinstance(v, dict):
-            continue
-        pvc = v.get("persistentVolumeClaim")
-        if isinstance(pvc, dict) and pvc.get("claimName"):
-            out.append(pvc["claimName"])
-        elif isinstance(v.get("ephemeral"), dict):
-            out.append(f"{name_of(pod)}-{v.get('name', '')}")
-    return out
+    """The PVCs a pod's volumes use."""
+    return [claim for claim, _ in pod_volume_claims(pod)]
 
 
 def pod_uses_claims(pod: dict[str, Any]) -> bool:
@@ -66,7 +64,11 @@ class PVCProtectionController(BaseController):
         self.pods.add_handler(self._on_pod)
 
     def _on_pvc(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if event != "delete" and is_deleting(obj) and PVC_FINALIZER in (meta(obj).get("finalizers") or []):
+        if (
+            event != "delete"
+            and is_deleting(obj)
+            and PVC_PROTECTION_FINALIZER in (meta(obj).get("finalizers") or [])
+        ):
             self.enqueue(obj)
 
     def _on_pod(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -78,14 +80,18 @@ class PVCProtectionController(BaseController):
     async def sync(self, key: str) -> None:
         ns, name = split_key(key)
         pvc = self.pvcs.get(name, ns)
-        if pvc is None or not is_deleting(pvc) or PVC_FINALIZER not in (meta(pvc).get("finalizers") or []):
+        if (
+            pvc is None
+            or not is_deleting(pvc)
+            or PVC_PROTECTION_FINALIZER not in (meta(pvc).get("finalizers") or [])
+        ):
             return
         users = [p for p in self.pods.by_index(_CLAIMS_INDEX, key) if pod_uses_claims(p)]
         if users:
             self.log.info("PVC %s is in use by pod %s/%s", key, ns, name_of(users[0]))
             return  # re-examined when those pods finish or go
-        self.log.info("removing %s from PVC %s", PVC_FINALIZER, key)
-        await _drop_finalizer(self.client, "persistentvolumeclaims", pvc, PVC_FINALIZER)
+        self.log.info("removing %s from PVC %s", PVC_PROTECTION_FINALIZER, key)
+        await _drop_finalizer(self.client, "persistentvolumeclaims", pvc, PVC_PROTECTION_FINALIZER)
 
 
 class PVProtectionController(BaseController):
@@ -100,15 +106,23 @@ class PVProtectionController(BaseController):
         self.pvs.add_handler(self._on_pv)
 
     def _on_pv(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if event != "delete" and is_deleting(obj) and PV_FINALIZER in (meta(obj).get("finalizers") or []):
+        if (
+            event != "delete"
+            and is_deleting(obj)
+            and PV_PROTECTION_FINALIZER in (meta(obj).get("finalizers") or [])
+        ):
             self.enqueue(obj)
 
     async def sync(self, key: str) -> None:
         _, name = split_key(key)
         pv = self.pvs.get(name)
-        if pv is None or not is_deleting(pv) or PV_FINALIZER not in (meta(pv).get("finalizers") or []):
+        if (
+            pv is None
+            or not is_deleting(pv)
+            or PV_PROTECTION_FINALIZER not in (meta(pv).get("finalizers") or [])
+        ):
             return
         if (pv.get("status") or {}).get("phase") == "Bound":
             return  # re-examined when the binder releases it
-        self.log.info("removing %s from PV %s", PV_FINALIZER, name)
-        await _drop_finalizer(self.client, "persistentvolumes", pv, PV_FINALIZER)
+        self.log.info("removing %s from PV %s", PV_PROTECTION_FINALIZER, name)
+        await _drop_finalizer(self.client, "persistentvolumes", pv, PV_PROTECTION_FINALIZER)

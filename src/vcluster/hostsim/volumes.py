@@ -24,7 +24,7 @@ from typing import Any
 
 from vcluster.apiserver.defaults import parse_quantity
 from vcluster.client import ApiError, Client, Informer, WorkQueue
-from vcluster.controllers.base import claim_reference, selector_matches
+from vcluster.controllers.base import claim_reference, pod_volume_claims, selector_matches
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
 from vcluster.hostsim.predicates import REASON_NO_VOLUME, REASON_VOLUME_AFFINITY, NodeView, term_matches
 
@@ -154,14 +154,8 @@ class VolumeBinder:
         """VolumeBinding PreFilter/Filter input for a pod's `persistentVolumeClaim` volumes."""
         out = PodVolumes()
         ns = _meta(pod).get("namespace", "")
-        for v in (pod.get("spec") or {}).get("volumes") or []:
-            if not isinstance(v, dict):
-                continue
-            ephemeral = isinstance(v.get("ephemeral"), dict)
-            claim = f"{_meta(pod).get('name')}-{v.get('name')}" if ephemeral else None
-            claim = claim or (v.get("persistentVolumeClaim") or {}).get("claimName")
-            if not claim:
-                continue
+        for claim, v in pod_volume_claims(pod):
+            ephemeral = "ephemeral" in v
             pvc = self.pvcs.get(claim, ns)
             if pvc is None:
                 out.error = (

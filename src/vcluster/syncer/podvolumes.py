@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vcluster.controllers.base import ephemeral_claim_name
 from vcluster.syncer import constants as c
 from vcluster.syncer import kinds
 from vcluster.syncer.context import SyncContext
@@ -174,7 +175,7 @@ def _translate_volume(vol: dict[str, Any], ns: str, pod_name: str, refs: RefReco
     _rename(vol.get("persistentVolumeClaim"), "claimName", kinds.PVC, ns, refs)
     if vol.get("ephemeral") is not None:
         # The virtual ephemeral-volume controller creates PVC `<pod>-<volume>`; use its host copy.
-        claim = refs.host(kinds.PVC, f"{pod_name}-{vol.get('name', '')}", ns)
+        claim = refs.host(kinds.PVC, ephemeral_claim_name(pod_name, vol), ns)
         vol.pop("ephemeral")
         vol["persistentVolumeClaim"] = {"claimName": claim}
     for item in (vol.get("downwardAPI") or {}).get("items") or []:
