@@ -100,7 +100,7 @@ def virtual_claim_ref(host_ref: Mapping[str, Any] | None, claims: ClaimLookup) -
     return _pointed_at(host_ref, vpvc) if host_ref is not None and vpvc is not None else None
 
 
-def mirror_of_host(hpv: Mapping[str, Any], ctx: SyncContext, claims: ClaimLookup) -> dict[str, Any] | None:
+def mirror_of_host(hpv: Mapping[str, Any], ctx: SyncContext, claims: ClaimLookup) -> dict[str, Any]:
     """The virtual mirror of an unmanaged host volume (`translateBackwards`): its claimRef and
     class are the virtual claim's."""
     name = metadata.meta(hpv)["name"]
@@ -128,17 +128,10 @@ def sync_pv(
     """A mirror follows its host volume; a synced volume merges FIELDS, and its claimRef (and for
     a mirror, the class) comes back virtualised."""
     if host_pv_of(vpv):
-        want = mirror_of_host(hpv, ctx, claims)
-        new_v = json_copy(dict(vpv))
-        if want is not None:
-            new_v["spec"] = want.get("spec") or {}
-            md = dict(metadata.meta(vpv))
-            for key in ("labels", "annotations"):
-                if want["metadata"].get(key):
-                    md[key] = want["metadata"][key]
-                else:
-                    md.pop(key, None)
-            new_v["metadata"] = md
+        want = mirror_of_host(hpv, ctx, claims)  # fresh maps: nothing of the cached objects shared
+        md = {k: v for k, v in metadata.meta(vpv).items() if k not in ("labels", "annotations")}
+        md.update({k: want["metadata"][k] for k in ("labels", "annotations") if want["metadata"].get(k)})
+        new_v = {**vpv, "metadata": md, "spec": want.get("spec") or {}}
         if hpv.get("status") is not None:
             new_v["status"] = json_copy(hpv["status"])
         return generic.result(vpv, hpv, new_v, dict(hpv))
