@@ -329,6 +329,13 @@ class ResourceQuotaController(BaseController):
             if not ns:
                 return
             for rq in self.quotas.list(ns):
+                # A create is charged by quota admission once the quota's status.hard is set; a
+                # recount then could only read an informer that lags that charge and lower the
+                # usage under parallel creates (kube's replenishment ignores creates for this).
+                if event == "add" and (rq.get("status") or {}).get("hard") == (rq.get("spec") or {}).get(
+                    "hard"
+                ):
+                    continue
                 self.queue.add(key_of(rq))
 
         return handle
