@@ -106,6 +106,16 @@ def _delta(usage: dict[str, Q], old_usage: dict[str, Q]) -> dict[str, Q]:
     return out
 
 
+def _charge(
+    group: str, plural: str, kind: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> dict[str, Q]:
+    """What admitting `obj` adds (a create: its usage; an update: the increase over `old`)."""
+    usage = object_usage(group, plural, kind, obj)
+    if old is not None:
+        usage = _delta(usage, object_usage(group, plural, kind, old))
+    return usage
+
+
 def admit(
     quotas: list[dict[str, Any]],
     group: str,
@@ -116,11 +126,9 @@ def admit(
 ) -> list[tuple[dict[str, Any], dict[str, str]]]:
     """Check a create (or, with `old`, an update: charged by what it adds) against the
     namespace's quotas: the quotas to raise, each with its new `status.used`; raises QuotaRefusal."""
-    usage = object_usage(group, plural, kind, obj)
-    if old is not None:
-        usage = _delta(usage, object_usage(group, plural, kind, old))
-        if not usage:
-            return []
+    usage = _charge(group, plural, kind, obj, old)
+    if old is not None and not usage:
+        return []
     is_pod = group == "" and kind == "Pod" and old is None
     out = []
     for rq in sorted(quotas, key=lambda q: (q.get("metadata") or {}).get("name", "")):
@@ -153,4 +161,27 @@ def admit(
         if requested:
             merged = {**(status.get("used") or {}), **{r: q_str(q) for r, q in new_used.items()}}
             out.append((rq, merged))
+    return out
+
+
+def release(
+    rq: Mapping[str, Any],
+    group: str,
+    plural: str,
+    kind: str,
+    obj: Mapping[str, Any],
+    old: Mapping[str, Any] | None = None,
+) -> dict[str, str] | None:
+    """The quota's `status.used` with what `admit` charged it for `obj` taken back (never below
+    zero), or None when it charged nothing there."""
+    usage = _charge(group, plural, kind, obj, old)
+    status = rq.get("status") or {}
+    hard = status.get("hard") or {}
+    used = {k: q for k, v in (status.get("used") or {}).items() if (q := q_parse(v)) is not None}
+    back = {r: q for r, q in usage.items() if r in hard and r in used}
+    if not back:
+        return None
+    out = dict(status.get("used") or {})
+    for r, q in back.items():
+        out[r] = q_str((max(used[r][0] - q[0], Fraction(0)), used[r][1]))
     return out

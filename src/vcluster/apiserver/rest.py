@@ -75,6 +75,10 @@ _GUARANTEED_UPDATE_RETRIES = 16
 _QUOTA_CAS_TRIES = 8
 
 
+def _named_in(obj: dict[str, Any], names: set[str] | None) -> bool:
+    return names is None or (obj.get("metadata") or {}).get("name") in names
+
+
 def object_key(rt: ResourceType, namespace: str, name: str) -> str:
     return f"{rt.key_prefix}{namespace}/{name}" if rt.namespaced else f"{rt.key_prefix}{name}"
 
@@ -441,30 +445,70 @@ class Rest:
         old: dict[str, Any] | None,
     ) -> None:
         contended = ""
+        pending: set[str] | None = None  # the quotas still to raise (None: every one that applies)
+        charged: list[str] = []  # raised already: a retry must not count the object in them again
         for _ in range(_QUOTA_CAS_TRIES):
             # the newest accepted state of each quota (the committed list can lag a write that is
             # still on its way to disk, and a compare-and-swap against it would fail forever)
             heads = [await self.store.get_for_update(e.key) for e in (await self.store.list(prefix)).entries]
-            entries = [e for e in heads if e is not None]
-            if not entries:
+            quotas = [(e, q) for e in heads if e is not None and _named_in(q := e.decode(), pending)]
+            if not quotas:
                 return
             try:
-                raises = quota.admit([e.decode() for e in entries], rt.group, rt.plural, rt.kind, obj, old)
+                raises = quota.admit([q for _, q in quotas], rt.group, rt.plural, rt.kind, obj, old)
             except quota.QuotaRefusal as e:
+                await self._refund_quota(rq_t, ns, charged, rt, obj, old)
                 raise forbidden(rt.plural, rt.group, name, str(e)) from None
             if dry:
                 return
-            revs = {e.key: e.mod_rev for e in entries}
-            try:
-                for rq, used in raises:
-                    body = {**rq, "status": {**(rq.get("status") or {}), "used": used}}
-                    contended = rq["metadata"]["name"]
-                    key = object_key(rq_t, ns, contended)
-                    await self.store.update(key, self.to_storage(rq_t, body), expected_rev=revs[key])
+            revs = {q["metadata"]["name"]: e.mod_rev for e, q in quotas}
+            failed: set[str] = set()
+            # like kube's quota evaluator: write every quota, then retry only those that conflicted
+            for rq, used in raises:
+                qname = rq["metadata"]["name"]
+                body = {**rq, "status": {**(rq.get("status") or {}), "used": used}}
+                try:
+                    await self.store.update(
+                        object_key(rq_t, ns, qname), self.to_storage(rq_t, body), expected_rev=revs[qname]
+                    )
+                except RevisionConflictError:
+                    failed.add(qname)  # the quota controller wrote it meanwhile: check it again
+                    contended = qname
+                else:
+                    charged.append(qname)
+            if not failed:
                 return
-            except RevisionConflictError:
-                continue  # the quota controller wrote it meanwhile: check again
+            pending = failed
+        await self._refund_quota(rq_t, ns, charged, rt, obj, old)
         raise conflict("resourcequotas", "", contended, "too many concurrent quota updates; try again")
+
+    async def _refund_quota(
+        self,
+        rq_t: ResourceType,
+        ns: str,
+        names: list[str],
+        rt: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+    ) -> None:
+        """Take back what a refused admission had already added to some quotas (kube leaves it to
+        the controller's next recount; until then it would refuse creates that fit)."""
+        for qname in names:
+            key = object_key(rq_t, ns, qname)
+            for _ in range(_QUOTA_CAS_TRIES):
+                cur = await self.store.get_for_update(key)
+                if cur is None:
+                    break
+                rq = cur.decode()
+                used = quota.release(rq, rt.group, rt.plural, rt.kind, obj, old)
+                if used is None:
+                    break
+                body = {**rq, "status": {**(rq.get("status") or {}), "used": used}}
+                try:
+                    await self.store.update(key, self.to_storage(rq_t, body), expected_rev=cur.mod_rev)
+                    break
+                except RevisionConflictError:
+                    continue
 
     async def _store_new(
         self,
