@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import yaml
+
+from .denying_proxy import DenyingProxy
+from .syncer_harness import HostCluster
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -15,11 +21,11 @@ current-context: c
 """
 
 
-def start(tmp_path: Path, kubeconfig: Path) -> subprocess.CompletedProcess[str]:
+def start(tmp_path: Path, kubeconfig: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vcluster", "start", "--name", "vc", "--data-dir", str(tmp_path / "d"),
-         "--host-kubeconfig", str(kubeconfig), "--host-namespace", "ns", "--port", "0"],
-        capture_output=True, text=True, timeout=60,
+         "--host-kubeconfig", str(kubeconfig), "--host-namespace", "ns", "--port", "0", *extra],
+        capture_output=True, text=True, timeout=90,
     )  # fmt: skip
 
 
@@ -39,3 +45,51 @@ def test_broken_host_kubeconfig(tmp_path: Path) -> None:
     assert p.returncode != 0
     assert f"Error: cannot use the host kubeconfig (--host-kubeconfig {kc}): " in p.stderr
     assert "not valid YAML" in p.stderr
+
+
+IMPORT_LOCKED = """sync:
+  fromHost:
+    configMaps:
+      enabled: true
+      mappings:
+        byName:
+          "locked/*": "imported/*"
+"""
+
+
+def test_a_host_namespace_the_syncer_may_not_read_stops_the_start_with_the_reason(tmp_path: Path) -> None:
+    """A real host refuses (RBAC) the lists of a namespace an import reads: the start gives up
+    after a short grace period, naming the list, the host's reason and what to do, instead of
+    waiting minutes for a cache that cannot fill."""
+    host = HostCluster(tmp_path / "host", nodes=1).start()
+    proxy = DenyingProxy(host.url, host.ca_file, "locked", "configmaps")
+    try:
+        proxy.start()
+        kc = tmp_path / "host-via-proxy.kubeconfig"
+        kc.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "h", "cluster": {"server": proxy.url}}],
+                    "users": [{"name": "u", "user": {"token": host.token}}],
+                    "contexts": [{"name": "h", "context": {"cluster": "h", "user": "u"}}],
+                    "current-context": "h",
+                }
+            )
+        )
+        cfg = tmp_path / "vcluster.yaml"
+        cfg.write_text(IMPORT_LOCKED)
+        t0 = time.monotonic()
+        p = start(tmp_path, kc, "--config", str(cfg))
+        took = time.monotonic() - t0
+    finally:
+        proxy.stop()
+        host.stop()
+    assert p.returncode != 0, p.stderr[-2000:]
+    assert proxy.denied > 0
+    assert "Error: the host cluster (--host-kubeconfig" in p.stderr, p.stderr[-2000:]
+    assert "cannot list configmaps in namespace 'locked': configmaps is forbidden: User" in p.stderr
+    assert "`vcluster manifests` prints the RBAC" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert took < 50, f"the start took {took:.0f} s to give up"

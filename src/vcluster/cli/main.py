@@ -44,6 +44,24 @@ def main() -> None:
     """Virtual Kubernetes clusters inside one namespace of a host cluster."""
 
 
+def _sync_failure(e: Exception, where: str) -> str:
+    """The message for a start that could not list what it needs (InformerSyncError)."""
+    refused = getattr(e, "refused", False)
+    status = getattr(getattr(e, "cause", None), "status", 0)
+    if refused and status == 403:
+        hint = (
+            "give the syncer's account get, list and watch there (`vcluster manifests` prints the RBAC "
+            "for this configuration) or remove what needs it from the sync config"
+        )
+    elif refused and status == 401:
+        hint = "the host kubeconfig's credentials were not accepted; check them"
+    elif refused:
+        hint = "the host does not serve this resource; turn its sync off in the config"
+    else:
+        hint = "check that the host is up and answering"
+    return f"the host cluster{where}: {e}; {hint}"
+
+
 @main.command()
 @click.option(
     "--data-dir",
@@ -111,7 +129,7 @@ def parse_controllers(value: str) -> set[str] | None:
 
 
 def run_control_plane_or_exit(cfg: object) -> None:
-    from vcluster.client import ApiError, ConfigError
+    from vcluster.client import ApiError, ConfigError, InformerSyncError
     from vcluster.controlplane import run_control_plane
     from vcluster.syncer.engine.metricsendpoint import MetricsBindError
 
@@ -127,6 +145,8 @@ def run_control_plane_or_exit(cfg: object) -> None:
         raise click.ClickException(
             f"{what}{where}: {e.message or e}; check the kubeconfig, context and that the host is up"
         ) from None
+    except InformerSyncError as e:  # a TimeoutError, hence an OSError: before that clause
+        raise click.ClickException(_sync_failure(e, where)) from None
     except MetricsBindError as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:

@@ -3,7 +3,14 @@
 from vcluster.client.client import Client, iter_lines, resource_path, selector_str
 from vcluster.client.config import ConfigError, KubeConfig, load_incluster_config, load_kubeconfig
 from vcluster.client.errors import ApiError, ConnectionFailed
-from vcluster.client.informer import Backoff, Informer, SharedInformers, obj_key, strip_managed_fields
+from vcluster.client.informer import (
+    Backoff,
+    Informer,
+    InformerSyncError,
+    SharedInformers,
+    obj_key,
+    strip_managed_fields,
+)
 from vcluster.client.workqueue import RetryLater, WorkQueue
 
 __all__ = [
@@ -13,6 +20,7 @@ __all__ = [
     "ConfigError",
     "ConnectionFailed",
     "Informer",
+    "InformerSyncError",
     "KubeConfig",
     "RetryLater",
     "SharedInformers",

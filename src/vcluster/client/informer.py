@@ -61,6 +61,27 @@ class Backoff:
         self.failures = 0
 
 
+class InformerSyncError(TimeoutError):
+    """An informer did not complete its first list (`informer`; `refused`: the server refused it,
+    else the wait timed out); the message says which list and the last error."""
+
+    def __init__(self, informer: Informer, *, refused: bool) -> None:
+        self.informer = informer
+        self.refused = refused
+        self.cause = informer.first_list_error
+        where = f"{informer.plural}" + (f" in namespace {informer.namespace!r}" if informer.namespace else "")
+        why = ""
+        if isinstance(self.cause, ApiError):
+            why = self.cause.message or self.cause.reason or str(self.cause.status)
+        elif self.cause is not None:
+            why = str(self.cause) or type(self.cause).__name__
+        if refused:
+            msg = f"cannot list {where}: {why}"
+        else:
+            msg = f"listing {where} did not complete" + (f" (last error: {why})" if why else "")
+        super().__init__(msg)
+
+
 class Informer:
     """A local cache of one resource kept current by LIST + WATCH, with synchronous event handlers.
 
@@ -122,6 +143,9 @@ class Informer:
         self._tasks: list[asyncio.Task[None]] = []
         self._rv = ""
         self._need_list = True
+        # why the first list has not succeeded yet, and since when (for wait_synced's callers)
+        self.first_list_error: Exception | None = None
+        self._failing_since: float | None = None
         # Metrics.
         self.lists_total = 0
         self.watches_total = 0
@@ -246,6 +270,7 @@ class Informer:
                 raise
             except ApiError as e:
                 self.errors_total += 1
+                self._note_first_list_failure(e)
                 if e.gone and not listed:
                     # The watch's resourceVersion is too old: relist right away (a 410 straight
                     # after a fresh list would loop, so that case backs off below).
@@ -256,12 +281,28 @@ class Informer:
                     self._need_list = True  # the server said something unusual: start over cleanly
                 delay = self._backoff.next()
                 self._log_failure(str(e), delay)
-            except Exception:
+            except Exception as e:
                 self.errors_total += 1
+                self._note_first_list_failure(e)
                 self._need_list = True
                 delay = self._backoff.next()
                 log.exception("informer %s: unexpected error; retrying in %.1fs", self.name, delay)
             await asyncio.sleep(delay)
+
+    def _note_first_list_failure(self, e: Exception) -> None:
+        if self._synced.is_set():
+            return
+        self.first_list_error = e
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+
+    def refused_for(self) -> float:
+        """Seconds the server has been refusing this informer's first list as unauthorized,
+        forbidden or not served (0 once it has listed, or while it fails for other reasons)."""
+        e = self.first_list_error
+        if self._synced.is_set() or not isinstance(e, ApiError) or e.status not in (401, 403, 404):
+            return 0.0
+        return time.monotonic() - (self._failing_since or time.monotonic())
 
     def _log_failure(self, what: str, delay: float) -> None:
         n = self._backoff.failures
@@ -281,6 +322,7 @@ class Informer:
         self._replace(items)
         self._rv = rv
         self._need_list = False
+        self.first_list_error = self._failing_since = None
         self.last_sync_time = time.time()
         self._synced.set()
 
@@ -550,18 +592,33 @@ class SharedInformers:
         for inf in list(self._informers.values()):
             inf._start()
 
-    async def wait_synced(self, timeout: float | None = None) -> None:
-        """Wait until every informer (including ones added meanwhile) has listed once."""
+    async def wait_synced(self, timeout: float | None = None, *, refused_grace: float | None = None) -> None:
+        """Wait until every informer (including ones added meanwhile) has listed once.
 
-        async def all_synced() -> None:
-            while True:
-                pending = [i for i in self._informers.values() if not i.has_synced]
-                if not pending:
-                    return
-                await asyncio.gather(*(i.wait_synced() for i in pending))
-
-        async with asyncio.timeout(timeout):
-            await all_synced()
+        Raises InformerSyncError naming an informer that has not listed: after `timeout` seconds,
+        or, with `refused_grace`, as soon as the server has refused one's list for that long (401,
+        403, 404: waiting longer will not help unless someone changes the host)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            pending = [i for i in self._informers.values() if not i.has_synced]
+            if not pending:
+                return
+            if refused_grace is not None:
+                refused = [i for i in pending if i.refused_for() >= refused_grace]
+                if refused:
+                    raise InformerSyncError(refused[0], refused=True)
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                raise InformerSyncError(pending[0], refused=False)
+            step = left if refused_grace is None else min(left if left is not None else 1.0, 1.0)
+            waits = asyncio.ensure_future(asyncio.gather(*(i.wait_synced() for i in pending)))
+            try:
+                await asyncio.wait({waits}, timeout=step)
+            finally:
+                if not waits.done():
+                    waits.cancel()
+                    await asyncio.gather(waits, return_exceptions=True)
 
     async def stop(self) -> None:
         self._started = False

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vcluster.syncer.imports")
 
 IMPORTED_KINDS: dict[str, Kind] = {"configmaps": kinds.CONFIGMAP, "secrets": kinds.SECRET}
+_UNLISTED_RETRY = 2.0  # seconds
 _TERMINATING_RETRY = 5.0  # seconds; a namespace being deleted cannot take new objects
 
 
@@ -92,6 +93,14 @@ class ImportController:
     async def run(self, workers: int) -> None:
         await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
 
+    def _sources_known(self, vns: str, vname: str) -> bool:
+        """Whether every host namespace that could supply vns/vname has been listed."""
+        for hns, _ in self.map.candidates(vns, vname):
+            inf = self.hinf.get(hns)
+            if inf is not None and not inf.has_synced:
+                return False
+        return True
+
     def source(self, vns: str, vname: str) -> dict[str, Any] | None:
         """The host object imported as vns/vname now: the first mapped candidate that exists."""
         for hns, hname in self.map.candidates(vns, vname):
@@ -108,6 +117,11 @@ class ImportController:
         want = imported.virtual_copy(host, self.kind, (vns, vname), self.engine.ctx) if host else None
         action, body = imported.plan(virtual, want, self.kind)
         if not action:
+            return
+        if action in ("delete", "recreate") and not self._sources_known(vns, vname):
+            # a host namespace not listed yet (just mapped, or the host refuses its list): what
+            # is missing from its cache may exist, so a copy is not deleted on that evidence
+            self.queue.add_after(key, _UNLISTED_RETRY)
             return
         source = metadata.meta(host) if host is not None else {}
         href = f"{source.get('namespace', '')}/{source.get('name', '')}"

@@ -38,6 +38,8 @@ from vcluster.syncer.servicesync import replications
 log = logging.getLogger("vcluster.syncer")
 
 DNS_SERVICE = ("kube-system", "kube-dns")
+# seconds a host list may be refused (401/403/404) at start before the start gives up
+HOST_REFUSED_GRACE = 10.0
 
 
 class SyncMetrics:
@@ -481,7 +483,9 @@ class Syncer:
         await self.virtual_informers.start()
         await self.host_informers.start()
         await self.virtual_informers.wait_synced(timeout=120)
-        await self.host_informers.wait_synced(timeout=120)
+        # a list the host refuses (no RBAC for a namespace an import or replication reads) stops
+        # the start after a grace period for RBAC that is still being applied, with its reason
+        await self.host_informers.wait_synced(timeout=120, refused_grace=HOST_REFUSED_GRACE)
         if "coredns" in self.extra:
             await self._apply_coredns()
         else:
