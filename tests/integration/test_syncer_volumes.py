@@ -10,6 +10,7 @@ import pytest
 from .conftest import claim_manifest
 from .syncer_harness import (
     HOST_NS,
+    VC_NAME,
     Pair,
     get_json,
     host_name,
@@ -179,3 +180,27 @@ def test_generic_ephemeral_volume(pair: Pair) -> None:
         15,
         what="host claim gone",
     )
+
+
+def test_host_path_into_another_pods_kubelet_directory_names_its_host_uid(pair: Pair) -> None:
+    """§3.7: a hostPath under /var/lib/kubelet/pods/<virtual UID>/ points at the host pod's UID
+    (the directory the host kubelet really uses); /var/log/pods goes to the vCluster's directory."""
+    p = pair
+    ns = virtual_namespace(p.kv, "kubelet-paths")
+    p.kv.create(pod_manifest("target", ns))
+    target = wait_until(lambda: pod_running(p.kv, "target", ns), 30, what="target pod Running")
+    vuid = target["metadata"]["uid"]
+    huid = get_json(p.kh, "pod", host_name("target", ns), "-n", HOST_NS)["metadata"]["uid"]  # type: ignore[index]
+    assert vuid != huid
+    volumes = (
+        "  volumes:\n"
+        f"  - name: peer\n    hostPath: {{path: /var/lib/kubelet/pods/{vuid}/volumes}}\n"
+        "  - name: logs\n    hostPath: {path: /var/log/pods/}\n"
+    )
+    p.kv.create(pod_manifest("reader", ns, spec_extra=volumes))
+    hpod = wait_until(
+        lambda: get_json(p.kh, "pod", host_name("reader", ns), "-n", HOST_NS), 20, what="reader on the host"
+    )
+    paths = {v["name"]: v["hostPath"]["path"] for v in hpod["spec"]["volumes"] if "hostPath" in v}
+    assert paths["peer"] == f"/var/lib/kubelet/pods/{huid}/volumes"
+    assert paths["logs"] == f"/tmp/vcluster/{HOST_NS}/{VC_NAME}/log/pods"

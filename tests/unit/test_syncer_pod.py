@@ -359,6 +359,8 @@ def test_owner_annotations_for_controlled_pods() -> None:
         ("a.b.c", "a-b-c"),
         ("x" * 70, "x" * 63),
         ("y" * 62 + ".z", "y" * 62),  # cut to 63 gives a trailing '.' → '-' → trimmed
+        ("a" * 61 + "--b", "a" * 61),  # every trailing dash goes (one left would be invalid)
+        ("a" * 60 + ".-.b", "a" * 60),
     ],
 )
 def test_hostname(name: str, want: str) -> None:

@@ -22,9 +22,9 @@ AFFINITY_WARNING = (
 
 
 def host_hostname(pod_name: str) -> str:
-    """Hostname for a pod without spec.hostname: name cut to 63, dots to dashes, one trailing dash trimmed."""
-    h = pod_name[:63].replace(".", "-")
-    return h[:-1] if h.endswith("-") else h
+    """Hostname for a pod without spec.hostname: name cut to 63, dots to dashes, trailing dashes
+    trimmed (vCluster trims one, which leaves an invalid hostname for a cut that ends in `--`)."""
+    return pod_name[:63].replace(".", "-").rstrip("-")
 
 
 def hosts_rewrite_container(ctx: SyncContext, hostname: str, fqdn: str) -> dict[str, Any]:

@@ -27,6 +27,19 @@ class PodSyncer(KindSyncer):
         assert self.engine is not None
         return self.engine.virtual_services.list(ns)
 
+    def _host_uid_for(self, virtual_uid: str) -> str | None:
+        """The host UID of the virtual pod `virtual_uid` (hostPaths under /var/lib/kubelet/pods/)."""
+        assert self.engine is not None
+        eng = self.engine
+        # a scan: only pods that mount another pod's kubelet directory ask
+        for vp in eng.virtual_informers.informer("v1", "pods").list():
+            m = metadata.meta(vp)
+            if m.get("uid") == virtual_uid:
+                hns, hname = self.host_name(eng.ctx, m.get("namespace", ""), m.get("name", ""))
+                hp = eng.controllers["pods"].hinf.get(hname, hns) if "pods" in eng.controllers else None
+                return metadata.meta(hp).get("uid") if hp is not None else None
+        return None
+
     async def precondition(self, virtual: Mapping[str, Any], host_seen_before: bool) -> Blocked | None:
         assert self.engine is not None
         b = podres.create_precondition(
@@ -59,6 +72,7 @@ class PodSyncer(KindSyncer):
                 namespace_labels=self._namespace_labels(ns),
                 services=self._services(ns),
                 tokens=tokens,
+                host_uid_for=self._host_uid_for,
             )
         except TranslationError as e:
             from vcluster.syncer.engine.controller import Requeue
