@@ -327,9 +327,9 @@ class SyncController:
         for ev in tr.events:
             self.engine.virtual_events.event(virtual, ev.type, ev.reason, ev.message)
         hns, hname = ks.host_name(ctx, ns, name)
-        for extra in tr.extra:
-            await self.engine.writer.create_or_update_host(extra)
+        extra = [await self.engine.writer.create_or_update_host(obj) for obj in tr.extra]
         created = await self.engine.writer.create_host(ks.hkind, tr.obj)
+        await ks.created_on_host(created, extra)
         await self._cached(self.hinf, created)
         self.decision("Create host", ns, name, created)
         self.engine.metrics.syncs.labels(ks.name, "create_host").inc()

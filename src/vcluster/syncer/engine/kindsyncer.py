@@ -99,6 +99,9 @@ class KindSyncer:
         assert self.translate is not None and self.engine is not None
         return self.translate(virtual, self.engine.ctx)
 
+    async def created_on_host(self, host: Mapping[str, Any], extra: list[dict[str, Any]]) -> None:
+        """After the host object and the translation's extra objects (`extra`, as written) exist."""
+
     async def sync(
         self,
         virtual: Mapping[str, Any],

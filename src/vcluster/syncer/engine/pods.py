@@ -7,9 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vcluster.client import ApiError
 from vcluster.syncer import kinds, metadata
 from vcluster.syncer.engine.kindsyncer import Blocked, KindSyncer
-from vcluster.syncer.podvolumes import TranslationError, token_requests
+from vcluster.syncer.podvolumes import (
+    TranslationError,
+    token_requests,
+    token_secret_name,
+    token_secret_owner_patch,
+)
 from vcluster.syncer.resources import pod as podres
 from vcluster.syncer.result import SyncResult, Translation
 
@@ -17,6 +23,8 @@ from vcluster.syncer.result import SyncResult, Translation
 class PodSyncer(KindSyncer):
     def __init__(self) -> None:
         super().__init__("pod", kinds.POD, podres.FIELDS)
+        # host pods whose token Secret (useSecretsForSATokens) is known to be owned by them
+        self._secret_owned: set[str] = set()
 
     def _namespace_labels(self, ns: str) -> dict[str, str]:
         assert self.engine is not None
@@ -79,6 +87,46 @@ class PodSyncer(KindSyncer):
 
             raise Requeue(2.0, str(e)) from None
 
+    async def created_on_host(self, host: Mapping[str, Any], extra: list[dict[str, Any]]) -> None:
+        """§3.4: the token Secret, created owned by the vCluster Service, is re-owned by its pod."""
+        for obj in extra:
+            if obj.get("kind") == "Secret":
+                await self._own_token_secret(host, metadata.meta(obj).get("name", ""), obj)
+
+    async def _own_token_secret(
+        self, host: Mapping[str, Any], name: str, secret: Mapping[str, Any] | None = None
+    ) -> None:
+        """Make the host pod `host` an owner of its token Secret `name` (§3.9e), once per pod."""
+        assert self.engine is not None
+        hm = metadata.meta(host)
+        if secret is None:
+            try:
+                secret = await self.engine.host.get("v1", "secrets", name, hm.get("namespace"))
+            except ApiError as e:
+                if not e.not_found:
+                    raise
+        if secret is not None and (patch := token_secret_owner_patch(secret, host, self.engine.ctx)):
+            await self.engine.writer.patch_host(kinds.SECRET, secret, patch)
+        owned = self._secret_owned
+        owned.add(hm.get("uid", ""))
+        if len(owned) > 4096:  # forget pods that are gone
+            live = {metadata.meta(p).get("uid") for p in self.engine.controllers["pods"].hinf.list()}
+            owned &= live  # type: ignore[operator]
+
+    def _token_secret_to_own(self, virtual: Mapping[str, Any], host: Mapping[str, Any]) -> str | None:
+        """The token Secret a synced pod uses whose ownership has not been checked since start."""
+        assert self.engine is not None
+        ctx = self.engine.ctx
+        if not ctx.use_secrets_for_sa_tokens or metadata.meta(host).get("uid", "") in self._secret_owned:
+            return None
+        vm = metadata.meta(virtual)
+        name = token_secret_name(ctx, vm.get("name", ""), vm.get("namespace", ""))
+        for vol in (host.get("spec") or {}).get("volumes") or []:
+            for src in (vol.get("projected") or {}).get("sources") or []:
+                if (src.get("secret") or {}).get("name") == name:
+                    return name
+        return None
+
     async def sync(
         self,
         virtual: Mapping[str, Any],
@@ -93,6 +141,8 @@ class PodSyncer(KindSyncer):
         )
         if res.deletes:
             return res
+        if secret := self._token_secret_to_own(virtual, host):
+            await self._own_token_secret(host, secret)
         hnode = (host.get("spec") or {}).get("nodeName") or ""
         decision = podres.node_decision(
             virtual, host, virtual_node_exists=bool(hnode) and self.engine.virtual_node_exists(hnode)
