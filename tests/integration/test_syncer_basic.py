@@ -421,6 +421,67 @@ def test_collision_with_unmanaged_host_object(pair: Pair) -> None:
     hpod_after = get_json(p.kh, "pod", host_name("clashpod", ns), "-n", HOST_NS)
     assert hpod_after["metadata"]["uid"] == hpod_before["metadata"]["uid"]
     assert MANAGED_BY not in labels(hpod_after)
+    # the virtual pod's logs and exec never reach the host pod of that name (someone else's),
+    # even for a pod created with a node name (the API server's own "no host" check passes)
+    node = name_of(items(p.kh, "nodes")[0])
+    p.kh.create(pod_manifest(host_name("clashexec", ns), HOST_NS))
+    p.kv.create(pod_manifest("clashexec", ns, spec_extra=f"  nodeName: {node}\n"))
+    wait_until(
+        lambda: [e for e in events_for(p.kv, ns, "clashexec") if e.get("reason") == "SyncError"],
+        10,
+        what="SyncError event on the virtual pod with a node name",
+    )
+    for cmd in (("logs", "clashpod", "-n", ns), ("exec", "clashexec", "-n", ns, "--", "hostname")):
+        out = p.kv.run(*cmd, check=False)
+        assert out.returncode != 0, (cmd, out.stdout)
+        assert f'pod "{cmd[1]}" is not running in the host cluster yet' in out.stderr, out.stderr
+
+
+def test_reference_to_a_name_an_unmanaged_host_object_has(pair: Pair) -> None:
+    """A pod using a ConfigMap whose host name an object of someone else already has: that object
+    is not adopted, changed or deleted (referencing a name proves no ownership), and the pod is
+    held back with an event rather than started on the foreign data."""
+    p, ns = pair, virtual_namespace(pair.kv, "refclash")
+    hname = host_name("victim", ns)
+    p.kh("create", "configmap", hname, "-n", HOST_NS, "--from-literal=owner=host")
+    before = get_json(p.kh, "configmap", hname, "-n", HOST_NS)
+    p.kv("create", "configmap", "victim", "-n", ns, "--from-literal=owner=virtual")
+    volume = "  volumes:\n  - name: c\n    configMap: {name: victim}\n"
+    p.kv.create(pod_manifest("reader", ns, spec_extra=volume))
+    ev = wait_until(
+        lambda: [e for e in events_for(p.kv, ns, "reader") if e.get("reason") == "SyncError"],
+        15,
+        what="SyncError event on the pod",
+    )
+    assert f"would be read from host object {HOST_NS}/{hname}" in ev[0]["message"], ev[0]["message"]
+    assert get_json(p.kh, "pod", host_name("reader", ns), "-n", HOST_NS) is None
+    p.kv("delete", "configmap", "victim", "-n", ns)
+    p.kv("create", "configmap", "victim", "-n", ns, "--from-literal=owner=virtual-again")
+    p.kv("delete", "configmap", "victim", "-n", ns)
+    after = get_json(p.kh, "configmap", hname, "-n", HOST_NS)
+    assert after is not None, "the unmanaged host configmap was deleted"
+    assert after["data"] == {"owner": "host"}
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert MANAGED_BY not in labels(after)
+
+
+def test_kube_root_ca_host_copy_comes_back(pair: Pair) -> None:
+    """Every namespace's kube-root-ca.crt maps to one host ConfigMap; deleted on the host (with
+    pods in several namespaces referencing it), it is created again."""
+    p = pair
+    for vns in ("rootca-a", "rootca-b"):
+        ns = virtual_namespace(p.kv, vns)
+        p.kv.create(pod_manifest("p", ns))
+        wait_until(lambda ns=ns: pod_running(p.kv, "p", ns), 30, what=f"pod in {ns} Running")
+    hname = safe_concat_name("vcluster", "kube-root-ca.crt", "x", VC_NAME)
+    first = get_json(p.kh, "configmap", hname, "-n", HOST_NS)
+    assert first is not None
+    p.kh("delete", "configmap", hname, "-n", HOST_NS)
+    again = wait_until(
+        lambda: (c := get_json(p.kh, "configmap", hname, "-n", HOST_NS)) and c, 15, what="the host copy back"
+    )
+    assert again["metadata"]["uid"] != first["metadata"]["uid"]
+    assert again["data"] == first["data"]
 
 
 def test_ingress_not_synced_when_disabled(pair: Pair) -> None:

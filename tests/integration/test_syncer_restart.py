@@ -4,6 +4,7 @@ duplicated or orphaned, and the host-side changes survive (the three-way base is
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,11 @@ from .syncer_harness import (
     host_pods,
     items,
     labels,
+    live_mappings,
+    mapping_keys,
     name_of,
+    pod_manifest,
+    pod_running,
     start_pair,
     virtual_namespace,
     wait_until,
@@ -98,5 +103,43 @@ def test_sigkill_during_scale_up_converges(tmp_path: Path) -> None:
             n = get_json(p.kv, "node", node)
             conds = {c["type"]: c["status"] for c in ((n or {}).get("status") or {}).get("conditions") or []}
             assert conds.get("Ready") == "True", f"virtual node {node}: {(n or {}).get('status')}"
+    finally:
+        p.stop()
+
+
+def test_a_mapping_lost_in_a_crash_is_migrated_back_before_anything_is_judged_unused(tmp_path: Path) -> None:
+    """SIGKILL between a pod's host create and the save of its mapping leaves no record that the
+    pod uses its ConfigMap (simulated here by removing the mapping while the process is down):
+    the start rebuilds it from the pod (vCluster's Migrate) before the ConfigMap syncer decides
+    the ConfigMap is unused, so the running pod's ConfigMap stays on the host."""
+    p = start_pair(tmp_path)
+    try:
+        ns = virtual_namespace(p.kv, "migrate")
+        p.kv("create", "configmap", "cfg", "-n", ns, "--from-literal=k=v")
+        p.kv.create(
+            pod_manifest("user", ns, spec_extra="  volumes:\n  - name: c\n    configMap: {name: cfg}\n")
+        )
+        wait_until(lambda: pod_running(p.kv, "user", ns), 30, what="pod Running")
+        hcm = host_name("cfg", ns)
+        assert get_json(p.kh, "configmap", hcm, "-n", HOST_NS) is not None
+        key = f"/vcluster/mappings/v1/pod/{ns}/user"
+        assert key in mapping_keys(p.vc.data_dir)
+        p.vc.kill()
+        with sqlite3.connect(p.vc.data_dir / "state.db") as db:
+            db.execute("DELETE FROM kine WHERE name = ?", (key,))
+        assert key not in mapping_keys(p.vc.data_dir)
+        p.vc.start()
+        wait_until(lambda: key in mapping_keys(p.vc.data_dir), 15, what="the mapping migrated back")
+        assert "Migrated the mapping of pod" in p.vc.log_path.read_text()
+        # give the ConfigMap syncer every chance to act on a wrong "unused"
+        p.kv("label", "configmap", "cfg", "-n", ns, "touch=1")
+        wait_until(
+            lambda: labels(get_json(p.kh, "configmap", hcm, "-n", HOST_NS)).get("touch") == "1",
+            15,
+            what="the configmap synced after the restart",
+        )
+        assert get_json(p.kh, "configmap", hcm, "-n", HOST_NS) is not None, "the used ConfigMap was deleted"
+        refs = live_mappings(p.vc.data_dir)[key].get("references") or []
+        assert {(r["Kind"], r["VirtualName"]["Name"]) for r in refs} >= {("ConfigMap", "cfg")}
     finally:
         p.stop()

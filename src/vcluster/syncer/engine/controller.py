@@ -85,9 +85,9 @@ class SyncController:
 
     def _on_host(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         ctx = self.engine.ctx
-        if not metadata.is_managed(
-            obj, ctx, self.ks.hkind, self.engine.mapping_lookup
-        ) and not self.ks.adopts(obj):
+        if not metadata.is_managed(obj, ctx, self.ks.hkind, self.engine.owner_lookup) and not self.ks.adopts(
+            obj
+        ):
             return
         vkey = self.ks.virtual_name(ctx, obj)
         if vkey is None:
@@ -98,6 +98,33 @@ class SyncController:
         self.queue.add(key)
 
     # ------------------------------------------------------------------ run
+    async def migrate(self) -> int:
+        """vCluster's startup Migrate (§7.3), for what a crash can lose: a synced object whose
+        mapping was never saved (the process died between the host create and the save) gets its
+        mapping and references back before any controller decides what is used. Returns how many."""
+        ks, ctx = self.ks, self.engine.ctx
+        if ks.direction != "to_host":
+            return 0
+        saved = 0
+        for virtual in self.vinf.list():
+            m = metadata.meta(virtual)
+            ns, name = m.get("namespace", ""), m.get("name", "")
+            if ks.ignores(ns, name) or self.engine.mappings.get(ks.kind, ns, name) is not None:
+                continue
+            hns, hname = ks.host_name(ctx, ns, name)
+            host = self.hinf.get(hname, hns or None)
+            if host is None or not metadata.is_managed(host, ctx, ks.hkind, self.engine.owner_lookup):
+                continue
+            try:
+                refs = await ks.current_references(virtual)
+            except Exception as e:  # a translation that fails now: the reconcile will say why
+                self.log.debug("not migrating %s %s/%s: %s", ks.name, ns, name, e)
+                continue
+            await self._record(ns, name, host, refs)
+            self.log.info("Migrated the mapping of %s %s/%s (%d references)", ks.name, ns, name, len(refs))
+            saved += 1
+        return saved
+
     async def run(self, workers: int) -> None:
         try:
             await self.queue.run(self._reconcile_key, workers=workers)
@@ -158,7 +185,7 @@ class SyncController:
         host = self.hinf.get(hname, hns or None)
         if (
             host is not None
-            and not metadata.is_managed(host, ctx, ks.hkind, self.engine.mapping_lookup)
+            and not metadata.is_managed(host, ctx, ks.hkind, self.engine.owner_lookup)
             and not ks.adopts(host)
         ):
             if virtual is not None and ks.wants(virtual):

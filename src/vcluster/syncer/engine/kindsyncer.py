@@ -119,5 +119,9 @@ class KindSyncer:
         """The virtual object to create for a host-only object (import path); None: do not."""
         return None
 
+    async def current_references(self, virtual: Mapping[str, Any]) -> list[Any]:
+        """What the virtual object references now (the translation's record)."""
+        return list((await self.to_host(virtual)).refs)
+
     def references(self, virtual: Mapping[str, Any], translation: Translation | None) -> list[Any]:
         return list(translation.refs) if translation is not None else []

@@ -33,7 +33,11 @@ class MappingStore:
         self.store = store
         self.sender = str(uuid.uuid4())
         self._mappings: dict[str, tuple[OwnerMapping, int]] = {}  # key -> (mapping, mod_rev)
-        self._host_to_virtual: dict[tuple[str, str, str], tuple[str, str]] = {}
+        # host (kind, ns, name) -> virtual (ns, name): owners (objects synced by us) and, apart,
+        # references with the owner keys contributing each (several may name one host object,
+        # e.g. every namespace's kube-root-ca.crt)
+        self._host_owner: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self._host_refs: dict[tuple[str, str, str], dict[tuple[str, str], set[str]]] = {}
         self._users: dict[VKey, set[str]] = defaultdict(set)  # referenced object -> owner keys
         self._listeners: dict[str, list[RefListener]] = defaultdict(list)  # kind -> callbacks
 
@@ -42,24 +46,40 @@ class MappingStore:
         o = m.owner
         hk = (o.kind, o.host_namespace, o.host_name)
         if add:
-            self._host_to_virtual[hk] = (o.namespace, o.name)
-        elif self._host_to_virtual.get(hk) == (o.namespace, o.name):
-            del self._host_to_virtual[hk]
+            self._host_owner[hk] = (o.namespace, o.name)
+        elif self._host_owner.get(hk) == (o.namespace, o.name):
+            del self._host_owner[hk]
         for r in m.references:
             vk = (r.kind, r.namespace, r.name)
             users = self._users[vk]
             before = len(users)
             if add:
                 users.add(key)
-                if r.host_name:
-                    self._host_to_virtual[(r.kind, r.host_namespace, r.host_name)] = (r.namespace, r.name)
             else:
                 users.discard(key)
                 if not users:
                     del self._users[vk]
+            if r.host_name:
+                hk_ref = (r.kind, r.host_namespace, r.host_name)
+                self._index_reference(hk_ref, (r.namespace, r.name), key, add)
             if (len(users) > 0) != (before > 0):
                 for cb in self._listeners.get(r.kind, ()):
                     cb(r.kind, r.namespace, r.name)
+
+    def _index_reference(
+        self, hk: tuple[str, str, str], virtual: tuple[str, str], key: str, add: bool
+    ) -> None:
+        by_virtual = self._host_refs.setdefault(hk, {})
+        if add:
+            by_virtual.setdefault(virtual, set()).add(key)
+            return
+        owners = by_virtual.get(virtual)
+        if owners is not None:
+            owners.discard(key)
+            if not owners:
+                del by_virtual[virtual]
+        if not by_virtual:
+            del self._host_refs[hk]
 
     async def load(self) -> int:
         res = await self.store.list(PREFIX)
@@ -85,7 +105,19 @@ class MappingStore:
         return set(self._users.get((kind, namespace, name), ()))
 
     def virtual_for_host(self, kind: Kind, host_namespace: str, host_name: str) -> tuple[str, str] | None:
-        return self._host_to_virtual.get((kind.kind, host_namespace, host_name))
+        """Reverse lookup (§1.8 step 1): the owner synced under this host name, else a virtual
+        object some owner references by it (the earliest contribution still standing)."""
+        hk = (kind.kind, host_namespace, host_name)
+        hit = self._host_owner.get(hk)
+        if hit is None and (refs := self._host_refs.get(hk)):
+            hit = next(iter(refs))
+        return hit
+
+    def owner_for_host(self, kind: Kind, host_namespace: str, host_name: str) -> tuple[str, str] | None:
+        """The virtual object synced to this host name by us: the store's proof of `IsManaged`.
+        A name that is only referenced (a pod naming a ConfigMap) proves nothing: the host object
+        of that name may be someone else's."""
+        return self._host_owner.get((kind.kind, host_namespace, host_name))
 
     def get(self, kind: Kind, namespace: str, name: str) -> OwnerMapping | None:
         from vcluster.syncer.mappings import mapping_key

@@ -34,7 +34,7 @@ class PersistentVolumeSyncer(KindSyncer):
         if found is None:
             claims = eng.controllers.get("persistentvolumeclaims")
             hpvc = claims.hinf.get(hname, hns) if claims is not None else None
-            if hpvc is not None and metadata.is_managed(hpvc, eng.ctx, kinds.PVC, eng.mapping_lookup):
+            if hpvc is not None and metadata.is_managed(hpvc, eng.ctx, kinds.PVC, eng.owner_lookup):
                 a = metadata.annotations_of(hpvc)
                 found = (a.get(c.NAMESPACE_ANNOTATION, ""), a.get(c.NAME_ANNOTATION, ""))
         if found is None:
@@ -59,7 +59,7 @@ class PersistentVolumeSyncer(KindSyncer):
     def adopts(self, host: Mapping[str, Any]) -> bool:
         assert self.engine is not None
         ctx = self.engine.ctx
-        if metadata.is_managed(host, ctx, kinds.PV, self.engine.mapping_lookup):
+        if metadata.is_managed(host, ctx, kinds.PV, self.engine.owner_lookup):
             return False
         name = metadata.meta(host).get("name", "")
         mirror = self._virtual(name)
@@ -167,7 +167,7 @@ class ClaimSyncer(KindSyncer):
         hpv = volumes.hinf.get(host_volume) if volumes is not None else None
         if hpv is None:
             return None
-        if metadata.is_managed(hpv, self.engine.ctx, kinds.PV, self.engine.mapping_lookup):
+        if metadata.is_managed(hpv, self.engine.ctx, kinds.PV, self.engine.owner_lookup):
             return metadata.annotations_of(hpv).get(c.NAME_ANNOTATION) or None
         return host_volume  # mirrored under its own name
 

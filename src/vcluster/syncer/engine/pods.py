@@ -19,6 +19,8 @@ from vcluster.syncer.podvolumes import (
 from vcluster.syncer.resources import pod as podres
 from vcluster.syncer.result import SyncResult, Translation
 
+_FOREIGN_RETRY = 5.0  # seconds between checks of a pod blocked by a foreign host object
+
 
 class PodSyncer(KindSyncer):
     def __init__(self) -> None:
@@ -73,8 +75,10 @@ class PodSyncer(KindSyncer):
         for req in token_requests(virtual, ctx):
             tokens[req.key] = await self.engine.mint_token(req.namespace, req.service_account, req.body())
         ns = metadata.meta(virtual).get("namespace", "")
+        from vcluster.syncer.engine.controller import Requeue
+
         try:
-            return podres.translate_pod(
+            tr = podres.translate_pod(
                 virtual,
                 ctx,
                 namespace_labels=self._namespace_labels(ns),
@@ -83,9 +87,31 @@ class PodSyncer(KindSyncer):
                 host_uid_for=self._host_uid_for,
             )
         except TranslationError as e:
-            from vcluster.syncer.engine.controller import Requeue
-
             raise Requeue(2.0, str(e)) from None
+        if clash := self._foreign_reference(tr):
+            self.engine.virtual_events.event(virtual, "Warning", "SyncError", clash)
+            raise Requeue(_FOREIGN_RETRY, clash)
+        return tr
+
+    def _foreign_reference(self, tr: Translation) -> str:
+        """A ConfigMap or Secret the pod would mount under a host name that an object this
+        virtual cluster does not manage already has: the pod would read someone else's data."""
+        assert self.engine is not None
+        eng = self.engine
+        for ref in tr.refs:
+            plural = {"ConfigMap": "configmaps", "Secret": "secrets"}.get(getattr(ref, "kind", ""))
+            controller = eng.controllers.get(plural) if plural else None
+            if controller is None or not ref.host_name:
+                continue
+            host = controller.hinf.get(ref.host_name, ref.host_namespace or None)
+            kind = controller.ks.hkind
+            if host is not None and not metadata.is_managed(host, eng.ctx, kind, eng.owner_lookup):
+                return (
+                    f"cannot sync pod: its {ref.kind} {ref.namespace}/{ref.name} would be read from host "
+                    f"object {ref.host_namespace}/{ref.host_name}, which exists and is not managed by this "
+                    "virtual cluster"
+                )
+        return ""
 
     async def created_on_host(self, host: Mapping[str, Any], extra: list[dict[str, Any]]) -> None:
         """§3.4: the token Secret, created owned by the vCluster Service, is re-owned by its pod."""
@@ -156,6 +182,10 @@ class PodSyncer(KindSyncer):
             if decision.delete:
                 res.deletes.append(decision.delete)
         return res
+
+    async def current_references(self, virtual: Mapping[str, Any]) -> list[Any]:
+        assert self.engine is not None
+        return list(podres.references(virtual, self.engine.ctx))  # without minting tokens
 
     def references(self, virtual: Mapping[str, Any], translation: Translation | None) -> list[Any]:
         return (

@@ -37,6 +37,16 @@ class UsedOnlySyncer(KindSyncer):
         # `vcluster-kube-root-ca.crt-x-<vc>`; the copy in `default` is the one that is synced.
         return self.kind == kinds.CONFIGMAP and name == "kube-root-ca.crt" and namespace != "default"
 
+    def virtual_name(self, ctx: Any, host: Mapping[str, Any]) -> tuple[str, str] | None:
+        m = metadata.meta(host)
+        if (
+            self.kind == kinds.CONFIGMAP
+            and m.get("namespace") == ctx.host_namespace
+            and m.get("name") == ctx.kube_root_ca_host_name
+        ):
+            return ("default", "kube-root-ca.crt")  # the one of the many that is synced (see ignores)
+        return super().virtual_name(ctx, host)
+
     def wants(self, virtual: Mapping[str, Any]) -> bool:
         assert self.engine is not None
         m = metadata.meta(virtual)

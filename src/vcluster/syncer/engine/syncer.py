@@ -156,7 +156,12 @@ class Syncer:
 
     # ------------------------------------------------------------------ lookups for kind syncers
     def mapping_lookup(self, kind: Any, host_namespace: str, host_name: str) -> tuple[str, str] | None:
+        """Reverse name lookup through the mappings store (owners and references)."""
         return self.mappings.virtual_for_host(kind, host_namespace, host_name)
+
+    def owner_lookup(self, kind: Any, host_namespace: str, host_name: str) -> tuple[str, str] | None:
+        """The store's half of `IsManaged`: only objects this syncer synced (owners)."""
+        return self.mappings.owner_for_host(kind, host_namespace, host_name)
 
     def virtual_node_exists(self, name: str) -> bool:
         nodes = self.extra.get("nodes")
@@ -245,12 +250,32 @@ class Syncer:
         from vcluster.syncer import constants as c
         from vcluster.syncer import metadata
 
-        if not metadata.is_managed(host, self.ctx, kinds.SERVICE, self.mapping_lookup):
+        if not metadata.is_managed(host, self.ctx, kinds.SERVICE, self.owner_lookup):
             return False
         ann, vm = metadata.annotations_of(host), virtual.get("metadata") or {}
         return ann.get(c.NAME_ANNOTATION) == vm.get("name") and ann.get(c.NAMESPACE_ANNOTATION) == vm.get(
             "namespace"
         )
+
+    def _synced_host_pod(self, namespace: str, name: str) -> str:
+        """The host name of virtual pod namespace/name for logs/exec/attach/port-forward, refused
+        (400) unless a host pod of that name exists and is this virtual cluster's: the request
+        must never reach someone else's pod."""
+        from vcluster.apiserver.errors import StatusError
+        from vcluster.syncer import constants as c
+        from vcluster.syncer import metadata
+
+        hname = self.ctx.host_name_for(kinds.POD, name, namespace)
+        pods = self.controllers.get("pods")
+        host = pods.hinf.get(hname, self.host_namespace) if pods is not None else None
+        ours = (
+            host is not None
+            and metadata.is_managed(host, self.ctx, kinds.POD, self.owner_lookup)
+            and metadata.annotations_of(host).get(c.NAME_ANNOTATION, name) == name
+        )
+        if not ours:
+            raise StatusError(400, "BadRequest", f'pod "{name}" is not running in the host cluster yet', {})
+        return hname
 
     async def proxy_pod_log(self, namespace: str, name: str, request: Any) -> Any:
         """`pods/<name>/log` of a virtual pod, streamed from its host pod (vCluster's proxy does
@@ -259,7 +284,7 @@ class Syncer:
 
         from vcluster.apiserver.errors import StatusError
 
-        hname = self.ctx.host_name_for(kinds.POD, name, namespace)
+        hname = self._synced_host_pod(namespace, name)
         path = f"/api/v1/namespaces/{self.host_namespace}/pods/{hname}/log"
         resp: web.StreamResponse | None = None
         try:
@@ -291,7 +316,7 @@ class Syncer:
         from vcluster.apiserver import podexec
         from vcluster.apiserver.errors import StatusError
 
-        hname = self.ctx.host_name_for(kinds.POD, name, namespace)
+        hname = self._synced_host_pod(namespace, name)
         path = f"/api/v1/namespaces/{self.host_namespace}/pods/{hname}/{sub}"
         query = [(k, v) for k, v in request.query.items() if k != "container" or not container]
         if container:
@@ -486,6 +511,11 @@ class Syncer:
         # a list the host refuses (no RBAC for a namespace an import or replication reads) stops
         # the start after a grace period for RBAC that is still being applied, with its reason
         await self.host_informers.wait_synced(timeout=120, refused_grace=HOST_REFUSED_GRACE)
+        migrated = 0
+        for c in self.controllers.values():
+            migrated += await c.migrate()
+        if migrated:
+            log.info("migrated %d mappings lost before a restart", migrated)
         if "coredns" in self.extra:
             await self._apply_coredns()
         else:
