@@ -4,6 +4,7 @@ duplicated or orphaned, and the host-side changes survive (the three-way base is
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -141,5 +142,57 @@ def test_a_mapping_lost_in_a_crash_is_migrated_back_before_anything_is_judged_un
         assert get_json(p.kh, "configmap", hcm, "-n", HOST_NS) is not None, "the used ConfigMap was deleted"
         refs = live_mappings(p.vc.data_dir)[key].get("references") or []
         assert {(r["Kind"], r["VirtualName"]["Name"]) for r in refs} >= {("ConfigMap", "cfg")}
+    finally:
+        p.stop()
+
+
+GC_CONFIG = """\
+sync:
+  toHost:
+    ingresses:
+      enabled: true
+experimental:
+  engine:
+    mappingsGCInterval: 1
+"""
+
+
+def test_mapping_gc_collects_a_stale_ingress_mapping(tmp_path: Path) -> None:
+    """§7.5: a mapping whose virtual and host objects are both gone is collected (the GC found the
+    kind's controller for every kind, not only those whose plural is kind + "s")."""
+    p = start_pair(tmp_path, config=GC_CONFIG)
+    try:
+        key = "/vcluster/mappings/networking.k8s.io/v1/ingress/default/ghost"
+        value = {
+            "Group": "networking.k8s.io",
+            "Version": "v1",
+            "Kind": "Ingress",
+            "VirtualName": {"Namespace": "default", "Name": "ghost"},
+            "HostName": {"Namespace": HOST_NS, "Name": host_name("ghost", "default")},
+            "references": [
+                {
+                    "Group": "",
+                    "Version": "v1",
+                    "Kind": "Secret",
+                    "VirtualName": {"Namespace": "default", "Name": "ghost-tls"},
+                    "HostName": {"Namespace": HOST_NS, "Name": host_name("ghost-tls", "default")},
+                }
+            ],
+        }
+        p.vc.kill()  # a mapping left behind by a crash
+        with sqlite3.connect(p.vc.data_dir / "state.db") as db:
+            db.execute(
+                "INSERT INTO kine (name, created, deleted, create_revision, prev_revision, lease, value, "
+                "old_value) VALUES (?, 1, 0, 0, 0, 0, ?, NULL)",
+                (key, json.dumps(value).encode()),
+            )
+        assert key in live_mappings(p.vc.data_dir)
+        p.vc.start()
+        wait_until(
+            lambda: key not in live_mappings(p.vc.data_dir),
+            20,
+            what=f"the stale mapping collected\n{p.logs()}",
+        )
+        assert "Remove mapping as both virtual and host were not found" in p.vc.log_path.read_text()
     finally:
         p.stop()

@@ -709,12 +709,16 @@ class Syncer:
                 log.exception("mapping GC failed")
 
     async def _owner_exists(self, owner: Reference) -> bool:
-        plural = {"Pod": "pods", "Service": "services", "ConfigMap": "configmaps", "Secret": "secrets"}.get(
-            owner.kind, owner.kind.lower() + "s"
+        c = next(
+            (
+                c
+                for c in self.controllers.values()
+                if (c.ks.kind.group, c.ks.kind.kind) == (owner.group, owner.kind)
+            ),
+            None,
         )
-        c = self.controllers.get(plural)
         if c is None:
-            return True  # not ours to judge
+            return True  # not ours to judge (the kind is not synced now)
         v = c.vinf.get(owner.name, owner.namespace or None)
         h = c.hinf.get(owner.host_name, owner.host_namespace or None)
         return v is not None or h is not None
