@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -194,5 +195,34 @@ def test_mapping_gc_collects_a_stale_ingress_mapping(tmp_path: Path) -> None:
             what=f"the stale mapping collected\n{p.logs()}",
         )
         assert "Remove mapping as both virtual and host were not found" in p.vc.log_path.read_text()
+    finally:
+        p.stop()
+
+
+def test_a_host_change_after_a_sync_survives_a_kill_right_after_it(tmp_path: Path) -> None:
+    """The base of a pair is durable as soon as a change has been pushed to the other side: a
+    SIGKILL a moment after a virtual label reached the host, then a host change to that label
+    while the process is down, ends with the host's value (it is the newer change) on both sides
+    instead of the virtual value winning a conflict against a stale base."""
+    p = start_pair(tmp_path)
+    try:
+        ns = virtual_namespace(p.kv, "basekill")
+        hname = host_name("web", ns)
+        p.kv("create", "service", "clusterip", "web", "-n", ns, "--tcp=80")
+        wait_until(lambda: get_json(p.kh, "service", hname, "-n", HOST_NS), 15, what="host copy")
+        time.sleep(1.0)  # a pair at rest: its base is on disk
+        p.kv("label", "service", "web", "-n", ns, "conf=v3")
+        time.sleep(0.2)  # the push takes milliseconds; the kill comes well before any delayed write
+        p.vc.kill()
+        host_now = labels(get_json(p.kh, "service", hname, "-n", HOST_NS))
+        assert host_now.get("conf") == "v3", f"the label had not reached the host before the kill: {host_now}"
+        p.kh("label", "service", hname, "-n", HOST_NS, "conf=h2", "--overwrite")
+        p.vc.start()
+        wait_until(
+            lambda: labels(get_json(p.kv, "service", "web", "-n", ns)).get("conf") == "h2",
+            15,
+            what=f"the host's newer label in the virtual cluster\n{p.logs()}",
+        )
+        assert labels(get_json(p.kh, "service", hname, "-n", HOST_NS)).get("conf") == "h2"
     finally:
         p.stop()

@@ -54,12 +54,13 @@ def project(
 
 class BaseStore:
     """Base objects per pair: read from memory; changes are written to the store in the
-    background, at most `flush_delay` seconds later, so the quick succession of updates a pod
-    goes through costs one row instead of several. A change lost to a crash in that window only
-    means a slightly older base, from which the next reconcile still merges correctly (both sides
-    were equal when the base was taken)."""
+    background, as soon as the event loop comes round (the changes of one loop iteration in one
+    go), or `flush_delay` seconds later if set. The delay must stay short: a base lost to a crash
+    is an older base, and against it a side that had already been pushed to the other looks
+    changed again — a change made meanwhile on the other side (while the syncer was down) would
+    then lose a conflict it should have won."""
 
-    def __init__(self, store: Storage, flush_delay: float = 0.5) -> None:
+    def __init__(self, store: Storage, flush_delay: float = 0.0) -> None:
         self.store = store
         self.flush_delay = flush_delay
         # key -> latest doc as JSON: read once or twice per reconcile, kept for every pair (as
@@ -67,7 +68,6 @@ class BaseStore:
         self._mem: dict[str, bytes] = {}
         self._rev: dict[str, int] = {}  # key -> mod_rev of the persisted row
         self._dirty: set[str] = set()
-        self._flusher: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
 
     async def load(self) -> int:
@@ -112,15 +112,16 @@ class BaseStore:
             return
         self._mem[key] = lasting_dumps(doc)
         self._dirty.add(key)
-        if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().call_later(self.flush_delay, self._start_flush)
-
-    def _start_flush(self) -> None:
-        self._flusher = None
         if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self.flush(), name="sync-base-flush")
-        elif self._dirty:  # a flush is running: come back for what arrived meanwhile
-            self._flusher = asyncio.get_running_loop().call_later(self.flush_delay, self._start_flush)
+            self._flushing = asyncio.get_running_loop().create_task(
+                self._flush_soon(), name="sync-base-flush"
+            )
+
+    async def _flush_soon(self) -> None:
+        """Write what is dirty once the puts of this moment are in, until nothing is left."""
+        await asyncio.sleep(self.flush_delay)
+        while self._dirty:
+            await self.flush()
 
     async def flush(self) -> None:
         """Write every changed base now (also called at stop)."""
