@@ -9,6 +9,7 @@ users create, as pure functions over JSON objects.
   (empty list: valid), with the field paths and texts of `pkg/apis/*/validation` (apps, batch,
   core) and the registry strategies. Build the answer with `errors.invalid(kind, group, name,
   meta_causes + causes)`; metadata itself is validated by validation.py.
+  `validate_ephemeral_containers_update` is the same for the pods/ephemeralcontainers endpoint.
 * `job_generate_selector` and `pod_qos_class` are the Job and Pod strategy steps that need the uid
   or the defaulted resources.
 
@@ -53,6 +54,7 @@ __all__ = [
     "job_generate_selector",
     "pod_qos_class",
     "validate_create",
+    "validate_ephemeral_containers_update",
     "validate_update",
 ]
 
@@ -878,6 +880,66 @@ def _validate_init_containers(init: Any, regular: Any, volumes: set[str], path: 
     return causes
 
 
+# The EphemeralContainerCommon fields an ephemeral container may not set, in the struct's order
+# (validateFieldAllowList reports them in that order); Go's zero value means "not set".
+_EPHEMERAL_FORBIDDEN_FIELDS = (
+    "ports",
+    "resources",
+    "resizePolicy",
+    "restartPolicy",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+)
+_EPHEMERAL_FORBIDDEN = "cannot be set for an Ephemeral Container"
+
+
+def _go_set(key: str, value: Any) -> bool:
+    """Whether a decoded container field differs from its Go zero value: any value of a pointer,
+    slice or map field (even `{}` or `[]`); for `resources`, a struct, one of its members."""
+    if key == "resources":
+        return isinstance(value, dict) and any(v is not None for v in value.values())
+    return value is not None
+
+
+def _validate_ephemeral_containers(
+    ephemeral: Any, containers: Any, init: Any, volumes: set[str], path: str
+) -> list[Cause]:
+    """validateEphemeralContainers: the common container checks, names unique among all the pod's
+    containers, an existing non-ephemeral target, and none of the fields only workloads may use."""
+    items = _ld(ephemeral)
+    others = {_s(c.get("name")) for c in (*_ld(containers), *_ld(init))}
+    every = set(others)
+    causes: list[Cause] = []
+    for i, c in enumerate(items):
+        p = f"{path}[{i}]"
+        causes.extend(_validate_container_common(c, volumes, p))
+        image = _s(c.get("image"))
+        if image != image.strip():
+            causes.append(
+                _invalid(p + ".image", go_quote(image), "must not have leading or trailing whitespace")
+            )
+        name = _s(c.get("name"))
+        if name in every:
+            causes.append(_duplicate(p + ".name", go_quote(name)))
+        else:
+            every.add(name)
+        target = _s(c.get("targetContainerName"))
+        if target and target not in others:
+            causes.append(_not_found(p + ".targetContainerName", go_quote(target)))
+        causes.extend(
+            _forbidden(f"{p}.{key}", _EPHEMERAL_FORBIDDEN)
+            for key in _EPHEMERAL_FORBIDDEN_FIELDS
+            if _go_set(key, c.get(key))
+        )
+        for mi, m in enumerate(_ld(c.get("volumeMounts"))):
+            for key in ("subPath", "subPathExpr"):
+                if _s(m.get(key)):
+                    causes.append(_forbidden(f"{p}.volumeMounts[{mi}].{key}", _EPHEMERAL_FORBIDDEN))
+    return causes
+
+
 def _validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
     causes: list[Cause] = []
     for i, t in enumerate(_l(tolerations)):
@@ -938,6 +1000,15 @@ def _validate_pod_spec(spec: Any, path: str, *, is_pod: bool) -> list[Cause]:
     causes.extend(
         _validate_init_containers(
             spec.get("initContainers"), spec.get("containers"), volumes, path + ".initContainers"
+        )
+    )
+    causes.extend(
+        _validate_ephemeral_containers(
+            spec.get("ephemeralContainers"),
+            spec.get("containers"),
+            spec.get("initContainers"),
+            volumes,
+            path + ".ephemeralContainers",
         )
     )
     if spec.get("hostNetwork") is True:
@@ -2130,7 +2201,7 @@ def validate_create(obj: dict[str, Any], group: str, version: str, kind: str) ->
 # ============================================================================ update validation
 def _diff_field_name(key: str) -> str:
     special = {"dnsPolicy": "DNSPolicy", "dnsConfig": "DNSConfig", "os": "OS", "hostPID": "HostPID",
-               "hostIPC": "HostIPC", "nodeSelector": "NodeSelector"}  # fmt: skip
+               "hostIPC": "HostIPC", "nodeSelector": "NodeSelector", "tty": "TTY"}  # fmt: skip
     return special.get(key) or (key[:1].upper() + key[1:])
 
 
@@ -2258,6 +2329,32 @@ def _validate_pod_update(new: JSON, old: JSON) -> list[Cause]:
     if _norm(munged) != _norm(ospec):
         detail = f"pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n"
         causes.append(_forbidden("spec", detail + _spec_diff("core.PodSpec", ospec, munged)))
+    return causes
+
+
+def validate_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    """ValidatePodEphemeralContainersUpdate for the pods/ephemeralcontainers endpoint (metadata is
+    validation.py's part): the new pod as a whole, then existing ephemeral containers may be
+    neither removed nor changed (matched by name: a patch may reorder them); static pods have none."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return []
+    causes = _validate_pod(new)
+    if MIRROR_POD_ANNOTATION in _d(_meta(old).get("annotations")):
+        return [_forbidden("", "static pods do not support ephemeral containers")]
+    path = "spec.ephemeralContainers"
+    by_name = {_s(c.get("name")): c for c in _ld(_d(new.get("spec")).get("ephemeralContainers"))}
+    for oc in _ld(_d(old.get("spec")).get("ephemeralContainers")):
+        name = _s(oc.get("name"))
+        nc = by_name.get(name)
+        if nc is None:
+            causes.append(
+                _forbidden(path, f"existing ephemeral containers {go_quote(name)} may not be removed\n")
+            )
+        elif _norm(nc) != _norm(oc):
+            diff = _spec_diff("core.EphemeralContainer", oc, nc)
+            causes.append(
+                _forbidden(path, f"existing ephemeral containers {go_quote(name)} may not be changed\n{diff}")
+            )
     return causes
 
 

@@ -1820,11 +1820,12 @@ def ignore_managed_fields_timestamps(old: dict[str, Any] | None, new: dict[str, 
 
 def reset_fields(has_status: bool, subresource: str = "") -> FieldSet:
     """The fields a registry strategy resets (GetResetFields) in the common case: the main endpoint
-    of a kind with a status subresource ignores `status`, the status endpoint ignores `spec`.
-    Ignored fields are never owned and never conflict."""
+    of a kind with a status subresource ignores `status`, the status endpoint ignores `spec`;
+    pods/ephemeralcontainers keeps the pod strategy's. Ignored fields are never owned and never
+    conflict."""
     if subresource == "status":
         return {(("f", "spec"),)}
-    if has_status and not subresource:
+    if has_status and subresource in ("", "ephemeralcontainers"):
         return {(("f", "status"),)}
     return set()
 

@@ -22,6 +22,8 @@ from vcluster.apiserver.validation import validate_object_meta
 from vcluster.store.interface import Storage
 
 DEFAULT_SA_RETRIES = 10
+# The subresources that managedFields entries name (`subresource`) for the writes made through them.
+RECORDED_SUBRESOURCES = ("status", "scale", "ephemeralcontainers")
 
 # Kinds the admission plugins read, and where they live.
 _ADMISSION_KINDS = {
@@ -219,6 +221,8 @@ async def prepare_update(
         causes = causes + crd.validate_crd_update(new, old)
     elif sub == "":
         causes = causes + admission.validate_update(old, new, g, v, k)
+    elif sub == "ephemeralcontainers":
+        causes = causes + admission.validate_ephemeral_containers_update(new, old)
     _raise_invalid(rt, new, causes)
     if wc.managed_fields:
         fieldmanager.update_managed_fields(
@@ -229,7 +233,7 @@ async def prepare_update(
             version=v,
             kind=k,
             now=wc.now,
-            subresource=wc.record_as if wc.record_as in ("status", "scale") else "",
+            subresource=wc.record_as if wc.record_as in RECORDED_SUBRESOURCES else "",
             schema=_managed_fields_schema(rt),
             ignored=fieldmanager.reset_fields(rt.has_status(), sub),
         )

@@ -716,7 +716,7 @@ class Rest:
             "version": rt.version,
             "kind": rt.kind,
             "now": wc.now,
-            "subresource": wc.record_as if wc.record_as in ("status", "scale") else "",
+            "subresource": wc.record_as if wc.record_as in pipeline.RECORDED_SUBRESOURCES else "",
             "schema": custom.type_node if custom is not None else None,
             "ignored": fieldmanager.reset_fields(rt.has_status(), info.subresource),
         }

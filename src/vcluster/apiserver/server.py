@@ -423,7 +423,9 @@ class APIServer:
             raise method_not_allowed()
         accept = parse_accept(request.headers.get("Accept"))
         name = sub.name
-        if name == "status":
+        # pods/ephemeralcontainers reads and writes the Pod like the status endpoint; its strategy
+        # (strategy.py) keeps only spec.ephemeralContainers of what is written.
+        if name == "status" or (name == "ephemeralcontainers" and rt.kind == "Pod"):
             if info.verb == "get":
                 return await self.rest.get(rt, info, accept, request.query)
             if info.verb == "update":

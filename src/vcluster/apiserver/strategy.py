@@ -198,6 +198,9 @@ def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any
         else:
             new["status"] = status
         return
+    if subresource == "ephemeralcontainers":
+        _keep_ephemeral_containers_only(old, new)
+        return
     if subresource == "finalize" and rt.kind == "Namespace":
         spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
         fins = spec.get("finalizers")
@@ -244,6 +247,40 @@ def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any
             )
     if rt.has_generation and _spec_changed(old, new):
         nmd["generation"] = int(omd.get("generation") or 0) + 1
+
+
+# ResetObjectMetaForStatus: the metadata a status-like endpoint takes from the stored object.
+_RESET_FOR_STATUS_META = (
+    "deletionTimestamp",
+    "generation",
+    "labels",
+    "annotations",
+    "finalizers",
+    "ownerReferences",
+)
+
+
+def _keep_ephemeral_containers_only(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """The pods/ephemeralcontainers strategy (dropNonEphemeralContainerUpdates): the stored pod
+    with the new `spec.ephemeralContainers`; the rest of the new metadata stays (managedFields,
+    and what validation then refuses to change, such as the name or uid)."""
+    ecs = _dict(new.get("spec")).get("ephemeralContainers")
+    md = dict(meta(new))
+    omd = meta(old)
+    for key in _RESET_FOR_STATUS_META:
+        if key in omd:
+            md[key] = omd[key]
+        else:
+            md.pop(key, None)
+    spec = dict(_dict(old.get("spec")))
+    if ecs is None:
+        spec.pop("ephemeralContainers", None)
+    else:
+        spec["ephemeralContainers"] = ecs
+    new.clear()
+    new.update(old)
+    new["metadata"] = md
+    new["spec"] = spec
 
 
 def _go_list(items: list[str]) -> str:

@@ -4,7 +4,9 @@ Level-triggered: every pod bound to a simulated node is a work-queue key; a sync
 (the informer cache, or the newer object our last write returned) and takes the next step:
 ContainerCreating (optional) -> Running (IP from the node's CIDR, container statuses, the pod
 conditions, Pulled/Created/Started events) -> Ready (after the probes' initial delay) ->
-Succeeded after `run_seconds` for restartPolicy Never/OnFailure; a pod with deletionTimestamp
+Succeeded after `run_seconds` for restartPolicy Never/OnFailure; ephemeral containers added to a
+started pod (pods/ephemeralcontainers) start at once, with the same events and a running
+`ephemeralContainerStatuses` entry, and end with the pod; a pod with deletionTimestamp
 is stopped (Killing events, terminated containers) and deleted with grace 0 and a UID
 precondition after min(grace, deletion_grace_cap). Timed steps use the queue's add_after (a
 timer handle, no task per pod).
@@ -24,6 +26,8 @@ from vcluster.hostsim.events import EventRecorder, Source, object_ref
 from vcluster.hostsim.nodes import SimNode
 from vcluster.hostsim.podstatus import (
     creating_status,
+    ephemeral_statuses,
+    ephemeral_to_start,
     finished_status,
     is_ready,
     is_started,
@@ -31,6 +35,7 @@ from vcluster.hostsim.podstatus import (
     parse_time,
     readiness_delay,
     running_status,
+    started_ephemeral,
 )
 
 log = logging.getLogger("vcluster.hostsim.kubelet")
@@ -227,36 +232,47 @@ class Kubelet:
 
     def _container_events(self, pod: dict[str, Any], node: SimNode) -> None:
         spec = pod.get("spec") or {}
-        for kind in ("initContainers", "containers"):
+        for kind in ("initContainers", "containers", "ephemeralContainers"):
             for c in spec.get(kind) or []:
-                if not isinstance(c, dict):
-                    continue
-                name = c.get("name", "")
-                image = str(c.get("image") or "")
-                fp = f"spec.{kind}{{{name}}}"
-                if c.get("imagePullPolicy") == "Always":
-                    self._event(pod, node, "Pulling", f'Pulling image "{image}"', fp)
-                    size = 50_000_000 + sum(map(ord, normalize_image(image))) * 1000
-                    self._event(
-                        pod,
-                        node,
-                        "Pulled",
-                        f'Successfully pulled image "{image}" in 312ms (312ms including waiting). '
-                        f"Image size: {size} bytes.",
-                        fp,
-                    )
-                else:
-                    self._event(
-                        pod, node, "Pulled", f'Container image "{image}" already present on machine', fp
-                    )
-                self._event(pod, node, "Created", f"Created container: {name}", fp)
-                self._event(pod, node, "Started", f"Started container {name}", fp)
+                if isinstance(c, dict):
+                    self._start_events(pod, node, kind, c)
+
+    def _start_events(self, pod: dict[str, Any], node: SimNode, kind: str, c: dict[str, Any]) -> None:
+        """Pulling/Pulled, Created and Started of one container (`kind`: its list in the spec)."""
+        name = c.get("name", "")
+        image = str(c.get("image") or "")
+        fp = f"spec.{kind}{{{name}}}"
+        if c.get("imagePullPolicy") == "Always":
+            self._event(pod, node, "Pulling", f'Pulling image "{image}"', fp)
+            size = 50_000_000 + sum(map(ord, normalize_image(image))) * 1000
+            self._event(
+                pod,
+                node,
+                "Pulled",
+                f'Successfully pulled image "{image}" in 312ms (312ms including waiting). '
+                f"Image size: {size} bytes.",
+                fp,
+            )
+        else:
+            self._event(pod, node, "Pulled", f'Container image "{image}" already present on machine', fp)
+        self._event(pod, node, "Created", f"Created container: {name}", fp)
+        self._event(pod, node, "Started", f"Started container {name}", fp)
+
+    async def _start_ephemeral(self, pod: dict[str, Any], node: SimNode, now: float) -> dict[str, Any]:
+        """Start the ephemeral containers added to a running pod's spec; the pod as written."""
+        pending = ephemeral_to_start(pod)
+        if not pending:
+            return pod
+        for c in pending:
+            self._start_events(pod, node, "ephemeralContainers", c)
+        return await self._write_status(pod, {"ephemeralContainerStatuses": ephemeral_statuses(pod, now)})
 
     def _runs_to_completion(self, pod: dict[str, Any]) -> bool:
         return (pod.get("spec") or {}).get("restartPolicy", "Always") != "Always"
 
     async def _progress(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
         uid = pod["metadata"]["uid"]
+        pod = await self._start_ephemeral(pod, node, now)
         started = self._started.get(uid) or container_started_at(pod) or now
         ip = (pod.get("status") or {}).get("podIP") or node.ipam.allocate(uid)
         if self._runs_to_completion(pod):
@@ -283,11 +299,7 @@ class Kubelet:
             since = self._killing.get(uid)
             if since is None:
                 since = self._killing[uid] = now
-                for c in (pod.get("spec") or {}).get("containers") or []:
-                    name = (c or {}).get("name", "")
-                    self._event(
-                        pod, node, "Killing", f"Stopping container {name}", f"spec.containers{{{name}}}"
-                    )
+                self._killing_events(pod, node)
             grace = md.get("deletionGracePeriodSeconds")
             grace = float(grace) if isinstance(grace, int | float) else 30.0
             stop_at = since + min(grace, self.config.deletion_grace_cap)
@@ -317,6 +329,16 @@ class Kubelet:
         self._deleted.add(uid)
         node.ipam.release(uid)
         self.deleted_total += 1
+
+    def _killing_events(self, pod: dict[str, Any], node: SimNode) -> None:
+        """Killing of the containers, then of the ephemeral containers that were started."""
+        spec = pod.get("spec") or {}
+        running = {n for n, c in started_ephemeral(pod).items() if (c.get("state") or {}).get("running")}
+        ephemeral = [c for c in spec.get("ephemeralContainers") or [] if (c or {}).get("name") in running]
+        for kind, items in (("containers", spec.get("containers") or []), ("ephemeralContainers", ephemeral)):
+            for c in items:
+                name = (c or {}).get("name", "")
+                self._event(pod, node, "Killing", f"Stopping container {name}", f"spec.{kind}{{{name}}}")
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

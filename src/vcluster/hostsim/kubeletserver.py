@@ -163,6 +163,9 @@ def log_source(
     cs = _find(status.get("containerStatuses"), container) or _find(
         status.get("initContainerStatuses"), container
     )
+    if cs is None and c is _find(spec.get("ephemeralContainers"), container):
+        cs = _find(status.get("ephemeralContainerStatuses"), container)
+        started = None  # started after the pod: its own startedAt
     if cs is None or (not cs.get("containerID") and not (cs.get("state") or {}).get("waiting")):
         cs = {"state": {"waiting": {"reason": "ContainerCreating"}}}
     state = cs.get("state") or {}

@@ -181,6 +181,65 @@ def _init_statuses(pod: dict[str, Any], uid: str, started_at: str, running: bool
     return out
 
 
+def _ephemeral_entry(uid: str, c: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """An ephemeralContainerStatuses entry: a container status without `started` (no probes)."""
+    entry = _status_entry(c, state, ready=False, started=False, cid=container_id(uid, c.get("name", "")))
+    del entry["started"]
+    return entry
+
+
+def started_ephemeral(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ephemeral container statuses the kubelet already wrote (a container ID), by name."""
+    status = pod.get("status") or {}
+    return {
+        c["name"]: c
+        for c in status.get("ephemeralContainerStatuses") or []
+        if isinstance(c, dict) and c.get("containerID") and isinstance(c.get("name"), str)
+    }
+
+
+def ephemeral_to_start(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ephemeral containers of the spec the kubelet has not started yet."""
+    started = started_ephemeral(pod)
+    return [c for c in _containers(pod, "ephemeralContainers") if c.get("name") not in started]
+
+
+def ephemeral_statuses(pod: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    """Every ephemeral container running: the started ones as they are, the others from `now`."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    started = started_ephemeral(pod)
+    running = {"running": {"startedAt": rfc3339(now)}}
+    return [
+        started.get(c.get("name", "")) or _ephemeral_entry(uid, c, running)
+        for c in _containers(pod, "ephemeralContainers")
+    ]
+
+
+def _ephemeral_finished(pod: dict[str, Any], finished_at: str, exit_code: int, reason: str) -> list[dict]:
+    """The started ephemeral containers, terminated with the pod (they are never restarted)."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    started = started_ephemeral(pod)
+    out = []
+    for c in _containers(pod, "ephemeralContainers"):
+        old = started.get(c.get("name", ""))
+        if old is None:
+            continue
+        state = old.get("state") or {}
+        if "terminated" in state:
+            out.append(old)
+            continue
+        begin = (state.get("running") or {}).get("startedAt") or finished_at
+        term = {
+            "containerID": old["containerID"],
+            "exitCode": exit_code,
+            "finishedAt": finished_at,
+            "reason": reason,
+            "startedAt": begin,
+        }
+        out.append(_ephemeral_entry(uid, c, {"terminated": term}))
+    return out
+
+
 # ---------------------------------------------------------------------------- statuses
 def creating_status(pod: dict[str, Any], host_ip: str, now: float) -> dict[str, Any]:
     """Pending with containers waiting in ContainerCreating (sandbox being set up)."""
@@ -246,6 +305,8 @@ def running_status(
     inits = _init_statuses(pod, uid, started_at, running=True)
     if inits:
         st["initContainerStatuses"] = inits
+    if _containers(pod, "ephemeralContainers"):
+        st["ephemeralContainerStatuses"] = ephemeral_statuses(pod, now)
     return st
 
 
@@ -292,6 +353,9 @@ def finished_status(
     inits = _init_statuses(pod, uid, started_at, running=False)
     if inits:
         st["initContainerStatuses"] = inits
+    ephemeral = _ephemeral_finished(pod, finished_at, exit_code, reason)
+    if ephemeral:
+        st["ephemeralContainerStatuses"] = ephemeral
     return st
 
 
