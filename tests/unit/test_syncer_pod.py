@@ -842,7 +842,7 @@ def test_annotations_exclusions() -> None:
     v2 = copy.deepcopy(vpod)
     v2["metadata"]["annotations"] = {c.NAME_ANNOTATION: "evil", "x": "y"}
     res = podres.sync_pod(v2, h_old, vpod, h_old, CTX, namespace_labels=NS_LABELS)
-    assert res.host_patch == {"metadata": {"annotations": {"x": "y"}}}
+    assert res.host_patch == {"metadata": {"annotations": {"x": "y", c.MANAGED_ANNOTATIONS_ANNOTATION: "x"}}}
 
 
 def test_status_back_sync() -> None:

@@ -319,7 +319,15 @@ def merge_annotations(
 
     # excluded keys are compared out, so a base may leave them out (BaseStore does)
     if not semantic_equal(visible_annotations(v_old, ex, pre), visible_annotations(v, ex, pre)):
-        return _merged(dict(v or {}), merge_maps(v_old, v, h, host_key), v, h)
+        new_h = merge_maps(v_old, v, h, host_key)
+        # pushed from the virtual object: the host's `managed-annotations` lists what it now
+        # carries from there (§2.1), as on create
+        managed = "\n".join(sorted(visible_annotations(v, ex, pre)))
+        if managed:
+            new_h[c.MANAGED_ANNOTATIONS_ANNOTATION] = managed
+        else:
+            new_h.pop(c.MANAGED_ANNOTATIONS_ANNOTATION, None)
+        return _merged(dict(v or {}), new_h, v, h)
     if not semantic_equal(visible_annotations(h_old, ex, pre), visible_annotations(h, ex, pre)):
         return _merged(merge_maps(h_old, h, v, virtual_key), dict(h or {}), v, h)
     return _merged(dict(v or {}), dict(h or {}), v, h)
