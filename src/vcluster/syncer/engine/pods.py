@@ -4,6 +4,7 @@ the virtual pod to the node the host chose, and keep the fake node it runs on.""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ from vcluster.syncer.podvolumes import (
 )
 from vcluster.syncer.resources import pod as podres
 from vcluster.syncer.result import SyncResult, Translation
+
+log = logging.getLogger("vcluster.syncer.pod")
 
 _FOREIGN_RETRY = 5.0  # seconds between checks of a pod blocked by a foreign host object
 
@@ -181,7 +184,46 @@ class PodSyncer(KindSyncer):
                 res.bind_node = decision.bind_node
             if decision.delete:
                 res.deletes.append(decision.delete)
+        if not res.deletes:
+            await self._add_ephemeral_containers(virtual, host, res)
         return res
+
+    async def _add_ephemeral_containers(
+        self, virtual: Mapping[str, Any], host: Mapping[str, Any], res: SyncResult
+    ) -> None:
+        """§3.12: ephemeral containers added in the virtual cluster (`kubectl debug`) are appended
+        to the host pod, env-translated, through its `ephemeralcontainers` subresource; what they
+        reference joins the pod's mapping. Never synced back."""
+        assert self.engine is not None
+        eng = self.engine
+        vm = metadata.meta(virtual)
+        ns, name = vm.get("namespace", ""), vm.get("name", "")
+        add = podres.ephemeral_containers_to_add(virtual, host, eng.ctx, self._services(ns))
+        if add is None:
+            return
+        # the host list in the virtual list's order (kube's strategic merge puts new ones first)
+        have = {c.get("name"): c for c in (host.get("spec") or {}).get("ephemeralContainers") or []}
+        new = {c.get("name"): c for c in add.obj["ephemeralContainers"]}
+        order = [c.get("name") for c in (virtual.get("spec") or {}).get("ephemeralContainers") or []]
+        listed = [have.get(n) or new[n] for n in order if n in have or n in new]
+        listed += [c for n, c in have.items() if n not in order]
+        patch = {"spec": {"ephemeralContainers": listed}}
+        await eng.writer.patch_host(kinds.POD, host, patch, subresource="ephemeralcontainers")
+        names = ", ".join(c.get("name", "") for c in add.obj["ephemeralContainers"])
+        hm = metadata.meta(host)
+        log.info(
+            "Add ephemeral containers %s to host pod %s/%s of %s/%s",
+            names,
+            hm.get("namespace"),
+            hm.get("name"),
+            ns,
+            name,
+            extra={"fields": {"action": "update host", "kind": "pod", "virtual": f"{ns}/{name}"}},
+        )
+        if add.refs:
+            known = eng.mappings.get(kinds.POD, ns, name)
+            res.refs = [*(known.references if known is not None else []), *add.refs]
+        res.requeue_after = res.requeue_after or 0.5
 
     async def current_references(self, virtual: Mapping[str, Any]) -> list[Any]:
         assert self.engine is not None

@@ -88,7 +88,13 @@ class Writer:
         return await self.host.update(av, plural, new, ns)
 
     async def _patch(
-        self, client: Client, kind: Kind, obj: Mapping[str, Any], patch: dict[str, Any], status: bool
+        self,
+        client: Client,
+        kind: Kind,
+        obj: Mapping[str, Any],
+        patch: dict[str, Any],
+        status: bool,
+        subresource: str | None = None,
     ) -> dict[str, Any]:
         m = metadata.meta(obj)
         await self._limit(client).take()
@@ -99,7 +105,7 @@ class Writer:
             _with_rv(patch, obj),
             m.get("namespace") if kind.namespaced else None,
             patch_type="merge",
-            subresource="status" if status else None,
+            subresource="status" if status else subresource,
         )
 
     async def patch_virtual(
@@ -108,9 +114,15 @@ class Writer:
         return await self._patch(self.virtual, kind, obj, patch, status)
 
     async def patch_host(
-        self, kind: Kind, obj: Mapping[str, Any], patch: dict[str, Any], *, status: bool = False
+        self,
+        kind: Kind,
+        obj: Mapping[str, Any],
+        patch: dict[str, Any],
+        *,
+        status: bool = False,
+        subresource: str | None = None,
     ) -> dict[str, Any]:
-        return await self._patch(self.host, kind, obj, patch, status)
+        return await self._patch(self.host, kind, obj, patch, status, subresource)
 
     async def delete(self, client: Client, kind: Kind, obj: Mapping[str, Any], d: Delete) -> None:
         m = metadata.meta(obj)
