@@ -124,6 +124,14 @@ def test_host_provisioned_volume_is_mirrored(pair: Pair) -> None:
         what="virtual claim names the mirror",
     )
     assert "vcluster.loft.sh/fake-pv" not in labels(mirror)  # no fake volumes with volume sync on
+    # a claim naming the mirror asks the host for the host volume itself, not for a synced
+    # volume `vcluster-<name>-x-...` that does not exist (§1.6)
+    p.kv.apply(claim_manifest("cache-2", ns).replace("spec:\n", f"spec:\n  volumeName: {volume}\n", 1))
+    again = wait_until(
+        lambda: get_json(p.kh, "pvc", host_name("cache-2", ns), "-n", HOST_NS), 15, what="second host claim"
+    )
+    assert again["spec"]["volumeName"] == volume
+    p.kv("delete", "pvc", "cache-2", "-n", ns)
 
     p.kv("delete", "pod", "redis", "-n", ns)
     p.kv("delete", "pvc", "cache", "-n", ns)

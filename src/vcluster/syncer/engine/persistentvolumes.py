@@ -158,8 +158,17 @@ class ClaimSyncer(KindSyncer):
         classes = self.engine.host_informers.informer("storage.k8s.io/v1", "storageclasses")
         await classes.wait_synced(10.0)
         return pvc.translate_pvc(
-            virtual, ctx, host_storage_class_exists=lambda name: classes.get(name) is not None
+            virtual,
+            ctx,
+            host_storage_class_exists=lambda name: classes.get(name) is not None,
+            mirrored_volume=self._mirrored_volume,
         )
+
+    def _mirrored_volume(self, name: str) -> str | None:
+        """The host volume the virtual volume `name` mirrors (§1.6: `vcluster.loft.sh/host-pv`)."""
+        assert self.engine is not None
+        vpv = self.engine.virtual_informers.informer(kinds.PV.api_version, kinds.PV.plural).get(name)
+        return metadata.annotations_of(vpv).get(c.HOST_PV_ANNOTATION) or None if vpv is not None else None
 
     def volume_for_host(self, host_volume: str) -> str | None:
         assert self.engine is not None

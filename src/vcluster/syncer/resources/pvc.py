@@ -40,8 +40,10 @@ def translate_pvc(
     ctx: SyncContext,
     *,
     host_storage_class_exists: Callable[[str], bool] | None = None,
+    mirrored_volume: Callable[[str], str | None] | None = None,
 ) -> Translation:
-    """The host PVC (data sources, storage class, selector and volumeName translated as configured)."""
+    """The host PVC (data sources, storage class, selector and volumeName translated as configured);
+    `mirrored_volume(name)` is the host volume a virtual one mirrors (`vcluster.loft.sh/host-pv`)."""
     host = generic.to_host(vpvc, ctx, KIND, FIELDS)
     spec = host.setdefault("spec", {})
     ann = host["metadata"]["annotations"]
@@ -54,7 +56,8 @@ def translate_pvc(
             if spec.get("selector") is not None:
                 spec["selector"] = translate_label_selector(spec["selector"], ctx.vcluster)
             if spec.get("volumeName"):
-                spec["volumeName"] = refs.host(kinds.PV, spec["volumeName"])
+                mirrored = mirrored_volume(spec["volumeName"]) if mirrored_volume else None
+                spec["volumeName"] = mirrored or refs.host(kinds.PV, spec["volumeName"])
     storage_class = spec.get("storageClassName") or ann.get(STORAGE_CLASS_ANNOTATION)
     if storage_class and _translate_class(vpvc, ctx, storage_class, host_storage_class_exists):
         spec["storageClassName"] = refs.host_cluster(kinds.STORAGE_CLASS, storage_class)
