@@ -566,6 +566,7 @@ def test_sync_decisions_logged_and_measured(pair: Pair) -> None:
     )
     line = next(ln for ln in log.splitlines() if f"{ns}/seen" in ln and hname in ln)
     assert "pod" in line.lower() and "create" in line.lower(), line
+    assert "host cluster is Kubernetes 1.32" in log  # read from the host's /version at start
     # every write names the kind, the virtual and the host object: the bind and the status copy too
     want = [
         f"Create host pod {ns}/seen (host {HOST_NS}/{hname})",

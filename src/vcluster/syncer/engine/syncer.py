@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -164,10 +165,13 @@ class Syncer:
         return self.mappings.owner_for_host(kind, host_namespace, host_name)
 
     def virtual_node_exists(self, name: str) -> bool:
+        """Whether the virtual node `name` is in the cache (a pod can be bound to it)."""
         nodes = self.extra.get("nodes")
         return nodes is not None and nodes.exists(name)
 
     async def ensure_virtual_node(self, name: str) -> None:
+        """A synced pod runs on host node `name`: have the node controller's queue create the
+        virtual node if the node is to exist (§9.1), and wait for it a moment."""
         nodes = self.extra.get("nodes")
         if nodes is not None:
             await nodes.ensure(name)
@@ -386,7 +390,23 @@ class Syncer:
         except ApiError as e:
             if not e.not_found:
                 raise
+        if (minor := await self._host_minor()) is not None:
+            facts["host_minor"] = minor
         return facts
+
+    async def _host_minor(self) -> int | None:
+        """The host's Kubernetes minor version from `/version` (`"32"`, or `"32+"` on some
+        distributions); None when it does not say (the pod translation then assumes 1.32)."""
+        try:
+            status, _, body = await self.host.request("GET", "/version")
+            minor = str(orjson.loads(body).get("minor", "")) if status == 200 else ""
+        except (ApiError, ValueError, AttributeError):
+            return None
+        digits = "".join(itertools.takewhile(str.isdigit, minor))
+        if not digits:
+            return None
+        log.info("host cluster is Kubernetes 1.%s", digits)
+        return int(digits)
 
     async def ensure_host_service(self) -> None:
         """The host Service `<name>` standing for the virtual API server (vCluster's Helm chart
@@ -608,7 +628,7 @@ class Syncer:
         if later:
             log.warning("configuration changes that apply after a restart: %s", ", ".join(later))
         log.info("applying configuration changes: %s", ", ".join(p for p in changed if p not in later))
-        facts = {k: getattr(self.ctx, k) for k in ("kube_ip", "dns_ip", "owner_uid")}
+        facts = {k: getattr(self.ctx, k) for k in ("kube_ip", "dns_ip", "owner_uid", "host_minor")}
         eng = new.experimental.engine
         if eng != self.config.experimental.engine:
             self.writer.host_limit = TokenBucket(eng.host_qps, eng.host_burst)
