@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from .conftest import Server
 from .denying_proxy import DenyingProxy
 from .syncer_harness import HostCluster
 
@@ -93,3 +95,62 @@ def test_a_host_namespace_the_syncer_may_not_read_stops_the_start_with_the_reaso
     assert "`vcluster manifests` prints the RBAC" in p.stderr
     assert "Traceback" not in p.stderr
     assert took < 50, f"the start took {took:.0f} s to give up"
+
+
+def test_a_data_dir_in_use_is_refused(tmp_path: Path) -> None:
+    """Two processes on one state.db would corrupt it: the second start names the first and stops."""
+    first = Server(tmp_path / "d").start()
+    try:
+        p = subprocess.run(
+            [sys.executable, "-m", "vcluster", "apiserver", "--data-dir", str(tmp_path / "d"), "--port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert p.returncode != 0
+        assert f"Error: the data directory {tmp_path / 'd'} is in use by pid {first.proc.pid}" in p.stderr, (
+            p.stderr
+        )
+        assert "Traceback" not in p.stderr
+        assert first.alive()
+    finally:
+        first.stop()
+    # and free again once the first has stopped (also after a crash: the OS drops the lock)
+    again = Server(tmp_path / "d").start()
+    again.kill()
+    Server(tmp_path / "d").start().stop()
+
+
+def test_a_port_in_use_and_an_unwritable_data_dir_are_told_apart(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vcluster",
+                "apiserver",
+                "--data-dir",
+                str(tmp_path / "a"),
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert p.returncode != 0 and f"Error: cannot listen on 127.0.0.1:{port}: " in p.stderr, p.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    p = subprocess.run(
+        [sys.executable, "-m", "vcluster", "apiserver", "--data-dir", str(blocked / "d"), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode != 0 and f"Error: cannot create the data directory {blocked / 'd'}: " in p.stderr, (
+        p.stderr
+    )
+    assert "cannot listen" not in p.stderr and "Traceback" not in p.stderr

@@ -37,6 +37,7 @@ from vcluster.apiserver.certs import PKI, ensure_pki, kubelet_client_ssl_context
 from vcluster.apiserver.conversion import core_to_events_v1, events_v1_to_core
 from vcluster.apiserver.crd import CRD_RESOURCE_TYPE
 from vcluster.apiserver.customresources import CustomResources
+from vcluster.apiserver.datadir import DataDirError, DataDirLock
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
 from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
@@ -62,6 +63,12 @@ VERSION_INFO = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
+
+
+class ListenError(OSError):
+    """The API server's address cannot be bound (in use, not local, not permitted)."""
+
+
 _UNAUTHENTICATED_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 _UNAUTHORIZED = StatusError(401, "Unauthorized", "Unauthorized", {})
 
@@ -110,6 +117,7 @@ class APIServer:
         self.registry = Registry()
         self.registry.add(CRD_RESOURCE_TYPE)
         self.store = LogStore(self.data_dir / "state.db", compact_interval=cfg.compact_interval)
+        self._lock = DataDirLock(self.data_dir)
         self.rest = Rest(self.store, self.registry)
         self.rest.converters[("events.k8s.io", "Event")] = core_to_events_v1
         self.metrics = Metrics()
@@ -134,7 +142,11 @@ class APIServer:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataDirError(f"cannot create the data directory {self.data_dir}: {e.strerror}") from None
+        self._lock.acquire()
         hosts = [h for h in [self.cfg.bind, *self.cfg.extra_hosts] if h]
         self.pki = await asyncio.to_thread(ensure_pki, self.data_dir / "pki", hosts)
         self.rest.kubelet_ssl = kubelet_client_ssl_context(self.pki)
@@ -153,7 +165,13 @@ class APIServer:
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self.cfg.bind else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.cfg.bind, self.cfg.port))
+        try:
+            sock.bind((self.cfg.bind, self.cfg.port))
+        except OSError as e:
+            sock.close()
+            raise ListenError(
+                f"cannot listen on {self.cfg.bind}:{self.cfg.port}: {e.strerror or e}"
+            ) from None
         self.port = sock.getsockname()[1]
         site = web.SockSite(self._runner, sock, ssl_context=server_ssl_context(self.pki), backlog=1024)
         await site.start()
@@ -218,6 +236,7 @@ class APIServer:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
         await self.store.close()
+        self._lock.release()
 
     # ------------------------------------------------------------------ dispatch
     async def dispatch(self, request: web.Request) -> web.StreamResponse:

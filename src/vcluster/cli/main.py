@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -129,6 +130,8 @@ def parse_controllers(value: str) -> set[str] | None:
 
 
 def run_control_plane_or_exit(cfg: object) -> None:
+    from vcluster.apiserver.datadir import DataDirError
+    from vcluster.apiserver.server import ListenError
     from vcluster.client import ApiError, ConfigError, InformerSyncError
     from vcluster.controlplane import run_control_plane
     from vcluster.syncer.engine.metricsendpoint import MetricsBindError
@@ -149,10 +152,13 @@ def run_control_plane_or_exit(cfg: object) -> None:
         raise click.ClickException(_sync_failure(e, where)) from None
     except MetricsBindError as e:
         raise click.ClickException(str(e)) from None
-    except OSError as e:
-        raise click.ClickException(
-            f"cannot listen on {server.bind}:{server.port}: {e.strerror or e}"
-        ) from None
+    except (DataDirError, ListenError) as e:
+        raise click.ClickException(str(e)) from None
+    except sqlite3.Error as e:  # a full disk, a read-only or damaged state.db
+        raise click.ClickException(f"the store {server.data_dir / 'state.db'} failed: {e}") from None
+    except OSError as e:  # writing the data dir, the certificates or the kubeconfig
+        where = f" {e.filename}" if e.filename else f" in {server.data_dir}"
+        raise click.ClickException(f"cannot write{where}: {e.strerror or e}") from None
 
 
 @main.command()
