@@ -437,6 +437,19 @@ def test_collision_with_unmanaged_host_object(pair: Pair) -> None:
         assert f'pod "{cmd[1]}" is not running in the host cluster yet' in out.stderr, out.stderr
 
 
+def test_service_whose_host_name_is_taken(pair: Pair) -> None:
+    """A virtual Service whose host name an unmanaged host Service has: refused at create with a
+    message naming the host object (the ClusterIP comes from the host, so nothing is stored)."""
+    p, ns = pair, virtual_namespace(pair.kv, "svcclash")
+    hname = host_name("taken", ns)
+    p.kh("create", "service", "clusterip", hname, "-n", HOST_NS, "--tcp=80")
+    out = p.kv.run("create", "service", "clusterip", "taken", "-n", ns, "--tcp=80", check=False)
+    assert out.returncode != 0
+    assert f"the host cluster already has a Service {HOST_NS}/{hname}" in out.stderr, out.stderr
+    assert get_json(p.kv, "service", "taken", "-n", ns) is None
+    assert MANAGED_BY not in labels(get_json(p.kh, "service", hname, "-n", HOST_NS))
+
+
 def test_reference_to_a_name_an_unmanaged_host_object_has(pair: Pair) -> None:
     """A pod using a ConfigMap whose host name an object of someone else already has: that object
     is not adopted, changed or deleted (referencing a name proves no ownership), and the pod is

@@ -45,8 +45,14 @@ def test_host_unreachable_then_catches_up(tmp_path: Path) -> None:
         p.kv("annotate", "configmap", "during", "-n", ns, "vcluster.loft.sh/force-sync=true")
         p.kv("patch", "configmap", "early", "-n", ns, "--type=merge", "-p", '{"data":{"a":"changed"}}')
         p.kv("label", "pod", "early", "-n", ns, "outage=seen")
+        # a Service needs the host's ClusterIP at create: refused with 503, not a 500
+        refused = p.kv.run("create", "service", "clusterip", "offline", "-n", ns, "--tcp=80", check=False)
+        assert refused.returncode != 0
+        assert "the host cluster is unreachable, try again later" in refused.stderr, refused.stderr
+        assert "Internal error" not in refused.stderr
         time.sleep(2.0)  # let the syncer hit the dead host for a while (retries, backoff)
         assert p.vc.alive(), p.logs()
+        assert "Traceback" not in p.vc.log_path.read_text()
 
         p.host.port = port
         p.host.start()

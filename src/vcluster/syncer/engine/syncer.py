@@ -220,18 +220,40 @@ class Syncer:
             return None  # not the service syncer's (a replica of a host service, §5.4)
         host_obj = svcres.translate_service_for_proxy(vsvc, self.ctx).obj  # with block-deletion
         undo_needed = True
-        try:
-            created = await self.writer.create_host(kinds.SERVICE, host_obj)
-        except ApiError as e:
-            if not e.already_exists:
-                raise
-            hm = host_obj["metadata"]
-            created = await self.host.get("v1", "services", hm["name"], hm["namespace"])
-            if not self._same_virtual(created, vsvc):
-                from vcluster.apiserver.errors import already_exists
+        from vcluster.apiserver.errors import StatusError
 
-                raise already_exists("services", "", vsvc["metadata"]["name"]) from None
-            undo_needed = False  # our own host Service of this virtual one (the syncer recreating it)
+        hm = host_obj["metadata"]
+        try:
+            try:
+                created = await self.writer.create_host(kinds.SERVICE, host_obj)
+            except ApiError as e:
+                if not e.already_exists:
+                    raise
+                created = await self.host.get("v1", "services", hm["name"], hm["namespace"])
+                if not self._same_virtual(created, vsvc):
+                    raise StatusError(
+                        409,
+                        "AlreadyExists",
+                        f'services "{vm.get("name")}" cannot be created: the host cluster already has a '
+                        f"Service {hm['namespace']}/{hm['name']} that this virtual cluster does not manage",
+                        {"name": vm.get("name"), "kind": "services"},
+                    ) from None
+                undo_needed = False  # our own host Service of this virtual one (the syncer recreating it)
+        except ApiError as e:  # the host refused or cannot be reached: say so, with virtual names
+            msg = virtual_names(
+                e.message or str(e),
+                self.host_namespace,
+                hm["name"],
+                vm.get("namespace", ""),
+                vm.get("name", ""),
+            )
+            if e.status == 0:
+                raise StatusError(
+                    503, "ServiceUnavailable", f"the host cluster is unreachable, try again later: {msg}", {}
+                ) from None
+            raise StatusError(
+                e.status, e.reason or "", f"the host cluster refused the Service: {msg}", {}
+            ) from None
         merged = svcres.virtual_from_host_create(vsvc, created)
         vsvc["spec"] = merged.get("spec", vsvc.get("spec"))
         if "status" in merged:
