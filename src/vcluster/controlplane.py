@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,7 @@ class ControlPlane:
         self.hostsim: Any = None
         self.syncer: Any = None
         self.host_client: Any = None
+        self.lease: Any = None
         self.metrics_endpoints: Any = None
 
     async def start(self) -> None:
@@ -126,6 +128,14 @@ class ControlPlane:
                 except ApiError as e2:
                     if not (e2.already_exists or e2.forbidden):
                         raise
+        # before anything is written to the host: refuse a second syncer for this virtual cluster
+        # or a second virtual cluster in the namespace (they would delete each other's objects)
+        from vcluster.syncer.engine.ownership import HostLease, instance_identity
+
+        self.lease = HostLease(
+            host, spec.host_namespace, spec.name, instance_identity(self.server.data_dir), self._lease_lost
+        )
+        await self.lease.acquire()
         cm = effective_config_map(spec.config, spec.name, spec.host_namespace)
         try:
             cur = await host.get("v1", "configmaps", cm["metadata"]["name"], spec.host_namespace)
@@ -162,6 +172,11 @@ class ControlPlane:
         )
         await self.metrics_endpoints.start()
 
+    def _lease_lost(self, why: str) -> None:
+        """Another process now runs this virtual cluster: stop syncing at once (vCluster exits)."""
+        log.error("stopping: %s", why)
+        os.kill(os.getpid(), signal.SIGTERM)
+
     async def stop(self) -> None:
         for part in (self.metrics_endpoints, self.syncer, self.hostsim, self.controllers):
             if part is not None:
@@ -169,6 +184,8 @@ class ControlPlane:
                     await part.stop()
                 except Exception:
                     log.exception("stopping %s failed", type(part).__name__)
+        if self.lease is not None:
+            await self.lease.release()
         for c in (self.host_client, self.client):
             if c is not None:
                 await c.close()

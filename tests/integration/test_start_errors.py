@@ -12,7 +12,17 @@ import yaml
 
 from .conftest import Server
 from .denying_proxy import DenyingProxy
-from .syncer_harness import HostCluster
+from .syncer_harness import (
+    HOST_NS,
+    VC_NAME,
+    HostCluster,
+    get_json,
+    pod_manifest,
+    pod_running,
+    start_pair,
+    virtual_namespace,
+    wait_until,
+)
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -154,3 +164,37 @@ def test_a_port_in_use_and_an_unwritable_data_dir_are_told_apart(tmp_path: Path)
         p.stderr
     )
     assert "cannot listen" not in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_second_syncer_for_a_virtual_cluster_or_a_host_namespace_is_refused(tmp_path: Path) -> None:
+    """A second `vcluster start` of the same virtual cluster (another data dir) or of another
+    virtual cluster in the same host namespace stops before it writes anything to the host; the
+    running one keeps its pods. A restart of the running one after SIGKILL is not held back."""
+    p = start_pair(tmp_path / "pair")
+    try:
+        ns = virtual_namespace(p.kv, "one")
+        p.kv.create(pod_manifest("web", ns))
+        wait_until(lambda: pod_running(p.kv, "web", ns), 30, what="pod Running")
+        cm_before = get_json(p.kh, "configmap", f"{VC_NAME}-config", "-n", HOST_NS)
+        for name, expect in (
+            (VC_NAME, f"the virtual cluster '{VC_NAME}' in host namespace '{HOST_NS}' is already run by "),
+            ("other", f"host namespace '{HOST_NS}' already holds the virtual cluster '{VC_NAME}'"),
+        ):
+            second = subprocess.run(
+                [sys.executable, "-m", "vcluster", "start", "--name", name,
+                 "--data-dir", str(tmp_path / name), "--host-kubeconfig", str(p.host.kubeconfig),
+                 "--host-namespace", HOST_NS, "--port", "0"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert second.returncode != 0, second.stderr[-2000:]
+            assert expect in second.stderr, second.stderr[-2000:]
+            assert "Traceback" not in second.stderr
+        assert p.vc.alive()
+        assert get_json(p.kh, "configmap", f"{VC_NAME}-config", "-n", HOST_NS) == cm_before
+        assert get_json(p.kh, "configmap", "other-config", "-n", HOST_NS) is None
+        assert pod_running(p.kv, "web", ns)
+        p.vc.kill()
+        p.vc.start()  # the same data dir: its own lease, taken over at once
+        assert pod_running(p.kv, "web", ns)
+    finally:
+        p.stop()

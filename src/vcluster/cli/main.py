@@ -135,6 +135,7 @@ def run_control_plane_or_exit(cfg: object) -> None:
     from vcluster.client import ApiError, ConfigError, InformerSyncError
     from vcluster.controlplane import run_control_plane
     from vcluster.syncer.engine.metricsendpoint import MetricsBindError
+    from vcluster.syncer.engine.ownership import OwnershipError
 
     server = cfg.server  # type: ignore[attr-defined]
     syncer = getattr(cfg, "syncer", None)
@@ -152,7 +153,7 @@ def run_control_plane_or_exit(cfg: object) -> None:
         raise click.ClickException(_sync_failure(e, where)) from None
     except MetricsBindError as e:
         raise click.ClickException(str(e)) from None
-    except (DataDirError, ListenError) as e:
+    except (DataDirError, ListenError, OwnershipError) as e:
         raise click.ClickException(str(e)) from None
     except sqlite3.Error as e:  # a full disk, a read-only or damaged state.db
         raise click.ClickException(f"the store {server.data_dir / 'state.db'} failed: {e}") from None

@@ -50,6 +50,11 @@ _NAMESPACED_RULES: list[dict[str, Any]] = [
         "verbs": ["create", "delete", "patch", "update", "get", "list", "watch"],
     },
     {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": ["create", "delete", "update", "get", "list"],
+    },
+    {
         "apiGroups": ["policy"],
         "resources": ["poddisruptionbudgets"],
         "verbs": ["create", "delete", "patch", "update", "get", "list", "watch"],
