@@ -183,6 +183,13 @@ class SyncController:
             return
         hns, hname = self._host_keys.get(key) or ks.host_name(ctx, ns, name)
         host = self.hinf.get(hname, hns or None)
+        # vCluster's ReconcileStart (Endpoints, §5.2): True = done; a Delete = that host object first
+        verdict = await ks.reconcile_start(ns, name, virtual, host)
+        if verdict is True:
+            return
+        if isinstance(verdict, Delete):
+            await self._delete(verdict, virtual, host)
+            host = None
         if (
             host is not None
             and not metadata.is_managed(host, ctx, ks.hkind, self.engine.owner_lookup)

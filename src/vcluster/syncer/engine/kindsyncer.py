@@ -95,6 +95,13 @@ class KindSyncer:
     async def precondition(self, virtual: Mapping[str, Any], host_seen_before: bool) -> Blocked | None:
         return None
 
+    async def reconcile_start(
+        self, namespace: str, name: str, virtual: Mapping[str, Any] | None, host: Mapping[str, Any] | None
+    ) -> Any:
+        """Before the ownership checks (vCluster's ReconcileStart): True ends the reconcile, a
+        `lifecycle.Delete` deletes that host object first; anything else goes on as usual."""
+        return False
+
     async def to_host(self, virtual: Mapping[str, Any]) -> Translation:
         assert self.translate is not None and self.engine is not None
         return self.translate(virtual, self.engine.ctx)

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vcluster.syncer import kinds, metadata
-from vcluster.syncer.engine.kindsyncer import KindSyncer
+from vcluster.syncer.engine.controller import Requeue
+from vcluster.syncer.engine.kindsyncer import Blocked, KindSyncer
 from vcluster.syncer.engine.persistentvolumes import ClaimSyncer, PersistentVolumeSyncer
 from vcluster.syncer.engine.pods import PodSyncer
 from vcluster.syncer.resources import (
@@ -24,7 +25,7 @@ from vcluster.syncer.resources import (
     serviceaccount,
     storageclass,
 )
-from vcluster.syncer.result import SyncResult
+from vcluster.syncer.result import Delete, SyncResult
 
 
 class UsedOnlySyncer(KindSyncer):
@@ -90,16 +91,78 @@ class ServiceSyncer(KindSyncer):
         return super().host_only(host, virtual_seen_before)
 
 
+KUBERNETES = ("default", "kubernetes")
+
+
 class EndpointsSyncer(KindSyncer):
-    """Endpoints of selector-less Services (the host's controller makes the others)."""
+    """Endpoints of selector-less Services (the host's controller makes the others); the virtual
+    `default/kubernetes` Endpoints mirror the host Endpoints of the virtual cluster's Service."""
 
     def wants(self, virtual: Mapping[str, Any]) -> bool:
         assert self.engine is not None
         m = metadata.meta(virtual)
-        if (m.get("namespace"), m.get("name")) == ("default", "kubernetes"):
+        if (m.get("namespace"), m.get("name")) == KUBERNETES:
             return False  # mirrors the host Service of the virtual cluster, not synced
         svc = self.engine.virtual_services.get(m.get("name", ""), m.get("namespace") or None)
         return endpoints.should_sync(svc)
+
+    # ---- default/kubernetes: the host `<HNS>/<vc name>` Endpoints come to this key (§5.1)
+    def _is_vc_endpoints(self, host: Mapping[str, Any]) -> bool:
+        assert self.engine is not None
+        m = metadata.meta(host)
+        return (m.get("namespace"), m.get("name")) == (self.engine.ctx.host_namespace, self.engine.name)
+
+    def adopts(self, host: Mapping[str, Any]) -> bool:
+        return self._is_vc_endpoints(host)
+
+    def virtual_name(self, ctx: Any, host: Mapping[str, Any]) -> tuple[str, str] | None:
+        return KUBERNETES if self._is_vc_endpoints(host) else super().virtual_name(ctx, host)
+
+    def host_name(self, ctx: Any, namespace: str, name: str) -> tuple[str, str]:
+        if (namespace, name) == KUBERNETES:
+            assert self.engine is not None
+            return ctx.host_namespace, self.engine.name
+        return super().host_name(ctx, namespace, name)
+
+    async def _mirror_kubernetes(self, virtual: Mapping[str, Any] | None, host: Mapping[str, Any]) -> None:
+        """vCluster's k8sdefaultendpoint controller: the host endpoints, `https` port only."""
+        assert self.engine is not None
+        action, body = endpoints.kubernetes_endpoints_patch(virtual, host)
+        if action == "create" and body is not None:
+            await self.engine.writer.create_virtual(self.kind, body)
+        elif action == "patch" and body and virtual is not None:
+            await self.engine.writer.patch_virtual(self.kind, virtual, body)
+
+    # ---- vCluster's ReconcileStart (§5.2)
+    def _host_service_has_selector(self, namespace: str, name: str) -> bool:
+        """The host Service still selects pods (so the host controller would recreate its endpoints)."""
+        assert self.engine is not None
+        services = self.engine.controllers.get("services")
+        if services is None:
+            return False
+        hns, hname = services.ks.host_name(self.engine.ctx, namespace, name)
+        return not endpoints.should_sync(services.hinf.get(hname, hns or None) or {"spec": {}})
+
+    async def reconcile_start(
+        self, namespace: str, name: str, virtual: Mapping[str, Any] | None, host: Mapping[str, Any] | None
+    ) -> Delete | bool:
+        """Before the generic reconcile: True = done with this key, a Delete = remove that host object
+        first. A host Endpoints object without `object-name` is the host controller's: it is never
+        synced nor deleted as ours, only replaced once the Service has no selector on both sides."""
+        if (namespace, name) == KUBERNETES:
+            if host is not None:
+                await self._mirror_kubernetes(virtual, host)
+            return True
+        if host is None:
+            return False
+        assert self.engine is not None
+        svc = self.engine.virtual_services.get(name, namespace or None)
+        decision = endpoints.host_endpoints_decision(svc, host)
+        if decision is None:
+            return not endpoints.is_vcluster_copy(host)
+        if endpoints.should_sync(svc) and self._host_service_has_selector(namespace, name):
+            raise Requeue(1.0, "the host service still has a selector")
+        return decision
 
 
 class EndpointSliceSyncer(KindSyncer):
@@ -113,6 +176,37 @@ class EndpointSliceSyncer(KindSyncer):
             return False
         svc = self.engine.virtual_services.get(svc_name, m.get("namespace") or None)
         return endpoints.should_sync(svc)
+
+
+class IngressSyncer(KindSyncer):
+    """Ingresses; with `fromHost.ingressClasses.selector`, only those of a selected host class (§5.3)."""
+
+    def _class_block(self, virtual: Mapping[str, Any]) -> Blocked | None:
+        assert self.engine is not None
+        if ingress.class_to_check(virtual, self.engine.ctx) is None:
+            return None
+        # the from-host IngressClass controller's informer (shared), running with the selector
+        ic = kinds.INGRESS_CLASS
+        classes = self.engine.host_informers.informer(ic.api_version, ic.plural)
+        if not classes.has_synced:
+            return Blocked("host ingress classes not listed yet", requeue_after=1.0)
+        ev = ingress.ingress_precondition(virtual, self.engine.ctx, classes.get)
+        return None if ev is None else Blocked(ev.message, event=(ev.type, ev.reason, ev.message))
+
+    async def precondition(self, virtual: Mapping[str, Any], host_seen_before: bool) -> Blocked | None:
+        return self._class_block(virtual)
+
+    async def sync(
+        self,
+        virtual: Mapping[str, Any],
+        host: Mapping[str, Any],
+        virtual_old: Mapping[str, Any] | None,
+        host_old: Mapping[str, Any] | None,
+    ) -> SyncResult:
+        assert self.engine is not None
+        if self._class_block(virtual) is not None:
+            return SyncResult(dict(virtual), dict(host))  # as vCluster: left alone while not selected
+        return ingress.sync_ingress(virtual, host, virtual_old, host_old, self.engine.ctx)
 
 
 def build(name: str) -> KindSyncer | None:
@@ -151,11 +245,13 @@ def build(name: str) -> KindSyncer | None:
             endpoints.translate_endpoints,
             endpoints.sync_endpoints,
         )
+    if name == "ingresses":
+        return IngressSyncer(
+            "ingress", kinds.INGRESS, ingress.FIELDS, ingress.translate_ingress, ingress.sync_ingress
+        )
     table: dict[str, tuple[str, Any, Any, Any, Any]] = {
         "serviceaccounts": ("serviceaccount", kinds.SERVICE_ACCOUNT, serviceaccount.FIELDS,
                             serviceaccount.translate_service_account, serviceaccount.sync_service_account),
-        "ingresses": ("ingress", kinds.INGRESS, ingress.FIELDS,
-                      ingress.translate_ingress, ingress.sync_ingress),
         "networkpolicies": ("networkpolicy", kinds.NETWORK_POLICY, networkpolicy.FIELDS,
                             networkpolicy.translate_network_policy, networkpolicy.sync_network_policy),
         "poddisruptionbudgets": ("podDisruptionBudget", kinds.PDB, poddisruptionbudget.FIELDS,

@@ -8,7 +8,7 @@ from typing import Any
 from vcluster.syncer import constants as c
 from vcluster.syncer import generic, kinds, metadata
 from vcluster.syncer.context import SyncContext
-from vcluster.syncer.merge import Field, FieldDirections, FieldEnv, json_copy
+from vcluster.syncer.merge import Field, FieldDirections, FieldEnv, json_copy, semantic_equal
 from vcluster.syncer.result import Delete, SyncResult, Translation
 
 KIND = kinds.ENDPOINTS
@@ -64,6 +64,11 @@ def sync_endpoints(
     return generic.sync(vep, hep, virtual_old, host_old, ctx, KIND, FIELDS)
 
 
+def is_vcluster_copy(hep: Mapping[str, Any]) -> bool:
+    """Written by the syncer (it carries `object-name`); other host Endpoints are the host controller's."""
+    return bool(metadata.annotations_of(hep).get(c.NAME_ANNOTATION))
+
+
 def host_endpoints_decision(
     service: Mapping[str, Any] | None, hep: Mapping[str, Any] | None
 ) -> Delete | None:
@@ -74,7 +79,7 @@ def host_endpoints_decision(
     """
     if hep is None:
         return None
-    ours = bool(metadata.annotations_of(hep).get(c.NAME_ANNOTATION))
+    ours = is_vcluster_copy(hep)
     if service is not None and (service.get("spec") or {}).get("selector") and ours:
         return Delete("host", "service has a selector, host endpoints are managed by the host")
     if should_sync(service) and not ours:
@@ -106,3 +111,19 @@ def kubernetes_endpoints(host_vc_endpoints: Mapping[str, Any]) -> dict[str, Any]
     if subsets:
         out["subsets"] = subsets
     return out
+
+
+def kubernetes_endpoints_patch(
+    virtual: Mapping[str, Any] | None, host_vc_endpoints: Mapping[str, Any]
+) -> tuple[str, dict[str, Any] | None]:
+    """("create", body) / ("patch", merge patch) / ("", None): virtual `default/kubernetes` Endpoints
+    made equal to the host vCluster endpoints (labels other than skip-mirror are left alone)."""
+    want = kubernetes_endpoints(host_vc_endpoints)
+    if virtual is None:
+        return "create", want
+    patch: dict[str, Any] = {}
+    if metadata.labels_of(virtual).get(SKIP_MIRROR_LABEL) != "true":
+        patch["metadata"] = {"labels": {SKIP_MIRROR_LABEL: "true"}}
+    if not semantic_equal(virtual.get("subsets") or [], want.get("subsets") or []):
+        patch["subsets"] = want.get("subsets") or []
+    return ("patch", patch) if patch else ("", None)

@@ -166,22 +166,35 @@ def translate_ingress(ving: Mapping[str, Any], ctx: SyncContext) -> Translation:
 IngressClassLookup = Callable[[str], "Mapping[str, Any] | None"]
 
 
-def ingress_precondition(
-    ving: Mapping[str, Any], ctx: SyncContext, host_class: IngressClassLookup
-) -> Event | None:
-    """With a from-host IngressClass selector, ingresses whose class is not a matching host class wait."""
+def class_to_check(ving: Mapping[str, Any], ctx: SyncContext) -> str | None:
+    """The ingress class that must be a selected host class, or None when nothing is checked: no
+    from-host IngressClass selector, or an ingress without a class (vCluster's applyLimitByClass)."""
     sel = ctx.from_host_ingress_class_selector
     if not sel or not (sel.get("matchLabels") or sel.get("matchExpressions")):
         return None
-    name = (ving.get("spec") or {}).get("ingressClassName") or ""
-    obj = host_class(name) if name else None
-    if obj is not None and selector_matches(sel, metadata.labels_of(obj)):
+    return (ving.get("spec") or {}).get("ingressClassName") or None
+
+
+def ingress_precondition(
+    ving: Mapping[str, Any], ctx: SyncContext, host_class: IngressClassLookup
+) -> Event | None:
+    """With a from-host IngressClass selector, an ingress whose class is not a selected host class is
+    not synced; the warning event says why (vCluster's texts)."""
+    name = class_to_check(ving, ctx)
+    if name is None:
+        return None
+    obj = host_class(name)
+    ing = metadata.meta(ving).get("name", "")
+    if obj is None or metadata.is_deleting(obj):
+        why = f'couldn\'t be reached in the host: ingressclasses.networking.k8s.io "{name}" not found'
+    elif not selector_matches(ctx.from_host_ingress_class_selector or {}, metadata.labels_of(obj)):
+        why = "in the host does not match the selector under 'sync.fromHost.ingressClasses.selector'"
+    else:
         return None
     return Event(
         "Warning",
         "SyncWarning",
-        f'did not sync ingress "{metadata.meta(ving).get("name", "")}" to host because its ingress class '
-        f'"{name}" does not match the ingress class selector',
+        f'did not sync ingress "{ing}" to host because the ingress class "{name}" {why}',
     )
 
 

@@ -15,7 +15,6 @@ from vcluster.syncer.selectors import host_service_selector, virtual_service_sel
 KIND = kinds.SERVICE
 EXTERNAL_NAME = "ExternalName"
 LOAD_BALANCER = "LoadBalancer"
-EXTERNAL_NAME_REQUEUE_SECONDS = 3.0
 
 
 def _selector_to_host(selector: Any, env: FieldEnv) -> Any:
@@ -31,9 +30,9 @@ def _selector_merge(v_old: Any, v: Any, h_old: Any, h: Any, env: FieldEnv) -> tu
 
 
 def _status_to_virtual(status: Any, env: FieldEnv) -> Any:
-    """Host status; LB ingress blanked for non-LoadBalancer services."""
+    """Host status (conditions included); its LB ingress blanked for non-LoadBalancer services."""
     if (env.virtual.get("spec") or {}).get("type") != LOAD_BALANCER:
-        return {"loadBalancer": {}}
+        return {**(status or {}), "loadBalancer": {}}
     return status
 
 
@@ -62,7 +61,7 @@ FIELDS = FieldDirections(
 def _strip_allocations(spec: dict[str, Any]) -> None:
     if spec.get("clusterIP") != "None":
         spec.pop("clusterIP", None)
-    for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy", "healthCheckNodePort"):
+    for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
         spec.pop(key, None)
     for port in spec.get("ports") or []:
         port.pop("nodePort", None)
@@ -121,6 +120,45 @@ def _cluster_ip(svc: Mapping[str, Any]) -> str:
     return (svc.get("spec") or {}).get("clusterIP") or ""
 
 
+def _type(svc: Mapping[str, Any] | None) -> str:
+    return ((svc or {}).get("spec") or {}).get("type") or "ClusterIP"
+
+
+def switched_from_external_name(
+    vsvc: Mapping[str, Any],
+    hsvc: Mapping[str, Any],
+    virtual_old: Mapping[str, Any] | None,
+    host_old: Mapping[str, Any] | None,
+) -> bool:
+    """The virtual Service left ExternalName while the host one still is (vCluster intercepts this
+    `update` in its API proxy; a PATCH, or an update while the syncer was away, reaches the syncer).
+    Not when only the host side became ExternalName since the last sync: that type comes back."""
+    if _type(hsvc) != EXTERNAL_NAME or _type(vsvc) == EXTERNAL_NAME:
+        return False
+    virtual_same = virtual_old is not None and _type(virtual_old) == _type(vsvc)
+    host_changed = host_old is not None and _type(host_old) != EXTERNAL_NAME
+    return not (virtual_same and host_changed)
+
+
+def _with_type_switch(res: SyncResult, vsvc: Mapping[str, Any], ctx: SyncContext) -> SyncResult:
+    """The sync's host patch plus the switch away from ExternalName (the host allocates the
+    ClusterIP); the next reconcile recreates the virtual Service with it, as for any ClusterIP
+    difference (§5.1)."""
+    switch = type_switch_host_patch(vsvc, ctx)["spec"]
+    patch = dict(res.host_patch or {})
+    patch["spec"] = {**(patch.get("spec") or {}), **switch}
+    res.host_patch = patch
+    spec = dict(res.host.get("spec") or {})  # the sync's result may share it with the informer's copy
+    res.host = {**res.host, "spec": spec}
+    for key, value in switch.items():
+        if value is None:
+            spec.pop(key, None)
+        else:
+            spec[key] = json_copy(value)
+    res.requeue_after = 1.0
+    return res
+
+
 def needs_recreate(vsvc: Mapping[str, Any], hsvc: Mapping[str, Any]) -> bool:
     """The virtual service must be recreated with the host's ClusterIP (§5.1)."""
     vtype = (vsvc.get("spec") or {}).get("type") or "ClusterIP"
@@ -149,11 +187,8 @@ def sync_service(
     host_old: Mapping[str, Any] | None,
     ctx: SyncContext,
 ) -> SyncResult:
-    """Both exist: ClusterIP parity first (recreate virtual), then the field directions."""
-    vtype = (vsvc.get("spec") or {}).get("type") or "ClusterIP"
-    htype = (hsvc.get("spec") or {}).get("type") or "ClusterIP"
-    if htype == EXTERNAL_NAME and vtype != EXTERNAL_NAME and not _cluster_ip(hsvc):
-        return SyncResult(dict(vsvc), dict(hsvc), requeue_after=EXTERNAL_NAME_REQUEUE_SECONDS)
+    """Both exist: a switch away from ExternalName first (the host allocates), then ClusterIP parity
+    (recreate virtual), then the field directions."""
     if needs_recreate(vsvc, hsvc):
         name = metadata.meta(vsvc).get("name")
         return SyncResult(
@@ -171,7 +206,10 @@ def sync_service(
     def post(new_v: dict[str, Any], new_h: dict[str, Any]) -> None:
         new_h["metadata"]["annotations"].pop(c.BLOCK_DELETION_ANNOTATION, None)
 
-    return generic.sync(vsvc, hsvc, virtual_old, host_old, ctx, KIND, FIELDS, post)
+    res = generic.sync(vsvc, hsvc, virtual_old, host_old, ctx, KIND, FIELDS, post)
+    if switched_from_external_name(vsvc, hsvc, virtual_old, host_old):
+        return _with_type_switch(res, vsvc, ctx)
+    return res
 
 
 # ---------------------------------------------------------------- default/kubernetes (§5.1)
