@@ -53,6 +53,25 @@ class SyncerSpec:
     host_context: str | None = None
 
 
+def _warn_replaced_edits(cur: dict[str, Any], config: Any) -> None:
+    """The start's configuration (--config) replaces the host ConfigMap: say which live edits of
+    it that drops, so that a tightened setting is not relaxed without a word."""
+    from vcluster.config import ConfigError, config_from_config_map, diff_config
+
+    try:
+        edited = config_from_config_map(cur)
+    except ConfigError:
+        return  # an invalid edit was never applied either
+    changed = diff_config(edited, config)
+    if changed:
+        log.warning(
+            "the host ConfigMap %s had live edits that this start's configuration replaces: %s "
+            "(put them in the --config file to keep them)",
+            cur["metadata"]["name"],
+            ", ".join(changed),
+        )
+
+
 class ControlPlane:
     """Starts the parts in order and stops them in reverse."""
 
@@ -145,6 +164,7 @@ class ControlPlane:
             await host.create("v1", "configmaps", cm, spec.host_namespace)
         else:
             if cur.get("data") != cm["data"]:
+                _warn_replaced_edits(cur, spec.config)
                 cm["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
                 await host.update("v1", "configmaps", cm, spec.host_namespace)
         self.syncer = Syncer(

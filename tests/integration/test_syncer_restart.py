@@ -16,6 +16,7 @@ from .syncer_harness import (
     MANAGED_BY,
     VC_NAME,
     annotations,
+    edit_config,
     get_json,
     host_name,
     host_pods,
@@ -224,5 +225,26 @@ def test_a_host_change_after_a_sync_survives_a_kill_right_after_it(tmp_path: Pat
             what=f"the host's newer label in the virtual cluster\n{p.logs()}",
         )
         assert labels(get_json(p.kh, "service", hname, "-n", HOST_NS)).get("conf") == "h2"
+    finally:
+        p.stop()
+
+
+def test_a_restart_says_which_live_config_edits_its_config_replaces(tmp_path: Path) -> None:
+    """The start writes its configuration to `<NAME>-config`; live edits made there since are
+    replaced, and the log names them instead of relaxing e.g. a pod security level silently."""
+    p = start_pair(tmp_path)
+    try:
+        edit_config(p, lambda c: c.setdefault("policies", {}).update(podSecurityStandard="restricted"))
+        wait_until(
+            lambda: (
+                "applying configuration changes: policies.podSecurityStandard" in p.vc.log_path.read_text()
+            ),
+            15,
+            what="the live edit applied",
+        )
+        p.vc.stop()
+        p.vc.start()
+        log = p.vc.log_path.read_text()
+        assert "had live edits that this start's configuration replaces: policies.podSecurityStandard" in log
     finally:
         p.stop()

@@ -161,7 +161,9 @@ class Engine(Model):
     virtual_burst: int = Field(default=2000, ge=1)
     resync_period: float = Field(default=36000.0, **_NON_NEGATIVE)
     retry_base_delay: float = Field(default=0.005, **_POSITIVE)
-    retry_max_delay: float = Field(default=1000.0, **_POSITIVE)
+    # controller-runtime's cap is 1000 s: after a host outage of a few minutes, keys that failed
+    # all along waited about as long again before their next try. 30 s bounds the catch-up.
+    retry_max_delay: float = Field(default=30.0, **_POSITIVE)
     conflict_requeue_delay: float = Field(default=0.05, **_NON_NEGATIVE)
     watch_silence_timeout: float = Field(default=120.0, **_POSITIVE)
     mappings_gc_interval: float = Field(default=180.0, alias="mappingsGCInterval", **_POSITIVE)
