@@ -795,3 +795,37 @@ def test_metrics_bind_addresses() -> None:
         assert "experimental.syncSettings.hostMetricsBindAddress" in msg and "invalid listen address" in msg
     with pytest.raises(ConfigError, match="expected a string"):
         load_config("experimental:\n  syncSettings: {virtualMetricsBindAddress: 8080}\n")
+
+
+def test_vcluster_deployment_sections_are_accepted_and_named_as_not_used() -> None:
+    """A real vcluster.yaml carries sections for vCluster's own deployment (distro, backing store,
+    telemetry, ...): they are accepted, listed as not used, and left out of the effective config;
+    their type is still checked, and the legacy hostPathMapper reaches the pod translation."""
+    from vcluster.syncer.configctx import context_from_config
+
+    cfg = load_config(
+        "controlPlane:\n"
+        "  distro: {k8s: {enabled: true}}\n"
+        "  backingStore: {etcd: {embedded: {enabled: true}}}\n"
+        "  hostPathMapper: {enabled: true}\n"
+        "  advanced: {serviceAccount: {name: x}}\n"
+        "telemetry: {enabled: false}\n"
+        "exportKubeConfig: {context: foo}\n"
+        "rbac: {}\n"
+    )
+    assert cfg.not_used_sections() == [
+        "telemetry",
+        "exportKubeConfig",
+        "controlPlane.distro",
+        "controlPlane.backingStore",
+        "controlPlane.advanced.serviceAccount",
+    ]
+    dumped = cfg.model_dump(by_alias=True)
+    assert "telemetry" not in dumped and "distro" not in dumped["controlPlane"]
+    assert context_from_config(cfg, name="vc", host_namespace="ns").host_path_mapper
+    with pytest.raises(ConfigError, match=r"controlPlane\.distro: expected a mapping, got 5"):
+        load_config("controlPlane: {distro: 5}")
+    with pytest.raises(
+        ConfigError, match=r"controlPlane\.advanced\.virtualScheduler\.enabled: not supported"
+    ):
+        load_config("controlPlane: {advanced: {virtualScheduler: {enabled: true}}}")

@@ -103,11 +103,40 @@ class WorkloadServiceAccount(Model):
     name: OptionalName = ""
 
 
+# vCluster sections that configure its Helm deployment, not the syncer (distro, backing store,
+# telemetry, ...): accepted so that a real vcluster.yaml starts, named in a start-up warning when
+# set, and left out of the effective configuration.
+NotUsed = dict[str, Any]
+
+
+def not_used() -> Any:
+    return Field(default_factory=dict, exclude=True)
+
+
+class VirtualScheduler(Model):
+    """`controlPlane.advanced.virtualScheduler`: refused when enabled (no scheduler runs here)."""
+
+    enabled: bool = False
+
+
 class ControlPlaneAdvanced(Model):
     """`controlPlane.advanced`."""
 
     default_image_registry: str = ""
     workload_service_account: WorkloadServiceAccount = Field(default_factory=WorkloadServiceAccount)
+    virtual_scheduler: VirtualScheduler = Field(default_factory=VirtualScheduler)
+    service_account: NotUsed = not_used()
+    headless_service: NotUsed = not_used()
+    global_metadata: NotUsed = not_used()
+    pod_disruption_budget: NotUsed = not_used()
+    konnectivity: NotUsed = not_used()
+
+
+class HostPathMapper(Model):
+    """`controlPlane.hostPathMapper` (legacy): extra mounts of the original log paths (§3.7)."""
+
+    enabled: bool = False
+    central: bool = False
 
 
 class CoreDNS(Model):
@@ -124,6 +153,14 @@ class ControlPlane(Model):
     stateful_set: StatefulSet = Field(default_factory=StatefulSet)
     coredns: CoreDNS = Field(default_factory=CoreDNS)
     advanced: ControlPlaneAdvanced = Field(default_factory=ControlPlaneAdvanced)
+    host_path_mapper: HostPathMapper = Field(default_factory=HostPathMapper)
+    distro: NotUsed = not_used()
+    backing_store: NotUsed = not_used()
+    proxy: NotUsed = not_used()
+    service: NotUsed = not_used()
+    ingress: NotUsed = not_used()
+    service_monitor: NotUsed = not_used()
+    standalone: NotUsed = not_used()
 
 
 # ---- experimental
@@ -222,6 +259,25 @@ class VClusterConfig(Model):
     control_plane: ControlPlane = Field(default_factory=ControlPlane)
     experimental: Experimental = Field(default_factory=Experimental)
     logging: Logging = Field(default_factory=Logging)
+    integrations: NotUsed = not_used()
+    rbac: NotUsed = not_used()
+    plugins: NotUsed = not_used()
+    external: NotUsed = not_used()
+    telemetry: NotUsed = not_used()
+    export_kube_config: NotUsed = not_used()
+    sleep_mode: NotUsed = not_used()
+    private_nodes: NotUsed = not_used()
+    deploy: NotUsed = not_used()
+
+    def not_used_sections(self) -> list[str]:
+        """The vCluster sections given (non-empty) that this implementation does not use."""
+        out = []
+        for owner, prefix in ((self, ""), (self.control_plane, "controlPlane."),
+                              (self.control_plane.advanced, "controlPlane.advanced.")):  # fmt: skip
+            for name, field in type(owner).model_fields.items():
+                if field.exclude and getattr(owner, name):
+                    out.append(prefix + (field.alias or name))
+        return out
 
     @model_validator(mode="before")
     @classmethod

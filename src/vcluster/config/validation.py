@@ -197,4 +197,12 @@ def check_config(cfg: VClusterConfig) -> list[ConfigIssue]:
     _mappings("secrets", fh.secrets.enabled, fh.secrets.mappings, out)
     _images(cfg, out)
     _engine(cfg, out)
+    if cfg.control_plane.advanced.virtual_scheduler.enabled:
+        out.append(
+            ConfigIssue(
+                "controlPlane.advanced.virtualScheduler.enabled",
+                "not supported: this virtual cluster runs no scheduler, the host schedules its pods "
+                "(set it to false or leave it out)",
+            )
+        )
     return out

@@ -68,6 +68,8 @@ def context_from_config(
             "requests": {k: str(v) for k, v in init.resources.requests.items()},
         },
         virtual_scheduler=cfg.scheduling_in_virtual_cluster,
+        host_path_mapper=cfg.control_plane.host_path_mapper.enabled
+        and not cfg.control_plane.host_path_mapper.central,
         host_minor=host_minor,
         pod_security_standard=cfg.policies.pod_security_standard,
         real_nodes=cfg.real_nodes,

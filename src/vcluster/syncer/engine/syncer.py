@@ -510,6 +510,11 @@ class Syncer:
         unsupported = [f"{d}.{k}" for d, k in self.config.enabled_kinds() if k not in served[d]]
         if unsupported:
             log.warning("not synced by this engine (enabled in the config): %s", ", ".join(unsupported))
+        if not_used := self.config.not_used_sections():
+            log.warning(
+                "set in the config but not used here (they configure vCluster's own deployment): %s",
+                ", ".join(not_used),
+            )
         for option in self.config.unimplemented():
             log.warning("not implemented by this engine (set in the config): %s", option)
         for direction, kind in self.config.enabled_kinds():
