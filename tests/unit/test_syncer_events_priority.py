@@ -88,6 +88,7 @@ def _events_engine(host_pods: _Cache, virtual_pods: _Cache, created: list[dict])
         ctx=context_from_config(load_config("{}"), name="my-vcluster", host_namespace="hns"),
         controllers={"pods": SimpleNamespace(queue=WorkQueue("pods"), hinf=host_pods, vinf=virtual_pods)},
         mapping_lookup=lambda kind, ns, name: None,  # the pod's mapping is not saved yet
+        virtual_namespaces=_Cache({"metadata": {"name": "team"}}),
         writer=SimpleNamespace(create_virtual=create_virtual),
         metrics=SimpleNamespace(syncs=SimpleNamespace(labels=lambda *a: metric)),
     )

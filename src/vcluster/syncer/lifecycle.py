@@ -37,6 +37,10 @@ def host_only(
     """Host exists, virtual does not: (decision, reason)."""
     if metadata.annotations_of(host).get(c.SKIP_BACKSYNC_ANNOTATION) == "true":
         return "skip", "host object has skip-backsync"
+    if delete_under_way(host):
+        # ShouldDeleteHostObject holds (§8.5) and the delete was sent: every later update of the
+        # terminating object would send it again (without a grace period to shorten, §3.11)
+        return "skip", "host object is being deleted"
     if kind in ALWAYS_DELETE_HOST:
         return "delete_host", "virtual object was deleted"
     if virtual_seen_before or metadata.should_delete_host_object(host, kind):
@@ -55,6 +59,16 @@ def virtual_only(
     if host_seen_before and kind in DELETE_VIRTUAL_WHEN_HOST_GONE:
         return "delete_virtual", "host object was deleted"
     return "create_host", "virtual object without host counterpart"
+
+
+def delete_under_way(obj: Mapping[str, Any], grace_seconds: int | None = None) -> bool:
+    """Whether a delete of `obj` (with `grace_seconds`, None = the object's default) would change
+    nothing: it is terminating already (deletionTimestamp set) and the grace period asked for does
+    not shorten the one it is terminating with (only a shorter one is worth propagating, §3.11)."""
+    if not metadata.is_deleting(obj):
+        return False
+    current = metadata.meta(obj).get("deletionGracePeriodSeconds")
+    return grace_seconds is None or not isinstance(current, int) or grace_seconds >= current
 
 
 def host_delete(host: Mapping[str, Any], reason: str) -> Delete:

@@ -15,6 +15,7 @@ from vcluster.client import ApiError, WorkQueue
 from vcluster.jsonbytes import lasting_dumps
 from vcluster.syncer import kinds, metadata
 from vcluster.syncer.engine.controller import conflict_tolerant
+from vcluster.syncer.engine.nodes import log_decision
 from vcluster.syncer.resources import event as eventres
 
 if TYPE_CHECKING:
@@ -43,6 +44,14 @@ def _kept(vevent: dict[str, Any]) -> bytes:
 
 
 _KEPT_META = ("name", "namespace", "uid", "resourceVersion")
+
+
+def _namespace_refused(e: ApiError) -> bool:
+    """A create refused because the namespace is gone (404) or terminating (403 with the
+    NamespaceTerminating cause): our namespace cache was behind."""
+    causes = e.details.get("causes") or []
+    terminating = any(isinstance(x, dict) and x.get("reason") == "NamespaceTerminating" for x in causes)
+    return e.not_found or (e.forbidden and terminating)
 
 
 class EventController:
@@ -127,6 +136,11 @@ class EventController:
             async with asyncio.timeout(EVENTS_YIELD_SECONDS):
                 await pods.queue.idle.wait()
 
+    def _namespace_closed(self, ns: str) -> bool:
+        """The virtual namespace is missing or terminating: no event is created in it (§5.5)."""
+        nsobj = self.engine.virtual_namespaces.get(ns)
+        return nsobj is None or metadata.is_deleting(nsobj)
+
     async def reconcile(self, host_name: str) -> None:
         await self._pods_first()
         hevent = self.hevents.get(host_name, self.engine.ctx.host_namespace)
@@ -145,13 +159,23 @@ class EventController:
         cm = metadata.meta(current) if current is not None else {}
         if (cm.get("namespace"), cm.get("name")) != (ns, name):
             current = None
+        href = f"{self.engine.ctx.host_namespace}/{host_name}"
         if current is None:
+            if self._namespace_closed(ns):
+                log.debug(
+                    "not copying host event %s: virtual namespace %s is missing or terminating", href, ns
+                )
+                return
             # most host events are new: create first, read only when it exists already
             try:
                 self._written[host_name] = _kept(await self.engine.writer.create_virtual(kinds.EVENT, want))
+                log_decision(log, "Create virtual", "event", f"{ns}/{name}", href)
                 self.engine.metrics.syncs.labels("event", "create_virtual").inc()
                 return
             except ApiError as e:
+                if _namespace_refused(e):
+                    log.debug("not copying host event %s: %s", href, e.message)
+                    return
                 if not e.already_exists:
                     raise
             current = await self.engine.virtual.get("v1", "events", name, ns)
@@ -159,6 +183,7 @@ class EventController:
         if patch:
             try:
                 written = await self.engine.writer.patch_virtual(kinds.EVENT, current, patch)
+                log_decision(log, "Update virtual", "event", f"{ns}/{name}", href)
                 self._written[host_name] = _kept(written)
             except ApiError as e:
                 self._written.pop(host_name, None)  # someone else changed or deleted it: read again

@@ -141,9 +141,28 @@ def node_needed(
 # ---------------------------------------------------------------- node services (§9.3)
 
 
+SERVICE_CLUSTER_LABEL = "vcluster.loft.sh/belongs-to"
+SERVICE_NODE_LABEL = "vcluster.loft.sh/node"
+# host addresses a proxied kubelet's own addresses replace (vCluster keeps ExternalIP/ExternalDNS)
+PROXIED_ADDRESS_TYPES = ("Hostname", "InternalIP", "InternalDNS")
+
+
 def node_service_name(ctx: SyncContext, node: str) -> str:
     """Host Service proxying the kubelet of virtual node `node`."""
     return safe_concat_name(ctx.vcluster, "node", node.replace(".", "-"))
+
+
+def is_node_service(svc: Mapping[str, Any], ctx: SyncContext, node: str) -> bool:
+    """Whether host Service `svc` is this virtual cluster's node Service of `node` (the
+    `belongs-to` and `node` labels it was created with, in the host namespace): only such a
+    Service is used for the node's address or deleted with the node."""
+    m, labels = metadata.meta(svc), metadata.labels_of(svc)
+    return (
+        m.get("namespace") == ctx.host_namespace
+        and m.get("name") == node_service_name(ctx, node)
+        and labels.get(SERVICE_CLUSTER_LABEL) == ctx.vcluster
+        and labels.get(SERVICE_NODE_LABEL) == node
+    )
 
 
 def node_service(ctx: SyncContext, node: str, vcluster_service: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,7 +173,7 @@ def node_service(ctx: SyncContext, node: str, vcluster_service: Mapping[str, Any
         "metadata": {
             "name": node_service_name(ctx, node),
             "namespace": ctx.host_namespace,
-            "labels": {"vcluster.loft.sh/belongs-to": ctx.vcluster, "vcluster.loft.sh/node": node},
+            "labels": {SERVICE_CLUSTER_LABEL: ctx.vcluster, SERVICE_NODE_LABEL: node},
         },
         "spec": {
             "ports": [
@@ -268,7 +287,8 @@ def real_node(
     base["spec"] = spec
     status = json_copy(hnode.get("status") or {})
     if ctx.proxy_kubelets_by_hostname or ctx.proxy_kubelets_by_ip:
-        status["addresses"] = node_addresses(name, ctx, node_service_ip)
+        kept = [a for a in status.get("addresses") or [] if a.get("type") not in PROXIED_ADDRESS_TYPES]
+        status["addresses"] = node_addresses(name, ctx, node_service_ip) + kept
     status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": KUBELET_PORT}}
     if ctx.clear_image_status:
         status.pop("images", None)
