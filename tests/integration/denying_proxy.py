@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import yaml
 from aiohttp import web
 
 from .loopthread import LoopThread
@@ -97,3 +98,20 @@ class DenyingProxy(LoopThread):
             except (ConnectionError, aiohttp.ClientError):
                 pass  # the client went away (a watch it stopped)
             return out
+
+
+def write_kubeconfig(path: Path, proxy: DenyingProxy, token: str) -> Path:
+    """A kubeconfig at `path` reaching the host through `proxy` with the host's `token`."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "h", "cluster": {"server": proxy.url}}],
+                "users": [{"name": "u", "user": {"token": token}}],
+                "contexts": [{"name": "h", "context": {"cluster": "h", "user": "u"}}],
+                "current-context": "h",
+            }
+        )
+    )
+    return path

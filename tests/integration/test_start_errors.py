@@ -8,10 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from .conftest import Server
-from .denying_proxy import DenyingProxy
+from .denying_proxy import DenyingProxy, write_kubeconfig
 from .syncer_harness import (
     HOST_NS,
     VC_NAME,
@@ -77,19 +75,7 @@ def test_a_host_namespace_the_syncer_may_not_read_stops_the_start_with_the_reaso
     proxy = DenyingProxy(host.url, host.ca_file, "locked", "configmaps")
     try:
         proxy.start()
-        kc = tmp_path / "host-via-proxy.kubeconfig"
-        kc.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "h", "cluster": {"server": proxy.url}}],
-                    "users": [{"name": "u", "user": {"token": host.token}}],
-                    "contexts": [{"name": "h", "context": {"cluster": "h", "user": "u"}}],
-                    "current-context": "h",
-                }
-            )
-        )
+        kc = write_kubeconfig(tmp_path / "host-via-proxy.kubeconfig", proxy, host.token)
         cfg = tmp_path / "vcluster.yaml"
         cfg.write_text(IMPORT_LOCKED)
         t0 = time.monotonic()

@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from .conftest import Kubectl
-from .denying_proxy import DenyingProxy
+from .denying_proxy import DenyingProxy, write_kubeconfig
 from .syncer_harness import (
     HostCluster,
     Pair,
@@ -40,18 +39,7 @@ def _via(proxy: DenyingProxy, host: HostCluster, where: Path) -> HostCluster:
     """A stand-in for `host` whose kubeconfig points at the proxy (what `vcluster start` reads)."""
     stand_in = HostCluster(where)
     where.mkdir(parents=True)
-    stand_in.kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "h", "cluster": {"server": proxy.url}}],
-                "users": [{"name": "u", "user": {"token": host.token}}],
-                "contexts": [{"name": "h", "context": {"cluster": "h", "user": "u"}}],
-                "current-context": "h",
-            }
-        )
-    )
+    write_kubeconfig(stand_in.kubeconfig, proxy, host.token)
     return stand_in
 
 
