@@ -154,6 +154,13 @@ class HostLease:
         while True:
             await asyncio.sleep(RENEW_EVERY)
             try:
+                try:  # from the lease as we last wrote it: one request while nobody else writes it
+                    body = self._body(self._lease, time.time())
+                    self._lease = await self.host.update(API, "leases", body, self.namespace)
+                    continue
+                except ApiError as e:
+                    if not e.conflict:
+                        raise
                 cur = await self.host.get(API, "leases", self.lease_name, self.namespace)
                 holder = (cur.get("spec") or {}).get("holderIdentity")
                 if holder != self.identity:
