@@ -279,6 +279,8 @@ def test_invalid_config_stops_start(tmp_path: Path, config: str, expected: list[
     assert p.returncode != 0
     for path in expected:
         assert path in p.stderr, p.stderr
+    if "podz" in config:  # the key's line in the file, as `vcluster create -f` gives it
+        assert "line 5: sync.toHost.podz: " in p.stderr, p.stderr
     assert "ready at" not in p.stdout
     assert not (tmp_path / "vc" / "state.db").exists()
 

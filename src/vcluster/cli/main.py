@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,6 +44,23 @@ def run_async(coro: object) -> None:
 @click.version_option(__version__, prog_name="vcluster")
 def main() -> None:
     """Virtual Kubernetes clusters inside one namespace of a host cluster."""
+
+
+def _config_problems(e: Any, config_file: Path | None) -> str:
+    """`invalid configuration:` and one line per problem, with its line in the file when found."""
+    from vcluster.cli.valuesfile import key_line
+
+    text = None
+    if config_file is not None:
+        try:
+            text = config_file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            text = None
+    lines = []
+    for issue in e.issues:
+        ln = key_line(text, issue.path) if issue.path and text is not None else None
+        lines.append(f"line {ln}: {issue}" if ln else str(issue))
+    return "invalid configuration:\n" + "\n".join(lines)
 
 
 def _sync_failure(e: Exception, where: str) -> str:
@@ -267,7 +285,7 @@ def start(
     try:
         cfg = load_config(config_file)
     except ConfigError as e:
-        raise click.ClickException(f"invalid configuration:\n{e}") from None
+        raise click.ClickException(_config_problems(e, config_file)) from None
     from vcluster.apiserver.validation import is_dns1123_label
 
     if is_dns1123_label(name):
