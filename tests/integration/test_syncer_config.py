@@ -177,6 +177,7 @@ def test_pod_security_baseline_rejects(
     assert get_json(p.kh, "pod", host_name(name, ns), "-n", HOST_NS) is None
     vp = get_json(p.kv, "pod", name, "-n", ns)
     assert vp is not None and not (vp.get("spec") or {}).get("nodeName")
+    assert f"Not syncing pod {ns}/{name}: " in p.vc.log_path.read_text()  # the decision is logged
 
 
 def _set_switches(cfg: dict[str, Any], *, all_cms: bool, ingresses: bool) -> None:

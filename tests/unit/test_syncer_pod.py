@@ -903,6 +903,10 @@ def test_deletion_decisions() -> None:
     v["metadata"].update(deletionTimestamp="2025-01-01T00:00:00Z", deletionGracePeriodSeconds=5)
     (d,) = podres.deletion_decision(v, host)
     assert (d.side, d.grace_seconds, d.uid) == ("host", 5, "huid")
+    # both terminating: the host's grace is passed on only when it is shorter (a longer one cannot
+    # change a deletion under way, and sending it again on every update would be a loop of writes)
+    assert podres.deletion_decision(v, h) == []
+    v["metadata"]["deletionGracePeriodSeconds"] = 30
     (d,) = podres.deletion_decision(v, h)
     assert (d.side, d.grace_seconds) == ("virtual", 10)
     v["metadata"]["deletionGracePeriodSeconds"] = 10

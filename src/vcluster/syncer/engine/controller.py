@@ -236,6 +236,8 @@ class SyncController:
             )
             return
         if ks.direction == "to_host" and not ks.wants(virtual):
+            if lifecycle.delete_under_way(host):
+                return  # deleted already, waiting for its finalizers
             await self._delete(
                 lifecycle.host_delete(host, "virtual object is not used any more"), virtual, host
             )
@@ -349,7 +351,11 @@ class SyncController:
                 return
             if blocked.requeue_after:
                 raise Requeue(blocked.requeue_after, blocked.reason)
-            self.log.debug("not syncing %s %s: %s", ks.name, key, blocked.reason)
+            if blocked.event:  # a refusal the user is told about (pod security, ...): a decision
+                fields = {"action": "skip", "kind": ks.name, "virtual": key}
+                self.log.info("Not syncing %s %s: %s", ks.name, key, blocked.reason, extra={"fields": fields})
+            else:
+                self.log.debug("not syncing %s %s: %s", ks.name, key, blocked.reason)
             return
         if metadata.is_deleting(virtual):
             return  # finalizers of the virtual object are not the host's business

@@ -8,7 +8,7 @@ from typing import Any
 
 from vcluster.apiserver.patch import json_copy
 from vcluster.syncer import constants as c
-from vcluster.syncer import generic, kinds, metadata, podsecurity
+from vcluster.syncer import generic, kinds, lifecycle, metadata, podsecurity
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.gojson import go_json_string, owner_references_json
 from vcluster.syncer.merge import (
@@ -419,7 +419,10 @@ def deletion_decision(vpod: Mapping[str, Any], hpod: Mapping[str, Any]) -> list[
         grace = (vpod.get("spec") or {}).get("terminationGracePeriodSeconds")
         grace = DEFAULT_GRACE_SECONDS if grace is None else grace
         return [Delete("virtual", "host pod is being deleted", grace, vm.get("uid"))]
-    if hdel and vdel and vm.get("deletionGracePeriodSeconds") != hm.get("deletionGracePeriodSeconds"):
+    host_grace = hm.get("deletionGracePeriodSeconds")
+    if hdel and vdel and isinstance(host_grace, int) and not lifecycle.delete_under_way(vpod, host_grace):
+        # only a shorter grace changes a deletion under way (a longer one would be sent again on
+        # every update of the pair for nothing)
         return [
             Delete(
                 "virtual",
