@@ -236,6 +236,17 @@ def test_config_edit_applies_without_restart(selective: Pair) -> None:
         )
         assert get_json(p.kh, "configmap", host_name("unused", ns), "-n", HOST_NS) is None
         assert p.vc.alive() and p.vc.pid == pid
+        # and the editor is told where they look: an event on the ConfigMap
+        ev = wait_until(
+            lambda: [
+                e
+                for e in events_for(p.kh, HOST_NS, f"{VC_NAME}-config")
+                if e.get("reason") == "InvalidConfig"
+            ],
+            10,
+            what="an InvalidConfig event on the host ConfigMap",
+        )
+        assert ev[0]["type"] == "Warning" and "sync.toHost.bogus: unknown key" in ev[0]["message"], ev[0]
     finally:
         cm = _config_map(p)
         cm["data"]["config.yaml"] = original

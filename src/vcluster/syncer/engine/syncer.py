@@ -143,6 +143,7 @@ class Syncer:
         self.virtual_informers = virtual_informers or SharedInformers(virtual, **informer_options)
         self.host_informers = SharedInformers(host, **informer_options)
         self.virtual_events = EventRecorder(virtual, "vcluster-syncer")
+        self.host_events = EventRecorder(host, "vcluster-syncer")  # about host objects (the config)
         self.controllers: dict[str, SyncController] = {}
         self.extra: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -647,6 +648,9 @@ class Syncer:
             new = config_from_config_map(cm)
         except ConfigError as e:
             log.error("ignoring the edited configuration, it is invalid:\n%s", e)
+            # where the editor looks: `kubectl describe configmap <name>-config`
+            msg = f"the edited configuration is invalid and was not applied (the running one stays): {e}"
+            self.host_events.event(cm, "Warning", "InvalidConfig", msg[:1024])
             return
         changed = diff_config(self.config, new)
         if not changed:
@@ -784,6 +788,8 @@ class Syncer:
         self._tasks.clear()
         with contextlib.suppress(Exception):
             await self.virtual_events.close()
+        with contextlib.suppress(Exception):
+            await self.host_events.close()
         if self._own_virtual_informers:
             await self.virtual_informers.stop()
         await self.host_informers.stop()
