@@ -102,9 +102,10 @@ class PodSyncer(KindSyncer):
         assert self.engine is not None
         eng = self.engine
         for ref in tr.refs:
-            plural = {"ConfigMap": "configmaps", "Secret": "secrets"}.get(getattr(ref, "kind", ""))
-            controller = eng.controllers.get(plural) if plural else None
-            if controller is None or not ref.host_name:
+            if ref.kind not in ("ConfigMap", "Secret") or ref.group or not ref.host_name:
+                continue
+            controller = eng.controller_for(ref.group, ref.kind)
+            if controller is None:
                 continue
             host = controller.hinf.get(ref.host_name, ref.host_namespace or None)
             kind = controller.ks.hkind
@@ -226,8 +227,7 @@ class PodSyncer(KindSyncer):
         res.requeue_after = res.requeue_after or 0.5
 
     async def current_references(self, virtual: Mapping[str, Any]) -> list[Any]:
-        assert self.engine is not None
-        return list(podres.references(virtual, self.engine.ctx))  # without minting tokens
+        return self.references(virtual, None)  # from the pod alone, without minting tokens
 
     def references(self, virtual: Mapping[str, Any], translation: Translation | None) -> list[Any]:
         return (

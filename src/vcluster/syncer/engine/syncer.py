@@ -161,6 +161,12 @@ class Syncer:
         """Reverse name lookup through the mappings store (owners and references)."""
         return self.mappings.virtual_for_host(kind, host_namespace, host_name)
 
+    def controller_for(self, group: str, kind: str) -> SyncController | None:
+        """The running to-host controller of a kind, by API group and Kind name."""
+        return next(
+            (c for c in self.controllers.values() if (c.ks.kind.group, c.ks.kind.kind) == (group, kind)), None
+        )
+
     def owner_lookup(self, kind: Any, host_namespace: str, host_name: str) -> tuple[str, str] | None:
         """The store's half of `IsManaged`: only objects this syncer synced (owners)."""
         return self.mappings.owner_for_host(kind, host_namespace, host_name)
@@ -760,14 +766,7 @@ class Syncer:
                 log.exception("mapping GC failed")
 
     async def _owner_exists(self, owner: Reference) -> bool:
-        c = next(
-            (
-                c
-                for c in self.controllers.values()
-                if (c.ks.kind.group, c.ks.kind.kind) == (owner.group, owner.kind)
-            ),
-            None,
-        )
+        c = self.controller_for(owner.group, owner.kind)
         if c is None:
             return True  # not ours to judge (the kind is not synced now)
         v = c.vinf.get(owner.name, owner.namespace or None)
