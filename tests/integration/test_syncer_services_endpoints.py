@@ -237,6 +237,19 @@ def test_kubernetes_endpoints_mirror_host_vcluster_endpoints(pair: Pair) -> None
 
     ep = wait_until(mirrored, 15, what="default/kubernetes endpoints mirroring the host")
     assert ep["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"] == "true"
+    # the EndpointSlice kube-apiserver keeps beside them follows, and comes back when deleted
+    want_endpoints = [{"addresses": ["10.9.8.7"], "conditions": {"ready": True}}]
+
+    def slice_mirrored() -> dict | None:
+        es = get_json(p.kv, "endpointslices.discovery.k8s.io", "kubernetes", "-n", "default")
+        return es if es is not None and es.get("endpoints") == want_endpoints else None
+
+    es = wait_until(slice_mirrored, 15, what="default/kubernetes EndpointSlice mirroring the host")
+    assert es["ports"] == [{"name": "https", "port": 8443, "protocol": "TCP"}]
+    assert es["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
+    p.kv.run("delete", "endpointslices.discovery.k8s.io", "kubernetes", "-n", "default")
+    es2 = wait_until(slice_mirrored, 15, what="default/kubernetes EndpointSlice recreated")
+    assert es2["metadata"]["uid"] != es["metadata"]["uid"]
     # the host object is not the syncer's: left as it is
     host = get_json(p.kh, "endpoints", VC_NAME, "-n", HOST_NS)
     assert host is not None and OBJECT_NAME not in annotations(host)

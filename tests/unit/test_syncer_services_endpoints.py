@@ -130,6 +130,49 @@ def test_kubernetes_endpoints_patch() -> None:
     assert endpoints.kubernetes_endpoints_patch(virtual, host) == ("", None)
 
 
+def test_kubernetes_endpoint_slice_patch() -> None:
+    want_ep = {
+        "subsets": [
+            {
+                "addresses": [{"ip": "10.0.0.1"}],
+                "notReadyAddresses": [{"ip": "10.0.0.2"}],
+                "ports": [{"name": "https", "port": 8443, "protocol": "TCP"}],
+            }
+        ]
+    }
+    action, body = endpoints.kubernetes_endpoint_slice_patch(None, want_ep)
+    assert action == "create" and body is not None
+    assert body["metadata"]["labels"] == {"kubernetes.io/service-name": "kubernetes"}
+    assert body["addressType"] == "IPv4"
+    assert body["ports"] == [{"name": "https", "port": 8443, "protocol": "TCP"}]
+    assert body["endpoints"] == [
+        {"addresses": ["10.0.0.1"], "conditions": {"ready": True}},
+        {"addresses": ["10.0.0.2"], "conditions": {"ready": False}},
+    ]
+    # the bootstrap slice (the virtual API server's own address) is patched to the host's
+    virtual = {
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"team": "x"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+    }
+    action, patch = endpoints.kubernetes_endpoint_slice_patch(virtual, want_ep)
+    assert action == "patch" and patch is not None
+    assert patch["metadata"] == {"labels": {"kubernetes.io/service-name": "kubernetes"}}
+    assert patch["endpoints"] == body["endpoints"] and patch["ports"] == body["ports"]
+    current = {**virtual, **{k: body[k] for k in ("endpoints", "ports")}}
+    current["metadata"] = {"labels": {"team": "x", "kubernetes.io/service-name": "kubernetes"}}
+    assert endpoints.kubernetes_endpoint_slice_patch(current, want_ep) == ("", None)
+    # the address type is immutable: a host that moved to IPv6 means a new slice
+    v6 = {"subsets": [{"addresses": [{"ip": "fd00::1"}], "ports": [{"name": "https", "port": 8443}]}]}
+    action, body = endpoints.kubernetes_endpoint_slice_patch(current, v6)
+    assert action == "recreate" and body is not None and body["addressType"] == "IPv6"
+    assert body["endpoints"] == [{"addresses": ["fd00::1"], "conditions": {"ready": True}}]
+    # no subsets on the host: an empty slice
+    action, patch = endpoints.kubernetes_endpoint_slice_patch(current, {"subsets": []})
+    assert action == "patch" and patch == {"endpoints": [], "ports": []}
+
+
 class Cache:
     """An informer stand-in: `get(name, namespace)` over a dict, always listed."""
 

@@ -57,6 +57,7 @@ class SyncController:
         self._conflicts: dict[str, int] = {}  # key -> 409s in a row
         self.vinf.add_handler(self._on_virtual)
         self.hinf.add_handler(self._on_host)
+        ks.attach(self)
 
     def decision(
         self, action: str, ns: str, name: str, host: Mapping[str, Any] | None, detail: str = ""

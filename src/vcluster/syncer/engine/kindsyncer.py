@@ -79,6 +79,9 @@ class KindSyncer:
         )
 
     # ---- the three cases
+    def attach(self, controller: Any) -> None:
+        """Called once by the kind's SyncController: extra event sources it needs (none by default)."""
+
     def adopts(self, host: Mapping[str, Any]) -> bool:
         """A host object this virtual cluster did not make that the syncer still handles (host
         volumes bound to its claims); all others not managed by it are left alone."""

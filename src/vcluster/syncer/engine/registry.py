@@ -124,14 +124,44 @@ class EndpointsSyncer(KindSyncer):
             return ctx.host_namespace, self.engine.name
         return super().host_name(ctx, namespace, name)
 
+    def attach(self, controller: Any) -> None:
+        """A change of the virtual `default/kubernetes` EndpointSlice brings the mirror back."""
+        slices = kinds.ENDPOINT_SLICE
+        self._vslices = controller.engine.virtual_informers.informer(slices.api_version, slices.plural)
+
+        def on_slice(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+            m = metadata.meta(obj)
+            if (m.get("namespace"), m.get("name")) == KUBERNETES:
+                controller.enqueue(*KUBERNETES)
+
+        self._vslices.add_handler(on_slice)
+
     async def _mirror_kubernetes(self, virtual: Mapping[str, Any] | None, host: Mapping[str, Any]) -> None:
-        """vCluster's k8sdefaultendpoint controller: the host endpoints, `https` port only."""
+        """vCluster's k8sdefaultendpoint controller: the host endpoints, `https` port only, and the
+        EndpointSlice kube-apiserver keeps beside them (vCluster writes it only when the Endpoints
+        changed; here it is compared every time, so an edited or deleted slice comes back)."""
         assert self.engine is not None
+        writer = self.engine.writer
         action, body = endpoints.kubernetes_endpoints_patch(virtual, host)
         if action == "create" and body is not None:
-            await self.engine.writer.create_virtual(self.kind, body)
+            await writer.create_virtual(self.kind, body)
         elif action == "patch" and body and virtual is not None:
-            await self.engine.writer.patch_virtual(self.kind, virtual, body)
+            await writer.patch_virtual(self.kind, virtual, body)
+        slices = kinds.ENDPOINT_SLICE
+        current = self._vslices.get(KUBERNETES[1], KUBERNETES[0])
+        action, body = endpoints.kubernetes_endpoint_slice_patch(
+            current, endpoints.kubernetes_endpoints(host)
+        )
+        if action == "recreate" and current is not None:
+            uid = metadata.meta(current).get("uid")
+            await writer.delete(
+                writer.virtual, slices, current, Delete("virtual", "address type changed", uid=uid)
+            )
+            action = "create"
+        if action == "create" and body is not None:
+            await writer.create_virtual(slices, body)
+        elif action == "patch" and body and current is not None:
+            await writer.patch_virtual(slices, current, body)
 
     # ---- vCluster's ReconcileStart (§5.2)
     def _host_service_has_selector(self, namespace: str, name: str) -> bool:

@@ -127,3 +127,68 @@ def kubernetes_endpoints_patch(
     if not semantic_equal(virtual.get("subsets") or [], want.get("subsets") or []):
         patch["subsets"] = want.get("subsets") or []
     return ("patch", patch) if patch else ("", None)
+
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def _all_ipv6(addresses: list[Mapping[str, Any]]) -> bool:
+    return bool(addresses) and all(":" in str(a.get("ip", "")) for a in addresses)
+
+
+def kubernetes_endpoint_slice(want_endpoints: Mapping[str, Any]) -> dict[str, Any]:
+    """Virtual `default/kubernetes` EndpointSlice made from its Endpoints, as kube-apiserver's
+    endpointSliceFromEndpoints does (first subset; ready and not-ready addresses of its family)."""
+    out: dict[str, Any] = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {SERVICE_NAME_LABEL: "kubernetes"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [],
+    }
+    subsets = want_endpoints.get("subsets") or []
+    if not subsets:
+        return out
+    subset = subsets[0]
+    out["ports"] = [
+        {"name": p.get("name", ""), "port": p.get("port"), "protocol": p.get("protocol", "TCP")}
+        for p in subset.get("ports") or []
+    ]
+    ready, not_ready = subset.get("addresses") or [], subset.get("notReadyAddresses") or []
+    ipv6 = _all_ipv6([*ready, *not_ready])
+    if ipv6:
+        out["addressType"] = "IPv6"
+    for addrs, is_ready in ((ready, True), (not_ready, False)):
+        for a in addrs:
+            if (":" in str(a.get("ip", ""))) != ipv6:
+                continue
+            ep: dict[str, Any] = {"addresses": [a.get("ip", "")], "conditions": {"ready": is_ready}}
+            for src, dst in (("targetRef", "targetRef"), ("nodeName", "nodeName")):
+                if a.get(src):
+                    ep[dst] = json_copy(a[src])
+            out["endpoints"].append(ep)
+    return out
+
+
+def kubernetes_endpoint_slice_patch(
+    virtual: Mapping[str, Any] | None, want_endpoints: Mapping[str, Any]
+) -> tuple[str, dict[str, Any] | None]:
+    """("create", body) / ("recreate", body) / ("patch", merge patch) / ("", None): the virtual
+    `default/kubernetes` EndpointSlice made to match its Endpoints (other labels are left alone;
+    "recreate" when the address type, which is immutable, changes)."""
+    want = kubernetes_endpoint_slice(want_endpoints)
+    if virtual is None:
+        return "create", want
+    if virtual.get("addressType") != want["addressType"]:
+        return "recreate", want
+    patch: dict[str, Any] = {}
+    if metadata.labels_of(virtual).get(SERVICE_NAME_LABEL) != "kubernetes":
+        patch["metadata"] = {"labels": {SERVICE_NAME_LABEL: "kubernetes"}}
+    for field in ("endpoints", "ports"):
+        if not semantic_equal(virtual.get(field) or [], want.get(field) or []):
+            patch[field] = want.get(field) or []
+    return ("patch", patch) if patch else ("", None)
