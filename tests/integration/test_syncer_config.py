@@ -258,6 +258,23 @@ def test_config_edit_applies_without_restart(selective: Pair) -> None:
     )
 
 
+def test_deleted_config_map_is_written_again(selective: Pair) -> None:
+    """Deleting `<name>-config` does not lose the configuration: the running one is written back."""
+    p = selective
+    pid = p.vc.pid
+    before = _config_map(p)
+    p.kh("delete", "configmap", f"{VC_NAME}-config", "-n", HOST_NS)
+    cm = wait_until(
+        lambda: get_json(p.kh, "configmap", f"{VC_NAME}-config", "-n", HOST_NS),
+        10,
+        what="the config ConfigMap written again",
+    )
+    assert cm["metadata"]["uid"] != before["metadata"]["uid"]
+    assert yaml.safe_load(cm["data"]["config.yaml"]) == yaml.safe_load(before["data"]["config.yaml"])
+    assert p.vc.alive() and p.vc.pid == pid
+    assert "was deleted: written again with the running configuration" in p.vc.log_path.read_text()
+
+
 @pytest.mark.parametrize(
     ("config", "expected"),
     [

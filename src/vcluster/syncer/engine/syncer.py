@@ -41,6 +41,8 @@ log = logging.getLogger("vcluster.syncer")
 DNS_SERVICE = ("kube-system", "kube-dns")
 # seconds a host list may be refused (401/403/404) at start before the start gives up
 HOST_REFUSED_GRACE = 10.0
+# seconds after `<name>-config` was deleted before it is written again (unless it came back)
+CONFIG_RESTORE_DELAY = 1.0
 
 
 class SyncMetrics:
@@ -602,6 +604,8 @@ class Syncer:
                         await self._sync_kubernetes_service()
                     elif what == "config":
                         await self._reload_config()
+                    elif what == "config-restore":
+                        await self._restore_config_map()
                     elif what == "coredns":
                         await self.extra["coredns"].apply()
                 except ApiError as e:
@@ -641,6 +645,28 @@ class Syncer:
     def _on_config_map(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         if event != "delete":
             self._kick("config")
+        else:  # a moment later, so that a delete-and-create (`kubectl replace --force`) is not raced
+            asyncio.get_running_loop().call_later(CONFIG_RESTORE_DELAY, self._kick, "config-restore")
+
+    async def _restore_config_map(self) -> None:
+        """`<name>-config` was deleted: write it again with the running configuration, which stays."""
+        from vcluster.config import effective_config_map
+
+        if self._config_cm.get(f"{self.name}-config", self.host_namespace) is not None:
+            return
+        cm = effective_config_map(self.config, self.name, self.host_namespace)
+        try:
+            await self.host.create("v1", "configmaps", cm, self.host_namespace)
+        except ApiError as e:
+            if not e.already_exists:
+                raise
+            return
+        log.warning(
+            "host ConfigMap %s/%s was deleted: written again with the running configuration "
+            "(edit it to change the configuration)",
+            self.host_namespace,
+            cm["metadata"]["name"],
+        )
 
     async def _reload_config(self) -> None:
         """Apply an edited `<name>-config` ConfigMap: sync switches at once, the rest on restart."""
