@@ -87,6 +87,9 @@ class ControlPlane:
         self.metrics_endpoints: Any = None
 
     async def start(self) -> None:
+        # a host that cannot be used stops the start before anything is written to the data dir
+        if self.cfg.syncer is not None:
+            await self._connect_host(self.cfg.syncer)
         await self.server.start()
         want_controllers = self.cfg.controllers is None or bool(self.cfg.controllers)
         if want_controllers or self.cfg.hostsim is not None or self.cfg.syncer is not None:
@@ -126,10 +129,9 @@ class ControlPlane:
         if self.cfg.syncer is not None:
             await self._start_syncer(self.cfg.syncer)
 
-    async def _start_syncer(self, spec: SyncerSpec) -> None:
+    async def _connect_host(self, spec: SyncerSpec) -> None:
+        """The host client, and the host namespace read (made when missing): the first host request."""
         from vcluster.client import ApiError, Client
-        from vcluster.config import effective_config_map
-        from vcluster.syncer.engine.syncer import Syncer
 
         self.host_client = host = await Client.from_kubeconfig(
             spec.host_kubeconfig, spec.host_context, user_agent="vcluster-syncer"
@@ -147,6 +149,13 @@ class ControlPlane:
                 except ApiError as e2:
                     if not (e2.already_exists or e2.forbidden):
                         raise
+
+    async def _start_syncer(self, spec: SyncerSpec) -> None:
+        from vcluster.client import ApiError
+        from vcluster.config import effective_config_map
+        from vcluster.syncer.engine.syncer import Syncer
+
+        host = self.host_client
         # before anything is written to the host: refuse a second syncer for this virtual cluster
         # or a second virtual cluster in the namespace (they would delete each other's objects)
         from vcluster.syncer.engine.ownership import HostLease, instance_identity

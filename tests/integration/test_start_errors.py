@@ -46,6 +46,23 @@ def test_unreachable_host(tmp_path: Path) -> None:
     assert p.returncode != 0
     assert f"Error: cannot reach the host cluster (--host-kubeconfig {kc}): " in p.stderr
     assert "127.0.0.1:1" in p.stderr and "cannot listen" not in p.stderr
+    # nothing was made: the data dir of a first start that could not reach its host does not exist
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_name_too_long_for_its_statefulset_is_refused(tmp_path: Path) -> None:
+    """The same rule as `vcluster create`: at most 52 characters (pod NAME-0's revision hash label)."""
+    kc = tmp_path / "kc"
+    kc.write_text(KUBECONFIG)
+    p = subprocess.run(
+        [sys.executable, "-m", "vcluster", "start", "--name", "a" * 53, "--data-dir", str(tmp_path / "d"),
+         "--host-kubeconfig", str(kc), "--host-namespace", "ns"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert p.returncode == 2, p.stderr
+    assert "Invalid value for --name: invalid vCluster name" in p.stderr
+    assert "use at most 52 lower-case letters" in p.stderr
+    assert not (tmp_path / "d").exists()
 
 
 def test_broken_host_kubeconfig(tmp_path: Path) -> None:

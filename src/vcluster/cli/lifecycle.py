@@ -17,15 +17,26 @@ from vcluster.cli.records import Record
 DEFAULT_TIMEOUT = 120.0
 
 
-def validate_name(name: str) -> None:
-    """A vCluster name must be a DNS label short enough for `NAME-0` pods and their hashes."""
+NAME_MAX = 52  # StatefulSet NAME: its pods' controller-revision-hash label NAME-<10 chars> is <= 63
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a vCluster (a DNS label short enough for `NAME-0` pods and their
+    revision hashes; the same rule for `create`, `start` and `manifests`), or None."""
     from vcluster.apiserver.validation import is_dns1123_label
 
-    if is_dns1123_label(name) or len(name) > 52:
-        raise ui.CliError(
-            f"invalid vCluster name {name!r}: use at most 52 lower-case letters, digits and '-', "
+    if is_dns1123_label(name) or len(name) > NAME_MAX:
+        return (
+            f"invalid vCluster name {name!r}: use at most {NAME_MAX} lower-case letters, digits and '-', "
             "starting and ending with a letter or digit"
         )
+    return None
+
+
+def validate_name(name: str) -> None:
+    problem = name_problem(name)
+    if problem is not None:
+        raise ui.CliError(problem)
 
 
 def validate_namespace(namespace: str) -> None:

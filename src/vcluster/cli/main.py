@@ -287,11 +287,10 @@ def start(
     except ConfigError as e:
         raise click.ClickException(_config_problems(e, config_file)) from None
     from vcluster.apiserver.validation import is_dns1123_label
+    from vcluster.cli.lifecycle import name_problem
 
-    if is_dns1123_label(name):
-        raise click.BadParameter(
-            f"{name!r} must be a DNS label (lower case letters, digits, '-')", param_hint="--name"
-        )
+    if (problem := name_problem(name)) is not None:
+        raise click.BadParameter(problem, param_hint="--name")
     if is_dns1123_label(host_namespace):
         raise click.BadParameter(
             f"{host_namespace!r} is not a valid namespace name", param_hint="--host-namespace"
