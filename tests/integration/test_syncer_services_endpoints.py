@@ -212,6 +212,19 @@ def test_ingress_class_selector(pair: Pair) -> None:
     wait_until(lambda: _warning(p, ns, "blocked", text), 10, what="warning on the blocked ingress")
     text = 'did not sync ingress "missing" to host because the ingress class "nope" couldn\'t be reached'
     wait_until(lambda: _warning(p, ns, "missing", text), 10, what="warning on the missing-class ingress")
+    # the host class gains the selected label, the missing class appears: their ingresses follow
+    # without any change to the ingresses themselves
+    p.kh("label", "ingressclass", "other", "tenant=mine")
+    p.kh.apply(
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\n"
+        "metadata: {name: nope, labels: {tenant: mine}}\nspec: {controller: example.com/ingress}\n"
+    )
+    for name in ("blocked", "missing"):
+        wait_until(
+            lambda n=name: get_json(p.kh, "ingress", host_name(n, ns), "-n", HOST_NS),
+            15,
+            what=f"{name} synced once its class is selected",
+        )
 
 
 HOST_VC_ENDPOINTS = f"""\

@@ -211,6 +211,20 @@ class EndpointSliceSyncer(KindSyncer):
 class IngressSyncer(KindSyncer):
     """Ingresses; with `fromHost.ingressClasses.selector`, only those of a selected host class (§5.3)."""
 
+    _controller: Any = None
+    _watching_classes = False
+
+    def attach(self, controller: Any) -> None:
+        self._controller = controller
+
+    def _on_class(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """A host IngressClass changed (labels, created, deleted): its ingresses are checked again."""
+        name = metadata.meta(obj).get("name")
+        for ving in self._controller.vinf.list():
+            if (ving.get("spec") or {}).get("ingressClassName") == name:
+                m = metadata.meta(ving)
+                self._controller.enqueue(m.get("namespace", ""), m.get("name", ""))
+
     def _class_block(self, virtual: Mapping[str, Any]) -> Blocked | None:
         assert self.engine is not None
         if ingress.class_to_check(virtual, self.engine.ctx) is None:
@@ -218,6 +232,9 @@ class IngressSyncer(KindSyncer):
         # the from-host IngressClass controller's informer (shared), running with the selector
         ic = kinds.INGRESS_CLASS
         classes = self.engine.host_informers.informer(ic.api_version, ic.plural)
+        if not self._watching_classes and self._controller is not None:
+            self._watching_classes = True  # from the first check on: the selector may come with a reload
+            classes.add_handler(self._on_class)
         if not classes.has_synced:
             return Blocked("host ingress classes not listed yet", requeue_after=1.0)
         ev = ingress.ingress_precondition(virtual, self.engine.ctx, classes.get)
