@@ -168,6 +168,39 @@ def test_a_foreign_service_with_a_node_service_name_is_left_alone(pair: Pair) ->
     p.kh("delete", "service", svc_name, "-n", HOST_NS)
 
 
+def test_a_node_service_left_without_its_node_is_deleted(pair: Pair) -> None:
+    """§9.3: node Services whose virtual node no longer exists (deleted while the syncer was down)
+    are looked for every 4 s and deleted; a Service of ours for a node in use is kept."""
+    p, ns = pair, virtual_namespace(pair.kv, "sweep")
+    p.kv.create(pod_manifest("keeper", ns))
+    vpod = wait_until(lambda: pod_running(p.kv, "keeper", ns), 30, what="keeper pod Running")
+    used = vpod["spec"]["nodeName"]
+    used_svc = wait_until(
+        lambda: get_json(
+            p.kh, "service", safe_concat_name(VC_NAME, "node", used.replace(".", "-")), "-n", HOST_NS
+        ),
+        15,
+        what="the node service of the node in use",
+    )
+    taken = set(_fake_nodes(p))
+    node = next(name_of(n) for n in items(p.kh, "nodes") if name_of(n) not in taken)
+    svc_name = safe_concat_name(VC_NAME, "node", node.replace(".", "-"))
+    p.kh.apply(
+        f"apiVersion: v1\nkind: Service\nmetadata:\n  name: {svc_name}\n  namespace: {HOST_NS}\n"
+        f"  labels: {{vcluster.loft.sh/belongs-to: {VC_NAME}, vcluster.loft.sh/node: {node}}}\n"
+        "spec:\n  ports: [{name: kubelet, port: 10250, targetPort: 8443}]\n"
+    )
+    wait_until(
+        lambda: get_json(p.kh, "service", svc_name, "-n", HOST_NS) is None,
+        15,
+        what="the node service without a node deleted",
+    )
+    assert f"Delete host node-service {node} (host {HOST_NS}/{svc_name})" in p.vc.log_path.read_text()
+    kept = get_json(p.kh, "service", used_svc["metadata"]["name"], "-n", HOST_NS)
+    assert kept is not None and kept["metadata"]["uid"] == used_svc["metadata"]["uid"]
+    _cleanup_pod(p, ns, "keeper")
+
+
 def _event_errors(p: Pair) -> float:
     return sum(
         v

@@ -5,6 +5,7 @@ by the node queue's reconcile of that node, so the writes for one node never run
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ log = logging.getLogger("vcluster.syncer.node")
 BY_NODE = "spec.nodeName"
 ENSURE_WAIT = 2.0  # seconds a pod's sync waits for the node queue to create the node it runs on
 NODE_SERVICE = "node-service"  # the `kind` of node Service log lines
+SWEEP_INTERVAL = 4.0  # §9.3: seconds between looks for node Services whose virtual node is gone
+BY_VCLUSTER = noderes.SERVICE_CLUSTER_LABEL  # index of the host Services by that label
 
 
 def log_decision(
@@ -38,6 +41,11 @@ def log_decision(
 def _fields(action: str, name: str) -> dict[str, Any]:
     """The JSON fields of a log line about node `name` whose text the spec gives (§8.7, §9.1)."""
     return {"fields": {"action": action, "kind": "node", "virtual": name, "host": name}}
+
+
+def _belongs_to(svc: dict[str, Any]) -> list[str]:
+    value = metadata.labels_of(svc).get(BY_VCLUSTER)
+    return [value] if value else []
 
 
 def _node_of(pod: dict[str, Any]) -> list[str]:
@@ -59,6 +67,7 @@ class NodeController:
         self.hnodes = engine.host_informers.informer("v1", "nodes") if engine.ctx.real_nodes else None
         self._service_ips: dict[str, str] = {}  # node Service name -> ClusterIP (immutable)
         self._foreign: set[str] = set()  # node Service names held by a Service not ours (warned)
+        self._orphans: set[str] = set()  # node Service names the sweep found without a node
         for inf in (self.vpods, self.hpods):
             inf.add_handler(self._on_pod)
             with contextlib.suppress(ValueError):  # shared informers: another part may have it
@@ -121,7 +130,61 @@ class NodeController:
         return self._needed(metadata.meta(hnode).get("name", ""))
 
     async def run(self, workers: int) -> None:
-        await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
+        sweeper = asyncio.create_task(self._sweep_loop(), name="node-service-sweep")
+        try:
+            await self.queue.run(conflict_tolerant(self.queue, self.reconcile, self.engine), workers=workers)
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                await self.sweep_node_services()
+            except ApiError as e:
+                log.debug("looking for node services without a node failed: %s", e.message)
+            except Exception:
+                log.exception("looking for node services without a node failed")
+
+    async def _our_node_services(self) -> list[dict[str, Any]]:
+        """The host Services labelled as this virtual cluster's: from the services controller's
+        informer (indexed by the label), else listed (services not synced)."""
+        ctx = self.engine.ctx
+        services = self.engine.controllers.get("services")
+        if services is not None:
+            inf = services.hinf
+            if not inf.has_index(BY_VCLUSTER):
+                inf.add_index(BY_VCLUSTER, _belongs_to)
+            return inf.by_index(BY_VCLUSTER, ctx.vcluster)
+        items, _ = await self.engine.host.list_all(
+            "v1", "services", ctx.host_namespace, label_selector=f"{BY_VCLUSTER}={ctx.vcluster}"
+        )
+        return items
+
+    async def sweep_node_services(self) -> int:
+        """§9.3: node Services of virtual nodes that no longer exist (deleted while the syncer was
+        down, or by hand) go to the node queue, whose reconcile deletes them; the node's absence is
+        read again uncached first, as vCluster does. The number found."""
+        ctx = self.engine.ctx
+        found = 0
+        for svc in await self._our_node_services():
+            node = metadata.labels_of(svc).get(noderes.SERVICE_NODE_LABEL, "")
+            if not node or not noderes.is_node_service(svc, ctx, node) or metadata.is_deleting(svc):
+                continue
+            if self.vnodes.get(node) is not None or self._wanted(node):
+                continue
+            try:
+                await self.engine.virtual.get("v1", "nodes", node)
+                continue
+            except ApiError as e:
+                if not e.not_found:
+                    raise
+            self._orphans.add(metadata.meta(svc).get("name", ""))
+            self.queue.add(node)
+            found += 1
+        return found
 
     async def reconcile(self, name: str) -> None:
         if self._real():
@@ -270,8 +333,9 @@ class NodeController:
         `only_known`, only when this process uses it (a node deleted by someone else)."""
         ctx = self.engine.ctx
         svc_name = noderes.node_service_name(ctx, name)
-        if only_known and svc_name not in self._service_ips:
+        if only_known and svc_name not in self._service_ips and svc_name not in self._orphans:
             return
+        self._orphans.discard(svc_name)
         svc = await self._host_service(svc_name)
         if svc is not None and noderes.is_node_service(svc, ctx, name) and not metadata.is_deleting(svc):
             log_decision(
