@@ -85,6 +85,12 @@ def test_metrics_are_served_at_the_configured_addresses(setup: tuple[Pair, str, 
             what=f"syncer metrics on {port}",
         )
         assert "# TYPE vcluster_syncer_queue_depth gauge" in text
+        # read from the queues when scraped: a counter of retries, and client-go's workqueue names
+        assert "# TYPE vcluster_syncer_retries_total counter" in text
+        assert 'vcluster_syncer_queue_depth{kind="configmap"}' in text
+        adds = [ln for ln in text.splitlines() if ln.startswith('workqueue_adds_total{name="configmap"}')]
+        assert adds and float(adds[0].split()[1]) >= 1, adds
+        assert 'workqueue_depth{name="node"}' in text and 'workqueue_retries_total{name="pod"}' in text
         assert "apiserver_request_total" in text  # the process's one registry, as controller-runtime's
         # the store's gauges are read when collected, here as on the API port
         gauges = {

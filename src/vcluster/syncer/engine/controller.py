@@ -159,8 +159,6 @@ class SyncController:
             raise
         finally:
             metrics.latency.labels(self.ks.name).observe(time.perf_counter() - started)
-            metrics.depth.labels(self.ks.name).set(len(self.queue))
-            metrics.retries.labels(self.ks.name).set(getattr(self.queue, "retries_total", 0))
 
     def _error_event(self, key: str, err: Exception) -> None:
         ns, name = split_key(key)
@@ -461,9 +459,9 @@ class SyncController:
 def conflict_tolerant(queue: WorkQueue, fn: Any, engine: Any) -> Any:
     """A queue worker calling `fn(key)` that treats 409s (a concurrent write, or a create that
     lost a race) as a quiet requeue after the engine's conflict delay instead of an error with
-    backoff, and measures every call like a SyncController's reconcile (latency, errors, queue
-    depth, retries), labelled with the queue's name: the metrics of the engine's other
-    controllers (events, nodes, classes, imports, fake volumes, ...)."""
+    backoff, and measures every call like a SyncController's reconcile (latency, errors; queue
+    depth and retries are read when scraped), labelled with the queue's name: the metrics of the
+    engine's other controllers (events, nodes, classes, imports, fake volumes, ...)."""
     kind, metrics = queue.name, engine.metrics
 
     async def work(key: str) -> None:
@@ -480,7 +478,5 @@ def conflict_tolerant(queue: WorkQueue, fn: Any, engine: Any) -> Any:
             raise
         finally:
             metrics.latency.labels(kind).observe(time.perf_counter() - started)
-            metrics.depth.labels(kind).set(len(queue))
-            metrics.retries.labels(kind).set(queue.retries_total)
 
     return work

@@ -8,11 +8,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from vcluster.client import ApiError, Client, SharedInformers, strip_managed_fields
 from vcluster.config import VClusterConfig
@@ -45,9 +46,41 @@ HOST_REFUSED_GRACE = 10.0
 CONFIG_RESTORE_DELAY = 1.0
 
 
+class QueueCollector:
+    """The work queues' figures, read when scraped (nothing to do per reconcile): ours per kind,
+    and client-go's `workqueue_*` names (labelled `name`) that dashboards for vCluster's
+    controller-runtime syncer read."""
+
+    def __init__(self, queues: Callable[[], Iterable[Any]]) -> None:
+        self._queues = queues
+
+    def describe(self) -> list[Any]:
+        return []  # queues come and go with live configuration changes
+
+    def collect(self) -> Iterator[Any]:
+        depth = GaugeMetricFamily("vcluster_syncer_queue_depth", "Queued keys per kind", labels=["kind"])
+        retries = CounterMetricFamily(
+            "vcluster_syncer_retries", "Rate-limited requeues (after a failure) per kind", labels=["kind"]
+        )
+        w_depth = GaugeMetricFamily("workqueue_depth", "Current depth of workqueue", labels=["name"])
+        w_adds = CounterMetricFamily(
+            "workqueue_adds", "Total number of adds handled by workqueue", labels=["name"]
+        )
+        w_retries = CounterMetricFamily(
+            "workqueue_retries", "Total number of retries handled by workqueue", labels=["name"]
+        )
+        for q in self._queues():
+            depth.add_metric([q.name], len(q))
+            retries.add_metric([q.name], q.retries_total)
+            w_depth.add_metric([q.name], len(q))
+            w_adds.add_metric([q.name], q.adds_total)
+            w_retries.add_metric([q.name], q.retries_total)
+        yield from (depth, retries, w_depth, w_adds, w_retries)
+
+
 class SyncMetrics:
     def __init__(self, registry_: CollectorRegistry | None) -> None:
-        r = registry_ or CollectorRegistry()
+        r = self.registry = registry_ or CollectorRegistry()
         self.latency = Histogram(
             "vcluster_syncer_reconcile_seconds", "Reconcile latency per kind", ["kind"], registry=r,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
@@ -58,10 +91,15 @@ class SyncMetrics:
         self.errors = Counter(
             "vcluster_syncer_errors_total", "Failed reconciles per kind", ["kind"], registry=r
         )
-        self.depth = Gauge("vcluster_syncer_queue_depth", "Queued keys per kind", ["kind"], registry=r)
-        self.retries = Gauge(
-            "vcluster_syncer_retries", "Rate-limited requeues per kind", ["kind"], registry=r
-        )
+
+    def watch_queues(self, queues: Callable[[], Iterable[Any]]) -> None:
+        """Report the queues `queues()` returns at each scrape (until `close`)."""
+        self._queue_collector = QueueCollector(queues)
+        self.registry.register(self._queue_collector)
+
+    def close(self) -> None:
+        with contextlib.suppress(KeyError, AttributeError):
+            self.registry.unregister(self._queue_collector)
 
 
 def virtual_names(text: str, host_namespace: str, hname: str, namespace: str, name: str) -> str:
@@ -126,6 +164,7 @@ class Syncer:
         self.mappings = MappingStore(store)
         self.bases = BaseStore(store)
         self.metrics = SyncMetrics(metrics_registry)
+        self.metrics.watch_queues(self._queues)
         self.writer = Writer(
             virtual,
             host,
@@ -799,7 +838,15 @@ class Syncer:
         h = c.hinf.get(owner.host_name, owner.host_namespace or None)
         return v is not None or h is not None
 
+    def _queues(self) -> Iterator[Any]:
+        """The work queues running now (the kinds' and the other controllers')."""
+        for c in itertools.chain(list(self.controllers.values()), list(self.extra.values())):
+            q = getattr(c, "queue", None)
+            if q is not None:
+                yield q
+
     async def stop(self) -> None:
+        self.metrics.close()
         with contextlib.suppress(Exception):
             await self.bases.flush()
         self._tasks.extend([*self._controller_tasks.values(), *self._extra_tasks.values()])
