@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from vcluster.client import WorkQueue
 from vcluster.syncer.engine import events
+from vcluster.syncer.kinds import POD
 
 
 def _controller(queue: WorkQueue | None) -> events.EventController:
@@ -84,9 +85,13 @@ def _events_engine(host_pods: _Cache, virtual_pods: _Cache, created: list[dict])
 
     metric = SimpleNamespace(inc=lambda: None)
     ec = object.__new__(events.EventController)
+    pods = SimpleNamespace(
+        queue=WorkQueue("pods"), hinf=host_pods, vinf=virtual_pods, ks=SimpleNamespace(kind=POD)
+    )
     ec.engine = SimpleNamespace(  # type: ignore[assignment]
         ctx=context_from_config(load_config("{}"), name="my-vcluster", host_namespace="hns"),
-        controllers={"pods": SimpleNamespace(queue=WorkQueue("pods"), hinf=host_pods, vinf=virtual_pods)},
+        controllers={"pods": pods},
+        controller_for=lambda group, kind: pods if (group, kind) == ("", "Pod") else None,
         mapping_lookup=lambda kind, ns, name: None,  # the pod's mapping is not saved yet
         virtual_namespaces=_Cache({"metadata": {"name": "team"}}),
         writer=SimpleNamespace(create_virtual=create_virtual),

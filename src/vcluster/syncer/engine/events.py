@@ -26,9 +26,11 @@ log = logging.getLogger("vcluster.syncer.event")
 EVENTS_YIELD_SECONDS = 1.0
 _INVOLVED_TRIES = 10  # 0.1 s, 0.2 s, ... apart: 5.5 s in all
 
-_KIND_BY_NAME = {
-    k.kind: k for k in (kinds.POD, kinds.SERVICE, kinds.SECRET, kinds.CONFIGMAP, kinds.ENDPOINTS)
-}
+# §5: the involved-object kinds whose host events are copied (core group; vCluster's table lists
+# the misspelt kind `Endpoint`, here it is `Endpoints`), each while its to-host controller runs
+INVOLVED_KINDS = frozenset(
+    k.kind for k in (kinds.POD, kinds.SERVICE, kinds.SECRET, kinds.CONFIGMAP, kinds.ENDPOINTS)
+)
 
 
 def _kept(vevent: dict[str, Any]) -> bytes:
@@ -85,8 +87,8 @@ class EventController:
 
     def _synced(self, kind: str) -> tuple[kinds.Kind | None, Any]:
         """The Kind of an involved-object kind name and its running SyncController, if any."""
-        k = _KIND_BY_NAME.get(kind)
-        return k, (self.engine.controllers.get(k.plural) if k is not None else None)
+        controller = self.engine.controller_for("", kind) if kind in INVOLVED_KINDS else None
+        return (controller.ks.kind, controller) if controller is not None else (None, None)
 
     def _lookup(self, kind: str, host_name: str) -> dict[str, Any] | None:
         """The virtual object an event's involved host object stands for: the mappings store, else
