@@ -1,7 +1,9 @@
 """The simulated host (`vcluster hostsim`) against our API server, checked with the real kubectl.
 
 One API server and one hostsim process (3 nodes, short timings) per module; every test works in
-its own namespace and leaves the nodes as it found them."""
+its own namespace and leaves the nodes as it found them. The server publishes `kube-root-ca.crt`
+in every namespace, as kube-controller-manager does: the kubelet mounts it into every pod with a
+ServiceAccount token and would not start a pod without it."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.integration
 
 NODES = ["hostsim-node-1", "hostsim-node-2", "hostsim-node-3"]
 READY = re.compile(r"vcluster hostsim ready: .* kubelet https://([\d.]+):(\d+)")
+CONTROLLERS = "serviceaccount,namespace,root-ca-cert-publisher"
 
 
 class HostSimProcess:
@@ -75,6 +78,17 @@ class HostSimProcess:
             self.proc.stdout.close()
         self.proc = None
         return rc
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The API server with the controllers a real control plane has for pods to start."""
+    s = Server(tmp_path_factory.mktemp("srv") / "vc", controllers=CONTROLLERS)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -356,6 +370,104 @@ def test_requests_beyond_capacity_stay_pending(k: Kubectl) -> None:
     )
     _, rows = parse_table(k("get", "pods", "-n", ns))
     assert rows[0]["STATUS"] == "Pending" and rows[0]["READY"] == "0/1"
+
+
+# ---------------------------------------------------------------------------- configmaps and secrets
+def first_state(k: Kubectl, ns: str, name: str) -> dict[str, Any]:
+    """The state of the pod's first container, {} before the kubelet wrote one."""
+    statuses = get_pod(k, ns, name)["status"].get("containerStatuses") or [{}]
+    return statuses[0].get("state") or {}
+
+
+def warnings(k: Kubectl, ns: str, name: str, reason: str) -> list[dict[str, Any]]:
+    return [e for e in events(k, ns, name) if e["reason"] == reason and e["type"] == "Warning"]
+
+
+CM_VOLUME = """\
+  volumes:
+  - name: cfg
+    configMap:
+      name: app-config
+"""
+CM_MOUNT = (
+    "  - name: vol\n    image: nginx:1.27\n    volumeMounts:\n    - name: cfg\n      mountPath: /etc/app\n"
+)
+CM_ENV = """\
+  - name: env
+    image: nginx:1.27
+    env:
+    - name: MODE
+      valueFrom:
+        configMapKeyRef:
+          name: app-config
+          key: mode
+"""
+
+
+def test_pods_wait_for_a_missing_configmap_volume_or_env_reference(k: Kubectl) -> None:
+    ns = namespace(k, "hs-cm")
+    k.apply(
+        pod_yaml("vol", extra_spec=CM_VOLUME, containers=CM_MOUNT)
+        + "---\n"
+        + pod_yaml("env", containers=CM_ENV),
+        "-n",
+        ns,
+    )
+    # the volume: ContainerCreating, FailedMount retried (one event, counted)
+    mount = wait_until(
+        lambda: [e for e in warnings(k, ns, "vol", "FailedMount") if e.get("count", 0) >= 2],
+        15,
+        0.2,
+        "FailedMount x2",
+    )
+    assert len(mount) == 1, mount
+    assert (
+        mount[0]["message"] == 'MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found'
+    )
+    assert mount[0]["source"]["component"] == "kubelet" and "fieldPath" not in mount[0]["involvedObject"]
+    st = get_pod(k, ns, "vol")["status"]
+    assert st["phase"] == "Pending" and "podIP" not in st
+    assert st["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
+    # the environment: the sandbox runs, the container cannot be created
+    want = {
+        "waiting": {"reason": "CreateContainerConfigError", "message": 'configmap "app-config" not found'}
+    }
+    wait_until(lambda: first_state(k, ns, "env") == want, 15, 0.2, "CreateContainerConfigError")
+    st = get_pod(k, ns, "env")["status"]
+    assert st["phase"] == "Pending" and st["podIP"]
+    conds = {c["type"]: c["status"] for c in st["conditions"]}
+    assert conds["PodReadyToStartContainers"] == "True" and conds["Ready"] == "False"
+    (failed,) = wait_until(lambda: warnings(k, ns, "env", "Failed"), 10, 0.2, "Failed event")
+    assert failed["message"] == 'Error: configmap "app-config" not found'
+    assert failed["involvedObject"]["fieldPath"] == "spec.containers{env}"
+    assert not warnings(k, ns, "env", "FailedMount") and not [
+        e for e in events(k, ns, "env") if e["reason"] == "Started"
+    ]
+    _, rows = parse_table(k("get", "pods", "-n", ns))
+    assert {r["NAME"]: r["STATUS"] for r in rows} == {
+        "env": "CreateContainerConfigError",
+        "vol": "ContainerCreating",
+    }
+
+    # the ConfigMap appears without the key: the volume mounts, the env still misses its key
+    k("create", "configmap", "app-config", "-n", ns, "--from-literal=other=x")
+    wait_ready(k, ns, "vol")
+    missing_key = {
+        "waiting": {
+            "reason": "CreateContainerConfigError",
+            "message": "couldn't find key mode in ConfigMap hs-cm/app-config",
+        }
+    }
+    wait_until(lambda: first_state(k, ns, "env") == missing_key, 10, 0.2, "the missing key")
+    assert get_pod(k, ns, "env")["status"]["phase"] == "Pending"
+    # ... which is added: the container starts at once (no waiting for the 10 s retry)
+    t0 = time.monotonic()
+    k("patch", "configmap", "app-config", "-n", ns, "-p", '{"data":{"mode":"fast"}}')
+    wait_ready(k, ns, "env")
+    assert time.monotonic() - t0 < 8
+    st = get_pod(k, ns, "env")["status"]
+    assert st["phase"] == "Running" and "running" in st["containerStatuses"][0]["state"]
+    assert {e["reason"] for e in events(k, ns, "env")} >= {"Pulled", "Failed", "Created", "Started"}
 
 
 # ---------------------------------------------------------------------------- logs

@@ -1,4 +1,5 @@
-"""Pod statuses, generated logs, the kubelet log endpoint and the API server's pods/log checks."""
+"""Pod statuses, the ConfigMap/Secret checks before a pod starts, generated logs, the kubelet log
+endpoint and the API server's pods/log checks."""
 
 from __future__ import annotations
 
@@ -14,8 +15,19 @@ from vcluster.apiserver.errors import StatusError
 from vcluster.apiserver.podlogs import choose_container, kubelet_location, log_params
 from vcluster.hostsim.kubeletserver import KubeletServer, LogRequestError, log_source
 from vcluster.hostsim.loggen import LogSource, rfc3339_nano
+from vcluster.hostsim.podrefs import (
+    CONFIGMAP,
+    SECRET,
+    Failure,
+    RefKey,
+    config_failures,
+    keys_only,
+    mount_failures,
+)
 from vcluster.hostsim.podstatus import (
     CONDITION_ORDER,
+    config_blocked,
+    config_error_status,
     creating_status,
     finished_status,
     image_id,
@@ -124,6 +136,254 @@ def test_creating_and_finished_statuses() -> None:
     assert conds["Ready"]["reason"] == "PodCompleted" and conds["Ready"]["status"] == "False"
     assert conds["PodReadyToStartContainers"]["status"] == "False"
     assert done["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+
+
+# ---------------------------------------------------------------------------- configmaps and secrets
+def objects(named: dict[str, dict[str, Any]] | None = None) -> Any:
+    """A lookup over objects in namespace ns keyed `cm/<name>` or `secret/<name>`."""
+    store: dict[RefKey, dict[str, Any]] = {}
+    for arg, obj in (named or {}).items():
+        kind, _, name = arg.partition("/")
+        store[("ns", CONFIGMAP if kind == "cm" else SECRET, name)] = obj
+    return store.get
+
+
+def mounted(volumes: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    """A pod whose container mounts every volume of `volumes`."""
+    mounts = [{"name": v["name"], "mountPath": f"/{v['name']}"} for v in volumes]
+    return pod(containers=[{"name": "app", "image": "x", "volumeMounts": mounts}], volumes=volumes, **spec)
+
+
+def messages(failures: list[Failure]) -> list[str]:
+    return [f.mount_message for f in failures]
+
+
+def test_missing_configmap_and_secret_volumes_fail_with_the_kubelet_messages() -> None:
+    p = mounted(
+        [
+            {"name": "cfg", "configMap": {"name": "app-config"}},
+            {"name": "creds", "secret": {"secretName": "db"}},
+            {"name": "opt", "configMap": {"name": "nope", "optional": True}},
+            {"name": "scratch", "emptyDir": {}},
+        ]
+    )
+    failures = mount_failures(p, objects())
+    assert messages(failures) == [
+        'MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found',
+        'MountVolume.SetUp failed for volume "creds" : secret "db" not found',
+    ]
+    assert [f.refs for f in failures] == [(("ns", CONFIGMAP, "app-config"),), (("ns", SECRET, "db"),)]
+    assert mount_failures(p, objects({"cm/app-config": {}, "secret/db": {"data": {"x": "eA=="}}})) == []
+
+
+def test_missing_keys_of_volumes() -> None:
+    items = [{"key": "a", "path": "a"}, {"key": "b", "path": "b"}]
+    p = mounted(
+        [
+            {"name": "cfg", "configMap": {"name": "c", "items": items}},
+            {"name": "creds", "secret": {"secretName": "s", "items": items}},
+            {"name": "opt", "configMap": {"name": "c", "items": items, "optional": True}},
+        ]
+    )
+    look = objects({"cm/c": {"data": {"a": "1"}}, "secret/s": {"data": {"a": "MQ=="}}})
+    assert messages(mount_failures(p, look)) == [
+        'MountVolume.SetUp failed for volume "cfg" : configmap references non-existent config key: b',
+        'MountVolume.SetUp failed for volume "creds" : references non-existent secret key: b',
+    ]
+    # a ConfigMap volume takes binaryData keys too
+    look = objects(
+        {"cm/c": {"data": {"a": "1"}, "binaryData": {"b": "Mg=="}}, "secret/s": {"data": {"a": "", "b": ""}}}
+    )
+    assert mount_failures(p, look) == []
+
+
+def test_projected_sources_aggregate_like_the_kubelet() -> None:
+    token_volume = {
+        "name": "kube-api-access-x",
+        "projected": {
+            "sources": [
+                {"serviceAccountToken": {"path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace"}]}},
+            ]
+        },
+    }
+    p = mounted([token_volume])
+    assert messages(mount_failures(p, objects())) == [
+        'MountVolume.SetUp failed for volume "kube-api-access-x" : configmap "kube-root-ca.crt" not found'
+    ]
+    assert messages(mount_failures(p, objects({"cm/kube-root-ca.crt": {"data": {}}}))) == [
+        'MountVolume.SetUp failed for volume "kube-api-access-x" : '
+        "configmap references non-existent config key: ca.crt"
+    ]
+    assert mount_failures(p, objects({"cm/kube-root-ca.crt": {"data": {"ca.crt": "PEM"}}})) == []
+    both = mounted(
+        [{"name": "all", "projected": {"sources": [{"configMap": {"name": "a"}}, {"secret": {"name": "b"}}]}}]
+    )
+    (f,) = mount_failures(both, objects())
+    assert f.error == '[configmap "a" not found, secret "b" not found]'
+    assert f.refs == (("ns", CONFIGMAP, "a"), ("ns", SECRET, "b"))
+
+
+def test_unmounted_volumes_are_not_set_up() -> None:
+    p = pod(volumes=[{"name": "cfg", "configMap": {"name": "gone"}}])
+    assert mount_failures(p, objects()) == []
+    # an init container's or a device mapping counts
+    p = pod(
+        volumes=[{"name": "cfg", "configMap": {"name": "gone"}}],
+        initContainers=[{"name": "i", "image": "x", "volumeDevices": [{"name": "cfg", "devicePath": "/d"}]}],
+    )
+    assert [f.name for f in mount_failures(p, objects())] == ["cfg"]
+
+
+def test_environment_references() -> None:
+    envs = [
+        {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "o", "key": "k", "optional": True}}},
+        {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "a"}}},
+        {"name": "S", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "s"}}},
+    ]
+    p = pod(
+        containers=[
+            {"name": "app", "image": "x", "env": envs},
+            {"name": "side", "image": "x", "envFrom": [{"secretRef": {"name": "all"}}]},
+            {"name": "plain", "image": "x", "env": [{"name": "X", "value": "1"}]},
+        ]
+    )
+
+    def errors(look: Any) -> list[tuple[str, str, str]]:
+        return [(f.field, f.name, f.error) for f in config_failures(p, look)]
+
+    assert errors(objects()) == [
+        ("containers", "app", 'configmap "cfg" not found'),
+        ("containers", "side", 'secret "all" not found'),
+    ]
+    # a ConfigMap's binaryData does not feed env; a missing key names the object
+    look = objects({"cm/cfg": {"binaryData": {"a": "MQ=="}}, "secret/sec": {"data": {}}, "secret/all": {}})
+    assert errors(look) == [("containers", "app", "couldn't find key a in ConfigMap ns/cfg")]
+    look = objects({"cm/cfg": {"data": {"a": "1"}}, "secret/sec": {"data": {}}, "secret/all": {}})
+    assert errors(look) == [("containers", "app", "couldn't find key s in Secret ns/sec")]
+    look = objects({"cm/cfg": {"data": {"a": "1"}}, "secret/sec": {"data": {"s": ""}}, "secret/all": {}})
+    assert errors(look) == []
+    # envFrom is resolved before env
+    first = pod(
+        containers=[
+            {
+                "name": "c",
+                "image": "x",
+                "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "late", "key": "a"}}}],
+                "envFrom": [
+                    {"configMapRef": {"name": "early"}},
+                    {"prefix": "P_", "secretRef": {"name": "o", "optional": True}},
+                ],
+            }
+        ]
+    )
+    assert [f.error for f in config_failures(first, objects())] == ['configmap "early" not found']
+
+
+def test_a_blocked_init_container_holds_up_the_rest() -> None:
+    ref = {"valueFrom": {"secretKeyRef": {"name": "token", "key": "t"}}}
+    p = pod(
+        initContainers=[
+            {"name": "ok", "image": "x"},
+            {"name": "needs", "image": "x", "env": [{"name": "T", **ref}]},
+            {"name": "also", "image": "x", "env": [{"name": "T", **ref}]},
+        ],
+        containers=[{"name": "app", "image": "x", "env": [{"name": "T", **ref}]}],
+    )
+    (f,) = config_failures(p, objects())
+    assert (f.field, f.name, f.error, f.refs) == (
+        "initContainers",
+        "needs",
+        'secret "token" not found',
+        (("ns", SECRET, "token"),),
+    )
+
+
+def test_pods_without_references_have_nothing_to_wait_for() -> None:
+    def never(ref: RefKey) -> None:
+        raise AssertionError(f"looked up {ref}")
+
+    p = pod(volumes=[{"name": "tmp", "emptyDir": {}}])
+    assert mount_failures(p, never) == [] and config_failures(p, never) == []
+
+
+def test_keys_only_keeps_identity_and_key_names() -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "c",
+            "namespace": "ns",
+            "uid": "u",
+            "resourceVersion": "7",
+            "annotations": {"big": "x" * 1000},
+            "managedFields": [{}],
+        },
+        "data": {"a": "long value"},
+        "binaryData": {"b": "Zm9v"},
+    }
+    assert keys_only(cm) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "ns", "uid": "u", "resourceVersion": "7"},
+        "data": {"a": ""},
+        "binaryData": {"b": ""},
+    }
+
+
+def test_config_error_status_runs_what_can_run() -> None:
+    p = pod(
+        initContainers=[{"name": "init", "image": "busybox"}],
+        containers=[{"name": "web", "image": "nginx"}, {"name": "app", "image": "app:1"}],
+    )
+    msg = 'configmap "x" not found'
+    st = config_error_status(p, "h", "10.244.1.2", T0, {("containers", "app"): msg})
+    assert st["phase"] == "Pending" and st["podIP"] == "10.244.1.2"
+    web, app = st["containerStatuses"]
+    assert web["state"] == {"running": {"startedAt": rfc3339(T0)}} and web["ready"] and web["containerID"]
+    assert app["state"] == {"waiting": {"reason": "CreateContainerConfigError", "message": msg}}
+    assert not app["ready"] and "containerID" not in app and app["image"] == "app:1" and app["imageID"] == ""
+    assert st["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    conds = {c["type"]: c for c in st["conditions"]}
+    assert conds["PodReadyToStartContainers"]["status"] == "True"
+    assert conds["Initialized"]["status"] == "True"
+    assert conds["Ready"]["status"] == "False" and conds["Ready"]["reason"] == "ContainersNotReady"
+    assert conds["ContainersReady"]["message"] == "containers with unready status: [app]"
+    assert config_blocked({"status": st}) and is_started({"status": st})
+    # a later attempt keeps the running container's start; once unblocked, so does Running
+    again = config_error_status(with_status(p, st), "h", "10.244.1.2", T0 + 10, {("containers", "app"): msg})
+    assert again == st
+    run = running_status(with_status(p, st), "h", "10.244.1.2", T0 + 20, True, T0 + 20)
+    assert run["containerStatuses"][0]["state"] == {"running": {"startedAt": rfc3339(T0)}}
+    assert run["containerStatuses"][1]["state"] == {"running": {"startedAt": rfc3339(T0 + 20)}}
+    assert not config_blocked({"status": run})
+
+
+def test_config_error_status_of_an_init_container() -> None:
+    p = pod(
+        initContainers=[
+            {"name": "first", "image": "x"},
+            {"name": "side", "image": "x", "restartPolicy": "Always"},
+            {"name": "blocked", "image": "x"},
+            {"name": "last", "image": "x"},
+        ],
+        containers=[{"name": "web", "image": "nginx"}],
+    )
+    msg = "couldn't find key k in Secret ns/s"
+    st = config_error_status(p, "h", "10.244.1.2", T0, {("initContainers", "blocked"): msg})
+    first, side, blocked, last = st["initContainerStatuses"]
+    assert first["state"]["terminated"]["reason"] == "Completed"
+    assert "running" in side["state"] and side["started"]
+    assert blocked["state"] == {"waiting": {"reason": "CreateContainerConfigError", "message": msg}}
+    assert last["state"] == {"waiting": {"reason": "PodInitializing"}}
+    assert st["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    conds = {c["type"]: c for c in st["conditions"]}
+    assert conds["Initialized"]["status"] == "False"
+    assert conds["Initialized"]["reason"] == "ContainersNotInitialized"
+    assert conds["Initialized"]["message"] == "containers with incomplete status: [blocked last]"
+    assert conds["PodReadyToStartContainers"]["status"] == "True"
+    assert config_blocked({"status": st}) and not is_started({"status": st})
 
 
 # ---------------------------------------------------------------------------- generated logs

@@ -10,6 +10,14 @@ started pod (pods/ephemeralcontainers) start at once, with the same events and a
 is stopped (Killing events, terminated containers) and deleted with grace 0 and a UID
 precondition after min(grace, deletion_grace_cap). Timed steps use the queue's add_after (a
 timer handle, no task per pod).
+
+Like kubelet 1.32, a pod waits for the ConfigMaps and Secrets it needs (see podrefs): a volume
+that cannot be set up keeps it ContainerCreating with a Warning FailedMount event per attempt
+(retried after 0.5 s, doubling up to 2 min 2 s, the volume manager's backoff); a container whose
+environment cannot be resolved waits in CreateContainerConfigError with a Warning Failed event
+(retried every 10 s, the pod worker's backoff). The checks read the configmaps and secrets
+informers; a missing object is confirmed with a GET (the caches may lag behind the pod). A pod
+that waits is indexed by what it waits for, and a change of one of those objects retries it at once.
 """
 
 from __future__ import annotations
@@ -18,13 +26,27 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from vcluster.client import ApiError, Client, Informer, WorkQueue, obj_key
+from vcluster.client.informer import Handler
 from vcluster.hostsim.config import HostSimConfig
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
 from vcluster.hostsim.nodes import SimNode
+from vcluster.hostsim.podrefs import (
+    CONFIGMAP,
+    PLURALS,
+    SECRET,
+    Failure,
+    Lookup,
+    RefKey,
+    config_failures,
+    mount_failures,
+)
 from vcluster.hostsim.podstatus import (
+    config_blocked,
+    config_error_status,
     creating_status,
     ephemeral_statuses,
     ephemeral_to_start,
@@ -42,6 +64,10 @@ log = logging.getLogger("vcluster.hostsim.kubelet")
 
 Key = tuple[str, str]
 _OVERRIDE_TTL = 30.0
+MOUNT_RETRY = 0.5  # the volume manager's first retry of a failed mount, doubling ...
+MOUNT_RETRY_MAX = 122.0  # ... up to 2 min 2 s (exponentialbackoff.maxDurationBeforeRetry)
+CONFIG_RETRY = 10.0  # the pod worker's backoff after a failed sync (CreateContainerConfigError)
+Check = Callable[[Lookup], list[Failure]]
 
 
 def _rv_int(obj: dict[str, Any]) -> int | None:
@@ -51,6 +77,13 @@ def _rv_int(obj: dict[str, Any]) -> int | None:
 
 def _terminal(pod: dict[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _started_names(status: dict[str, Any], field: str) -> set[str]:
+    """The containers of a status list (`containerStatuses`, ...) that have a container ID."""
+    return {
+        c.get("name", "") for c in status.get(field) or [] if isinstance(c, dict) and c.get("containerID")
+    }
 
 
 def container_started_at(pod: dict[str, Any]) -> float | None:
@@ -75,12 +108,21 @@ class Kubelet:
         pods: Informer,
         nodes: dict[str, SimNode],
         events: EventRecorder,
+        configmaps: Informer | None = None,
+        secrets: Informer | None = None,
     ) -> None:
+        """Without `configmaps` and `secrets` informers, pods start without waiting for objects."""
         self.client = client
         self.config = config
         self.pods = pods
         self.nodes = nodes
         self.events = events
+        self._objects = (
+            {CONFIGMAP: configmaps, SECRET: secrets} if configmaps is not None and secrets is not None else {}
+        )
+        self._waiting: dict[RefKey, set[Key]] = {}  # object -> pods waiting for it
+        self._waits: dict[Key, set[RefKey]] = {}  # pod -> the objects it waits for
+        self._retry: dict[Key, tuple[float, float]] = {}  # waiting pod -> (next attempt, last delay)
         self.queue = WorkQueue("hostsim-kubelet", base_delay=0.05, max_delay=10.0)
         self._override: dict[Key, tuple[dict[str, Any], float]] = {}  # newer than the cache
         self._started: dict[str, float] = {}  # uid -> containers started (wall clock)
@@ -91,7 +133,11 @@ class Kubelet:
         self.started_total = 0
         self.completed_total = 0
         self.deleted_total = 0
+        self.blocked_total = 0  # failed attempts to start a pod (FailedMount, CreateContainerConfigError)
         pods.add_handler(self._on_pod)
+        for kind, inf in self._objects.items():
+            assert inf is not None
+            inf.add_handler(self._on_object(kind))
 
     # ------------------------------------------------------------------ cache
     def _node(self, pod: dict[str, Any]) -> SimNode | None:
@@ -130,6 +176,7 @@ class Kubelet:
         self._creating.pop(uid, None)
         self._killing.pop(uid, None)
         self._deleted.discard(uid)
+        self._unwait(key)
 
     def current(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The newest known state of a pod: the informer's, or what our last write returned."""
@@ -155,6 +202,11 @@ class Kubelet:
         """When we started the pod's containers (sub-second), if this process did."""
         return self._started.get(uid)
 
+    @property
+    def waiting(self) -> int:
+        """Pods waiting for a ConfigMap or Secret (or a key of one)."""
+        return len(self._waits)
+
     def running_pods(self) -> list[dict[str, Any]]:
         """Pods bound to the simulated nodes (the kubelet's /pods)."""
         return [p for p in self.pods.list() if self._node(p) is not None]
@@ -175,10 +227,16 @@ class Kubelet:
         return new
 
     def _event(
-        self, pod: dict[str, Any], node: SimNode, reason: str, message: str, field_path: str = ""
+        self,
+        pod: dict[str, Any],
+        node: SimNode,
+        reason: str,
+        message: str,
+        field_path: str = "",
+        etype: str = "Normal",
     ) -> None:
         self.events.event(
-            object_ref(pod, field_path), "Normal", reason, message, Source("kubelet", node.name, node.name)
+            object_ref(pod, field_path), etype, reason, message, Source("kubelet", node.name, node.name)
         )
 
     # ------------------------------------------------------------------ sync
@@ -195,7 +253,7 @@ class Kubelet:
                 await self._terminate(key, pod, node, now)
             elif _terminal(pod):
                 node.ipam.release(pod["metadata"]["uid"])
-            elif not is_started(pod):
+            elif not is_started(pod) or (self._objects and config_blocked(pod)):
                 await self._start(key, pod, node, now)
             else:
                 await self._progress(key, pod, node, now)
@@ -207,18 +265,29 @@ class Kubelet:
 
     async def _start(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
         uid = pod["metadata"]["uid"]
-        delay = self.config.start_seconds
-        if delay > 0:
-            since = self._creating.get(uid)
-            if since is None:
-                await self._write_status(pod, creating_status(pod, node.address, now))
-                self._creating[uid] = now
-                self.queue.add_after(key, delay)
+        retry = self._retry.get(key)
+        if retry is not None and now < retry[0]:
+            self.queue.add_after(key, retry[0] - now)  # a failed attempt's backoff runs
+            return
+        ip = (pod.get("status") or {}).get("podIP")
+        if not ip:  # volumes, then the sandbox
+            if not await self._volumes_ready(key, pod, node, now):
                 return
-            if now < since + delay:
-                self.queue.add_after(key, since + delay - now)
-                return
-        ip = node.ipam.allocate(uid)
+            delay = self.config.start_seconds
+            if delay > 0:
+                since = self._creating.get(uid)
+                if since is None:
+                    await self._write_status(pod, creating_status(pod, node.address, now))
+                    self._creating[uid] = now
+                    self.queue.add_after(key, delay)
+                    return
+                if now < since + delay:
+                    self.queue.add_after(key, since + delay - now)
+                    return
+            ip = node.ipam.allocate(uid)
+        if not await self._configs_ready(key, pod, node, ip, now):
+            return
+        self._unwait(key)
         self._container_events(pod, node)
         ready_in = readiness_delay(pod)
         await self._write_status(pod, running_status(pod, node.address, ip, now, ready_in <= 0, now))
@@ -230,18 +299,35 @@ class Kubelet:
         if self._runs_to_completion(pod):
             self.queue.add_after(key, self.config.run_seconds)
 
-    def _container_events(self, pod: dict[str, Any], node: SimNode) -> None:
-        spec = pod.get("spec") or {}
-        for kind in ("initContainers", "containers", "ephemeralContainers"):
+    def _container_events(
+        self, pod: dict[str, Any], node: SimNode, new_status: dict[str, Any] | None = None
+    ) -> None:
+        """Start events of the containers the pod's status does not show started yet (of those
+        `new_status` starts, if given)."""
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        for kind, field in (
+            ("initContainers", "initContainerStatuses"),
+            ("containers", "containerStatuses"),
+            ("ephemeralContainers", ""),
+        ):
+            before = _started_names(status, field)
+            after = _started_names(new_status, field) if new_status is not None else None
             for c in spec.get(kind) or []:
-                if isinstance(c, dict):
+                name = c.get("name") if isinstance(c, dict) else None
+                if name is not None and name not in before and (after is None or name in after):
                     self._start_events(pod, node, kind, c)
 
     def _start_events(self, pod: dict[str, Any], node: SimNode, kind: str, c: dict[str, Any]) -> None:
         """Pulling/Pulled, Created and Started of one container (`kind`: its list in the spec)."""
         name = c.get("name", "")
-        image = str(c.get("image") or "")
         fp = f"spec.{kind}{{{name}}}"
+        self._image_events(pod, node, c, fp)
+        self._event(pod, node, "Created", f"Created container: {name}", fp)
+        self._event(pod, node, "Started", f"Started container {name}", fp)
+
+    def _image_events(self, pod: dict[str, Any], node: SimNode, c: dict[str, Any], fp: str) -> None:
+        """Pulling/Pulled: the image step of every attempt to start a container."""
+        image = str(c.get("image") or "")
         if c.get("imagePullPolicy") == "Always":
             self._event(pod, node, "Pulling", f'Pulling image "{image}"', fp)
             size = 50_000_000 + sum(map(ord, normalize_image(image))) * 1000
@@ -255,8 +341,126 @@ class Kubelet:
             )
         else:
             self._event(pod, node, "Pulled", f'Container image "{image}" already present on machine', fp)
-        self._event(pod, node, "Created", f"Created container: {name}", fp)
-        self._event(pod, node, "Started", f"Started container {name}", fp)
+
+    # ------------------------------------------------------------------ configmaps and secrets
+    def _cached(self, ref: RefKey) -> dict[str, Any] | None:
+        inf = self._objects.get(ref[1])
+        return inf.get(ref[2], ref[0] or None) if inf is not None else None
+
+    async def _fetch(self, refs: Iterable[RefKey]) -> dict[RefKey, dict[str, Any] | None]:
+        """The objects as the API server has them now (None: not found); refs it could not be
+        asked about are left out (the cache answers for them)."""
+        out: dict[RefKey, dict[str, Any] | None] = {}
+        for ref in refs:
+            try:
+                out[ref] = await self.client.get("v1", PLURALS[ref[1]], ref[2], ref[0])
+            except ApiError as e:
+                if e.not_found:
+                    out[ref] = None
+                else:
+                    log.debug("cannot read %s %s/%s: %s", ref[1], ref[0], ref[2], e)
+        return out
+
+    async def _failures(self, check: Check) -> list[Failure]:
+        """What `check` finds missing, each miss of the caches confirmed by the API server."""
+        if not self._objects:
+            return []
+        known: dict[RefKey, dict[str, Any] | None] = {}
+
+        def lookup(ref: RefKey) -> dict[str, Any] | None:
+            return known[ref] if ref in known else self._cached(ref)
+
+        while True:
+            failures = check(lookup)
+            unconfirmed = {r for f in failures for r in f.refs if r not in known}
+            if not unconfirmed:
+                return failures
+            fetched = await self._fetch(unconfirmed)
+            if not fetched:
+                return failures
+            known.update(fetched)
+            known.update((r, self._cached(r)) for r in unconfirmed if r not in fetched)
+
+    def _wait_for(self, key: Key, failures: list[Failure], delay: float, now: float) -> None:
+        """Retry `key` after `delay`, or as soon as an object it waits for changes."""
+        refs = {r for f in failures for r in f.refs}
+        old = self._waits.get(key, set())
+        for r in old - refs:
+            self._unindex(r, key)
+        for r in refs - old:
+            self._waiting.setdefault(r, set()).add(key)
+        self._waits[key] = refs
+        self._retry[key] = (now + delay, delay)
+        self.blocked_total += 1
+        self.queue.add_after(key, delay)
+
+    def _unindex(self, ref: RefKey, key: Key) -> None:
+        keys = self._waiting.get(ref)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._waiting[ref]
+
+    def _unwait(self, key: Key) -> None:
+        for r in self._waits.pop(key, ()):
+            self._unindex(r, key)
+        self._retry.pop(key, None)
+
+    def _on_object(self, kind: str) -> Handler:
+        """A ConfigMap or Secret handler: pods waiting for the object retry at once."""
+
+        def handle(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+            if event == "delete" or not self._waiting:
+                return
+            md = obj.get("metadata") or {}
+            keys = self._waiting.get((md.get("namespace") or "", kind, md.get("name") or ""))
+            for key in list(keys or ()):
+                retry = self._retry.get(key)
+                if retry is not None:
+                    self._retry[key] = (0.0, retry[1])
+                self.queue.add(key)
+
+        return handle
+
+    async def _volumes_ready(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> bool:
+        """Whether every mounted volume can be set up; if not: ContainerCreating, FailedMount."""
+        failures = await self._failures(lambda lookup: mount_failures(pod, lookup))
+        if not failures:
+            return True
+        uid = pod["metadata"]["uid"]
+        if uid not in self._creating:
+            await self._write_status(pod, creating_status(pod, node.address, now))
+            self._creating[uid] = now
+        for f in failures:
+            self._event(pod, node, "FailedMount", f.mount_message, etype="Warning")
+        last = self._retry.get(key)
+        delay = min(MOUNT_RETRY_MAX, last[1] * 2) if last is not None else MOUNT_RETRY
+        self._wait_for(key, failures, delay, now)
+        return False
+
+    async def _configs_ready(self, key: Key, pod: dict[str, Any], node: SimNode, ip: str, now: float) -> bool:
+        """Whether every container's environment resolves; if not, the sandbox is up (`ip`), the
+        containers that can start run, the others wait in CreateContainerConfigError."""
+        failures = await self._failures(lambda lookup: config_failures(pod, lookup))
+        if not failures:
+            return True
+        status = config_error_status(
+            pod, node.address, ip, now, {(f.field, f.name): f.error for f in failures}
+        )
+        self._container_events(pod, node, status)
+        spec = pod.get("spec") or {}
+        for f in failures:
+            c = next(
+                (c for c in spec.get(f.field) or [] if isinstance(c, dict) and c.get("name") == f.name), {}
+            )
+            fp = f"spec.{f.field}{{{f.name}}}"
+            self._image_events(pod, node, c, fp)
+            self._event(pod, node, "Failed", f"Error: {f.error}", fp, etype="Warning")
+        old = pod.get("status") or {}
+        if any(old.get(k) != v for k, v in status.items()):
+            await self._write_status(pod, status)
+        self._wait_for(key, failures, CONFIG_RETRY, now)
+        return False
 
     async def _start_ephemeral(self, pod: dict[str, Any], node: SimNode, now: float) -> dict[str, Any]:
         """Start the ephemeral containers added to a running pod's spec; the pod as written."""

@@ -9,6 +9,7 @@ from typing import Any
 
 RUNTIME = "containerd"
 CONDITION_ORDER = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+CONFIG_ERROR = "CreateContainerConfigError"  # a container's configuration cannot be built
 
 
 # ---------------------------------------------------------------------------- time
@@ -149,35 +150,48 @@ def _status_entry(c: dict[str, Any], state: dict[str, Any], *, ready: bool, star
     return entry
 
 
+def _init_entry(c: dict[str, Any], uid: str, started_at: str, running: bool) -> dict[str, Any]:
+    """An init container that ran to completion; a sidecar (restartPolicy Always) keeps running."""
+    cid = container_id(uid, c.get("name", ""))
+    term = {
+        "containerID": cid,
+        "exitCode": 0,
+        "finishedAt": started_at,
+        "reason": "Completed",
+        "startedAt": started_at,
+    }
+    if c.get("restartPolicy") == "Always":
+        state: dict[str, Any] = {"running": {"startedAt": started_at}} if running else {"terminated": term}
+        return _status_entry(c, state, ready=running, started=running, cid=cid)
+    return _status_entry(c, {"terminated": term}, ready=True, started=False, cid=cid)
+
+
 def _init_statuses(pod: dict[str, Any], uid: str, started_at: str, running: bool) -> list[dict[str, Any]]:
     """Init containers ran to completion at once; sidecars (restartPolicy Always) keep running."""
+    return [_init_entry(c, uid, started_at, running) for c in _containers(pod, "initContainers")]
+
+
+def _keep_times(pod: dict[str, Any], field: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`entries` with the state of containers the old status already shows in the same state (same
+    container ID): a container started by an earlier write keeps its times."""
+    old = {
+        c.get("name"): c
+        for c in (pod.get("status") or {}).get(field) or []
+        if isinstance(c, dict) and c.get("containerID")
+    }
+    if not old:
+        return entries
     out = []
-    for c in _containers(pod, "initContainers"):
-        cid = container_id(uid, c.get("name", ""))
-        if c.get("restartPolicy") == "Always":
-            state: dict[str, Any] = (
-                {"running": {"startedAt": started_at}}
-                if running
-                else {
-                    "terminated": {
-                        "containerID": cid,
-                        "exitCode": 0,
-                        "finishedAt": started_at,
-                        "reason": "Completed",
-                        "startedAt": started_at,
-                    }
-                }
-            )
-            out.append(_status_entry(c, state, ready=running, started=running, cid=cid))
-        else:
-            term = {
-                "containerID": cid,
-                "exitCode": 0,
-                "finishedAt": started_at,
-                "reason": "Completed",
-                "startedAt": started_at,
-            }
-            out.append(_status_entry(c, {"terminated": term}, ready=True, started=False, cid=cid))
+    for e in entries:
+        prev = old.get(e["name"])
+        state, prev_state = e.get("state") or {}, (prev or {}).get("state") or {}
+        if (
+            prev is not None
+            and prev.get("containerID") == e.get("containerID")
+            and state.keys() == prev_state.keys()
+        ):
+            e = {**e, "state": prev_state}
+        out.append(e)
     return out
 
 
@@ -298,11 +312,15 @@ def running_status(
         },
     )
     running = {"running": {"startedAt": started_at}}
-    st["containerStatuses"] = [
-        _status_entry(c, running, ready=ready, started=True, cid=container_id(uid, c.get("name", "")))
-        for c in containers
-    ]
-    inits = _init_statuses(pod, uid, started_at, running=True)
+    st["containerStatuses"] = _keep_times(
+        pod,
+        "containerStatuses",
+        [
+            _status_entry(c, running, ready=ready, started=True, cid=container_id(uid, c.get("name", "")))
+            for c in containers
+        ],
+    )
+    inits = _keep_times(pod, "initContainerStatuses", _init_statuses(pod, uid, started_at, running=True))
     if inits:
         st["initContainerStatuses"] = inits
     if _containers(pod, "ephemeralContainers"):
@@ -357,6 +375,80 @@ def finished_status(
     if ephemeral:
         st["ephemeralContainerStatuses"] = ephemeral
     return st
+
+
+def _waiting(c: dict[str, Any], reason: str, message: str = "") -> dict[str, Any]:
+    waiting = {"reason": reason, **({"message": message} if message else {})}
+    return _status_entry(c, {"waiting": waiting}, ready=False, started=False, cid="")
+
+
+def config_error_status(
+    pod: dict[str, Any], host_ip: str, pod_ip: str, now: float, errors: dict[tuple[str, str], str]
+) -> dict[str, Any]:
+    """Pending with the sandbox up: containers whose configuration cannot be built wait in
+    CreateContainerConfigError with the kubelet's message. `errors`: (`initContainers` or
+    `containers`, name) -> message. Init containers before a blocked one have completed (sidecars
+    run), those after it and all containers wait in PodInitializing; with no init container
+    blocked, the other containers run."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    ts = rfc3339(now)
+    inits, containers = _containers(pod, "initContainers"), _containers(pod)
+    blocked = next(
+        (i for i, c in enumerate(inits) if ("initContainers", c.get("name", "")) in errors), len(inits)
+    )
+    init_entries = [_init_entry(c, uid, ts, True) for c in inits[:blocked]]
+    if blocked < len(inits):
+        c = inits[blocked]
+        init_entries.append(_waiting(c, CONFIG_ERROR, errors[("initContainers", c.get("name", ""))]))
+        init_entries += [_waiting(c, "PodInitializing") for c in inits[blocked + 1 :]]
+        entries = [_waiting(c, "PodInitializing") for c in containers]
+    else:
+        ready = readiness_delay(pod) <= 0
+        running = {"running": {"startedAt": ts}}
+        entries = [
+            _waiting(c, CONFIG_ERROR, errors[("containers", c.get("name", ""))])
+            if ("containers", c.get("name", "")) in errors
+            else _status_entry(
+                c, running, ready=ready, started=True, cid=container_id(uid, c.get("name", ""))
+            )
+            for c in containers
+        ]
+    st = _base(pod, host_ip, pod_ip, now)
+    st["phase"] = "Pending"
+    incomplete = inits[blocked:]
+    unready = [c for c, e in zip(containers, entries, strict=True) if not e["ready"]]
+    not_ready = f"containers with unready status: {_names(unready)}"
+    st["conditions"] = _conditions(
+        pod,
+        ts,
+        {
+            "PodReadyToStartContainers": (True, "", ""),
+            "Initialized": (
+                not incomplete,
+                "ContainersNotInitialized" if incomplete else "",
+                f"containers with incomplete status: {_names(incomplete)}" if incomplete else "",
+            ),
+            "Ready": (False, "ContainersNotReady", not_ready),
+            "ContainersReady": (False, "ContainersNotReady", not_ready),
+        },
+    )
+    st["containerStatuses"] = _keep_times(pod, "containerStatuses", entries)
+    if init_entries:
+        st["initContainerStatuses"] = _keep_times(pod, "initContainerStatuses", init_entries)
+    return st
+
+
+def config_blocked(pod: dict[str, Any]) -> bool:
+    """Whether some container of the pod waits in CreateContainerConfigError."""
+    status = pod.get("status") or {}
+    for field in ("initContainerStatuses", "containerStatuses"):
+        for c in status.get(field) or []:
+            if (
+                isinstance(c, dict)
+                and ((c.get("state") or {}).get("waiting") or {}).get("reason") == CONFIG_ERROR
+            ):
+                return True
+    return False
 
 
 def is_started(pod: dict[str, Any]) -> bool:

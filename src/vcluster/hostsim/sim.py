@@ -20,6 +20,7 @@ from vcluster.hostsim.events import EventRecorder
 from vcluster.hostsim.kubelet import Kubelet
 from vcluster.hostsim.kubeletserver import KubeletServer
 from vcluster.hostsim.nodes import NodeManager
+from vcluster.hostsim.podrefs import keys_only
 from vcluster.hostsim.scheduler import Scheduler
 from vcluster.hostsim.volumes import VolumeBinder
 
@@ -45,8 +46,9 @@ class HostSim:
 
     Use either ``HostSim(client, config)`` (the caller owns the client) or
     ``await HostSim.from_kubeconfig(path, config)``; then ``await start()`` / ``await stop()``.
-    With ``informers`` (a SharedInformers of the same client) the pod and node informers are
-    shared with other components of the process; otherwise HostSim runs its own.
+    With ``informers`` (a SharedInformers of the same client) the pod, node, ConfigMap and Secret
+    informers are shared with other components of the process; otherwise HostSim runs its own (the
+    ConfigMap and Secret ones cache key names only: the kubelets check pods' references with them).
     """
 
     def __init__(
@@ -72,6 +74,9 @@ class HostSim:
         self.volumes: VolumeBinder | None = None
         self.pod_informer: Informer | None = None
         self.node_informer: Informer | None = None
+        # what the kubelets check pods against (ConfigMaps and Secrets they reference)
+        self.configmap_informer: Informer | None = None
+        self.secret_informer: Informer | None = None
         self.version = DEFAULT_VERSION
         self.address = ""
         self._started = False
@@ -149,9 +154,14 @@ class HostSim:
         if self._shared is not None:
             self.pod_informer = self._shared.informer("v1", "pods")
             self.node_informer = self._shared.informer("v1", "nodes")
+            # the controller manager's (resource quota, root CA publisher) when it runs
+            self.configmap_informer = self._shared.informer("v1", "configmaps")
+            self.secret_informer = self._shared.informer("v1", "secrets")
         else:
             self.pod_informer = Informer(self.client, "v1", "pods", transform=strip_managed_fields)
             self.node_informer = Informer(self.client, "v1", "nodes", transform=strip_managed_fields)
+            self.configmap_informer = Informer(self.client, "v1", "configmaps", transform=keys_only)
+            self.secret_informer = Informer(self.client, "v1", "secrets", transform=keys_only)
         storage_informers: list[Informer] = []
         if cfg.storage:
             self.volumes = VolumeBinder(
@@ -160,18 +170,21 @@ class HostSim:
         self.scheduler = Scheduler(
             self.client, cfg, self.pod_informer, self.node_informer, self.events, self.volumes
         )
-        self.kubelet = Kubelet(self.client, cfg, self.pod_informer, self.nodes.nodes, self.events)
+        self.kubelet = Kubelet(
+            self.client,
+            cfg,
+            self.pod_informer,
+            self.nodes.nodes,
+            self.events,
+            self.configmap_informer,
+            self.secret_informer,
+        )
         if self._shared is not None:
             await self._shared.start()
         else:
-            for inf in (self.pod_informer, self.node_informer, *storage_informers):
+            for inf in self._informers():
                 await inf.start()
-        await asyncio.gather(
-            *(
-                inf.wait_synced(SYNC_TIMEOUT)
-                for inf in (self.pod_informer, self.node_informer, *self._storage_informers())
-            )
-        )
+        await asyncio.gather(*(inf.wait_synced(SYNC_TIMEOUT) for inf in self._informers()))
         if self.volumes is not None:
             await self.volumes.ensure_default_class()
             await self.volumes.start()
@@ -195,9 +208,8 @@ class HostSim:
             if part is not None:
                 await part.stop()
         if self._shared is None:
-            for inf in (self.pod_informer, self.node_informer, *self._storage_informers()):
-                if inf is not None:
-                    await inf.stop()
+            for inf in self._informers():
+                await inf.stop()
         if self.server is not None:
             await self.server.stop()
         await self.events.flush(2.0)
@@ -219,6 +231,11 @@ class HostSim:
 
     def _storage_informers(self) -> list[Informer]:
         return self.volumes.informers if self.volumes is not None else []
+
+    def _informers(self) -> list[Informer]:
+        """Every informer HostSim reads (its own ones, or those it took from the shared set)."""
+        own = (self.pod_informer, self.node_informer, self.configmap_informer, self.secret_informer)
+        return [inf for inf in own if inf is not None] + self._storage_informers()
 
     # ------------------------------------------------------------------ kubelet server lookups
     def _pod_for_logs(self, namespace: str, name: str) -> dict[str, Any] | None:
