@@ -187,6 +187,13 @@ def test_configmap_reference_rewritten_and_unused_not_synced(pair: Pair) -> None
     assert env["GREETING"]["valueFrom"]["configMapKeyRef"]["name"] == envonly
     # the pod runs, and the unused configmap never reached the host
     wait_until(lambda: pod_running(p.kv, "user", ns), 15, what="virtual pod Running")
+    # its configmaps reached the host before it: the host kubelet never failed to mount or to
+    # resolve them (no FailedMount / Failed event on either side, no host name leaking)
+    host_events = events_for(p.kh, HOST_NS, host_name("user", ns))
+    virtual_events = events_for(p.kv, ns, "user")
+    assert any(e["reason"] == "Started" for e in virtual_events), virtual_events
+    for e in host_events + virtual_events:
+        assert e["reason"] not in ("FailedMount", "Failed"), e
     assert get_json(p.kh, "configmap", host_name("unused", ns), "-n", HOST_NS) is None
     # force-sync makes an unused one appear (spec §2.5); data edits flow to the host
     p.kv("annotate", "configmap", "unused", "-n", ns, "vcluster.loft.sh/force-sync=true")
@@ -542,16 +549,30 @@ def test_pod_referencing_missing_configmap(pair: Pair) -> None:
     """The pod is synced; the configmap follows as soon as it exists in the virtual cluster."""
     p, ns = pair, virtual_namespace(pair.kv, "latecm")
     vol = "  volumes:\n  - name: cfg\n    configMap:\n      name: late\n"
-    p.kv.create(pod_manifest("waits", ns, spec_extra=vol))
+    mount = "    image: nginx\n    volumeMounts:\n    - {name: cfg, mountPath: /cfg}\n"
+    p.kv.create(pod_manifest("waits", ns, spec_extra=vol).replace("    image: nginx\n", mount))
     hp = wait_until(lambda: get_json(p.kh, "pod", host_name("waits", ns), "-n", HOST_NS), 15, what="host pod")
     assert {v["name"]: v for v in hp["spec"]["volumes"]}["cfg"]["configMap"]["name"] == host_name("late", ns)
     assert get_json(p.kh, "configmap", host_name("late", ns), "-n", HOST_NS) is None
+    # as on a real host, the kubelet cannot mount it: the pod waits, and the virtual pod says why
+    vpod = wait_until(
+        lambda: (
+            any(e["reason"] == "FailedMount" for e in events_for(p.kv, ns, "waits"))
+            and p.kv.get_json("pod", "waits", "-n", ns)
+        ),
+        15,
+        what="FailedMount event copied to the virtual pod",
+    )
+    assert vpod["status"]["phase"] == "Pending"
+    waiting = vpod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "ContainerCreating", waiting
     p.kv("create", "configmap", "late", "-n", ns, "--from-literal=a=b")
     wait_until(
         lambda: get_json(p.kh, "configmap", host_name("late", ns), "-n", HOST_NS),
         10,
         what="late configmap synced",
     )
+    wait_until(lambda: pod_running(p.kv, "waits", ns), 15, what="the pod Running once its configmap exists")
 
 
 def test_host_deletion_deletes_virtual_service(pair: Pair) -> None:

@@ -366,15 +366,21 @@ class SyncController:
         for ev in tr.events:
             self.engine.virtual_events.event(virtual, ev.type, ev.reason, ev.message)
         hns, hname = ks.host_name(ctx, ns, name)
-        extra = [await self.engine.writer.create_or_update_host(obj) for obj in tr.extra]
-        created = await self.engine.writer.create_host(ks.hkind, tr.obj)
-        await ks.created_on_host(created, extra)
-        await self._cached(self.hinf, created)
-        self.decision("Create host", ns, name, created)
-        self.engine.metrics.syncs.labels(ks.name, "create_host").inc()
-        self._host_keys[key] = (hns, hname)
-        await self.engine.bases.put(ks.kind, ns, name, virtual, created, ks.base_paths, ks.base_annotations)
-        await self._record(ns, name, created, ks.references(virtual, tr))
+        held = await ks.before_create(virtual, tr)
+        try:
+            extra = [await self.engine.writer.create_or_update_host(obj) for obj in tr.extra]
+            created = await self.engine.writer.create_host(ks.hkind, tr.obj)
+            await ks.created_on_host(created, extra)
+            await self._cached(self.hinf, created)
+            self.decision("Create host", ns, name, created)
+            self.engine.metrics.syncs.labels(ks.name, "create_host").inc()
+            self._host_keys[key] = (hns, hname)
+            bases = self.engine.bases
+            await bases.put(ks.kind, ns, name, virtual, created, ks.base_paths, ks.base_annotations)
+            await self._record(ns, name, created, ks.references(virtual, tr))
+        finally:
+            if held:
+                ks.after_create(virtual, held)
 
     async def _host_only(
         self, key: str, ns: str, name: str, host: dict[str, Any], virtual_seen: bool

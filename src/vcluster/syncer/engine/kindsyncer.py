@@ -109,6 +109,13 @@ class KindSyncer:
         assert self.translate is not None and self.engine is not None
         return self.translate(virtual, self.engine.ctx)
 
+    async def before_create(self, virtual: Mapping[str, Any], tr: Translation) -> list[Any]:
+        """Called right before the host object is created: what `after_create` gets (none here)."""
+        return []
+
+    def after_create(self, virtual: Mapping[str, Any], held: list[Any]) -> None:
+        """Called once the create and its mapping are done, or failed, with what before_create gave."""
+
     async def created_on_host(self, host: Mapping[str, Any], extra: list[dict[str, Any]]) -> None:
         """After the host object and the translation's extra objects (`extra`, as written) exist."""
 

@@ -50,21 +50,10 @@ class MappingStore:
         elif self._host_owner.get(hk) == (o.namespace, o.name):
             del self._host_owner[hk]
         for r in m.references:
-            vk = (r.kind, r.namespace, r.name)
-            users = self._users[vk]
-            before = len(users)
-            if add:
-                users.add(key)
-            else:
-                users.discard(key)
-                if not users:
-                    del self._users[vk]
             if r.host_name:
                 hk_ref = (r.kind, r.host_namespace, r.host_name)
                 self._index_reference(hk_ref, (r.namespace, r.name), key, add)
-            if (len(users) > 0) != (before > 0):
-                for cb in self._listeners.get(r.kind, ()):
-                    cb(r.kind, r.namespace, r.name)
+            self._use((r.kind, r.namespace, r.name), key, add)
 
     def _index_reference(
         self, hk: tuple[str, str, str], virtual: tuple[str, str], key: str, add: bool
@@ -92,6 +81,28 @@ class MappingStore:
             self._mappings[e.key] = (m, e.mod_rev)
             self._index(e.key, m, True)
         return len(self._mappings)
+
+    def hold(self, ref: Reference, holder: str) -> None:
+        """Count `holder` (an owner about to be created) as a user of `ref` until `release`, in
+        memory only: its mapping is saved once the owner exists on the host."""
+        self._use((ref.kind, ref.namespace, ref.name), f"pending:{holder}", True)
+
+    def release(self, ref: Reference, holder: str) -> None:
+        self._use((ref.kind, ref.namespace, ref.name), f"pending:{holder}", False)
+
+    def _use(self, vk: VKey, user: str, add: bool) -> None:
+        """Add or drop one user of a referenced object; listeners hear of its first and last user."""
+        users = self._users[vk]
+        before = len(users)
+        if add:
+            users.add(user)
+        else:
+            users.discard(user)
+            if not users:
+                del self._users[vk]
+        if (len(users) > 0) != (before > 0):
+            for cb in self._listeners.get(vk[0], ()):
+                cb(*vk)
 
     def on_reference_change(self, kind: str, cb: RefListener) -> None:
         """Call `cb(kind, ns, name)` when an object of `kind` gains its first or loses its last user."""

@@ -4,6 +4,7 @@ the virtual pod to the node the host chose, and keep the fake node it runs on.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,12 @@ from vcluster.syncer.result import SyncResult, Translation
 log = logging.getLogger("vcluster.syncer.pod")
 
 _FOREIGN_RETRY = 5.0  # seconds between checks of a pod blocked by a foreign host object
+REFERENCE_WAIT = 2.0  # seconds a new pod waits for its ConfigMaps and Secrets to reach the host
+
+
+def _holder(virtual: Mapping[str, Any]) -> str:
+    m = metadata.meta(virtual)
+    return f"Pod/{m.get('namespace', '')}/{m.get('name', '')}"
 
 
 class PodSyncer(KindSyncer):
@@ -116,6 +123,44 @@ class PodSyncer(KindSyncer):
                     "virtual cluster"
                 )
         return ""
+
+    async def before_create(self, virtual: Mapping[str, Any], tr: Translation) -> list[Any]:
+        """The ConfigMaps and Secrets the pod uses reach the host before it (vCluster syncs them
+        after the pod, so a real kubelet first fails to mount them, copies a FailedMount event with
+        host names into the virtual cluster and retries with backoff): each one that exists in the
+        virtual cluster and not yet on the host is held as used, synced by its own controller, and
+        waited for (at most REFERENCE_WAIT). A missing one is left to the kubelet to report."""
+        assert self.engine is not None
+        eng, holder = self.engine, _holder(virtual)
+        held: list[Any] = []
+        waits = []
+        for ref in tr.refs:
+            if ref.kind not in ("ConfigMap", "Secret") or ref.group or not ref.host_name:
+                continue
+            controller = eng.controller_for(ref.group, ref.kind)
+            if controller is None or controller.ks.ignores(ref.namespace, ref.name):
+                continue
+            if controller.hinf.get(ref.host_name, ref.host_namespace or None) is not None:
+                continue
+            if controller.vinf.get(ref.name, ref.namespace or None) is None:
+                continue
+            eng.mappings.hold(ref, holder)  # the controller hears of its first user and syncs it
+            held.append(ref)
+            waits.append(
+                controller.hinf.wait_until(
+                    ref.host_name, ref.host_namespace or None, lambda cur: cur is not None, REFERENCE_WAIT
+                )
+            )
+        if waits:
+            await asyncio.gather(*waits)
+        return held
+
+    def after_create(self, virtual: Mapping[str, Any], held: list[Any]) -> None:
+        """The pod's mapping now counts it as a user (or its create failed): the holds go."""
+        assert self.engine is not None
+        holder = _holder(virtual)
+        for ref in held:
+            self.engine.mappings.release(ref, holder)
 
     async def created_on_host(self, host: Mapping[str, Any], extra: list[dict[str, Any]]) -> None:
         """§3.4: the token Secret, created owned by the vCluster Service, is re-owned by its pod."""
