@@ -564,6 +564,21 @@ def test_pod_referencing_missing_configmap(pair: Pair) -> None:
         what="FailedMount event copied to the virtual pod",
     )
     assert vpod["status"]["phase"] == "Pending"
+    # kubelet's message names the host ConfigMap; the virtual event names the user's (the first
+    # copy may race the pod's mapping; the kubelet's retry updates it)
+    failed = wait_until(
+        lambda: next(
+            (
+                e
+                for e in events_for(p.kv, ns, "waits")
+                if e["reason"] == "FailedMount" and 'configmap "late" not found' in e["message"]
+            ),
+            None,
+        ),
+        10,
+        what="the FailedMount message with the virtual ConfigMap name",
+    )
+    assert host_name("late", ns) not in failed["message"]
     waiting = vpod["status"]["containerStatuses"][0]["state"]["waiting"]
     assert waiting["reason"] == "ContainerCreating", waiting
     p.kv("create", "configmap", "late", "-n", ns, "--from-literal=a=b")

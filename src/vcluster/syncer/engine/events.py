@@ -106,6 +106,20 @@ class EventController:
             return None
         return controller.vinf.get(hit[1], hit[0] or None)
 
+    def _virtual_names(self, message: str, namespace: str, name: str) -> str:
+        """The host names of what the pod references (ConfigMaps, Secrets, claims, ...) in a
+        message, e.g. kubelet's `configmap "cfg-x-team-x-vc" not found`, as the user named them."""
+        mapping = self.engine.mappings.get(kinds.POD, namespace, name)
+        if mapping is None:
+            return message
+        for ref in sorted(mapping.references, key=lambda r: -len(r.host_name)):
+            if ref.host_name and ref.host_name in message:
+                message = message.replace(
+                    f"{ref.host_namespace}/{ref.host_name}", f"{ref.namespace}/{ref.name}"
+                )
+                message = message.replace(ref.host_name, ref.name)
+        return message
+
     def _wait_for_involved(self, host_name: str, hevent: dict[str, Any]) -> None:
         """An event about a host object of a synced kind that is not in our cache yet (the events
         and the objects come by separate watches) is looked at again a few times, then dropped."""
@@ -154,6 +168,11 @@ class EventController:
             self._wait_for_involved(host_name, hevent)
             return
         self._waits.pop(host_name, None)
+        inv = want.get("involvedObject") or {}
+        if inv.get("kind") == "Pod" and want.get("message"):
+            want["message"] = self._virtual_names(
+                want["message"], inv.get("namespace", ""), inv.get("name", "")
+            )
         m = metadata.meta(want)
         ns, name = m.get("namespace", ""), m.get("name", "")
         kept = self._written.get(host_name)
