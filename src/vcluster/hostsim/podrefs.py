@@ -91,27 +91,27 @@ def keys_only(obj: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- volumes
 def configmap_error(src: dict[str, Any], obj: dict[str, Any] | None) -> str:
     """Why a configMap volume (or projected source) cannot be set up; "" when it can."""
-    optional = _optional(src)
-    if obj is None:
-        if not optional:
-            return f'configmap "{src.get("name") or ""}" not found'
-        obj = {}
-    for key in _item_keys(src):
-        if not optional and not _has_key(obj, key, binary=True):
-            return f"configmap references non-existent config key: {key}"
-    return ""
+    name = src.get("name") or ""
+    return _source_error("configmap", name, src, obj, "configmap references non-existent config key", True)
 
 
 def secret_error(src: dict[str, Any], name: str, obj: dict[str, Any] | None) -> str:
     """Why a secret volume (or projected source) named `name` cannot be set up; "" when it can."""
+    return _source_error("secret", name, src, obj, "references non-existent secret key", False)
+
+
+def _source_error(
+    what: str, name: str, src: dict[str, Any], obj: dict[str, Any] | None, missing_key: str, binary: bool
+) -> str:
+    """The volume plugins' SetUp checks: the object (unless optional), then every item's key."""
     optional = _optional(src)
     if obj is None:
         if not optional:
-            return f'secret "{name}" not found'
+            return f'{what} "{name}" not found'
         obj = {}
     for key in _item_keys(src):
-        if not optional and not _has_key(obj, key, binary=False):
-            return f"references non-existent secret key: {key}"
+        if not optional and not _has_key(obj, key, binary=binary):
+            return f"{missing_key}: {key}"
     return ""
 
 
