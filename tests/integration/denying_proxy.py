@@ -54,7 +54,9 @@ class DenyingProxy(LoopThread):
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx))
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
+        # a watch's handler ends when its client drops the connection (a stopped virtual cluster),
+        # not only at the host's next event: stopping the proxy then waits for nothing
+        self._runner = web.AppRunner(app, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

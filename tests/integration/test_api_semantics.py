@@ -462,9 +462,23 @@ def test_watch_and_continue_from_compacted_revision_get_410(tmp_path: Path) -> N
                     {"data": {"n": str(i)}},
                     "application/merge-patch+json",
                 )
+
             # Compaction runs every second, to the revision seen a second earlier, never within the
-            # last 1000 revisions: wait until the first revision is gone.
-            await asyncio.sleep(3)
+            # last 1000 revisions: wait until the first revision is gone (an exact list of it is 410).
+            async def compacted() -> bool:
+                st, _ = await api.req(
+                    "GET",
+                    "/api/v1/namespaces/hot/configmaps",
+                    resourceVersion=first,
+                    resourceVersionMatch="Exact",
+                )
+                assert st in (200, 410), st
+                return st == 410
+
+            deadline = asyncio.get_running_loop().time() + 10
+            while not await compacted():
+                assert asyncio.get_running_loop().time() < deadline, f"revision {first} was not compacted"
+                await asyncio.sleep(0.1)
             resp = await api.watch(
                 "/api/v1/namespaces/hot/configmaps", resourceVersion=first, timeoutSeconds="5"
             )

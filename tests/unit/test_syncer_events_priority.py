@@ -93,6 +93,7 @@ def _events_engine(host_pods: _Cache, virtual_pods: _Cache, created: list[dict])
         controllers={"pods": pods},
         controller_for=lambda group, kind: pods if (group, kind) == ("", "Pod") else None,
         mapping_lookup=lambda kind, ns, name: None,  # the pod's mapping is not saved yet
+        mappings=SimpleNamespace(get=lambda kind, ns, name: None),
         virtual_namespaces=_Cache({"metadata": {"name": "team"}}),
         writer=SimpleNamespace(create_virtual=create_virtual),
         metrics=SimpleNamespace(syncs=SimpleNamespace(labels=lambda *a: metric)),

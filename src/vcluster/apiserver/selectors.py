@@ -748,12 +748,14 @@ class FieldSelector:
         return f"FieldSelector({str(self)!r})"
 
     def __eq__(self, other: object) -> bool:
+        """The same AND of terms, in any order: the upstream order sorts the raw term texts, so
+        `a==,a=!` and the `a=!,a=` it prints as keep their terms in different orders."""
         if not isinstance(other, FieldSelector):
             return NotImplemented
-        return self._terms == other._terms
+        return sorted(self._terms) == sorted(other._terms)
 
     def __hash__(self) -> int:
-        return hash(self._terms)
+        return hash(tuple(sorted(self._terms)))
 
 
 _FIELDS_EVERYTHING = FieldSelector()
