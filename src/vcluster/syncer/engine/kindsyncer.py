@@ -45,6 +45,9 @@ class KindSyncer:
     # Delete a host object whose object-uid annotation names another virtual object (§8.4 step 5);
     # off for Services and PVCs, whose recreated virtual object adopts the host one (§5.1).
     uid_deletion: bool = True
+    # on the host only while something uses it (ConfigMaps, Secrets): a pod about to be created
+    # holds its references as used (MappingStore.hold) so that they are synced before it
+    used_only: bool = False
 
     @property
     def hkind(self) -> Kind:

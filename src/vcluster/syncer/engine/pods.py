@@ -24,7 +24,7 @@ from vcluster.syncer.result import SyncResult, Translation
 log = logging.getLogger("vcluster.syncer.pod")
 
 _FOREIGN_RETRY = 5.0  # seconds between checks of a pod blocked by a foreign host object
-REFERENCE_WAIT = 2.0  # seconds a new pod waits for its ConfigMaps and Secrets to reach the host
+REFERENCE_WAIT = 2.0  # seconds a new pod waits for what it references to reach the host
 
 
 def _holder(virtual: Mapping[str, Any]) -> str:
@@ -125,27 +125,36 @@ class PodSyncer(KindSyncer):
         return ""
 
     async def before_create(self, virtual: Mapping[str, Any], tr: Translation) -> list[Any]:
-        """The ConfigMaps and Secrets the pod uses reach the host before it (vCluster syncs them
-        after the pod, so a real kubelet first fails to mount them, copies a FailedMount event with
-        host names into the virtual cluster and retries with backoff): each one that exists in the
-        virtual cluster and not yet on the host is held as used, synced by its own controller, and
-        waited for (at most REFERENCE_WAIT). A missing one is left to the kubelet to report."""
+        """What the pod references reaches the host before it (vCluster syncs it after the pod,
+        so a real kubelet first fails to mount a ConfigMap, copies a FailedMount event with host
+        names into the virtual cluster and backs off, and the host's ServiceAccount admission
+        refuses a pod whose synced ServiceAccount is not there yet): each referenced object that
+        exists in the virtual cluster, is synced by a running controller and is not on the host
+        yet is queued there and waited for (at most REFERENCE_WAIT); ConfigMaps and Secrets,
+        synced only while used, are first held as used by this pod. The holds are returned. A
+        missing object is left to the host to report."""
         assert self.engine is not None
         eng, holder = self.engine, _holder(virtual)
         held: list[Any] = []
         waits = []
         for ref in tr.refs:
-            if ref.kind not in ("ConfigMap", "Secret") or ref.group or not ref.host_name:
+            if not ref.host_name:
                 continue
             controller = eng.controller_for(ref.group, ref.kind)
             if controller is None or controller.ks.ignores(ref.namespace, ref.name):
                 continue
             if controller.hinf.get(ref.host_name, ref.host_namespace or None) is not None:
                 continue
-            if controller.vinf.get(ref.name, ref.namespace or None) is None:
+            obj = controller.vinf.get(ref.name, ref.namespace or None)
+            if obj is None:
                 continue
-            eng.mappings.hold(ref, holder)  # the controller hears of its first user and syncs it
-            held.append(ref)
+            if controller.ks.used_only:
+                eng.mappings.hold(ref, holder)  # its controller hears of its first user
+                held.append(ref)
+            elif controller.ks.wants(obj):
+                controller.enqueue(ref.namespace, ref.name)
+            else:
+                continue
             waits.append(
                 controller.hinf.wait_until(
                     ref.host_name, ref.host_namespace or None, lambda cur: cur is not None, REFERENCE_WAIT

@@ -263,12 +263,12 @@ def build(name: str) -> KindSyncer | None:
     if name == "configmaps":
         return UsedOnlySyncer(
             "configmap", kinds.CONFIGMAP, configmap.FIELDS, configmap.translate_configmap,
-            configmap.sync_configmap, extra={"used": configmap.is_used},
+            configmap.sync_configmap, extra={"used": configmap.is_used}, used_only=True,
         )  # fmt: skip
     if name == "secrets":
         return UsedOnlySyncer(
             "secret", kinds.SECRET, secret.FIELDS, secret.translate_secret, secret.sync_secret,
-            extra={"used": secret.is_used},
+            extra={"used": secret.is_used}, used_only=True,
         )  # fmt: skip
     if name == "services":
         return ServiceSyncer(
