@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vcluster.syncer import lifecycle, metadata
 from vcluster.syncer.context import SyncContext
@@ -47,7 +47,7 @@ class KindSyncer:
     uid_deletion: bool = True
     # on the host only while something uses it (ConfigMaps, Secrets): a pod about to be created
     # holds its references as used (MappingStore.hold) so that they are synced before it
-    used_only: bool = False
+    used_only: ClassVar[bool] = False
 
     @property
     def hkind(self) -> Kind:

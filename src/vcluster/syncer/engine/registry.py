@@ -32,6 +32,7 @@ class UsedOnlySyncer(KindSyncer):
     """ConfigMaps and Secrets: on the host only while used (referenced, forced, or `all: true`)."""
 
     used_fn: Callable[[Mapping[str, Any], Any, bool], bool]
+    used_only = True
 
     def ignores(self, namespace: str, name: str) -> bool:
         # Every namespace's kube-root-ca.crt holds the same CA and maps to the one host ConfigMap
@@ -263,12 +264,12 @@ def build(name: str) -> KindSyncer | None:
     if name == "configmaps":
         return UsedOnlySyncer(
             "configmap", kinds.CONFIGMAP, configmap.FIELDS, configmap.translate_configmap,
-            configmap.sync_configmap, extra={"used": configmap.is_used}, used_only=True,
+            configmap.sync_configmap, extra={"used": configmap.is_used},
         )  # fmt: skip
     if name == "secrets":
         return UsedOnlySyncer(
             "secret", kinds.SECRET, secret.FIELDS, secret.translate_secret, secret.sync_secret,
-            extra={"used": secret.is_used}, used_only=True,
+            extra={"used": secret.is_used},
         )  # fmt: skip
     if name == "services":
         return ServiceSyncer(
