@@ -352,3 +352,76 @@ def test_exec_and_attach_need_create_on_the_subresource(tmp_path: Path) -> None:
         assert 'node "ghost" not found' in p.stderr, p.stderr
     finally:
         st.stop()
+
+
+ENV_OBJECTS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: {ns}}}
+data: {{MODE: production, LEVEL: debug}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: creds, namespace: {ns}}}
+stringData: {{password: hunter2}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web-api, namespace: {ns}}}
+spec:
+  selector: {{app: nothing}}
+  ports: [{{name: http, port: 8080}}]
+"""
+
+ENV_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: envpod, namespace: {ns}, labels: {{tier: backend}}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: nginx
+    resources: {{limits: {{memory: 64Mi}}, requests: {{cpu: 250m}}}}
+    envFrom:
+    - {{configMapRef: {{name: settings}}, prefix: CFG_}}
+    - {{secretRef: {{name: creds}}}}
+    env:
+    - {{name: LEVEL, valueFrom: {{configMapKeyRef: {{name: settings, key: LEVEL}}}}}}
+    - {{name: DB_PASSWORD, valueFrom: {{secretKeyRef: {{name: creds, key: password}}}}}}
+    - {{name: MY_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+    - {{name: MY_NAMESPACE, valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}}}
+    - {{name: MY_NODE, valueFrom: {{fieldRef: {{fieldPath: spec.nodeName}}}}}}
+    - {{name: MY_IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}
+    - {{name: TIER, valueFrom: {{fieldRef: {{fieldPath: "metadata.labels['tier']"}}}}}}
+    - {{name: MEM_MI, valueFrom: {{resourceFieldRef: {{resource: limits.memory, divisor: 1Mi}}}}}}
+    - {{name: CPU_M, valueFrom: {{resourceFieldRef: {{resource: requests.cpu, divisor: 1m}}}}}}
+    - {{name: URL, value: "http://$(WEB_API_SERVICE_HOST):$(WEB_API_SERVICE_PORT_HTTP)/$(MY_NAME)"}}
+"""
+
+
+def test_exec_sees_the_environment_the_kubelet_builds(pair: Pair) -> None:
+    """ConfigMap and Secret values, the downward API and service variables reach an exec'd command
+    of a synced pod: the syncer rewrote every reference to host names and annotations, and the
+    simulated kubelet resolves them on the host as the kubelet would. The values are the virtual
+    ones (the pod's own name and namespace, the virtual service's ClusterIP)."""
+    k = pair.kv
+    ns = virtual_namespace(k, "exec-env")
+    k.apply(ENV_OBJECTS.format(ns=ns))  # the service first: its variables are set at pod creation
+    _running_pod(k, ENV_POD.format(ns=ns), "envpod", ns)
+    p = _exec(k, ns, "envpod", "--", "env")
+    assert p.returncode == 0, p.stderr
+    env = dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
+    pod = k.get_json("pod", "envpod", "-n", ns)
+    cluster_ip = k("get", "service", "web-api", "-n", ns, "-o", "jsonpath={.spec.clusterIP}")
+    assert {key: env.get(key) for key in (
+        "CFG_MODE", "CFG_LEVEL", "password", "LEVEL", "DB_PASSWORD", "MY_NAME", "MY_NAMESPACE",
+        "MY_NODE", "MY_IP", "TIER", "MEM_MI", "CPU_M", "URL", "WEB_API_SERVICE_HOST",
+    )} == {
+        "CFG_MODE": "production", "CFG_LEVEL": "debug", "password": "hunter2", "LEVEL": "debug",
+        "DB_PASSWORD": "hunter2", "MY_NAME": "envpod", "MY_NAMESPACE": ns,
+        "MY_NODE": pod["spec"]["nodeName"], "MY_IP": pod["status"]["podIP"], "TIER": "backend",
+        "MEM_MI": "64", "CPU_M": "250", "URL": f"http://{cluster_ip}:8080/envpod",
+        "WEB_API_SERVICE_HOST": cluster_ip,
+    }  # fmt: skip
+    assert env["KUBERNETES_SERVICE_PORT"] == "443" and env["KUBERNETES_SERVICE_HOST"]

@@ -10,7 +10,9 @@ The simulated containers have no image and no filesystem, so **exec runs the com
 process of this host** (as kwok's ClusterExec does): this is a local test host, and anyone who can
 exec into its pods can run commands as the user running `vcluster host`. The process gets PATH of
 this process, HOME and the working directory a per-pod temporary directory, HOSTNAME the pod's
-host name, TERM with a terminal, and the container's plain `env` values; stdin, stdout, stderr (or
+host name, TERM with a terminal, and the container's environment as the kubelet builds it
+(`hostsim/containerenv.py`: env, envFrom, ConfigMap and Secret keys, downward API, service
+variables); stdin, stdout, stderr (or
 a pseudo-terminal with `tty=1`, resized on the resize channel) are relayed and the exit code is
 reported as the kubelet does (containerd's texts). Attach connects to the container's generated
 log: stdout receives its lines as they fall due; stdin is discarded unless the container has
@@ -26,7 +28,6 @@ import ipaddress
 import logging
 import os
 import pty
-import re
 import secrets
 import shutil
 import signal
@@ -36,7 +37,7 @@ import struct
 import tempfile
 import termios
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -70,6 +71,8 @@ from vcluster.apiserver.podexec import (
     server_websocket,
     success_status,
 )
+from vcluster.client import ApiError
+from vcluster.hostsim.containerenv import EnvSources, container_env
 from vcluster.hostsim.loggen import LogSource, rfc3339_nano
 from vcluster.hostsim.podstatus import parse_time
 from vcluster.hostsim.portforward import WEBSOCKET_PROTOCOL, PortForwardSession
@@ -78,11 +81,12 @@ log = logging.getLogger("vcluster.hostsim.kubeletserver")
 
 PodLookup = Callable[[str, str], dict[str, Any] | None]
 StartLookup = Callable[[str], float | None]
+# what a container's environment is made from (ConfigMaps, Secrets, services, node), fetched
+EnvLookup = Callable[[dict[str, Any], dict[str, Any]], Awaitable[EnvSources]]
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _READ_CHUNK = 32 * 1024
 _DRAIN_SECONDS = 2.0  # after an exec'd process exits, how long its output may still arrive
-_ENV_REF = re.compile(r"\$(\$|\(([^)]*)\))")
 
 
 def self_signed_context(hosts: list[str]) -> ssl.SSLContext:
@@ -230,8 +234,10 @@ class KubeletServer:
         started: StartLookup | None = None,
         list_pods: Callable[[], list[dict[str, Any]]] | None = None,
         client_ca: bytes | None = None,
+        env_sources: EnvLookup | None = None,
     ) -> None:
         self.pods = pods
+        self.env_sources = env_sources
         # Clients authenticate with a certificate from this CA (the API server's kubelet client
         # certificate), as a kubelet with anonymous auth off; without it only logs and /pods
         # are served, anonymously, and exec/attach/port-forward are refused.
@@ -465,6 +471,15 @@ class KubeletServer:
             self.active_sessions -= 1
         return ws
 
+    async def _env_sources(self, pod: dict[str, Any], spec: dict[str, Any]) -> EnvSources:
+        if self.env_sources is None:
+            return EnvSources()
+        try:
+            return await self.env_sources(pod, spec)
+        except (ApiError, aiohttp.ClientError, TimeoutError, OSError) as e:  # API server away: plain env
+            log.warning("environment of %s not resolved: %s", (pod.get("metadata") or {}).get("name"), e)
+            return EnvSources()
+
     def _workdir(self, pod: dict[str, Any]) -> str:
         if self._exec_root is None:
             self._exec_root = tempfile.mkdtemp(prefix="hostsim-exec-")
@@ -483,7 +498,7 @@ class KubeletServer:
     ) -> dict[str, Any] | None:
         """The exec'd process from start to exit: its Status, or None when the client left first."""
         cwd = self._workdir(pod)
-        env = exec_env(pod, spec, cwd, opts.tty)
+        env = exec_env(pod, spec, cwd, opts.tty, await self._env_sources(pod, spec))
         master: int | None = None
         try:
             if opts.tty:
@@ -596,28 +611,17 @@ def _running(pod: dict[str, Any], container: str) -> bool:
     )
 
 
-def _expand(value: str, env: dict[str, str]) -> str:
-    """The kubelet's $(VAR) expansion: known names are replaced, `$$` is a literal `$`."""
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(1) == "$":
-            return "$"
-        return env.get(m.group(2), m.group(0))
-
-    return _ENV_REF.sub(sub, value)
-
-
-def exec_env(pod: dict[str, Any], spec: dict[str, Any], home: str, tty: bool) -> dict[str, str]:
-    """The environment of an exec'd command: PATH, HOSTNAME (spec.hostname or the pod name, as the
-    kubelet sets it), HOME, TERM, then the container's plain `env` values (valueFrom references are
-    not resolved here)."""
+def exec_env(
+    pod: dict[str, Any], spec: dict[str, Any], home: str, tty: bool, sources: EnvSources | None = None
+) -> dict[str, str]:
+    """The environment of an exec'd command: PATH of this process, HOSTNAME (spec.hostname or the
+    pod name, as the kubelet sets it), HOME, TERM with a terminal, then the container's variables
+    (`containerenv.container_env`; without `sources` only what needs no object)."""
     hostname = (pod.get("spec") or {}).get("hostname") or (pod.get("metadata") or {}).get("name", "")
     env = {"PATH": os.environ.get("PATH") or _DEFAULT_PATH, "HOSTNAME": str(hostname)[:63], "HOME": home}
     if tty:
         env["TERM"] = "xterm"
-    for e in spec.get("env") or []:
-        if isinstance(e, dict) and e.get("name") and "valueFrom" not in e:
-            env[str(e["name"])] = _expand(str(e.get("value") or ""), env)
+    env.update(container_env(pod, spec, sources or EnvSources()))
     return env
 
 

@@ -16,6 +16,7 @@ import orjson
 
 from vcluster.client import ApiError, Client, Informer, SharedInformers, strip_managed_fields
 from vcluster.hostsim.config import HostSimConfig
+from vcluster.hostsim.containerenv import EnvSources, referenced
 from vcluster.hostsim.events import EventRecorder
 from vcluster.hostsim.kubelet import Kubelet
 from vcluster.hostsim.kubeletserver import KubeletServer
@@ -140,6 +141,7 @@ class HostSim:
             started=self._started_at,
             list_pods=self._list_pods,
             client_ca=self.client.config.ca_pem,
+            env_sources=self._env_sources,
         )
         await self.server.start()
         self.nodes = NodeManager(
@@ -243,6 +245,33 @@ class HostSim:
 
     def _started_at(self, uid: str) -> float | None:
         return self.kubelet.started_at(uid) if self.kubelet is not None else None
+
+    async def _env_sources(self, pod: dict[str, Any], container: dict[str, Any]) -> EnvSources:
+        """The objects `container`'s environment reads, as they are now (see containerenv)."""
+        ns = (pod.get("metadata") or {}).get("namespace") or "default"
+        cms, secrets = referenced(container)
+        out = EnvSources()
+        for plural, names, into in (("configmaps", cms, out.configmaps), ("secrets", secrets, out.secrets)):
+            for name in sorted(names):
+                into[name] = await self._get_or_none(plural, name, ns)
+        spec = pod.get("spec") or {}
+        links = spec.get("enableServiceLinks") is not False
+        if links:
+            out.services = (await self.client.list("v1", "services", ns)).get("items") or []
+        if ns != "default" or not links:  # the master service is always visible
+            kube = await self._get_or_none("services", "kubernetes", "default")
+            out.services += [kube] if kube else []
+        node = self.node_informer.get(spec.get("nodeName") or "") if self.node_informer else None
+        out.allocatable = ((node or {}).get("status") or {}).get("allocatable") or {}
+        return out
+
+    async def _get_or_none(self, plural: str, name: str, namespace: str) -> dict[str, Any] | None:
+        try:
+            return await self.client.get("v1", plural, name, namespace)
+        except ApiError as e:
+            if e.not_found:
+                return None
+            raise
 
     def _list_pods(self) -> list[dict[str, Any]]:
         return self.kubelet.running_pods() if self.kubelet is not None else []

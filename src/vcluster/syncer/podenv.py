@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from vcluster.serviceenv import has_cluster_ip, join_host_port, service_env_vars
 from vcluster.syncer import constants as c
 from vcluster.syncer import kinds
 from vcluster.syncer.names import label_key_to_host
@@ -37,44 +38,6 @@ def translate_field_ref(field_ref: dict[str, Any] | None, vcluster: str) -> None
         field_ref["fieldPath"] = translate_field_path(field_ref["fieldPath"], vcluster)
 
 
-def _env_name(s: str) -> str:
-    return s.replace("-", "_").upper()
-
-
-def _has_cluster_ip(svc: Mapping[str, Any]) -> bool:
-    ip = (svc.get("spec") or {}).get("clusterIP") or ""
-    return ip not in ("", "None")
-
-
-def _join_host_port(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def _service_env(svc: Mapping[str, Any]) -> list[tuple[str, str]]:
-    spec = svc.get("spec") or {}
-    ports = spec.get("ports") or []
-    if not ports:
-        return []
-    name, ip = _env_name(svc["metadata"]["name"]), spec["clusterIP"]
-    out = [(f"{name}_SERVICE_HOST", ip), (f"{name}_SERVICE_PORT", str(ports[0].get("port", 0)))]
-    out += [
-        (f"{name}_SERVICE_PORT_{_env_name(p['name'])}", str(p.get("port", 0))) for p in ports if p.get("name")
-    ]
-    for i, p in enumerate(ports):
-        proto = p.get("protocol") or "TCP"
-        url = f"{proto.lower()}://{_join_host_port(ip, p.get('port', 0))}"
-        if i == 0:
-            out.append((f"{name}_PORT", url))
-        prefix = f"{name}_PORT_{p.get('port', 0)}_{proto.upper()}"
-        out += [
-            (prefix, url),
-            (f"{prefix}_PROTO", proto.lower()),
-            (f"{prefix}_PORT", str(p.get("port", 0))),
-            (f"{prefix}_ADDR", ip),
-        ]
-    return out
-
-
 def service_env(
     enable_service_links: bool | None,
     services: Iterable[Mapping[str, Any]],
@@ -84,10 +47,10 @@ def service_env(
     """Variables prepended to every container: service links (if enabled) plus KUBERNETES_*."""
     out: dict[str, str] = {}
     if enable_service_links:
-        by_name = {s["metadata"]["name"]: s for s in services if _has_cluster_ip(s)}
+        by_name = {s["metadata"]["name"]: s for s in services if has_cluster_ip(s)}
         for svc in by_name.values():
-            out.update(_service_env(svc))
-    url = f"tcp://{_join_host_port(kube_ip, kube_port)}"
+            out.update(service_env_vars(svc))
+    url = f"tcp://{join_host_port(kube_ip, kube_port)}"
     out.update(
         {
             "KUBERNETES_PORT": url,
