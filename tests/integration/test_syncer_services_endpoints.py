@@ -175,6 +175,31 @@ def test_service_status_conditions_and_health_check_node_port(pair: Pair) -> Non
     assert not st.get("loadBalancer", {}).get("ingress")  # blanked for a ClusterIP service
 
 
+def _node_port_service(name: str, ns: str, port: int) -> str:
+    return (
+        f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n"
+        f"  type: NodePort\n  selector: {{app: np}}\n  ports: [{{port: 80, nodePort: {port}}}]\n"
+    )
+
+
+def test_requested_node_port_is_the_hosts_and_a_taken_one_is_refused(pair: Pair) -> None:
+    """A nodePort asked for in the create is allocated on the host (the one allocator that sees
+    every tenant's ports) and shows on both sides; asking for a port the host already gave away
+    is refused with the host's reason and the virtual name, and creates nothing anywhere."""
+    p, ns = pair, virtual_namespace(pair.kv, "svc-nodeport")
+    p.kv.apply(_node_port_service("np", ns, 30801))
+    vsvc = get_json(p.kv, "svc", "np", "-n", ns)
+    host = get_json(p.kh, "svc", host_name("np", ns), "-n", HOST_NS)
+    assert vsvc and host
+    assert vsvc["spec"]["ports"][0]["nodePort"] == host["spec"]["ports"][0]["nodePort"] == 30801
+    taken = p.kv.run("apply", "-f", "-", input=_node_port_service("np2", ns, 30801), check=False)
+    assert taken.returncode != 0
+    assert "provided port is already allocated" in taken.stderr, taken.stderr
+    assert "np2" in taken.stderr and "-x-" not in taken.stderr, taken.stderr
+    assert get_json(p.kv, "svc", "np2", "-n", ns) is None
+    assert get_json(p.kh, "svc", host_name("np2", ns), "-n", HOST_NS) is None
+
+
 # "other" first: once "selected" reached the virtual cluster, the host informer has both
 INGRESS_CLASSES = """\
 apiVersion: networking.k8s.io/v1

@@ -41,6 +41,18 @@ def host_of(virtual: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- services (§5.1)
 
 
+def test_requested_node_ports_go_to_the_host_only_on_the_api_create() -> None:
+    ports = [{"port": 80, "protocol": "TCP", "nodePort": 30080}, {"port": 81, "protocol": "TCP"}]
+    virtual = vsvc(type="NodePort", ports=ports, clusterIP="10.0.0.9")
+    proxied = service.translate_service_for_proxy(virtual, CTX).obj["spec"]
+    assert [p.get("nodePort") for p in proxied["ports"]] == [30080, None]  # the host allocates 81's
+    assert "clusterIP" not in proxied
+    # a host Service recreated for an existing virtual one: the host allocates afresh (§5.1)
+    recreated = service.translate_service(virtual, CTX).obj["spec"]
+    assert [p.get("nodePort") for p in recreated["ports"]] == [None, None]
+    assert virtual["spec"]["ports"][0]["nodePort"] == 30080  # the virtual object is not touched
+
+
 def test_virtual_switch_from_external_name_patches_host_type_and_cluster_ip() -> None:
     old = external_name()
     host = host_of(old)

@@ -82,9 +82,19 @@ def translate_service(vsvc: Mapping[str, Any], ctx: SyncContext) -> Translation:
 
 
 def translate_service_for_proxy(vsvc: Mapping[str, Any], ctx: SyncContext) -> Translation:
-    """API-proxy create path: the host Service created first, marked `block-deletion`."""
+    """API-proxy create path: the host Service created first, marked `block-deletion`.
+
+    Unlike vCluster, which zeroes them here too, the `nodePort`s a user asks for in the create go
+    to the host, whose allocator grants them or refuses with its own 422 ("provided port is
+    already allocated"), as a create on any cluster does; the controller path (a host Service
+    recreated for an existing virtual one) still zeroes them (§5.1)."""
     t = translate_service(vsvc, ctx)
     t.obj["metadata"]["annotations"][c.BLOCK_DELETION_ANNOTATION] = "true"
+    vspec = vsvc.get("spec") or {}
+    hspec = t.obj.get("spec") or {}
+    for vport, hport in zip(vspec.get("ports") or [], hspec.get("ports") or [], strict=False):
+        if isinstance(vport, dict) and vport.get("nodePort"):
+            hport["nodePort"] = vport["nodePort"]
     return t
 
 
