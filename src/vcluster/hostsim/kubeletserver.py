@@ -478,7 +478,9 @@ class KubeletServer:
             return await self.env_sources(pod, spec)
         except (ApiError, aiohttp.ClientError, TimeoutError, OSError) as e:  # API server away: plain env
             log.warning("environment of %s not resolved: %s", (pod.get("metadata") or {}).get("name"), e)
-            return EnvSources()
+        except Exception:  # the command still runs, with what needs no object
+            log.exception("environment of %s not resolved", (pod.get("metadata") or {}).get("name"))
+        return EnvSources()
 
     def _workdir(self, pod: dict[str, Any]) -> str:
         if self._exec_root is None:
