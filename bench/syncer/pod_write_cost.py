@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from procs import Proc, cpu_seconds, host_proc, vcluster_proc
+from procs import Proc, cpu_seconds, started_pair
 
 from vcluster.client import Client
 from vcluster.hostsim.podstatus import running_status
@@ -38,26 +38,16 @@ BARE: dict[str, Any] = {
 
 async def synced_pod(base: Path) -> dict[str, Any]:
     """The host pod the syncer creates for BARE (as the syncer sends it: no server fields)."""
-    host = host_proc(base, nodes=2).start()
-    vc = vcluster_proc(base, host, "my-vcluster", "test-namespace", None)
-    try:
-        vc.start()
-        async with (
-            await Client.from_kubeconfig(str(vc.kubeconfig)) as v,
-            await Client.from_kubeconfig(str(host.kubeconfig)) as h,
-        ):
-            await v.create("v1", "pods", BARE, "default")
-            for _ in range(100):
-                got = (await h.list("v1", "pods", "test-namespace", label_selector="bench=1"))["items"]
-                if got:
-                    pod = got[0]
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the synced pod did not reach the host")
-    finally:
-        vc.stop()
-        host.stop()
+    async with started_pair(base) as (_, _, v, h):
+        await v.create("v1", "pods", BARE, "default")
+        for _ in range(100):
+            got = (await h.list("v1", "pods", "test-namespace", label_selector="bench=1"))["items"]
+            if got:
+                pod = got[0]
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("the synced pod did not reach the host")
     md = pod["metadata"]
     for k in (
         "uid",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import yaml
+
+from vcluster.client import Client
 
 READY = re.compile(r"ready at (https://\S+);")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -156,3 +160,23 @@ def vcluster_proc(base: Path, host: Proc, name: str, host_ns: str, config: str |
         cfg.write_text(config)
         args += ["--config", str(cfg)]
     return Proc(f"vc-{host_ns}", args, d)
+
+
+@contextlib.asynccontextmanager
+async def started_pair(
+    base: Path, *, nodes: int = 2, name: str = "my-vcluster", host_ns: str = "test-namespace"
+) -> AsyncIterator[tuple[Proc, Proc, Client, Client]]:
+    """A `vcluster host` and a `vcluster start` against it, with a client for each (virtual,
+    host); both processes stopped on the way out."""
+    host = host_proc(base, nodes=nodes).start()
+    vc = vcluster_proc(base, host, name, host_ns, None)
+    try:
+        vc.start()
+        async with (
+            await Client.from_kubeconfig(str(vc.kubeconfig)) as v,
+            await Client.from_kubeconfig(str(host.kubeconfig)) as h,
+        ):
+            yield host, vc, v, h
+    finally:
+        vc.stop()
+        host.stop()
