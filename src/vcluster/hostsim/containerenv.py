@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vcluster.apiserver.defaults import parse_quantity
 from vcluster.apiserver.gostr import go_quote
+from vcluster.hostsim.resources import quantity
 from vcluster.serviceenv import has_cluster_ip, service_env_vars
 
 _ENV_REF = re.compile(r"\$(\$|\(([^)]*)\))")
@@ -206,15 +206,10 @@ def resource_value(
     raw = values.get(name)
     if raw is None and kind == "limits" and name in _LIMITS_FROM_NODE:
         raw = allocatable.get(name)
-    amount = _number(raw if raw is not None else "0")
-    divisor = _number(ref.get("divisor") if ref.get("divisor") is not None else "0")
-    if amount is None or divisor is None:
-        return None
-    if divisor == 0:
-        divisor = 1
-    if name == "cpu":  # MilliValue() of both, rounded up
-        return str(math.ceil(math.ceil(amount * 1000) / math.ceil(divisor * 1000)))
-    return str(math.ceil(math.ceil(amount) / math.ceil(divisor)))
+    # cpu as MilliValue(), the rest as Value(), both rounded up; a zero divisor counts as 1
+    amount = quantity(name, raw if raw is not None else 0)
+    divisor = quantity(name, ref.get("divisor")) or quantity(name, "1")
+    return str(math.ceil(amount / divisor))
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -248,13 +243,3 @@ def _data(
         except (binascii.Error, ValueError):
             continue
     return out
-
-
-def _number(v: Any) -> Any:
-    """A Quantity's exact value (Fraction), or None when it is not one."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int | float):
-        return v
-    q = parse_quantity(str(v))
-    return None if q is None else q.value
