@@ -58,20 +58,24 @@ FIELDS = FieldDirections(
 )
 
 
-def _strip_allocations(spec: dict[str, Any]) -> None:
+def _strip_allocations(spec: dict[str, Any], *, node_ports: bool) -> None:
     if spec.get("clusterIP") != "None":
         spec.pop("clusterIP", None)
     for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
         spec.pop(key, None)
     for port in spec.get("ports") or []:
-        port.pop("nodePort", None)
+        if node_ports or not port.get("nodePort"):
+            port.pop("nodePort", None)
 
 
-def translate_service(vsvc: Mapping[str, Any], ctx: SyncContext) -> Translation:
-    """Controller create path: host allocates IPs and node ports; selector translated."""
+def translate_service(
+    vsvc: Mapping[str, Any], ctx: SyncContext, *, keep_node_ports: bool = False
+) -> Translation:
+    """Controller create path: host allocates IPs and node ports (the requested node ports too
+    unless `keep_node_ports`); selector translated."""
     host = generic.to_host(vsvc, ctx, KIND, FIELDS)
     spec = host.setdefault("spec", {})
-    _strip_allocations(spec)
+    _strip_allocations(spec, node_ports=not keep_node_ports)
     ns = metadata.meta(vsvc).get("namespace", "")
     selector = host_service_selector(spec.get("selector"), ctx.vcluster, ns)
     if selector is None:
@@ -88,13 +92,8 @@ def translate_service_for_proxy(vsvc: Mapping[str, Any], ctx: SyncContext) -> Tr
     to the host, whose allocator grants them or refuses with its own 422 ("provided port is
     already allocated"), as a create on any cluster does; the controller path (a host Service
     recreated for an existing virtual one) still zeroes them (§5.1)."""
-    t = translate_service(vsvc, ctx)
+    t = translate_service(vsvc, ctx, keep_node_ports=True)
     t.obj["metadata"]["annotations"][c.BLOCK_DELETION_ANNOTATION] = "true"
-    vspec = vsvc.get("spec") or {}
-    hspec = t.obj.get("spec") or {}
-    for vport, hport in zip(vspec.get("ports") or [], hspec.get("ports") or [], strict=False):
-        if isinstance(vport, dict) and vport.get("nodePort"):
-            hport["nodePort"] = vport["nodePort"]
     return t
 
 
