@@ -179,6 +179,56 @@ def test_server_side_apply_creates(k: Kubectl) -> None:
     assert got["data"] == {"k": "v"} and got["metadata"]["managedFields"][0]["manager"] == "kubectl"
 
 
+JOB = """apiVersion: batch/v1
+kind: Job
+metadata: {name: pi}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      containers: [{name: pi, image: perl, command: ["perl", "-e", "print 1"]}]
+      restartPolicy: Never
+"""
+
+
+def test_client_side_then_server_side_apply_of_a_job(k: Kubectl) -> None:
+    """The Job strategy's generated selector and labels and admission's additions belong to no
+    manager (Kubernetes records the decoded object before admission and the strategy), so kubectl's
+    migration to server-side apply and its re-apply of a manifest without them keep them."""
+    n = ns(k, "csa-ssa")
+    k("apply", "-n", n, "-f", "-", input=JOB)
+    job = k.get_json("job", "pi", "-n", n, "--show-managed-fields")
+    csa = job["metadata"]["managedFields"][0]
+    assert csa["manager"] == "kubectl-client-side-apply" and csa["operation"] == "Update"
+    assert "f:selector" not in csa["fieldsV1"]["f:spec"] and "f:backoffLimit" in csa["fieldsV1"]["f:spec"]
+    assert "f:labels" not in csa["fieldsV1"]["f:spec"]["f:template"].get("f:metadata", {})
+    p = k.run("apply", "--server-side", "-n", n, "-f", "-", input=JOB, check=False)
+    assert p.returncode == 0 and "serverside-applied" in p.stdout, p.stderr
+    assert "failed" not in p.stderr, p.stderr  # the migration and its re-apply both succeeded
+    job = k.get_json("job", "pi", "-n", n, "--show-managed-fields")
+    spec_managers = {
+        (m["manager"], m["operation"]) for m in job["metadata"]["managedFields"] if not m.get("subresource")
+    }
+    assert spec_managers == {("kubectl-last-applied", "Apply"), ("kubectl", "Apply")}  # migrated
+    uid = job["metadata"]["uid"]
+    assert job["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert job["spec"]["template"]["metadata"]["labels"]["batch.kubernetes.io/job-name"] == "pi"
+
+
+def test_pod_managed_fields_leave_out_admission_additions(k: Kubectl) -> None:
+    n = ns(k, "pod-mf")
+    k("run", "web", "--image=nginx", "-n", n)
+    pod = k.get_json("pod", "web", "-n", n, "--show-managed-fields")
+    assert pod["spec"]["volumes"][0]["name"].startswith("kube-api-access-")  # added by admission
+    assert pod["spec"]["tolerations"] and pod["spec"]["serviceAccountName"] == "default"
+    run = next(m for m in pod["metadata"]["managedFields"] if m["manager"] == "kubectl-run")
+    spec = run["fieldsV1"]["f:spec"]
+    assert "f:volumes" not in spec and "f:tolerations" not in spec and "f:serviceAccountName" not in spec
+    assert "f:dnsPolicy" in spec and "f:enableServiceLinks" in spec  # defaulted at decoding: owned
+    container = spec["f:containers"]['k:{"name":"web"}']
+    assert "f:image" in container and "f:volumeMounts" not in container
+
+
 def test_patch_three_types(k: Kubectl) -> None:
     n = ns(k, "patch")
     k("create", "deployment", "p", "--image=nginx", "-n", n)

@@ -140,6 +140,21 @@ async def prepare_create(
         crd.default_crd(obj)
     else:
         defaults.apply_defaults(obj, g, v, k)
+    if (
+        wc.managed_fields
+    ):  # of the decoded, defaulted object, before admission and the strategy, as Kubernetes
+        fieldmanager.update_managed_fields(
+            None,
+            obj,
+            wc.manager,
+            group=g,
+            version=v,
+            kind=k,
+            now=wc.now,
+            schema=_managed_fields_schema(rt),
+            ignored=fieldmanager.reset_fields(rt.has_status()),
+        )
+    if custom is None and not _is_crd(rt):
         lookup, list_objects = await _admission_data(store, registry, obj, rt, ns)
         admission.admit_create(obj, g, v, k, lookup, namespace=ns or None, list_objects=list_objects)
     meta_causes = [] if _is_crd(rt) else validate_object_meta(obj, rt, is_create=True, url_namespace=url_ns)
@@ -156,18 +171,6 @@ async def prepare_create(
         defaults.apply_defaults(obj, g, v, k)
         causes = admission.validate_create(obj, g, v, k)
     _raise_invalid(rt, obj, meta_causes + causes)
-    if wc.managed_fields:
-        fieldmanager.update_managed_fields(
-            None,
-            obj,
-            wc.manager,
-            group=g,
-            version=v,
-            kind=k,
-            now=wc.now,
-            schema=_managed_fields_schema(rt),
-            ignored=fieldmanager.reset_fields(rt.has_status()),
-        )
 
 
 def _strategy_create_extras(rt: ResourceType, obj: dict[str, Any]) -> None:
@@ -205,6 +208,8 @@ async def prepare_update(
         crd.default_crd(new)
     else:
         defaults.apply_defaults(new, g, v, k)
+    if sub == "":  # before admission and the strategy, as Kubernetes' update transformers
+        _record_update(rt, old, new, wc)
     strategy.prepare_for_update(rt, old, new, sub)
     if is_crd and sub == "":
         crd.prepare_crd_for_update(new, old)
@@ -224,17 +229,23 @@ async def prepare_update(
     elif sub == "ephemeralcontainers":
         causes = causes + admission.validate_ephemeral_containers_update(new, old)
     _raise_invalid(rt, new, causes)
+    if sub != "":  # after the strategy kept only what the subresource may change
+        _record_update(rt, old, new, wc)
+    fieldmanager.ignore_managed_fields_timestamps(old, new)
+
+
+def _record_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any], wc: WriteContext) -> None:
+    """The managedFields of an update or non-apply patch (nothing for apply: fieldmanager.apply did it)."""
     if wc.managed_fields:
         fieldmanager.update_managed_fields(
             old,
             new,
             wc.manager,
-            group=g,
-            version=v,
-            kind=k,
+            group=rt.group,
+            version=rt.version,
+            kind=rt.kind,
             now=wc.now,
             subresource=wc.record_as if wc.record_as in RECORDED_SUBRESOURCES else "",
             schema=_managed_fields_schema(rt),
-            ignored=fieldmanager.reset_fields(rt.has_status(), sub),
+            ignored=fieldmanager.reset_fields(rt.has_status(), wc.subresource),
         )
-    fieldmanager.ignore_managed_fields_timestamps(old, new)
