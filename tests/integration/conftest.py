@@ -217,6 +217,36 @@ class LineReader:
         return self.lines, err
 
 
+def attach_echoes(
+    k: Kubectl,
+    ns: str,
+    pod: str,
+    line: str,
+    *,
+    container: str | None = None,
+    then: Callable[[str], bool] | None = None,
+) -> None:
+    """`kubectl attach -i POD [-c CONTAINER]`: `line` written to stdin comes back on stdout (the
+    container has stdin: true), then a line matching `then` arrives if given; the client stays
+    attached until it is stopped, and kubectl reports no error."""
+    args = [*k.base(), "-n", ns, "attach", "-i", pod] + (["-c", container] if container else [])
+    proc = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    reader = LineReader(proc)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+        reader.wait_for(lambda got: got == line, 10)
+        if then is not None:
+            reader.wait_for(then, 12)
+        assert proc.poll() is None  # attached until the client leaves
+    finally:
+        _, err = reader.stop()
+    assert "error" not in err.lower(), err
+
+
 def parse_table(text: str) -> tuple[list[str], list[dict[str, str]]]:
     """Split kubectl table output into (headers, rows); columns are cut at the header offsets,
     so empty cells (e.g. SHORTNAMES) come back as ''."""

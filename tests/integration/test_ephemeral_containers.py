@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Kubectl, LineReader, Server, host_fixture, host_kubectl_fixture
+from tests.integration.conftest import Kubectl, Server, attach_echoes, host_fixture, host_kubectl_fixture
 from tests.integration.httpclient import Client
 from tests.integration.test_host_e2e import eventually, ns
 
@@ -118,23 +118,7 @@ def test_logs_and_attach_of_an_ephemeral_container(k: Kubectl) -> None:
     assert "INFO starting shell (image busybox)" in log.splitlines()[0]
     p = k.run("logs", "web", "-n", n, "-c", "nope", check=False)
     assert "container nope is not valid for pod web" in p.stderr
-    proc = subprocess.Popen(
-        [*k.base(), "-n", n, "attach", "-i", "web", "-c", "shell"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    reader = LineReader(proc)
-    try:
-        assert proc.stdin is not None
-        proc.stdin.write("ping from the debugger\n")
-        proc.stdin.flush()
-        reader.wait_for(lambda line: line == "ping from the debugger", 10)
-        assert proc.poll() is None
-    finally:
-        _, err = reader.stop()
-    assert "error" not in err.lower(), err
+    attach_echoes(k, n, "web", "ping from the debugger", container="shell")
 
 
 def test_patches_to_the_subresource(k: Kubectl, api: Client) -> None:

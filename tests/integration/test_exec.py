@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .conftest import Kubectl, LineReader, Server
+from .conftest import Kubectl, Server, attach_echoes
 from .httpclient import Client as HTTPClient
 from .strict_server import StrictServer, intruder_token
 from .syncer_harness import Pair, pair_fixture, pod_running, virtual_namespace, wait_until
@@ -128,27 +128,10 @@ def _check_exec_basics(k: Kubectl, ns: str, hostname: str) -> None:
 
 
 def _attach_echo_and_log(k: Kubectl, ns: str, want_log_line: bool) -> None:
-    """`kubectl attach -i`: stdin comes back (the container has stdin: true) and the container's
-    log lines arrive as they are generated."""
-    proc = subprocess.Popen(
-        [*k.base(), "-n", ns, "attach", "-i", "runner"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    reader = LineReader(proc)
-    try:
-        assert proc.stdin is not None
-        proc.stdin.write("ping from stdin\n")
-        proc.stdin.flush()
-        reader.wait_for(lambda line: line == "ping from stdin", 10)
-        if want_log_line:  # nginx access-log lines, one every 5 s by default
-            reader.wait_for(lambda line: '"GET /' in line and "HTTP/1.1" in line, 12)
-        assert proc.poll() is None  # attached until the client leaves
-    finally:
-        _, err = reader.stop()
-    assert "error" not in err.lower(), err
+    """`kubectl attach -i`: stdin comes back and the container's log lines arrive as they are
+    generated (nginx access-log lines, one every 5 s by default)."""
+    log_line = (lambda line: '"GET /' in line and "HTTP/1.1" in line) if want_log_line else None
+    attach_echoes(k, ns, "runner", "ping from stdin", then=log_line)
 
 
 # ---------------------------------------------------------------------------------------------- host
