@@ -132,14 +132,14 @@ def test_kubernetes_endpoints_patch() -> None:
         ]
     }
     want = [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"name": "https", "port": 8443}]}]
-    action, body = endpoints.kubernetes_endpoints_patch(None, host)
+    action, body = endpoints.kubernetes_endpoints_patch(None, endpoints.kubernetes_endpoints(host))
     assert action == "create" and body is not None and body["subsets"] == want
     virtual = {"metadata": {"name": "kubernetes", "namespace": "default"}, "subsets": []}
-    action, body = endpoints.kubernetes_endpoints_patch(virtual, host)
+    action, body = endpoints.kubernetes_endpoints_patch(virtual, endpoints.kubernetes_endpoints(host))
     assert action == "patch"
     assert body == {"metadata": {"labels": {endpoints.SKIP_MIRROR_LABEL: "true"}}, "subsets": want}
     virtual.update(subsets=want, metadata={"labels": {endpoints.SKIP_MIRROR_LABEL: "true"}})
-    assert endpoints.kubernetes_endpoints_patch(virtual, host) == ("", None)
+    assert endpoints.kubernetes_endpoints_patch(virtual, endpoints.kubernetes_endpoints(host)) == ("", None)
 
 
 def test_kubernetes_endpoint_slice_patch() -> None:

@@ -143,16 +143,15 @@ class EndpointsSyncer(KindSyncer):
         changed; here it is compared every time, so an edited or deleted slice comes back)."""
         assert self.engine is not None
         writer = self.engine.writer
-        action, body = endpoints.kubernetes_endpoints_patch(virtual, host)
+        want = endpoints.kubernetes_endpoints(host)
+        action, body = endpoints.kubernetes_endpoints_patch(virtual, want)
         if action == "create" and body is not None:
             await writer.create_virtual(self.kind, body)
         elif action == "patch" and body and virtual is not None:
             await writer.patch_virtual(self.kind, virtual, body)
         slices = kinds.ENDPOINT_SLICE
         current = self._vslices.get(KUBERNETES[1], KUBERNETES[0])
-        action, body = endpoints.kubernetes_endpoint_slice_patch(
-            current, endpoints.kubernetes_endpoints(host)
-        )
+        action, body = endpoints.kubernetes_endpoint_slice_patch(current, want)
         if action == "recreate" and current is not None:
             uid = metadata.meta(current).get("uid")
             await writer.delete(

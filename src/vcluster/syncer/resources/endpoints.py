@@ -114,13 +114,13 @@ def kubernetes_endpoints(host_vc_endpoints: Mapping[str, Any]) -> dict[str, Any]
 
 
 def kubernetes_endpoints_patch(
-    virtual: Mapping[str, Any] | None, host_vc_endpoints: Mapping[str, Any]
+    virtual: Mapping[str, Any] | None, want: Mapping[str, Any]
 ) -> tuple[str, dict[str, Any] | None]:
     """("create", body) / ("patch", merge patch) / ("", None): virtual `default/kubernetes` Endpoints
-    made equal to the host vCluster endpoints (labels other than skip-mirror are left alone)."""
-    want = kubernetes_endpoints(host_vc_endpoints)
+    made equal to `want` (kubernetes_endpoints of the host's; labels other than skip-mirror are left
+    alone)."""
     if virtual is None:
-        return "create", want
+        return "create", dict(want)
     patch: dict[str, Any] = {}
     if metadata.labels_of(virtual).get(SKIP_MIRROR_LABEL) != "true":
         patch["metadata"] = {"labels": {SKIP_MIRROR_LABEL: "true"}}
