@@ -531,7 +531,10 @@ def pause(name: str, namespace: str | None, context: str | None) -> None:
             ui.warn(f"the host pods of {name} were left running: {e.format_message()}")
         else:
             if n:
-                ui.info(f"Deleted {n} host pod(s); they are recreated on resume")
+                ui.info(
+                    f"Deleted {n} host pod(s); on resume their controllers recreate them "
+                    "(pods that no controller owns are not recreated: they are deleted, as vCluster does)"
+                )
     state = "paused" if was_running else "paused (it was not running)"
     ui.done(f"vCluster {name} in namespace {rec.namespace} is {state}")
 
