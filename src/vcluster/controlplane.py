@@ -85,6 +85,7 @@ class ControlPlane:
         self.host_client: Any = None
         self.lease: Any = None
         self.metrics_endpoints: Any = None
+        self.metrics_proxy: Any = None  # integrations.metricsServer
 
     async def start(self) -> None:
         # a host that cannot be used stops the start before anything is written to the data dir
@@ -125,9 +126,31 @@ class ControlPlane:
             informers = self.controllers.informers if self.controllers is not None else None
             self.hostsim = HostSim(self.client, self.cfg.hostsim, informers=informers)
             await self.hostsim.start()
+            if self.hostsim.config.metrics_server:
+                self._serve_host_metrics()
 
         if self.cfg.syncer is not None:
             await self._start_syncer(self.cfg.syncer)
+
+    def _serve_host_metrics(self) -> None:
+        """metrics.k8s.io of the simulated nodes, as metrics-server would serve it on this host."""
+        from vcluster.apiserver.metricsapi import MetricsAPI
+        from vcluster.hostsim.metrics import HostMetrics
+
+        source = HostMetrics(self.hostsim, self.hostsim.config.metrics_resolution)
+        self.server.add_api_service(MetricsAPI(source))
+
+    async def _serve_virtual_metrics(self, spec: SyncerSpec) -> None:
+        """`integrations.metricsServer`: metrics.k8s.io proxied to the host's metrics-server."""
+        ms = spec.config.integrations.metrics_server
+        if not ms.enabled or not (ms.nodes or ms.pods):
+            return
+        from vcluster.apiserver.metricsapi import MetricsAPI
+        from vcluster.integrations.metricsserver import MetricsServerProxy
+
+        self.metrics_proxy = MetricsServerProxy(self.syncer)
+        await self.metrics_proxy.start()
+        self.server.add_api_service(MetricsAPI(self.metrics_proxy, nodes=ms.nodes, pods=ms.pods))
 
     async def _connect_host(self, spec: SyncerSpec) -> None:
         """The host client, and the host namespace read (made when missing): the first host request."""
@@ -194,6 +217,7 @@ class ControlPlane:
         self.server.rest.pod_log_hook = self.syncer.proxy_pod_log
         self.server.rest.node_write_hook = self.syncer.intercept_node_write
         self.server.rest.pod_exec_hook = self.syncer.proxy_pod_exec
+        await self._serve_virtual_metrics(spec)
         from vcluster.syncer.engine.metricsendpoint import MetricsEndpoints
 
         self.metrics_endpoints = MetricsEndpoints(
@@ -207,7 +231,7 @@ class ControlPlane:
         os.kill(os.getpid(), signal.SIGTERM)
 
     async def stop(self) -> None:
-        for part in (self.metrics_endpoints, self.syncer, self.hostsim, self.controllers):
+        for part in (self.metrics_endpoints, self.metrics_proxy, self.syncer, self.hostsim, self.controllers):
             if part is not None:
                 try:
                     await part.stop()

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from vcluster.apiserver import hpa
 from vcluster.apiserver.defaults import canonical_quantity, quantity_value
 from vcluster.apiserver.errors import Cause, StatusError, forbidden
 from vcluster.apiserver.gostr import go_quote
@@ -2183,6 +2184,7 @@ _CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
     ("batch", "Job"): _validate_job,
     ("batch", "CronJob"): _validate_cron_job,
     ("networking.k8s.io", "Ingress"): _validate_ingress,
+    ("autoscaling", "HorizontalPodAutoscaler"): hpa.validate_create,
 }
 
 
@@ -2658,6 +2660,7 @@ _UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] =
     ("rbac.authorization.k8s.io", "RoleBinding"): _validate_role_binding_update,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _validate_role_binding_update,
     ("networking.k8s.io", "Ingress"): lambda n, o: _validate_ingress(n),
+    ("autoscaling", "HorizontalPodAutoscaler"): hpa.validate_update,
 }
 
 

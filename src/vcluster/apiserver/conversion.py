@@ -1,8 +1,28 @@
-"""Conversion between core/v1 Event (the storage version) and events.k8s.io/v1 Event."""
+"""Conversion between the version a resource is served in and the version it is stored in.
+
+A `ResourceType` with a `conversion` is served in one version and stored in another: every object
+read from storage goes through `to_version`, every object written through `to_storage`. Two uses:
+events.k8s.io/v1 Events stored as core/v1 Events (below), and autoscaling/v1 HorizontalPodAutoscalers
+stored as autoscaling/v2 (`hpaconversion.py`); multi-version custom resources have their own
+(`customresources.CustomInfo`, the `None` strategy).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+Converter = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionConversion:
+    """The two directions between a served version and the storage version (whole objects)."""
+
+    to_version: Converter
+    to_storage: Converter
+
 
 # core/v1 field -> events.k8s.io/v1 field (top level).
 _RENAMES = {
@@ -55,3 +75,6 @@ def events_v1_to_core(obj: dict[str, Any]) -> dict[str, Any]:
     if "involvedObject" not in out:
         out["involvedObject"] = {}
     return out
+
+
+EVENTS_V1 = VersionConversion(core_to_events_v1, events_v1_to_core)

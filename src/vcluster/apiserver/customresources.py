@@ -42,6 +42,12 @@ class CustomInfo:
             obj["apiVersion"] = self.api_version
         return obj
 
+    def to_storage(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """`None` conversion to the storage version (in place)."""
+        if isinstance(obj, dict):
+            obj["apiVersion"] = self.storage_api_version
+        return obj
+
 
 def _group_version(group: str, version: str) -> str:
     return f"{group}/{version}" if group else version
@@ -72,6 +78,9 @@ def resource_types(obj: dict[str, Any]) -> list[ResourceType]:
             converts=len(spec.get("versions") or []) > 1,
         )
         object.__setattr__(rt, "custom", info)
+        if info.converts:
+            object.__setattr__(rt, "conversion", info)
+            object.__setattr__(rt, "storage_version", info.storage_version)
         out.append(rt)
     return out
 

@@ -888,6 +888,9 @@ _HPA_SCALE_DOWN = {
 
 
 def _default_hpa_v2(obj: JSON) -> None:
+    from vcluster.apiserver.hpaconversion import normalize_v2  # imports this module
+
+    normalize_v2(obj)
     spec = _ensure(obj, "spec")
     if spec is None:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -33,10 +34,34 @@ def wants_aggregated(accept: str | None) -> str | None:
 class Discovery:
     """Renders discovery documents from the registry; cached until the registry changes."""
 
-    def __init__(self, registry: Registry, server_address: str) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        server_address: str,
+        extra: Callable[[], Iterable[ResourceType]] | None = None,
+    ) -> None:
+        """`extra`: the resources of the API services served beside the registry (apiservices.py),
+        listed after every registry group; call `invalidate` when they change."""
         self.registry = registry
         self.server_address = server_address
+        self._extra = extra or (lambda: ())
         self._cache: dict[str, tuple[bytes, str]] = {}
+
+    def _groups(self) -> dict[str, list[str]]:
+        """group -> versions: the registry's, then the API services'."""
+        out = self.registry.groups()
+        for t in self._extra():
+            versions = out.setdefault(t.group, [])
+            if t.version not in versions:
+                versions.append(t.version)
+        return out
+
+    def _types(self, group: str, version: str) -> list[ResourceType]:
+        extra = [t for t in self._extra() if t.group == group and t.version == version]
+        return self.registry.in_group_version(group, version) + extra
+
+    def _is_extra(self, t: ResourceType) -> bool:
+        return any(t is e for e in self._extra())
 
     def invalidate(self) -> None:
         self._cache.clear()
@@ -72,12 +97,12 @@ class Discovery:
             lambda: {
                 "kind": "APIGroupList",
                 "apiVersion": "v1",
-                "groups": [self._group(g, vs) for g, vs in self.registry.groups().items() if g],
+                "groups": [self._group(g, vs) for g, vs in self._groups().items() if g],
             },
         )
 
     def api_group(self, group: str) -> tuple[bytes, str] | None:
-        versions = self.registry.groups().get(group)
+        versions = self._groups().get(group)
         if not group or not versions:
             return None
         return self._cached(
@@ -85,14 +110,14 @@ class Discovery:
         )
 
     def resource_list(self, group: str, version: str) -> tuple[bytes, str] | None:
-        types = self.registry.in_group_version(group, version)
+        types = self._types(group, version)
         if not types:
             return None
 
         def build() -> dict[str, Any]:
             resources: list[dict[str, Any]] = []
             for t in sorted(types, key=lambda t: t.plural):
-                resources.append(_legacy_resource(t))
+                resources.append(_legacy_resource(t, stored=not self._is_extra(t)))
                 for s in t.subresources:
                     r: dict[str, Any] = {
                         "name": f"{t.plural}/{s.name}",
@@ -114,7 +139,7 @@ class Discovery:
     def aggregated(self, legacy_core: bool, version: str) -> tuple[bytes, str]:
         def build() -> dict[str, Any]:
             items = []
-            for g, versions in self.registry.groups().items():
+            for g, versions in self._groups().items():
                 if (g == "") != legacy_core:
                     continue
                 vlist = []
@@ -124,7 +149,7 @@ class Discovery:
                             "version": v,
                             "resources": [
                                 _aggregated_resource(t)
-                                for t in sorted(self.registry.in_group_version(g, v), key=lambda t: t.plural)
+                                for t in sorted(self._types(g, v), key=lambda t: t.plural)
                             ],
                             "freshness": "Current",
                         }
@@ -140,7 +165,7 @@ class Discovery:
         return self._cached(f"agg/{legacy_core}/{version}", build)
 
 
-def _legacy_resource(t: ResourceType) -> dict[str, Any]:
+def _legacy_resource(t: ResourceType, stored: bool = True) -> dict[str, Any]:
     r: dict[str, Any] = {
         "name": t.plural,
         "singularName": t.singular,
@@ -152,14 +177,16 @@ def _legacy_resource(t: ResourceType) -> dict[str, Any]:
         r["shortNames"] = list(t.short_names)
     if t.categories:
         r["categories"] = list(t.categories)
-    r["storageVersionHash"] = _storage_version_hash(t)
+    if stored:  # an aggregated API's resources have none
+        r["storageVersionHash"] = _storage_version_hash(t)
     return r
 
 
 def _storage_version_hash(t: ResourceType) -> str:
     import base64
 
-    digest = hashlib.sha256(f"{t.group}/{t.version}/{t.kind}".encode()).digest()
+    group, version, kind = t.storage_gvk  # upstream hashes the storage version's group/version/kind
+    digest = hashlib.sha256(f"{group}/{version}/{kind}".encode()).digest()
     return base64.b64encode(digest[:8]).decode()
 
 

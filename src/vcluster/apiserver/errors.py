@@ -120,8 +120,9 @@ def conflict(resource: str, group: str, name: str, why: str | None = None) -> St
 
 
 def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> StatusError:
-    """422 Invalid; `details.kind` is the Kind, the message joins the causes as upstream does."""
-    parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+    """422 Invalid; `details.kind` is the Kind, the message joins the causes as upstream does (an
+    aggregate error: repeated texts once, brackets around more than one)."""
+    parts = list(dict.fromkeys(f"{c.field}: {c.message}" if c.field else c.message for c in causes))
     joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     qual = f"{kind}.{group}" if group else kind
     return StatusError(

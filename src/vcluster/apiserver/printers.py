@@ -29,6 +29,7 @@ __all__ = [
     "translate_timestamp_since",
 ]
 from vcluster.apiserver.conversion import events_v1_to_core
+from vcluster.apiserver.hpaconversion import as_internal
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,32 @@ _DESC: dict[str, str] = {
     ),
     "DEP_UPDATED": (
         "Total number of non-terminated pods targeted by this deployment that have the desired template spec."
+    ),
+    "HPA_CURRENT": (
+        "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen "
+        "by the autoscaler."
+    ),
+    "HPA_MAX": (
+        "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. "
+        "It cannot be less that minReplicas."
+    ),
+    "HPA_METRICS": (
+        "metrics contains the specifications for which to use to calculate the desired replica count (the "
+        "maximum replica count across all metrics will be used).  The desired replica count is calculated "
+        "multiplying the ratio between the target value and the current value by the current number of "
+        "pods.  Ergo, metrics used must decrease as the pod count is increased, and vice-versa.  See the "
+        "individual metric source types for more information about how each type of metric must respond. "
+        "If not set, the default metric will be set to 80% average CPU utilization."
+    ),
+    "HPA_MIN": (
+        "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  "
+        "It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is "
+        "enabled and at least one Object or External metric is configured.  Scaling is active as long as at "
+        "least one metric value is available."
+    ),
+    "HPA_REF": (
+        "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics "
+        "should be collected, as well as to actually change the replica count."
     ),
     "DS_AVAILABLE": (
         "The number of nodes that should be running the daemon pod and have one or more of the "
@@ -1009,6 +1036,15 @@ _DEPLOYMENT_COLUMNS = [
     _wide("Containers", _CONTAINERS_DESC),
     _wide("Images", _IMAGES_DESC),
     _wide("Selector", _D["DEP_SELECTOR"]),
+]
+_HPA_COLUMNS = [
+    _name_col(),
+    _col("Reference", _D["HPA_REF"]),
+    _col("Targets", _D["HPA_METRICS"]),
+    _col("MinPods", _D["HPA_MIN"]),
+    _col("MaxPods", _D["HPA_MAX"]),
+    _col("Replicas", _D["HPA_CURRENT"]),
+    _age_col(),
 ]
 _CONFIGMAP_COLUMNS = [_name_col(), _col("Data", _D["CM_DATA"]), _age_col()]
 _NETPOL_COLUMNS = [_name_col(), _col("Pod-Selector", _D["NP_PODSELECTOR"]), _age_col()]
@@ -1880,6 +1916,80 @@ def _deployment_cells(obj: dict[str, Any], now: datetime) -> Cells:
     ]
 
 
+def _hpa_target(current: str, target: str, name: str = "", avg: bool = False) -> str:
+    text = f"{current}/{target}" + (" (avg)" if avg else "")
+    return f"{name}: {text}" if name else text
+
+
+def _qstr(v: object) -> str:
+    """`(*resource.Quantity).String()`: `<nil>` for an absent quantity."""
+    return "<nil>" if v is None else _quantity(v)
+
+
+_HPA_SOURCES = {
+    "External": "external",
+    "Pods": "pods",
+    "Object": "object",
+    "Resource": "resource",
+    "ContainerResource": "containerResource",
+}
+
+
+def _hpa_metric(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """One metric of `formatHPAMetrics`: current/target, `<unknown>` without a current value."""
+    key = _HPA_SOURCES.get(_s(spec.get("type")))
+    if key is None:
+        return "<unknown type>"
+    target = _d(_d(spec.get(key)).get("target"))
+    has_status = isinstance(status.get(key), dict)
+    cur = _d(_d(status.get(key)).get("current"))
+    name = _s(_d(spec.get(key)).get("name")) if key in ("resource", "containerResource") else ""
+    if key == "pods":
+        current = _qstr(cur.get("averageValue")) if has_status else "<unknown>"
+        return _hpa_target(current, _qstr(target.get("averageValue")))
+    if key in ("external", "object"):
+        if target.get("averageValue") is not None:
+            current = _qstr(cur["averageValue"]) if cur.get("averageValue") is not None else "<unknown>"
+            return _hpa_target(current, _qstr(target["averageValue"]), avg=True)
+        current = _qstr(cur.get("value")) if has_status else "<unknown>"
+        return _hpa_target(current, _qstr(target.get("value")))
+    if target.get("averageValue") is not None:
+        current = _qstr(cur.get("averageValue")) if has_status else "<unknown>"
+        return _hpa_target(current, _qstr(target["averageValue"]), name)
+    util = cur.get("averageUtilization")
+    current = f"{_i(util)}%" if has_status and util is not None else "<unknown>"
+    goal = target.get("averageUtilization")
+    return _hpa_target(current, "<auto>" if goal is None else f"{_i(goal)}%", name)
+
+
+def _hpa_metrics(metrics: list[Any], statuses: list[Any]) -> str:
+    """`formatHPAMetrics`: the first two metrics, then `+ N more...`."""
+    if not metrics:
+        return "<none>"
+    shown = [
+        _hpa_metric(_d(m), _d(statuses[i]) if i < len(statuses) else _EMPTY) for i, m in enumerate(metrics)
+    ]
+    if len(shown) > 2:
+        return f"{', '.join(shown[:2])} + {len(shown) - 2} more..."
+    return ", ".join(shown)
+
+
+def _hpa_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    """`printHorizontalPodAutoscaler` (on the internal object: autoscaling/v1 rows are converted)."""
+    meta, spec, status = _parts(as_internal(obj))
+    ref = _d(spec.get("scaleTargetRef"))
+    min_pods = spec.get("minReplicas")
+    return [
+        _s(meta.get("name")),
+        f"{_s(ref.get('kind'))}/{_s(ref.get('name'))}",
+        _hpa_metrics(_l(spec.get("metrics")), _l(status.get("currentMetrics"))),
+        "<unset>" if min_pods is None else str(_i(min_pods)),
+        _i(spec.get("maxReplicas")),
+        _i(status.get("currentReplicas")),
+        _age(meta, now),
+    ]
+
+
 def _netpol_cells(obj: dict[str, Any], now: datetime) -> Cells:
     meta, spec, _ = _parts(obj)
     pod_selector = spec.get("podSelector")
@@ -1997,6 +2107,7 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], RowPrinter]] = {
     ("apps", "statefulsets"): (_STS_COLUMNS, _sts_cells),
     ("apps", "daemonsets"): (_DS_COLUMNS, _ds_cells),
     ("apps", "controllerrevisions"): (_CR_COLUMNS, _controller_revision_cells),
+    ("autoscaling", "horizontalpodautoscalers"): (_HPA_COLUMNS, _hpa_cells),
     ("batch", "jobs"): (_JOB_COLUMNS, _job_cells),
     ("batch", "cronjobs"): (_CRONJOB_COLUMNS, _cronjob_cells),
     ("events.k8s.io", "events"): (_EVENT_COLUMNS, _events_v1_cells),

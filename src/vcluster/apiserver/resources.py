@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vcluster.apiserver.conversion import EVENTS_V1
+from vcluster.apiserver.hpaconversion import V1_CONVERSION as HPA_V1
+
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 STATUS_VERBS = ("get", "patch", "update")
 
@@ -45,8 +48,14 @@ class ResourceType:
     delete_returns_object: bool = False
     # The etcd key segment (kube-apiserver: events under "events", services under "services/specs").
     storage_resource: str = ""
-    # Object kinds sharing storage with another group-version (events.k8s.io/v1 -> core events).
+    # Object kinds sharing storage with another group's resource (events.k8s.io/v1 -> core events):
+    # every write goes through that resource's pipeline.
     storage_group: str | None = None
+    # The version objects are stored in when it is not this one (autoscaling/v1 HPAs are stored as
+    # autoscaling/v2); with `conversion`, objects are converted on every read and write.
+    storage_version: str | None = None
+    # conversion.VersionConversion between this version and the storage version (None: the same).
+    conversion: Any = field(default=None, compare=False)
     extra_field_labels: tuple[str, ...] = field(default=())
     # Custom resources: their CRD-derived schema, printer columns and managedFields type.
     custom: Any = field(default=None, compare=False)
@@ -54,6 +63,12 @@ class ResourceType:
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def storage_gvk(self) -> tuple[str, str, str]:
+        """(group, version, kind) of the stored objects (what storageVersionHash is computed from)."""
+        group = self.storage_group if self.storage_group is not None else self.group
+        return group, self.storage_version or self.version, self.kind
 
     @property
     def list_kind(self) -> str:
@@ -328,7 +343,42 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         has_generation=True,
     ),
     # ---- events.k8s.io/v1 (same storage as core events)
-    R("events.k8s.io", "v1", "events", "event", "Event", True, ("ev",), storage_group=""),
+    R(
+        "events.k8s.io",
+        "v1",
+        "events",
+        "event",
+        "Event",
+        True,
+        ("ev",),
+        storage_group="",
+        conversion=EVENTS_V1,
+    ),
+    # ---- autoscaling/v2 (storage version, preferred) and autoscaling/v1 (converted)
+    R(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        ("all",),
+        subresources=(_status(),),
+    ),
+    R(
+        "autoscaling",
+        "v1",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        ("all",),
+        subresources=(_status(),),
+        storage_version="v2",
+        conversion=HPA_V1,
+    ),
     # ---- authentication / authorization (virtual, create-only)
     R(
         "authentication.k8s.io",

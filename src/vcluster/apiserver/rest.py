@@ -149,7 +149,6 @@ class Rest:
         self.store = store
         self.registry = registry
         self._quota_locks: dict[str, asyncio.Lock] = {}  # one per namespace that has a quota
-        self.converters: dict[tuple[str, str], Any] = {}
         # ClusterIP/NodePort allocation (vcluster.apiserver.ipalloc.ServiceIPAllocator); None when
         # another cluster assigns them (a virtual cluster takes its Services' IPs from the host).
         self.service_ips: Any = None
@@ -173,19 +172,22 @@ class Rest:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def out_raw(rt: ResourceType, raw: bytes) -> bytes:
-        """A stored object as the requested version serves it (custom resources with several
-        versions convert with the `None` strategy: only apiVersion changes)."""
-        custom = rt.custom
-        if custom is None or not custom.converts:
+        """A stored object as the requested version serves it (`rt.conversion`: autoscaling/v1
+        HPAs, custom resources served in several versions)."""
+        conv = rt.conversion
+        if conv is None:
             return raw
-        return orjson.dumps(custom.to_version(orjson.loads(raw)))
+        return orjson.dumps(conv.to_version(orjson.loads(raw)))
+
+    @staticmethod
+    def out_obj(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """A decoded stored object as the requested version serves it."""
+        return obj if rt.conversion is None else rt.conversion.to_version(obj)
 
     @staticmethod
     def to_storage(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        custom = rt.custom
-        if custom is not None and custom.converts:
-            obj["apiVersion"] = custom.storage_api_version
-        return obj
+        """An object of the requested version as it is stored."""
+        return obj if rt.conversion is None else rt.conversion.to_storage(obj)
 
     def _gone_or_missing(self, rt: ResourceType, name: str) -> StatusError:
         return not_found(rt.plural, rt.group, name)
@@ -260,7 +262,7 @@ class Rest:
     async def get(self, rt: ResourceType, info: RequestInfo, accept: Accept, query: Any) -> web.Response:
         e = await self.current(rt, info.namespace, info.name)
         if accept.table:
-            obj = e.decode()
+            obj = self.out_obj(rt, e.decode())
             body = views.table_bytes(
                 rt, [obj], views.include_object_param(query), {"resourceVersion": str(e.mod_rev)}
             )
@@ -326,9 +328,7 @@ class Rest:
         token = None
         if res.more and res.entries:
             token = views.encode_continue(res.revision, res.entries[-1].key[len(prefix) :])
-        converter = self.converters.get((rt.group, rt.kind)) if rt.storage_group is not None else None
-        if rt.custom is not None and rt.custom.converts:
-            converter = rt.custom.to_version
+        converter = rt.conversion.to_version if rt.conversion is not None else None
         if accept.table or accept.partial_metadata or converter is not None:
             objs = [e.decode() for e in res.entries]
             if converter is not None:
@@ -910,7 +910,7 @@ class Rest:
         if alloc is not None and not dry:
             alloc.release(obj)
         if rt.delete_returns_object:
-            return views.respond(cur.raw if dry else ev.prev.raw if ev.prev else cur.raw)
+            return views.respond(self.out_raw(rt, cur.raw if dry else ev.prev.raw if ev.prev else cur.raw))
         return views.respond(views.success_status(name, rt.group, rt.plural, str(md.get("uid", ""))))
 
     async def deletecollection(
@@ -936,7 +936,7 @@ class Rest:
             ):
                 deleted.append(resp.body)
             else:
-                deleted.append(e.raw)
+                deleted.append(self.out_raw(rt, e.raw))
         return views.respond(views.list_bytes(rt, deleted, self.store.revision, None, None))
 
 

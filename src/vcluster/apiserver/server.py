@@ -30,11 +30,11 @@ from prometheus_client import (
 from yarl import URL
 
 from vcluster.apiserver import subresources, views
+from vcluster.apiserver.apiservices import APIService
 from vcluster.apiserver.auth import Authenticator, UserInfo
 from vcluster.apiserver.authapi import AuthAPI
 from vcluster.apiserver.bootstrap import DEFAULT_SERVICE_CIDR, ensure_bootstrap_objects
 from vcluster.apiserver.certs import PKI, ensure_pki, kubelet_client_ssl_context, server_ssl_context
-from vcluster.apiserver.conversion import core_to_events_v1, events_v1_to_core
 from vcluster.apiserver.crd import CRD_RESOURCE_TYPE
 from vcluster.apiserver.customresources import CustomResources
 from vcluster.apiserver.datadir import DataDirError, DataDirLock
@@ -119,7 +119,6 @@ class APIServer:
         self.store = LogStore(self.data_dir / "state.db", compact_interval=cfg.compact_interval)
         self._lock = DataDirLock(self.data_dir)
         self.rest = Rest(self.store, self.registry)
-        self.rest.converters[("events.k8s.io", "Event")] = core_to_events_v1
         self.metrics = Metrics()
         # read at collection time, by /metrics here and by any other listener of the registry
         self.metrics.watchers.set_function(self.store.watch_count)
@@ -132,6 +131,8 @@ class APIServer:
         self._socket_dir: Path | None = None
         self.unix_socket: Path | None = None
         self.discovery: Discovery | None = None
+        # groups served by handlers of their own (metrics.k8s.io), by (group, version)
+        self.api_services: dict[tuple[str, str], APIService] = {}
         self._runner: web.AppRunner | None = None
         self.port = cfg.port
         self.url = ""
@@ -187,7 +188,7 @@ class APIServer:
             os.umask(old_umask)
         host = self.cfg.bind if self.cfg.bind not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.url = f"https://{host if ':' not in host else f'[{host}]'}:{self.port}"
-        self.discovery = Discovery(self.registry, f"{host}:{self.port}")
+        self.discovery = Discovery(self.registry, f"{host}:{self.port}", extra=self._api_service_resources)
         self.openapi = OpenAPI(self.registry, version=VERSION_INFO["gitVersion"])
         self.crds = CustomResources(self.store, self.registry, self._custom_types_changed)
         await self.crds.start()
@@ -213,6 +214,21 @@ class APIServer:
         res = await self.store.list(rt.key_prefix)
         alloc.load(e.decode() for e in res.entries)
         self.rest.service_ips = alloc
+
+    def add_api_service(self, service: APIService) -> None:
+        """Serve `service`'s group version (replacing one of the same) and list it in discovery."""
+        self.api_services[(service.group, service.version)] = service
+        if self.discovery is not None:
+            self.discovery.invalidate()
+        log.info("serving %s/%s (%s)", service.group, service.version, type(service).__name__)
+
+    def remove_api_service(self, group: str, version: str) -> None:
+        """Stop serving an API service's group version (requests get 404, discovery forgets it)."""
+        if self.api_services.pop((group, version), None) is not None and self.discovery is not None:
+            self.discovery.invalidate()
+
+    def _api_service_resources(self) -> list[Any]:
+        return [rt for svc in list(self.api_services.values()) for rt in svc.resources()]
 
     def _custom_types_changed(self, touched: set[tuple[str, str]], new: list[Any], old: list[Any]) -> None:
         """A CRD was installed, changed or removed: discovery and OpenAPI follow."""
@@ -356,6 +372,9 @@ class APIServer:
         if info is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         labels[:] = [info.verb, info.resource, info.subresource or ""]
+        service = self.api_services.get((info.group, info.version)) if info.group else None
+        if service is not None:
+            return await service.handle(request, info), info.verb, info.resource, info.subresource or ""
         resp = await self._resource(request, info, user)
         return resp, info.verb, info.resource, info.subresource or ""
 
@@ -412,8 +431,8 @@ class APIServer:
             return await self.rest.list(rt, info, accept, request.query)
         if verb == "watch":
             wr = WatchRequest(rt, info.namespace, request.query, accept)
-            if rt.custom is not None and rt.custom.converts:
-                wr.converter = rt.custom.to_version
+            if rt.conversion is not None:
+                wr.converter = rt.conversion.to_version
             return await serve_watch(self.store, wr, request)
         if verb == "create":
             return await self.rest.create(rt, info, request)
@@ -485,37 +504,40 @@ class APIServer:
     async def _converted(
         self, request: web.Request, rt: Any, info: RequestInfo, accept: Any
     ) -> web.StreamResponse:
-        """events.k8s.io/v1 Events are stored as core/v1 Events."""
-        core = self.registry.get("", "v1", "events")
-        assert core is not None
+        """Kinds stored as another group's resource (events.k8s.io/v1 Events are core/v1 Events):
+        writes go through the storage resource's pipeline, converted by `rt.conversion`."""
+        storage = self.registry.by_kind(*rt.storage_gvk)
+        assert storage is not None and rt.conversion is not None
+        to_version, to_storage = rt.conversion.to_version, rt.conversion.to_storage
         verb = info.verb
         if verb == "list":
             return await self.rest.list(rt, info, accept, request.query)
         if verb == "watch":
             wr = WatchRequest(rt, info.namespace, request.query, accept)
-            wr.converter = core_to_events_v1
+            wr.converter = to_version
             return await serve_watch(self.store, wr, request)
         if verb == "get":
-            e = await self.rest.current(core, info.namespace, info.name)
-            return views.respond(orjson.dumps(core_to_events_v1(e.decode())), accept=accept)
+            e = await self.rest.current(storage, info.namespace, info.name)
+            return views.respond(orjson.dumps(to_version(e.decode())), accept=accept)
         if verb == "create":
             from vcluster.apiserver.request import decode_object, dry_run, media_type, read_body
 
             obj = decode_object(await read_body(request), media_type(request))
             Rest.check_type(rt, obj)
-            resp = await self.rest.create_object(
-                core, info.namespace, events_v1_to_core(obj), dry=dry_run(request)
-            )
-            return views.respond(orjson.dumps(core_to_events_v1(orjson.loads(resp.body))), 201)  # type: ignore[arg-type]
+            dry = dry_run(request)
+            resp = await self.rest.create_object(storage, info.namespace, to_storage(obj), dry=dry)
+            return views.respond(orjson.dumps(to_version(orjson.loads(resp.body))), 201)  # type: ignore[arg-type]
         if verb == "delete":
-            return await self.rest.delete(core, info, request)
+            return await self.rest.delete(storage, info, request)
         if verb == "deletecollection":
-            resp = await self.rest.deletecollection(core, info, request)
+            resp = await self.rest.deletecollection(storage, info, request)
             deleted = orjson.loads(resp.body)  # type: ignore[arg-type]
-            deleted["apiVersion"], deleted["kind"] = "events.k8s.io/v1", "EventList"
-            deleted["items"] = [core_to_events_v1(o) for o in deleted.get("items") or []]
+            deleted["apiVersion"], deleted["kind"] = rt.api_version, rt.list_kind
+            deleted["items"] = [to_version(o) for o in deleted.get("items") or []]
             return views.respond(orjson.dumps(deleted))
-        raise method_not_allowed("events.k8s.io/v1 events support get, list, watch, create and delete here")
+        raise method_not_allowed(
+            f"{rt.api_version} {rt.plural} support get, list, watch, create and delete here"
+        )
 
 
 def _local_answer(

@@ -200,6 +200,19 @@ def run_control_plane_or_exit(cfg: object) -> None:
     type=click.FloatRange(0),
     help="How long containers of pods with restartPolicy Never/OnFailure run before they complete.",
 )
+@click.option(
+    "--metrics-server/--no-metrics-server",
+    default=True,
+    show_default=True,
+    help="Serve metrics.k8s.io (kubectl top) with simulated usage, like metrics-server.",
+)
+@click.option(
+    "--metrics-resolution",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds between the simulated metrics-server's scrapes (its --metric-resolution).",
+)
 @log_level_option
 def host(
     data_dir: Path,
@@ -208,6 +221,8 @@ def host(
     nodes: int,
     kubeconfig: Path | None,
     run_seconds: float,
+    metrics_server: bool,
+    metrics_resolution: float,
     log_level: str,
 ) -> None:
     """Run a whole local host cluster: API server with ClusterIP allocation, controllers and
@@ -218,7 +233,12 @@ def host(
 
     setup_logging(log_level)
     cfg = ServerConfig(data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig)
-    sim = HostSimConfig(nodes=nodes, run_seconds=run_seconds)
+    sim = HostSimConfig(
+        nodes=nodes,
+        run_seconds=run_seconds,
+        metrics_server=metrics_server,
+        metrics_resolution=metrics_resolution,
+    )
     run_control_plane_or_exit(ControlPlaneConfig(cfg, hostsim=sim, banner="vcluster host"))
 
 

@@ -163,6 +163,29 @@ class ControlPlane(Model):
     standalone: NotUsed = not_used()
 
 
+# ---- integrations
+class MetricsServerIntegration(Model):
+    """`integrations.metricsServer`: the virtual cluster serves metrics.k8s.io by proxying to the
+    host's metrics-server (`integrations/metricsserver.py`); `nodes` / `pods` pick the resources.
+    `apiService` (where vCluster's own proxy finds metrics-server) is not used: the proxy goes
+    through the host API server's metrics.k8s.io."""
+
+    enabled: bool = False
+    nodes: bool = True
+    pods: bool = True
+    api_service: NotUsed = not_used()
+
+
+class Integrations(Model):
+    """`integrations:`; only metricsServer is implemented, the others are accepted and named."""
+
+    metrics_server: MetricsServerIntegration = Field(default_factory=MetricsServerIntegration)
+    external_secrets: NotUsed = not_used()
+    kube_virt: NotUsed = not_used()
+    cert_manager: NotUsed = not_used()
+    istio: NotUsed = not_used()
+
+
 # ---- experimental
 class SyncSettings(Model):
     """`experimental.syncSettings` (vCluster's own keys)."""
@@ -259,7 +282,7 @@ class VClusterConfig(Model):
     control_plane: ControlPlane = Field(default_factory=ControlPlane)
     experimental: Experimental = Field(default_factory=Experimental)
     logging: Logging = Field(default_factory=Logging)
-    integrations: NotUsed = not_used()
+    integrations: Integrations = Field(default_factory=Integrations)
     rbac: NotUsed = not_used()
     plugins: NotUsed = not_used()
     external: NotUsed = not_used()
@@ -273,7 +296,9 @@ class VClusterConfig(Model):
         """The vCluster sections given (non-empty) that this implementation does not use."""
         out = []
         for owner, prefix in ((self, ""), (self.control_plane, "controlPlane."),
-                              (self.control_plane.advanced, "controlPlane.advanced.")):  # fmt: skip
+                              (self.control_plane.advanced, "controlPlane.advanced."),
+                              (self.integrations, "integrations."),
+                              (self.integrations.metrics_server, "integrations.metricsServer.")):  # fmt: skip
             for name, field in type(owner).model_fields.items():
                 if field.exclude and getattr(owner, name):
                     out.append(prefix + (field.alias or name))

@@ -26,6 +26,7 @@ CONTROLLERS: dict[str, tuple[str, str]] = {
     "endpoints": ("endpoints", "EndpointsController"),
     "endpointslice": ("endpointslice", "EndpointSliceController"),
     "disruption": ("disruption", "DisruptionController"),
+    "horizontalpodautoscaling": ("podautoscaler", "HorizontalController"),
     "resourcequota": ("resourcequota", "ResourceQuotaController"),
     "ephemeral-volume": ("ephemeralvolume", "EphemeralVolumeController"),
     "pvc-protection": ("storageprotection", "PVCProtectionController"),

@@ -94,11 +94,15 @@ _CLUSTER_WRITES = (
 
 def cluster_rules(cfg: VClusterConfig) -> list[dict[str, Any]]:
     """The ClusterRole: the reads every virtual cluster needs, plus writes for the cluster-scoped
-    kinds the configuration syncs to the host (`sync.toHost.priorityClasses` …)."""
+    kinds the configuration syncs to the host (`sync.toHost.priorityClasses` …), and the host's
+    metrics.k8s.io for `integrations.metricsServer`."""
     rules = list(_CLUSTER_RULES)
     for kind, group, resource in _CLUSTER_WRITES:
         if cfg.sync_enabled(kind, "toHost"):
             rules.append({"apiGroups": [group], "resources": [resource], "verbs": _WRITE})
+    if cfg.integrations.metrics_server.enabled:
+        metrics = {"apiGroups": ["metrics.k8s.io"], "resources": ["nodes", "pods"], "verbs": ["get", "list"]}
+        rules.append(metrics)
     return rules
 
 

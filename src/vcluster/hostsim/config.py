@@ -38,6 +38,11 @@ class HostSimConfig:
     # Simulated storage: the PersistentVolume binder, a local-path provisioner and a default
     # StorageClass `standard` (see hostsim/volumes.py).
     storage: bool = True
+    # A simulated metrics-server (metrics.k8s.io, see hostsim/metrics.py), served by the API server
+    # the simulator runs in (`vcluster host`; not by `vcluster hostsim` against another cluster),
+    # scraping every `metrics_resolution` seconds (metrics-server's --metric-resolution).
+    metrics_server: bool = True
+    metrics_resolution: float = 15.0
     # Which pods the scheduler binds (spec.schedulerName).
     scheduler_name: str = "default-scheduler"
     # Parallel API writers.
@@ -63,6 +68,11 @@ class HostSimConfig:
         for name in ("run_seconds", "start_seconds", "deletion_grace_cap", "log_line_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("lease_renew_seconds", "node_status_seconds", "unschedulable_retry_seconds"):
+        for name in (
+            "lease_renew_seconds",
+            "node_status_seconds",
+            "unschedulable_retry_seconds",
+            "metrics_resolution",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

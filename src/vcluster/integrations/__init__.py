@@ -1,0 +1,1 @@
+"""vCluster's integrations with software running in the host cluster (`integrations:` of vcluster.yaml)."""
