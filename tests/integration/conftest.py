@@ -289,15 +289,30 @@ def kubectl(server: Server, tmp_path: Path) -> Kubectl:
     return Kubectl(server, tmp_path / "kcache")
 
 
-@pytest.fixture(scope="module")
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server shared by all tests of a module (tests use distinct namespaces)."""
-    s = Server(tmp_path_factory.mktemp("srv") / "vc")
+def _module_server(tmp_path_factory: pytest.TempPathFactory, **kw: Any) -> Iterator[Server]:
+    s = Server(tmp_path_factory.mktemp("srv") / "vc", **kw)
     s.start()
     try:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server shared by all tests of a module (tests use distinct namespaces)."""
+    yield from _module_server(tmp_path_factory)
+
+
+def server_fixture(**kw: Any) -> Any:
+    """A module-scoped API server made with Server(..., **kw) (use as `server = server_fixture(...)`
+    at module level)."""
+
+    @pytest.fixture(scope="module")
+    def _server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+        yield from _module_server(tmp_path_factory, **kw)
+
+    return _server
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Kubectl, Server, parse_table
+from tests.integration.conftest import Kubectl, Server, parse_table, server_fixture
 from tests.integration.httpclient import Client
 
 NO_METRICS = (
@@ -45,16 +45,7 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(
-        tmp_path_factory.mktemp("srv") / "vc", controllers="serviceaccount,namespace,horizontalpodautoscaling"
-    )
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
+server = server_fixture(controllers="serviceaccount,namespace,horizontalpodautoscaling")
 
 
 @pytest.fixture(scope="module")
