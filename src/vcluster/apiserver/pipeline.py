@@ -140,9 +140,8 @@ async def prepare_create(
         crd.default_crd(obj)
     else:
         defaults.apply_defaults(obj, g, v, k)
-    if (
-        wc.managed_fields
-    ):  # of the decoded, defaulted object, before admission and the strategy, as Kubernetes
+    # managedFields of the decoded, defaulted object, before admission and the strategy, as Kubernetes
+    if wc.managed_fields:
         fieldmanager.update_managed_fields(
             None,
             obj,

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
 
-from vcluster.apiserver.defaults import parse_quantity
+from vcluster.apiserver.defaults import quantity_value
 
 CPU_ANNOTATION = "hostsim.vcluster.loft.sh/cpu-usage"
 MEMORY_ANNOTATION = "hostsim.vcluster.loft.sh/memory-usage"
@@ -40,8 +40,8 @@ def fraction(*parts: str) -> float:
 
 
 def _amount(value: Any) -> Fraction | None:
-    q = parse_quantity(str(value)) if isinstance(value, str | int | float) else None
-    return q.value if q is not None and q.value >= 0 else None
+    q = quantity_value(value)
+    return q if q is not None and q >= 0 else None
 
 
 def _resource(container: Mapping[str, Any], kind: str, name: str) -> Fraction | None:
