@@ -98,7 +98,7 @@ class ControlPlane:
 
             self.client = await Client.from_kubeconfig(
                 str(self.server.kubeconfig_path),
-                user_agent="vcluster-controller-manager",
+                user_agent="kube-controller-manager",  # the syncer and the simulated host derive their own
                 unix_socket=str(self.server.unix_socket),  # logs, exec, proxies
                 local=self.server.handle_local,  # requests in process, no HTTP
                 local_stream=self.server.open_local_stream,  # watches too
@@ -157,7 +157,7 @@ class ControlPlane:
         from vcluster.client import ApiError, Client
 
         self.host_client = host = await Client.from_kubeconfig(
-            spec.host_kubeconfig, spec.host_context, user_agent="vcluster-syncer"
+            spec.host_kubeconfig, spec.host_context, user_agent="vcluster"
         )
         # Read before writing: a restart of an unchanged virtual cluster writes nothing to the host.
         try:
@@ -203,7 +203,7 @@ class ControlPlane:
             name=spec.name,
             host_namespace=spec.host_namespace,
             config=spec.config,
-            virtual=self.client,
+            virtual=self.client.with_user_agent("vcluster"),
             host=host,
             store=self.server.store,
             metrics_registry=self.server.metrics.registry,

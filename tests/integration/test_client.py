@@ -183,6 +183,32 @@ def test_subresources(module_server: Server) -> None:
     run_with(module_server, main)
 
 
+def test_with_user_agent_writes_as_another_manager_on_the_same_session(module_server: Server) -> None:
+    async def main(c: Client) -> None:
+        ns = await make_ns(c, "agents")
+        other = c.with_user_agent("kube-scheduler")
+        await other.create("v1", "configmaps", cm("by-other", x="1"), ns)
+        await c.create("v1", "configmaps", cm("by-main", x="1"), ns)
+        await other.patch("v1", "configmaps", "applied", cm("applied", x="1"), ns, patch_type="apply")
+        managers = {
+            name: [
+                e["manager"] for e in (await c.get("v1", "configmaps", name, ns))["metadata"]["managedFields"]
+            ]
+            for name in ("by-other", "by-main", "applied")
+        }
+        assert managers == {
+            "by-other": ["kube-scheduler"],
+            "by-main": ["client-test"],
+            "applied": ["kube-scheduler"],
+        }
+        assert other.session is c.session
+        await other.close()  # the original owns the session: it stays usable
+        assert not c.session.closed
+        assert (await c.get("v1", "configmaps", "by-main", ns))["data"] == {"x": "1"}
+
+    run_with(module_server, main)
+
+
 def test_list_pagination_and_selectors(module_server: Server) -> None:
     async def main(c: Client) -> None:
         ns = await make_ns(c, "paging")

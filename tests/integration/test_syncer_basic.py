@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from .conftest import Kubectl
 from .syncer_harness import (
     HOST_NS,
     MANAGED_BY,
@@ -100,6 +101,36 @@ def test_deployment_pods_run_on_host(pair: Pair) -> None:
     # kubectl's own view of the virtual pods
     out = p.kv("get", "pods", "-l", "app=testapp", "-o", "wide")
     assert out.count("Running") == 2
+
+
+def _managers(k: Kubectl, *args: str) -> set[tuple[str, str, str]]:
+    """(manager, operation, subresource) of every managedFields entry of one object."""
+    out = k("get", *args, "-o", "json", "--show-managed-fields")
+    entries = json.loads(out)["metadata"].get("managedFields") or []
+    return {(e["manager"], e["operation"], e.get("subresource", "")) for e in entries}
+
+
+def test_each_component_writes_as_itself(pair: Pair) -> None:
+    # as in vCluster on a k8s distro: kube-controller-manager makes the virtual pod, the syncer
+    # (user agent "vcluster") writes its status and makes the host pod, the host's kubelet its status
+    p, ns = pair, virtual_namespace(pair.kv, "managers")
+    p.kv("create", "deployment", "fm", "--image=nginx", "-n", ns)
+    vpod = wait_until(
+        lambda: [x for x in items(p.kv, "pods", "-n", ns) if x["status"].get("phase") == "Running"],
+        20,
+        what="a Running virtual pod",
+    )[0]
+    hname = host_name(name_of(vpod), ns)
+    assert _managers(p.kv, "pod", name_of(vpod), "-n", ns) == {
+        ("kube-controller-manager", "Update", ""),
+        ("vcluster", "Update", "status"),
+    }
+    assert _managers(p.kh, "pod", hname, "-n", HOST_NS) == {
+        ("vcluster", "Update", ""),
+        ("kubelet", "Update", "status"),
+    }
+    rs = items(p.kv, "rs", "-n", ns)[0]
+    assert ("kube-controller-manager", "Update", "") in _managers(p.kv, "rs", name_of(rs), "-n", ns)
 
 
 def test_labels_flow_both_ways(pair: Pair) -> None:

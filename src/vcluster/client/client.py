@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import ssl as _ssl
@@ -141,6 +142,7 @@ class Client:
         self._limit = asyncio.Semaphore(connection_limit)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._root: Client = self  # the client owning the session (see with_user_agent)
         # Counters for metrics exporters.
         self.requests_total = 0
         self.errors_total = 0
@@ -176,8 +178,23 @@ class Client:
         """The default namespace of the kubeconfig context (or the pod's namespace in-cluster)."""
         return self.config.namespace
 
+    def with_user_agent(self, user_agent: str) -> Client:
+        """This client under another User-Agent (and so another default field manager), sharing its
+        session, request limit and in-process handlers: each component of one process writes as
+        itself, as kube-controller-manager, the scheduler and the kubelet do. The original client
+        owns the session; closing the returned one does nothing."""
+        other = copy.copy(self)
+        other.user_agent = user_agent if "/" in user_agent else f"{user_agent}/{__version__} (python)"
+        other.field_manager = user_agent.split("/")[0]
+        other._headers = {**self._headers, "User-Agent": other.user_agent}
+        other._root = self._root
+        other.requests_total = other.errors_total = 0
+        return other
+
     @property
     def session(self) -> aiohttp.ClientSession:
+        if self._root is not self:
+            return self._root.session
         if self._session is None or self._session.closed:
             if self._closed:
                 raise RuntimeError("Client is closed")
@@ -200,6 +217,8 @@ class Client:
         return self._session
 
     async def close(self) -> None:
+        if self._root is not self:
+            return
         self._closed = True
         if self._session is not None:
             await self._session.close()

@@ -145,7 +145,7 @@ class HostSim:
         )
         await self.server.start()
         self.nodes = NodeManager(
-            self.client,
+            self.client.with_user_agent("kubelet"),
             cfg,
             address=self.address,
             kubelet_port=self.server.port,
@@ -170,10 +170,15 @@ class HostSim:
                 self.client, self._informer_for(storage_informers), self.events, self.node_informer
             )
         self.scheduler = Scheduler(
-            self.client, cfg, self.pod_informer, self.node_informer, self.events, self.volumes
+            self.client.with_user_agent("kube-scheduler"),
+            cfg,
+            self.pod_informer,
+            self.node_informer,
+            self.events,
+            self.volumes,
         )
         self.kubelet = Kubelet(
-            self.client,
+            self.client.with_user_agent("kubelet"),
             cfg,
             self.pod_informer,
             self.nodes.nodes,
