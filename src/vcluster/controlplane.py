@@ -208,6 +208,7 @@ class ControlPlane:
             store=self.server.store,
             metrics_registry=self.server.metrics.registry,
             api_port=self.server.port,
+            api_address=self.server.advertise_ip,
             virtual_informers=self.controllers.informers if self.controllers is not None else None,
         )
         if self.server.authapi is not None:

@@ -292,3 +292,30 @@ def test_kubernetes_endpoints_mirror_host_vcluster_endpoints(pair: Pair) -> None
     host = get_json(p.kh, "endpoints", VC_NAME, "-n", HOST_NS)
     assert host is not None and OBJECT_NAME not in annotations(host)
     assert len(host["subsets"][0]["ports"]) == 2
+
+
+def test_kubernetes_endpoints_name_the_api_server_while_the_host_has_none(pair: Pair) -> None:
+    # a virtual cluster running outside the host (its host Service selects no pod) keeps
+    # default/kubernetes pointing at its own API server: after a delete, and after the host's
+    # Endpoints for it go away
+    p = pair
+    p.kh.run("delete", "endpoints", VC_NAME, "-n", HOST_NS, "--ignore-not-found")
+    own = [
+        {
+            "addresses": [{"ip": "127.0.0.1"}],
+            "ports": [{"name": "https", "port": p.vc.port, "protocol": "TCP"}],
+        }
+    ]
+
+    def own_endpoints() -> dict | None:
+        ep = get_json(p.kv, "endpoints", "kubernetes", "-n", "default")
+        return ep if ep is not None and ep.get("subsets") == own else None
+
+    first = wait_until(own_endpoints, 15, what="default/kubernetes naming the API server")
+    p.kv("delete", "endpoints", "kubernetes", "-n", "default")
+    again = wait_until(own_endpoints, 15, what="default/kubernetes endpoints recreated")
+    assert again["metadata"]["uid"] != first["metadata"]["uid"]
+    assert again["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"] == "true"
+    es = get_json(p.kv, "endpointslices.discovery.k8s.io", "kubernetes", "-n", "default")
+    assert es is not None and es["endpoints"][0]["addresses"] == ["127.0.0.1"]
+    assert es["ports"] == [{"name": "https", "port": p.vc.port, "protocol": "TCP"}]

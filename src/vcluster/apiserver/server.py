@@ -136,6 +136,7 @@ class APIServer:
         self._runner: web.AppRunner | None = None
         self.port = cfg.port
         self.url = ""
+        self.advertise_ip = ""  # the address of default/kubernetes' Endpoints
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -192,7 +193,7 @@ class APIServer:
         self.openapi = OpenAPI(self.registry, version=VERSION_INFO["gitVersion"])
         self.crds = CustomResources(self.store, self.registry, self._custom_types_changed)
         await self.crds.start()
-        advertise = host if host != "localhost" else "127.0.0.1"
+        self.advertise_ip = advertise = host if host != "localhost" else "127.0.0.1"
         await ensure_bootstrap_objects(
             self.store,
             self.registry,

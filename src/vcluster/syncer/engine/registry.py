@@ -97,7 +97,8 @@ KUBERNETES = ("default", "kubernetes")
 
 class EndpointsSyncer(KindSyncer):
     """Endpoints of selector-less Services (the host's controller makes the others); the virtual
-    `default/kubernetes` Endpoints mirror the host Endpoints of the virtual cluster's Service."""
+    `default/kubernetes` Endpoints mirror the host Endpoints of the virtual cluster's Service, or
+    name the virtual API server itself while the host has none (a virtual cluster run outside it)."""
 
     def wants(self, virtual: Mapping[str, Any]) -> bool:
         assert self.engine is not None
@@ -180,8 +181,12 @@ class EndpointsSyncer(KindSyncer):
         first. A host Endpoints object without `object-name` is the host controller's: it is never
         synced nor deleted as ours, only replaced once the Service has no selector on both sides."""
         if (namespace, name) == KUBERNETES:
-            if host is not None:
-                await self._mirror_kubernetes(virtual, host)
+            assert self.engine is not None
+            source = host
+            if source is None and self.engine.api_address:
+                source = endpoints.api_server_endpoints(self.engine.api_address, self.engine.api_port)
+            if source is not None:
+                await self._mirror_kubernetes(virtual, source)
             return True
         if host is None:
             return False

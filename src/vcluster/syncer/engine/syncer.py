@@ -148,6 +148,7 @@ class Syncer:
         store: Storage,
         metrics_registry: CollectorRegistry | None = None,
         api_port: int = 443,
+        api_address: str = "",
         virtual_informers: SharedInformers | None = None,
     ) -> None:
         self.name = name
@@ -156,6 +157,7 @@ class Syncer:
         self.virtual = virtual
         self.host = host
         self.api_port = api_port
+        self.api_address = api_address  # where default/kubernetes points while the host has no endpoints
         eng = config.experimental.engine
         self.retry_base_delay = eng.retry_base_delay
         self.conflict_delay = eng.conflict_requeue_delay

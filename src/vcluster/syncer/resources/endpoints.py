@@ -113,6 +113,14 @@ def kubernetes_endpoints(host_vc_endpoints: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+def api_server_endpoints(address: str, port: int) -> dict[str, Any]:
+    """Endpoints shaped like the host's, naming the virtual API server itself: what default/kubernetes
+    mirrors while the host Service `<vc>` has none (the virtual cluster runs outside the host, so its
+    Service selects no pod), as kube-apiserver's own endpoint reconciler would write them."""
+    subset = {"addresses": [{"ip": address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
+    return {"subsets": [subset]}
+
+
 def kubernetes_endpoints_patch(
     virtual: Mapping[str, Any] | None, want: Mapping[str, Any]
 ) -> tuple[str, dict[str, Any] | None]:
