@@ -319,3 +319,26 @@ def test_kubernetes_endpoints_name_the_api_server_while_the_host_has_none(pair: 
     es = get_json(p.kv, "endpointslices.discovery.k8s.io", "kubernetes", "-n", "default")
     assert es is not None and es["endpoints"][0]["addresses"] == ["127.0.0.1"]
     assert es["ports"] == [{"name": "https", "port": p.vc.port, "protocol": "TCP"}]
+
+
+def test_deleted_kubernetes_service_comes_back_with_the_host_cluster_ip(pair: Pair) -> None:
+    p = pair
+    host_ip = get_json(p.kh, "service", VC_NAME, "-n", HOST_NS)["spec"]["clusterIP"]
+    before = get_json(p.kv, "service", "kubernetes", "-n", "default")
+    assert before is not None and before["spec"]["clusterIP"] == host_ip
+    p.kv("delete", "service", "kubernetes", "-n", "default")
+
+    def recreated() -> dict | None:
+        svc = get_json(p.kv, "service", "kubernetes", "-n", "default")
+        return svc if svc is not None and svc["metadata"]["uid"] != before["metadata"]["uid"] else None
+
+    svc = wait_until(recreated, 15, what="default/kubernetes recreated")
+    assert svc["spec"]["clusterIP"] == host_ip and svc["spec"]["type"] == "ClusterIP"
+    assert [(x["name"], x["port"]) for x in svc["spec"]["ports"]] == [("https", 443)]
+    assert svc["metadata"]["labels"] == {"component": "apiserver", "provider": "kubernetes"}
+    # its Endpoints (deleted with it by the endpoints controller) come back too
+    wait_until(
+        lambda: (get_json(p.kv, "endpoints", "kubernetes", "-n", "default") or {}).get("subsets"),
+        15,
+        what="default/kubernetes endpoints after the service came back",
+    )

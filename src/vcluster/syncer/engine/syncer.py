@@ -662,7 +662,15 @@ class Syncer:
 
         host_svc = self._host_vc_svc.get(self.name, self.host_namespace)
         vsvc = self.virtual_services.get("kubernetes", "default")
-        if host_svc is None or vsvc is None:
+        if host_svc is None:
+            return
+        if vsvc is None:
+            log.info("creating virtual service default/kubernetes (it was deleted)")
+            try:
+                await self.virtual.create("v1", "services", svcres.kubernetes_service(host_svc), "default")
+            except ApiError as e:
+                if not e.already_exists:
+                    raise
             return
         action, body = svcres.kubernetes_service_update(vsvc, host_svc)
         if action == "recreate" and body is not None:

@@ -242,6 +242,21 @@ def kubernetes_service_spec(host_vc_service: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+def kubernetes_service(host_vc_service: Mapping[str, Any]) -> dict[str, Any]:
+    """Virtual `default/kubernetes` made anew after someone deleted it (kube-apiserver's bootstrap
+    controller recreates it; here directly with the host Service's ClusterIP)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {"type": "ClusterIP", "sessionAffinity": "None", **kubernetes_service_spec(host_vc_service)},
+    }
+
+
 def kubernetes_service_update(
     virtual_kubernetes: Mapping[str, Any], host_vc_service: Mapping[str, Any]
 ) -> tuple[str, dict[str, Any] | None]:
