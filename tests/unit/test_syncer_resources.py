@@ -835,8 +835,9 @@ def test_endpoint_slices() -> None:
         "name": "db-0-x-default-x-my-vc",
         "namespace": "vc-ns",
     }
-    long_svc = "s" * 60
-    assert endpointslice.host_service_label(long_svc, "default", "my-vc") == f"{long_svc}-x-default-x-my-vc"
+    long_svc = "s" * 60  # the host Service's name (SafeConcatName), a valid label value
+    label = endpointslice.host_service_label(long_svc, "default", "my-vc")
+    assert label == CTX.host_name(long_svc, "default") and len(label) == 63
     res = endpointslice.sync_endpoint_slice(vslice, h, vslice, h, CTX)
     assert res.host_patch is None and res.virtual_patch is None
     v2 = copy.deepcopy(vslice)

@@ -41,15 +41,18 @@ def host_of(virtual: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- services (§5.1)
 
 
-def test_requested_node_ports_go_to_the_host_only_on_the_api_create() -> None:
+def test_requested_allocations_go_to_the_host_only_on_the_api_create() -> None:
     ports = [{"port": 80, "protocol": "TCP", "nodePort": 30080}, {"port": 81, "protocol": "TCP"}]
-    virtual = vsvc(type="NodePort", ports=ports, clusterIP="10.0.0.9")
+    families = {"ipFamilies": ["IPv4"], "ipFamilyPolicy": "PreferDualStack"}
+    virtual = vsvc(type="NodePort", ports=ports, clusterIP="10.0.0.9", clusterIPs=["10.0.0.9"], **families)
     proxied = service.translate_service_for_proxy(virtual, CTX).obj["spec"]
     assert [p.get("nodePort") for p in proxied["ports"]] == [30080, None]  # the host allocates 81's
-    assert "clusterIP" not in proxied
+    assert proxied["clusterIP"] == "10.0.0.9" and proxied["clusterIPs"] == ["10.0.0.9"]
+    assert proxied["ipFamilyPolicy"] == "PreferDualStack" and proxied["ipFamilies"] == ["IPv4"]
     # a host Service recreated for an existing virtual one: the host allocates afresh (§5.1)
     recreated = service.translate_service(virtual, CTX).obj["spec"]
     assert [p.get("nodePort") for p in recreated["ports"]] == [None, None]
+    assert not {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"} & set(recreated)
     assert virtual["spec"]["ports"][0]["nodePort"] == 30080  # the virtual object is not touched
 
 
@@ -204,7 +207,12 @@ def endpoints_syncer(virtual_svc: dict[str, Any] | None, host_svc: dict[str, Any
     services = SimpleNamespace(ks=build("services"), hinf=Cache({"web-x-default-x-my-vc": host_svc or {}}))
     vservices = Cache({"web": virtual_svc} if virtual_svc else {})
     ks.engine = SimpleNamespace(  # type: ignore[assignment]
-        ctx=CTX, name="my-vc", virtual_services=vservices, controllers={"services": services}
+        ctx=CTX,
+        name="my-vc",
+        virtual_services=vservices,
+        controllers={"services": services},
+        api_address="",  # no API server address: default/kubernetes only mirrors the host
+        api_port=443,
     )
     return ks
 

@@ -38,6 +38,21 @@ class PodSyncer(KindSyncer):
         # host pods whose token Secret (useSecretsForSATokens) is known to be owned by them
         self._secret_owned: set[str] = set()
 
+    def attach(self, controller: Any) -> None:
+        """A virtual namespace's label change re-syncs its pods: their host copies carry the labels
+        as `ns-label` keys, which translated namespace selectors match (§2.2, vCluster's
+        ModifyController of the pod syncer)."""
+        assert self.engine is not None
+
+        def on_namespace(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+            if event != "update" or metadata.labels_of(obj) == metadata.labels_of(old):
+                return
+            ns = metadata.meta(obj).get("name", "")
+            for vpod in controller.vinf.list(ns):
+                controller.enqueue(ns, metadata.meta(vpod).get("name", ""))
+
+        self.engine.virtual_namespaces.add_handler(on_namespace)
+
     def _namespace_labels(self, ns: str) -> dict[str, str]:
         assert self.engine is not None
         nsobj = self.engine.virtual_namespaces.get(ns)

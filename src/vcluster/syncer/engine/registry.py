@@ -95,6 +95,25 @@ class ServiceSyncer(KindSyncer):
 KUBERNETES = ("default", "kubernetes")
 
 
+def _endpoints_decision_changed(event: str, svc: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
+    """A virtual Service event that can change whether its endpoints are synced (§5.2): it came,
+    went, or gained or lost its selector."""
+    return event != "update" or endpoints.should_sync(svc) != endpoints.should_sync(old)
+
+
+def watch_services(controller: Any, enqueue: Callable[[str, str], None]) -> None:
+    """vCluster's endpoints syncers watch the virtual Services: a Service that gains or loses its
+    selector changes who keeps its endpoints on the host, with no change of the endpoints object
+    itself (the host's controller leaves them as they are), so `enqueue(namespace, service)`."""
+
+    def on_service(event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if _endpoints_decision_changed(event, obj, old):
+            m = metadata.meta(obj)
+            enqueue(m.get("namespace", ""), m.get("name", ""))
+
+    controller.engine.virtual_services.add_handler(on_service)
+
+
 class EndpointsSyncer(KindSyncer):
     """Endpoints of selector-less Services (the host's controller makes the others); the virtual
     `default/kubernetes` Endpoints mirror the host Endpoints of the virtual cluster's Service, or
@@ -127,7 +146,9 @@ class EndpointsSyncer(KindSyncer):
         return super().host_name(ctx, namespace, name)
 
     def attach(self, controller: Any) -> None:
-        """A change of the virtual `default/kubernetes` EndpointSlice brings the mirror back."""
+        """A change of the virtual `default/kubernetes` EndpointSlice brings the mirror back; a
+        Service's selector change decides the Endpoints of the same name again."""
+        watch_services(controller, controller.enqueue)
         slices = kinds.ENDPOINT_SLICE
         self._vslices = controller.engine.virtual_informers.informer(slices.api_version, slices.plural)
 
@@ -202,6 +223,16 @@ class EndpointsSyncer(KindSyncer):
 
 class EndpointSliceSyncer(KindSyncer):
     """EndpointSlices of selector-less Services (the host's controller makes the others)."""
+
+    def attach(self, controller: Any) -> None:
+        """A Service's selector change decides its slices again (`kubernetes.io/service-name`)."""
+
+        def enqueue_slices(namespace: str, service: str) -> None:
+            for vslice in controller.vinf.list(namespace):
+                if metadata.labels_of(vslice).get(endpointslice.SERVICE_NAME_LABEL) == service:
+                    controller.enqueue(namespace, metadata.meta(vslice).get("name", ""))
+
+        watch_services(controller, enqueue_slices)
 
     def wants(self, virtual: Mapping[str, Any]) -> bool:
         assert self.engine is not None

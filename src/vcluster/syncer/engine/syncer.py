@@ -274,21 +274,26 @@ class Syncer:
 
         hm = host_obj["metadata"]
         try:
-            try:
-                created = await self.writer.create_host(kinds.SERVICE, host_obj)
-            except ApiError as e:
-                if not e.already_exists:
-                    raise
-                created = await self.host.get("v1", "services", hm["name"], hm["namespace"])
-                if not self._same_virtual(created, vsvc):
-                    raise StatusError(
-                        409,
-                        "AlreadyExists",
-                        f'services "{vm.get("name")}" cannot be created: the host cluster already has a '
-                        f"Service {hm['namespace']}/{hm['name']} that this virtual cluster does not manage",
-                        {"name": vm.get("name"), "kind": "services"},
-                    ) from None
+            created = self._own_host_service(hm["name"], vsvc)
+            if created is not None:
                 undo_needed = False  # our own host Service of this virtual one (the syncer recreating it)
+            else:
+                try:
+                    created = await self.writer.create_host(kinds.SERVICE, host_obj)
+                except ApiError as e:
+                    if not e.already_exists:
+                        raise
+                    created = await self.host.get("v1", "services", hm["name"], hm["namespace"])
+                    if not self._same_virtual(created, vsvc):
+                        raise StatusError(
+                            409,
+                            "AlreadyExists",
+                            f'services "{vm.get("name")}" cannot be created: the host cluster already has '
+                            f"a Service {hm['namespace']}/{hm['name']} that this virtual cluster does not "
+                            "manage",
+                            {"name": vm.get("name"), "kind": "services"},
+                        ) from None
+                    undo_needed = False
         except ApiError as e:  # the host refused or cannot be reached: say so, with virtual names
             msg = virtual_names(
                 e.message or str(e),
@@ -320,6 +325,20 @@ class Syncer:
                 await self.host.delete("v1", "services", hm["name"], hm["namespace"])
 
         return undo if undo_needed else None
+
+    def _own_host_service(self, host_name: str, vsvc: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The cached host Service that already stands for this virtual one (the syncer recreates
+        a virtual Service with the host's ClusterIP, or the virtual one was deleted and created
+        again before its host copy went): taken as it is. Creating it again would not even reach
+        the name conflict, as the create asks for the ClusterIP that Service holds ("provided IP
+        is already allocated")."""
+        from vcluster.syncer import metadata
+
+        services = self.controllers.get("services")
+        host = services.hinf.get(host_name, self.host_namespace) if services is not None else None
+        if host is None or metadata.is_deleting(host) or not self._same_virtual(host, vsvc):
+            return None
+        return host
 
     def _same_virtual(self, host: Mapping[str, Any], virtual: Mapping[str, Any]) -> bool:
         """A managed host object that stands for this virtual object (by name and namespace)."""

@@ -8,15 +8,39 @@ from typing import Any
 from vcluster.syncer import constants as c
 from vcluster.syncer import generic, kinds, metadata
 from vcluster.syncer.context import KUBE_ROOT_CA, SyncContext
-from vcluster.syncer.merge import Field, FieldDirections
+from vcluster.syncer.merge import Field, FieldDirections, FieldEnv, merge_bidirectional
 from vcluster.syncer.result import SyncResult, Translation
 
 KIND = kinds.CONFIGMAP
 
+
+def _immutable_merge(v_old: Any, v: Any, h_old: Any, h: Any, env: FieldEnv) -> tuple[Any, Any]:
+    """`immutable` goes virtual→host once set (it can never be unset); a host copy frozen on the
+    host alone stays frozen (unfreezing is refused)."""
+    return v, (True if v else h)
+
+
+def data_field(path: str) -> Field:
+    """`data`/`binaryData` merged key by key from the changed side (§6.2), except that an
+    immutable virtual object takes nothing any more (its API server refuses every change): the
+    host copy gets the virtual data back unless it is frozen too."""
+
+    def merge(v_old: Any, v: Any, h_old: Any, h: Any, env: FieldEnv) -> tuple[Any, Any]:
+        if env.virtual.get("immutable"):
+            return v, (h if env.host.get("immutable") else v)
+        res = merge_bidirectional(v_old, v, h_old, h)
+        return res.virtual, res.host
+
+    return Field(path, merge=merge)
+
+
+IMMUTABLE = Field("immutable", merge=_immutable_merge)
+
 FIELDS = FieldDirections(
     both=(
-        Field("data", strategy="merge"),
-        Field("binaryData", strategy="merge"),
+        data_field("data"),
+        data_field("binaryData"),
+        IMMUTABLE,
         "metadata.labels",
         "metadata.annotations",
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vcluster.syncer import generic, kinds, metadata
+from vcluster.syncer import generic, kinds, metadata, names
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.merge import Field, FieldDirections, FieldEnv, json_copy
 from vcluster.syncer.result import SyncResult, Translation
@@ -15,8 +15,10 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 def host_service_label(service: str, namespace: str, vcluster: str) -> str:
-    """`<svc>-x-<vns>-x-<vc>`: a plain join, not SafeConcatName (spec open question 8)."""
-    return f"{service}-x-{namespace}-x-{vcluster}"
+    """The host Service's name, `SafeConcatName(<svc>, x, <vns>, x, <vc>)`. vCluster joins the
+    parts without shortening (spec open question 8), which for a host name over 63 characters is
+    a label value the host refuses, so such a slice could never be synced."""
+    return names.host_name(service, namespace, vcluster)
 
 
 def translate_endpoints_list(eps: Any, ctx: SyncContext, namespace: str) -> Any:

@@ -9,6 +9,7 @@ from vcluster.syncer import constants as c
 from vcluster.syncer import generic, kinds, metadata
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.merge import Field, FieldDirections, FieldEnv, copy_bidirectional
+from vcluster.syncer.resources.configmap import IMMUTABLE, data_field
 from vcluster.syncer.result import SyncResult, Translation
 
 KIND = kinds.SECRET
@@ -24,8 +25,9 @@ def _type_merge(v_old: Any, v: Any, h_old: Any, h: Any, env: FieldEnv) -> tuple[
 
 FIELDS = FieldDirections(
     both=(
-        Field("data", strategy="merge"),
+        data_field("data"),
         Field("type", merge=_type_merge),
+        IMMUTABLE,
         "metadata.labels",
         "metadata.annotations",
     ),

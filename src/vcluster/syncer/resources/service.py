@@ -37,6 +37,14 @@ def _status_to_virtual(status: Any, env: FieldEnv) -> Any:
 
 
 FIELDS = FieldDirections(
+    # Not synced by vCluster after the create (its update copies only the two-way fields of §6.3),
+    # so an edit of them never took effect where the Service runs; pushed like the selector.
+    to_host=(
+        "spec.internalTrafficPolicy",
+        "spec.trafficDistribution",
+        "spec.allocateLoadBalancerNodePorts",
+        "spec.loadBalancerClass",
+    ),
     from_host=(Field("status", to_virtual=_status_to_virtual),),
     both=(
         Field("spec.selector", merge=_selector_merge),
@@ -58,24 +66,25 @@ FIELDS = FieldDirections(
 )
 
 
-def _strip_allocations(spec: dict[str, Any], *, node_ports: bool) -> None:
+def _strip_allocations(spec: dict[str, Any]) -> None:
+    """What the host allocates for a host Service made for an existing virtual one (§5.1)."""
     if spec.get("clusterIP") != "None":
         spec.pop("clusterIP", None)
     for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
         spec.pop(key, None)
     for port in spec.get("ports") or []:
-        if node_ports or not port.get("nodePort"):
-            port.pop("nodePort", None)
+        port.pop("nodePort", None)
 
 
 def translate_service(
-    vsvc: Mapping[str, Any], ctx: SyncContext, *, keep_node_ports: bool = False
+    vsvc: Mapping[str, Any], ctx: SyncContext, *, keep_requested: bool = False
 ) -> Translation:
-    """Controller create path: host allocates IPs and node ports (the requested node ports too
-    unless `keep_node_ports`); selector translated."""
+    """Controller create path: the host allocates IPs and node ports afresh (unless
+    `keep_requested`: what the create asks for goes to the host as asked); selector translated."""
     host = generic.to_host(vsvc, ctx, KIND, FIELDS)
     spec = host.setdefault("spec", {})
-    _strip_allocations(spec, node_ports=not keep_node_ports)
+    if not keep_requested:
+        _strip_allocations(spec)
     ns = metadata.meta(vsvc).get("namespace", "")
     selector = host_service_selector(spec.get("selector"), ctx.vcluster, ns)
     if selector is None:
@@ -88,11 +97,14 @@ def translate_service(
 def translate_service_for_proxy(vsvc: Mapping[str, Any], ctx: SyncContext) -> Translation:
     """API-proxy create path: the host Service created first, marked `block-deletion`.
 
-    Unlike vCluster, which zeroes them here too, the `nodePort`s a user asks for in the create go
-    to the host, whose allocator grants them or refuses with its own 422 ("provided port is
-    already allocated"), as a create on any cluster does; the controller path (a host Service
-    recreated for an existing virtual one) still zeroes them (§5.1)."""
-    t = translate_service(vsvc, ctx, keep_node_ports=True)
+    What the create asks for — `clusterIP(s)`, `ipFamilies`, `ipFamilyPolicy`, `nodePort`s — goes
+    to the host as vCluster's proxy sends it (it only rewrites metadata and the selector), so the
+    host's allocator grants it or refuses with its own 422 ("provided IP is already allocated",
+    `"IPv6": not configured on this cluster`), as a create on any cluster does, and the virtual
+    Service keeps the policy it asked for (`PreferDualStack` on a single-stack host); the
+    controller path (a host Service recreated for an existing virtual one) lets the host
+    allocate afresh (§5.1)."""
+    t = translate_service(vsvc, ctx, keep_requested=True)
     t.obj["metadata"]["annotations"][c.BLOCK_DELETION_ANNOTATION] = "true"
     return t
 
