@@ -144,10 +144,96 @@ def pod_index(pod: Mapping[str, Any]) -> int | None:
         return None
 
 
-def pod_failed(pod: Mapping[str, Any]) -> bool:
-    """isPodFailed: Failed, or deleted before it succeeded."""
+REASON_POD_FAILURE_POLICY = "PodFailurePolicy"
+
+
+def only_replace_failed(job: Mapping[str, Any]) -> bool:
+    """onlyReplaceFailedPods: podReplacementPolicy Failed (the default with a podFailurePolicy)."""
+    spec = job.get("spec") or {}
+    return spec.get("podReplacementPolicy") == "Failed" or spec.get("podFailurePolicy") is not None
+
+
+def pod_failed(pod: Mapping[str, Any], job: Mapping[str, Any] | None = None) -> bool:
+    """isPodFailed: Failed, or deleted before it succeeded (only Failed when the Job replaces only
+    failed pods: with a podFailurePolicy a terminating pod is Failed once it ends)."""
     phase = (pod.get("status") or {}).get("phase")
-    return phase == "Failed" or (is_deleting(pod) and phase != "Succeeded")
+    if phase == "Failed":
+        return True
+    return not (job is not None and only_replace_failed(job)) and is_deleting(pod) and phase != "Succeeded"
+
+
+def _exit_code_matches(code: int, req: Mapping[str, Any]) -> bool:
+    values = req.get("values") or []
+    op = req.get("operator")
+    return (op == "In" and code in values) or (op == "NotIn" and code not in values)
+
+
+def _matching_container(status: Mapping[str, Any], req: Mapping[str, Any]) -> dict[str, Any] | None:
+    """matchOnExitCodes: the first terminated container (then init container) with a non-zero
+    exit code the requirement matches."""
+    for field in ("containerStatuses", "initContainerStatuses"):
+        for cs in status.get(field) or []:
+            term = (cs.get("state") or {}).get("terminated")
+            if term is None or (req.get("containerName") not in (None, cs.get("name"))):
+                continue
+            code = int(term.get("exitCode") or 0)
+            if code != 0 and _exit_code_matches(code, req):
+                return {"name": cs.get("name", ""), "exitCode": code}
+    return None
+
+
+def _matching_condition(status: Mapping[str, Any], patterns: list[Mapping[str, Any]]) -> str | None:
+    """matchOnPodConditions: the type of the first pod condition a pattern matches."""
+    for cond in status.get("conditions") or []:
+        for pat in patterns:
+            if cond.get("type") == pat.get("type") and cond.get("status") == (pat.get("status") or "True"):
+                return str(cond.get("type"))
+    return None
+
+
+def match_pod_failure_policy(
+    policy: Mapping[str, Any] | None, pod: Mapping[str, Any]
+) -> tuple[str | None, bool, str | None]:
+    """matchPodFailurePolicy: (the FailJob message, whether the failure counts, the action) of the
+    first rule matching a failed pod (FailIndex needs backoffLimitPerIndex, which is not served)."""
+    if policy is None:
+        return None, True, None
+    status, md = pod.get("status") or {}, pod.get("metadata") or {}
+    pod_ref = f"{md.get('namespace', '')}/{md.get('name', '')}"
+    for i, rule in enumerate(policy.get("rules") or []):
+        action = rule.get("action")
+        if rule.get("onExitCodes") is not None:
+            cs = _matching_container(status, rule["onExitCodes"])
+            if cs is None:
+                continue
+            what = f"Container {cs['name']} for pod {pod_ref} failed with exit code {cs['exitCode']}"
+        elif rule.get("onPodConditions") is not None:
+            ctype = _matching_condition(status, rule["onPodConditions"])
+            if ctype is None:
+                continue
+            what = f"Pod {pod_ref} has condition {ctype}"
+        else:
+            continue
+        if action == "Ignore":
+            return None, False, action
+        if action == "Count":
+            return None, True, action
+        if action == "FailJob":
+            return f"{what} matching FailJob rule at index {i}", True, action
+    return None, True, None
+
+
+def fail_job_message(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> str | None:
+    """getFailJobMessage: the message of the first failed pod a FailJob rule matches."""
+    policy = (job.get("spec") or {}).get("podFailurePolicy")
+    if policy is None:
+        return None
+    for p in pods:
+        if pod_failed(p, job):
+            message = match_pod_failure_policy(policy, p)[0]
+            if message is not None:
+                return message
+    return None
 
 
 def pod_finish_time(pod: Mapping[str, Any]) -> datetime | None:
@@ -314,8 +400,9 @@ class JobController(BaseController):
                 idx = pod_index(p)
                 if indexed and idx is not None and completions is not None and idx < int(completions):
                     succeeded_idx.add(idx)
-            elif pod_failed(p):
-                unc_f.add(uid_of(p))
+            elif pod_failed(p, job):
+                if match_pod_failure_policy(spec.get("podFailurePolicy"), p)[1]:
+                    unc_f.add(uid_of(p))
                 to_untrack.append(p)
         active = [
             p
@@ -345,11 +432,14 @@ class JobController(BaseController):
 
         # --- finished?
         finish: tuple[str, str, str] | None = None  # (final type, reason, message)
+        fail_message = fail_job_message(job, pods)
         if job_condition(job, "FailureTarget") is not None:
             c = job_condition(job, "FailureTarget") or {}
             finish = ("Failed", c.get("reason", ""), c.get("message", ""))
         elif job_condition(job, "SuccessCriteriaMet") is not None:
             finish = ("Complete", REASON_COMPLETIONS, MSG_COMPLETIONS)
+        elif fail_message is not None:
+            finish = ("Failed", REASON_POD_FAILURE_POLICY, fail_message)
         elif failed > backoff_limit:
             finish = ("Failed", REASON_BACKOFF, MSG_BACKOFF)
         elif self._past_deadline(job, now):
@@ -415,7 +505,14 @@ class JobController(BaseController):
                 self.queue.add_after(key, delay)
             else:
                 active = await self._manage(
-                    job, active, succeeded, succeeded_idx, parallelism, completions, indexed
+                    job,
+                    active,
+                    succeeded,
+                    succeeded_idx,
+                    parallelism,
+                    completions,
+                    indexed,
+                    len(terminating) if only_replace_failed(job) else 0,
                 )
         status["active"] = len(active)
         status["ready"] = sum(1 for p in active if pod_is_ready(p))
@@ -467,7 +564,10 @@ class JobController(BaseController):
         parallelism: int,
         completions: int | None,
         indexed: bool,
+        terminating: int = 0,
     ) -> list[Mapping[str, Any]]:
+        """manageJob: delete active pods beyond what is wanted or create the missing ones (pods
+        still terminating count as active when the Job replaces only failed pods)."""
         key = key_of(job)
         if completions is None:
             want = len(active) if succeeded > 0 else parallelism
@@ -482,7 +582,8 @@ class JobController(BaseController):
             victims = victims[:-diff]
             await self._delete_pods(job, victims)
             return [p for p in active if p not in victims]
-        if diff == 0:
+        diff -= terminating
+        if diff <= 0:
             return active
         indexes: list[int | None] = [None] * diff
         if indexed and completions is not None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from vcluster.client import ApiError, RetryLater
 from vcluster.controllers.base import (
     EVENT_NORMAL,
     EVENT_WARNING,
@@ -96,6 +97,97 @@ def is_healthy(pod: Mapping[str, Any]) -> bool:
 
 def claim_name(claim: Mapping[str, Any], sts: Mapping[str, Any], ordinal: int) -> str:
     return f"{name_of(claim)}-{name_of(sts)}-{ordinal}"
+
+
+RETAIN = "Retain"
+DELETE = "Delete"
+STS_GVK = ("apps/v1", "StatefulSet")
+POD_GVK = ("v1", "Pod")
+Ref = dict[str, Any]
+
+
+def retention_policy(sts: Mapping[str, Any]) -> tuple[str, str]:
+    """getPersistentVolumeClaimRetentionPolicy: (whenScaled, whenDeleted), Retain when unset."""
+    policy = (sts.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
+    return policy.get("whenScaled") or RETAIN, policy.get("whenDeleted") or RETAIN
+
+
+def _matches_ref(ref: Mapping[str, Any], obj: Mapping[str, Any], gvk: tuple[str, str]) -> bool:
+    """matchesRef: same apiVersion, kind and name (the UID is not compared)."""
+    return (ref.get("apiVersion"), ref.get("kind")) == gvk and ref.get("name") == name_of(obj)
+
+
+def _refs(claim: Mapping[str, Any]) -> list[Ref]:
+    return list((claim.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def _has_owner(claim: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    return any(r.get("uid") == uid_of(owner) for r in _refs(claim))
+
+
+def _has_stale_ref(claim: Mapping[str, Any], obj: Mapping[str, Any], gvk: tuple[str, str]) -> bool:
+    """hasStaleOwnerRef: the first reference naming `obj` carries another UID."""
+    ref = next((r for r in _refs(claim) if _matches_ref(r, obj, gvk)), None)
+    return ref is not None and ref.get("uid") != uid_of(obj)
+
+
+def _unexpected_controller(claim: Mapping[str, Any], sts: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    """hasUnexpectedController: with a Delete policy, a controller other than this set or pod
+    (or a reference to an earlier set or pod of the same name)."""
+    if retention_policy(sts) == (RETAIN, RETAIN):
+        return False
+    for ref in _refs(claim):
+        for owner, gvk in ((sts, STS_GVK), (pod, POD_GVK)):
+            if _matches_ref(ref, owner, gvk):
+                if ref.get("uid") != uid_of(owner):
+                    return True
+                break
+        else:
+            if ref.get("controller"):
+                return True
+    return False
+
+
+def _wanted_owners(sts: Mapping[str, Any], pod: Mapping[str, Any], in_range: bool) -> list[tuple[Any, Any]]:
+    """The owners the policy gives a claim: the pod once scaled down if whenScaled is Delete, else
+    the set if whenDeleted is Delete."""
+    when_scaled, when_deleted = retention_policy(sts)
+    out: list[tuple[Any, Any]] = []
+    if when_deleted == DELETE and (in_range or when_scaled != DELETE):
+        out.append((sts, STS_GVK))
+    if when_scaled == DELETE and not in_range:
+        out.append((pod, POD_GVK))
+    return out
+
+
+def claim_owner_up_to_date(
+    claim: Mapping[str, Any], sts: Mapping[str, Any], pod: Mapping[str, Any], in_range: bool
+) -> bool:
+    """isClaimOwnerUpToDate: whether the claim's owner references follow the set's retention
+    policy (claims with stale references or another controller are left alone)."""
+    if _has_stale_ref(claim, sts, STS_GVK) or _has_stale_ref(claim, pod, POD_GVK):
+        return True
+    if _unexpected_controller(claim, sts, pod):
+        return not (_has_owner(claim, sts) or _has_owner(claim, pod))
+    if any(r.get("uid") in (uid_of(sts), uid_of(pod)) and not r.get("controller") for r in _refs(claim)):
+        return False
+    wanted = {uid_of(o) for o, _ in _wanted_owners(sts, pod, in_range)}
+    return all(_has_owner(claim, o) == (uid_of(o) in wanted) for o in (sts, pod))
+
+
+def claim_owner_refs(
+    claim: Mapping[str, Any], sts: Mapping[str, Any], pod: Mapping[str, Any], in_range: bool
+) -> list[Ref]:
+    """updateClaimOwnerRefForSetAndPod: the claim's references with those to the set and pod
+    replaced by the controller references the policy wants (none beside another controller)."""
+    unexpected = _unexpected_controller(claim, sts, pod)
+    refs = [r for r in _refs(claim) if not (_matches_ref(r, sts, STS_GVK) or _matches_ref(r, pod, POD_GVK))]
+    if unexpected:
+        return refs
+    for owner, (api_version, kind) in _wanted_owners(sts, pod, in_range):
+        if not any(r.get("uid") == uid_of(owner) for r in refs):
+            refs.append(owner_reference(owner, kind, api_version))
+    return refs
 
 
 def new_sts_pod(
@@ -232,8 +324,6 @@ class StatefulSetController(BaseController):
             self.queue.add_after(key, mrs)
 
     async def _claim_pods(self, sts: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        from vcluster.client import ApiError
-
         ns = namespace_of(sts)
         candidates = self.pod_inf.list(ns)
         keep, to_adopt, to_release = classify_claims(sts, sts["spec"].get("selector"), candidates)
@@ -254,8 +344,6 @@ class StatefulSetController(BaseController):
         self, sts: dict[str, Any], revisions: list[Mapping[str, Any]]
     ) -> tuple[str, str, int | None]:
         """getStatefulSetRevisions: (current revision name, update revision name, collisionCount)."""
-        from vcluster.client import ApiError
-
         status = sts.get("status") or {}
         collision = status.get("collisionCount")
         data = revision_data(sts["spec"].get("template"))
@@ -315,12 +403,10 @@ class StatefulSetController(BaseController):
         return t
 
     async def _create_pod(self, sts: Mapping[str, Any], ordinal: int, revision: str, template: Any) -> None:
-        from vcluster.client import ApiError
-
         pod = new_sts_pod(sts, template, ordinal, revision)
         await self._create_claims(sts, ordinal, name_of(pod))
         try:
-            await self.client.create("v1", "pods", pod, namespace_of(sts))
+            created = await self.client.create("v1", "pods", pod, namespace_of(sts))
         except ApiError as e:
             if e.already_exists:
                 return
@@ -331,6 +417,7 @@ class StatefulSetController(BaseController):
                 f"create Pod {name_of(pod)} in StatefulSet {name_of(sts)} failed error: {e.message}",
             )
             raise
+        await self._sync_claim_owners(sts, created, in_range=True)
         self._event(
             sts,
             EVENT_NORMAL,
@@ -338,13 +425,47 @@ class StatefulSetController(BaseController):
             f"create Pod {name_of(pod)} in StatefulSet {name_of(sts)} successful",
         )
 
-    async def _create_claims(self, sts: Mapping[str, Any], ordinal: int, pod_name: str) -> None:
-        from vcluster.client import ApiError
+    async def _sync_claim_owners(
+        self, sts: Mapping[str, Any], pod: Mapping[str, Any], in_range: bool
+    ) -> None:
+        """UpdatePodClaimForRetentionPolicy: give the pod's claims the owner references of the
+        set's persistentVolumeClaimRetentionPolicy (claims not made yet are left for later)."""
+        ns, ordinal = namespace_of(sts), ordinal_of(name_of(sts), pod)
+        if ordinal is None:
+            return
+        for tmpl in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+            claim = self.pvc_inf.get(claim_name(tmpl, sts, ordinal), ns)
+            if claim is None or claim_owner_up_to_date(claim, sts, pod, in_range):
+                continue
+            if _unexpected_controller(claim, sts, pod):
+                self._event(
+                    sts,
+                    EVENT_WARNING,
+                    "ConflictingController",
+                    f"PersistentVolumeClaim {name_of(claim)} has a conflicting OwnerReference that acts "
+                    "as a manging controller, the retention policy is ignored for this claim",
+                )
+            updated = typed(clone(claim), "v1", "PersistentVolumeClaim")
+            refs = claim_owner_refs(claim, sts, pod, in_range)
+            if refs:
+                updated["metadata"]["ownerReferences"] = refs
+            else:
+                updated["metadata"].pop("ownerReferences", None)
+            try:
+                await self.client.update("v1", "persistentvolumeclaims", updated, ns)
+            except ApiError as e:
+                if not e.not_found:
+                    raise
 
+    async def _create_claims(self, sts: Mapping[str, Any], ordinal: int, pod_name: str) -> None:
         ns = namespace_of(sts)
         for tmpl in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
             cname = claim_name(tmpl, sts, ordinal)
-            if self.pvc_inf.get(cname, ns) is not None:
+            existing = self.pvc_inf.get(cname, ns)
+            if existing is not None:
+                if is_deleting(existing):
+                    # createPersistentVolumeClaims: the pod waits until the claim is gone and made anew.
+                    raise RetryLater(f"pvc {cname} is being deleted")
                 continue
             claim = clone(tmpl)
             md = claim.setdefault("metadata", {})
@@ -378,8 +499,6 @@ class StatefulSetController(BaseController):
             )
 
     async def _delete_pod(self, sts: Mapping[str, Any], pod: Mapping[str, Any]) -> None:
-        from vcluster.client import ApiError
-
         try:
             await self.client.delete("v1", "pods", name_of(pod), namespace_of(pod))
         except ApiError as e:
@@ -452,6 +571,9 @@ class StatefulSetController(BaseController):
                     return result
                 if min_ready and not pod_is_available(p, min_ready, now):
                     return result
+            await self._sync_claim_owners(sts, p, in_range=True)
+        for p in condemned:
+            await self._sync_claim_owners(sts, p, in_range=False)
         # Scale down: highest ordinal first; one at a time unless Parallel.
         if condemned:
             if parallel:
@@ -525,8 +647,6 @@ class StatefulSetController(BaseController):
     async def _truncate_history(
         self, sts: Mapping[str, Any], pods: list[Mapping[str, Any]], current_rev: str, update_rev: str
     ) -> None:
-        from vcluster.client import ApiError
-
         limit = (sts.get("spec") or {}).get("revisionHistoryLimit")
         limit = 10 if limit is None else int(limit)
         live = {current_rev, update_rev} | {labels_of(p).get(REVISION_LABEL) for p in pods}

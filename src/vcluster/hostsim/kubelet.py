@@ -4,7 +4,9 @@ Level-triggered: every pod bound to a simulated node is a work-queue key; a sync
 (the informer cache, or the newer object our last write returned) and takes the next step:
 ContainerCreating (optional) -> Running (IP from the node's CIDR, container statuses, the pod
 conditions, Pulled/Created/Started events) -> Ready (after the probes' initial delay) ->
-Succeeded after `run_seconds` for restartPolicy Never/OnFailure; ephemeral containers added to a
+Succeeded after `run_seconds` for restartPolicy Never/OnFailure (Failed with DeadlineExceeded,
+containers killed with exit code 137, once spec.activeDeadlineSeconds have passed since
+status.startTime, as kubelet's activeDeadlineHandler); ephemeral containers added to a
 started pod (pods/ephemeralcontainers) start at once, with the same events and a running
 `ephemeralContainerStatuses` entry, and end with the pod; a pod with deletionTimestamp
 is stopped (Killing events, terminated containers) and deleted with grace 0 and a UID
@@ -67,6 +69,8 @@ _OVERRIDE_TTL = 30.0
 MOUNT_RETRY = 0.5  # the volume manager's first retry of a failed mount, doubling ...
 MOUNT_RETRY_MAX = 122.0  # ... up to 2 min 2 s (exponentialbackoff.maxDurationBeforeRetry)
 CONFIG_RETRY = 10.0  # the pod worker's backoff after a failed sync (CreateContainerConfigError)
+DEADLINE_EXCEEDED = "DeadlineExceeded"  # pkg/kubelet/active_deadline.go
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 Check = Callable[[Lookup], list[Failure]]
 
 
@@ -253,6 +257,8 @@ class Kubelet:
                 await self._terminate(key, pod, node, now)
             elif _terminal(pod):
                 node.ipam.release(pod["metadata"]["uid"])
+            elif await self._deadline_exceeded(key, pod, node, now):
+                return
             elif not is_started(pod) or (self._objects and config_blocked(pod)):
                 await self._start(key, pod, node, now)
             else:
@@ -493,6 +499,39 @@ class Kubelet:
                 await self._write_status(pod, running_status(pod, node.address, ip, started, True, now))
             else:
                 self.queue.add_after(key, ready_at - now)
+
+    def _active_since(self, pod: dict[str, Any]) -> float | None:
+        """status.startTime, with the sub-second time of the write that set it when we made it."""
+        since = parse_time((pod.get("status") or {}).get("startTime"))
+        if since is None:
+            return None
+        uid = pod["metadata"]["uid"]
+        own = [t for t in (self._creating.get(uid), self._started.get(uid)) if t is not None]
+        return min([t for t in own if since <= t < since + 1], default=since)
+
+    async def _deadline_exceeded(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> bool:
+        """kubelet's activeDeadlineHandler: once spec.activeDeadlineSeconds have passed since
+        status.startTime the pod is Failed (DeadlineExceeded) and its containers are killed.
+        False (with a timer for the deadline) while the pod may still run."""
+        seconds = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+        since = self._active_since(pod)
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or since is None:
+            return False
+        if now < since + seconds:
+            self.queue.add_after(key, since + seconds - now)
+            return False
+        uid = pod["metadata"]["uid"]
+        self._event(pod, node, DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
+        if is_started(pod):
+            self._killing_events(pod, node)
+        started = self._started.get(uid) or container_started_at(pod) or now
+        ip = (pod.get("status") or {}).get("podIP")
+        status = finished_status(pod, node.address, ip, started, now, now, exit_code=137, reason="Error")
+        status.update(reason=DEADLINE_EXCEEDED, message=DEADLINE_MESSAGE)
+        await self._write_status(pod, status)
+        node.ipam.release(uid)
+        self._unwait(key)
+        return True
 
     async def _terminate(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
         md = pod["metadata"]
