@@ -294,3 +294,40 @@ def test_a_read_modify_write_bases_on_the_write_still_committing(tmp_path: Path)
         await s.close()
 
     run(main())
+
+
+def test_a_failed_write_is_reported_until_a_later_one_commits(tmp_path: Path) -> None:
+    # SQLite refusing the insert (as on a full disk) fails the write with StoreUnavailableError,
+    # `unavailable` says why (the API server's etcd health checks read it), nothing is half-stored,
+    # and the store recovers by itself once writes go through again
+    from multidict import MultiDict
+
+    from vcluster.apiserver import health
+    from vcluster.store.interface import StoreUnavailableError
+
+    db = tmp_path / "state.db"
+
+    async def main() -> None:
+        s = await open_store(db)
+        await s.create("/registry/configmaps/default/a", cm("a"))
+        assert s.unavailable is None
+        other = sqlite3.connect(db)
+        refuse = "SELECT RAISE(ABORT, 'disk is full')"
+        other.execute(f"CREATE TRIGGER full BEFORE INSERT ON kine BEGIN {refuse}; END")
+        other.commit()
+        with pytest.raises(StoreUnavailableError, match="disk is full"):
+            await s.create("/registry/configmaps/default/b", cm("b"))
+        assert s.unavailable is not None and "disk is full" in s.unavailable
+        assert await s.get("/registry/configmaps/default/b") is None
+        failing = health.answer("/readyz", MultiDict(verbose=""), lambda: s.unavailable)
+        assert failing.status == 500 and "[-]etcd failed: reason withheld" in (failing.text or "")
+        assert health.answer("/livez/ping", MultiDict(), lambda: s.unavailable).status == 200
+        other.execute("DROP TRIGGER full")
+        other.commit()
+        other.close()
+        await s.create("/registry/configmaps/default/b", cm("b"))
+        assert s.unavailable is None
+        assert health.answer("/readyz", MultiDict(), lambda: s.unavailable).status == 200
+        await s.close()
+
+    run(main())

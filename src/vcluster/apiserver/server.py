@@ -29,7 +29,7 @@ from prometheus_client import (
 )
 from yarl import URL
 
-from vcluster.apiserver import subresources, views
+from vcluster.apiserver import health, subresources, views
 from vcluster.apiserver.apiservices import APIService
 from vcluster.apiserver.auth import Authenticator, UserInfo
 from vcluster.apiserver.authapi import AuthAPI
@@ -69,7 +69,6 @@ class ListenError(OSError):
     """The API server's address cannot be bound (in use, not local, not permitted)."""
 
 
-_UNAUTHENTICATED_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 _UNAUTHORIZED = StatusError(401, "Unauthorized", "Unauthorized", {})
 
 
@@ -333,10 +332,10 @@ class APIServer:
         self, request: web.Request, labels: list[str]
     ) -> tuple[web.StreamResponse, str, str, str]:
         path = request.path
-        if path in _UNAUTHENTICATED_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
-            if path == "/version":
-                return views.respond(orjson.dumps(VERSION_INFO)), "get", "version", ""
-            return web.Response(text="ok", content_type="text/plain"), "get", "health", ""
+        if path == "/version":
+            return views.respond(orjson.dumps(VERSION_INFO)), "get", "version", ""
+        if health.is_health_path(path):
+            return health.answer(path, request.query, lambda: self.store.unavailable), "get", "health", ""
         user = self._user(request)
         if user is None:
             raise _UNAUTHORIZED

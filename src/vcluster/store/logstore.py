@@ -118,7 +118,7 @@ class LogStore(Storage):
         self._inflight: dict[int, _Pending] = {}
         self._jobs: dict[int, asyncio.Future[Any]] = {}
         self._job_seq = 0
-        self._broken: BaseException | None = None
+        self._write_failure: str | None = None  # the last transaction's error until one commits
         self._epoch = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._leases: dict[str, float] = {}  # key -> expiry (monotonic)
@@ -174,6 +174,12 @@ class LogStore(Storage):
     def compact_revision(self) -> int:
         return self._compact_rev
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why the last write transaction failed (SQLite could not write: disk full, I/O error,
+        locked), until a later one commits; None while writes go through."""
+        return None if self._write_failure is None else f"storage is unavailable: {self._write_failure}"
+
     def close_watches(self) -> None:
         self._hub.close_all()
 
@@ -190,10 +196,6 @@ class LogStore(Storage):
             return self._live.get(key)
         return e  # type: ignore[return-value]
 
-    def _check_writable(self) -> None:
-        if self._broken is not None:
-            raise StoreUnavailableError(f"storage is unavailable: {self._broken}")
-
     def _accept(self, ev: Event, row: Row) -> asyncio.Future[Event]:
         key = ev.entry.key
         self._head[key] = None if ev.type == DELETED else ev.entry
@@ -204,7 +206,6 @@ class LogStore(Storage):
         return fut
 
     async def create(self, key: str, obj: dict[str, Any], *, lease: int = 0, dry_run: bool = False) -> Entry:
-        self._check_writable()
         if self._current(key) is not None:
             raise KeyExistsError(key)
         if dry_run:
@@ -218,7 +219,6 @@ class LogStore(Storage):
     async def update(
         self, key: str, obj: dict[str, Any], *, expected_rev: int | None, dry_run: bool = False
     ) -> Entry:
-        self._check_writable()
         cur = self._current(key)
         if cur is None:
             raise KeyNotFoundError(key)
@@ -236,7 +236,6 @@ class LogStore(Storage):
         return e
 
     async def delete(self, key: str, *, expected_rev: int | None, dry_run: bool = False) -> Event:
-        self._check_writable()
         cur = self._current(key)
         if cur is None:
             raise KeyNotFoundError(key)
@@ -271,11 +270,14 @@ class LogStore(Storage):
                 continue
             if err is not None:
                 failed = True
+                self._write_failure = str(err)
                 if not p.future.done():
                     p.future.set_exception(StoreUnavailableError(f"write not persisted: {err}"))
             else:
                 committed.append(p)
         if committed:
+            if not failed:
+                self._write_failure = None
             events = [p.event for p in committed]
             for ev in events:
                 self._apply(ev)
