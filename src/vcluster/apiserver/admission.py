@@ -39,6 +39,7 @@ from vcluster.apiserver.validation import (
     is_dns1035_label,
     is_dns1123_label,
     is_dns1123_subdomain,
+    is_valid_path_segment_name,
     validate_annotations,
     validate_label_value,
     validate_labels,
@@ -2170,6 +2171,303 @@ def _validate_ingress(obj: JSON) -> list[Cause]:
     return causes
 
 
+# ---------------------------------------------------------------------------- scheduling, policy, rbac
+SYSTEM_PRIORITY_CLASS_PREFIX = "system-"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+HIGHEST_USER_DEFINABLE_PRIORITY = 1_000_000_000
+
+
+def _validate_preemption_policy(v: Any, path: str) -> list[Cause]:
+    if v in ("PreemptLowerPriority", "Never"):
+        return []
+    if v == "":
+        return [_required(path)]
+    return [_not_supported(path, v, ("PreemptLowerPriority", "Never"))]
+
+
+def _system_priority_class_error(name: str, value: Any, global_default: bool) -> str:
+    """IsKnownSystemPriorityClass's error, "" for a known class with its own value."""
+    if name not in SYSTEM_PRIORITY_CLASSES:
+        return f"{name} is not a known system priority class"
+    if value != SYSTEM_PRIORITY_CLASSES[name]:
+        return f"value of {name} PriorityClass must be {SYSTEM_PRIORITY_CLASSES[name]}"
+    if global_default:
+        return f"globalDefault of {name} PriorityClass must be false"
+    return ""
+
+
+def _validate_priority_class(obj: JSON) -> list[Cause]:
+    """pkg/apis/scheduling/validation ValidatePriorityClass (spec part)."""
+    causes: list[Cause] = []
+    name, value = _s(_meta(obj).get("name")), obj.get("value")
+    if name.startswith(SYSTEM_PRIORITY_CLASS_PREFIX):
+        err = _system_priority_class_error(name, value, obj.get("globalDefault") is True)
+        if err:
+            causes.append(
+                _forbidden(
+                    "metadata.name",
+                    f"priority class names with '{SYSTEM_PRIORITY_CLASS_PREFIX}' prefix are reserved for "
+                    f"system use only. error: {err}",
+                )
+            )
+    elif _i(value) > HIGHEST_USER_DEFINABLE_PRIORITY:
+        causes.append(
+            _forbidden(
+                "value",
+                f"maximum allowed value of a user defined priority is {HIGHEST_USER_DEFINABLE_PRIORITY}",
+            )
+        )
+    if obj.get("preemptionPolicy") is not None:
+        causes.extend(_validate_preemption_policy(obj["preemptionPolicy"], "preemptionPolicy"))
+    return causes
+
+
+def _validate_priority_class_update(new: JSON, old: JSON) -> list[Cause]:
+    """ValidatePriorityClassUpdate: value and preemptionPolicy are immutable (upstream validates
+    only the update, not the new object as a whole)."""
+    causes: list[Cause] = []
+    if new.get("value") != old.get("value"):
+        causes.append(_forbidden("value", "may not be changed in an update."))
+    npp, opp = new.get("preemptionPolicy"), old.get("preemptionPolicy")
+    causes.extend(_immutable("preemptionPolicy", npp, opp, go_quote(npp) if isinstance(npp, str) else NULL))
+    return causes
+
+
+def _go_pdb_spec(spec: JSON) -> str:
+    """%#v of a policy.PodDisruptionBudgetSpec (pointers print as addresses, not comparable)."""
+
+    def ptr(key: str, typ: str) -> str:
+        return f"(*{typ})(nil)" if spec.get(key) is None else f"(*{typ})(0xc000000000)"
+
+    return (
+        "policy.PodDisruptionBudgetSpec{MinAvailable:"
+        + ptr("minAvailable", "intstr.IntOrString")
+        + ", Selector:"
+        + ptr("selector", "v1.LabelSelector")
+        + ", MaxUnavailable:"
+        + ptr("maxUnavailable", "intstr.IntOrString")
+        + ", UnhealthyPodEvictionPolicy:"
+        + ptr("unhealthyPodEvictionPolicy", "policy.UnhealthyPodEvictionPolicyType")
+        + "}"
+    )
+
+
+def _validate_pdb(obj: JSON) -> list[Cause]:
+    """pkg/apis/policy/validation ValidatePodDisruptionBudgetSpec (create and update alike)."""
+    spec = _d(obj.get("spec"))
+    causes: list[Cause] = []
+    if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+        causes.append(
+            _invalid("spec", _go_pdb_spec(spec), "minAvailable and maxUnavailable cannot be both set")
+        )
+    for key in ("minAvailable", "maxUnavailable"):
+        if spec.get(key) is not None:
+            causes.extend(_validate_positive_int_or_percent(spec[key], f"spec.{key}"))
+            causes.extend(_not_more_than_100(spec[key], f"spec.{key}"))
+    causes.extend(_validate_label_selector(spec.get("selector"), "spec.selector"))
+    policy = spec.get("unhealthyPodEvictionPolicy")
+    if policy is not None and policy not in ("AlwaysAllow", "IfHealthyBudget"):
+        causes.append(
+            _not_supported("spec.unhealthyPodEvictionPolicy", policy, ("AlwaysAllow", "IfHealthyBudget"))
+        )
+    return causes
+
+
+def _validate_policy_rules(obj: JSON, namespaced: bool) -> list[Cause]:
+    """ValidatePolicyRule for each of `rules`."""
+    causes: list[Cause] = []
+    for i, rule in enumerate(_l(obj.get("rules"))):
+        rule, path = _d(rule), f"rules[{i}]"
+        if not _l(rule.get("verbs")):
+            causes.append(_required(path + ".verbs", "verbs must contain at least one value"))
+        urls = _l(rule.get("nonResourceURLs"))
+        if urls:
+            rendered = _go_strings(urls)
+            if namespaced:
+                causes.append(
+                    _invalid(
+                        path + ".nonResourceURLs",
+                        rendered,
+                        "namespaced rules cannot apply to non-resource URLs",
+                    )
+                )
+            if _l(rule.get("apiGroups")) or _l(rule.get("resources")) or _l(rule.get("resourceNames")):
+                causes.append(
+                    _invalid(
+                        path + ".nonResourceURLs",
+                        rendered,
+                        "rules cannot apply to both regular resources and non-resource URLs",
+                    )
+                )
+            continue
+        if not _l(rule.get("apiGroups")):
+            causes.append(_required(path + ".apiGroups", "resource rules must supply at least one api group"))
+        if not _l(rule.get("resources")):
+            causes.append(_required(path + ".resources", "resource rules must supply at least one resource"))
+    return causes
+
+
+def _validate_cluster_role(obj: JSON) -> list[Cause]:
+    causes = _validate_policy_rules(obj, namespaced=False)
+    rule = obj.get("aggregationRule")
+    if isinstance(rule, dict):
+        path = "aggregationRule.clusterRoleSelectors"
+        selectors = _l(rule.get("clusterRoleSelectors"))
+        if not selectors:
+            causes.append(
+                _required(path, "at least one clusterRoleSelector required if aggregationRule is non-nil")
+            )
+        for i, sel in enumerate(selectors):
+            causes.extend(_validate_label_selector(sel, f"{path}[{i}]"))
+    return causes
+
+
+def _validate_subject(subject: JSON, namespaced: bool, path: str) -> list[Cause]:
+    """ValidateRoleBindingSubject."""
+    causes: list[Cause] = []
+    name, kind, group = _s(subject.get("name")), _s(subject.get("kind")), _s(subject.get("apiGroup"))
+    if not name:
+        causes.append(_required(path + ".name"))
+    if kind == "ServiceAccount":
+        if name:
+            causes.extend(_dns_subdomain(path + ".name", name))
+        if group:
+            causes.append(_not_supported(path + ".apiGroup", group, ("",)))
+        if not namespaced and not _s(subject.get("namespace")):
+            causes.append(_required(path + ".namespace"))
+    elif kind in ("User", "Group"):
+        if group != RBAC_GROUP:
+            causes.append(_not_supported(path + ".apiGroup", group, (RBAC_GROUP,)))
+    else:
+        causes.append(_not_supported(path + ".kind", kind, ("ServiceAccount", "User", "Group")))
+    return causes
+
+
+def _validate_binding(obj: JSON, namespaced: bool) -> list[Cause]:
+    """ValidateRoleBinding / ValidateClusterRoleBinding (spec part)."""
+    causes: list[Cause] = []
+    ref = _d(obj.get("roleRef"))
+    group, kind, name = _s(ref.get("apiGroup")), _s(ref.get("kind")), _s(ref.get("name"))
+    if group != RBAC_GROUP:
+        causes.append(_not_supported("roleRef.apiGroup", group, (RBAC_GROUP,)))
+    kinds = ("Role", "ClusterRole") if namespaced else ("ClusterRole",)
+    if kind not in kinds:
+        causes.append(_not_supported("roleRef.kind", kind, kinds))
+    if not name:
+        causes.append(_required("roleRef.name"))
+    else:
+        causes.extend(_invalid("roleRef.name", go_quote(name), m) for m in is_valid_path_segment_name(name))
+    for i, subject in enumerate(_l(obj.get("subjects"))):
+        causes.extend(_validate_subject(_d(subject), namespaced, f"subjects[{i}]"))
+    return causes
+
+
+# ---------------------------------------------------------------------------- resource quotas
+_STANDARD_RESOURCES = frozenset(
+    [
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "storage",
+        "requests.storage",
+        "services.nodeports",
+        "services.loadbalancers",
+    ]
+)
+_STANDARD_QUOTA_RESOURCES = (_STANDARD_RESOURCES - {"storage"}) | {"requests.storage"}
+_POD_COMPUTE_RESOURCES = frozenset(
+    ["cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu", "requests.memory"]
+)
+_QUOTA_SCOPES = (
+    "Terminating",
+    "NotTerminating",
+    "BestEffort",
+    "NotBestEffort",
+    "PriorityClass",
+    "CrossNamespacePodAffinity",
+)
+
+
+def _is_hugepages(name: str) -> bool:
+    return name.startswith(("hugepages-", "requests.hugepages-"))
+
+
+def _scope_valid_for(scope: str, resource: str) -> bool:
+    """IsResourceQuotaScopeValidForResource."""
+    if scope == "BestEffort":
+        return resource == "pods"
+    if scope in _QUOTA_SCOPES:
+        return resource == "pods" or resource in _POD_COMPUTE_RESOURCES
+    return True
+
+
+def _validate_quota_resource_name(name: str, path: str) -> list[Cause]:
+    """ValidateResourceQuotaResourceName (validateResourceName first)."""
+    causes = [_invalid(path, go_quote(name), m) for m in validate_qualified_name(name)]
+    if causes:
+        return causes
+    if "/" in name:
+        return []
+    if name not in _STANDARD_RESOURCES and not _is_hugepages(name):
+        causes.append(_invalid(path, go_quote(name), "must be a standard resource type or fully qualified"))
+    if name not in _STANDARD_QUOTA_RESOURCES and not _is_hugepages(name):
+        causes.append(_invalid(path, go_quote(name), "must be a standard resource for quota"))
+    return causes
+
+
+def _go_scopes(scopes: list[Any]) -> str:
+    if not scopes:
+        return "[]core.ResourceQuotaScope(nil)"
+    return "[]core.ResourceQuotaScope{" + ", ".join(_go_str(x) for x in scopes) + "}"
+
+
+def _validate_resource_quota(obj: JSON) -> list[Cause]:
+    """ValidateResourceQuotaSpec: hard resource names and values, then the scopes."""
+    spec = _d(obj.get("spec"))
+    hard = _d(spec.get("hard"))
+    causes: list[Cause] = []
+    for name, value in hard.items():
+        path = f"spec.hard[{name}]"
+        causes.extend(_validate_quota_resource_name(name, path))
+        amount = quantity_value(value)
+        if amount is not None and amount < 0:
+            causes.append(_invalid(path, go_quote(str(canonical_quantity(value))), IS_NEGATIVE))
+    scopes = _l(spec.get("scopes"))
+    rendered = _go_scopes(scopes)
+    standard = sorted(k for k in hard if k in _STANDARD_QUOTA_RESOURCES or _is_hugepages(k))
+    for scope in scopes:
+        if scope not in _QUOTA_SCOPES:
+            causes.append(_invalid("spec.scopes", rendered, "unsupported scope"))
+        for resource in standard:
+            if not _scope_valid_for(_s(scope), resource):
+                causes.append(_invalid("spec.scopes", rendered, "unsupported scope applied to resource"))
+    for pair in (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating")):
+        if all(p in scopes for p in pair):
+            causes.append(_invalid("spec.scopes", rendered, "conflicting scopes"))
+    return causes
+
+
+def _validate_resource_quota_update(new: JSON, old: JSON) -> list[Cause]:
+    causes = _validate_resource_quota(new)
+    nscopes, oscopes = _l(_d(new.get("spec")).get("scopes")), _l(_d(old.get("spec")).get("scopes"))
+    if {_s(x) for x in nscopes} != {_s(x) for x in oscopes}:
+        causes.append(_invalid("spec.scopes", _go_scopes(nscopes), FIELD_IMMUTABLE))
+    return causes
+
+
 _CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
     ("", "Pod"): _validate_pod_create,
     ("", "Service"): _validate_service,
@@ -2185,6 +2483,13 @@ _CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
     ("batch", "CronJob"): _validate_cron_job,
     ("networking.k8s.io", "Ingress"): _validate_ingress,
     ("autoscaling", "HorizontalPodAutoscaler"): hpa.validate_create,
+    ("scheduling.k8s.io", "PriorityClass"): _validate_priority_class,
+    ("", "ResourceQuota"): _validate_resource_quota,
+    ("policy", "PodDisruptionBudget"): _validate_pdb,
+    ("rbac.authorization.k8s.io", "Role"): lambda o: _validate_policy_rules(o, namespaced=True),
+    ("rbac.authorization.k8s.io", "ClusterRole"): _validate_cluster_role,
+    ("rbac.authorization.k8s.io", "RoleBinding"): lambda o: _validate_binding(o, namespaced=True),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): lambda o: _validate_binding(o, namespaced=False),
 }
 
 
@@ -2398,9 +2703,23 @@ def _go_pod_template(tmpl: Any) -> str:
     return "core.PodTemplateSpec" + orjson.dumps(tmpl if tmpl is not None else {}).decode()
 
 
+def _validate_job_completions_update(nspec: JSON, ospec: JSON) -> list[Cause]:
+    """validateCompletions (ElasticIndexedJob): immutable, except that an Indexed job may change it
+    together with parallelism (to the same value)."""
+    new, old = nspec.get("completions"), ospec.get("completions")
+    if nspec.get("completionMode") != "Indexed":
+        return _immutable("spec.completions", new, old, go_repr(new))
+    if new == old or new is None:  # nil is reported by the spec validation
+        return []
+    if new != nspec.get("parallelism"):
+        return [_invalid_v("spec.completions", new, "can only be modified in tandem with spec.parallelism")]
+    return []
+
+
 def _validate_job_update(new: JSON, old: JSON) -> list[Cause]:
     causes = _validate_job(new)
     nspec, ospec = _d(new.get("spec")), _d(old.get("spec"))
+    causes.extend(_validate_job_completions_update(nspec, ospec))
     nsel, osel = nspec.get("selector"), ospec.get("selector")
     causes.extend(_immutable("spec.selector", nsel, osel, _go_selector(nsel) if nsel is not None else NULL))
     ntmpl, otmpl = nspec.get("template"), ospec.get("template")
@@ -2657,8 +2976,17 @@ _UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] =
     ("batch", "Job"): _validate_job_update,
     ("batch", "CronJob"): lambda n, o: _validate_cron_job(n),
     ("storage.k8s.io", "StorageClass"): _validate_storage_class_update,
-    ("rbac.authorization.k8s.io", "RoleBinding"): _validate_role_binding_update,
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _validate_role_binding_update,
+    ("rbac.authorization.k8s.io", "Role"): lambda n, o: _validate_policy_rules(n, namespaced=True),
+    ("rbac.authorization.k8s.io", "ClusterRole"): lambda n, o: _validate_cluster_role(n),
+    ("rbac.authorization.k8s.io", "RoleBinding"): lambda n, o: (
+        _validate_binding(n, namespaced=True) + _validate_role_binding_update(n, o)
+    ),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): lambda n, o: (
+        _validate_binding(n, namespaced=False) + _validate_role_binding_update(n, o)
+    ),
+    ("scheduling.k8s.io", "PriorityClass"): _validate_priority_class_update,
+    ("", "ResourceQuota"): _validate_resource_quota_update,
+    ("policy", "PodDisruptionBudget"): lambda n, o: _validate_pdb(n),
     ("networking.k8s.io", "Ingress"): lambda n, o: _validate_ingress(n),
     ("autoscaling", "HorizontalPodAutoscaler"): hpa.validate_update,
 }
@@ -3094,6 +3422,27 @@ def admit_create(
         _add_finalizer(obj, PV_PROTECTION_FINALIZER)
     elif group == "networking.k8s.io" and kind == "Ingress":
         _admit_ingress(obj, list_objects)
+    elif group == "scheduling.k8s.io" and kind == "PriorityClass":
+        _admit_priority_class(obj, list_objects)
+
+
+def _admit_priority_class(obj: JSON, list_objects: ObjectLister | None, old: JSON | None = None) -> None:
+    """The Priority plugin's validatePriorityClass: one global default at most (403 otherwise)."""
+    if obj.get("globalDefault") is not True or list_objects is None:
+        return
+    name = _s(_meta(obj).get("name"))
+    defaults = [pc for pc in list_objects("PriorityClass", "") if _d(pc).get("globalDefault") is True]
+    if not defaults:
+        return
+    current = min(defaults, key=lambda pc: _i(pc.get("value")))  # the lowest value wins a race
+    current_name = _s(_meta(current).get("name"))
+    if old is None or current_name != name:
+        raise forbidden(
+            "priorityclasses",
+            "scheduling.k8s.io",
+            name,
+            f"PriorityClass {current_name} is already marked as default. Only one default can exist",
+        )
 
 
 # ---------------------------------------------------------------------------- update
@@ -3204,6 +3553,7 @@ def admit_update(
     kind: str,
     *,
     lookup: Lookup | None = None,
+    list_objects: ObjectLister | None = None,
 ) -> None:
     """Mutations kube-apiserver applies to an update before validating it.
 
@@ -3239,6 +3589,8 @@ def admit_update(
         if _norm(_d(new.get("spec")).get("template")) != _norm(_d(old.get("spec")).get("template")):
             value += 1
         _set_annotation(new, DS_TEMPLATE_GENERATION, str(value))
+    elif group == "scheduling.k8s.io" and kind == "PriorityClass":
+        _admit_priority_class(new, list_objects, old)
 
 
 def _admit_pvc_resize(new: JSON, old: JSON, lookup: Lookup) -> None:
@@ -3277,6 +3629,8 @@ def admission_reads(
     if not isinstance(obj, dict):
         return gets, lists
     spec = _d(obj.get("spec"))
+    if group == "scheduling.k8s.io" and kind == "PriorityClass" and obj.get("globalDefault") is True:
+        lists.append(("PriorityClass", ""))
     if old is not None:
         if group == "" and kind == "PersistentVolumeClaim":
             sc = _s(_d(old.get("spec")).get("storageClassName"))

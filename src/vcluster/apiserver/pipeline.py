@@ -213,8 +213,8 @@ async def prepare_update(
     if is_crd and sub == "":
         crd.prepare_crd_for_update(new, old)
     if custom is None and not is_crd and sub == "":
-        lookup, _ = await _admission_data(store, registry, new, rt, ns, old=old)
-        admission.admit_update(old, new, g, v, k, lookup=lookup)
+        lookup, list_objects = await _admission_data(store, registry, new, rt, ns, old=old)
+        admission.admit_update(old, new, g, v, k, lookup=lookup, list_objects=list_objects)
         defaults.apply_defaults(new, g, v, k)
     causes = validate_object_meta(
         new, rt, is_create=False, url_namespace=ns if rt.namespaced else None, old=old.get("metadata")

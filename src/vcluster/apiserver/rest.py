@@ -315,14 +315,18 @@ class Rest:
                         'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
                     )
                 revision = rv
+            elif not rvm and limit and rv:
+                # the legacy semantics of a paginated list at a resourceVersion: Exact (etcd3
+                # store's GetList), and 410 Gone once that revision is compacted
+                revision = rv
             if rv > self.store.revision:
                 raise too_large_rv(rv, self.store.revision)
         try:
             res = await self.store.list(
                 prefix, revision=revision, start_after=start_after, limit=limit, match=sel.predicate()
             )
-        except CompactedError as e:
-            raise expired(f"too old resource version: {e.requested} ({e.compacted})") from None
+        except CompactedError:
+            raise expired("The resourceVersion for the provided list is too old.") from None
         except FutureRevisionError as e:
             raise too_large_rv(e.requested, e.current) from None
         token = None
@@ -547,18 +551,9 @@ class Rest:
         obj = decode_object(body, ctype, (rt.group, rt.version, rt.kind))
         self.check_type(rt, obj)
         warnings = field_validation(rt, request, body, ctype, obj, "UpdateOptions")
+        check_name(rt, info, obj)
         md = obj["metadata"]
-        if md.get("name") not in (None, "") and md["name"] != info.name:
-            raise bad_request(
-                f"the name of the object ({md['name']}) does not match the name on the URL ({info.name})"
-            )
-        md["name"] = info.name
         if rt.namespaced:
-            if md.get("namespace") not in (None, "") and md["namespace"] != info.namespace:
-                raise bad_request(
-                    f"the namespace of the object ({md['namespace']}) does not match the namespace "
-                    f"on the request ({info.namespace})"
-                )
             md["namespace"] = info.namespace
         rv_s = md.get("resourceVersion")
         expected = parse_rv(rv_s) if rv_s not in (None, "") else None
@@ -602,6 +597,7 @@ class Rest:
             if not isinstance(new, dict):
                 raise bad_request("the patched object is not an object")
             self.check_type(rt, new, old=old)
+            check_name(rt, info, new)
             nmd = new["metadata"]
             nmd["name"] = info.name
             if rt.namespaced:
@@ -1013,6 +1009,22 @@ def invalid_list_option(field: str, detail: str, value: str | None = None) -> St
 
 def strategy_cause(ns: str) -> Cause:
     return Cause("NamespaceTerminating", f"namespace {ns} is being terminated", "metadata.namespace")
+
+
+def check_name(rt: ResourceType, info: RequestInfo, obj: dict[str, Any]) -> None:
+    """checkName of kube-apiserver's update and patch handlers: the object sent (or the patched
+    one) must carry the URL's name, and no other namespace than the request's."""
+    md = obj.get("metadata")
+    md = md if isinstance(md, dict) else {}
+    name = md.get("name") or ""
+    if name != info.name:
+        raise bad_request(f"the name of the object ({name}) does not match the name on the URL ({info.name})")
+    ns = md.get("namespace") or ""
+    if rt.namespaced and info.namespace and ns and ns != info.namespace:
+        raise bad_request(
+            f"the namespace of the object ({ns}) does not match the namespace on the request "
+            f"({info.namespace})"
+        )
 
 
 def _patch_step(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
