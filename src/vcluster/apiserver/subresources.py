@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from vcluster.apiserver import strategy, views
+from vcluster.apiserver import eviction, strategy, views
 from vcluster.apiserver.auth import UserInfo
 from vcluster.apiserver.errors import StatusError, bad_request, conflict, field_required, invalid
 from vcluster.apiserver.request import RequestInfo, decode_object, dry_run, media_type, read_body
@@ -194,15 +194,8 @@ async def binding(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: 
 
 # ---------------------------------------------------------------------------- pods/eviction
 async def evict(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
-    body = decode_object(await read_body(request), media_type(request))
-    opts = body.get("deleteOptions") if isinstance(body.get("deleteOptions"), dict) else {}
-    cur = await rest.current(pod_rt, info.namespace, info.name)
-    full = {
-        "dryRun": bool(opts.get("dryRun")) or dry_run(request),
-        **{k: v for k, v in opts.items() if k != "dryRun"},
-    }
-    await rest.delete_entry(pod_rt, cur, full, full["dryRun"])
-    return views.respond(_success(), 201)
+    """Evict a pod, respecting its PodDisruptionBudget (see eviction.py)."""
+    return await eviction.evict(rest, pod_rt, info, request)
 
 
 # ---------------------------------------------------------------------------- reviews
