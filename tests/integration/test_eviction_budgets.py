@@ -3,28 +3,16 @@ alone (budget status set by hand) and end to end with `vcluster host` and the re
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import Kubectl, Server, host_fixture, host_kubectl_fixture
 from tests.integration.httpclient import Client, Reply
+from tests.integration.test_host_e2e import eventually
 
 VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    """Poll until `check()` returns a truthy value (returned) or fail with the last result."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
 
 
 @pytest.fixture(scope="module")
