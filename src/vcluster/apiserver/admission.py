@@ -589,6 +589,13 @@ def _validate_container_resource_name(name: str, path: str) -> list[Cause]:
     return causes
 
 
+def _negative_quantity(path: str, raw: Any, value: Any) -> list[Cause]:
+    """ValidateNonnegativeQuantity: the cause for a quantity below zero (`value` is `raw` parsed)."""
+    if value is not None and value < 0:
+        return [_invalid(path, go_quote(str(canonical_quantity(raw))), IS_NEGATIVE)]
+    return []
+
+
 def _validate_resources(res: Any, path: str) -> list[Cause]:
     res = _d(res)
     causes: list[Cause] = []
@@ -598,15 +605,12 @@ def _validate_resources(res: Any, path: str) -> list[Cause]:
     for name, q in limits.items():
         p = f"{lim_path}[{name}]"
         causes.extend(_validate_container_resource_name(name, p))
-        v = quantity_value(q)
-        if v is not None and v < 0:
-            causes.append(_invalid(p, go_quote(str(canonical_quantity(q))), IS_NEGATIVE))
+        causes.extend(_negative_quantity(p, q, quantity_value(q)))
     for name, q in requests.items():
         p = f"{req_path}[{name}]"
         causes.extend(_validate_container_resource_name(name, p))
         v = quantity_value(q)
-        if v is not None and v < 0:
-            causes.append(_invalid(p, go_quote(str(canonical_quantity(q))), IS_NEGATIVE))
+        causes.extend(_negative_quantity(p, q, v))
         if name in limits:
             lv = quantity_value(limits[name])
             if v is None or lv is None:
@@ -2442,9 +2446,7 @@ def _validate_resource_quota(obj: JSON) -> list[Cause]:
     for name, value in hard.items():
         path = f"spec.hard[{name}]"
         causes.extend(_validate_quota_resource_name(name, path))
-        amount = quantity_value(value)
-        if amount is not None and amount < 0:
-            causes.append(_invalid(path, go_quote(str(canonical_quantity(value))), IS_NEGATIVE))
+        causes.extend(_negative_quantity(path, value, quantity_value(value)))
     scopes = _l(spec.get("scopes"))
     rendered = _go_scopes(scopes)
     standard = sorted(k for k in hard if k in _STANDARD_QUOTA_RESOURCES or _is_hugepages(k))
