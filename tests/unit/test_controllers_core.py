@@ -28,6 +28,7 @@ from vcluster.controllers.endpointslice import (
 from vcluster.controllers.garbagecollector import GarbageCollector, Identity
 from vcluster.controllers.namespace import _Conditions
 from vcluster.controllers.resourcequota import (
+    _usage_relevant_change,
     pod_matches_scope,
     pod_resources,
     pod_usage,
@@ -255,6 +256,43 @@ def test_quantity_addition_keeps_the_first_nonzero_format() -> None:
     assert q_str(q_add(q_parse("1"), q_parse("500m"))) == "1500m"
     assert q_str(q_add(q_parse("1Gi"), q_parse("1G"))) == "2073741824"
     assert q_str(zero) == "0"
+
+
+def test_quota_recount_only_on_the_updates_kube_replenishes() -> None:
+    """kube's DefaultUpdateFilter: binding or starting a pod (or binding a claim) is no reason to
+    recount; a recount then reads informers that lag quota admission's charges and would let
+    parallel creates past the limit. A pod that stops counting, a resize, a Service's quota type
+    and a claim's allocated storage are."""
+    pending = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c"}]},
+        "status": {"phase": "Pending"},
+    }
+    bound = {**pending, "spec": {**pending["spec"], "nodeName": "n1"}}
+    running = {**bound, "status": {"phase": "Running", "podIP": "10.0.0.1"}}
+    assert not _usage_relevant_change("pods", pending, bound)
+    assert not _usage_relevant_change("pods", bound, running)
+    graceful = {**running, "metadata": {"name": "p", "deletionTimestamp": "2999-01-01T00:00:00Z",
+                                         "deletionGracePeriodSeconds": 30}}  # fmt: skip
+    assert not _usage_relevant_change("pods", running, graceful)  # still charged until it is gone
+    stuck = {**running, "metadata": {"name": "p", "deletionTimestamp": "2000-01-01T00:00:00Z",
+                                      "deletionGracePeriodSeconds": 30}}  # fmt: skip
+    assert _usage_relevant_change("pods", running, stuck)
+    assert _usage_relevant_change("pods", running, {**running, "status": {"phase": "Succeeded"}})
+    resized = {**running, "spec": {**running["spec"], "containers": [
+        {"name": "c", "resources": {"requests": {"cpu": "1"}}}]}}  # fmt: skip
+    assert _usage_relevant_change("pods", running, resized)
+
+    svc = {"spec": {"type": "ClusterIP", "ports": [{"port": 80}]}}
+    assert not _usage_relevant_change("services", svc, {"spec": {**svc["spec"], "clusterIP": "10.0.0.9"}})
+    assert not _usage_relevant_change("services", svc, {"spec": {**svc["spec"], "type": "ExternalName"}})
+    assert _usage_relevant_change("services", svc, {"spec": {**svc["spec"], "type": "LoadBalancer"}})
+
+    claim = {"spec": {"resources": {"requests": {"storage": "1Gi"}}}, "status": {"phase": "Pending"}}
+    bound_claim = {"spec": {**claim["spec"], "volumeName": "pv1"}, "status": {"phase": "Bound"}}
+    assert not _usage_relevant_change("persistentvolumeclaims", claim, bound_claim)
+    grown = {**bound_claim, "status": {"phase": "Bound", "allocatedResources": {"storage": "2Gi"}}}
+    assert _usage_relevant_change("persistentvolumeclaims", bound_claim, grown)
 
 
 def test_pod_resources_with_init_containers_sidecars_and_overhead() -> None:

@@ -17,7 +17,9 @@ computed like kube's quota evaluators:
 
 Quantities are added like resource.Quantity (the first non-zero term decides the format), so
 `100m + 250m` is `350m` and `64Mi + 128Mi` is `192Mi`. Usage is recomputed when objects in the
-namespace change and every `resync_seconds`.
+namespace are deleted or change in a way that moves usage (kube's update filter: a pod that stops
+counting, a Service's type, a claim's allocated storage; see `_usage_relevant_change`) and every
+`resync_seconds`; creates are charged by quota admission (apiserver/quota.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from vcluster.controllers.base import (
     parse_time,
     pod_phase,
     split_key,
+    utcnow,
 )
 from vcluster.controllers.discovery import RESTMapper, discover
 
@@ -453,18 +456,40 @@ class ResourceQuotaController(BaseController):
 
 
 def _usage_relevant_change(resource: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether an update can change quota usage (the replenishment filters of kube)."""
+    """Whether an update calls for a recount: kube's DefaultUpdateFilter (pkg/quota/v1/install).
+
+    A recount reads informers that can lag the charges quota admission has just made, and would
+    lower `status.used` under parallel creates; so, as upstream, a pod's binding, its start or a
+    claim's binding do not trigger one: only a pod that stops counting (terminal, or stuck past its
+    deletion grace), a change of its resources (in-place resize), a Service's quota type and a
+    claim's allocated storage."""
     if resource == "pods":
+        now = utcnow()
         return (
-            pod_phase(old) != pod_phase(new)
-            or meta(old).get("deletionTimestamp") != meta(new).get("deletionTimestamp")
-            or (old.get("spec") or {}) != (new.get("spec") or {})
+            (pod_counts_for_quota(old, now) and not pod_counts_for_quota(new, now))
+            or _container_resources(old) != _container_resources(new)
             or (old.get("status") or {}).get("resize") != (new.get("status") or {}).get("resize")
         )
-    if resource in ("services", "persistentvolumeclaims"):
-        return old.get("spec") != new.get("spec") or (
-            resource == "persistentvolumeclaims"
-            and (old.get("status") or {}).get("allocatedResources")
-            != (new.get("status") or {}).get("allocatedResources")
-        )
+    if resource == "services":
+        return _quota_service_type(old) != _quota_service_type(new)
+    if resource == "persistentvolumeclaims":
+        return ((old.get("status") or {}).get("allocatedResources") or {}).get("storage") != (
+            (new.get("status") or {}).get("allocatedResources") or {}
+        ).get("storage")
     return False
+
+
+def _container_resources(pod: dict[str, Any]) -> list[Any]:
+    spec = pod.get("spec") or {}
+    return [
+        (c.get("name"), c.get("resources"))
+        for kind in ("initContainers", "containers")
+        for c in spec.get(kind) or []
+        if isinstance(c, dict)
+    ] + [spec.get("overhead")]
+
+
+def _quota_service_type(svc: dict[str, Any]) -> str:
+    """GetQuotaServiceType: NodePort and LoadBalancer count apart, every other type alike."""
+    t = (svc.get("spec") or {}).get("type")
+    return t if t in ("NodePort", "LoadBalancer") else ""
