@@ -2438,38 +2438,6 @@ def _go_scopes(scopes: list[Any]) -> str:
     return "[]core.ResourceQuotaScope{" + ", ".join(_go_str(x) for x in scopes) + "}"
 
 
-def _validate_resource_quota(obj: JSON) -> list[Cause]:
-    """ValidateResourceQuotaSpec: hard resource names and values, then the scopes."""
-    spec = _d(obj.get("spec"))
-    hard = _d(spec.get("hard"))
-    causes: list[Cause] = []
-    for name, value in hard.items():
-        path = f"spec.hard[{name}]"
-        causes.extend(_validate_quota_resource_name(name, path))
-        causes.extend(_negative_quantity(path, value, quantity_value(value)))
-    scopes = _l(spec.get("scopes"))
-    rendered = _go_scopes(scopes)
-    standard = sorted(k for k in hard if k in _STANDARD_QUOTA_RESOURCES or _is_hugepages(k))
-    for scope in scopes:
-        if scope not in _QUOTA_SCOPES:
-            causes.append(_invalid("spec.scopes", rendered, "unsupported scope"))
-        for resource in standard:
-            if not _scope_valid_for(_s(scope), resource):
-                causes.append(_invalid("spec.scopes", rendered, "unsupported scope applied to resource"))
-    for pair in (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating")):
-        if all(p in scopes for p in pair):
-            causes.append(_invalid("spec.scopes", rendered, "conflicting scopes"))
-    return causes
-
-
-def _validate_resource_quota_update(new: JSON, old: JSON) -> list[Cause]:
-    causes = _validate_resource_quota(new)
-    nscopes, oscopes = _l(_d(new.get("spec")).get("scopes")), _l(_d(old.get("spec")).get("scopes"))
-    if {_s(x) for x in nscopes} != {_s(x) for x in oscopes}:
-        causes.append(_invalid("spec.scopes", _go_scopes(nscopes), FIELD_IMMUTABLE))
-    return causes
-
-
 _CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
     ("", "Pod"): _validate_pod_create,
     ("", "Service"): _validate_service,
@@ -2486,7 +2454,6 @@ _CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
     ("networking.k8s.io", "Ingress"): _validate_ingress,
     ("autoscaling", "HorizontalPodAutoscaler"): hpa.validate_create,
     ("scheduling.k8s.io", "PriorityClass"): _validate_priority_class,
-    ("", "ResourceQuota"): _validate_resource_quota,
     ("policy", "PodDisruptionBudget"): _validate_pdb,
     ("rbac.authorization.k8s.io", "Role"): lambda o: _validate_policy_rules(o, namespaced=True),
     ("rbac.authorization.k8s.io", "ClusterRole"): _validate_cluster_role,
@@ -2503,8 +2470,16 @@ def validate_create(obj: dict[str, Any], group: str, version: str, kind: str) ->
     """
     if not isinstance(obj, dict):
         return []
-    fn = _CREATE_VALIDATORS.get((group, kind))
+    fn = _kind_modules().CREATE_VALIDATORS.get((group, kind)) or _CREATE_VALIDATORS.get((group, kind))
     return fn(obj) if fn is not None else []
+
+
+def _kind_modules() -> Any:
+    """validate_kinds.py: the validators of the kinds with their own modules (which import this
+    module's helpers, hence the import at call time)."""
+    from vcluster.apiserver import validate_kinds
+
+    return validate_kinds
 
 
 # ============================================================================ update validation
@@ -2854,19 +2829,6 @@ def _validate_pvc_update(new: JSON, old: JSON) -> list[Cause]:
     return causes
 
 
-def _validate_storage_class_update(new: JSON, old: JSON) -> list[Cause]:
-    causes: list[Cause] = []
-    if _d(new.get("parameters")) != _d(old.get("parameters")):
-        causes.append(_forbidden("parameters", "updates to parameters are forbidden."))
-    if new.get("provisioner") != old.get("provisioner"):
-        causes.append(_forbidden("provisioner", "updates to provisioner are forbidden."))
-    if new.get("reclaimPolicy") != old.get("reclaimPolicy"):
-        causes.append(_forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden."))
-    nv, ov = new.get("volumeBindingMode"), old.get("volumeBindingMode")
-    causes.extend(_immutable("volumeBindingMode", nv, ov, go_quote(nv) if isinstance(nv, str) else NULL))
-    return causes
-
-
 def _validate_role_binding_update(new: JSON, old: JSON) -> list[Cause]:
     nref, oref = _d(new.get("roleRef")), _d(old.get("roleRef"))
     keys = ("apiGroup", "kind", "name")
@@ -2977,7 +2939,6 @@ _UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] =
     ("apps", "StatefulSet"): _validate_stateful_set_update,
     ("batch", "Job"): _validate_job_update,
     ("batch", "CronJob"): lambda n, o: _validate_cron_job(n),
-    ("storage.k8s.io", "StorageClass"): _validate_storage_class_update,
     ("rbac.authorization.k8s.io", "Role"): lambda n, o: _validate_policy_rules(n, namespaced=True),
     ("rbac.authorization.k8s.io", "ClusterRole"): lambda n, o: _validate_cluster_role(n),
     ("rbac.authorization.k8s.io", "RoleBinding"): lambda n, o: (
@@ -2987,7 +2948,6 @@ _UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] =
         _validate_binding(n, namespaced=False) + _validate_role_binding_update(n, o)
     ),
     ("scheduling.k8s.io", "PriorityClass"): _validate_priority_class_update,
-    ("", "ResourceQuota"): _validate_resource_quota_update,
     ("policy", "PodDisruptionBudget"): lambda n, o: _validate_pdb(n),
     ("networking.k8s.io", "Ingress"): lambda n, o: _validate_ingress(n),
     ("autoscaling", "HorizontalPodAutoscaler"): hpa.validate_update,
@@ -3002,7 +2962,7 @@ def validate_update(
     strategy's `prepare_for_update` (so `new.status` is the stored status)."""
     if not isinstance(old, dict) or not isinstance(new, dict):
         return []
-    fn = _UPDATE_VALIDATORS.get((group, kind))
+    fn = _kind_modules().UPDATE_VALIDATORS.get((group, kind)) or _UPDATE_VALIDATORS.get((group, kind))
     return fn(new, old) if fn is not None else []
 
 

@@ -1,0 +1,50 @@
+"""The create and update validators of the kinds validated outside admission.py, by (group, kind).
+
+admission.validate_create / validate_update consult these tables before their own; the modules
+import admission.py's helpers, so admission.py loads this one lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from vcluster.apiserver import (
+    validate_coordination,
+    validate_core,
+    validate_discovery,
+    validate_events,
+    validate_networking,
+    validate_storage,
+)
+from vcluster.apiserver.errors import Cause
+
+JSON = dict[str, Any]
+
+CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
+    ("", "LimitRange"): validate_core.validate_limit_range,
+    ("", "ResourceQuota"): validate_core.validate_resource_quota,
+    ("", "Endpoints"): validate_core.validate_endpoints,
+    ("", "PersistentVolume"): validate_core.validate_persistent_volume,
+    ("", "Event"): validate_events.validate_core_event,
+    ("events.k8s.io", "Event"): validate_events.validate_events_v1_event,
+    ("networking.k8s.io", "NetworkPolicy"): validate_networking.validate_network_policy,
+    ("networking.k8s.io", "IngressClass"): validate_networking.validate_ingress_class,
+    ("storage.k8s.io", "StorageClass"): validate_storage.validate_storage_class,
+    ("discovery.k8s.io", "EndpointSlice"): validate_discovery.validate_endpoint_slice,
+    ("coordination.k8s.io", "Lease"): validate_coordination.validate_lease,
+}
+
+UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] = {
+    ("", "LimitRange"): lambda n, o: validate_core.validate_limit_range(n),
+    ("", "ResourceQuota"): validate_core.validate_resource_quota_update,
+    ("", "Endpoints"): lambda n, o: validate_core.validate_endpoints(n),
+    ("", "PersistentVolume"): validate_core.validate_persistent_volume_update,
+    ("", "Event"): lambda n, o: validate_events.validate_core_event(n),
+    ("events.k8s.io", "Event"): validate_events.validate_events_v1_event_update,
+    ("networking.k8s.io", "NetworkPolicy"): lambda n, o: validate_networking.validate_network_policy(n),
+    ("networking.k8s.io", "IngressClass"): validate_networking.validate_ingress_class_update,
+    ("storage.k8s.io", "StorageClass"): validate_storage.validate_storage_class_update,
+    ("discovery.k8s.io", "EndpointSlice"): validate_discovery.validate_endpoint_slice_update,
+    ("coordination.k8s.io", "Lease"): lambda n, o: validate_coordination.validate_lease(n),
+}
