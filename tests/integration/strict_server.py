@@ -1,11 +1,10 @@
-"""An API server run in the test process whose authorizer enforces the bootstrap RBAC policy (the
-`vcluster` processes allow every authenticated user), for the authorization tests."""
+"""An API server run in the test process (RBAC enforced, as every server), for the authorization tests
+that need it in process."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from vcluster.apiserver.reviews import Authorizer
 from vcluster.apiserver.server import APIServer, ServerConfig
 
 from .conftest import Kubectl
@@ -13,7 +12,7 @@ from .loopthread import LoopThread
 
 
 class StrictServer(LoopThread):
-    """An API server in this process whose authorizer enforces the bootstrap RBAC policy."""
+    """An API server in this process, enforcing RBAC over the bootstrap policy and what tests add."""
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__()
@@ -23,8 +22,6 @@ class StrictServer(LoopThread):
     async def _start(self) -> None:
         self.srv = APIServer(ServerConfig(data_dir=self.data_dir, port=0))
         await self.srv.start()
-        assert self.srv.authapi is not None
-        self.srv.authapi.authorizer = Authorizer(all_authenticated_are_admins=False)
 
     async def _stop(self) -> None:
         if self.srv is not None:
@@ -32,10 +29,12 @@ class StrictServer(LoopThread):
 
 
 def intruder_token(k: Kubectl) -> str:
-    """Against a StrictServer: a pod `target` and a token of the ServiceAccount `intruder`, which
-    the bootstrap policy grants nothing."""
+    """Against a StrictServer: a pod `target` and a token of the ServiceAccount `intruder`, which may
+    read pods (as kubectl exec/attach/port-forward need first) and nothing else."""
     k("create", "serviceaccount", "default")
     k("create", "serviceaccount", "intruder")
+    k("create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods")
+    k("create", "rolebinding", "intruder-reads", "--role=pod-reader", "--serviceaccount=default:intruder")
     k.apply(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: target\nspec:\n"
         "  containers:\n  - name: main\n    image: app:1\n"

@@ -10,8 +10,9 @@ from multidict import MultiDict
 from vcluster.apiserver import podexec
 from vcluster.apiserver.auth import UserInfo
 from vcluster.apiserver.errors import StatusError
+from vcluster.apiserver.rbac_authorizer import AlwaysAllowAuthorizer
+from vcluster.apiserver.rbac_policy import bootstrap_authorizer
 from vcluster.apiserver.request import RequestInfo
-from vcluster.apiserver.reviews import Authorizer
 from vcluster.hostsim.kubeletserver import exec_env, exec_failure
 from vcluster.syncer.engine.syncer import virtual_refusal
 
@@ -114,8 +115,8 @@ def test_exec_is_authorized_as_create_on_the_subresource() -> None:
         "system:serviceaccount:team-a:bot", groups=("system:serviceaccounts", "system:authenticated")
     )
     admin = UserInfo("admin", groups=("system:masters", "system:authenticated"))
-    podexec.authorize(Authorizer(), sa, _info())  # RBAC not enforced: every authenticated user
-    strict = Authorizer(all_authenticated_are_admins=False)
+    podexec.authorize(AlwaysAllowAuthorizer(), sa, _info())  # --authorization-mode AlwaysAllow
+    strict = bootstrap_authorizer()
     podexec.authorize(strict, admin, _info())
     with pytest.raises(StatusError) as ei:
         podexec.authorize(strict, sa, _info("attach"))

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from vcluster.apiserver import reviews
 from vcluster.apiserver.auth import ANONYMOUS, Authenticator, UserInfo
 from vcluster.apiserver.errors import StatusError
+from vcluster.apiserver.rbac_authorizer import AlwaysAllowAuthorizer
+from vcluster.apiserver.rbac_policy import bootstrap_authorizer
 from vcluster.apiserver.reviews import (
-    ADMIN_REASON,
-    Authorizer,
     go_object_meta,
     local_subject_access_review,
     make_token_authenticator,
@@ -41,7 +41,8 @@ SA_USER = UserInfo(
     uid="sa-uid",
     groups=("system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"),
 )
-STRICT = Authorizer(all_authenticated_are_admins=False)
+STRICT = bootstrap_authorizer()  # RBAC with the bootstrap policy only: a fresh cluster
+ALWAYS_ALLOW = AlwaysAllowAuthorizer()
 
 
 def _ssar(ra: dict[str, Any] | None = None, nra: dict[str, Any] | None = None, **md: Any) -> dict[str, Any]:
@@ -74,11 +75,11 @@ def test_ssar_for_system_masters_is_allowed_without_reason() -> None:
     assert self_subject_access_review(_ssar(ra), ADMIN, STRICT)["status"] == {"allowed": True}
 
 
-def test_ssar_everyone_authenticated_is_admin_by_default() -> None:
-    out = self_subject_access_review(_ssar({"verb": "delete", "resource": "nodes"}), SA_USER)
-    assert out["status"] == {"allowed": True, "reason": ADMIN_REASON}
-    anon = self_subject_access_review(_ssar({"verb": "delete", "resource": "nodes"}), ANONYMOUS)
-    assert anon["status"] == {"allowed": False}
+def test_ssar_default_is_rbac_and_always_allow_allows_everyone() -> None:
+    body = _ssar({"verb": "delete", "resource": "nodes"})
+    assert self_subject_access_review(body, SA_USER)["status"] == {"allowed": False}
+    assert self_subject_access_review(body, SA_USER, ALWAYS_ALLOW)["status"] == {"allowed": True}
+    assert self_subject_access_review(body, ANONYMOUS)["status"] == {"allowed": False}
 
 
 BASIC = 'RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole "system:basic-user" to Group '
@@ -305,7 +306,9 @@ def test_local_subject_access_review() -> None:
     out = local_subject_access_review({"metadata": {}, "spec": spec}, "team")
     assert out["kind"] == "LocalSubjectAccessReview"
     assert out["metadata"] == {"creationTimestamp": None, "namespace": "team"}
-    assert out["status"] == {"allowed": True, "reason": ADMIN_REASON}
+    assert out["status"] == {"allowed": False}  # bob holds nothing in a fresh cluster
+    always = local_subject_access_review({"metadata": {}, "spec": spec}, "team", ALWAYS_ALLOW)
+    assert always["status"] == {"allowed": True}
     with pytest.raises(StatusError) as ei:
         local_subject_access_review({"spec": {**spec, "resourceAttributes": {"namespace": "x"}}}, "team")
     assert ei.value.message == (
@@ -371,14 +374,22 @@ def test_ssrr_for_system_masters() -> None:
         "status": ADMIN_RULES,
     }
     assert self_subject_rules_review(body, ADMIN, STRICT)["status"] == ADMIN_RULES
-    assert self_subject_rules_review(body, SA_USER)["status"] == ADMIN_RULES  # no RBAC enforcement yet
+    assert self_subject_rules_review(body, SA_USER, ALWAYS_ALLOW)["status"] == {
+        "resourceRules": [ADMIN_RULES["resourceRules"][0]],
+        "nonResourceRules": [ADMIN_RULES["nonResourceRules"][0]],
+        "incomplete": False,
+    }
 
 
 def test_ssrr_without_admin_rights() -> None:
     body = {"spec": {"namespace": "default"}}
     st = self_subject_rules_review(body, SA_USER, STRICT)["status"]
     assert st["resourceRules"] == ADMIN_RULES["resourceRules"][1:]
-    assert st["nonResourceRules"] == ADMIN_RULES["nonResourceRules"][1:]
+    # service accounts also read the issuer's discovery documents (system:service-account-issuer-discovery)
+    assert st["nonResourceRules"] == [
+        *ADMIN_RULES["nonResourceRules"][1:],
+        {"verbs": ["get"], "nonResourceURLs": ["/.well-known/openid-configuration", "/openid/v1/jwks"]},
+    ]
     st = self_subject_rules_review(body, ANONYMOUS)["status"]
     assert st == {
         "resourceRules": [],
@@ -561,7 +572,7 @@ _review_body = st.fixed_dictionaries(
 @given(body=_review_body, admin=st.booleans())
 def test_random_review_bodies_only_raise_status_errors(body: dict[str, Any], admin: bool) -> None:
     user = ADMIN if admin else SA_USER
-    authz = Authorizer(all_authenticated_are_admins=admin)
+    authz = ALWAYS_ALLOW if admin else STRICT
     calls = [
         lambda: self_subject_access_review(body, user, authz),
         lambda: subject_access_review(body, authz),

@@ -11,6 +11,7 @@ from aiohttp import web
 from vcluster.apiserver import reviews, satoken, views
 from vcluster.apiserver.auth import Authenticator, UserInfo
 from vcluster.apiserver.errors import method_not_allowed
+from vcluster.apiserver.rbac_authorizer import Authorizer
 from vcluster.apiserver.request import RequestInfo, decode_object, media_type, read_body
 from vcluster.apiserver.resources import Registry, ResourceType
 from vcluster.store.interface import Storage
@@ -28,12 +29,17 @@ class AuthAPI:
     """Serves the review kinds and TokenRequest; registers service-account tokens as credentials."""
 
     def __init__(
-        self, store: Storage, registry: Registry, authenticator: Authenticator, issuer: satoken.TokenIssuer
+        self,
+        store: Storage,
+        registry: Registry,
+        authenticator: Authenticator,
+        issuer: satoken.TokenIssuer,
+        authorizer: Authorizer,
     ) -> None:
         self.store = store
         self.registry = registry
         self.issuer = issuer
-        self.authorizer = reviews.Authorizer()
+        self.authorizer = authorizer
         self.authenticator = authenticator
         authenticator.add_token_validator(issuer.validator(self.lookup))
         self._token_auth = reviews.make_token_authenticator(

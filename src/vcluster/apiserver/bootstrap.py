@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from vcluster.apiserver import strategy
+from vcluster.apiserver.rbac_policy import ensure_bootstrap_policy
 from vcluster.apiserver.resources import Registry
 from vcluster.apiserver.rest import object_key
 from vcluster.store.interface import KeyExistsError, Storage
@@ -131,35 +132,4 @@ async def ensure_bootstrap_objects(
                 else "Used for system critical pods that must not be moved from their current node.",
             },
         )
-    await create(
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterroles",
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-            "rules": [
-                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                {"nonResourceURLs": ["*"], "verbs": ["*"]},
-            ],
-        },
-    )
-    await create(
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterrolebindings",
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "cluster-admin",
-            },
-            "subjects": [
-                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}
-            ],
-        },
-    )
+    await ensure_bootstrap_policy(store, registry)  # kube's rbac/bootstrap-roles post-start hook

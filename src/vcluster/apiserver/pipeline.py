@@ -15,7 +15,7 @@ import asyncio
 import random
 from typing import Any
 
-from vcluster.apiserver import admission, crd, defaults, fieldmanager, strategy
+from vcluster.apiserver import admission, crd, defaults, fieldmanager, rbac_escalation, strategy
 from vcluster.apiserver.errors import Cause, invalid
 from vcluster.apiserver.resources import ResourceType
 from vcluster.apiserver.validation import validate_object_meta
@@ -131,6 +131,7 @@ async def prepare_create(
     """Everything between the decoded body and the stored object of a create (in place).
     Raises 422 Invalid with the metadata and kind causes together, 403 from admission."""
     g, v, k = rt.group, rt.version, rt.kind
+    rbac_escalation.check_create(g, k, ns, obj)  # authorization: RBAC escalation prevention
     custom = _custom(rt)
     url_ns = ns if rt.namespaced else None
     if custom is not None:
@@ -198,6 +199,8 @@ async def prepare_update(
     """Everything between the new object of an update or patch and the stored object (in place)."""
     g, v, k = rt.group, rt.version, rt.kind
     sub = wc.subresource
+    if sub == "":
+        rbac_escalation.check_update(g, k, ns, old, new)  # authorization: RBAC escalation prevention
     custom = _custom(rt)
     is_crd = _is_crd(rt)
     if custom is not None:

@@ -2,15 +2,8 @@
 SubjectAccessReview, LocalSubjectAccessReview) and authentication.k8s.io (SelfSubjectReview,
 TokenReview), as pure functions of the decoded body and the caller's identity.
 
-Authorization mirrors kube-apiserver with ``--authorization-mode=Node,RBAC`` and only the bootstrap
-RBAC policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go):
-
-* members of ``system:masters`` are allowed everything by the privileged-group authorizer
-  (``allowed: true``, no reason) and get cluster-admin's rules (bound to ``system:masters``);
-* while the server enforces no RBAC (``Authorizer(all_authenticated_are_admins=True)``, the default),
-  every other authenticated user is answered the same way, with a reason saying so;
-* otherwise the bootstrap bindings decide: ``system:basic-user`` and ``system:discovery`` for
-  ``system:authenticated``, ``system:public-info-viewer`` for everyone, with RBAC's reasons.
+The decisions are the server's authorizer's (``rbac_authorizer``: the privileged-group shortcut, then
+RBAC over the stored roles and bindings, or AlwaysAllow); without one, RBAC over the bootstrap policy.
 
 Validation errors are the ones the registry returns (pkg/apis/authorization/validation), including the
 quirk that SubjectAccessReview kinds report an empty kind: ``.authorization.k8s.io "" is invalid: ...``.
@@ -20,17 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vcluster.apiserver.auth import (
-    ANONYMOUS_USER,
-    SYSTEM_AUTHENTICATED,
-    SYSTEM_MASTERS,
-    SYSTEM_UNAUTHENTICATED,
-    UserInfo,
-)
+from vcluster.apiserver.auth import UserInfo
 from vcluster.apiserver.errors import (
     Cause,
     StatusError,
@@ -40,215 +26,20 @@ from vcluster.apiserver.errors import (
     field_required,
     invalid,
 )
+from vcluster.apiserver.rbac_authorizer import Attributes, Authorizer, Decision
+from vcluster.apiserver.rbac_policy import bootstrap_authorizer
+from vcluster.apiserver.rbac_rules import PolicyRule
 from vcluster.apiserver.satoken import DEFAULT_ISSUER, TokenIssuer, TokenRejected, go_quote, rfc3339
 from vcluster.apiserver.validation import validate_label_value, validate_qualified_name
 
 AUTHZ_GROUP = "authorization.k8s.io"
 AUTHN_GROUP = "authentication.k8s.io"
-ADMIN_REASON = "vcluster: RBAC is not enforced, every authenticated user is allowed"
 INVALID_BEARER_TOKEN = "invalid bearer token"
 
 
-# ---------------------------------------------------------------------------------------------- policy
-@dataclass(frozen=True, slots=True)
-class PolicyRule:
-    """An rbac/v1 PolicyRule (lists sorted, as the bootstrap policy's RuleOrDie leaves them)."""
-
-    verbs: tuple[str, ...]
-    api_groups: tuple[str, ...] = ()
-    resources: tuple[str, ...] = ()
-    resource_names: tuple[str, ...] = ()
-    non_resource_urls: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterRoleBinding:
-    name: str
-    role: str
-    subjects: tuple[tuple[str, str], ...]  # (kind, name): Group / User
-    rules: tuple[PolicyRule, ...]
-
-
-_CLUSTER_ADMIN_RULES = (
-    PolicyRule(verbs=("*",), api_groups=("*",), resources=("*",)),
-    PolicyRule(verbs=("*",), non_resource_urls=("*",)),
-)
-
-# The bootstrap cluster role bindings that bind groups every user may be in, in name order.
-BOOTSTRAP_BINDINGS: tuple[ClusterRoleBinding, ...] = (
-    ClusterRoleBinding("cluster-admin", "cluster-admin", (("Group", SYSTEM_MASTERS),), _CLUSTER_ADMIN_RULES),
-    ClusterRoleBinding(
-        "system:basic-user",
-        "system:basic-user",
-        (("Group", SYSTEM_AUTHENTICATED),),
-        (
-            PolicyRule(
-                verbs=("create",),
-                api_groups=(AUTHZ_GROUP,),
-                resources=("selfsubjectaccessreviews", "selfsubjectrulesreviews"),
-            ),
-            PolicyRule(verbs=("create",), api_groups=(AUTHN_GROUP,), resources=("selfsubjectreviews",)),
-        ),
-    ),
-    ClusterRoleBinding(
-        "system:discovery",
-        "system:discovery",
-        (("Group", SYSTEM_AUTHENTICATED),),
-        (
-            PolicyRule(
-                verbs=("get",),
-                non_resource_urls=tuple(
-                    sorted(
-                        (
-                            "/livez",
-                            "/readyz",
-                            "/healthz",
-                            "/version",
-                            "/version/",
-                            "/openapi",
-                            "/openapi/*",
-                            "/api",
-                            "/api/*",
-                            "/apis",
-                            "/apis/*",
-                        )
-                    )
-                ),
-            ),
-        ),
-    ),
-    ClusterRoleBinding(
-        "system:public-info-viewer",
-        "system:public-info-viewer",
-        (("Group", SYSTEM_AUTHENTICATED), ("Group", SYSTEM_UNAUTHENTICATED)),
-        (
-            PolicyRule(
-                verbs=("get",),
-                non_resource_urls=tuple(sorted(("/livez", "/readyz", "/healthz", "/version", "/version/"))),
-            ),
-        ),
-    ),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Attributes:
-    """authorizer.Attributes of one check."""
-
-    verb: str
-    resource_request: bool
-    namespace: str = ""
-    group: str = ""
-    version: str = ""
-    resource: str = ""
-    subresource: str = ""
-    name: str = ""
-    path: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    allowed: bool
-    reason: str = ""
-    denied: bool = False
-    evaluation_error: str = ""
-
-
-def _is_authenticated(user: UserInfo) -> bool:
-    return user.username != ANONYMOUS_USER and SYSTEM_UNAUTHENTICATED not in user.groups
-
-
-def _subject_matches(kind: str, name: str, user: UserInfo) -> bool:
-    return (kind == "Group" and name in user.groups) or (kind == "User" and name == user.username)
-
-
-def _has(items: tuple[str, ...], value: str) -> bool:
-    return "*" in items or value in items
-
-
-def _resource_matches(rule: PolicyRule, combined: str, subresource: str) -> bool:
-    """rbac/v1 helpers ResourceMatches: ``*``, exact ``res/sub`` or ``*/sub``."""
-    for r in rule.resources:
-        if r in ("*", combined):
-            return True
-        if subresource and len(r) == len(subresource) + 2 and r.startswith("*/") and r.endswith(subresource):
-            return True
-    return False
-
-
-def _url_matches(rule: PolicyRule, path: str) -> bool:
-    for u in rule.non_resource_urls:
-        if u in ("*", path):
-            return True
-        if u.endswith("*") and path.startswith(u.rstrip("*")):
-            return True
-    return False
-
-
-def rule_allows(rule: PolicyRule, a: Attributes) -> bool:
-    """rbac.RuleAllows."""
-    if a.resource_request:
-        combined = f"{a.resource}/{a.subresource}" if a.subresource else a.resource
-        return (
-            _has(rule.verbs, a.verb)
-            and _has(rule.api_groups, a.group)
-            and _resource_matches(rule, combined, a.subresource)
-            and (not rule.resource_names or a.name in rule.resource_names)
-        )
-    return _has(rule.verbs, a.verb) and _url_matches(rule, a.path)
-
-
-class Authorizer:
-    """Node,RBAC with the privileged-group shortcut and the bootstrap bindings (see module doc)."""
-
-    def __init__(
-        self,
-        *,
-        all_authenticated_are_admins: bool = True,
-        bindings: Sequence[ClusterRoleBinding] = BOOTSTRAP_BINDINGS,
-    ) -> None:
-        self.all_authenticated_are_admins = all_authenticated_are_admins
-        self.bindings = tuple(bindings)
-
-    def _bindings_for(self, user: UserInfo) -> list[tuple[ClusterRoleBinding, tuple[str, str]]]:
-        out = []
-        for b in self.bindings:
-            for kind, name in b.subjects:
-                if _subject_matches(kind, name, user):
-                    out.append((b, (kind, name)))
-                    break
-        return out
-
-    def authorize(self, user: UserInfo, a: Attributes) -> Decision:
-        if SYSTEM_MASTERS in user.groups:
-            return Decision(True)
-        if self.all_authenticated_are_admins and _is_authenticated(user):
-            return Decision(True, ADMIN_REASON)
-        for b, (kind, name) in self._bindings_for(user):
-            if any(rule_allows(r, a) for r in b.rules):
-                return Decision(
-                    True,
-                    f"RBAC: allowed by ClusterRoleBinding {go_quote(b.name)} of ClusterRole "
-                    f"{go_quote(b.role)} to {kind} {go_quote(name)}",
-                )
-        return Decision(False)
-
-    def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[PolicyRule], list[PolicyRule], bool]:
-        """(resource rules, non-resource rules, incomplete) as RBAC's RulesFor enumerates them."""
-        rules: list[PolicyRule] = []
-        bound = self._bindings_for(user)
-        if (
-            self.all_authenticated_are_admins
-            and _is_authenticated(user)
-            and not any(b.name == "cluster-admin" for b, _ in bound)
-        ):
-            rules.extend(_CLUSTER_ADMIN_RULES)
-        for b, _ in bound:
-            rules.extend(b.rules)
-        return [r for r in rules if r.resources], [r for r in rules if r.non_resource_urls], False
-
-
-DEFAULT_AUTHORIZER = Authorizer()
+def _authorizer(authorizer: Authorizer | None) -> Authorizer:
+    """The given authorizer, or RBAC over the bootstrap policy alone (a fresh cluster's)."""
+    return authorizer if authorizer is not None else bootstrap_authorizer()
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -539,7 +330,7 @@ def _answer(body: dict[str, Any], default_api_version: str, kind: str, **parts: 
 
 # ------------------------------------------------------------------------------------------ access reviews
 def self_subject_access_review(
-    body: dict[str, Any], user: UserInfo, authorizer: Authorizer = DEFAULT_AUTHORIZER
+    body: dict[str, Any], user: UserInfo, authorizer: Authorizer | None = None
 ) -> dict[str, Any]:
     """POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews (answer with 201)."""
     md = _echo_meta(body)
@@ -551,7 +342,7 @@ def self_subject_access_review(
         )
     if causes:
         raise _subject_review_invalid(causes)
-    decision = authorizer.authorize(user, _attributes(spec))
+    decision = _authorizer(authorizer).authorize(user, _attributes(spec))
     return _answer(
         body,
         "authorization.k8s.io/v1",
@@ -572,9 +363,7 @@ def _subject_from_spec(spec: dict[str, Any]) -> UserInfo:
     )
 
 
-def subject_access_review(
-    body: dict[str, Any], authorizer: Authorizer = DEFAULT_AUTHORIZER
-) -> dict[str, Any]:
+def subject_access_review(body: dict[str, Any], authorizer: Authorizer | None = None) -> dict[str, Any]:
     """POST /apis/authorization.k8s.io/v1/subjectaccessreviews: the decision for spec.user/groups."""
     md = _echo_meta(body)
     spec = _dict(body.get("spec"))
@@ -585,7 +374,7 @@ def subject_access_review(
         )
     if causes:
         raise _subject_review_invalid(causes)
-    decision = authorizer.authorize(_subject_from_spec(spec), _attributes(spec))
+    decision = _authorizer(authorizer).authorize(_subject_from_spec(spec), _attributes(spec))
     return _answer(
         body,
         "authorization.k8s.io/v1",
@@ -597,7 +386,7 @@ def subject_access_review(
 
 
 def local_subject_access_review(
-    body: dict[str, Any], namespace: str, authorizer: Authorizer = DEFAULT_AUTHORIZER
+    body: dict[str, Any], namespace: str, authorizer: Authorizer | None = None
 ) -> dict[str, Any]:
     """POST /apis/authorization.k8s.io/v1/namespaces/<namespace>/localsubjectaccessreviews."""
     md = _echo_meta(body, keep_namespace=True)
@@ -638,7 +427,7 @@ def local_subject_access_review(
         )
     if causes:
         raise _subject_review_invalid(causes)
-    decision = authorizer.authorize(_subject_from_spec(spec), _attributes(spec))
+    decision = _authorizer(authorizer).authorize(_subject_from_spec(spec), _attributes(spec))
     return _answer(
         body,
         "authorization.k8s.io/v1",
@@ -662,7 +451,7 @@ def _rule_json(r: PolicyRule) -> dict[str, Any]:
 
 
 def self_subject_rules_review(
-    body: dict[str, Any], user: UserInfo, authorizer: Authorizer = DEFAULT_AUTHORIZER
+    body: dict[str, Any], user: UserInfo, authorizer: Authorizer | None = None
 ) -> dict[str, Any]:
     """POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews (``kubectl auth can-i --list``).
 
@@ -672,18 +461,21 @@ def self_subject_rules_review(
     namespace = _s(spec.get("namespace"))
     if not namespace:
         raise bad_request("no namespace on request")
-    resource_rules, non_resource_rules, incomplete = authorizer.rules_for(user, namespace)
+    got = _authorizer(authorizer).rules_for(user, namespace)
+    status: dict[str, Any] = {
+        "resourceRules": [_rule_json(r) for r in got.resource_rules],
+        "nonResourceRules": [_rule_json(r) for r in got.non_resource_rules],
+        "incomplete": got.incomplete,
+    }
+    if got.evaluation_error:
+        status["evaluationError"] = got.evaluation_error
     return _answer(
         body,
         "authorization.k8s.io/v1",
         "SelfSubjectRulesReview",
         metadata={"creationTimestamp": None},
         spec={},
-        status={
-            "resourceRules": [_rule_json(r) for r in resource_rules],
-            "nonResourceRules": [_rule_json(r) for r in non_resource_rules],
-            "incomplete": incomplete,
-        },
+        status=status,
     )
 
 
@@ -764,8 +556,6 @@ def token_review(
 
 
 __all__ = [
-    "BOOTSTRAP_BINDINGS",
-    "DEFAULT_AUTHORIZER",
     "Attributes",
     "Authorizer",
     "Decision",

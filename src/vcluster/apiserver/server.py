@@ -43,6 +43,10 @@ from vcluster.apiserver.errors import StatusError, internal_error, method_not_al
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
 from vcluster.apiserver.local import LocalRequest, LocalStream, LocalWatch
 from vcluster.apiserver.openapi import OpenAPI
+from vcluster.apiserver.rbac_authorizer import MODE_RBAC, Authorizer, new_authorizer
+from vcluster.apiserver.rbac_escalation import REQUEST_AUTH, RequestAuth
+from vcluster.apiserver.rbac_index import RBAC_GROUP, RBAC_PLURALS, RBACIndex
+from vcluster.apiserver.rbac_request import authorize, impersonate, path_attributes, resource_attributes
 from vcluster.apiserver.request import RequestInfo, parse_accept, parse_resource_path
 from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
 from vcluster.apiserver.rest import Rest, require_verb
@@ -84,6 +88,8 @@ class ServerConfig:
     # Assign Service ClusterIPs and NodePorts (off in a virtual cluster: the host assigns them).
     allocate_service_ips: bool = True
     node_port_range: str = "30000-32767"
+    # --authorization-mode: RBAC (kube's Node,RBAC minus Node) or AlwaysAllow
+    authorization_mode: str = MODE_RBAC
 
 
 class Metrics:
@@ -126,6 +132,8 @@ class APIServer:
         self.pki: PKI | None = None
         self.auth: Authenticator | None = None
         self.authapi: AuthAPI | None = None
+        self.rbac = RBACIndex()  # the stored RBAC objects, for the authorizer
+        self.authorizer: Authorizer = new_authorizer(cfg.authorization_mode, self.rbac)
         self.crds: CustomResources | None = None
         self._socket_dir: Path | None = None
         self.unix_socket: Path | None = None
@@ -153,10 +161,11 @@ class APIServer:
         self.rest.kubelet_ssl = kubelet_client_ssl_context(self.pki)
         self.auth = Authenticator(self.data_dir / "tokens.csv")
         await self.store.start()
+        await self.rbac.start(self.store, self._rbac_prefixes())
         if self.cfg.allocate_service_ips:
             await self._load_service_allocator()
         issuer = TokenIssuer.from_files(self.pki.sa_key, self.pki.sa_pub)
-        self.authapi = AuthAPI(self.store, self.registry, self.auth, issuer)
+        self.authapi = AuthAPI(self.store, self.registry, self.auth, issuer, self.authorizer)
         app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.dispatch)  # any path, newlines too
         # handler_cancellation: a client that goes away cancels its handler, so its watch is released at once.
@@ -204,6 +213,14 @@ class APIServer:
         write_kubeconfig(kc_path, admin_kubeconfig(self.url, self.pki.ca_pem, token=self.auth.admin_token))
         log.info("API server listening on %s (data in %s, kubeconfig %s)", self.url, self.data_dir, kc_path)
 
+    def _rbac_prefixes(self) -> dict[str, str]:
+        prefixes = {}
+        for plural in RBAC_PLURALS:
+            rt = self.registry.get(RBAC_GROUP, "v1", plural)
+            assert rt is not None
+            prefixes[plural] = rt.key_prefix
+        return prefixes
+
     async def _load_service_allocator(self) -> None:
         """Rebuild the ClusterIP/NodePort bitmaps from the stored Services (the store is the truth)."""
         from vcluster.apiserver.ipalloc import ServiceIPAllocator
@@ -244,6 +261,7 @@ class APIServer:
     async def stop(self) -> None:
         if self.crds is not None:
             await self.crds.stop()
+        self.rbac.stop()
         self.store.close_watches()  # end open watch streams so the HTTP server can drain at once
         if self._runner is not None:
             await self._runner.cleanup()
@@ -261,6 +279,7 @@ class APIServer:
         # verb, resource, subresource: known once the path is parsed, so a refused request is
         # counted under its resource too
         labels = [request.method.lower(), "", ""]
+        auth_token = REQUEST_AUTH.set(None)  # _dispatch sets the request's user for the pipeline
         try:
             resp, *labels = await self._dispatch(request, labels)
             code = resp.status
@@ -281,6 +300,7 @@ class APIServer:
             log.exception("internal error on %s %s", request.method, request.path_qs)
             return views.status_response(internal_error(str(e)))
         finally:
+            REQUEST_AUTH.reset(auth_token)
             verb, resource, sub = labels
             if verb != "watch":
                 self.metrics.requests.labels(verb, resource, sub, str(code)).inc()
@@ -339,6 +359,14 @@ class APIServer:
         user = self._user(request)
         if user is None:
             raise _UNAUTHORIZED
+        user = impersonate(self.authorizer, user, request.headers)
+        info = parse_resource_path(path, request.method, request.query)
+        if info is not None:
+            labels[:] = [info.verb, info.resource, info.subresource or ""]
+            authorize(self.authorizer, user, resource_attributes(info, request.method, request.query))
+        else:
+            authorize(self.authorizer, user, path_attributes(path, request.method))
+        REQUEST_AUTH.set(RequestAuth(user, self.authorizer))
         assert self.discovery is not None
         if path in ("/api", "/api/"):
             return self._discovery_root(request, core=True), "get", "discovery", ""
@@ -368,10 +396,8 @@ class APIServer:
         if parts[:1] == ["apis"] and len(parts) == 3:
             doc = self.discovery.resource_list(parts[1], parts[2])
             return self._discovery_doc(doc), "get", "discovery", ""
-        info = parse_resource_path(path, request.method, request.query)
         if info is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
-        labels[:] = [info.verb, info.resource, info.subresource or ""]
         service = self.api_services.get((info.group, info.version)) if info.group else None
         if service is not None:
             return await service.handle(request, info), info.verb, info.resource, info.subresource or ""
@@ -486,14 +512,11 @@ class APIServer:
         if name in ("exec", "attach") and rt.kind == "Pod":
             from vcluster.apiserver.podexec import pod_exec
 
-            assert self.authapi is not None
-            return await pod_exec(self.rest, self.registry, info, request, user, self.authapi.authorizer)
+            return await pod_exec(self.rest, self.registry, info, request, user, self.authorizer)
         if name == "portforward" and rt.kind == "Pod":
             from vcluster.apiserver.portforward import pod_portforward
 
-            assert self.authapi is not None
-            authorizer = self.authapi.authorizer
-            return await pod_portforward(self.rest, self.registry, info, request, user, authorizer)
+            return await pod_portforward(self.rest, self.registry, info, request, user, self.authorizer)
         raise StatusError(
             404,
             "NotFound",

@@ -12,7 +12,12 @@ from typing import Any
 import click
 
 from vcluster import __version__
-from vcluster.cli.options import admin_kubeconfig_option, bind_option, log_level_option
+from vcluster.cli.options import (
+    admin_kubeconfig_option,
+    authorization_mode_option,
+    bind_option,
+    log_level_option,
+)
 
 
 def setup_logging(level: str, fmt: str = "console") -> None:
@@ -111,6 +116,7 @@ def _sync_failure(e: Exception, where: str) -> str:
     help="Controllers to run beside the server, as kube-controller-manager's flag: '*' for all, "
     "'*,-job' for all but job, 'namespace,serviceaccount' for those, '' for none.",
 )
+@authorization_mode_option
 @log_level_option
 def apiserver(
     data_dir: Path,
@@ -119,6 +125,7 @@ def apiserver(
     kubeconfig: Path | None,
     compaction_interval: float,
     controllers: str,
+    authorization_mode: str,
     log_level: str,
 ) -> None:
     """Run a Kubernetes-compatible API server and its controllers in the foreground (stops on SIGTERM)."""
@@ -127,7 +134,12 @@ def apiserver(
 
     setup_logging(log_level)
     cfg = ServerConfig(
-        data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig, compact_interval=compaction_interval
+        data_dir=data_dir,
+        bind=bind,
+        port=port,
+        kubeconfig=kubeconfig,
+        compact_interval=compaction_interval,
+        authorization_mode=authorization_mode,
     )
     run_control_plane_or_exit(ControlPlaneConfig(cfg, controllers=parse_controllers(controllers)))
 
@@ -213,6 +225,7 @@ def run_control_plane_or_exit(cfg: object) -> None:
     type=click.FloatRange(0, min_open=True),
     help="Seconds between the simulated metrics-server's scrapes (its --metric-resolution).",
 )
+@authorization_mode_option
 @log_level_option
 def host(
     data_dir: Path,
@@ -223,6 +236,7 @@ def host(
     run_seconds: float,
     metrics_server: bool,
     metrics_resolution: float,
+    authorization_mode: str,
     log_level: str,
 ) -> None:
     """Run a whole local host cluster: API server with ClusterIP allocation, controllers and
@@ -232,7 +246,9 @@ def host(
     from vcluster.hostsim.config import HostSimConfig
 
     setup_logging(log_level)
-    cfg = ServerConfig(data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig)
+    cfg = ServerConfig(
+        data_dir=data_dir, bind=bind, port=port, kubeconfig=kubeconfig, authorization_mode=authorization_mode
+    )
     sim = HostSimConfig(
         nodes=nodes,
         run_seconds=run_seconds,
@@ -283,6 +299,7 @@ def host(
     default=None,
     help="Where to write the virtual cluster's admin kubeconfig [default: DATA_DIR/kubeconfig].",
 )
+@authorization_mode_option
 @log_level_option
 def start(
     name: str,
@@ -295,6 +312,7 @@ def start(
     bind: str,
     tls_sans: tuple[str, ...],
     kubeconfig: Path | None,
+    authorization_mode: str,
     log_level: str,
 ) -> None:
     """Run a virtual cluster: its API server, controllers and the syncer to the host namespace."""
@@ -323,6 +341,7 @@ def start(
         port=port,
         kubeconfig=kubeconfig,
         allocate_service_ips=False,
+        authorization_mode=authorization_mode,
         extra_hosts=[name, f"{name}.{host_namespace}", f"{name}.{host_namespace}.svc", *tls_sans],
     )
     spec = SyncerSpec(

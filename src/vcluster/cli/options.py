@@ -19,3 +19,11 @@ admin_kubeconfig_option = click.option(
     default=None,
     help="Where to write the admin kubeconfig [default: DATA_DIR/kubeconfig].",
 )
+authorization_mode_option = click.option(
+    "--authorization-mode",
+    default="RBAC",
+    show_default=True,
+    type=click.Choice(["RBAC", "AlwaysAllow"]),
+    help="How requests are authorized, as kube-apiserver's flag: RBAC (the stored roles and bindings; "
+    "system:masters may do anything) or AlwaysAllow (every authenticated user may do anything).",
+)

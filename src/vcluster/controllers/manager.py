@@ -31,6 +31,7 @@ CONTROLLERS: dict[str, tuple[str, str]] = {
     "ephemeral-volume": ("ephemeralvolume", "EphemeralVolumeController"),
     "pvc-protection": ("storageprotection", "PVCProtectionController"),
     "pv-protection": ("storageprotection", "PVProtectionController"),
+    "clusterrole-aggregation": ("clusterroleaggregation", "ClusterRoleAggregationController"),
 }
 
 
