@@ -109,7 +109,17 @@ class ControlPlane:
             assert self.server.pki is not None
             publish = _enabled(self.cfg.controllers, ROOT_CA_PUBLISHER)
             root_ca = self.server.pki.ca_pem.decode() if publish else None
-            options: dict[str, Any] = {"serviceaccount": {"root_ca_pem": root_ca}}
+            options: dict[str, Any] = {
+                "serviceaccount": {"root_ca_pem": root_ca},
+                # kube-apiserver's kubernetes-service loop only without a syncer: with one, the
+                # syncer mirrors default/kubernetes from the host (vCluster runs kube-apiserver
+                # with --endpoint-reconciler-type=none)
+                "bootstrap": {
+                    "kubernetes_service": self.cfg.syncer is None,
+                    "advertise_ip": self.server.advertise_ip or None,
+                    "service_cidr": self.server.cfg.service_cidr,
+                },
+            }
             enabled = self.cfg.controllers
             if enabled is not None:
                 enabled = {c for c in enabled if c.lstrip("-") != ROOT_CA_PUBLISHER}

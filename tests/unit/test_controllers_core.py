@@ -50,7 +50,7 @@ def addr(ip: str, uid: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- endpoints
-def test_repack_groups_addresses_by_port_set_and_keeps_ready_precedence() -> None:
+def test_repack_groups_addresses_by_port_set_and_not_ready_wins() -> None:
     p80 = {"name": "http", "port": 80, "protocol": "TCP"}
     p443 = {"name": "https", "port": 443, "protocol": "TCP"}
     subsets = [
@@ -84,12 +84,14 @@ def test_repack_groups_addresses_by_port_set_and_keeps_ready_precedence() -> Non
             "ports": [p80, p443],
         }
     ]
-    # the same address ready and not ready on one port is ready
+    # the same address ready and not ready on one port is not ready, in either order (upstream's
+    # "not ready always trumps ready")
     both = [
         {"notReadyAddresses": [addr("10.0.0.5", "e")], "ports": [p80]},
         {"addresses": [addr("10.0.0.5", "e")], "ports": [p80]},
     ]
-    assert repack_subsets(both) == [{"addresses": [addr("10.0.0.5", "e")], "ports": [p80]}]
+    assert repack_subsets(both) == [{"notReadyAddresses": [addr("10.0.0.5", "e")], "ports": [p80]}]
+    assert repack_subsets(both[::-1]) == [{"notReadyAddresses": [addr("10.0.0.5", "e")], "ports": [p80]}]
     # headless without ports keeps the addresses
     assert repack_subsets([{"addresses": [addr("10.0.0.7", "f")]}]) == [
         {"addresses": [addr("10.0.0.7", "f")]}

@@ -221,8 +221,8 @@ def _port_key(port: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def repack_subsets(subsets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """endpoints.RepackSubsets: group addresses that offer the same set of ports; an address ready
-    on a port stays ready; sorted addresses, ports and subsets."""
+    """endpoints.RepackSubsets: group addresses that offer the same set of ports; an address listed
+    both ready and not ready on a port is not ready; sorted addresses, ports and subsets."""
     all_addrs: dict[tuple[str, str], dict[str, Any]] = {}
     port_addrs: dict[tuple[Any, ...], tuple[dict[str, Any] | None, dict[tuple[str, str], bool]]] = {}
     for ss in subsets:
@@ -234,7 +234,7 @@ def repack_subsets(subsets: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 for addr in ss.get(key) or []:
                     ak = _addr_key(addr)
                     all_addrs.setdefault(ak, addr)
-                    if not entry[1].get(ak, False):
+                    if entry[1].get(ak, True):  # not ready always trumps ready
                         entry[1][ak] = ready
     groups: dict[tuple[Any, ...], tuple[dict[tuple[str, str], bool], list[dict[str, Any]]]] = {}
     for _pk, (port, addrs) in port_addrs.items():

@@ -25,12 +25,15 @@ CONTROLLERS: dict[str, tuple[str, str]] = {
     "serviceaccount": ("serviceaccount", "ServiceAccountController"),
     "endpoints": ("endpoints", "EndpointsController"),
     "endpointslice": ("endpointslice", "EndpointSliceController"),
+    "endpointslicemirroring": ("endpointslicemirroring", "EndpointSliceMirroringController"),
     "disruption": ("disruption", "DisruptionController"),
     "horizontalpodautoscaling": ("podautoscaler", "HorizontalController"),
     "resourcequota": ("resourcequota", "ResourceQuotaController"),
     "ephemeral-volume": ("ephemeralvolume", "EphemeralVolumeController"),
     "pvc-protection": ("storageprotection", "PVCProtectionController"),
     "pv-protection": ("storageprotection", "PVProtectionController"),
+    # kube-apiserver's system-namespaces and bootstrap-controller loops (see controllers/bootstrap.py)
+    "bootstrap": ("bootstrap", "BootstrapController"),
     "clusterrole-aggregation": ("clusterroleaggregation", "ClusterRoleAggregationController"),
 }
 

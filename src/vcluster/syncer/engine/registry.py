@@ -222,7 +222,10 @@ class EndpointsSyncer(KindSyncer):
 
 
 class EndpointSliceSyncer(KindSyncer):
-    """EndpointSlices of selector-less Services (the host's controller makes the others)."""
+    """EndpointSlices of selector-less Services (the host's controller makes the others), except
+    those the virtual cluster's EndpointSlice mirroring controller made from Endpoints: the host's
+    own mirroring controller makes them from the synced Endpoints, and a synced copy, carrying its
+    managed-by label, would be adopted and rewritten by it (two writers of one object)."""
 
     def attach(self, controller: Any) -> None:
         """A Service's selector change decides its slices again (`kubernetes.io/service-name`)."""
@@ -239,6 +242,8 @@ class EndpointSliceSyncer(KindSyncer):
         m = metadata.meta(virtual)
         svc_name = metadata.labels_of(virtual).get("kubernetes.io/service-name", "")
         if (m.get("namespace"), svc_name) == ("default", "kubernetes") or not svc_name:
+            return False
+        if metadata.labels_of(virtual).get(endpointslice.MANAGED_BY_LABEL) == endpointslice.MIRRORING_MANAGER:
             return False
         svc = self.engine.virtual_services.get(svc_name, m.get("namespace") or None)
         return endpoints.should_sync(svc)

@@ -12,6 +12,8 @@ from vcluster.syncer.result import SyncResult, Translation
 
 KIND = kinds.ENDPOINT_SLICE
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+MIRRORING_MANAGER = "endpointslicemirroring-controller.k8s.io"  # kube's mirroring controller
 
 
 def host_service_label(service: str, namespace: str, vcluster: str) -> str:
