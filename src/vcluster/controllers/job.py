@@ -223,6 +223,25 @@ def match_pod_failure_policy(
     return None, True, None
 
 
+def past_backoff_limit_on_failure(
+    job: Mapping[str, Any], pods: list[Mapping[str, Any]], backoff_limit: int
+) -> bool:
+    """pastBackoffLimitOnFailure: with restartPolicy OnFailure the kubelet restarts failed
+    containers in place, so their restarts in the Pending and Running pods count against
+    backoffLimit (any restart when the limit is 0)."""
+    template = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+    if template.get("restartPolicy") != "OnFailure":
+        return False
+    restarts = 0
+    for pod in pods:
+        status = pod.get("status") or {}
+        if status.get("phase") not in ("Pending", "Running"):
+            continue
+        for field in ("initContainerStatuses", "containerStatuses"):
+            restarts += sum(int(cs.get("restartCount") or 0) for cs in status.get(field) or [])
+    return restarts > 0 if backoff_limit == 0 else restarts >= backoff_limit
+
+
 def fail_job_message(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> str | None:
     """getFailJobMessage: the message of the first failed pod a FailJob rule matches."""
     policy = (job.get("spec") or {}).get("podFailurePolicy")
@@ -440,7 +459,7 @@ class JobController(BaseController):
             finish = ("Complete", REASON_COMPLETIONS, MSG_COMPLETIONS)
         elif fail_message is not None:
             finish = ("Failed", REASON_POD_FAILURE_POLICY, fail_message)
-        elif failed > backoff_limit:
+        elif failed > backoff_limit or past_backoff_limit_on_failure(job, pods, backoff_limit):
             finish = ("Failed", REASON_BACKOFF, MSG_BACKOFF)
         elif self._past_deadline(job, now):
             finish = ("Failed", REASON_DEADLINE, MSG_DEADLINE)
