@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from vcluster.cli.options import log_level_option
+from vcluster.cli.options import log_level_option, restart_backoff_max_option, restart_backoff_option
 from vcluster.hostsim.config import MAX_NODES, HostSimConfig
 
 
@@ -66,6 +66,8 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
     type=click.FloatRange(0),
     help="How long containers of restartPolicy Never/OnFailure pods run before they succeed.",
 )
+@restart_backoff_option
+@restart_backoff_max_option
 @click.option(
     "--start-seconds",
     default=0.0,
@@ -133,6 +135,8 @@ def hostsim(
     nodes: int,
     node_prefix: str,
     run_seconds: float,
+    restart_backoff: float,
+    restart_backoff_max: float,
     start_seconds: float,
     deletion_grace_cap: float,
     scheduler_name: str,
@@ -153,6 +157,12 @@ def hostsim(
 
     Pods get scheduled, run (IP, conditions, events), finish, stop and serve logs; the nodes
     are left registered on exit, like real nodes.
+
+    \b
+    Containers exit as pod annotations say (restarts, CrashLoopBackOff, Job retries):
+      hostsim.vcluster.loft.sh/exit-code: "1"        spec.containers exit 1
+      hostsim.vcluster.loft.sh/exit-code: "1,init=3" init containers only by name
+      hostsim.vcluster.loft.sh/run-seconds: "2"      after running 2 s [default: --run-seconds]
     """
     from vcluster.cli.main import run_async, setup_logging
 
@@ -161,6 +171,8 @@ def hostsim(
         nodes=nodes,
         node_prefix=node_prefix,
         run_seconds=run_seconds,
+        restart_backoff=restart_backoff,
+        restart_backoff_max=restart_backoff_max,
         start_seconds=start_seconds,
         deletion_grace_cap=deletion_grace_cap,
         scheduler_name=scheduler_name,

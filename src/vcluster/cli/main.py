@@ -17,6 +17,8 @@ from vcluster.cli.options import (
     authorization_mode_option,
     bind_option,
     log_level_option,
+    restart_backoff_max_option,
+    restart_backoff_option,
 )
 
 
@@ -212,6 +214,8 @@ def run_control_plane_or_exit(cfg: object) -> None:
     type=click.FloatRange(0),
     help="How long containers of pods with restartPolicy Never/OnFailure run before they complete.",
 )
+@restart_backoff_option
+@restart_backoff_max_option
 @click.option(
     "--metrics-server/--no-metrics-server",
     default=True,
@@ -234,6 +238,8 @@ def host(
     nodes: int,
     kubeconfig: Path | None,
     run_seconds: float,
+    restart_backoff: float,
+    restart_backoff_max: float,
     metrics_server: bool,
     metrics_resolution: float,
     authorization_mode: str,
@@ -252,9 +258,15 @@ def host(
     sim = HostSimConfig(
         nodes=nodes,
         run_seconds=run_seconds,
+        restart_backoff=restart_backoff,
+        restart_backoff_max=restart_backoff_max,
         metrics_server=metrics_server,
         metrics_resolution=metrics_resolution,
     )
+    try:
+        sim.validate()
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
     run_control_plane_or_exit(ControlPlaneConfig(cfg, hostsim=sim, banner="vcluster host"))
 
 

@@ -27,3 +27,18 @@ authorization_mode_option = click.option(
     help="How requests are authorized, as kube-apiserver's flag: RBAC (the stored roles and bindings; "
     "system:masters may do anything) or AlwaysAllow (every authenticated user may do anything).",
 )
+
+restart_backoff_option = click.option(
+    "--restart-backoff",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="First wait before restarting a container that exited again (CrashLoopBackOff), doubling.",
+)
+restart_backoff_max_option = click.option(
+    "--restart-backoff-max",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Longest wait before restarting a container (kubelet's 5 min).",
+)

@@ -29,6 +29,11 @@ class HostSimConfig:
     # Timings (seconds).
     run_seconds: float = 10.0  # how long containers of restartPolicy Never/OnFailure pods run
     start_seconds: float = 0.0  # time spent in ContainerCreating before Running
+    # kubelet's container restart backoff (CrashLoopBackOff): the first wait, doubling up to the
+    # max (reset after a container ran twice the max); exits are scripted by pod annotations
+    # (see hostsim/exitscript.py).
+    restart_backoff: float = 10.0
+    restart_backoff_max: float = 300.0
     deletion_grace_cap: float = 2.0  # graceful deletion finishes after min(grace, this)
     lease_duration: int = 40  # Lease.spec.leaseDurationSeconds
     lease_renew_seconds: float = 10.0  # kubelet renews its Lease every leaseDuration/4
@@ -68,7 +73,13 @@ class HostSimConfig:
         for name in ("run_seconds", "start_seconds", "deletion_grace_cap", "log_line_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.restart_backoff_max < self.restart_backoff:
+            raise ValueError(
+                f"--restart-backoff-max {self.restart_backoff_max:g} is less than "
+                f"--restart-backoff {self.restart_backoff:g}: the longest wait must not be the shorter"
+            )
         for name in (
+            "restart_backoff",
             "lease_renew_seconds",
             "node_status_seconds",
             "unschedulable_retry_seconds",

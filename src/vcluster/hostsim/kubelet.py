@@ -20,6 +20,15 @@ environment cannot be resolved waits in CreateContainerConfigError with a Warnin
 (retried every 10 s, the pod worker's backoff). The checks read the configmaps and secrets
 informers; a missing object is confirmed with a GET (the caches may lag behind the pod). A pod
 that waits is indexed by what it waits for, and a change of one of those objects retries it at once.
+
+Containers exit only when the pod says so: the annotations `hostsim.vcluster.loft.sh/exit-code`
+(`"1"`: the pod's containers exit 1; `"app=3,setup=0"`: by container, init containers by name only)
+and `hostsim.vcluster.loft.sh/run-seconds` (`"2"`, `"app=0.5"`: how long they run first; see
+exitscript.py; an entry that cannot be used is ignored with a Warning InvalidHostSimAnnotation
+event). Such a pod goes through restarts.py: restarts per restartPolicy, restartCount and
+lastState, CrashLoopBackOff with kubelet's backoff (`restart_backoff` doubling up to
+`restart_backoff_max`) and BackOff events, init containers one after the other, getPhase. A pod
+without them takes the plain path above, with no extra request.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from vcluster.client import ApiError, Client, Informer, WorkQueue, obj_key
 from vcluster.client.informer import Handler
 from vcluster.hostsim.config import HostSimConfig
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
+from vcluster.hostsim.exitscript import INVALID_REASON, Script
+from vcluster.hostsim.exitscript import parse as parse_script
 from vcluster.hostsim.nodes import SimNode
 from vcluster.hostsim.podrefs import (
     CONFIGMAP,
@@ -61,6 +72,7 @@ from vcluster.hostsim.podstatus import (
     running_status,
     started_ephemeral,
 )
+from vcluster.hostsim.restarts import PodClock, Timing, advance, pod_ref, stopped
 
 log = logging.getLogger("vcluster.hostsim.kubelet")
 
@@ -88,6 +100,14 @@ def _started_names(status: dict[str, Any], field: str) -> set[str]:
     return {
         c.get("name", "") for c in status.get(field) or [] if isinstance(c, dict) and c.get("containerID")
     }
+
+
+def _ran(pod: dict[str, Any], script: Script | None) -> bool:
+    """Whether the kubelet started the pod's containers; of a scripted pod, also its init containers
+    (its containers wait for them)."""
+    if is_started(pod):
+        return True
+    return script is not None and bool(_started_names(pod.get("status") or {}, "initContainerStatuses"))
 
 
 def container_started_at(pod: dict[str, Any]) -> float | None:
@@ -133,6 +153,7 @@ class Kubelet:
         self._creating: dict[str, float] = {}  # uid -> ContainerCreating written
         self._killing: dict[str, float] = {}  # uid -> stop requested (Killing posted)
         self._deleted: set[str] = set()  # uid: final delete sent
+        self._clocks: dict[str, PodClock] = {}  # uid -> times and backoff of a scripted pod
         self._tasks: list[asyncio.Task[None]] = []
         self.started_total = 0
         self.completed_total = 0
@@ -180,6 +201,7 @@ class Kubelet:
         self._creating.pop(uid, None)
         self._killing.pop(uid, None)
         self._deleted.discard(uid)
+        self._clocks.pop(uid, None)
         self._unwait(key)
 
     def current(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -252,24 +274,28 @@ class Kubelet:
         if node is None:
             return
         now = time.time()
+        script = parse_script(pod)
         try:
             if (pod.get("metadata") or {}).get("deletionTimestamp"):
-                await self._terminate(key, pod, node, now)
+                await self._terminate(key, pod, node, now, script)
             elif _terminal(pod):
                 node.ipam.release(pod["metadata"]["uid"])
-            elif await self._deadline_exceeded(key, pod, node, now):
+                self._clocks.pop(pod["metadata"]["uid"], None)
+            elif await self._deadline_exceeded(key, pod, node, now, script):
                 return
-            elif not is_started(pod) or (self._objects and config_blocked(pod)):
-                await self._start(key, pod, node, now)
+            elif not _ran(pod, script) or (self._objects and config_blocked(pod)):
+                await self._start(key, pod, node, now, script)
             else:
-                await self._progress(key, pod, node, now)
+                await self._progress(key, pod, node, now, script)
         except ApiError as e:
             if not (e.not_found or e.conflict):
                 raise
             # The pod went away or was replaced (UID precondition): its informer event follows.
             log.debug("pod %s/%s changed under us: %s", key[0], key[1], e)
 
-    async def _start(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
+    async def _start(
+        self, key: Key, pod: dict[str, Any], node: SimNode, now: float, script: Script | None = None
+    ) -> None:
         uid = pod["metadata"]["uid"]
         retry = self._retry.get(key)
         if retry is not None and now < retry[0]:
@@ -294,6 +320,13 @@ class Kubelet:
         if not await self._configs_ready(key, pod, node, ip, now):
             return
         self._unwait(key)
+        if script is not None:
+            self._script_warnings(pod, node, script)
+            await self._advance(key, pod, node, script, ip, now, now)
+            self._started[uid] = now
+            self._creating.pop(uid, None)
+            self.started_total += 1
+            return
         self._container_events(pod, node)
         ready_in = readiness_delay(pod)
         await self._write_status(pod, running_status(pod, node.address, ip, now, ready_in <= 0, now))
@@ -477,14 +510,59 @@ class Kubelet:
             self._start_events(pod, node, "ephemeralContainers", c)
         return await self._write_status(pod, {"ephemeralContainerStatuses": ephemeral_statuses(pod, now)})
 
+    # ------------------------------------------------------------------ scripted exits
+    @property
+    def _timing(self) -> Timing:
+        cfg = self.config
+        return Timing(cfg.run_seconds, cfg.restart_backoff, cfg.restart_backoff_max)
+
+    def _script_warnings(self, pod: dict[str, Any], node: SimNode, script: Script) -> None:
+        """A Warning event for each annotation entry that is ignored."""
+        for problem in script.problems:
+            self._event(pod, node, INVALID_REASON, problem, etype="Warning")
+
+    async def _advance(
+        self, key: Key, pod: dict[str, Any], node: SimNode, script: Script, ip: str, begin: float, now: float
+    ) -> None:
+        """Take a scripted pod's containers to `now` (exits, restarts, backoff); write what changed."""
+        uid = pod["metadata"]["uid"]
+        out = advance(
+            pod, script, self._clocks.setdefault(uid, PodClock()), self._timing, node.address, ip, begin, now
+        )
+        for kind, c in out.started:
+            self._start_events(pod, node, kind, c)
+        for kind, name in out.backoffs:
+            message = f"Back-off restarting failed container {name} in pod {pod_ref(pod)}"
+            self._event(pod, node, "BackOff", message, f"spec.{kind}{{{name}}}", "Warning")
+        old = pod.get("status") or {}
+        if any(old.get(k) != v for k, v in out.status.items()):
+            await self._write_status(pod, out.status)
+        if out.terminal:
+            node.ipam.release(uid)
+            self._clocks.pop(uid, None)
+            self.completed_total += 1
+        elif out.wake is not None:
+            self.queue.add_after(key, out.wake - now)
+
+    def _stopped(
+        self, pod: dict[str, Any], node: SimNode, script: Script, ip: str | None, now: float, **kw: Any
+    ) -> dict[str, Any]:
+        clock = self._clocks.setdefault(pod["metadata"]["uid"], PodClock())
+        return stopped(pod, script, clock, self._timing, node.address, ip, now, **kw)
+
     def _runs_to_completion(self, pod: dict[str, Any]) -> bool:
         return (pod.get("spec") or {}).get("restartPolicy", "Always") != "Always"
 
-    async def _progress(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
+    async def _progress(
+        self, key: Key, pod: dict[str, Any], node: SimNode, now: float, script: Script | None = None
+    ) -> None:
         uid = pod["metadata"]["uid"]
         pod = await self._start_ephemeral(pod, node, now)
         started = self._started.get(uid) or container_started_at(pod) or now
         ip = (pod.get("status") or {}).get("podIP") or node.ipam.allocate(uid)
+        if script is not None:
+            await self._advance(key, pod, node, script, ip, started, now)
+            return
         if self._runs_to_completion(pod):
             done_at = started + self.config.run_seconds
             if now >= done_at:
@@ -509,7 +587,9 @@ class Kubelet:
         own = [t for t in (self._creating.get(uid), self._started.get(uid)) if t is not None]
         return min([t for t in own if since <= t < since + 1], default=since)
 
-    async def _deadline_exceeded(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> bool:
+    async def _deadline_exceeded(
+        self, key: Key, pod: dict[str, Any], node: SimNode, now: float, script: Script | None = None
+    ) -> bool:
         """kubelet's activeDeadlineHandler: once spec.activeDeadlineSeconds have passed since
         status.startTime the pod is Failed (DeadlineExceeded) and its containers are killed.
         False (with a timer for the deadline) while the pod may still run."""
@@ -522,23 +602,28 @@ class Kubelet:
             return False
         uid = pod["metadata"]["uid"]
         self._event(pod, node, DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
-        if is_started(pod):
+        if _ran(pod, script):
             self._killing_events(pod, node)
-        started = self._started.get(uid) or container_started_at(pod) or now
         ip = (pod.get("status") or {}).get("podIP")
-        status = finished_status(pod, node.address, ip, started, now, now, exit_code=137, reason="Error")
+        if script is not None:
+            status = self._stopped(pod, node, script, ip, now, exit_code=137, reason="Error")
+        else:
+            started = self._started.get(uid) or container_started_at(pod) or now
+            status = finished_status(pod, node.address, ip, started, now, now, exit_code=137, reason="Error")
         status.update(reason=DEADLINE_EXCEEDED, message=DEADLINE_MESSAGE)
         await self._write_status(pod, status)
         node.ipam.release(uid)
         self._unwait(key)
         return True
 
-    async def _terminate(self, key: Key, pod: dict[str, Any], node: SimNode, now: float) -> None:
+    async def _terminate(
+        self, key: Key, pod: dict[str, Any], node: SimNode, now: float, script: Script | None = None
+    ) -> None:
         md = pod["metadata"]
         uid = md["uid"]
         if uid in self._deleted:
             return  # waiting for finalizers to go
-        if is_started(pod) and not _terminal(pod):
+        if _ran(pod, script) and not _terminal(pod):
             since = self._killing.get(uid)
             if since is None:
                 since = self._killing[uid] = now
@@ -551,8 +636,12 @@ class Kubelet:
                 return
             started = self._started.get(uid) or container_started_at(pod) or now
             ip = (pod.get("status") or {}).get("podIP")
+            if script is not None:
+                status = self._stopped(pod, node, script, ip, now)
+            else:
+                status = finished_status(pod, node.address, ip, started, now, now)
             try:
-                pod = await self._write_status(pod, finished_status(pod, node.address, ip, started, now, now))
+                pod = await self._write_status(pod, status)
             except ApiError as e:
                 if e.not_found or e.conflict:
                     return

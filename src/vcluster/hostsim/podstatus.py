@@ -346,14 +346,15 @@ def finished_status(
     finished_at = rfc3339(finished)
     st = _base(pod, host_ip, pod_ip, started)
     st["phase"] = "Succeeded" if exit_code == 0 else "Failed"
+    done = "PodCompleted" if exit_code == 0 else "PodFailed"  # status/generate.go, per phase
     st["conditions"] = _conditions(
         pod,
         ts,
         {
             "PodReadyToStartContainers": (False, "", ""),
-            "Initialized": (True, "PodCompleted", ""),
-            "Ready": (False, "PodCompleted", ""),
-            "ContainersReady": (False, "PodCompleted", ""),
+            "Initialized": (True, "PodCompleted" if exit_code == 0 else "", ""),
+            "Ready": (False, done, ""),
+            "ContainersReady": (False, done, ""),
         },
     )
     out = []
@@ -465,14 +466,18 @@ def is_ready(pod: dict[str, Any]) -> bool:
     )
 
 
+def container_readiness_delay(c: dict[str, Any]) -> float:
+    """Seconds after a container starts until it is ready: its readiness/startup probe initial delay."""
+    delay = 0.0
+    for probe in ("startupProbe", "readinessProbe"):
+        p = c.get(probe)
+        if isinstance(p, dict):
+            d = p.get("initialDelaySeconds")
+            if isinstance(d, int | float) and not isinstance(d, bool):
+                delay = max(delay, float(d))
+    return delay
+
+
 def readiness_delay(pod: dict[str, Any]) -> float:
     """Seconds after start until the pod is Ready: the largest readiness/startup probe initial delay."""
-    delay = 0.0
-    for c in _containers(pod):
-        for probe in ("startupProbe", "readinessProbe"):
-            p = c.get(probe)
-            if isinstance(p, dict):
-                d = p.get("initialDelaySeconds")
-                if isinstance(d, int | float) and not isinstance(d, bool):
-                    delay = max(delay, float(d))
-    return delay
+    return max((container_readiness_delay(c) for c in _containers(pod)), default=0.0)
