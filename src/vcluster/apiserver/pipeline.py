@@ -37,7 +37,7 @@ _ADMISSION_KINDS = {
 class WriteContext:
     """Who writes (the field manager) and when, shared by the steps of one request."""
 
-    __slots__ = ("external", "managed_fields", "manager", "now", "record_as", "subresource")
+    __slots__ = ("external", "managed_fields", "manager", "now", "record_as", "served", "subresource")
 
     def __init__(
         self,
@@ -47,8 +47,12 @@ class WriteContext:
         managed_fields: bool = True,
         record_as: str | None = None,
         external: bool = False,
+        served: ResourceType | None = None,
     ) -> None:
         self.manager = manager
+        # the resource the client addressed when it is stored as another (events.k8s.io/v1 Events
+        # are core/v1 Events): validation follows the version written, as kube's
+        self.served = served
         # a client's request over HTTP (not this process's own controllers and syncer): the
         # writes vCluster's API proxy intercepts
         self.external = external
@@ -169,8 +173,29 @@ async def prepare_create(
     else:
         _strategy_create_extras(rt, obj)
         defaults.apply_defaults(obj, g, v, k)
-        causes = admission.validate_create(obj, g, v, k)
+        causes = _validate_create(rt, obj, wc)
     _raise_invalid(rt, obj, meta_causes + causes)
+
+
+def _validate_create(rt: ResourceType, obj: dict[str, Any], wc: WriteContext) -> list[Any]:
+    served = wc.served
+    if served is not None and served.conversion is not None:
+        return admission.validate_create(
+            served.conversion.to_version(obj), served.group, served.version, served.kind
+        )
+    return admission.validate_create(obj, rt.group, rt.version, rt.kind)
+
+
+def _validate_update(
+    rt: ResourceType, old: dict[str, Any], new: dict[str, Any], wc: WriteContext
+) -> list[Any]:
+    served = wc.served
+    if served is not None and served.conversion is not None:
+        to_version = served.conversion.to_version
+        return admission.validate_update(
+            to_version(old), to_version(new), served.group, served.version, served.kind
+        )
+    return admission.validate_update(old, new, rt.group, rt.version, rt.kind)
 
 
 def _strategy_create_extras(rt: ResourceType, obj: dict[str, Any]) -> None:
@@ -227,7 +252,7 @@ async def prepare_update(
     elif is_crd and sub == "":
         causes = causes + crd.validate_crd_update(new, old)
     elif sub == "":
-        causes = causes + admission.validate_update(old, new, g, v, k)
+        causes = causes + _validate_update(rt, old, new, wc)
     elif sub == "ephemeralcontainers":
         causes = causes + admission.validate_ephemeral_containers_update(new, old)
     _raise_invalid(rt, new, causes)

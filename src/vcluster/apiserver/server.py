@@ -39,7 +39,7 @@ from vcluster.apiserver.crd import CRD_RESOURCE_TYPE
 from vcluster.apiserver.customresources import CustomResources
 from vcluster.apiserver.datadir import DataDirError, DataDirLock
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
-from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed
+from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed, unsupported_media_type
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
 from vcluster.apiserver.local import LocalRequest, LocalStream, LocalWatch
 from vcluster.apiserver.openapi import OpenAPI
@@ -47,9 +47,21 @@ from vcluster.apiserver.rbac_authorizer import MODE_RBAC, Authorizer, new_author
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH, RequestAuth
 from vcluster.apiserver.rbac_index import RBAC_GROUP, RBAC_PLURALS, RBACIndex
 from vcluster.apiserver.rbac_request import authorize, impersonate, path_attributes, resource_attributes
-from vcluster.apiserver.request import RequestInfo, parse_accept, parse_resource_path
+from vcluster.apiserver.request import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_PATCH,
+    RequestInfo,
+    decode_object,
+    dry_run,
+    media_type,
+    parse_accept,
+    parse_resource_path,
+    read_body,
+)
 from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
-from vcluster.apiserver.rest import Rest, require_verb
+from vcluster.apiserver.rest import Rest, check_name, parse_rv, require_verb, with_warnings, write_context
 from vcluster.apiserver.satoken import TokenIssuer
 from vcluster.apiserver.watchstream import WatchRequest, serve_watch
 from vcluster.store.logstore import LogStore
@@ -543,13 +555,16 @@ class APIServer:
             e = await self.rest.current(storage, info.namespace, info.name)
             return views.respond(orjson.dumps(to_version(e.decode())), accept=accept)
         if verb == "create":
-            from vcluster.apiserver.request import decode_object, dry_run, media_type, read_body
-
             obj = decode_object(await read_body(request), media_type(request))
             Rest.check_type(rt, obj)
-            dry = dry_run(request)
-            resp = await self.rest.create_object(storage, info.namespace, to_storage(obj), dry=dry)
+            wc = write_context(request, "CreateOptions")
+            wc.served = rt
+            resp = await self.rest.create_object(
+                storage, info.namespace, to_storage(obj), dry=dry_run(request), wc=wc
+            )
             return views.respond(orjson.dumps(to_version(orjson.loads(resp.body))), 201)  # type: ignore[arg-type]
+        if verb in ("update", "patch"):
+            return await self._converted_write(request, rt, storage, info)
         if verb == "delete":
             return await self.rest.delete(storage, info, request)
         if verb == "deletecollection":
@@ -558,9 +573,51 @@ class APIServer:
             deleted["apiVersion"], deleted["kind"] = rt.api_version, rt.list_kind
             deleted["items"] = [to_version(o) for o in deleted.get("items") or []]
             return views.respond(orjson.dumps(deleted))
-        raise method_not_allowed(
-            f"{rt.api_version} {rt.plural} support get, list, watch, create and delete here"
+        raise method_not_allowed(f"{rt.api_version} {rt.plural} do not support {verb}")
+
+    async def _converted_write(
+        self, request: web.Request, rt: Any, storage: Any, info: RequestInfo
+    ) -> web.StreamResponse:
+        """PUT and PATCH (json, merge, strategic) of a converted kind: the body or the patch applies
+        to the object in the served version; the result is stored converted back."""
+        assert rt.conversion is not None
+        to_version, to_storage = rt.conversion.to_version, rt.conversion.to_storage
+        ctype = media_type(request)
+        body = await read_body(request)
+        warnings: list[str] = []
+        if info.verb == "update":
+            obj = decode_object(body, ctype, (rt.group, rt.version, rt.kind))
+            Rest.check_type(rt, obj)
+            check_name(rt, info, obj)
+            rv = (obj.get("metadata") or {}).get("resourceVersion")
+            expected = parse_rv(rv) if rv not in (None, "") else None
+            wc = write_context(request, "UpdateOptions")
+
+            def mutate(_old: dict[str, Any]) -> dict[str, Any]:
+                return to_storage(orjson.loads(orjson.dumps(obj)))
+
+        else:
+            if ctype == APPLY_PATCH:
+                raise unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH])
+            patch = self.rest.patch_function(rt, ctype, body, request.query, warnings)
+            expected = None
+            wc = write_context(request, "PatchOptions")
+
+            def mutate(current: dict[str, Any]) -> dict[str, Any]:
+                patched = patch(to_version(current))
+                return to_storage(patched) if isinstance(patched, dict) else patched
+
+        wc.served = rt
+        resp = await self.rest.guaranteed_update(
+            storage,
+            info,
+            mutate,
+            expected_rev=expected,
+            dry=dry_run(request),
+            respond=lambda raw: views.respond(orjson.dumps(to_version(orjson.loads(raw)))),
+            wc=wc,
         )
+        return with_warnings(resp, warnings)
 
 
 def _local_answer(
