@@ -17,6 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vcluster.apiserver.admission import (
+    _validate_container_resource_name,
+    _validate_quota_resource_name,
     admission_reads,
     admit_create,
     admit_update,
@@ -1192,3 +1194,38 @@ def test_mutated_realistic_objects(
     except StatusError as e:
         assert e.code == 403
     assert all(isinstance(c, Cause) for c in validate_update(old, new, group, "v1", kind))
+
+
+def test_hugepages_names_for_containers_and_for_quotas() -> None:
+    """IsStandardContainerResourceName takes `hugepages-*` only (IsHugePageResourceName), a quota
+    also `requests.hugepages-*` (IsQuotaHugePageResourceName)."""
+    assert _validate_container_resource_name("hugepages-2Mi", "r") == []
+    causes = _validate_container_resource_name("requests.hugepages-2Mi", "r")
+    assert [(c.field, c.message) for c in causes] == [
+        ("r", 'Invalid value: "requests.hugepages-2Mi": must be a standard resource for containers')
+    ]
+    assert _validate_quota_resource_name("requests.hugepages-2Mi", "r") == []
+
+
+def test_volume_source_messages_follow_upstream() -> None:
+    """hostPath types are listed sorted (sets.List); an empty nfs path is Required and not absolute."""
+
+    def pod(volume: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}],
+                                                    "volumes": [{"name": "v", **volume}]}}  # fmt: skip
+
+    def volume_causes(volume: dict[str, Any]) -> list[Any]:
+        obj = pod(volume)
+        apply_defaults(obj, "", "v1", "Pod")
+        return [c for c in validate_create(obj, "", "v1", "Pod") if c.field.startswith("spec.volumes")]
+
+    causes = volume_causes({"hostPath": {"path": "/x", "type": "Dir"}})
+    assert [c.message for c in causes] == [
+        'Unsupported value: "Dir": supported values: "", "BlockDevice", "CharDevice", "Directory", '
+        '"DirectoryOrCreate", "File", "FileOrCreate", "Socket"'
+    ]
+    causes = volume_causes({"nfs": {"server": "s", "path": ""}})
+    assert [(c.field, c.message) for c in causes] == [
+        ("spec.volumes[0].nfs.path", "Required value"),
+        ("spec.volumes[0].nfs.path", 'Invalid value: "": must be an absolute path'),
+    ]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vcluster.apiserver.errors import Cause, invalid
+from vcluster.apiserver.errors import Cause, forbidden, invalid
 from vcluster.apiserver.resources import BUILTIN_RESOURCES, ResourceType
 from vcluster.apiserver.validation import (
     validate_annotations,
@@ -565,3 +565,11 @@ def test_update_checks_changed_metadata_maps_only() -> None:
     assert [c.field for c in causes] == ["metadata.annotations"]
     # without old (or on create) everything is checked
     assert validate_object_meta(unchanged, POD, is_create=False, url_namespace="ns") != []
+
+
+def test_status_details_omit_an_empty_name() -> None:
+    """StatusDetails.name is omitempty in Go: a refusal of a list names no object."""
+    listed = forbidden("pods", "", "", 'User "u" cannot list resource "pods"').status()
+    assert listed["details"] == {"kind": "pods"}
+    named = forbidden("deployments", "apps", "web", "why").status()
+    assert named["details"] == {"name": "web", "group": "apps", "kind": "deployments"}

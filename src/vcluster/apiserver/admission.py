@@ -469,8 +469,9 @@ _VOLUME_SOURCE_ORDER = (
     "portworxVolume", "azureDisk", "storageos", "projected", "scaleIO", "csi", "ephemeral", "image",
 )  # fmt: skip
 _FILE_MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
-_HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
-                    "BlockDevice")  # fmt: skip
+# sorted, as the Unsupported value message lists them (sets.List)
+_HOST_PATH_TYPES = ("", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate",
+                    "Socket")  # fmt: skip
 
 
 def _default_mode(src: JSON, path: str) -> list[Cause]:
@@ -519,7 +520,7 @@ def _validate_volume_source(vol: JSON, path: str) -> list[Cause]:
             npath = _s(src.get("path"))
             if not npath:
                 causes.append(_required(p + ".path"))
-            elif not npath.startswith("/"):
+            if not npath.startswith("/"):  # an empty path gets both, as upstream
                 causes.append(_invalid(p + ".path", go_quote(npath), "must be an absolute path"))
     if count == 0:
         causes.append(_required(path, "must specify a volume type"))
@@ -575,7 +576,7 @@ def _validate_container_resource_name(name: str, path: str) -> list[Cause]:
     if causes:
         return causes
     if "/" not in name:
-        standard = name in _STANDARD_RESOURCES or name.startswith(("hugepages-", "requests.hugepages-"))
+        standard = name in _STANDARD_RESOURCES or _is_quota_hugepages(name)
         if not standard:
             causes.append(
                 _invalid(path, go_quote(name), "must be a standard resource type or fully qualified")
@@ -2367,30 +2368,6 @@ def _validate_binding(obj: JSON, namespaced: bool) -> list[Cause]:
 
 
 # ---------------------------------------------------------------------------- resource quotas
-_STANDARD_RESOURCES = frozenset(
-    [
-        "cpu",
-        "memory",
-        "ephemeral-storage",
-        "requests.cpu",
-        "requests.memory",
-        "requests.ephemeral-storage",
-        "limits.cpu",
-        "limits.memory",
-        "limits.ephemeral-storage",
-        "pods",
-        "resourcequotas",
-        "services",
-        "replicationcontrollers",
-        "secrets",
-        "configmaps",
-        "persistentvolumeclaims",
-        "storage",
-        "requests.storage",
-        "services.nodeports",
-        "services.loadbalancers",
-    ]
-)
 _STANDARD_QUOTA_RESOURCES = (_STANDARD_RESOURCES - {"storage"}) | {"requests.storage"}
 _POD_COMPUTE_RESOURCES = frozenset(
     ["cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu", "requests.memory"]
@@ -2405,7 +2382,8 @@ _QUOTA_SCOPES = (
 )
 
 
-def _is_hugepages(name: str) -> bool:
+def _is_quota_hugepages(name: str) -> bool:
+    """IsQuotaHugePageResourceName (a container resource is only `hugepages-*`: `_is_hugepages`)."""
     return name.startswith(("hugepages-", "requests.hugepages-"))
 
 
@@ -2425,9 +2403,9 @@ def _validate_quota_resource_name(name: str, path: str) -> list[Cause]:
         return causes
     if "/" in name:
         return []
-    if name not in _STANDARD_RESOURCES and not _is_hugepages(name):
+    if name not in _STANDARD_RESOURCES and not _is_quota_hugepages(name):
         causes.append(_invalid(path, go_quote(name), "must be a standard resource type or fully qualified"))
-    if name not in _STANDARD_QUOTA_RESOURCES and not _is_hugepages(name):
+    if name not in _STANDARD_QUOTA_RESOURCES and not _is_quota_hugepages(name):
         causes.append(_invalid(path, go_quote(name), "must be a standard resource for quota"))
     return causes
 

@@ -84,7 +84,8 @@ def qualified_resource(resource: str, group: str) -> str:
 
 
 def _details(name: str, group: str, kind: str) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": name}
+    """StatusDetails: `name` and `group` are omitempty in Go."""
+    d: dict[str, Any] = {"name": name} if name else {}
     if group:
         d["group"] = group
     d["kind"] = kind

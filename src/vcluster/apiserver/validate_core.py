@@ -20,8 +20,8 @@ from vcluster.apiserver.admission import (
     _STANDARD_QUOTA_RESOURCES,
     _STANDARD_RESOURCES,
     _go_scopes,
-    _is_hugepages,
     _is_native_resource,
+    _is_quota_hugepages,
     _negative_quantity,
     _overcommit_allowed,
     _scope_valid_for,
@@ -74,7 +74,7 @@ def _resource_name(name: str, path: str) -> list[Cause]:
     causes = _qualified_name(path, name)
     if causes:
         return causes
-    if "/" not in name and name not in _STANDARD_RESOURCES and not _is_hugepages(name):
+    if "/" not in name and name not in _STANDARD_RESOURCES and not _is_quota_hugepages(name):
         causes.append(_invalid(path, go_quote(name), "must be a standard resource type or fully qualified"))
     return causes
 
@@ -260,7 +260,7 @@ def _quota_hard(spec: JSON) -> list[Cause]:
 
 def _standard_hard(spec: JSON) -> list[str]:
     hard = _d(spec.get("hard"))
-    return sorted(k for k in hard if k in _STANDARD_QUOTA_RESOURCES or _is_hugepages(k))
+    return sorted(k for k in hard if k in _STANDARD_QUOTA_RESOURCES or _is_quota_hugepages(k))
 
 
 def _conflicting(scopes: set[str]) -> int:
