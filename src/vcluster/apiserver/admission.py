@@ -590,6 +590,19 @@ def _validate_container_resource_name(name: str, path: str) -> list[Cause]:
     return causes
 
 
+def _volume_attributes_class_update(nspec: JSON, ospec: JSON) -> list[Cause]:
+    """A claim's or volume's volumeAttributesClassName may not change (the VolumeAttributesClass
+    gate is off in 1.32)."""
+    if nspec.get("volumeAttributesClassName") == ospec.get("volumeAttributesClassName"):
+        return []
+    return [
+        _forbidden(
+            "spec.volumeAttributesClassName",
+            "update is forbidden when the VolumeAttributesClass feature gate is disabled",
+        )
+    ]
+
+
 def _negative_quantity(path: str, raw: Any, value: Any) -> list[Cause]:
     """ValidateNonnegativeQuantity: the cause for a quantity below zero (`value` is `raw` parsed)."""
     if value is not None and value < 0:
@@ -2797,14 +2810,7 @@ def _validate_pvc_update(new: JSON, old: JSON) -> list[Cause]:
         causes.append(
             _invalid("volumeMode", go_quote(nvm) if isinstance(nvm, str) else NULL, FIELD_IMMUTABLE)
         )
-    if nspec.get("volumeAttributesClassName") != ospec.get("volumeAttributesClassName"):
-        causes.append(
-            _forbidden(
-                "spec.volumeAttributesClassName",
-                "update is forbidden when the VolumeAttributesClass feature gate is disabled",
-            )
-        )
-    return causes
+    return causes + _volume_attributes_class_update(nspec, ospec)
 
 
 def _validate_role_binding_update(new: JSON, old: JSON) -> list[Cause]:

@@ -28,6 +28,7 @@ from vcluster.apiserver.admission import (
     _spec_diff,
     _validate_container_resource_name,
     _validate_quota_resource_name,
+    _volume_attributes_class_update,
 )
 from vcluster.apiserver.defaults import quantity_value
 from vcluster.apiserver.validate_common import (
@@ -770,11 +771,4 @@ def validate_persistent_volume_update(new: JSON, old: JSON) -> list[Cause]:
                 "nodeAffinity", rendered, FIELD_IMMUTABLE + ", except for updating from beta label to GA"
             )
         )
-    if nspec.get("volumeAttributesClassName") != ospec.get("volumeAttributesClassName"):
-        causes.append(
-            _forbidden(
-                "spec.volumeAttributesClassName",
-                "update is forbidden when the VolumeAttributesClass feature gate is disabled",
-            )
-        )
-    return causes
+    return causes + _volume_attributes_class_update(nspec, ospec)
