@@ -24,6 +24,38 @@ def kubernetes_service_ip(service_cidr: str) -> str:
     return str(net.network_address + 1)
 
 
+def kubernetes_service(spec: dict[str, Any]) -> dict[str, Any]:
+    """`default/kubernetes` with kube-apiserver's labels: a ClusterIP Service, no affinity, `spec`
+    added (ports and ClusterIP: those of this API server, or in a virtual cluster the host's)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {"type": "ClusterIP", "sessionAffinity": "None", **spec},
+    }
+
+
+def kubernetes_endpoints(ip: str, port: int) -> dict[str, Any]:
+    """`default/kubernetes` Endpoints naming one API server (not mirrored into a slice: the API
+    server writes that itself)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
+        "subsets": [
+            {"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
+        ],
+    }
+
+
 async def ensure_bootstrap_objects(
     store: Storage,
     registry: Registry,
@@ -53,51 +85,20 @@ async def ensure_bootstrap_objects(
             "namespaces",
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "spec": {}},
         )
-    await create(
-        "",
-        "v1",
-        "services",
+    service_ip = kubernetes_service_ip(service_cidr)
+    service = kubernetes_service(
         {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {
-                "name": "kubernetes",
-                "namespace": "default",
-                "labels": {"component": "apiserver", "provider": "kubernetes"},
-            },
-            "spec": {
-                "clusterIP": kubernetes_service_ip(service_cidr),
-                "clusterIPs": [kubernetes_service_ip(service_cidr)],
-                "ipFamilies": ["IPv4"],
-                "ipFamilyPolicy": "SingleStack",
-                "internalTrafficPolicy": "Cluster",
-                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
-                "sessionAffinity": "None",
-                "type": "ClusterIP",
-            },
-            "status": {"loadBalancer": {}},
-        },
-    )
-    await create(
-        "",
-        "v1",
-        "endpoints",
-        {
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": {
-                "name": "kubernetes",
-                "namespace": "default",
-                "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
-            },
-            "subsets": [
-                {
-                    "addresses": [{"ip": advertise_ip}],
-                    "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
-                }
-            ],
-        },
-    )
+            "clusterIP": service_ip,
+            "clusterIPs": [service_ip],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+        }
+    )  # stored directly, so with the fields defaulting would add
+    service["status"] = {"loadBalancer": {}}
+    await create("", "v1", "services", service)
+    await create("", "v1", "endpoints", kubernetes_endpoints(advertise_ip, port))
     await create(
         "discovery.k8s.io",
         "v1",

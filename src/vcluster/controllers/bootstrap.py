@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from vcluster.apiserver.bootstrap import DEFAULT_SERVICE_CIDR, kubernetes_service_ip
+from vcluster.apiserver.bootstrap import (
+    DEFAULT_SERVICE_CIDR,
+    kubernetes_endpoints,
+    kubernetes_service,
+    kubernetes_service_ip,
+)
 from vcluster.controllers.base import labels_of, meta
 from vcluster.syncer.resources.endpoints import kubernetes_endpoint_slice
 
@@ -42,26 +47,6 @@ SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 SLICES = "discovery.k8s.io/v1"
 
 
-def kubernetes_service(service_ip: str, port: int) -> dict[str, Any]:
-    """CreateOrUpdateMasterServiceIfNeeded's Service (createPortAndServiceSpec, no NodePort)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": "kubernetes",
-            "namespace": "default",
-            "labels": {"provider": "kubernetes", "component": "apiserver"},
-        },
-        "spec": {
-            "ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": port}],
-            "clusterIP": service_ip,
-            "ipFamilyPolicy": "SingleStack",
-            "sessionAffinity": "None",
-            "type": "ClusterIP",
-        },
-    }
-
-
 def reconciled_endpoints(
     current: Mapping[str, Any] | None, ip: str, port: int
 ) -> tuple[dict[str, Any], bool]:
@@ -69,15 +54,10 @@ def reconciled_endpoints(
     Endpoints to write and whether they differ from `current`."""
     ports = [{"name": "https", "port": port, "protocol": "TCP"}]
     if current is None:
-        body: dict[str, Any] = {
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": {"name": SERVICE[1], "namespace": SERVICE[0]},
-        }
-    else:
-        body = {k: v for k, v in current.items() if k != "metadata"}
-        body["metadata"] = dict(meta(current))
-    labels = dict(labels_of(current) if current is not None else {})
+        return kubernetes_endpoints(ip, port), True
+    body = {k: v for k, v in current.items() if k != "metadata"}
+    body["metadata"] = dict(meta(current))
+    labels = dict(labels_of(current))
     changed = labels.get(SKIP_MIRROR_LABEL) != "true"
     labels[SKIP_MIRROR_LABEL] = "true"
     body["metadata"]["labels"] = labels
@@ -90,7 +70,7 @@ def reconciled_endpoints(
         subsets[0] = {**subsets[0], "addresses": [{"ip": ip}]}
         changed = True
     body["subsets"] = subsets
-    return body, changed or current is None
+    return body, changed
 
 
 def slice_needs_update(current: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
@@ -173,7 +153,18 @@ class BootstrapController:
         if self.services.get(SERVICE[1], SERVICE[0]) is None:
             try:
                 await self.client.create(
-                    "v1", "services", kubernetes_service(self.service_ip, self.port), "default"
+                    "v1",
+                    "services",
+                    kubernetes_service(
+                        {
+                            "ports": [
+                                {"name": "https", "protocol": "TCP", "port": 443, "targetPort": self.port}
+                            ],
+                            "clusterIP": self.service_ip,
+                            "ipFamilyPolicy": "SingleStack",
+                        }
+                    ),
+                    "default",
                 )
                 log.info("created service default/kubernetes")
             except ApiError as e:

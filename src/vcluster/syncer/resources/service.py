@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vcluster.apiserver import bootstrap
 from vcluster.syncer import constants as c
 from vcluster.syncer import generic, kinds, metadata
 from vcluster.syncer.context import SyncContext
@@ -257,16 +258,7 @@ def kubernetes_service_spec(host_vc_service: Mapping[str, Any]) -> dict[str, Any
 def kubernetes_service(host_vc_service: Mapping[str, Any]) -> dict[str, Any]:
     """Virtual `default/kubernetes` made anew after someone deleted it (kube-apiserver's bootstrap
     controller recreates it; here directly with the host Service's ClusterIP)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": "kubernetes",
-            "namespace": "default",
-            "labels": {"component": "apiserver", "provider": "kubernetes"},
-        },
-        "spec": {"type": "ClusterIP", "sessionAffinity": "None", **kubernetes_service_spec(host_vc_service)},
-    }
+    return bootstrap.kubernetes_service(kubernetes_service_spec(host_vc_service))
 
 
 def kubernetes_service_update(
