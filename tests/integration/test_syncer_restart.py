@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import Server
 from .syncer_harness import (
     HOST_NS,
     MANAGED_BY,
@@ -225,6 +226,46 @@ def test_a_host_change_after_a_sync_survives_a_kill_right_after_it(tmp_path: Pat
             what=f"the host's newer label in the virtual cluster\n{p.logs()}",
         )
         assert labels(get_json(p.kh, "service", hname, "-n", HOST_NS)).get("conf") == "h2"
+    finally:
+        p.stop()
+
+
+def test_changes_on_both_sides_while_the_syncer_is_down_all_survive(tmp_path: Path) -> None:
+    """While the syncer is down the virtual API server alone (`vcluster apiserver` on the same data
+    directory) takes a label and an annotation change, and the host takes others, on other keys:
+    after the restart every change is on both sides (vCluster would push the virtual changes and
+    drop the host's, leaving the two objects apart for good)."""
+    p = start_pair(tmp_path)
+    try:
+        ns = virtual_namespace(p.kv, "bothdown")
+        hname = host_name("web", ns)
+        p.kv("create", "service", "clusterip", "web", "-n", ns, "--tcp=80")
+        p.kv("label", "service", "web", "-n", ns, "shared=base", "v-drop=1", "h-drop=1")
+        wait_until(
+            lambda: labels(get_json(p.kh, "service", hname, "-n", HOST_NS)).get("h-drop") == "1", 15,
+            what="the labels on the host copy",
+        )  # fmt: skip
+        time.sleep(1.0)  # a pair at rest: its base is on disk
+        p.vc.stop()
+        alone = Server(p.vc.data_dir, port=p.vc.port, controllers="namespace").start()
+        try:
+            p.kv("label", "service", "web", "-n", ns, "v-new=1", "v-drop-", "shared=virtual", "--overwrite")
+            p.kv("annotate", "service", "web", "-n", ns, "v-note=1")
+        finally:
+            alone.stop()
+        p.kh("label", "service", hname, "-n", HOST_NS, "h-new=1", "h-drop-", "shared=host", "--overwrite")
+        p.kh("annotate", "service", hname, "-n", HOST_NS, "h-note=1")
+        p.vc.start()
+        want = {"shared": "virtual", "v-new": "1", "h-new": "1"}  # shared: changed on both, virtual wins
+
+        def both_sides() -> tuple[dict[str, str], dict[str, str]]:
+            v, h = get_json(p.kv, "service", "web", "-n", ns), get_json(p.kh, "service", hname, "-n", HOST_NS)
+            crossing = ("shared", "v-new", "h-new", "v-drop", "h-drop", "v-note", "h-note")
+            pick = lambda o: {k: x for k, x in {**labels(o), **annotations(o)}.items() if k in crossing}  # noqa: E731
+            return pick(v), pick(h)
+
+        expected = {**want, "v-note": "1", "h-note": "1"}
+        wait_until(lambda: both_sides() == (expected, expected), 15, what=f"{both_sides()}\n{p.logs()}")
     finally:
         p.stop()
 

@@ -64,8 +64,34 @@ def test_label_merge_virtual_change_wins_and_reserved_keys_hash() -> None:
     h_old = {"app": "web", c.MARKER_LABEL: "vc"}
     h = {"app": "db", "host-only": "1", c.MARKER_LABEL: "vc"}
     got = merge_labels(v_old, v, h_old, h, "vc")
-    assert got.virtual == v and not got.virtual_changed and got.host_changed
+    # `app` changed on both sides: the virtual value wins; `host-only`, added on the host alone in
+    # the same interval, is copied back (vCluster would drop it and leave the sides apart)
+    assert got.virtual == {**v, "host-only": "1"} and got.virtual_changed and got.host_changed
     assert got.host == {"app": "api", RELEASE_HOST: "r1", "host-only": "1", c.MARKER_LABEL: "vc"}
+
+
+def test_concurrent_changes_to_different_keys_reach_both_sides() -> None:
+    """Both sides changed since the base, each its own keys (adds, changes, removals): every change
+    is on both sides afterwards, so the stored base (the merged pair) agrees with itself."""
+    v_old = {"a": "1", "b": "1", "gone-v": "x", "gone-h": "x"}
+    h_old = {**v_old, c.MARKER_LABEL: "vc"}
+    v = {"a": "2", "b": "1", "gone-h": "x", "new-v": "v"}  # a changed, gone-v removed, new-v added
+    h = {"a": "1", "b": "3", "gone-v": "x", "new-h": "h", c.MARKER_LABEL: "vc"}  # b, gone-h, new-h
+    got = merge_labels(v_old, v, h_old, h, "vc")
+    assert got.virtual == {"a": "2", "b": "3", "new-v": "v", "new-h": "h"}
+    assert got.host == {**got.virtual, c.MARKER_LABEL: "vc"}
+    # a key both sides removed or set alike is no conflict; a key both changed differently: virtual
+    got = merge_labels({"k": "0", "x": "0"}, {"k": "v"}, {"k": "0", "x": "0"}, {"k": "h"}, "vc")
+    assert got.virtual == {"k": "v"} and got.host == {"k": "v"}
+
+
+def test_concurrent_annotation_and_data_changes_reach_both_sides() -> None:
+    got = merge_annotations({"a": "1"}, {"a": "2"}, {"a": "1"}, {"a": "1", "h": "x"})
+    assert got.virtual == {"a": "2", "h": "x"}
+    assert got.host == {"a": "2", "h": "x", c.MANAGED_ANNOTATIONS_ANNOTATION: "a\nh"}
+    got = merge_bidirectional({"k1": "a", "k2": "b"}, {"k1": "A", "k2": "b"}, {"k1": "a", "k2": "b"},
+                              {"k1": "a", "k2": "B", "k3": "c"})  # fmt: skip
+    assert got.virtual == got.host == {"k1": "A", "k2": "B", "k3": "c"}
 
 
 def test_label_merge_host_change_comes_back_translated() -> None:
@@ -194,6 +220,23 @@ def test_label_merge_is_idempotent(v_old: dict, v: dict, h_old: dict, h: dict) -
                 assert new_h[hk] == val
 
 
+@given(label_maps, label_maps, label_maps)
+def test_label_merge_of_an_agreeing_pair_agrees(base: dict, v: dict, h: dict) -> None:
+    """From a base where both sides agreed, any changes on both sides end in agreeing sides:
+    every key takes the virtual change, else the host change, else stays."""
+    to_host = {
+        k: (RELEASE_HOST if k == "release" else k)
+        for k in ("a", "b", "c", "release", "app.kubernetes.io/name", "x/y")
+    }
+    h_base = {to_host[k]: val for k, val in base.items()}
+    h_host = {to_host[k]: val for k, val in h.items()}
+    new_v, new_h, _, _ = merge_labels(base, v, h_base, h_host, "vc")
+    assert {to_host[k]: val for k, val in new_v.items()} == new_h
+    for k in to_host:
+        want = v.get(k) if v.get(k) != base.get(k) else h.get(k)
+        assert new_v.get(k) == want, k
+
+
 @given(label_maps)
 def test_label_keys_round_trip(v: dict) -> None:
     host = merge_labels({}, v, {}, {}, "vc").host
@@ -242,8 +285,8 @@ def test_apply_directions_routes_each_field() -> None:
     assert new_h["spec"]["replicas"] == 3
     assert new_v["status"] == {"ready": True}
     assert new_v["spec"]["mode"] == "y"  # only host changed
-    assert new_h["data"] == {"d": "1", "h": "3", "v": "2"}  # virtual changed: its diff applied to host
-    assert new_v["data"] == {"d": "1", "v": "2"}
+    assert new_h["data"] == {"d": "1", "h": "3", "v": "2"}  # each side's diff applied to the other
+    assert new_v["data"] == {"d": "1", "h": "3", "v": "2"}
     # next round with written results as base converges
     assert apply_directions(new_v, new_h, new_v, new_h, FIELDS, CTX) == (new_v, new_h, False, False)
 

@@ -253,8 +253,8 @@ def test_configmap_data_merges_both_ways_and_usage() -> None:
     v2["data"]["b"] = "2"
     h2 = copy.deepcopy(h)
     h2["data"]["c"] = "3"
-    res = configmap.sync_configmap(v2, h2, vcm, h, CTX)  # both changed: virtual's diff wins, host keys stay
-    assert res.host_patch == {"data": {"b": "2"}} and res.virtual_patch is None
+    res = configmap.sync_configmap(v2, h2, vcm, h, CTX)  # both changed other keys: each reaches the other
+    assert res.host_patch == {"data": {"b": "2"}} and res.virtual_patch == {"data": {"c": "3"}}
     res = configmap.sync_configmap(vcm, h2, vcm, h, CTX)
     assert res.virtual_patch == {"data": {"c": "3"}}
     assert configmap.is_used(vcm, CTX, referenced=True)

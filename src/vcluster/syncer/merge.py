@@ -30,6 +30,7 @@ __all__ = [
     "json_copy",
     "merge_annotations",
     "merge_bidirectional",
+    "merge_both_ways",
     "merge_labels",
     "merge_maps",
     "semantic_equal",
@@ -218,6 +219,50 @@ def merge_maps(
     return out
 
 
+def merge_both_ways(
+    v_old: Mapping[str, Any] | None,
+    v: Mapping[str, Any] | None,
+    h_old: Mapping[str, Any] | None,
+    h: Mapping[str, Any] | None,
+    to_host: KeyTransform | None = None,
+    to_virtual: KeyTransform | None = None,
+    *,
+    v_diff: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Key-by-key three-way merge of two maps: the virtual side's changes since its base are applied
+    to the host copy and the host side's to the virtual copy, a key changed on both sides taking
+    the virtual value. (vCluster copies only the virtual side's changes when both sides changed and
+    then takes both objects as the new base, so a host change to another key is never copied and
+    the two sides stay apart; here it is copied.) `v_diff`: the virtual changes already computed
+    in host form (a syncer that translates values too)."""
+    if v_diff is None:
+        v_diff = {}
+        for key, value in diff_map(v_old, v).items():
+            k = to_host(key) if to_host else key
+            if k:
+                v_diff[k] = value
+    new_h = dict(h or {})
+    _apply_changes(new_h, v_diff.items())
+    new_v = dict(v or {})
+    host_changes = []
+    for key, value in diff_map(h_old, h).items():
+        if key in v_diff:
+            continue  # changed on both sides: the virtual value stands
+        k = to_virtual(key) if to_virtual else key
+        if k:
+            host_changes.append((k, value))
+    _apply_changes(new_v, host_changes)
+    return new_v, new_h
+
+
+def _apply_changes(target: dict[str, Any], changes: Iterable[tuple[str, Any]]) -> None:
+    for key, value in changes:
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+
+
 def copy_bidirectional(
     v_old: Any,
     v: Any,
@@ -240,12 +285,12 @@ def merge_bidirectional(
     h_old: Mapping[str, Any] | None,
     h: Mapping[str, Any] | None,
 ) -> Merged:
-    """MergeBidirectional (ConfigMap/Secret data): the changed side's key diff applied to the other side."""
-    if not semantic_equal(v_old, v):
-        return _merged(_or_none(v), _or_none(merge_maps(v_old, v, h)), v, h)
-    if not semantic_equal(h_old, h):
-        return _merged(_or_none(merge_maps(h_old, h, v)), _or_none(h), v, h)
-    return _merged(_or_none(v), _or_none(h), v, h)
+    """MergeBidirectional (ConfigMap/Secret data): each side's key changes applied to the other side,
+    the virtual value winning a key changed on both (see `merge_both_ways`)."""
+    if semantic_equal(v_old, v) and semantic_equal(h_old, h):
+        return _merged(_or_none(v), _or_none(h), v, h)
+    new_v, new_h = merge_both_ways(v_old, v, h_old, h)
+    return _merged(_or_none(new_v), _or_none(new_h), v, h)
 
 
 def _or_none(m: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -269,11 +314,10 @@ def merge_labels(
     def to_virtual(k: str) -> str | None:
         return None if k in skip else label_key_from_host(k, vcluster)
 
-    if not semantic_equal(v_old, v):
-        return _merged(dict(v or {}), merge_maps(v_old, v, h, to_host), v, h)
-    if not semantic_equal(h_old, h):
-        return _merged(merge_maps(h_old, h, v, to_virtual), dict(h or {}), v, h)
-    return _merged(dict(v or {}), dict(h or {}), v, h)
+    if semantic_equal(v_old, v) and semantic_equal(h_old, h):
+        return _merged(dict(v or {}), dict(h or {}), v, h)
+    new_v, new_h = merge_both_ways(v_old, v, h_old, h, to_host, to_virtual)
+    return _merged(new_v, new_h, v, h)
 
 
 def annotation_excluded(key: str, excluded: Iterable[str] = (), prefixes: Iterable[str] = ()) -> bool:
@@ -318,19 +362,20 @@ def merge_annotations(
         return to_virtual(k) if to_virtual else k
 
     # excluded keys are compared out, so a base may leave them out (BaseStore does)
-    if not semantic_equal(visible_annotations(v_old, ex, pre), visible_annotations(v, ex, pre)):
-        new_h = merge_maps(v_old, v, h, host_key)
+    v_changed = not semantic_equal(visible_annotations(v_old, ex, pre), visible_annotations(v, ex, pre))
+    h_changed = not semantic_equal(visible_annotations(h_old, ex, pre), visible_annotations(h, ex, pre))
+    if not (v_changed or h_changed):
+        return _merged(dict(v or {}), dict(h or {}), v, h)
+    new_v, new_h = merge_both_ways(v_old, v, h_old, h, host_key, virtual_key)
+    if v_changed:
         # pushed from the virtual object: the host's `managed-annotations` lists what it now
         # carries from there (§2.1), as on create
-        managed = "\n".join(sorted(visible_annotations(v, ex, pre)))
+        managed = "\n".join(sorted(visible_annotations(new_v, ex, pre)))
         if managed:
             new_h[c.MANAGED_ANNOTATIONS_ANNOTATION] = managed
         else:
             new_h.pop(c.MANAGED_ANNOTATIONS_ANNOTATION, None)
-        return _merged(dict(v or {}), new_h, v, h)
-    if not semantic_equal(visible_annotations(h_old, ex, pre), visible_annotations(h, ex, pre)):
-        return _merged(merge_maps(h_old, h, v, virtual_key), dict(h or {}), v, h)
-    return _merged(dict(v or {}), dict(h or {}), v, h)
+    return _merged(new_v, new_h, v, h)
 
 
 def initial_base(

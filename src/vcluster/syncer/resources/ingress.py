@@ -13,8 +13,9 @@ from vcluster.syncer.merge import (
     FieldDirections,
     FieldEnv,
     annotation_excluded,
+    diff_map,
     json_copy,
-    merge_maps,
+    merge_both_ways,
     semantic_equal,
     visible_annotations,
 )
@@ -132,12 +133,13 @@ def _annotations_merge(v_old: Any, v: Any, h_old: Any, h: Any, env: FieldEnv) ->
         return None if annotation_excluded(key, EXCLUDED_ANNOTATIONS) or _is_rewritten(key) else key
 
     ex = EXCLUDED_ANNOTATIONS
+    v_diff: dict[str, Any] = {}
     if not semantic_equal(visible_annotations(v_old, ex), visible_annotations(v, ex)):
         before, after = translate_annotations(v_old or {}, ns, refs), translate_annotations(v or {}, ns, refs)
-        return v, merge_maps(before, after, h, host_key)
-    if not semantic_equal(visible_annotations(h_old, ex), visible_annotations(h, ex)):
-        return merge_maps(h_old, h, v, virtual_key), h
-    return v, h
+        v_diff = {k: val for k, val in diff_map(before, after).items() if host_key(k)}
+    elif semantic_equal(visible_annotations(h_old, ex), visible_annotations(h, ex)):
+        return v, h
+    return merge_both_ways(v_old, v, h_old, h, to_virtual=virtual_key, v_diff=v_diff)
 
 
 FIELDS = FieldDirections(
