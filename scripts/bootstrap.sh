@@ -24,3 +24,9 @@ if ! command -v sqlite3 >/dev/null 2>&1; then
     (apt-get update -qq && apt-get install -y -qq sqlite3) >/dev/null 2>&1 || true
   fi
 fi
+# The PostgreSQL store's tests start a private server from Debian's binaries.
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 || true
+  fi
+fi

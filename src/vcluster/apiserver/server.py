@@ -64,6 +64,7 @@ from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
 from vcluster.apiserver.rest import Rest, check_name, parse_rv, require_verb, with_warnings, write_context
 from vcluster.apiserver.satoken import TokenIssuer
 from vcluster.apiserver.watchstream import WatchRequest, serve_watch
+from vcluster.store.datasource import open_log
 from vcluster.store.logstore import LogStore
 
 log = logging.getLogger("vcluster.apiserver")
@@ -97,6 +98,8 @@ class ServerConfig:
     service_cidr: str = DEFAULT_SERVICE_CIDR
     extra_hosts: list[str] = field(default_factory=list)
     compact_interval: float = 300.0
+    # --datastore: a PostgreSQL data source for the kine table; None keeps SQLite in DATA_DIR/state.db
+    datastore: str | None = None
     # Assign Service ClusterIPs and NodePorts (off in a virtual cluster: the host assigns them).
     allocate_service_ips: bool = True
     node_port_range: str = "30000-32767"
@@ -133,7 +136,9 @@ class APIServer:
         self.data_dir = Path(cfg.data_dir)
         self.registry = Registry()
         self.registry.add(CRD_RESOURCE_TYPE)
-        self.store = LogStore(self.data_dir / "state.db", compact_interval=cfg.compact_interval)
+        self.store = LogStore(
+            self.data_dir / "state.db", compact_interval=cfg.compact_interval, log=open_log(cfg.datastore)
+        )
         self._lock = DataDirLock(self.data_dir)
         self.rest = Rest(self.store, self.registry)
         self.metrics = Metrics()

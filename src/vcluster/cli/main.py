@@ -88,6 +88,27 @@ def _sync_failure(e: Exception, where: str) -> str:
     return f"the host cluster{where}: {e}; {hint}"
 
 
+def _check_datastore(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from vcluster.store.datasource import check_datastore
+
+    try:
+        return check_datastore(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+datastore_option = click.option(
+    "--datastore",
+    default=None,
+    callback=_check_datastore,
+    help="Keep the state in PostgreSQL (kine's table) instead of DATA_DIR/state.db: "
+    "postgres://USER:PASSWORD@HOST:PORT/DB or a libpq 'key=value' string (the password may also come "
+    "from PGPASSWORD or ~/.pgpass). One vcluster per database.",
+)
+
+
 @main.command()
 @click.option(
     "--data-dir",
@@ -111,6 +132,7 @@ def _sync_failure(e: Exception, where: str) -> str:
     type=click.FloatRange(0),
     help="Seconds between storage compactions (0 disables); the last 1000 revisions are always kept.",
 )
+@datastore_option
 @click.option(
     "--controllers",
     default="*",
@@ -126,6 +148,7 @@ def apiserver(
     bind: str,
     kubeconfig: Path | None,
     compaction_interval: float,
+    datastore: str | None,
     controllers: str,
     authorization_mode: str,
     log_level: str,
@@ -141,6 +164,7 @@ def apiserver(
         port=port,
         kubeconfig=kubeconfig,
         compact_interval=compaction_interval,
+        datastore=datastore,
         authorization_mode=authorization_mode,
     )
     run_control_plane_or_exit(ControlPlaneConfig(cfg, controllers=parse_controllers(controllers)))
@@ -166,6 +190,7 @@ def run_control_plane_or_exit(cfg: object) -> None:
     from vcluster.apiserver.server import ListenError
     from vcluster.client import ApiError, ConfigError, InformerSyncError
     from vcluster.controlplane import run_control_plane
+    from vcluster.store.datasource import DatastoreError
     from vcluster.syncer.engine.metricsendpoint import MetricsBindError
     from vcluster.syncer.engine.ownership import OwnershipError
 
@@ -186,6 +211,8 @@ def run_control_plane_or_exit(cfg: object) -> None:
     except MetricsBindError as e:
         raise click.ClickException(str(e)) from None
     except (DataDirError, ListenError, OwnershipError) as e:
+        raise click.ClickException(str(e)) from None
+    except DatastoreError as e:  # --datastore: unreachable, refused, in use by another vcluster
         raise click.ClickException(str(e)) from None
     except sqlite3.Error as e:  # a full disk, a read-only or damaged state.db
         raise click.ClickException(f"the store {server.data_dir / 'state.db'} failed: {e}") from None
@@ -311,6 +338,7 @@ def host(
     default=None,
     help="Where to write the virtual cluster's admin kubeconfig [default: DATA_DIR/kubeconfig].",
 )
+@datastore_option
 @authorization_mode_option
 @log_level_option
 def start(
@@ -324,6 +352,7 @@ def start(
     bind: str,
     tls_sans: tuple[str, ...],
     kubeconfig: Path | None,
+    datastore: str | None,
     authorization_mode: str,
     log_level: str,
 ) -> None:
@@ -353,6 +382,7 @@ def start(
         port=port,
         kubeconfig=kubeconfig,
         allocate_service_ips=False,
+        datastore=datastore or _config_datastore(cfg),
         authorization_mode=authorization_mode,
         extra_hosts=[name, f"{name}.{host_namespace}", f"{name}.{host_namespace}.svc", *tls_sans],
     )
@@ -364,6 +394,18 @@ def start(
         host_context=host_context,
     )
     run_control_plane_or_exit(ControlPlaneConfig(server, syncer=spec, banner=f"vcluster {name}"))
+
+
+def _config_datastore(cfg: Any) -> str | None:
+    """vcluster.yaml's `controlPlane.backingStore.database.external` data source, when enabled."""
+    ext = cfg.control_plane.backing_store.database.external
+    if not ext.enabled:
+        return None
+    try:
+        return _check_datastore(None, None, ext.data_source)  # type: ignore[arg-type]
+    except click.BadParameter as e:
+        where = "controlPlane.backingStore.database.external.dataSource"
+        raise click.ClickException(f"{where}: {e.message}") from None
 
 
 def _register_optional_commands() -> None:

@@ -147,6 +147,44 @@ class CoreDNS(Model):
     enabled: bool = False
 
 
+class ExternalDatabase(Model):
+    """`controlPlane.backingStore.database.external`: the state in an external PostgreSQL (vCluster
+    hands `dataSource` to kine; we write kine's table ourselves). The TLS files, `connector` and
+    `extraArgs` are not used: put libpq's sslmode/sslrootcert/sslcert/sslkey in the data source."""
+
+    enabled: bool = False
+    data_source: str = ""
+    connector: str = Field(default="", exclude=True)
+    identity_provider: str = Field(default="", exclude=True)
+    ca_file: str = Field(default="", exclude=True)
+    cert_file: str = Field(default="", exclude=True)
+    key_file: str = Field(default="", exclude=True)
+    extra_args: list[str] = Field(default_factory=list, exclude=True)
+
+    def unused(self) -> bool:
+        return bool(self.connector or self.identity_provider or self.ca_file or self.cert_file
+                    or self.key_file or self.extra_args)  # fmt: skip
+
+
+class Database(Model):
+    """`controlPlane.backingStore.database`."""
+
+    embedded: NotUsed = not_used()
+    external: ExternalDatabase = Field(default_factory=ExternalDatabase)
+
+
+class BackingStore(Model):
+    """`controlPlane.backingStore`: only `database.external` is used (default: SQLite in the data
+    dir, like vCluster's embedded database). Left out of the effective configuration (a data source
+    holds a password), and named as not used when anything else in it is set (false otherwise)."""
+
+    etcd: NotUsed = not_used()
+    database: Database = Field(default_factory=Database)
+
+    def __bool__(self) -> bool:
+        return bool(self.etcd or self.database.embedded or self.database.external.unused())
+
+
 class ControlPlane(Model):
     """`controlPlane:`."""
 
@@ -155,7 +193,7 @@ class ControlPlane(Model):
     advanced: ControlPlaneAdvanced = Field(default_factory=ControlPlaneAdvanced)
     host_path_mapper: HostPathMapper = Field(default_factory=HostPathMapper)
     distro: NotUsed = not_used()
-    backing_store: NotUsed = not_used()
+    backing_store: BackingStore = Field(default_factory=BackingStore, exclude=True)
     proxy: NotUsed = not_used()
     service: NotUsed = not_used()
     ingress: NotUsed = not_used()

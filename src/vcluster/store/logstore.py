@@ -23,6 +23,7 @@ import orjson
 from sortedcontainers import SortedDict
 
 from vcluster.jsonbytes import lasting_dumps
+from vcluster.store.datasource import KineLog
 from vcluster.store.interface import (
     ADDED,
     DELETED,
@@ -88,15 +89,21 @@ class LogStore(Storage):
 
     def __init__(
         self,
-        path: Path,
+        path: Path | None = None,
         *,
         ring_size: int = 20_000,
         ring_bytes: int = RING_BYTES,
         min_retain: int = 1000,
         compact_interval: float = 300.0,
         fsync: bool = False,
+        log: KineLog | None = None,
     ) -> None:
-        self.log = SqliteLog(path, fsync=fsync)
+        """The log is `log` if given (e.g. a PostgresLog), else SQLite in the file `path`."""
+        if log is None:
+            if path is None:
+                raise TypeError("LogStore needs a SQLite path or a log")
+            log = SqliteLog(path, fsync=fsync)
+        self.log: KineLog = log
         self.ring_size = ring_size
         self.ring_bytes = ring_bytes
         self.min_retain = max(1000, min_retain)
@@ -488,7 +495,7 @@ class LogStore(Storage):
         if target <= self._compact_rev:
             return self._compact_rev
         current, row_id = self._compact_rev, self._compact_row_id
-        await self._job(lambda conn: SqliteLog.compact_sync(conn, current, target, row_id))
+        await self._job(lambda conn: self.log.compact_sync(conn, current, target, row_id))
         self._compact_rev = target
         return target
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import sqlite3
 import threading
 import time
@@ -20,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from vcluster.store.writerthread import WriterThread
 
 log = logging.getLogger("vcluster.store.sqlite")
 
@@ -79,28 +80,16 @@ class LoadedState:
     live: list[Row]
 
 
-_Deliver = Callable[[list[tuple[Any, BaseException | None]]], None]
-
-
-class SqliteLog:
+class SqliteLog(WriterThread):
     """kine-layout SQLite file with one writer thread and one reader thread."""
 
     def __init__(self, path: Path, *, fsync: bool = False) -> None:
+        super().__init__()
         self.path = Path(path)
         self.fsync = fsync
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kine-reader")
         self._reader_local = threading.local()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: list[tuple[Any, ...]] = []  # submitted on the loop, not yet handed over
-        self._deliver: _Deliver | None = None
-        self._closed = False
-        # Writes accepted against a state that a failed transaction voided carry an epoch <= this
-        # and are rejected unwritten; the store moves to a new epoch once it has seen the failure.
-        self._dead_epoch = -1
-        self.commits = 0
-        self.rows_written = 0
+        self._conn: sqlite3.Connection | None = None  # the writer thread's
 
     # ------------------------------------------------------------------ connections
     def _connect(self) -> sqlite3.Connection:
@@ -140,79 +129,19 @@ class SqliteLog:
         return LoadedState(revision, compact_rev, live)
 
     # ------------------------------------------------------------------ writer
-    def start(self, loop: asyncio.AbstractEventLoop, deliver: _Deliver) -> None:
-        """Start the writer; `deliver` runs on the loop with [(token, error)] after each commit."""
-        self._loop = loop
-        self._deliver = deliver
-        self._writer = threading.Thread(target=self._write_loop, name="kine-writer", daemon=True)
-        self._writer.start()
+    def _writer_begin(self) -> None:
+        self._conn = self._connect()
 
-    def submit(self, rows: list[Row], token: Any, epoch: int = 0) -> None:
-        """Queue rows to be written in one transaction with whatever else is queued.
+    def _writer_end(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
-        Called on the event loop: the writes of one loop iteration are handed to the writer
-        thread together (one queue put and one thread wake-up, not one per write)."""
-        item = ("rows", rows, token, epoch)
-        if self._loop is None:
-            self._queue.put(item)
+    def _write_batch(self, batch: list[Any]) -> None:
+        batch = self._live(batch)
+        if not batch:
             return
-        self._pending.append(item)
-        if len(self._pending) == 1:
-            self._loop.call_soon(self._hand_over)
-
-    def _hand_over(self) -> None:
-        if self._pending:
-            items, self._pending = self._pending, []
-            self._queue.put(("many", items))
-
-    def submit_job(self, fn: Callable[[sqlite3.Connection], Any], token: Any) -> None:
-        """Run `fn(conn)` on the writer connection, in order with the row writes."""
-        self._hand_over()
-        self._queue.put(("job", fn, token))
-
-    def _write_loop(self) -> None:
-        conn = self._connect()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is None:
-                    return
-                if item[0] == "job":
-                    self._run_job(conn, item)
-                    continue
-                batch = list(item[1]) if item[0] == "many" else [item]
-                stop = False
-                pending_job = None
-                while len(batch) < 2000:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None:
-                        stop = True
-                        break
-                    if nxt[0] == "job":
-                        pending_job = nxt
-                        break
-                    if nxt[0] == "many":
-                        batch.extend(nxt[1])
-                    else:
-                        batch.append(nxt)
-                self._write_batch(conn, batch)
-                if pending_job is not None:
-                    self._run_job(conn, pending_job)
-                if stop:
-                    return
-        finally:
-            conn.close()
-
-    def _write_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        void = [item for item in batch if item[3] <= self._dead_epoch]
-        if void:
-            self._post([(token, RuntimeError("an earlier write failed")) for _, _, token, _ in void])
-            batch = [item for item in batch if item[3] > self._dead_epoch]
-            if not batch:
-                return
+        conn = self._conn
+        assert conn is not None
         others: list[tuple[Any, ...]] = []
         err: BaseException | None = None
         try:
@@ -242,29 +171,22 @@ class SqliteLog:
             if others:
                 conn.executemany(_INSERT, others)
             conn.execute("COMMIT")
-            self.commits += 1
-            self.rows_written += sum(len(item[1]) for item in batch)
+            self._committed(batch)
         except BaseException as e:  # the whole batch failed: nothing of it is durable
             err = e
-            self._dead_epoch = max(item[3] for item in batch)
+            self._failed(batch)
             log.error("kine write failed (%d writes): %s", len(batch), e)
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
         self._post([(item[2], err) for item in batch])
 
-    def _run_job(self, conn: sqlite3.Connection, item: Any) -> None:
+    def _run_job(self, item: Any) -> None:
         _, fn, token = item
         try:
-            result = fn(conn)
+            result = fn(self._conn)
             self._post([((token, result), None)])
         except BaseException as e:
             self._post([((token, None), e)])
-
-    def _post(self, results: list[tuple[Any, BaseException | None]]) -> None:
-        if self._loop is None or self._deliver is None or self._loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
-            self._loop.call_soon_threadsafe(self._deliver, results)
 
     # ------------------------------------------------------------------ readers
     def _reader_conn(self) -> sqlite3.Connection:
@@ -368,11 +290,5 @@ class SqliteLog:
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._hand_over()
-        self._queue.put(None)
-        if self._writer is not None:
-            self._writer.join(timeout=30)
-        self._reader.shutdown(wait=True)
+        if self._stop_writer():
+            self._reader.shutdown(wait=True)

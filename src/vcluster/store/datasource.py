@@ -1,0 +1,95 @@
+"""Which durable log backs the store: `--datastore` / `controlPlane.backingStore.database.external`.
+
+No value means the default, SQLite in `DATA_DIR/state.db`. A PostgreSQL data source is a
+`postgres://` or `postgresql://` URL or a libpq `key=value` string, as kine takes it; the password
+may also come from PGPASSWORD or ~/.pgpass (libpq reads them), which keeps it off the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from vcluster.store.sqlite import LoadedState, Row
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_KEYVALUE = re.compile(r"^\s*[A-Za-z_]+\s*=")
+FORMS = "postgres://USER:PASSWORD@HOST:PORT/DATABASE, postgresql://... or 'host=... dbname=... user=...'"
+
+
+class DatastoreError(Exception):
+    """The datastore cannot be used; the message names it (password hidden) and says what to fix."""
+
+
+class KineLog(Protocol):
+    """What `LogStore` needs from its durable log (SqliteLog, PostgresLog)."""
+
+    commits: int
+    rows_written: int
+
+    def open(self) -> LoadedState: ...
+    def start(self, loop: asyncio.AbstractEventLoop, deliver: Any) -> None: ...
+    def submit(self, rows: list[Row], token: Any, epoch: int = 0) -> None: ...
+    def submit_job(self, fn: Any, token: Any) -> None: ...
+    async def history(self, lo: str, hi: str, after: int, upto: int) -> list[Row]: ...
+    async def range_at(
+        self, lo: str, hi: str, revision: int, start_after: str | None, limit: int
+    ) -> list[Row]: ...
+    def compact_sync(self, conn: Any, current_compact: int, target: int, compact_row_id: int) -> int: ...
+    def close(self) -> None: ...
+
+
+def is_postgres(datastore: str) -> bool:
+    m = _URL.match(datastore)
+    return m.group(1).lower() in ("postgres", "postgresql") if m else bool(_KEYVALUE.match(datastore))
+
+
+def check_datastore(datastore: str) -> str:
+    """The data source if it is one we can use; ValueError saying which forms are accepted."""
+    if not datastore.strip():
+        raise ValueError(f"an empty data source; give {FORMS}, or leave it out for SQLite in the data dir")
+    if not is_postgres(datastore):
+        scheme = _URL.match(datastore)
+        what = f"the {scheme.group(1)!r} scheme" if scheme else repr(datastore)
+        raise ValueError(f"{what} is not a supported datastore; give {FORMS}")
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise ValueError("PostgreSQL needs the psycopg driver: pip install 'vcluster[postgres]'") from None
+    import psycopg
+
+    try:
+        conninfo_to_dict(datastore)
+    except psycopg.Error as e:
+        raise ValueError(f"cannot parse the data source: {str(e).strip()}; give {FORMS}") from None
+    return datastore
+
+
+def describe(datastore: str) -> str:
+    """The data source without its password, for messages: postgres://USER@HOST:PORT/DB."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        d = conninfo_to_dict(datastore)
+    except Exception:
+        return "the PostgreSQL datastore"
+    user = f"{d['user']}@" if d.get("user") else ""
+    host = str(d.get("host") or d.get("hostaddr") or "localhost")
+    port = f":{d['port']}" if d.get("port") else ""
+    return f"postgres://{user}{host}{port}/{d.get('dbname') or ''}"
+
+
+def open_log(datastore: str | None) -> KineLog | None:
+    """The log for a data source; None for the default (SQLite in the data dir)."""
+    if not datastore:
+        return None
+    try:
+        check_datastore(datastore)
+    except ValueError as e:
+        raise DatastoreError(f"--datastore: {e}") from None
+    from vcluster.store.postgres import PostgresLog
+
+    return PostgresLog(datastore)
