@@ -492,7 +492,7 @@ def test_daemonset_pinning() -> None:
 
 
 def test_job_helpers() -> None:
-    assert job.format_indexes({0, 1, 2, 4, 6, 7}) == "0-2,4,6-7"
+    assert job.format_indexes({0, 1, 2, 4, 6, 7}) == "0-2,4,6,7"  # orderedIntervals.String()
     assert job.parse_indexes("0-2,4,6-7", 7) == {0, 1, 2, 4, 6}
     st: dict[str, Any] = {}
     assert not job.ensure_condition(st, job.new_job_condition("Suspended", "False", "r", "m", NOW))

@@ -1502,117 +1502,6 @@ def _validate_stateful_set(obj: JSON) -> list[Cause]:
     return causes
 
 
-def _validate_job_spec_common(spec: JSON, path: str) -> list[Cause]:
-    """validateJobSpec: counters, completion mode, pod template, restartPolicy."""
-    causes: list[Cause] = []
-    for key in (
-        "parallelism",
-        "completions",
-        "activeDeadlineSeconds",
-        "backoffLimit",
-        "ttlSecondsAfterFinished",
-    ):
-        causes.extend(_nonnegative(f"{path}.{key}", spec.get(key)))
-    mode = spec.get("completionMode")
-    if mode is not None:
-        if mode not in ("NonIndexed", "Indexed"):
-            causes.append(_not_supported(path + ".completionMode", _s(mode), ("NonIndexed", "Indexed")))
-        if mode == "Indexed":
-            if spec.get("completions") is None:
-                causes.append(_required(path + ".completions", "when completion mode is Indexed"))
-            par = spec.get("parallelism")
-            if isinstance(par, int) and par > 100000:
-                causes.append(
-                    _invalid(
-                        path + ".parallelism",
-                        str(par),
-                        "must be less than or equal to 100000 when completion mode is Indexed",
-                    )
-                )
-    prp = spec.get("podReplacementPolicy")
-    if prp is not None:
-        allowed = (
-            ("Failed",) if spec.get("podFailurePolicy") is not None else ("Failed", "TerminatingOrFailed")
-        )
-        if prp not in allowed:
-            causes.append(_not_supported(path + ".podReplacementPolicy", _s(prp), allowed))
-    tmpl = _d(spec.get("template"))
-    causes.extend(_validate_pod_template(tmpl, path + ".template"))
-    rp = _s(_template_spec(tmpl).get("restartPolicy"))
-    rp_path = path + ".template.spec.restartPolicy"
-    if rp in ("Always", ""):
-        causes.append(_required(rp_path, 'valid values: "OnFailure", "Never"'))
-    elif rp not in ("OnFailure", "Never"):
-        causes.append(_not_supported(rp_path, rp, ("OnFailure", "Never")))
-    elif spec.get("podFailurePolicy") is not None and rp != "Never":
-        causes.append(
-            _invalid(rp_path, go_quote(rp), 'only "Never" is supported when podFailurePolicy is specified')
-        )
-    return causes
-
-
-def _validate_job(obj: JSON) -> list[Cause]:
-    spec = _d(obj.get("spec"))
-    md = _meta(obj)
-    causes: list[Cause] = []
-    # validateGeneratedSelector (after job_generate_selector ran).
-    if spec.get("manualSelector") is not True:
-        tmpl_md = _d(_d(spec.get("template")).get("metadata"))
-        labels = tmpl_md.get("labels")
-        if spec.get("selector") is not None:
-            uid, name = _s(md.get("uid")), _s(md.get("name"))
-            if not uid:
-                causes.append(_required("metadata.uid"))
-            expected: dict[str, str] = {}
-            for label, want in (
-                ("controller-uid", uid),
-                ("job-name", name),
-                ("batch.kubernetes.io/controller-uid", uid),
-                ("batch.kubernetes.io/job-name", name),
-            ):
-                expected[label] = want
-                got = _d(labels).get(label)
-                path = f"spec.template.metadata.labels[{label}]"
-                if label not in _d(labels):
-                    causes.append(_required(path, f"must be '{want}'"))
-                elif got != want:
-                    causes.append(_invalid(path, _go_map(labels), f"must be '{want}'"))
-            sel = _as_selector(spec.get("selector"))
-            if sel is not None and not sel.matches(expected):
-                causes.append(
-                    _invalid(
-                        "spec.selector", _go_selector(spec.get("selector")), "`selector` not auto-generated"
-                    )
-                )
-    causes.extend(_validate_job_spec_common(spec, "spec"))
-    if spec.get("selector") is None:
-        causes.append(_required("spec.selector"))
-    else:
-        causes.extend(_validate_label_selector(spec.get("selector"), "spec.selector"))
-    sel = _as_selector(spec.get("selector"))
-    labels = _template_labels(spec.get("template"))
-    if sel is not None and not sel.matches(labels):
-        causes.append(
-            _invalid(
-                "spec.template.metadata.labels",
-                _go_map(labels),
-                "`selector` does not match template `labels`",
-            )
-        )
-    completions = spec.get("completions")
-    if spec.get("completionMode") == "Indexed" and isinstance(completions, int) and completions > 0:
-        hostname = f"{_s(md.get('name'))}-{completions - 1}"
-        if is_dns1123_label(hostname):
-            causes.append(
-                _invalid(
-                    "metadata.name",
-                    go_quote(_s(md.get("name"))),
-                    f"will not able to create pod with invalid DNS label: {hostname}",
-                )
-            )
-    return causes
-
-
 _CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("dom", 1, 31), ("month", 1, 12), ("dow", 0, 6))
 _CRON_NAMES = {
     "month": {
@@ -1714,54 +1603,6 @@ def _cron_error(schedule: str) -> str | None:
             if err:
                 return err
     return None
-
-
-def _validate_cron_job(obj: JSON) -> list[Cause]:
-    spec = _d(obj.get("spec"))
-    causes: list[Cause] = []
-    schedule = _s(spec.get("schedule"))
-    if not schedule:
-        causes.append(_required("spec.schedule"))
-    else:
-        err = _cron_error(schedule)
-        if err:
-            causes.append(_invalid("spec.schedule", go_quote(schedule), err))
-        if "TZ" in schedule:
-            causes.append(
-                _invalid(
-                    "spec.schedule",
-                    go_quote(schedule),
-                    "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
-                )
-            )
-    causes.extend(_nonnegative("spec.startingDeadlineSeconds", spec.get("startingDeadlineSeconds")))
-    cp = _s(spec.get("concurrencyPolicy"))
-    if not cp:
-        causes.append(_required("spec.concurrencyPolicy"))
-    elif cp not in ("Allow", "Forbid", "Replace"):
-        causes.append(_not_supported("spec.concurrencyPolicy", cp, ("Allow", "Forbid", "Replace")))
-    jt = _d(spec.get("jobTemplate"))
-    jspec = _d(jt.get("spec"))
-    causes.extend(_validate_job_spec_common(jspec, "spec.jobTemplate.spec"))
-    if jspec.get("selector") is not None:
-        causes.append(
-            _invalid(
-                "spec.jobTemplate.spec.selector",
-                _go_selector(jspec.get("selector")),
-                "`selector` will be auto-generated",
-            )
-        )
-    if jspec.get("manualSelector") is True:
-        causes.append(
-            Cause(
-                "FieldValueNotSupported",
-                'Unsupported value: true: supported values: "nil", "false"',
-                "spec.jobTemplate.spec.manualSelector",
-            )
-        )
-    for key in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
-        causes.extend(_nonnegative(f"spec.{key}", spec.get(key)))
-    return causes
 
 
 def _is_headless(spec: JSON) -> bool:
@@ -2440,8 +2281,6 @@ _CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
     ("apps", "ReplicaSet"): _validate_replica_set,
     ("apps", "DaemonSet"): _validate_daemon_set,
     ("apps", "StatefulSet"): _validate_stateful_set,
-    ("batch", "Job"): _validate_job,
-    ("batch", "CronJob"): _validate_cron_job,
     ("networking.k8s.io", "Ingress"): _validate_ingress,
     ("autoscaling", "HorizontalPodAutoscaler"): hpa.validate_create,
     ("scheduling.k8s.io", "PriorityClass"): _validate_priority_class,
@@ -2671,53 +2510,6 @@ def _go_pod_template(tmpl: Any) -> str:
     return "core.PodTemplateSpec" + orjson.dumps(tmpl if tmpl is not None else {}).decode()
 
 
-def _validate_job_completions_update(nspec: JSON, ospec: JSON) -> list[Cause]:
-    """validateCompletions (ElasticIndexedJob): immutable, except that an Indexed job may change it
-    together with parallelism (to the same value)."""
-    new, old = nspec.get("completions"), ospec.get("completions")
-    if nspec.get("completionMode") != "Indexed":
-        return _immutable("spec.completions", new, old, go_repr(new))
-    if new == old or new is None:  # nil is reported by the spec validation
-        return []
-    if new != nspec.get("parallelism"):
-        return [_invalid_v("spec.completions", new, "can only be modified in tandem with spec.parallelism")]
-    return []
-
-
-def _validate_job_update(new: JSON, old: JSON) -> list[Cause]:
-    causes = _validate_job(new)
-    nspec, ospec = _d(new.get("spec")), _d(old.get("spec"))
-    causes.extend(_validate_job_completions_update(nspec, ospec))
-    nsel, osel = nspec.get("selector"), ospec.get("selector")
-    causes.extend(_immutable("spec.selector", nsel, osel, _go_selector(nsel) if nsel is not None else NULL))
-    ntmpl, otmpl = nspec.get("template"), ospec.get("template")
-    suspended = ospec.get("suspend") is True and _d(old.get("status")).get("startTime") is None
-    if suspended:
-        # Suspended jobs that never started may change scheduling directives and template metadata.
-        otmpl = _copy(otmpl) if isinstance(otmpl, dict) else {}
-        nt = _d(ntmpl)
-        ospec_t = otmpl.setdefault("spec", {})
-        nspec_t = _d(nt.get("spec"))
-        for key in ("nodeSelector", "tolerations", "schedulingGates", "affinity"):
-            if key in nspec_t:
-                ospec_t[key] = nspec_t[key]
-            else:
-                ospec_t.pop(key, None)
-        omd = otmpl.setdefault("metadata", {})
-        nmd = _d(nt.get("metadata"))
-        for key in ("labels", "annotations"):
-            if key in nmd:
-                omd[key] = nmd[key]
-            else:
-                omd.pop(key, None)
-    causes.extend(_immutable("spec.template", ntmpl, otmpl, _go_pod_template(ntmpl)))
-    for key in ("completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy", "successPolicy"):
-        nv, ov = nspec.get(key), ospec.get(key)
-        rendered = go_quote(nv) if isinstance(nv, str) else go_repr(nv)
-        causes.extend(_immutable(f"spec.{key}", nv, ov, rendered))
-    return causes
-
-
 def _validate_config_map_update(new: JSON, old: JSON) -> list[Cause]:
     causes: list[Cause] = []
     if old.get("immutable") is True:
@@ -2921,8 +2713,6 @@ _UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] =
     ("apps", "ReplicaSet"): _validate_replica_set_update,
     ("apps", "DaemonSet"): _validate_daemon_set_update,
     ("apps", "StatefulSet"): _validate_stateful_set_update,
-    ("batch", "Job"): _validate_job_update,
-    ("batch", "CronJob"): lambda n, o: _validate_cron_job(n),
     ("rbac.authorization.k8s.io", "Role"): lambda n, o: _validate_policy_rules(n, namespaced=True),
     ("rbac.authorization.k8s.io", "ClusterRole"): lambda n, o: _validate_cluster_role(n),
     ("rbac.authorization.k8s.io", "RoleBinding"): lambda n, o: (

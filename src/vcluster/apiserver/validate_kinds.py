@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vcluster.apiserver import (
+    validate_batch,
     validate_coordination,
     validate_core,
     validate_discovery,
@@ -33,6 +34,8 @@ CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
     ("storage.k8s.io", "StorageClass"): validate_storage.validate_storage_class,
     ("discovery.k8s.io", "EndpointSlice"): validate_discovery.validate_endpoint_slice,
     ("coordination.k8s.io", "Lease"): validate_coordination.validate_lease,
+    ("batch", "Job"): validate_batch.validate_job,
+    ("batch", "CronJob"): validate_batch.validate_cron_job,
 }
 
 UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] = {
@@ -47,4 +50,6 @@ UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] = 
     ("storage.k8s.io", "StorageClass"): validate_storage.validate_storage_class_update,
     ("discovery.k8s.io", "EndpointSlice"): validate_discovery.validate_endpoint_slice_update,
     ("coordination.k8s.io", "Lease"): lambda n, o: validate_coordination.validate_lease(n),
+    ("batch", "Job"): validate_batch.validate_job_update,
+    ("batch", "CronJob"): validate_batch.validate_cron_job_update,
 }
