@@ -644,12 +644,32 @@ def test_delete_with_malformed_options_body_is_400(api: Client, check: Any) -> N
 
 
 # ---------------------------------------------------------------- authentication
-@pytest.mark.parametrize("token", [None, "bad-token", ""], ids=["no-token", "bad-token", "empty-token"])
+@pytest.mark.parametrize("token", ["bad-token", ""], ids=["bad-token", "empty-token"])
 @pytest.mark.parametrize("path", [CM, "/api", "/apis", "/api/v1", "/metrics", "/nope"])
 def test_unauthenticated_is_401(api: Client, check: Any, token: str | None, path: str) -> None:
     r = api.call("GET", path, token=token)
     check(r, 401, "Unauthorized")
     assert r.body == UNAUTHORIZED
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (CM, 'configmaps is forbidden: User "system:anonymous" cannot list resource "configmaps" in API '
+         'group "" in the namespace "default"'),
+        ("/api", 'forbidden: User "system:anonymous" cannot get path "/api"'),
+        ("/metrics", 'forbidden: User "system:anonymous" cannot get path "/metrics"'),
+        ("/nope", 'forbidden: User "system:anonymous" cannot get path "/nope"'),
+    ],
+)  # fmt: skip
+def test_no_credentials_is_system_anonymous_under_rbac(
+    api: Client, check: Any, path: str, message: str
+) -> None:
+    """No credentials at all: kube-apiserver's anonymous authenticator makes the request
+    system:anonymous, and RBAC's bootstrap policy lets it read only /version and health paths."""
+    r = api.call("GET", path, token=None)
+    check(r, 403, "Forbidden")
+    assert r.body["message"] == message
 
 
 @pytest.mark.parametrize("path", ["/version", "/healthz", "/livez", "/readyz"])

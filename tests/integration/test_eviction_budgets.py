@@ -247,7 +247,9 @@ def test_eviction_delete_options_preconditions_are_honoured(api: Client) -> None
     ready_pod(api, ns, "b")
     budget(api, ns, "pdb", {"disruptionsAllowed": 2})
     r = evict(api, ns, "a", preconditions={"uid": "not-the-uid"})
-    assert r.status == 409 and "Precondition failed: UID in precondition: not-the-uid" in r.body["message"]
+    assert r.status == 409 and r.body["message"].startswith(
+        'Operation cannot be fulfilled on Pod "a": the UID in the precondition (not-the-uid) does not match'
+    )
     assert pod_state(api, ns, "a") == "present"
     assert evict(api, ns, "a", preconditions={"uid": uid}, gracePeriodSeconds=0).status == 201
     assert pod_state(api, ns, "a") == "gone"

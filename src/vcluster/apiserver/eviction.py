@@ -36,6 +36,7 @@ MULTIPLE_PDBS = (
     "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
 )
 CONDITION = "DisruptionAllowed"
+DISRUPTION_TARGET = "DisruptionTarget"
 
 
 # ---------------------------------------------------------------------------- pure decisions
@@ -242,6 +243,78 @@ async def _delete_pod(rest: Rest, pod_rt: ResourceType, ns: str, name: str, opts
     raise StatusError(409, "Conflict", f'Operation cannot be fulfilled on pods "{name}": too many conflicts')
 
 
+def _precondition_conflict(name: str, why: str) -> StatusError:
+    """errors.NewConflict(GroupResource{Resource: "Pod"}, name, why): kube names the kind here."""
+    message = f'Operation cannot be fulfilled on Pod "{name}": {why}'
+    return StatusError(409, "Conflict", message, {"name": name, "kind": "Pod"})
+
+
+def check_preconditions(pod: dict[str, Any], opts: dict[str, Any]) -> None:
+    """getLatestPod of addConditionAndDeletePod: the DeleteOptions' preconditions on the newest pod."""
+    pre = _dict(opts.get("preconditions"))
+    md = _dict(pod.get("metadata"))
+    name = md.get("name", "")
+    uid, rv = pre.get("uid"), pre.get("resourceVersion")
+    if uid and uid != md.get("uid"):
+        raise _precondition_conflict(
+            name,
+            f"the UID in the precondition ({uid}) does not match the UID in record ({md.get('uid', '')}). "
+            "The object might have been deleted and then recreated",
+        )
+    if rv and rv != md.get("resourceVersion"):
+        raise _precondition_conflict(
+            name,
+            f"the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record "
+            f"({md.get('resourceVersion', '')}). The object might have been modified",
+        )
+
+
+def with_disruption_target(pod: dict[str, Any], now: str) -> dict[str, Any]:
+    """The pod with podutil.UpdatePodCondition(DisruptionTarget=True, EvictionByEvictionAPI): a new
+    condition gets `now` as its transition time; one already True keeps its own."""
+    want = {
+        "type": DISRUPTION_TARGET,
+        "status": "True",
+        "lastProbeTime": None,
+        "lastTransitionTime": now,
+        "reason": "EvictionByEvictionAPI",
+        "message": "Eviction API: evicting",
+    }
+    status = pod.setdefault("status", {})
+    conds = status.get("conditions")
+    conds = conds if isinstance(conds, list) else []
+    for i, c in enumerate(conds):
+        if isinstance(c, dict) and c.get("type") == DISRUPTION_TARGET:
+            if c.get("status") == "True":
+                want["lastTransitionTime"] = c.get("lastTransitionTime")
+            conds[i] = want
+            break
+    else:
+        conds.append(want)
+    status["conditions"] = conds
+    return pod
+
+
+async def _add_condition_and_delete(
+    rest: Rest, pod_rt: ResourceType, ns: str, name: str, opts: dict[str, Any]
+) -> None:
+    """addConditionAndDeletePod: unless dry run, the pod gets the DisruptionTarget condition (a status
+    write checking the preconditions on the newest pod; a pinned resourceVersion follows the write),
+    then it is deleted."""
+    if not opts.get("dryRun"):
+
+        def mutate(pod: dict[str, Any]) -> dict[str, Any]:
+            check_preconditions(pod, opts)
+            return with_disruption_target(pod, strategy.now_rfc3339())
+
+        info = RequestInfo("", "v1", ns, "pods", name, "status", "update")
+        resp = await rest.guaranteed_update(pod_rt, info, mutate, expected_rev=None)
+        if not rv_is_unset(opts):
+            rv = _dict(orjson.loads(resp.body).get("metadata")).get("resourceVersion", "")  # type: ignore[arg-type]
+            opts = with_rv_precondition(opts, rv)
+    await _delete_pod(rest, pod_rt, ns, name, opts)
+
+
 def _is_conflict(e: BaseException) -> bool:
     return isinstance(e, StatusError) and e.code == 409
 
@@ -259,7 +332,7 @@ async def _delete_if_pdb_ignorable(
         if should_enforce_resource_version(pod) and rv_is_unset(opts):
             del_opts = with_rv_precondition(opts, _dict(pod.get("metadata")).get("resourceVersion", ""))
         try:
-            await _delete_pod(rest, pod_rt, ns, name, del_opts)
+            await _add_condition_and_delete(rest, pod_rt, ns, name, del_opts)
             return pod, True
         except StatusError as e:
             if not (retry and _is_conflict(e)) or attempt == EVICTION_RETRIES - 1:
@@ -344,7 +417,7 @@ async def evict(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: we
         with_rv_precondition(opts, _dict(pod.get("metadata")).get("resourceVersion", "")) if pin_rv else opts
     )
     try:
-        await _delete_pod(rest, pod_rt, ns, name, del_opts)
+        await _add_condition_and_delete(rest, pod_rt, ns, name, del_opts)
     except StatusError as e:
         if _is_conflict(e) and pin_rv and rv_is_unset(opts):
             raise still_processing(pdb_name) from None

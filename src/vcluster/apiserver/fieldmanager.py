@@ -32,6 +32,7 @@ Values inside `k` / `v` elements are *frozen* (hashable) JSON values, see `freez
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterable
@@ -1389,16 +1390,57 @@ _STRIP: frozenset[Path] = frozenset(
 class _Ctx:
     """What one request's field manager needs: schema, version, reset fields, clock."""
 
-    __slots__ = ("api_version", "ignored", "node", "now", "subresource")
+    __slots__ = ("api_version", "ignored", "kind", "node", "now", "subresource")
 
     def __init__(
-        self, node: TypeNode, api_version: str, ignored: FieldSet | None, now: str, subresource: str
+        self,
+        node: TypeNode,
+        api_version: str,
+        ignored: FieldSet | None,
+        now: str,
+        subresource: str,
+        kind: str = "",
     ) -> None:
         self.node = node
         self.api_version = api_version
         self.ignored = ignored
         self.now = now
         self.subresource = subresource
+        self.kind = kind
+
+
+def _version_converter(kind: str, from_version: str, to_version: str) -> Any:
+    """The conversion of a built-in kind's object between two served versions, or None. Only the
+    kinds stored as one object for two groups (events.k8s.io/v1 and core/v1 Events) have one."""
+    from vcluster.apiserver.conversion import core_to_events_v1, events_v1_to_core
+
+    if kind != "Event":
+        return None
+    if (from_version, to_version) == ("events.k8s.io/v1", "v1"):
+        return events_v1_to_core
+    if (from_version, to_version) == ("v1", "events.k8s.io/v1"):
+        return core_to_events_v1
+    return None
+
+
+def _changes_in_version(
+    ctx: _Ctx, api_version: str, old: Any, new: Any, nim: bool
+) -> tuple[FieldSet, FieldSet] | None:
+    """(added | modified, removed) of a write seen in another version of the kind, as merge.Updater
+    compares the objects converted to each other manager's version; None when not convertible."""
+    convert = _version_converter(ctx.kind, ctx.api_version, api_version)
+    if convert is None:
+        return None
+    group, _, version = api_version.rpartition("/")
+    try:
+        node = type_for(group, version, ctx.kind)
+        c_old = convert(copy.deepcopy(old)) if isinstance(old, dict) and old else {}
+        added, modified, removed = _compare(c_old, convert(copy.deepcopy(new)), node, nim)
+    except Exception:  # an object the conversion cannot take: compare in the request's version
+        return None
+    if ctx.ignored:
+        added, modified, removed = (_rdiff(x, ctx.ignored) for x in (added, modified, removed))
+    return modified | added, removed
 
 
 def _smd_update_managers(
@@ -1411,13 +1453,18 @@ def _smd_update_managers(
         modified = _rdiff(modified, ctx.ignored)
         removed = _rdiff(removed, ctx.ignored)
     changed = modified | added
+    # per version: what changed and what was removed, in that version's field paths
+    versions: dict[str, tuple[FieldSet, FieldSet]] = {ctx.api_version: (changed, removed)}
     conflicts: dict[str, FieldSet] = {}
-    if changed:
-        for m, vs in fields.items():
-            if m != workflow:
-                c = vs.fields & changed
-                if c:
-                    conflicts[m] = c
+    for m, vs in fields.items():
+        if m == workflow:
+            continue
+        if vs.api_version not in versions:
+            other = _changes_in_version(ctx, vs.api_version, old, new, nim)
+            versions[vs.api_version] = other if other is not None else (changed, removed)
+        c = vs.fields & versions[vs.api_version][0]
+        if c:
+            conflicts[m] = c
     if conflicts and not force:
         raise _Conflicts(conflicts)
     out: Managers = {}
@@ -1426,8 +1473,9 @@ def _smd_update_managers(
         if m != workflow:
             if m in conflicts:
                 s = s - conflicts[m]
-            if removed and not s.isdisjoint(removed):
-                s = s - removed
+            gone = versions[vs.api_version][1]
+            if gone and not s.isdisjoint(gone):
+                s = s - gone
         if s:
             out[m] = vs if s is vs.fields else _VSet(s, vs.api_version, vs.applied)
     return out, added, modified, removed
@@ -1697,7 +1745,7 @@ def apply(
             f"failed to create typed patch object ({ns if isinstance(ns, str) else ''}/"
             f"{name if isinstance(name, str) else ''}; {_gvk_string(av, kd)}): {e}"
         ) from None
-    ctx = _Ctx(node, api_version, ignored, now, subresource)
+    ctx = _Ctx(node, api_version, ignored, now, subresource, kind)
     try:
         try:
             new, fields, times = _apply_chain(ctx, live_obj, applied, fields, times, manager, force)
@@ -1775,7 +1823,7 @@ def update_managed_fields(
         if not fields and old is not None and old_uid:
             return  # skipNonApplied: an untracked existing object stays untracked
         node = schema if schema is not None else type_for(group, version, kind)
-        ctx = _Ctx(node, _api_version(group, version), ignored, now, subresource)
+        ctx = _Ctx(node, _api_version(group, version), ignored, now, subresource, kind)
         live = _without_managed_fields(old) if isinstance(old, dict) else {}
         fields, times = _update_chain(ctx, live, new, fields, times, manager)
         _set_managed(new, fields, times, reuse)

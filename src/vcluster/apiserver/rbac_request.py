@@ -4,17 +4,19 @@ responsewriters.Forbidden's messages, and the impersonation filter (``Impersonat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from vcluster.apiserver.auth import ANONYMOUS_USER, SYSTEM_AUTHENTICATED, SYSTEM_UNAUTHENTICATED, UserInfo
-from vcluster.apiserver.errors import StatusError
+from vcluster.apiserver.errors import StatusError, bad_request
 from vcluster.apiserver.gostr import go_quote
 from vcluster.apiserver.rbac_authorizer import Attributes, Authorizer
 from vcluster.apiserver.request import RequestInfo
 from vcluster.apiserver.satoken import ALL_SERVICE_ACCOUNTS_GROUP, SA_GROUP_PREFIX, SA_USER_PREFIX
-from vcluster.apiserver.validation import is_valid_path_segment_name
+from vcluster.apiserver.validation import is_dns1123_label, is_dns1123_subdomain, is_valid_path_segment_name
 
 # Subresources whose WebSocket (GET) upgrade runs something in the pod: authorized as `create`, the
 # verb their SPDY (POST) form has, since this server speaks only the WebSocket form.
@@ -126,37 +128,82 @@ IMPERSONATE_USER = "Impersonate-User"
 IMPERSONATE_GROUP = "Impersonate-Group"
 IMPERSONATE_UID = "Impersonate-Uid"
 IMPERSONATE_EXTRA_PREFIX = "Impersonate-Extra-"
+AUTHN_GROUP = "authentication.k8s.io"
+AUTHN_V1 = AUTHN_GROUP + "/v1"
 
 
-def _impersonation_requests(headers: Any) -> list[tuple[Attributes, str, str]]:
-    """(attributes to authorize, kind, value) for each Impersonate-* header (buildImpersonationRequests)."""
-    out: list[tuple[Attributes, str, str]] = []
+@dataclass(frozen=True)
+class _Ref:
+    """One thing to impersonate, as kube's v1.ObjectReference (kind, namespace, name, api version,
+    field path: the extra's key)."""
+
+    attrs: Attributes
+    kind: str
+    namespace: str = ""
+    name: str = ""
+    api_version: str = ""
+    field_path: str = ""
+
+    def go_string(self) -> str:
+        """fmt's %v of the ObjectReference: its seven fields, space separated, in braces."""
+        fields = (self.kind, self.namespace, self.name, "", self.api_version, "", self.field_path)
+        return "{" + " ".join(fields) + "}"
+
+
+def split_sa_username(username: str) -> tuple[str, str] | None:
+    """serviceaccount.SplitUsername: (namespace, name) of a valid service-account user name."""
+    if not username.startswith(SA_USER_PREFIX):
+        return None
+    parts = username[len(SA_USER_PREFIX) :].split(":")
+    if len(parts) != 2 or is_dns1123_label(parts[0]) or is_dns1123_subdomain(parts[1]):
+        return None
+    return parts[0], parts[1]
+
+
+def go_path_unescape(s: str) -> str:
+    """url.PathUnescape, or ``s`` itself when it has a malformed %-escape (unescapeExtraKey)."""
+    if "%" not in s:
+        return s
+    if _BAD_ESCAPE.search(s):
+        return s
+    return unquote_to_bytes(s).decode("utf-8", "replace")
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _impersonation_requests(headers: Any) -> list[_Ref]:
+    """The things the Impersonate-* headers ask for, in kube's order (buildImpersonationRequests);
+    groups, extras or a uid without a user are kube's plain-text 500."""
+    out: list[_Ref] = []
     username = headers.get(IMPERSONATE_USER, "")
     if username:
-        ns, _, sa = username[len(SA_USER_PREFIX) :].partition(":")
-        if username.startswith(SA_USER_PREFIX) and ns and sa and ":" not in sa:
-            out.append(
-                (Attributes("impersonate", True, ns, "", "v1", "serviceaccounts", "", sa), "sa", username)
-            )
+        sa = split_sa_username(username)
+        if sa is not None:
+            attrs = Attributes("impersonate", True, sa[0], "", "v1", "serviceaccounts", "", sa[1])
+            out.append(_Ref(attrs, "ServiceAccount", sa[0], sa[1]))
         else:
-            out.append(
-                (Attributes("impersonate", True, "", "", "v1", "users", "", username), "user", username)
-            )
+            attrs = Attributes("impersonate", True, "", "", "v1", "users", "", username)
+            out.append(_Ref(attrs, "User", name=username))
     for group in headers.getall(IMPERSONATE_GROUP, []):
-        out.append((Attributes("impersonate", True, "", "", "v1", "groups", "", group), "group", group))
-    for key in headers:
-        if key.lower().startswith(IMPERSONATE_EXTRA_PREFIX.lower()):
-            extra = unquote(key[len(IMPERSONATE_EXTRA_PREFIX) :]).lower()
-            for value in headers.getall(key, []):
-                attrs = Attributes(
-                    "impersonate", True, "", "authentication.k8s.io", "v1", "userextras", extra, value
-                )
-                out.append((attrs, "extra:" + extra, value))
+        attrs = Attributes("impersonate", True, "", "", "v1", "groups", "", group)
+        out.append(_Ref(attrs, "Group", name=group))
+    for key in dict.fromkeys(k.lower() for k in headers):  # each name once, as Go's canonical keys
+        if not key.startswith(IMPERSONATE_EXTRA_PREFIX.lower()):
+            continue
+        extra = go_path_unescape(key[len(IMPERSONATE_EXTRA_PREFIX) :])
+        for value in headers.getall(key, []):
+            attrs = Attributes("impersonate", True, "", AUTHN_GROUP, "v1", "userextras", extra, value)
+            out.append(_Ref(attrs, "UserExtra", name=value, api_version=AUTHN_V1, field_path=extra))
     uid = headers.get(IMPERSONATE_UID, "")
     if uid:
-        out.append(
-            (Attributes("impersonate", True, "", "authentication.k8s.io", "v1", "uids", "", uid), "uid", uid)
-        )
+        attrs = Attributes("impersonate", True, "", AUTHN_GROUP, "v1", "uids", "", uid)
+        out.append(_Ref(attrs, "UID", name=uid, api_version=AUTHN_V1))
+    if out and not username:
+        asked = " ".join(r.go_string() for r in out)
+        # kube's filter answers this client mistake with a plain-text 500; we never answer 500 to
+        # one, so it is a 400 with kube's message
+        raise bad_request(f"requested [{asked}] without impersonating a user")
     return out
 
 
@@ -166,27 +213,26 @@ def impersonate(authorizer: Authorizer, user: UserInfo, headers: Any) -> UserInf
     if not any(k.lower().startswith("impersonate-") for k in headers):
         return user
     requests = _impersonation_requests(headers)
-    if requests and not headers.get(IMPERSONATE_USER, ""):
-        asked = ", ".join(f"{kind}={value}" for _, kind, value in requests)
-        raise StatusError(500, "InternalError", f"requested [{asked}] without impersonating a user", {})
+    if not requests:  # only unknown Impersonate-* headers (or empty values): no impersonation
+        return user
     groups_given = bool(headers.getall(IMPERSONATE_GROUP, []))
     username, uid = "", ""
     groups: list[str] = []
     extra: dict[str, list[str]] = {}
-    for attrs, kind, value in requests:
-        if kind == "sa":
-            username = value
+    for ref in requests:
+        if ref.kind == "ServiceAccount":
+            username = SA_USER_PREFIX + ref.namespace + ":" + ref.name
             if not groups_given:
-                groups = [ALL_SERVICE_ACCOUNTS_GROUP, SA_GROUP_PREFIX + attrs.namespace]
-        elif kind == "user":
-            username = value
-        elif kind == "group":
-            groups.append(value)
-        elif kind == "uid":
-            uid = value
+                groups = [ALL_SERVICE_ACCOUNTS_GROUP, SA_GROUP_PREFIX + ref.namespace]
+        elif ref.kind == "User":
+            username = ref.name
+        elif ref.kind == "Group":
+            groups.append(ref.name)
+        elif ref.kind == "UID":
+            uid = ref.name
         else:
-            extra.setdefault(kind.split(":", 1)[1], []).append(value)
-        authorize(authorizer, user, attrs)
+            extra.setdefault(ref.field_path, []).append(ref.name)
+        authorize(authorizer, user, ref.attrs)
     if username != ANONYMOUS_USER:
         if not {SYSTEM_AUTHENTICATED, SYSTEM_UNAUTHENTICATED} & set(groups):
             groups.append(SYSTEM_AUTHENTICATED)

@@ -29,7 +29,7 @@ from prometheus_client import (
 )
 from yarl import URL
 
-from vcluster.apiserver import health, subresources, views
+from vcluster.apiserver import fieldmanager, health, subresources, views
 from vcluster.apiserver.apiservices import APIService
 from vcluster.apiserver.auth import Authenticator, UserInfo
 from vcluster.apiserver.authapi import AuthAPI
@@ -39,29 +39,37 @@ from vcluster.apiserver.crd import CRD_RESOURCE_TYPE
 from vcluster.apiserver.customresources import CustomResources
 from vcluster.apiserver.datadir import DataDirError, DataDirLock
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
-from vcluster.apiserver.errors import StatusError, internal_error, method_not_allowed, unsupported_media_type
+from vcluster.apiserver.errors import StatusError, bad_request, conflict, internal_error, method_not_allowed
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
 from vcluster.apiserver.local import LocalRequest, LocalStream, LocalWatch
 from vcluster.apiserver.openapi import OpenAPI
-from vcluster.apiserver.rbac_authorizer import MODE_RBAC, Authorizer, new_authorizer
+from vcluster.apiserver.rbac_authorizer import MODE_ALWAYS_ALLOW, MODE_RBAC, Authorizer, new_authorizer
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH, RequestAuth
 from vcluster.apiserver.rbac_index import RBAC_GROUP, RBAC_PLURALS, RBACIndex
 from vcluster.apiserver.rbac_request import authorize, impersonate, path_attributes, resource_attributes
 from vcluster.apiserver.request import (
     APPLY_PATCH,
-    JSON_PATCH,
-    MERGE_PATCH,
-    STRATEGIC_PATCH,
     RequestInfo,
     decode_object,
+    decode_yaml_any,
     dry_run,
     media_type,
     parse_accept,
     parse_resource_path,
+    query_bool,
     read_body,
 )
 from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
-from vcluster.apiserver.rest import Rest, check_name, parse_rv, require_verb, with_warnings, write_context
+from vcluster.apiserver.rest import (
+    Rest,
+    _patch_step,
+    check_name,
+    object_key,
+    parse_rv,
+    require_verb,
+    with_warnings,
+    write_context,
+)
 from vcluster.apiserver.satoken import TokenIssuer
 from vcluster.apiserver.watchstream import WatchRequest, serve_watch
 from vcluster.store.datasource import open_log
@@ -151,6 +159,10 @@ class APIServer:
         self.authapi: AuthAPI | None = None
         self.rbac = RBACIndex()  # the stored RBAC objects, for the authorizer
         self.authorizer: Authorizer = new_authorizer(cfg.authorization_mode, self.rbac)
+        # kube-apiserver's --anonymous-auth (default true): requests without credentials act as
+        # system:anonymous, which RBAC authorizes; AlwaysAllow turns it off, as kube-apiserver's
+        # ApplyAuthorization does ("AnonymousAuth is not allowed with the AlwaysAllow authorizer").
+        self.anonymous_auth = cfg.authorization_mode != MODE_ALWAYS_ALLOW
         self.crds: CustomResources | None = None
         self._socket_dir: Path | None = None
         self.unix_socket: Path | None = None
@@ -361,7 +373,7 @@ class APIServer:
         transport = request.transport
         peercert = transport.get_extra_info("peercert") if transport is not None else None
         user = self.auth.authenticate(request.headers.get("Authorization"), peercert)
-        if user is None or user.is_anonymous:
+        if user is not None and user.is_anonymous and not self.anonymous_auth:
             return None
         return user
 
@@ -369,10 +381,6 @@ class APIServer:
         self, request: web.Request, labels: list[str]
     ) -> tuple[web.StreamResponse, str, str, str]:
         path = request.path
-        if path == "/version":
-            return views.respond(orjson.dumps(VERSION_INFO)), "get", "version", ""
-        if health.is_health_path(path):
-            return health.answer(path, request.query, lambda: self.store.unavailable), "get", "health", ""
         user = self._user(request)
         if user is None:
             raise _UNAUTHORIZED
@@ -384,6 +392,12 @@ class APIServer:
         else:
             authorize(self.authorizer, user, path_attributes(path, request.method))
         REQUEST_AUTH.set(RequestAuth(user, self.authorizer))
+        # /version and the health paths are authorized too: system:public-info-viewer grants them to
+        # everyone, anonymous included
+        if path == "/version":
+            return views.respond(orjson.dumps(VERSION_INFO)), "get", "version", ""
+        if health.is_health_path(path):
+            return health.answer(path, request.query, lambda: self.store.unavailable), "get", "health", ""
         assert self.discovery is not None
         if path in ("/api", "/api/"):
             return self._discovery_root(request, core=True), "get", "discovery", ""
@@ -564,6 +578,7 @@ class APIServer:
             Rest.check_type(rt, obj)
             wc = write_context(request, "CreateOptions")
             wc.served = rt
+            _record_served_fields(rt, None, obj, wc)
             resp = await self.rest.create_object(
                 storage, info.namespace, to_storage(obj), dry=dry_run(request), wc=wc
             )
@@ -583,8 +598,10 @@ class APIServer:
     async def _converted_write(
         self, request: web.Request, rt: Any, storage: Any, info: RequestInfo
     ) -> web.StreamResponse:
-        """PUT and PATCH (json, merge, strategic) of a converted kind: the body or the patch applies
-        to the object in the served version; the result is stored converted back."""
+        """PUT and PATCH (json, merge, strategic, apply) of a converted kind: the body or the patch
+        applies to the object in the served version, whose managedFields entry records the write in
+        that version (as kube's field manager works on the request's version); the result is stored
+        converted back."""
         assert rt.conversion is not None
         to_version, to_storage = rt.conversion.to_version, rt.conversion.to_storage
         ctype = media_type(request)
@@ -598,21 +615,25 @@ class APIServer:
             expected = parse_rv(rv) if rv not in (None, "") else None
             wc = write_context(request, "UpdateOptions")
 
-            def mutate(_old: dict[str, Any]) -> dict[str, Any]:
-                return to_storage(orjson.loads(orjson.dumps(obj)))
+            def change(_old: dict[str, Any]) -> dict[str, Any]:
+                return orjson.loads(orjson.dumps(obj))
 
+        elif ctype == APPLY_PATCH:
+            return await self._converted_apply(request, rt, storage, info, body)
         else:
-            if ctype == APPLY_PATCH:
-                raise unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH])
-            patch = self.rest.patch_function(rt, ctype, body, request.query, warnings)
+            change = self.rest.patch_function(rt, ctype, body, request.query, warnings)
             expected = None
             wc = write_context(request, "PatchOptions")
-
-            def mutate(current: dict[str, Any]) -> dict[str, Any]:
-                patched = patch(to_version(current))
-                return to_storage(patched) if isinstance(patched, dict) else patched
-
         wc.served = rt
+
+        def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            old = to_version(orjson.loads(orjson.dumps(current)))  # to_version shares nested values
+            new = change(to_version(current))
+            if not isinstance(new, dict):
+                return new
+            _record_served_fields(rt, old, new, wc)
+            return to_storage(new)
+
         resp = await self.rest.guaranteed_update(
             storage,
             info,
@@ -623,6 +644,76 @@ class APIServer:
             wc=wc,
         )
         return with_warnings(resp, warnings)
+
+    async def _converted_apply(
+        self, request: web.Request, rt: Any, storage: Any, info: RequestInfo, body: bytes
+    ) -> web.StreamResponse:
+        """Server-side apply of a converted kind: merged and recorded in the served version (the
+        entry's apiVersion and field paths are the served version's), stored converted back;
+        creates the object when it does not exist, as `Rest.apply`."""
+        assert rt.conversion is not None
+        to_version, to_storage = rt.conversion.to_version, rt.conversion.to_storage
+        q = request.query
+        fieldmanager.validate_patch_options(True, q.get("fieldManager"), "force" in q)
+        wc = write_context(request, "PatchOptions")
+        wc.served, wc.managed_fields = rt, False
+        applied = decode_yaml_any(body)
+        force, dry = query_bool(q, "force"), dry_run(request)
+        kw: dict[str, Any] = {"group": rt.group, "version": rt.version, "kind": rt.kind, "now": wc.now}
+        kw["ignored"] = fieldmanager.reset_fields(rt.has_status(), "")
+
+        def merge(live: dict[str, Any] | None) -> dict[str, Any]:
+            return _patch_step(fieldmanager.apply, live, applied, wc.manager, force, **kw)
+
+        def respond(raw: bytes, code: int = 200) -> web.Response:
+            return views.respond(orjson.dumps(to_version(orjson.loads(raw))), code)
+
+        for _ in range(3):  # a create racing a delete, or a delete racing a create, retries
+            try:
+                return await self.rest.guaranteed_update(
+                    storage,
+                    info,
+                    lambda cur: to_storage(merge(to_version(cur))),
+                    expected_rev=None,
+                    dry=dry,
+                    respond=respond,
+                    wc=wc,
+                )
+            except StatusError as e:
+                if e.code != 404 or await self.store.get(object_key(storage, info.namespace, info.name)):
+                    raise
+            obj = merge(None)
+            Rest.check_type(rt, obj)
+            md = obj["metadata"]
+            if md.get("name") not in (None, "") and md["name"] != info.name:
+                raise bad_request(
+                    f"the name of the object ({md['name']}) does not match the name on the URL ({info.name})"
+                )
+            md["name"] = info.name
+            try:
+                resp = await self.rest.create_object(storage, info.namespace, to_storage(obj), dry=dry, wc=wc)
+            except StatusError as e:
+                if e.reason != "AlreadyExists":
+                    raise
+                continue
+            return respond(resp.body, 201)  # type: ignore[arg-type]
+        raise conflict(rt.plural, rt.group, info.name)
+
+
+def _record_served_fields(rt: Any, old: dict[str, Any] | None, new: dict[str, Any], wc: Any) -> None:
+    """Record a create, update or non-apply patch of a converted kind in `new`'s managedFields in
+    the served version (the pipeline, working on the stored version, then records nothing)."""
+    fieldmanager.update_managed_fields(
+        old,
+        new,
+        wc.manager,
+        group=rt.group,
+        version=rt.version,
+        kind=rt.kind,
+        now=wc.now,
+        ignored=fieldmanager.reset_fields(rt.has_status()),
+    )
+    wc.managed_fields = False
 
 
 def _local_answer(
