@@ -236,7 +236,7 @@ async def prepare_update(
     else:
         defaults.apply_defaults(new, g, v, k)
     if sub == "":  # before admission and the strategy, as Kubernetes' update transformers
-        _record_update(rt, old, new, wc)
+        record_update(rt, old, new, wc)
     strategy.prepare_for_update(rt, old, new, sub)
     if is_crd and sub == "":
         crd.prepare_crd_for_update(new, old)
@@ -257,11 +257,13 @@ async def prepare_update(
         causes = causes + admission.validate_ephemeral_containers_update(new, old)
     _raise_invalid(rt, new, causes)
     if sub != "":  # after the strategy kept only what the subresource may change
-        _record_update(rt, old, new, wc)
+        record_update(rt, old, new, wc)
     fieldmanager.ignore_managed_fields_timestamps(old, new)
 
 
-def _record_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any], wc: WriteContext) -> None:
+def record_update(
+    rt: ResourceType, old: dict[str, Any] | None, new: dict[str, Any], wc: WriteContext
+) -> None:
     """The managedFields of an update or non-apply patch (nothing for apply: fieldmanager.apply did it)."""
     if wc.managed_fields:
         fieldmanager.update_managed_fields(

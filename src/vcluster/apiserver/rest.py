@@ -142,6 +142,16 @@ class Selection:
         return None if self.empty else self.matches_entry
 
 
+def take_url_name(obj: dict[str, Any], name: str) -> None:
+    """An object that server-side apply creates takes the URL's name (refusing a different one)."""
+    md = obj["metadata"]
+    if md.get("name") not in (None, "") and md["name"] != name:
+        raise bad_request(
+            f"the name of the object ({md['name']}) does not match the name on the URL ({name})"
+        )
+    md["name"] = name
+
+
 class Rest:
     """Verb handlers over a store and a resource registry."""
 
@@ -734,12 +744,7 @@ class Rest:
                     raise
             obj = _patch_step(fieldmanager.apply, None, applied, wc.manager, force, **kw)
             self.check_type(rt, obj)
-            md = obj["metadata"]
-            if md.get("name") not in (None, "") and md["name"] != info.name:
-                raise bad_request(
-                    f"the name of the object ({md['name']}) does not match the name on the URL ({info.name})"
-                )
-            md["name"] = info.name
+            take_url_name(obj, info.name)
             try:
                 return await self.create_object(rt, info.namespace, obj, dry=dry, wc=wc)
             except StatusError as e:

@@ -39,10 +39,11 @@ from vcluster.apiserver.crd import CRD_RESOURCE_TYPE
 from vcluster.apiserver.customresources import CustomResources
 from vcluster.apiserver.datadir import DataDirError, DataDirLock
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
-from vcluster.apiserver.errors import StatusError, bad_request, conflict, internal_error, method_not_allowed
+from vcluster.apiserver.errors import StatusError, conflict, internal_error, method_not_allowed
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
 from vcluster.apiserver.local import LocalRequest, LocalStream, LocalWatch
 from vcluster.apiserver.openapi import OpenAPI
+from vcluster.apiserver.pipeline import record_update
 from vcluster.apiserver.rbac_authorizer import MODE_ALWAYS_ALLOW, MODE_RBAC, Authorizer, new_authorizer
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH, RequestAuth
 from vcluster.apiserver.rbac_index import RBAC_GROUP, RBAC_PLURALS, RBACIndex
@@ -67,6 +68,7 @@ from vcluster.apiserver.rest import (
     object_key,
     parse_rv,
     require_verb,
+    take_url_name,
     with_warnings,
     write_context,
 )
@@ -684,12 +686,7 @@ class APIServer:
                     raise
             obj = merge(None)
             Rest.check_type(rt, obj)
-            md = obj["metadata"]
-            if md.get("name") not in (None, "") and md["name"] != info.name:
-                raise bad_request(
-                    f"the name of the object ({md['name']}) does not match the name on the URL ({info.name})"
-                )
-            md["name"] = info.name
+            take_url_name(obj, info.name)
             try:
                 resp = await self.rest.create_object(storage, info.namespace, to_storage(obj), dry=dry, wc=wc)
             except StatusError as e:
@@ -703,16 +700,7 @@ class APIServer:
 def _record_served_fields(rt: Any, old: dict[str, Any] | None, new: dict[str, Any], wc: Any) -> None:
     """Record a create, update or non-apply patch of a converted kind in `new`'s managedFields in
     the served version (the pipeline, working on the stored version, then records nothing)."""
-    fieldmanager.update_managed_fields(
-        old,
-        new,
-        wc.manager,
-        group=rt.group,
-        version=rt.version,
-        kind=rt.kind,
-        now=wc.now,
-        ignored=fieldmanager.reset_fields(rt.has_status()),
-    )
+    record_update(rt, old, new, wc)
     wc.managed_fields = False
 
 
