@@ -20,8 +20,8 @@ from vcluster.syncer.merge import (
     initial_base,
     merge_annotations,
     merge_bidirectional,
+    merge_both_ways,
     merge_labels,
-    merge_maps,
     semantic_equal,
     set_path,
     split_status,
@@ -48,15 +48,13 @@ json_objects = st.dictionaries(st.text(max_size=3), json_values, max_size=4)
 def test_diff_and_merge_maps() -> None:
     assert diff_map({"a": "1", "b": "2"}, {"a": "1", "b": "3", "c": "4"}) == {"b": "3", "c": "4"}
     assert diff_map({"a": "1"}, {}) == {"a": None}
-    assert merge_maps({"a": "1"}, {"a": "2", "b": "x"}, {"a": "1", "keep": "k"}) == {
-        "a": "2",
-        "b": "x",
-        "keep": "k",
-    }
-    assert merge_maps({"a": "1"}, {}, {"a": "1", "keep": "k"}) == {"keep": "k"}
-    assert merge_maps(None, {"drop": "1", "k": "v"}, {}, lambda k: None if k == "drop" else k.upper()) == {
-        "K": "v"
-    }
+    # one side's diff applied onto the other, keys transformed (None drops one)
+    host = {"a": "1", "keep": "k"}
+    pushed = merge_both_ways({"a": "1"}, {"a": "2", "b": "x"}, host, host)[1]
+    assert pushed == {"a": "2", "b": "x", "keep": "k"}
+    assert merge_both_ways({"a": "1"}, {}, host, host)[1] == {"keep": "k"}
+    upper = lambda k: None if k == "drop" else k.upper()  # noqa: E731
+    assert merge_both_ways(None, {"drop": "1", "k": "v"}, {}, {}, upper)[1] == {"K": "v"}
 
 
 def test_label_merge_virtual_change_wins_and_reserved_keys_hash() -> None:

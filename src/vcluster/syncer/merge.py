@@ -32,7 +32,6 @@ __all__ = [
     "merge_bidirectional",
     "merge_both_ways",
     "merge_labels",
-    "merge_maps",
     "semantic_equal",
     "set_path",
     "split_status",
@@ -197,25 +196,6 @@ def diff_map(before: Mapping[str, str] | None, after: Mapping[str, str] | None) 
     before, after = before or {}, after or {}
     out: dict[str, str | None] = {k: None for k in before if k not in after}
     out.update({k: v for k, v in after.items() if k not in before or before[k] != v})
-    return out
-
-
-def merge_maps(
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any] | None,
-    target: Mapping[str, Any] | None,
-    transform: KeyTransform | None = None,
-) -> dict[str, Any]:
-    """Apply the `before→after` diff onto a copy of `target`; transform maps keys (None drops one)."""
-    out = dict(target or {})
-    for key, value in diff_map(before, after).items():
-        k = transform(key) if transform else key
-        if not k:
-            continue
-        if value is None:
-            out.pop(k, None)
-        else:
-            out[k] = value
     return out
 
 
