@@ -143,6 +143,7 @@ def create(
                 f"vCluster {name} already exists in namespace {ns} but was not created from here "
                 f"(no local state); use another name, or remove it with `vcluster delete {name} -n {ns}`"
             )
+        lifecycle.check_external_datastore(cfg, lock=not (rec is not None and rec.running()))
         if rec is None:
             rec = Record(name, ns, target.context, version=__version__, created=ui.timestamp())
         upgrading = rec.phase in (records.RUNNING, records.PAUSED)
@@ -309,9 +310,24 @@ def _mapping_count(state_db: Path) -> int | None:
     return int(row[0]) if row else None
 
 
-def describe_data(rec: Record, target: HostTarget, with_host: bool = True) -> dict[str, Any]:
-    """Everything `describe` shows, as plain data (keys as in -o json)."""
+def _mappings(rec: Record, datastore: str | None) -> int | None:
+    """Live name mappings of the vCluster, in its external datastore or its state.db."""
+    if datastore is None:
+        return _mapping_count(rec.data_dir / "state.db")
+    from vcluster.store.postgres import live_count
+
+    return live_count(datastore, "/vcluster/mappings/")
+
+
+def describe_data(
+    rec: Record, target: HostTarget, with_host: bool = True, with_store: bool = True
+) -> dict[str, Any]:
+    """Everything `describe` shows, as plain data (keys as in -o json); `with_host` / `with_store`:
+    ask the host for the synced object counts / the datastore for the mapping count."""
+    from vcluster.store.datasource import describe as describe_datastore
+
     status = rec.status()
+    datastore = lifecycle.datastore_of(rec)
     data: dict[str, Any] = {
         "name": rec.name,
         "namespace": rec.namespace,
@@ -330,7 +346,8 @@ def describe_data(rec: Record, target: HostTarget, with_host: bool = True) -> di
         "stateDir": str(rec.dir),
         "valuesFile": rec.values_file or None,
         "namespaceCreated": rec.namespace_created,
-        "mappings": _mapping_count(rec.data_dir / "state.db"),
+        "datastore": describe_datastore(datastore) if datastore else str(rec.data_dir / "state.db"),
+        "mappings": _mappings(rec, datastore) if with_store else None,
         "syncedObjects": None,
     }
     if with_host:
@@ -370,9 +387,10 @@ def describe(name: str, namespace: str | None, output: str, context: str | None)
     if fmt == "jsonpath":
         if not template:
             raise ui.CliError("jsonpath output needs a template, e.g. -o jsonpath='{.dataDir}'")
-        needs_host = "syncedObjects" in template
+        needs_host, needs_store = "syncedObjects" in template, "mappings" in template
         try:
-            click.echo(jsonpath.render(template, describe_data(rec, target, with_host=needs_host)))
+            data = describe_data(rec, target, with_host=needs_host, with_store=needs_store)
+            click.echo(jsonpath.render(template, data))
         except jsonpath.JSONPathError as e:
             raise ui.CliError(str(e)) from None
         return
@@ -404,6 +422,7 @@ def _describe_text(d: dict[str, Any]) -> str:
         ("Kubeconfig", d["kubeconfig"]),
         ("Log file", d["logFile"]),
         ("Values file", d["valuesFile"] or "<defaults>"),
+        ("Datastore", d["datastore"]),
         ("Mappings", "<none>" if d["mappings"] is None else str(d["mappings"])),
         ("Synced objects", counts),
     ]
@@ -504,8 +523,17 @@ def delete(name: str, namespace: str | None, wait: bool, context: str | None, ti
         removed = lifecycle.remove_contexts(target.kc, name, ns, target.context)
         if removed:
             ui.info(f"Removed kube context {removed[0]}; current context is {target.kc.current_context}")
+        datastore = lifecycle.datastore_of(rec) if rec is not None else None
         if rec is not None:
             lifecycle.remove_state(rec)
+    if datastore:
+        from vcluster.store.datasource import describe as describe_datastore
+
+        ui.info(
+            f"Kept the state in the external datastore {describe_datastore(datastore)} (vcluster delete "
+            "does not drop a database): a vCluster created on it again starts from that state; "
+            "drop its kine table to start empty"
+        )
     ui.done(f"Successfully deleted virtual cluster {name} in namespace {ns}")
 
 

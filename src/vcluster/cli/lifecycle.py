@@ -13,6 +13,7 @@ from vcluster.cli import paths, proc, records, ui
 from vcluster.cli.hostctx import HostTarget
 from vcluster.cli.kubecfg import UserKubeconfig, write_private
 from vcluster.cli.records import Record
+from vcluster.fsutil import write_atomic
 
 DEFAULT_TIMEOUT = 120.0
 
@@ -170,15 +171,56 @@ def not_running(rec: Record) -> ui.CliError:
 
 
 def save_values(rec: Record, text: str | None) -> None:
-    """Keep a copy of the values in the state directory (what later restarts use)."""
+    """Keep a copy of the values in the state directory (what later restarts use); private, as it
+    may hold the external database's password."""
     dest = rec.dir / "values.yaml"
     if text is None:
         dest.unlink(missing_ok=True)
         rec.values_file = ""
     else:
         rec.dir.mkdir(parents=True, exist_ok=True)
-        dest.write_text(text, encoding="utf-8")
+        write_atomic(dest, text.encode("utf-8"), 0o600)
         rec.values_file = str(dest)
+
+
+# ---------------------------------------------------------------------- the external datastore
+def check_external_datastore(cfg: Any, *, lock: bool) -> None:
+    """Before anything is created: the values' external database (`controlPlane.backingStore.
+    database.external`) can be used — TLS files absolute and readable, server reachable, credentials
+    accepted and, with `lock`, no other vcluster writing it. CliError saying what to fix."""
+    from vcluster.store.datasource import DatastoreError, external_datastore, tls_file_problems
+
+    ext = cfg.control_plane.backing_store.database.external
+    try:
+        datastore = external_datastore(ext)
+    except ValueError as e:
+        raise ui.CliError(f"values file: {e}") from None
+    if datastore is None:
+        return
+    problems = tls_file_problems(ext)
+    if problems:
+        raise ui.CliError("values file: " + "; ".join(problems))
+    from vcluster.store.postgres import probe
+
+    try:
+        probe(datastore, lock=lock)
+    except DatastoreError as e:
+        raise ui.CliError(str(e)) from None
+
+
+def datastore_of(rec: Record) -> str | None:
+    """The external datastore of a vCluster (from its saved values), or None: SQLite in its data dir."""
+    if not rec.values_file:
+        return None
+    from vcluster.config import load_config
+    from vcluster.store.datasource import external_datastore
+
+    try:
+        return external_datastore(
+            load_config(Path(rec.values_file)).control_plane.backing_store.database.external
+        )
+    except (ValueError, OSError):
+        return None
 
 
 def remove_state(rec: Record) -> None:

@@ -105,7 +105,8 @@ datastore_option = click.option(
     callback=_check_datastore,
     help="Keep the state in PostgreSQL (kine's table) instead of DATA_DIR/state.db: "
     "postgres://USER:PASSWORD@HOST:PORT/DB or a libpq 'key=value' string (the password may also come "
-    "from PGPASSWORD or ~/.pgpass). One vcluster per database.",
+    "from PGPASSWORD or ~/.pgpass; TLS: sslmode, sslrootcert, sslcert, sslkey). One vcluster per database. "
+    "Replaces vcluster.yaml's controlPlane.backingStore.database.external, its TLS files included.",
 )
 
 
@@ -397,15 +398,14 @@ def start(
 
 
 def _config_datastore(cfg: Any) -> str | None:
-    """vcluster.yaml's `controlPlane.backingStore.database.external` data source, when enabled."""
-    ext = cfg.control_plane.backing_store.database.external
-    if not ext.enabled:
-        return None
+    """vcluster.yaml's `controlPlane.backingStore.database.external` data source (with its TLS
+    files), when enabled."""
+    from vcluster.store.datasource import external_datastore
+
     try:
-        return _check_datastore(None, None, ext.data_source)  # type: ignore[arg-type]
-    except click.BadParameter as e:
-        where = "controlPlane.backingStore.database.external.dataSource"
-        raise click.ClickException(f"{where}: {e.message}") from None
+        return external_datastore(cfg.control_plane.backing_store.database.external)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def _register_optional_commands() -> None:

@@ -78,6 +78,8 @@ def load_values(path: Path | None) -> tuple[VClusterConfig, str | None]:
     if path is None:
         return load_config(None), None
     shown = str(path)
+    if not path.exists():
+        raise CliError(f"values file {shown} not found; check the path given with -f")
     try:
         text: str | None = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Annotated, Any
 
-from pydantic import Field, PlainValidator, model_validator
+from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from . import kinds
 from ._types import (
@@ -17,6 +17,7 @@ from ._types import (
     NamespacedRef,
     ObjectRef,
     OptionalName,
+    fail,
     one_of,
     split_bind_address,
 )
@@ -149,8 +150,10 @@ class CoreDNS(Model):
 
 class ExternalDatabase(Model):
     """`controlPlane.backingStore.database.external`: the state in an external PostgreSQL (vCluster
-    hands `dataSource` to kine; we write kine's table ourselves). The TLS files, `connector` and
-    `extraArgs` are not used: put libpq's sslmode/sslrootcert/sslcert/sslkey in the data source."""
+    hands `dataSource` to kine; we write kine's table ourselves). `caFile`, `certFile` and `keyFile`
+    become libpq's sslrootcert, sslcert and sslkey as kine's --ca-file/--cert-file/--key-file do
+    (`store.datasource.external_datastore`). `connector` (a vCluster Platform secret from which the
+    Platform creates the database) is refused; `identityProvider` and `extraArgs` are not used."""
 
     enabled: bool = False
     data_source: str = ""
@@ -161,9 +164,23 @@ class ExternalDatabase(Model):
     key_file: str = Field(default="", exclude=True)
     extra_args: list[str] = Field(default_factory=list, exclude=True)
 
+    @field_validator("connector")
+    @classmethod
+    def _no_connector(cls, value: str) -> str:
+        if value:
+            raise fail(
+                "not supported: a connector needs vCluster Platform to create the database; create the "
+                "database yourself and give it as dataSource (postgres://USER:PASSWORD@HOST:PORT/DB)"
+            )
+        return value
+
     def unused(self) -> bool:
-        return bool(self.connector or self.identity_provider or self.ca_file or self.cert_file
-                    or self.key_file or self.extra_args)  # fmt: skip
+        return bool(self.identity_provider or self.extra_args)
+
+    def tls_files(self) -> dict[str, str]:
+        """The TLS files given, by their vcluster.yaml key."""
+        given = {"caFile": self.ca_file, "certFile": self.cert_file, "keyFile": self.key_file}
+        return {k: v for k, v in given.items() if v}
 
 
 class Database(Model):

@@ -68,6 +68,58 @@ def check_datastore(datastore: str) -> str:
     return datastore
 
 
+# vcluster.yaml's TLS files and the libpq keys they become (kine's --ca-file, --cert-file, --key-file)
+TLS_KEYS = {"caFile": "sslrootcert", "certFile": "sslcert", "keyFile": "sslkey"}
+EXTERNAL = "controlPlane.backingStore.database.external"
+
+
+def with_tls_files(datastore: str, files: dict[str, str]) -> str:
+    """The data source with the TLS files (`files`: vcluster.yaml key -> path), as kine's pgsql
+    prepareDSN does: each becomes its libpq key unless the data source already sets that key, and
+    adding any of them means sslmode=verify-full unless the data source sets sslmode."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    given = conninfo_to_dict(datastore)
+    extra = {TLS_KEYS[k]: v for k, v in files.items() if v and TLS_KEYS[k] not in given}
+    if not extra:
+        return datastore
+    if "sslmode" not in given:
+        extra["sslmode"] = "verify-full"
+    return make_conninfo(datastore, **extra)
+
+
+def external_datastore(ext: Any) -> str | None:
+    """The data source of vcluster.yaml's `controlPlane.backingStore.database.external` (an
+    `ExternalDatabase`) with its TLS files, or None when it is not enabled; ValueError naming the key."""
+    if not ext.enabled:
+        return None
+    try:
+        datastore = check_datastore(ext.data_source)
+    except ValueError as e:
+        raise ValueError(f"{EXTERNAL}.dataSource: {e}") from None
+    return with_tls_files(datastore, ext.tls_files())
+
+
+def tls_file_problems(ext: Any) -> list[str]:
+    """What is wrong with the TLS file paths of an enabled external database, for `vcluster create`:
+    its process reads them at every start, from another directory, so they must be absolute and
+    readable."""
+    import os
+
+    out = []
+    for key, path in ext.tls_files().items() if ext.enabled else ():
+        where = f"{EXTERNAL}.{key}"
+        if not os.path.isabs(path):
+            out.append(f"{where}: {path!r} is a relative path; give an absolute one")
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            out.append(f"{where}: cannot read {path}: {e.strerror or e}")
+    return out
+
+
 def describe(datastore: str) -> str:
     """The data source without its password, for messages: postgres://USER@HOST:PORT/DB."""
     try:

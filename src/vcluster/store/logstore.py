@@ -42,7 +42,7 @@ from vcluster.store.interface import (
     extract_labels,
     prefix_end,
 )
-from vcluster.store.sqlite import COMPACT_KEY, Row, SqliteLog
+from vcluster.store.sqlite import COMPACT_KEY, LoadedState, Row, SqliteLog
 from vcluster.store.watch import Watcher, WatchHub
 
 log = logging.getLogger("vcluster.store")
@@ -135,7 +135,7 @@ class LogStore(Storage):
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        state = self.log.open()
+        state = await self._open_log(loop)
         for r in state.live:
             create_rev = r.id if r.created else r.create_revision
             e = _entry_from_row(r.name, r.id, create_rev, r.value, r.lease)
@@ -157,6 +157,19 @@ class LogStore(Storage):
             self._rev,
             self._compact_rev,
         )
+
+    async def _open_log(self, loop: asyncio.AbstractEventLoop) -> LoadedState:
+        """Open the log on a worker thread: connecting to PostgreSQL (up to its connect timeout) and
+        reading every live key must not stall the event loop. If the start is cancelled meanwhile,
+        the open still finishes in its thread and what it opened is closed."""
+        opening = loop.run_in_executor(None, self.log.open)
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await opening
+                await asyncio.to_thread(self.log.close)
+            raise
 
     async def close(self) -> None:
         for t in self._tasks:

@@ -31,6 +31,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from vcluster.store.datasource import DatastoreError, describe
+from vcluster.store.interface import prefix_end
 from vcluster.store.sqlite import COMPACT_KEY, LoadedState, Row
 from vcluster.store.writerthread import WriterThread
 
@@ -135,6 +136,37 @@ def _opt_bytes(v: Any) -> bytes | None:
 
 _AUTH = re.compile(r"authentication failed|no password supplied|role \".*\" does not exist", re.I)
 _NO_DB = re.compile(r"database \".*\" does not exist", re.I)
+_TLS_FILES = "caFile/certFile/keyFile (libpq's sslrootcert/sslcert/sslkey)"
+# libpq's TLS failures (fe-secure-openssl.c) and what to fix, first match wins
+_TLS_HINTS = (
+    (
+        re.compile(r"certificate verify failed", re.I),
+        "the server's certificate is not signed by the CA in caFile (sslrootcert): give the CA that "
+        "signed the PostgreSQL server's certificate",
+    ),
+    (
+        re.compile(r"server certificate for .* does not match host name", re.I),
+        "connect with a host name or address the server's certificate holds, or set sslmode=verify-ca "
+        "in the data source to check the CA only",
+    ),
+    (
+        re.compile(r"valid client certificate|certificate authentication failed", re.I),
+        "the server wants a client certificate for this user: set certFile and keyFile (sslcert/sslkey) "
+        "to a certificate whose CN is the user, signed by a CA the server trusts",
+    ),
+    (
+        re.compile(r"server does not support SSL", re.I),
+        "the server does not speak TLS: turn ssl on in PostgreSQL, or remove caFile/certFile/keyFile "
+        "and sslmode from the configuration",
+    ),
+    (
+        re.compile(
+            r"certificate file|private key file|\bcertificate\b.*does not exist|key values mismatch", re.I
+        ),
+        f"check {_TLS_FILES}: the files must exist, be readable, the key must be mode 0600 and match "
+        "the certificate",
+    ),
+)
 
 
 def connect_error(datastore: str, e: psycopg.Error) -> DatastoreError:
@@ -142,7 +174,10 @@ def connect_error(datastore: str, e: psycopg.Error) -> DatastoreError:
     so its (English) message is matched; anything else gets the generic hint."""
     d = _conninfo(datastore)
     reason = " ".join(str(e).split()) or type(e).__name__
-    if _AUTH.search(reason):
+    tls_hint = next((hint for pattern, hint in _TLS_HINTS if pattern.search(reason)), None)
+    if tls_hint is not None:
+        hint = tls_hint
+    elif _AUTH.search(reason):
         hint = "check the user and password (in the data source, PGPASSWORD or ~/.pgpass)"
     elif _NO_DB.search(reason):
         db, host = d.get("dbname") or d.get("user") or "", d.get("host") or "localhost"
@@ -412,4 +447,32 @@ class PostgresLog(WriterThread):
         self._reader.shutdown(wait=True)
 
 
-__all__ = ["SCHEMA", "DatastoreError", "PostgresLog", "QmarkConnection"]
+def probe(datastore: str, *, lock: bool = True) -> None:
+    """Check, before a vcluster is started on it, that the datastore can be used: connect as the store
+    does and, with `lock`, check that no other process holds the writer lock. DatastoreError saying
+    what to fix (the password hidden)."""
+    pg = PostgresLog(datastore)
+    try:
+        conn = pg._connect("check")
+        try:
+            if lock:
+                pg._take_lock(conn)  # released when the connection closes
+        finally:
+            conn.close()
+    finally:
+        pg._reader.shutdown(wait=False)
+
+
+def live_count(datastore: str, prefix: str, timeout: int = 3) -> int | None:
+    """How many live keys start with `prefix` (for `vcluster describe`); None when it cannot be read."""
+    sql = _LATEST.format(where="name >= %s AND name < %s")
+    hi = prefix_end(prefix)
+    try:
+        with psycopg.connect(datastore, connect_timeout=timeout, autocommit=True) as conn:
+            row = conn.execute(f"SELECT COUNT(*) FROM ({sql}) c", (prefix, hi)).fetchone()  # type: ignore[arg-type]
+    except psycopg.Error:
+        return None
+    return int(row[0]) if row else None
+
+
+__all__ = ["SCHEMA", "DatastoreError", "PostgresLog", "QmarkConnection", "live_count", "probe"]
