@@ -6,9 +6,10 @@ success wins) wrapped in "fail on error, else anonymous":
 
 * a verified client certificate with a subject CN -> that user (CN, groups = subject O values), even if
   an Authorization header is also present;
-* ``Authorization: Bearer <token>`` -> the token's user, or ``None`` (answer 401) if no source knows it;
-* any other Authorization header (``Basic``, malformed) -> ``None`` (upstream would ignore the header
-  and fall back to anonymous; rejecting it is stricter and more helpful);
+* ``Authorization: Bearer <token>`` (scheme case-insensitive, the token being the text between the first
+  and the second space) -> the token's user, or ``None`` (answer 401) if no source knows it;
+* any other Authorization header (``Basic``, a bare token, ``Bearer`` with an empty token) is ignored, as
+  kube's bearertoken authenticator does (there is no basic-auth authenticator since 1.19) -> anonymous;
 * nothing -> :data:`ANONYMOUS`.
 
 Authenticated users get the group ``system:authenticated`` appended (kube's AuthenticatedGroupAdder).
@@ -219,12 +220,22 @@ class Authenticator:
         user = user_from_peercert(peercert)
         if user is not None:
             return _with_authenticated_group(user)
-        if authorization is None:
+        token = bearer_token(authorization)
+        if token is None:
             return ANONYMOUS
-        auth = authorization.strip()
-        if not auth:
-            return ANONYMOUS
-        parts = auth.split(" ", 2)
-        if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
-            return None
-        return self.authenticate_token(parts[1])
+        return self.authenticate_token(token)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization`` header as kube's bearertoken authenticator reads it, or None
+    when that authenticator ignores the header (no header, another scheme, an empty token).
+
+    Like Go's ``strings.Split(strings.TrimSpace(h), " ")``: ``Bearer  x`` has an empty token and
+    ``Bearer a b`` the token ``a``.
+    """
+    if authorization is None:
+        return None
+    parts = authorization.strip().split(" ", 2)
+    if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
+        return None
+    return parts[1]

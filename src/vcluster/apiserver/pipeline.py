@@ -255,6 +255,8 @@ async def prepare_update(
         causes = causes + _validate_update(rt, old, new, wc)
     elif sub == "ephemeralcontainers":
         causes = causes + admission.validate_ephemeral_containers_update(new, old)
+    elif sub == "status":
+        causes = causes + strategy.validate_status_update(rt, old, new)
     _raise_invalid(rt, new, causes)
     if sub != "":  # after the strategy kept only what the subresource may change
         record_update(rt, old, new, wc)

@@ -7,8 +7,9 @@ import time
 import uuid
 from typing import Any
 
-from vcluster.apiserver.errors import StatusError, field_forbidden, invalid
+from vcluster.apiserver.errors import Cause, StatusError, field_forbidden, invalid
 from vcluster.apiserver.resources import ResourceType
+from vcluster.apiserver.validate_batch import validate_job_update_status
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
@@ -247,6 +248,14 @@ def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any
             )
     if rt.has_generation and _spec_changed(old, new):
         nmd["generation"] = int(omd.get("generation") or 0) + 1
+
+
+def validate_status_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
+    """The status strategy's ValidateUpdate causes after the metadata ones (kinds without status
+    rules here: none). Run on the object `prepare_for_update(..., "status")` made."""
+    if (rt.group, rt.kind) == ("batch", "Job"):
+        return validate_job_update_status(new, old)
+    return []
 
 
 # ResetObjectMetaForStatus: the metadata a status-like endpoint takes from the stored object.

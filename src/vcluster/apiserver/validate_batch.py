@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import re
 import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from vcluster.apiserver.admission import (
@@ -38,6 +40,7 @@ from vcluster.apiserver.validate_common import (
     _required,
     _s,
     _validate_label_selector,
+    go_int,
     go_quote,
     go_repr,
     is_int,
@@ -601,6 +604,388 @@ def validate_job_update(new: JSON, old: JSON) -> list[Cause]:
     olabels = _d(_template_labels(_d(old.get("spec")).get("template")))
     require_prefixed = all(k in olabels for k in PREFIXED_LABELS)
     return _validate_job(new, require_prefixed) + validate_job_spec_update(new, old)
+
+
+# ---------------------------------------------------------------------------- job status
+
+
+@dataclass(frozen=True)
+class JobStatusOptions:
+    """JobStatusValidationOptions: which of the optional status rules apply to one update."""
+
+    reject_decreasing_succeeded: bool = False
+    reject_decreasing_failed: bool = False
+    reject_disabling_terminal_condition: bool = False
+    reject_invalid_completed_indexes: bool = False
+    reject_invalid_failed_indexes: bool = False
+    reject_failed_indexes_overlapping_completed: bool = False
+    reject_completed_indexes_for_non_indexed: bool = False
+    reject_failed_indexes_without_backoff_limit_per_index: bool = False
+    reject_finished_with_active_pods: bool = False
+    reject_finished_without_start_time: bool = False
+    reject_finished_with_uncounted_terminated_pods: bool = False
+    reject_start_time_update_for_unsuspended: bool = False
+    reject_completion_time_before_start_time: bool = False
+    reject_mutating_completion_time: bool = False
+    reject_complete_without_completion_time: bool = False
+    reject_not_complete_with_completion_time: bool = False
+    reject_complete_with_failed_condition: bool = False
+    reject_complete_with_failure_target_condition: bool = False
+    allow_success_criteria_met_in_extended_scope: bool = False
+
+
+def condition_true(job: JSON, ctype: str) -> bool:
+    """IsConditionTrue on the Job's status conditions."""
+    return any(
+        _d(c).get("type") == ctype and _d(c).get("status") == "True"
+        for c in _l(_d(job.get("status")).get("conditions"))
+    )
+
+
+def _finished(job: JSON) -> bool:
+    return condition_true(job, "Complete") or condition_true(job, "Failed")
+
+
+def _time(v: Any) -> datetime | None:
+    """A metav1.Time (RFC 3339) as an aware datetime, None when unset or unreadable."""
+    if not isinstance(v, str) or not v:
+        return None
+    try:
+        return datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _go_time(v: Any) -> str:
+    """time.Time.String() of a metav1.Time (what field.Error prints for it), in UTC."""
+    t = _time(v)
+    if t is None:
+        return NULL
+    t = t.astimezone(UTC)
+    frac = f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
+    return t.strftime("%Y-%m-%d %H:%M:%S") + frac + " +0000 UTC"
+
+
+def _same_time(a: Any, b: Any) -> bool:
+    """ptr.Equal of two *metav1.Time: both nil, or the same instant."""
+    ta, tb = _time(a), _time(b)
+    return (ta is None and tb is None) or (ta is not None and tb is not None and ta == tb)
+
+
+def _uncounted(status: JSON) -> tuple[list[Any], list[Any]] | None:
+    """status.uncountedTerminatedPods as Semantic.DeepEqual sees it (nil and empty lists alike)."""
+    u = status.get("uncountedTerminatedPods")
+    if not isinstance(u, dict):
+        return None
+    return _l(u.get("succeeded")), _l(u.get("failed"))
+
+
+def _go_uids(v: Any) -> str:
+    """%#v of a []types.UID."""
+    if not isinstance(v, list):
+        return "[]types.UID(nil)"
+    return "[]types.UID{" + ", ".join(go_quote(_s(x)) for x in v) + "}"
+
+
+def _go_uncounted(u: JSON) -> str:
+    """%#v of a batch.UncountedTerminatedPods."""
+    return (
+        f"batch.UncountedTerminatedPods{{Succeeded:{_go_uids(u.get('succeeded'))}, "
+        f"Failed:{_go_uids(u.get('failed'))}}}"
+    )
+
+
+def job_status_options(new: JSON, old: JSON) -> JobStatusOptions:
+    """getStatusValidationOptions of 1.32's job status strategy with JobManagedBy on (beta, the
+    default): a rule runs when the fields it guards changed, so an unrelated write still passes."""
+    nspec, nst, ost = _d(new.get("spec")), _d(new.get("status")), _d(old.get("status"))
+    indexed = nspec.get("completionMode") == "Indexed"
+
+    def changed_cond(ctype: str) -> bool:
+        return condition_true(old, ctype) != condition_true(new, ctype)
+
+    finished = _finished(old) != _finished(new)
+    complete, failed = changed_cond("Complete"), changed_cond("Failed")
+    completed_idx = _s(ost.get("completedIndexes")) != _s(nst.get("completedIndexes"))
+    failed_idx = ost.get("failedIndexes") != nst.get("failedIndexes")
+    start = not _same_time(ost.get("startTime"), nst.get("startTime"))
+    completion = not _same_time(ost.get("completionTime"), nst.get("completionTime"))
+    return JobStatusOptions(
+        reject_decreasing_succeeded=not indexed or nspec.get("completions") != nspec.get("parallelism"),
+        reject_decreasing_failed=True,
+        reject_disabling_terminal_condition=True,
+        reject_invalid_completed_indexes=completed_idx,
+        reject_invalid_failed_indexes=failed_idx,
+        reject_completed_indexes_for_non_indexed=completed_idx,
+        reject_failed_indexes_without_backoff_limit_per_index=failed_idx,
+        reject_failed_indexes_overlapping_completed=failed_idx or completed_idx,
+        reject_finished_with_active_pods=finished or go_int(ost.get("active")) != go_int(nst.get("active")),
+        reject_finished_without_start_time=finished or start,
+        reject_finished_with_uncounted_terminated_pods=finished or _uncounted(ost) != _uncounted(nst),
+        reject_start_time_update_for_unsuspended=start,
+        reject_completion_time_before_start_time=start or completion,
+        reject_mutating_completion_time=True,
+        reject_not_complete_with_completion_time=complete or completion,
+        reject_complete_without_completion_time=complete or completion,
+        reject_complete_with_failed_condition=complete or failed,
+        reject_complete_with_failure_target_condition=complete or changed_cond("FailureTarget"),
+        allow_success_criteria_met_in_extended_scope=True,
+    )
+
+
+def _status_counters(status: JSON) -> list[Cause]:
+    causes: list[Cause] = []
+    for key in ("active", "succeeded", "failed", "ready", "terminating"):
+        causes += _nonnegative(f"status.{key}", status.get(key))
+    return causes
+
+
+def _status_uncounted_uids(status: JSON) -> list[Cause]:
+    """Every uncounted pod UID non-empty and listed once (across succeeded and failed)."""
+    u = status.get("uncountedTerminatedPods")
+    if not isinstance(u, dict):
+        return []
+    causes: list[Cause] = []
+    seen: set[str] = set()
+    for key in ("succeeded", "failed"):
+        for i, uid in enumerate(_l(u.get(key))):
+            path, uid = f"status.uncountedTerminatedPods.{key}[{i}]", _s(uid)
+            if not uid:
+                causes.append(_invalid(path, '""', "must not be empty"))
+            elif uid in seen:
+                causes.append(_duplicate(path, go_quote(uid)))
+            else:
+                seen.add(uid)
+    return causes
+
+
+def _status_terminal_conditions(job: JSON, opts: JobStatusOptions) -> list[Cause]:
+    """The rules on Complete / Failed / FailureTarget and completionTime of validateJobStatus."""
+    status, complete = _d(job.get("status")), condition_true(job, "Complete")
+    causes: list[Cause] = []
+    if opts.reject_complete_with_failed_condition and complete and condition_true(job, "Failed"):
+        causes.append(_omit_value("status.conditions", "cannot set Complete=True and Failed=true conditions"))
+    if (
+        opts.reject_complete_with_failure_target_condition
+        and complete
+        and condition_true(job, "FailureTarget")
+    ):
+        causes.append(
+            _omit_value("status.conditions", "cannot set Complete=True and FailureTarget=true conditions")
+        )
+    completion = status.get("completionTime")
+    if opts.reject_not_complete_with_completion_time and completion is not None and not complete:
+        causes.append(
+            _invalid(
+                "status.completionTime",
+                _go_time(completion),
+                "cannot set completionTime when there is no Complete=True condition",
+            )
+        )
+    if opts.reject_complete_without_completion_time and completion is None and complete:
+        causes.append(_required("status.completionTime", "completionTime is required for Complete jobs"))
+    start_t, completion_t = _time(status.get("startTime")), _time(completion)
+    if opts.reject_completion_time_before_start_time and start_t and completion_t and completion_t < start_t:
+        causes.append(
+            _invalid(
+                "status.completionTime", _go_time(completion), "completionTime cannot be set before startTime"
+            )
+        )
+    return causes
+
+
+def _status_finished_job(job: JSON, opts: JobStatusOptions) -> list[Cause]:
+    """The rules of validateJobStatus on a finished Job's active pods, startTime and uncounted pods."""
+    status = _d(job.get("status"))
+    if not _finished(job):
+        return []
+    causes: list[Cause] = []
+    active = go_int(status.get("active"))
+    if opts.reject_finished_with_active_pods and active > 0:
+        causes.append(_invalid("status.active", str(active), "active>0 is invalid for finished job"))
+    if opts.reject_finished_without_start_time and status.get("startTime") is None:
+        causes.append(_required("status.startTime", "startTime is required for finished job"))
+    u = _d(status.get("uncountedTerminatedPods"))
+    if opts.reject_finished_with_uncounted_terminated_pods and (
+        _l(u.get("succeeded")) or _l(u.get("failed"))
+    ):
+        causes.append(
+            _invalid(
+                "status.uncountedTerminatedPods",
+                _go_uncounted(u),
+                "uncountedTerminatedPods needs to be empty for finished job",
+            )
+        )
+    return causes
+
+
+def _status_indexes(job: JSON, opts: JobStatusOptions) -> list[Cause]:
+    """The completedIndexes / failedIndexes rules of validateJobStatus."""
+    spec, status = _d(job.get("spec")), _d(job.get("status"))
+    completions = spec.get("completions")
+    has_completions = is_int(completions)
+    completed, failed = _s(status.get("completedIndexes")), status.get("failedIndexes")
+    per_index = spec.get("backoffLimitPerIndex") is not None
+    causes: list[Cause] = []
+    if opts.reject_invalid_completed_indexes and has_completions:
+        _, err = validate_indexes_format(completed, completions)
+        if err is not None:
+            causes.append(
+                _invalid(
+                    "status.completedIndexes", go_quote(completed), f"error parsing completedIndexes: {err}"
+                )
+            )
+    if opts.reject_invalid_failed_indexes and has_completions and per_index and failed is not None:
+        _, err = validate_indexes_format(_s(failed), completions)
+        if err is not None:
+            causes.append(
+                _invalid("status.failedIndexes", go_quote(_s(failed)), f"error parsing failedIndexes: {err}")
+            )
+    if (
+        opts.reject_completed_indexes_for_non_indexed
+        and completed
+        and spec.get("completionMode") != "Indexed"
+    ):
+        causes.append(
+            _invalid(
+                "status.completedIndexes",
+                go_quote(completed),
+                "cannot set non-empty completedIndexes when non-indexed completion mode",
+            )
+        )
+    if opts.reject_failed_indexes_without_backoff_limit_per_index and not per_index and failed is not None:
+        causes.append(
+            _invalid(
+                "status.failedIndexes",
+                go_quote(_s(failed)),
+                "cannot set non-null failedIndexes when backoffLimitPerIndex is null",
+            )
+        )
+    if opts.reject_failed_indexes_overlapping_completed and has_completions and failed is not None:
+        err = _indexes_overlap(completed, _s(failed), completions)
+        if err is not None:
+            causes.append(_invalid("status.failedIndexes", go_quote(_s(failed)), err))
+    return causes
+
+
+def _intervals(text: str, completions: int) -> list[tuple[int, int] | None]:
+    """The parsed intervals of an index list (None for one that does not parse)."""
+    out: list[tuple[int, int] | None] = []
+    for part in text.split(","):
+        parsed = _parse_index_interval(part, completions)
+        out.append(None if isinstance(parsed, str) else parsed)
+    return out
+
+
+def _indexes_overlap(completed: str, failed: str, completions: int) -> str | None:
+    """validateFailedIndexesNotOverlapCompleted: the first overlapping index (unparsable intervals
+    are skipped: their format is reported separately)."""
+    if not completed or not failed:
+        return None
+    cs = [c for c in _intervals(completed, completions) if c is not None]
+    fs = [f for f in _intervals(failed, completions) if f is not None]
+    ci = fi = 0
+    while ci < len(cs) and fi < len(fs):
+        (cx, cy), (fx, fy) = cs[ci], fs[fi]
+        if cx <= fy and fx <= cy:
+            return f"failedIndexes and completedIndexes overlap at index: {max(cx, fx)}"
+        if cx <= fx:
+            ci += 1
+        else:
+            fi += 1
+    return None
+
+
+def _status_success_criteria(job: JSON, opts: JobStatusOptions) -> list[Cause]:
+    """The SuccessCriteriaMet rules of validateJobStatus (on in 1.32 whatever the options)."""
+    spec = _d(job.get("spec"))
+    met, complete = condition_true(job, "SuccessCriteriaMet"), condition_true(job, "Complete")
+    msgs: list[str] = []
+    if (
+        not opts.allow_success_criteria_met_in_extended_scope
+        and met
+        and spec.get("completionMode") != "Indexed"
+    ):
+        msgs.append("cannot set SuccessCriteriaMet to NonIndexed Job")
+    if met and condition_true(job, "Failed"):
+        msgs.append("cannot set SuccessCriteriaMet=True and Failed=true conditions")
+    if met and condition_true(job, "FailureTarget"):
+        msgs.append("cannot set SuccessCriteriaMet=True and FailureTarget=true conditions")
+    if not opts.allow_success_criteria_met_in_extended_scope and spec.get("successPolicy") is None and met:
+        msgs.append("cannot set SuccessCriteriaMet=True for Job without SuccessPolicy")
+    if spec.get("successPolicy") is not None and not met and complete:
+        msgs.append("cannot set Complete=True for Job with SuccessPolicy unless SuccessCriteriaMet=True")
+    return [_omit_value("status.conditions", m) for m in msgs]
+
+
+def _validate_job_status(job: JSON, opts: JobStatusOptions) -> list[Cause]:
+    """validateJobStatus, in upstream's order."""
+    status = _d(job.get("status"))
+    return (
+        _status_counters(status)
+        + _status_uncounted_uids(status)
+        + _status_terminal_conditions(job, opts)
+        + _status_finished_job(job, opts)
+        + _status_indexes(job, opts)
+        + _status_success_criteria(job, opts)
+    )
+
+
+def _validate_job_status_transition(new: JSON, old: JSON, opts: JobStatusOptions) -> list[Cause]:
+    """The old-versus-new rules of ValidateJobStatusUpdate."""
+    nst, ost = _d(new.get("status")), _d(old.get("status"))
+    causes: list[Cause] = []
+    if opts.reject_disabling_terminal_condition:
+        for ctype in ("Failed", "Complete", "FailureTarget"):
+            if condition_true(old, ctype) and not condition_true(new, ctype):
+                causes.append(
+                    _omit_value("status.conditions", f"cannot disable the terminal {ctype}=True condition")
+                )
+    for key, enabled in (
+        ("failed", opts.reject_decreasing_failed),
+        ("succeeded", opts.reject_decreasing_succeeded),
+    ):
+        if enabled and go_int(nst.get(key)) < go_int(ost.get(key)):
+            causes.append(
+                _invalid(f"status.{key}", str(go_int(nst.get(key))), f"cannot decrease the {key} counter")
+            )
+    ncompletion, ocompletion = nst.get("completionTime"), ost.get("completionTime")
+    mutated = ncompletion is not None and ocompletion is not None and not _same_time(ncompletion, ocompletion)
+    if opts.reject_mutating_completion_time and mutated:
+        causes.append(
+            _invalid("status.completionTime", _go_time(ncompletion), "completionTime cannot be mutated")
+        )
+    ostart, nstart = ost.get("startTime"), nst.get("startTime")
+    start_moved = ostart is not None and not _same_time(ostart, nstart)
+    if (
+        opts.reject_start_time_update_for_unsuspended
+        and start_moved
+        and _d(new.get("spec")).get("suspend") is not True
+    ):
+        causes.append(_required("status.startTime", "startTime cannot be removed for unsuspended job"))
+    if condition_true(old, "SuccessCriteriaMet") and not condition_true(new, "SuccessCriteriaMet"):
+        causes.append(
+            _omit_value("status.conditions", "cannot disable the SuccessCriteriaMet=True condition")
+        )
+    if (
+        condition_true(old, "Complete")
+        and not condition_true(old, "SuccessCriteriaMet")
+        and condition_true(new, "SuccessCriteriaMet")
+    ):
+        causes.append(
+            _omit_value(
+                "status.conditions",
+                "cannot set SuccessCriteriaMet=True for Job already has Complete=true conditions",
+            )
+        )
+    return causes
+
+
+def validate_job_update_status(new: JSON, old: JSON) -> list[Cause]:
+    """The job status strategy's ValidateUpdate: ValidateJobUpdateStatus (its metadata part is checked
+    by the caller) with the options of `job_status_options`."""
+    opts = job_status_options(new, old)
+    return _validate_job_status(new, opts) + _validate_job_status_transition(new, old, opts)
 
 
 # ---------------------------------------------------------------------------- cronjob

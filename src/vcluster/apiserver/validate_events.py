@@ -41,16 +41,16 @@ def _too_long(path: str, value: str, limit: int) -> list[Cause]:
     return []
 
 
-def _legacy_new_style(event: JSON, ns: str, involved_ns: str) -> list[Cause]:
+def _legacy_new_style(event: JSON, ns: str, involved_ns: str, controller_path: str) -> list[Cause]:
     """legacyValidateEvent for an event with eventTime: the reporting fields are required."""
     causes: list[Cause] = []
     if not involved_ns and ns not in ("default", "kube-system"):
         causes.append(_invalid("involvedObject.namespace", go_quote(involved_ns), _NS_MISMATCH))
     controller = _s(event.get("reportingComponent"))
     if not controller:
-        causes.append(_required("reportingController"))
+        causes.append(_required(controller_path))
     causes.extend(
-        _invalid("reportingController", go_quote(controller), m) for m in validate_qualified_name(controller)
+        _invalid(controller_path, go_quote(controller), m) for m in validate_qualified_name(controller)
     )
     for key, path, limit in (
         ("reportingInstance", "reportingInstance", _REPORTING_INSTANCE_LIMIT),
@@ -64,13 +64,15 @@ def _legacy_new_style(event: JSON, ns: str, involved_ns: str) -> list[Cause]:
     return causes + _too_long("message", _s(event.get("message")), _NOTE_LIMIT)
 
 
-def _legacy(event: JSON) -> list[Cause]:
-    """legacyValidateEvent."""
+def _legacy(event: JSON, core_request: bool) -> list[Cause]:
+    """legacyValidateEvent: its errors name the reporting controller by the field name of the request's
+    version (`reportingComponent` in core/v1, `reportingController` in events.k8s.io/v1)."""
     ns = _s(_d(event.get("metadata")).get("namespace"))
     involved_ns = _s(_d(event.get("involvedObject")).get("namespace"))
     causes: list[Cause] = []
     if _set(event.get("eventTime")):
-        causes = _legacy_new_style(event, ns, involved_ns)
+        controller_path = "reportingComponent" if core_request else "reportingController"
+        causes = _legacy_new_style(event, ns, involved_ns, controller_path)
     elif (not involved_ns and ns not in ("", "default")) or (involved_ns and ns != involved_ns):
         causes.append(_invalid("involvedObject.namespace", go_quote(involved_ns), _NS_MISMATCH))
     return causes + [_invalid("namespace", go_quote(ns), m) for m in is_dns1123_subdomain(ns)]
@@ -110,13 +112,13 @@ def _strict_create(event: JSON) -> list[Cause]:
 
 def validate_core_event(obj: JSON) -> list[Cause]:
     """A core/v1 Event (create or update): the legacy rules only."""
-    return _legacy(obj)
+    return _legacy(obj, core_request=True)
 
 
 def validate_events_v1_event(obj: JSON) -> list[Cause]:
     """An events.k8s.io/v1 Event created: legacy and strict rules on the internal shape."""
     event = events_v1_to_core(obj)
-    return _legacy(event) + _strict_create(event)
+    return _legacy(event, core_request=False) + _strict_create(event)
 
 
 # ---------------------------------------------------------------------------- update
@@ -175,7 +177,7 @@ def validate_events_v1_event_update(new: JSON, old: JSON) -> list[Cause]:
     """ValidateEventUpdate for events.k8s.io/v1: legacy rules, a changed series, fixed fields.
     Both objects are in the events.k8s.io/v1 shape."""
     nevent, oevent = events_v1_to_core(new), events_v1_to_core(old)
-    causes = _legacy(nevent)
+    causes = _legacy(nevent, core_request=False)
     if nevent.get("series") != oevent.get("series"):
         causes += _series(nevent)
     return causes + _immutable_fields(nevent, oevent)
