@@ -211,8 +211,16 @@ def test_lifecycle_refusals_and_recovery(user: User, host: HostCluster) -> None:
         "--connect=false",
         match=r"namespace team-a already holds vCluster vc-a",
     )
-    r = user.ok("create", "vc-a", "-n", "team-a", "--connect=false")
-    assert "already exists" in r.stderr
+    # without --connect an existing one is an error (vCluster's create), naming both ways on
+    user.fails(
+        "create",
+        "vc-a",
+        "-n",
+        "team-a",
+        "--connect=false",
+        match=r"already exists in namespace team-a; use `vcluster create vc-a -n team-a --upgrade`.*"
+        r"`vcluster connect vc-a -n team-a`",
+    )
 
     # a dead background process shows in list, connect refuses, resume restarts it
     d = user.describe("vc-a", "team-a")

@@ -133,10 +133,14 @@ def create(
                     f"vCluster {name} already exists in namespace {ns} and is {rec.status().lower()}; "
                     f"start it with `vcluster resume {name} -n {ns}` (or pass --upgrade to apply new values)"
                 )
+            if not connect:  # as vCluster's create: only --connect makes an existing one a success
+                raise ui.CliError(
+                    f"vCluster {name} already exists in namespace {ns}; use `vcluster create {name} -n {ns} "
+                    f"--upgrade` to upgrade it or `vcluster connect {name} -n {ns}` to access it"
+                )
             ui.info(f"vCluster {name} already exists in namespace {ns} (use --upgrade to apply new values)")
-            if connect:
-                lifecycle.wait_until_ready(rec, timeout)
-                _connect_context(rec, target)
+            lifecycle.wait_until_ready(rec, timeout)
+            _connect_context(rec, target)
             return
         if rec is None and on_host and not upgrade:
             raise ui.CliError(
