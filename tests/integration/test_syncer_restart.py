@@ -149,6 +149,46 @@ def test_a_mapping_lost_in_a_crash_is_migrated_back_before_anything_is_judged_un
         p.stop()
 
 
+def test_host_changes_reach_a_pod_whose_base_was_lost_in_a_crash(tmp_path: Path) -> None:
+    """SIGKILL between a pod's host create and the save of its sync base leaves a pair without a
+    base (simulated here by removing the base while the process is down). The host-side changes
+    made meanwhile, labels and annotations alike, reach the virtual pod after the restart instead
+    of being taken for the state both sides agreed on."""
+    p = start_pair(tmp_path)
+    try:
+        ns = virtual_namespace(p.kv, "lostbase")
+        p.kv.create(pod_manifest("web", ns, labels_={"tier": "web", "drop": "me"}))
+        p.kv("annotate", "pod", "web", "-n", ns, "note=virtual", "keep=1")
+        hname = host_name("web", ns)
+        wait_until(
+            lambda: annotations(get_json(p.kh, "pod", hname, "-n", HOST_NS)).get("note") == "virtual",
+            30,
+            what="the annotation on the host pod",
+        )
+        key = f"/vcluster/syncbase/v1/pod/{ns}/web"
+        p.vc.kill()
+        with sqlite3.connect(p.vc.data_dir / "state.db") as db:
+            assert db.execute("DELETE FROM kine WHERE name = ?", (key,)).rowcount > 0, "no base was saved"
+        p.kh("label", "pod", hname, "-n", HOST_NS, "from-host=1", "drop-")
+        p.kh("annotate", "pod", hname, "-n", HOST_NS, "--overwrite", "note=host", "added=on-host")
+        p.vc.start()
+        want_labels = {"tier": "web", "from-host": "1"}
+        want_ann = {"note": "host", "added": "on-host", "keep": "1"}
+
+        def agreed() -> bool:
+            v = get_json(p.kv, "pod", "web", "-n", ns)
+            h = get_json(p.kh, "pod", hname, "-n", HOST_NS)
+            vl = {k: x for k, x in labels(v).items() if not k.startswith("vcluster.loft.sh/")}
+            hl = {k: x for k, x in labels(h).items() if not k.startswith("vcluster.loft.sh/")}
+            va = {k: annotations(v).get(k) for k in ("note", "added", "keep")}
+            ha = {k: annotations(h).get(k) for k in ("note", "added", "keep")}
+            return vl == hl == want_labels and va == ha == want_ann
+
+        wait_until(agreed, 20, 0.2, what=f"the host changes on both sides\n{p.logs()}")
+    finally:
+        p.stop()
+
+
 GC_CONFIG = """\
 sync:
   toHost:

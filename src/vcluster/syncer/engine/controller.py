@@ -250,16 +250,24 @@ class SyncController:
         self, virtual: dict[str, Any], host: dict[str, Any]
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """A pair without a stored base whose host object we created for this very virtual object
-        (the syncer died between the create and saving the base): the host labels we wrote are
-        those of the virtual object, so anything else on the host was changed there since."""
+        (the syncer died between the create and saving the base): the host labels and annotations
+        we wrote are those of the virtual object, so any other on the host was changed there since.
+        The base agrees with itself (its host side is its virtual side translated), so every
+        difference left between the two objects is a change on one side and is synced; a change
+        made to the virtual object between the create and the crash counts as unchanged, and
+        loses to a host value of the same key."""
         from vcluster.syncer import constants as c
 
         vuid = metadata.meta(virtual).get("uid")
         if not vuid or metadata.annotations_of(host).get(c.UID_ANNOTATION) != vuid:
             return None, None  # vCluster's first-sight rule (virtual labels are pushed)
-        written = metadata.to_host_object(virtual, self.engine.ctx, self.ks.hkind)
+        written = metadata.host_metadata(virtual, self.engine.ctx, self.ks.hkind)
         hbase = dict(host)
-        hbase["metadata"] = {**metadata.meta(host), "labels": metadata.meta(written).get("labels") or {}}
+        hbase["metadata"] = {
+            **metadata.meta(host),
+            "labels": written.get("labels") or {},
+            "annotations": written.get("annotations") or {},
+        }
         return virtual, hbase
 
     async def apply(self, key: str, virtual: dict[str, Any], host: dict[str, Any], res: SyncResult) -> None:
