@@ -8,11 +8,16 @@ hooks), run beside the controllers.
   reconciler): every 10 s the `default/kubernetes` Service is created when missing (as upstream, an
   existing one is never changed: "ports and type will be corrected only during start", a path
   upstream no longer runs), its Endpoints are reconciled as the lease reconciler does for a single
-  API server (one subset naming the advertise address, label `endpointslice.kubernetes.io/skip-mirror`;
-  ports are only set when the subset is remade, `reconcilePorts=false`), and the EndpointSlice
-  `kubernetes` is made equal to the Endpoints (EnsureEndpointSliceFromEndpoints). A virtual cluster
-  runs it with `kubernetes_service=False`: its syncer mirrors `default/kubernetes` from the host, as
-  vCluster runs kube-apiserver with `--endpoint-reconciler-type=none`.
+  API server (one subset naming the advertise address, label
+  `endpointslice.kubernetes.io/skip-mirror`), and the EndpointSlice `kubernetes` is made equal to the
+  Endpoints (EnsureEndpointSliceFromEndpoints). The Endpoints' ports are reset to this server's port
+  in the first round only, as the Start-time `RemoveEndpoints` reconcile does (`reconcilePorts=true`),
+  so a restart on another port is picked up; later rounds leave them alone
+  (`UpdateKubernetesService(false)`, `reconcilePorts=false`). Upstream's start reconcile gets that
+  far only while another API server holds a lease (with none it refuses to write); this server is
+  the only one of its store, so it takes that path itself. A virtual cluster runs it with
+  `kubernetes_service=False`: its syncer mirrors `default/kubernetes` from the host, as vCluster runs
+  kube-apiserver with `--endpoint-reconciler-type=none`.
 """
 
 from __future__ import annotations
@@ -48,10 +53,10 @@ SLICES = "discovery.k8s.io/v1"
 
 
 def reconciled_endpoints(
-    current: Mapping[str, Any] | None, ip: str, port: int
+    current: Mapping[str, Any] | None, ip: str, port: int, *, reconcile_ports: bool = False
 ) -> tuple[dict[str, Any], bool]:
-    """leaseEndpointReconciler.doReconcile with one API server and reconcilePorts=false: the
-    Endpoints to write and whether they differ from `current`."""
+    """leaseEndpointReconciler.doReconcile with one API server: the Endpoints to write and whether
+    they differ from `current` (the ports only count with `reconcile_ports`)."""
     ports = [{"name": "https", "port": port, "protocol": "TCP"}]
     if current is None:
         return kubernetes_endpoints(ip, port), True
@@ -68,6 +73,9 @@ def reconciled_endpoints(
     addresses = [a.get("ip") for a in subsets[0].get("addresses") or []]
     if addresses != [ip]:
         subsets[0] = {**subsets[0], "addresses": [{"ip": ip}]}
+        changed = True
+    if reconcile_ports and subsets[0].get("ports") != ports:
+        subsets[0] = {**subsets[0], "ports": ports}
         changed = True
     body["subsets"] = subsets
     return body, changed
@@ -107,6 +115,7 @@ class BootstrapController:
         self.service_ip = kubernetes_service_ip(service_cidr)
         self.namespace_interval = namespace_interval
         self.endpoint_interval = endpoint_interval
+        self.ports_reconciled = False  # the start-time reconcile of the Endpoints' ports is done
 
     async def run(self, workers: int = 1) -> None:
         """Run the loops until cancelled (wait.Until: a failed round is logged, the next one comes)."""
@@ -170,10 +179,11 @@ class BootstrapController:
             except ApiError as e:
                 if not e.already_exists:
                     raise
-        endpoints = await self._reconcile_endpoints()
+        endpoints = await self._reconcile_endpoints(reconcile_ports=not self.ports_reconciled)
+        self.ports_reconciled = True
         await self._ensure_slice(endpoints)
 
-    async def _reconcile_endpoints(self) -> dict[str, Any]:
+    async def _reconcile_endpoints(self, *, reconcile_ports: bool) -> dict[str, Any]:
         from vcluster.client import ApiError
 
         try:
@@ -182,7 +192,9 @@ class BootstrapController:
             if not e.not_found:
                 raise
             current = None
-        body, changed = reconciled_endpoints(current, self.advertise_ip, self.port)
+        body, changed = reconciled_endpoints(
+            current, self.advertise_ip, self.port, reconcile_ports=reconcile_ports
+        )
         if not changed:
             return body
         log.warning("resetting endpoints for master service %s to [%s]", SERVICE[1], self.advertise_ip)

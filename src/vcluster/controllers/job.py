@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from vcluster.controllers.base import (
@@ -371,6 +371,41 @@ def backoff_remaining(base: float, cap: float, failures: int, last: datetime | N
     return max(backoff - (now - last).total_seconds(), 0.0)
 
 
+@dataclass(frozen=True)
+class BackoffRecord:
+    """backoffRecord: the pod failures since the last success and the time of the last one."""
+
+    failures: int = 0
+    last_failure: datetime | None = None
+
+    def remaining(self, base: float, cap: float, now: datetime) -> float:
+        """getRemainingTime: seconds left before a replacement pod may be created."""
+        return backoff_remaining(base, cap, self.failures, self.last_failure, now)
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def _finish_key(pod: Mapping[str, Any]) -> datetime:
+    return pod_finish_time(pod) or _EPOCH
+
+
+def new_backoff_record(
+    old: BackoffRecord | None, succeeded: list[Mapping[str, Any]], failed: list[Mapping[str, Any]]
+) -> BackoffRecord:
+    """backoffStore.newBackoffRecord: the stored record advanced by the pods that finished since the
+    last status update. A success resets the count to the failures that finished after it."""
+    old = old or BackoffRecord()
+    failed = sorted(failed, key=_finish_key)
+    if not succeeded:
+        if not failed:
+            return old
+        return BackoffRecord(old.failures + len(failed), _finish_key(failed[-1]))
+    last_success = max(_finish_key(p) for p in succeeded)
+    after = [t for p in failed if (t := _finish_key(p)) > last_success]
+    return BackoffRecord(len(after), after[-1] if after else None)
+
+
 def _intervals(indexes: set[int]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for i in sorted(indexes):
@@ -471,6 +506,7 @@ class SyncCtx:
     failed_idx: set[int] | None = None
     delayed: dict[int, Mapping[str, Any]] = field(default_factory=dict)
     finished: tuple[str, str, str] | None = None  # (condition type, reason, message)
+    backoff: BackoffRecord = field(default_factory=BackoffRecord)
 
 
 def pods_with_delayed_deletion(ctx: SyncCtx) -> dict[int, Mapping[str, Any]]:
@@ -545,6 +581,9 @@ class JobController(BaseController):
         self.max_pod_failure_backoff = max_pod_failure_backoff
         self.ttl_after_finished = ttl_after_finished
         self.expectations = Expectations()
+        # podBackoffStore: per job key, kept in memory only (as upstream) and saved once the
+        # status update counting the finished pods it saw went through.
+        self.backoffs: dict[str, BackoffRecord] = {}
         self.job_inf = informers.informer(*JOB)
         self.pod_inf = informers.informer("v1", "pods")
         self.job_inf.add_handler(self._on_job)
@@ -579,6 +618,7 @@ class JobController(BaseController):
         cached = self.job_inf.get(name, ns)
         if cached is None:
             self.expectations.delete(key)
+            self.backoffs.pop(key, None)
             return
         if (cached.get("spec") or {}).get("managedBy") not in (None, JOB_CONTROLLER_NAME):
             return  # managed by an external controller (JobManagedBy)
@@ -588,6 +628,7 @@ class JobController(BaseController):
         finished, _ = is_finished(job)
         pods = await self._claim_pods(job)
         if finished:
+            self.backoffs.pop(key, None)
             await self._remove_finalizers([p for p in pods if has_finalizer(p)])
             await self._ttl(job, now)
             return
@@ -668,6 +709,7 @@ class JobController(BaseController):
         counted_f = [p for p in new_f if match_pod_failure_policy(policy, p)[1]]
         ctx.succeeded = int(status.get("succeeded") or 0) + len(new_s) + len(ctx.unc_succeeded)
         ctx.failed = int(status.get("failed") or 0) + len(counted_f) + len(ctx.unc_failed)
+        ctx.backoff = new_backoff_record(self.backoffs.get(key_of(job)), new_s, new_f)
         return ctx
 
     def _failure_condition(self, ctx: SyncCtx, now: datetime) -> tuple[str, str, str] | None:
@@ -850,6 +892,7 @@ class JobController(BaseController):
         self._interim_condition(ctx, now)
         if status != old_status:
             await self._update_status(job)
+            self.backoffs[key_of(job)] = ctx.backoff
             old_status = clone(status)
         error = None
         if to_untrack:
@@ -903,16 +946,9 @@ class JobController(BaseController):
         return now - start >= timedelta(seconds=int(ads))
 
     def _creation_delay(self, ctx: SyncCtx, now: datetime) -> float:
-        """The pod failure backoff of the whole job: base * 2^(failures-1) after the last failure."""
-        last = None
-        for p in ctx.pods:
-            if (p.get("status") or {}).get("phase") == "Failed":
-                t = pod_finish_time(p)
-                if t is not None and (last is None or t > last):
-                    last = t
-        return backoff_remaining(
-            self.pod_failure_backoff, self.max_pod_failure_backoff, ctx.failed, last, now
-        )
+        """The pod failure backoff of the whole job: base * 2^(n-1) after the last failure, n the
+        failures since the last success."""
+        return ctx.backoff.remaining(self.pod_failure_backoff, self.max_pod_failure_backoff, now)
 
     def _ready_indexes(self, ctx: SyncCtx, indexes: list[int], now: datetime) -> tuple[list[int], float]:
         """getPodCreationInfoForIndependentIndexes: the indexes whose own backoff has passed, or the
@@ -943,7 +979,8 @@ class JobController(BaseController):
     async def _manage(self, ctx: SyncCtx, now: datetime) -> tuple[int, BaseException | None]:
         """manageJob: delete the pods of a suspended job or beyond what is wanted, or create the
         missing ones (after the backoff; pods still terminating count when only failed pods are
-        replaced). Returns the active count and the first error."""
+        replaced). Returns the active count — 0 while the pod failure backoff holds the creations
+        back, as upstream's manageJob returns — and the first error."""
         job, key = ctx.job, key_of(ctx.job)
         active = len(ctx.active)
         if (job.get("spec") or {}).get("suspend"):
@@ -963,7 +1000,7 @@ class JobController(BaseController):
         per_index = has_backoff_limit_per_index(job)
         if not per_index and (delay := self._creation_delay(ctx, now)) > 0:
             self.queue.add_after(key, delay)
-            return active, None
+            return 0, None
         indexes: list[int | None] = [None] * diff
         if is_indexed(job):
             pending = first_pending_indexes(ctx, diff, int(job["spec"]["completions"]))
@@ -971,7 +1008,7 @@ class JobController(BaseController):
                 pending, wait = self._ready_indexes(ctx, pending, now)
                 if wait > 0:
                     self.queue.add_after(key, wait)
-                    return active, None
+                    return 0, None
             indexes = list(pending)
         created, err = await self._create_pods(ctx, indexes)
         return active + created, err

@@ -32,6 +32,7 @@ CONTROLLERS: dict[str, tuple[str, str]] = {
     "ephemeral-volume": ("ephemeralvolume", "EphemeralVolumeController"),
     "pvc-protection": ("storageprotection", "PVCProtectionController"),
     "pv-protection": ("storageprotection", "PVProtectionController"),
+    "podgc": ("podgc", "PodGCController"),
     # kube-apiserver's system-namespaces and bootstrap-controller loops (see controllers/bootstrap.py)
     "bootstrap": ("bootstrap", "BootstrapController"),
     "clusterrole-aggregation": ("clusterroleaggregation", "ClusterRoleAggregationController"),
