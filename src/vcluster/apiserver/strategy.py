@@ -182,11 +182,18 @@ def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any
         # The status endpoint keeps the stored spec; of the metadata, annotations (and labels,
         # except for the workload kinds whose status strategies reset them) may change, as the
         # registry status strategies of 1.32 allow.
+        # managedFields stay the new object's (ResetObjectMetaForStatus: "managedFields must be
+        # preserved since it's been modified to track changed fields in the status update").
         status = new.get("status")
         labels, annotations = nmd.get("labels"), nmd.get("annotations")
+        has_managed, managed = "managedFields" in nmd, nmd.get("managedFields")
         new.clear()
         new.update(old)
         md = new["metadata"] = dict(omd)
+        if has_managed:
+            md["managedFields"] = managed
+        else:
+            md.pop("managedFields", None)
         for key, value in (("annotations", annotations), ("labels", labels)):
             if key == "labels" and (rt.group, rt.kind) in _STATUS_KEEPS_LABELS:
                 continue

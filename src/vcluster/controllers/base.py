@@ -339,6 +339,82 @@ def remove_condition(status: dict[str, Any], ctype: str) -> None:
         status.pop("conditions", None)
 
 
+# --------------------------------------------------------------------------- status as Go writes it
+
+# The status fields held by value (not by pointer) whose JSON tag has `omitempty` (k8s.io/api 1.32
+# types.go, as the Go struct tags in kubectl 1.32 read): encoding/json leaves them out at their zero
+# value. Pointer fields (`collisionCount`, Job `ready`/`terminating`/`failedIndexes`/
+# `uncountedTerminatedPods`, times) and fields without omitempty (`replicas` of a ReplicaSet,
+# `availableReplicas` of a StatefulSet, the PodDisruptionBudget counters, ...) keep their zeros.
+_REPLICA_SET_OMITEMPTY = frozenset(
+    {"fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration", "conditions"}
+)
+OMITEMPTY_STATUS: dict[tuple[str, str], frozenset[str]] = {
+    ("apps", "Deployment"): frozenset(
+        {
+            "observedGeneration",
+            "replicas",
+            "updatedReplicas",
+            "readyReplicas",
+            "availableReplicas",
+            "unavailableReplicas",
+            "conditions",
+        }
+    ),
+    ("apps", "ReplicaSet"): _REPLICA_SET_OMITEMPTY,
+    ("", "ReplicationController"): _REPLICA_SET_OMITEMPTY,
+    ("apps", "StatefulSet"): frozenset(
+        {
+            "observedGeneration",
+            "readyReplicas",
+            "currentReplicas",
+            "updatedReplicas",
+            "currentRevision",
+            "updateRevision",
+            "conditions",
+        }
+    ),
+    ("apps", "DaemonSet"): frozenset(
+        {"observedGeneration", "updatedNumberScheduled", "numberAvailable", "numberUnavailable", "conditions"}
+    ),
+    ("batch", "Job"): frozenset({"conditions", "active", "succeeded", "failed", "completedIndexes"}),
+    ("batch", "CronJob"): frozenset({"active"}),
+    # autoscaling/v2 (the version the controller writes): `desiredReplicas` has no omitempty
+    ("autoscaling", "HorizontalPodAutoscaler"): frozenset({"currentReplicas", "conditions"}),
+    ("policy", "PodDisruptionBudget"): frozenset({"observedGeneration", "disruptedPods", "conditions"}),
+    ("", "ResourceQuota"): frozenset({"hard", "used"}),
+    ("", "Namespace"): frozenset({"phase", "conditions"}),
+}
+# The condition types whose `reason` and `message` are omitempty (all but metav1.Condition, which
+# the PodDisruptionBudget uses).
+_CONDITION_OMITEMPTY = ("reason", "message")
+
+
+def _go_zero(v: Any) -> bool:
+    """Whether encoding/json's omitempty drops this value (false, 0, "", null, empty list or map)."""
+    if v is None or v is False:
+        return True
+    if isinstance(v, bool):
+        return False
+    return v in (0, "") or (isinstance(v, list | dict) and not v)
+
+
+def go_status(status: dict[str, Any], group: str, kind: str) -> dict[str, Any]:
+    """`status` (in place, and returned) as kube-apiserver serializes a controller's status: the
+    zero values of the kind's `omitempty` fields are dropped, and so are empty condition reasons
+    and messages."""
+    fields = OMITEMPTY_STATUS.get((group, kind), frozenset())
+    for key in [k for k in status if k in fields and _go_zero(status[k])]:
+        del status[key]
+    if (group, kind) != ("policy", "PodDisruptionBudget"):
+        for cond in status.get("conditions") or []:
+            if isinstance(cond, dict):
+                for key in _CONDITION_OMITEMPTY:
+                    if cond.get(key) == "":
+                        del cond[key]
+    return status
+
+
 # --------------------------------------------------------------------------- pods
 
 

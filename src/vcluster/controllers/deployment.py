@@ -20,6 +20,7 @@ from vcluster.controllers.base import (
     controller_ref,
     fmt_time,
     get_condition,
+    go_status,
     is_deleting,
     labels_of,
     name_of,
@@ -538,6 +539,7 @@ class DeploymentController(BaseController):
         """PUT the status (after persisting the revision annotation, which our status endpoint
         does not take); `d` gets the new resourceVersion."""
         await self._write_revision(d)
+        go_status(d["status"], "apps", "Deployment")
         res = await self.client.update(
             *DEPLOY, typed(d, "apps/v1", "Deployment"), namespace_of(d), subresource="status"
         )

@@ -22,6 +22,7 @@ from vcluster.controllers.base import (
     clone,
     fmt_time,
     get_condition,
+    go_status,
     is_deleting,
     key_of,
     name_of,
@@ -884,13 +885,11 @@ class JobController(BaseController):
         """trackJobStatusAndRemoveFinalizers: flush the uncounted pods and interim condition, remove
         the finalizers, count the pods, then set Failed / Complete once no pod is left running."""
         job, status = ctx.job, ctx.job["status"]
-        for key in ("succeeded", "failed"):
-            status.setdefault(key, 0)
         with_finalizer = {uid_of(p) for p in ctx.pods if has_finalizer(p)}
         self._clean_uncounted(status, with_finalizer)
         to_untrack = self._count_finished_pods(ctx)
         self._interim_condition(ctx, now)
-        if status != old_status:
+        if go_status(status, "batch", "Job") != old_status:
             await self._update_status(job)
             self.backoffs[key_of(job)] = ctx.backoff
             old_status = clone(status)
@@ -899,7 +898,7 @@ class JobController(BaseController):
             removed, error = await self._remove_finalizers(to_untrack)
             self._clean_uncounted(status, with_finalizer - removed)
         enacted = error is None and self._enact_finished(ctx)
-        if status != old_status:
+        if go_status(status, "batch", "Job") != old_status:
             await self._update_status(job)
         if enacted:
             self._record_finished(ctx)

@@ -19,6 +19,7 @@ from vcluster.controllers.base import (
     controller_ref,
     fmt_time,
     get_condition,
+    go_status,
     is_deleting,
     key_of,
     labels_of,
@@ -312,7 +313,7 @@ class ReplicaSetController(BaseController):
 
         new = clone(rs)
         status["observedGeneration"] = int(new["metadata"].get("generation") or 0)
-        new["status"] = status
+        new["status"] = go_status(status, self.api_version.rpartition("/")[0], self.kind)
         typed(new, self.api_version, self.kind)
         try:
             return await self.client.update(
@@ -325,8 +326,8 @@ class ReplicaSetController(BaseController):
                 raise
         # One retry against the latest object (updateReplicaSetStatus).
         fresh = await self.client.get(self.api_version, self.plural, name_of(rs), namespace_of(rs))
-        fresh["status"] = status
         status["observedGeneration"] = int(fresh["metadata"].get("generation") or 0)
+        fresh["status"] = go_status(status, self.api_version.rpartition("/")[0], self.kind)
         return await self.client.update(
             self.api_version, self.plural, fresh, namespace_of(rs), subresource="status"
         )

@@ -18,6 +18,7 @@ from vcluster.controllers.base import (
     clone,
     controller_ref,
     fnv32,
+    go_status,
     is_deleting,
     labels_of,
     name_of,
@@ -635,6 +636,7 @@ class StatefulSetController(BaseController):
             status["currentRevision"] = update_rev
         if old.get("conditions"):
             status["conditions"] = old["conditions"]
+        go_status(status, "apps", "StatefulSet")
         if {k: v for k, v in old.items() if v not in (None, 0)} == {
             k: v for k, v in status.items() if v not in (None, 0)
         }:
