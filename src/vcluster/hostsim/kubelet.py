@@ -29,6 +29,13 @@ event). Such a pod goes through restarts.py: restarts per restartPolicy, restart
 lastState, CrashLoopBackOff with kubelet's backoff (`restart_backoff` doubling up to
 `restart_backoff_max`) and BackOff events, init containers one after the other, getPhase. A pod
 without them takes the plain path above, with no extra request.
+
+A pod spec update the kubelet acts on: a new image of a running container (or sidecar) makes it
+kill the container (Killing "Container <name> definition changed, will be restarted") and start
+it again from the new image (Pulling/Pulled, Created, Started), restartCount + 1 and the killed
+container in lastState.terminated (restarts.py); from then on the pod takes the scripted path
+(without annotations: an empty script, whose containers run as on the plain path) so its statuses
+keep the restart counts. A lowered activeDeadlineSeconds is checked at the update's sync.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from vcluster.client.informer import Handler
 from vcluster.hostsim.config import HostSimConfig
 from vcluster.hostsim.events import EventRecorder, Source, object_ref
 from vcluster.hostsim.exitscript import INVALID_REASON, Script
-from vcluster.hostsim.exitscript import parse as parse_script
+from vcluster.hostsim.exitscript import parse as parse_script_annotations
 from vcluster.hostsim.nodes import SimNode
 from vcluster.hostsim.podrefs import (
     CONFIGMAP,
@@ -72,7 +79,15 @@ from vcluster.hostsim.podstatus import (
     running_status,
     started_ephemeral,
 )
-from vcluster.hostsim.restarts import PodClock, Timing, advance, pod_ref, stopped
+from vcluster.hostsim.restarts import (
+    PodClock,
+    Timing,
+    advance,
+    has_restarted,
+    pod_ref,
+    respec_pending,
+    stopped,
+)
 
 log = logging.getLogger("vcluster.hostsim.kubelet")
 
@@ -84,6 +99,16 @@ CONFIG_RETRY = 10.0  # the pod worker's backoff after a failed sync (CreateConta
 DEADLINE_EXCEEDED = "DeadlineExceeded"  # pkg/kubelet/active_deadline.go
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 Check = Callable[[Lookup], list[Failure]]
+
+
+def parse_script(pod: dict[str, Any]) -> Script | None:
+    """The pod's exit script; an empty one (containers run as without annotations) for a pod whose
+    containers were or are to be restarted for a spec change, so that restarts.py keeps its
+    restart counts; None for the plain path."""
+    script = parse_script_annotations(pod)
+    if script is None and (has_restarted(pod) or respec_pending(pod)):
+        return Script()
+    return script
 
 
 def _rv_int(obj: dict[str, Any]) -> int | None:
@@ -529,6 +554,8 @@ class Kubelet:
         out = advance(
             pod, script, self._clocks.setdefault(uid, PodClock()), self._timing, node.address, ip, begin, now
         )
+        for kind, name, message in out.killed:
+            self._event(pod, node, "Killing", message, f"spec.{kind}{{{name}}}")
         for kind, c in out.started:
             self._start_events(pod, node, kind, c)
         for kind, name in out.backoffs:

@@ -149,6 +149,14 @@ def _find(items: Any, name: str) -> dict[str, Any] | None:
     return None
 
 
+def _precise(begin: float | None, started: float | None) -> float | None:
+    """A container's start (seconds precision in its status), sub-second when it is the pod's
+    containers' start `started` the kubelet knows (a restarted container started later)."""
+    if started is not None and (begin is None or abs(started - begin) < 1.0):
+        return started
+    return begin
+
+
 def log_source(
     pod: dict[str, Any], container: str, *, previous: bool, interval: float, started: float | None = None
 ) -> LogSource:
@@ -173,16 +181,18 @@ def log_source(
     if cs is None or (not cs.get("containerID") and not (cs.get("state") or {}).get("waiting")):
         cs = {"state": {"waiting": {"reason": "ContainerCreating"}}}
     state = cs.get("state") or {}
-    if previous:
-        raise LogRequestError(400, f'previous terminated container "{container}" in pod "{name}" not found')
+    if previous:  # the container before the last restart (lastState), as the runtime keeps it
+        state = {"terminated": (cs.get("lastState") or {}).get("terminated")}
+        if not state["terminated"]:
+            raise LogRequestError(
+                400, f'previous terminated container "{container}" in pod "{name}" not found'
+            )
     running, terminated, waiting = state.get("running"), state.get("terminated"), state.get("waiting")
     if running is not None:
-        begin = started if started is not None else parse_time(running.get("startedAt"))
+        begin = _precise(parse_time(running.get("startedAt")), started)
         end = None
     elif terminated is not None:
-        begin = parse_time(terminated.get("startedAt"))
-        if started is not None and begin is not None and abs(started - begin) < 1.0:
-            begin = started
+        begin = _precise(parse_time(terminated.get("startedAt")), started)
         end = parse_time(terminated.get("finishedAt"))
         if begin is None:
             raise LogRequestError(400, f'container "{container}" in pod "{name}" is terminated')

@@ -9,8 +9,14 @@ A restart goes through kubelet's container backoff (flowcontrol.Backoff keyed by
 first exit restarts at once, later ones wait `initial` seconds doubling up to `max` while the
 container shows `waiting: CrashLoopBackOff` with kubelet's message, and an exit more than twice
 `max` after the last restart starts over. A restart increments restartCount and moves the exit to
-`lastState.terminated` (reason Completed for 0, Error otherwise). The phase is kubelet's getPhase,
-the conditions those of pkg/kubelet/status/generate.go. Transitions are simulated at the times
+`lastState.terminated` (reason Completed for 0, Error otherwise). A running container (or sidecar)
+whose spec image changed is killed and started again with the new image at once, whatever the
+restart policy (computePodActions: containerChanged, the hash of name and image since 1.31), with a
+Killing event "Container <name> definition changed, will be restarted" ("Init container <name>
+definition changed" for a sidecar); the container exits as on a deletion (0, Completed), and
+since the backoff is keyed by the container's hash, a container waiting in CrashLoopBackOff starts
+with a new image at once too. The phase is kubelet's getPhase, the conditions those of
+pkg/kubelet/status/generate.go. Transitions are simulated at the times
 they were due, so a late sync does not shift the timeline.
 """
 
@@ -30,6 +36,7 @@ from vcluster.hostsim.podstatus import (
     container_id,
     container_readiness_delay,
     ephemeral_statuses,
+    normalize_image,
     parse_time,
     rfc3339,
 )
@@ -64,10 +71,12 @@ class Timing:
 
 @dataclass
 class Outcome:
-    """The status to write, the containers started (kind, spec), the containers that went into
-    backoff (kind, name, message), when the next transition is due, and whether the pod is done."""
+    """The status to write, the containers killed for a spec change (kind, name, Killing message)
+    and started (kind, spec), the containers that went into backoff (kind, name), when the next
+    transition is due, and whether the pod is done."""
 
     status: dict[str, Any]
+    killed: list[tuple[str, str, str]] = field(default_factory=list)
     started: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     backoffs: list[tuple[str, str]] = field(default_factory=list)
     wake: float | None = None
@@ -128,6 +137,57 @@ def _waiting(c: dict[str, Any], reason: str) -> dict[str, Any]:
     return _status_entry(c, {"waiting": {"reason": reason}}, ready=False, started=False, cid="")
 
 
+def _restartable(kind: str, c: dict[str, Any]) -> bool:
+    """A container the kubelet restarts when its definition changes: a regular one or a sidecar."""
+    return kind == "containers" or (kind == "initContainers" and c.get("restartPolicy") == "Always")
+
+
+def image_changed(c: dict[str, Any], e: dict[str, Any]) -> bool:
+    """Whether the container of status entry `e` (one that ran) was started from another image than
+    the spec's (the kubelet compares the hash of name and image)."""
+    return bool(e.get("containerID")) and e.get("image") != normalize_image(str(c.get("image") or ""))
+
+
+def changed_message(kind: str, name: str) -> str:
+    """The Killing event's message for a container whose definition changed."""
+    if kind == "containers":
+        return f"Container {name} definition changed, will be restarted"
+    return f"Init container {name} definition changed"
+
+
+def respec_pending(pod: dict[str, Any]) -> bool:
+    """Whether a running container or sidecar of the pod runs another image than its spec says."""
+    status = pod.get("status") or {}
+    for kind, field_name in (
+        ("containers", "containerStatuses"),
+        ("initContainers", "initContainerStatuses"),
+    ):
+        entries = {e.get("name"): e for e in status.get(field_name) or [] if isinstance(e, dict)}
+        if any(_runs_other_image(kind, c, entries.get(c.get("name"))) for c in _containers(pod, kind)):
+            return True
+    return False
+
+
+def _runs_other_image(kind: str, c: dict[str, Any], e: dict[str, Any] | None) -> bool:
+    """Whether status entry `e` shows container `c` running from another image than its spec's."""
+    return (
+        e is not None
+        and _restartable(kind, c)
+        and "running" in (e.get("state") or {})
+        and image_changed(c, e)
+    )
+
+
+def has_restarted(pod: dict[str, Any]) -> bool:
+    """Whether some container of the pod was restarted (its status must keep the restart counts)."""
+    status = pod.get("status") or {}
+    return any(
+        isinstance(e, dict) and (e.get("restartCount") or 0) > 0
+        for field_name in ("containerStatuses", "initContainerStatuses")
+        for e in status.get(field_name) or []
+    )
+
+
 class _Pod:
     """One `advance` run over a pod."""
 
@@ -167,6 +227,9 @@ class _Pod:
                 cid = e["containerID"]
                 start = self.started_at(cid, state["running"])
                 if rule.run_for is None or start + rule.run_for > self.now:
+                    if _restartable(kind, c) and image_changed(c, e):
+                        e = self.replace(kind, c, e, name, start)
+                        continue
                     if rule.run_for is not None:
                         self.wakes.append(start + rule.run_for)
                     ready = self.ready(c, start)
@@ -179,6 +242,10 @@ class _Pod:
                     return _entry(c, {"terminated": last}, cid, e.get("restartCount", 0), before, ready=False)
             elif waiting.get("reason") == CRASH_LOOP:
                 last = (e.get("lastState") or {}).get("terminated") or {}
+                if image_changed(c, e):  # a new backoff key: no backoff
+                    self.clock.backoff.pop(name, None)
+                    e = self.start(kind, c, self.now, e.get("restartCount", 0) + 1, last)
+                    continue
                 end = (
                     self.clock.ends.get(last.get("containerID", ""))
                     or parse_time(last.get("finishedAt"))
@@ -192,6 +259,16 @@ class _Pod:
         self.wakes.append(self.now)
         return e
 
+    def replace(self, kind: str, c: dict, e: dict, name: str, start: float) -> dict[str, Any]:
+        """Kill the running container of entry `e` now (its definition changed) and start the new
+        one: restartCount + 1, the killed one in lastState, a fresh backoff (a new hash)."""
+        cid = e["containerID"]
+        self.clock.ends[cid] = self.now
+        self.clock.backoff.pop(name, None)
+        self.out.killed.append((kind, name, changed_message(kind, name)))
+        last = _terminated(cid, 0, start, self.now)
+        return self.start(kind, c, self.now, e.get("restartCount", 0) + 1, last)
+
     def restart(self, kind: str, c: dict, e: dict, name: str, last: dict, end: float) -> dict[str, Any]:
         """kubelet's doBackOff after an exit at `end`: wait in CrashLoopBackOff, or start again."""
         t = self.timing
@@ -204,7 +281,9 @@ class _Pod:
             if old.get("message") != message:
                 self.out.backoffs.append((kind, name))
             state = {"waiting": {"message": message, "reason": CRASH_LOOP}}
-            return _entry(c, state, last["containerID"], e.get("restartCount", 0), last, ready=False)
+            entry = _entry(c, state, last["containerID"], e.get("restartCount", 0), last, ready=False)
+            # the image of the container that exited (kubelet reports the runtime's)
+            return {**entry, **{k: e[k] for k in ("image", "imageID") if e.get(k)}}
         at = end if fresh or bo is None else end + bo.delay
         delay = t.backoff_initial if fresh or bo is None else min(bo.delay * 2, t.backoff_max)
         self.clock.backoff[name] = Backoff(delay, at)
