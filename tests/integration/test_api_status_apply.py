@@ -249,6 +249,33 @@ spec:
     }
 
 
+def test_daemonset_on_no_node_omits_empty_counters(zk: Kubectl) -> None:
+    """A DaemonSet whose nodeSelector matches no node: DaemonSetStatus's four plain counters are
+    0, its omitempty ones (updatedNumberScheduled, numberAvailable, numberUnavailable) absent."""
+    zk.create(
+        f"""\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: ds0, namespace: {ZNS}}}
+spec:
+  selector: {{matchLabels: {{app: ds0}}}}
+  template:
+    metadata: {{labels: {{app: ds0}}}}
+    spec:
+      nodeSelector: {{no-such-node: "true"}}
+      containers: [{{name: c, image: nginx}}]
+"""
+    )
+    st = eventually(lambda: _status(zk, "ds", "ds0").get("observedGeneration") and _status(zk, "ds", "ds0"))
+    assert st == {
+        "currentNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberReady": 0,
+        "observedGeneration": 1,
+    }, st
+
+
 def test_running_deployment_has_no_unavailable_zero(zk: Kubectl) -> None:
     zk("create", "deployment", "d1", "--image=nginx", "-n", ZNS)
     d = eventually(lambda: (st := _status(zk, "deploy", "d1")).get("availableReplicas") == 1 and st, 30)

@@ -17,6 +17,7 @@ from vcluster.controllers.base import (
     clone,
     compute_hash,
     controller_ref,
+    go_status,
     is_deleting,
     key_of,
     labels_of,
@@ -180,6 +181,21 @@ def target_node(pod: Mapping[str, Any]) -> str | None:
             ):
                 return f["values"][0]
     return None
+
+
+def unscheduled_without_node(
+    missing: Mapping[str, list[Mapping[str, Any]]],
+) -> list[Mapping[str, Any]]:
+    """getUnscheduledPodsWithoutNode: of the daemon pods pinned to nodes that do not exist
+    (`missing`: node -> pods), those not bound yet — the scheduler never binds them and PodGC only
+    collects bound pods. A bound pod on a deleted node is left to PodGC (quarantine, Failed with
+    DisruptionTarget, forced delete), as kube-controller-manager 1.32 does."""
+    return [
+        p
+        for pods in missing.values()
+        for p in pods
+        if not (p.get("spec") or {}).get("nodeName") and not is_deleting(p)
+    ]
 
 
 # --------------------------------------------------------------------------- controller
@@ -384,9 +400,7 @@ class DaemonSetController(BaseController):
                     to_delete.extend(alive[1:])
             elif not keep and existing:
                 to_delete.extend(existing)
-        # pods bound to nodes that do not exist (any more)
-        for orphans in node_pods.values():
-            to_delete.extend(p for p in orphans if not is_deleting(p))
+        to_delete.extend(unscheduled_without_node(node_pods))
         to_delete.extend(await self._rolling_candidates(ds, pods, h, to_delete))
         await self._sync_nodes(ds, to_create, to_delete, h)
 
@@ -512,6 +526,7 @@ class DaemonSetController(BaseController):
             status["collisionCount"] = old["collisionCount"]
         if old.get("conditions"):
             status["conditions"] = old["conditions"]
+        go_status(status, "apps", "DaemonSet")
 
         def norm(s: Mapping[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in s.items() if v not in (None, 0)}
