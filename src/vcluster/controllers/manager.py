@@ -16,6 +16,7 @@ log = logging.getLogger("vcluster.controllers.manager")
 CONTROLLERS: dict[str, tuple[str, str]] = {
     "deployment": ("deployment", "DeploymentController"),
     "replicaset": ("replicaset", "ReplicaSetController"),
+    "replicationcontroller": ("replicationcontroller", "ReplicationManager"),
     "statefulset": ("statefulset", "StatefulSetController"),
     "daemonset": ("daemonset", "DaemonSetController"),
     "job": ("job", "JobController"),

@@ -209,14 +209,16 @@ class ReplicaSetController(BaseController):
     def _lookup(self, ns: str, name: str) -> Mapping[str, Any] | None:
         return self.rs_inf.get(name, ns)
 
+    def selector_of(self, rs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The owner's pod selector as a metav1.LabelSelector (subclasses convert other forms)."""
+        return (rs.get("spec") or {}).get("selector")
+
     def _rss_for_pod(self, pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         labels = labels_of(pod)
         if not labels:
             return []
         return [
-            rs
-            for rs in self.rs_inf.list(namespace_of(pod))
-            if selector_matches((rs.get("spec") or {}).get("selector"), labels)
+            rs for rs in self.rs_inf.list(namespace_of(pod)) if selector_matches(self.selector_of(rs), labels)
         ]
 
     def _on_pod(self, event: str, obj: dict, old: dict | None) -> None:
@@ -285,7 +287,7 @@ class ReplicaSetController(BaseController):
             return
         needs_sync = self.expectations.satisfied(key)
         rs = cached
-        selector = (rs.get("spec") or {}).get("selector")
+        selector = self.selector_of(rs)
         active = [p for p in self.pod_inf.list(ns) if pod_is_active(p)]
         pods = await self._claim_pods(rs, selector, active)
         manage_error: BaseException | None = None
