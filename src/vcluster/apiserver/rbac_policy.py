@@ -6,6 +6,7 @@ annotations added (nothing is removed), and a binding whose roleRef changed is r
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import logging
@@ -33,6 +34,8 @@ _FILES = {
     "roles": ("namespace-roles.yaml", "Role"),
     "rolebindings": ("namespace-role-bindings.yaml", "RoleBinding"),
 }
+CONTROLLER_ROLES_FILE = "controller-roles.yaml"
+CONTROLLER_ROLE_PREFIX = "system:controller:"
 
 
 def _metadata(item: dict[str, Any]) -> dict[str, Any]:
@@ -72,14 +75,30 @@ def _binding(item: dict[str, Any], kind: str) -> dict[str, Any]:
     return obj
 
 
+def _controller_binding(role_name: str) -> dict[str, Any]:
+    """addControllerRole's binding: the role bound to the service account kube-system/<controller>."""
+    if not role_name.startswith(CONTROLLER_ROLE_PREFIX):
+        raise ValueError(f"controller role {role_name!r} must start with {CONTROLLER_ROLE_PREFIX!r}")
+    sa = role_name[len(CONTROLLER_ROLE_PREFIX) :]
+    subject = {"kind": "ServiceAccount", "name": sa, "namespace": "kube-system"}
+    return _binding({"name": role_name, "subjects": [subject]}, "ClusterRoleBinding")
+
+
 @functools.cache
 def _policy() -> dict[str, tuple[dict[str, Any], ...]]:
+    """bootstrappolicy's ClusterRoles()+ControllerRoles(), their bindings, the namespaced roles/bindings."""
     data = resources.files("vcluster.apiserver.rbacdata")
+
+    def load(filename: str) -> list[dict[str, Any]]:
+        return yaml.safe_load(data.joinpath(filename).read_text(encoding="utf-8")) or []
+
     out: dict[str, tuple[dict[str, Any], ...]] = {}
     for plural, (filename, kind) in _FILES.items():
-        items = yaml.safe_load(data.joinpath(filename).read_text(encoding="utf-8")) or []
         make = _binding if kind.endswith("Binding") else _role
-        out[plural] = tuple(make(i, kind) for i in items)
+        out[plural] = tuple(make(i, kind) for i in load(filename))
+    controllers = [_role(i, "ClusterRole") for i in load(CONTROLLER_ROLES_FILE)]
+    out["clusterroles"] += tuple(controllers)
+    out["clusterrolebindings"] += tuple(_controller_binding(r["metadata"]["name"]) for r in controllers)
     return out
 
 
@@ -175,7 +194,8 @@ async def _ensure(store: Storage, registry: Registry, plural: str, expected: dic
 
 
 async def ensure_bootstrap_policy(store: Storage, registry: Registry) -> None:
-    """The ``rbac/bootstrap-roles`` post-start hook: roles before the bindings that name them."""
+    """The ``rbac/bootstrap-roles`` post-start hook: roles before the bindings that name them. The
+    objects of one resource are independent, so their reads and writes go to the store together
+    (a fresh data dir commits them in a few batches instead of one by one)."""
     for plural in ("clusterroles", "clusterrolebindings", "roles", "rolebindings"):
-        for obj in _policy()[plural]:
-            await _ensure(store, registry, plural, obj)
+        await asyncio.gather(*(_ensure(store, registry, plural, obj) for obj in _policy()[plural]))

@@ -257,6 +257,14 @@ def run_control_plane_or_exit(cfg: object) -> None:
     type=click.FloatRange(0, min_open=True),
     help="Seconds between the simulated metrics-server's scrapes (its --metric-resolution).",
 )
+@click.option(
+    "--terminated-pod-gc-threshold",
+    default=12500,  # controllers/podgc.py TERMINATED_POD_GC_THRESHOLD (not imported: CLI start-up)
+    show_default=True,
+    type=click.IntRange(-(2**31), 2**31 - 1),
+    help="Terminated pods that may exist before the pod GC deletes the oldest (0 or less: never), "
+    "as kube-controller-manager's flag.",
+)
 @authorization_mode_option
 @log_level_option
 def host(
@@ -270,6 +278,7 @@ def host(
     restart_backoff_max: float,
     metrics_server: bool,
     metrics_resolution: float,
+    terminated_pod_gc_threshold: int,
     authorization_mode: str,
     log_level: str,
 ) -> None:
@@ -295,7 +304,10 @@ def host(
         sim.validate()
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
-    run_control_plane_or_exit(ControlPlaneConfig(cfg, hostsim=sim, banner="vcluster host"))
+    podgc = {"terminated_pod_gc_threshold": terminated_pod_gc_threshold}
+    run_control_plane_or_exit(
+        ControlPlaneConfig(cfg, hostsim=sim, banner="vcluster host", controller_options={"podgc": podgc})
+    )
 
 
 @main.command()

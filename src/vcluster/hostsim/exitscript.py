@@ -7,7 +7,11 @@ value for the pod's containers, `<container>=<value>` entries, or both, comma-se
 * `hostsim.vcluster.loft.sh/exit-code`: the exit code (0-255) the container ends with, e.g. `"1"`,
   `"app=3"`, `"1,setup=0"`;
 * `hostsim.vcluster.loft.sh/run-seconds`: how long it runs before it exits (a number >= 0), e.g.
-  `"2"`, `"app=0.5,setup=3"`.
+  `"2"`, `"app=0.5,setup=3"`;
+* `hostsim.vcluster.loft.sh/stop-seconds`: how long the process takes to exit on SIGTERM (a number
+  >= 0; without it at once, exit code 0), when the kubelet stops the container (pod deletion, a
+  changed image): it keeps running and ready meanwhile, and is killed (exit code 137) once the grace
+  period ends first.
 
 A value without a name applies to `spec.containers`; init containers (and sidecars: init containers
 with restartPolicy Always) are scripted by name only. A container that is given an exit code or a
@@ -27,17 +31,21 @@ from typing import Any
 
 EXIT_CODE_ANNOTATION = "hostsim.vcluster.loft.sh/exit-code"
 RUN_SECONDS_ANNOTATION = "hostsim.vcluster.loft.sh/run-seconds"
+STOP_SECONDS_ANNOTATION = "hostsim.vcluster.loft.sh/stop-seconds"
+ANNOTATIONS = (EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION, STOP_SECONDS_ANNOTATION)
 INVALID_REASON = "InvalidHostSimAnnotation"  # the Warning event's reason
 
 
 @dataclass(frozen=True)
 class Rule:
     """What one container does: run `run_for` seconds (None: until stopped), exit with `exit_code`;
-    `restart` is the policy the kubelet applies to it (Always, OnFailure or Never)."""
+    `restart` is the policy the kubelet applies to it (Always, OnFailure or Never); on SIGTERM it
+    exits 0 after `stop_for` seconds."""
 
     run_for: float | None
     exit_code: int
     restart: str
+    stop_for: float = 0.0
 
     def restarts(self, code: int) -> bool:
         return self.restart == "Always" or (self.restart == "OnFailure" and code != 0)
@@ -52,6 +60,8 @@ class Script:
     default_exit: int | None = None
     default_run: float | None = None
     problems: tuple[str, ...] = ()
+    stop_seconds: dict[str, float] = field(default_factory=dict)
+    default_stop: float | None = None
 
     def rule(
         self, pod: Mapping[str, Any], kind: str, container: Mapping[str, Any], run_seconds: float
@@ -75,7 +85,8 @@ class Script:
             restart = "Never" if policy == "Never" else "OnFailure"
             if run is None:
                 run = 0.0
-        return Rule(run, code if code is not None else 0, restart)
+        stop = self.stop_seconds.get(name, self.default_stop if regular else None)
+        return Rule(run, code if code is not None else 0, restart, stop or 0.0)
 
 
 def _annotations(pod: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -84,9 +95,9 @@ def _annotations(pod: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def is_scripted(pod: Mapping[str, Any]) -> bool:
-    """Whether the pod carries one of the annotations (cheap: two lookups)."""
+    """Whether the pod carries one of the annotations (cheap: three lookups)."""
     ann = _annotations(pod)
-    return EXIT_CODE_ANNOTATION in ann or RUN_SECONDS_ANNOTATION in ann
+    return any(a in ann for a in ANNOTATIONS)
 
 
 def _exit_code(text: str) -> int | None:
@@ -149,4 +160,5 @@ def parse(pod: Mapping[str, Any]) -> Script | None:
         return None
     codes, code, p1 = _parse(pod, EXIT_CODE_ANNOTATION, "an exit code (an integer from 0 to 255)", _exit_code)
     runs, run, p2 = _parse(pod, RUN_SECONDS_ANNOTATION, "a number of seconds (0 or more)", _seconds)
-    return Script(codes, runs, code, run, tuple(p1 + p2))
+    stops, stop, p3 = _parse(pod, STOP_SECONDS_ANNOTATION, "a number of seconds (0 or more)", _seconds)
+    return Script(codes, runs, code, run, tuple(p1 + p2 + p3), stops, stop)

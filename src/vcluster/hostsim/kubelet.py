@@ -67,6 +67,7 @@ from vcluster.hostsim.podrefs import (
 from vcluster.hostsim.podstatus import (
     config_blocked,
     config_error_status,
+    container_id,
     creating_status,
     ephemeral_statuses,
     ephemeral_to_start,
@@ -83,9 +84,11 @@ from vcluster.hostsim.restarts import (
     PodClock,
     Timing,
     advance,
+    grace_period,
     has_restarted,
     pod_ref,
     respec_pending,
+    stop_delay,
     stopped,
 )
 
@@ -101,12 +104,12 @@ DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadlin
 Check = Callable[[Lookup], list[Failure]]
 
 
-def parse_script(pod: dict[str, Any]) -> Script | None:
+def parse_script(pod: dict[str, Any], clock: PodClock | None = None) -> Script | None:
     """The pod's exit script; an empty one (containers run as without annotations) for a pod whose
-    containers were or are to be restarted for a spec change, so that restarts.py keeps its
-    restart counts; None for the plain path."""
+    containers were or are to be restarted for a spec change (`clock`: the spec images they were
+    started from), so that restarts.py keeps its restart counts; None for the plain path."""
     script = parse_script_annotations(pod)
-    if script is None and (has_restarted(pod) or respec_pending(pod)):
+    if script is None and (has_restarted(pod) or respec_pending(pod, clock)):
         return Script()
     return script
 
@@ -299,7 +302,7 @@ class Kubelet:
         if node is None:
             return
         now = time.time()
-        script = parse_script(pod)
+        script = parse_script(pod, self._clocks.get(pod["metadata"]["uid"]))
         try:
             if (pod.get("metadata") or {}).get("deletionTimestamp"):
                 await self._terminate(key, pod, node, now, script)
@@ -355,6 +358,7 @@ class Kubelet:
         self._container_events(pod, node)
         ready_in = readiness_delay(pod)
         await self._write_status(pod, running_status(pod, node.address, ip, now, ready_in <= 0, now))
+        self._remember_images(pod)
         self._started[uid] = now
         self._creating.pop(uid, None)
         self.started_total += 1
@@ -539,7 +543,7 @@ class Kubelet:
     @property
     def _timing(self) -> Timing:
         cfg = self.config
-        return Timing(cfg.run_seconds, cfg.restart_backoff, cfg.restart_backoff_max)
+        return Timing(cfg.run_seconds, cfg.restart_backoff, cfg.restart_backoff_max, cfg.deletion_grace_cap)
 
     def _script_warnings(self, pod: dict[str, Any], node: SimNode, script: Script) -> None:
         """A Warning event for each annotation entry that is ignored."""
@@ -576,6 +580,16 @@ class Kubelet:
     ) -> dict[str, Any]:
         clock = self._clocks.setdefault(pod["metadata"]["uid"], PodClock())
         return stopped(pod, script, clock, self._timing, node.address, ip, now, **kw)
+
+    def _remember_images(self, pod: dict[str, Any]) -> None:
+        """The spec images the plain path's containers (and sidecars) started from: the kubelet's
+        container hash, which a later image change is compared with."""
+        uid = pod["metadata"]["uid"]
+        images = self._clocks.setdefault(uid, PodClock()).images
+        for kind in ("initContainers", "containers"):
+            for c in (pod.get("spec") or {}).get(kind) or []:
+                if isinstance(c, dict):
+                    images[container_id(uid, str(c.get("name", "")))] = str(c.get("image") or "")
 
     def _runs_to_completion(self, pod: dict[str, Any]) -> bool:
         return (pod.get("spec") or {}).get("restartPolicy", "Always") != "Always"
@@ -655,16 +669,17 @@ class Kubelet:
             if since is None:
                 since = self._killing[uid] = now
                 self._killing_events(pod, node)
-            grace = md.get("deletionGracePeriodSeconds")
-            grace = float(grace) if isinstance(grace, int | float) else 30.0
-            stop_at = since + min(grace, self.config.deletion_grace_cap)
+            # the processes exit on SIGTERM (at once unless the pod's stop-seconds say otherwise),
+            # or are killed when the grace period (capped by deletion_grace_cap) ends
+            grace = grace_period(pod, self._timing, md.get("deletionGracePeriodSeconds"))
+            stop_at = since + (stop_delay(pod, script, self._timing, grace) if script is not None else 0.0)
             if now < stop_at:
                 self.queue.add_after(key, stop_at - now)
                 return
             started = self._started.get(uid) or container_started_at(pod) or now
             ip = (pod.get("status") or {}).get("podIP")
             if script is not None:
-                status = self._stopped(pod, node, script, ip, now)
+                status = self._stopped(pod, node, script, ip, stop_at, sigterm=(since, grace))
             else:
                 status = finished_status(pod, node.address, ip, started, now, now)
             try:

@@ -10,14 +10,18 @@ first exit restarts at once, later ones wait `initial` seconds doubling up to `m
 container shows `waiting: CrashLoopBackOff` with kubelet's message, and an exit more than twice
 `max` after the last restart starts over. A restart increments restartCount and moves the exit to
 `lastState.terminated` (reason Completed for 0, Error otherwise). A running container (or sidecar)
-whose spec image changed is killed and started again with the new image at once, whatever the
-restart policy (computePodActions: containerChanged, the hash of name and image since 1.31), with a
-Killing event "Container <name> definition changed, will be restarted" ("Init container <name>
-definition changed" for a sidecar); the container exits as on a deletion (0, Completed), and
-since the backoff is keyed by the container's hash, a container waiting in CrashLoopBackOff starts
-with a new image at once too. The phase is kubelet's getPhase, the conditions those of
-pkg/kubelet/status/generate.go. Transitions are simulated at the times
-they were due, so a late sync does not shift the timeline.
+whose spec image changed is killed and started again with the new image, whatever the restart
+policy (computePodActions: containerChanged; HashContainer hashes the name and the image string as
+the spec gives it since 1.31, so `nginx` -> `docker.io/library/nginx:latest` restarts too: the
+image a container was started with is kept in the PodClock, the normalised status image is only the
+fallback for containers started before the simulator was), with a Killing event "Container <name>
+definition changed, will be restarted" ("Init container <name> definition changed" for a sidecar).
+The kill goes through the pod's terminationGracePeriodSeconds (capped by `grace_cap`): the
+container keeps running and ready until its process exits on SIGTERM (`stop_for`, exit 0 Completed)
+or the grace period ends (SIGKILL, 137 Error), and the new one starts then. Since the backoff is keyed
+by the container's hash, a container waiting in CrashLoopBackOff starts with a new image at once.
+The phase is kubelet's getPhase, the conditions those of pkg/kubelet/status/generate.go.
+Transitions are simulated at the times they were due, so a late sync does not shift the timeline.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class PodClock:
     starts: dict[str, float] = field(default_factory=dict)  # container ID -> started
     ends: dict[str, float] = field(default_factory=dict)  # container ID -> exited
     backoff: dict[str, Backoff] = field(default_factory=dict)  # container name -> entry
+    images: dict[str, str] = field(default_factory=dict)  # container ID -> spec image it started from
+    killing: dict[str, float] = field(default_factory=dict)  # container ID -> SIGTERM sent
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,27 @@ class Timing:
     run_seconds: float
     backoff_initial: float
     backoff_max: float
+    grace_cap: float = float("inf")  # the simulated grace periods last at most this long
+
+
+DEFAULT_GRACE = 30.0  # spec.terminationGracePeriodSeconds default
+
+
+def grace_period(pod: dict[str, Any], timing: Timing, seconds: object = None) -> float:
+    """The grace period of a kill: `seconds` (a deletion's), else the pod's
+    terminationGracePeriodSeconds, capped by `timing.grace_cap`."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        seconds = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        seconds = DEFAULT_GRACE
+    return max(0.0, min(float(seconds), timing.grace_cap))
+
+
+def stop_after(rule: Rule, grace: float) -> tuple[float, int, str]:
+    """kubelet's killContainer: (seconds after SIGTERM, exit code, reason) of a running container."""
+    if rule.stop_for <= grace:
+        return rule.stop_for, 0, "Completed"
+    return grace, 137, "Error"
 
 
 @dataclass
@@ -142,10 +169,18 @@ def _restartable(kind: str, c: dict[str, Any]) -> bool:
     return kind == "containers" or (kind == "initContainers" and c.get("restartPolicy") == "Always")
 
 
-def image_changed(c: dict[str, Any], e: dict[str, Any]) -> bool:
+def image_changed(c: dict[str, Any], e: dict[str, Any], clock: PodClock | None = None) -> bool:
     """Whether the container of status entry `e` (one that ran) was started from another image than
-    the spec's (the kubelet compares the hash of name and image)."""
-    return bool(e.get("containerID")) and e.get("image") != normalize_image(str(c.get("image") or ""))
+    the spec's: HashContainer's name and image, the spec strings compared as given; for a container
+    whose spec image is not known (started before this simulator), the status's normalised one."""
+    cid = e.get("containerID")
+    if not cid:
+        return False
+    spec_image = str(c.get("image") or "")
+    started = clock.images.get(cid) if clock is not None else None
+    if started is not None:
+        return started != spec_image
+    return e.get("image") != normalize_image(spec_image)
 
 
 def changed_message(kind: str, name: str) -> str:
@@ -155,7 +190,7 @@ def changed_message(kind: str, name: str) -> str:
     return f"Init container {name} definition changed"
 
 
-def respec_pending(pod: dict[str, Any]) -> bool:
+def respec_pending(pod: dict[str, Any], clock: PodClock | None = None) -> bool:
     """Whether a running container or sidecar of the pod runs another image than its spec says."""
     status = pod.get("status") or {}
     for kind, field_name in (
@@ -163,18 +198,18 @@ def respec_pending(pod: dict[str, Any]) -> bool:
         ("initContainers", "initContainerStatuses"),
     ):
         entries = {e.get("name"): e for e in status.get(field_name) or [] if isinstance(e, dict)}
-        if any(_runs_other_image(kind, c, entries.get(c.get("name"))) for c in _containers(pod, kind)):
+        if any(_runs_other_image(kind, c, entries.get(c.get("name")), clock) for c in _containers(pod, kind)):
             return True
     return False
 
 
-def _runs_other_image(kind: str, c: dict[str, Any], e: dict[str, Any] | None) -> bool:
+def _runs_other_image(kind: str, c: dict[str, Any], e: dict[str, Any] | None, clock: PodClock | None) -> bool:
     """Whether status entry `e` shows container `c` running from another image than its spec's."""
     return (
         e is not None
         and _restartable(kind, c)
         and "running" in (e.get("state") or {})
-        and image_changed(c, e)
+        and image_changed(c, e, clock)
     )
 
 
@@ -204,6 +239,7 @@ class _Pod:
         """A new container (attempt `count`) running from `at`."""
         cid = container_id(self.uid, str(c.get("name", "")), count)
         self.clock.starts[cid] = at
+        self.clock.images[cid] = str(c.get("image") or "")
         self.out.started.append((kind, c))
         return _entry(c, {"running": {"startedAt": rfc3339(at)}}, cid, count, last, ready=self.ready(c, at))
 
@@ -226,15 +262,20 @@ class _Pod:
             if "running" in state:
                 cid = e["containerID"]
                 start = self.started_at(cid, state["running"])
-                if rule.run_for is None or start + rule.run_for > self.now:
-                    if _restartable(kind, c) and image_changed(c, e):
-                        e = self.replace(kind, c, e, name, start)
+                natural = None if rule.run_for is None else start + rule.run_for
+                if _restartable(kind, c) and image_changed(c, e, self.clock):
+                    killed_at, code, reason = self.kill(kind, c, cid, name, rule)
+                    if killed_at <= self.now and (natural is None or killed_at <= natural):
+                        e = self.replace(kind, c, e, start, killed_at, code, reason)
                         continue
-                    if rule.run_for is not None:
-                        self.wakes.append(start + rule.run_for)
+                    if natural is None or natural > self.now:
+                        self.wakes.append(killed_at)
+                if natural is None or natural > self.now:
+                    if natural is not None:
+                        self.wakes.append(natural)
                     ready = self.ready(c, start)
                     return {**e, "ready": ready} if e.get("ready") != ready else e
-                end = start + rule.run_for
+                end = natural
                 self.clock.ends[cid] = end
                 last = _terminated(cid, rule.exit_code, start, end)
                 if not rule.restarts(rule.exit_code):
@@ -242,7 +283,7 @@ class _Pod:
                     return _entry(c, {"terminated": last}, cid, e.get("restartCount", 0), before, ready=False)
             elif waiting.get("reason") == CRASH_LOOP:
                 last = (e.get("lastState") or {}).get("terminated") or {}
-                if image_changed(c, e):  # a new backoff key: no backoff
+                if image_changed(c, e, self.clock):  # a new backoff key: no backoff
                     self.clock.backoff.pop(name, None)
                     e = self.start(kind, c, self.now, e.get("restartCount", 0) + 1, last)
                     continue
@@ -259,15 +300,25 @@ class _Pod:
         self.wakes.append(self.now)
         return e
 
-    def replace(self, kind: str, c: dict, e: dict, name: str, start: float) -> dict[str, Any]:
-        """Kill the running container of entry `e` now (its definition changed) and start the new
-        one: restartCount + 1, the killed one in lastState, a fresh backoff (a new hash)."""
+    def kill(self, kind: str, c: dict, cid: str, name: str, rule: Rule) -> tuple[float, int, str]:
+        """SIGTERM to the container whose definition changed (once, with the Killing event): when
+        it ends, with which exit code and reason."""
+        sent = self.clock.killing.get(cid)
+        if sent is None:
+            sent = self.clock.killing[cid] = self.now
+            self.out.killed.append((kind, name, changed_message(kind, name)))
+        after, code, reason = stop_after(rule, grace_period(self.pod, self.timing))
+        return sent + after, code, reason
+
+    def replace(self, kind: str, c: dict, e: dict, start: float, end: float, code: int, reason: str) -> dict:
+        """The killed container of entry `e` ended at `end`; the new one starts then: restartCount
+        + 1, the killed one in lastState, a fresh backoff (a new hash)."""
         cid = e["containerID"]
-        self.clock.ends[cid] = self.now
-        self.clock.backoff.pop(name, None)
-        self.out.killed.append((kind, name, changed_message(kind, name)))
-        last = _terminated(cid, 0, start, self.now)
-        return self.start(kind, c, self.now, e.get("restartCount", 0) + 1, last)
+        self.clock.ends[cid] = end
+        self.clock.killing.pop(cid, None)
+        self.clock.backoff.pop(str(c.get("name", "")), None)
+        last = {**_terminated(cid, code, start, end), "reason": reason}
+        return self.start(kind, c, end, e.get("restartCount", 0) + 1, last)
 
     def restart(self, kind: str, c: dict, e: dict, name: str, last: dict, end: float) -> dict[str, Any]:
         """kubelet's doBackOff after an exit at `end`: wait in CrashLoopBackOff, or start again."""
@@ -425,16 +476,29 @@ def _conds(pod: dict[str, Any], phase: str, inits: list[dict], regular: list[dic
 
 
 def _stop_all(
-    p: _Pod, entries: list[dict[str, Any]], specs: list[dict], code: int, reason: str
+    p: _Pod,
+    entries: list[dict[str, Any]],
+    specs: list[dict],
+    code: int,
+    reason: str,
+    term_kind: tuple[str, float, float] | None = None,
 ) -> list[dict]:
-    """Running containers killed at now; containers waiting to restart show their last exit."""
+    """Running containers killed at now, or, with `term_kind` (kind, SIGTERM time, grace), each when
+    its process exits on SIGTERM or is killed at the grace period's end; containers waiting to
+    restart show their last exit."""
     out = []
     for c, e in zip(specs, entries, strict=True):
         state = e.get("state") or {}
         last = (e.get("lastState") or {}).get("terminated")
         if "running" in state:
             cid = e["containerID"]
-            term = {**_terminated(cid, code, p.started_at(cid, state["running"]), p.now), "reason": reason}
+            end, c_code, c_reason = p.now, code, reason
+            if term_kind is not None:
+                kind, sent, grace = term_kind
+                after, c_code, c_reason = stop_after(p.rule(kind, c), grace)
+                end = min(sent + after, p.now)
+            start = p.started_at(cid, state["running"])
+            term = {**_terminated(cid, c_code, start, max(start, end)), "reason": c_reason}
             e = _entry(c, {"terminated": term}, cid, e.get("restartCount", 0), last, ready=False)
         elif "waiting" in state and last:
             e = _entry(
@@ -499,9 +563,11 @@ def stopped(
     *,
     exit_code: int = 0,
     reason: str = "Completed",
+    sigterm: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """The status once the kubelet killed the pod (deletion, activeDeadlineSeconds): restart
-    counts and last states kept, the phase from the containers' last exits."""
+    counts and last states kept, the phase from the containers' last exits. With `sigterm`
+    (SIGTERM time, grace period: a deletion) each container ends as `stop_after` says."""
     p = _Pod(pod, script, clock, timing, now)
     inits = [e for e in (pod.get("status") or {}).get("initContainerStatuses") or [] if isinstance(e, dict)]
     regular = [e for e in (pod.get("status") or {}).get("containerStatuses") or [] if isinstance(e, dict)]
@@ -511,8 +577,29 @@ def stopped(
             [_waiting(c, "PodInitializing") for c in init_specs],
             [_waiting(c, "PodInitializing") for c in specs],
         )
-    inits = _stop_all(p, inits, init_specs, exit_code, reason)
-    regular = _stop_all(p, regular, specs, exit_code, reason)
+    kinds = {k: (k, *sigterm) if sigterm is not None else None for k in ("initContainers", "containers")}
+    inits = _stop_all(p, inits, init_specs, exit_code, reason, kinds["initContainers"])
+    regular = _stop_all(p, regular, specs, exit_code, reason, kinds["containers"])
     done = [(e.get("state") or {}).get("terminated") for e in regular]
     phase = "Succeeded" if all(t and t.get("exitCode") == 0 for t in done) else "Failed"
     return _assemble(p, host_ip, pod_ip, phase, inits, regular)
+
+
+def stop_delay(pod: dict[str, Any], script: Script, timing: Timing, grace: float) -> float:
+    """How long after SIGTERM the last running container (or sidecar) of the pod has ended."""
+    status = pod.get("status") or {}
+    delay = 0.0
+    for kind, field_name in (
+        ("containers", "containerStatuses"),
+        ("initContainers", "initContainerStatuses"),
+    ):
+        running = {
+            e.get("name")
+            for e in status.get(field_name) or []
+            if isinstance(e, dict) and "running" in (e.get("state") or {})
+        }
+        for c in _containers(pod, kind):
+            if c.get("name") in running:
+                rule = script.rule(pod, kind, c, timing.run_seconds)
+                delay = max(delay, stop_after(rule, grace)[0])
+    return delay
