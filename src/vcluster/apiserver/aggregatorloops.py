@@ -1,0 +1,118 @@
+"""The aggregator's loops inside the API server process, as kube-apiserver runs them in its own
+(post-start hooks `kube-apiserver-autoregistration`, `apiservice-status-local-available-controller`,
+`apiservice-status-remote-available-controller`): autoregistration of the served group versions and
+the two availability controllers, writing through the server in process as `kube-apiserver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from vcluster.apiserver import apiregistration as apireg
+from vcluster.controllers.apiserviceautoregister import AutoRegisterController
+from vcluster.controllers.apiserviceavailability import (
+    LocalAvailabilityController,
+    RemoteAvailabilityController,
+)
+
+if TYPE_CHECKING:
+    from vcluster.apiserver.aggregator import Aggregator
+    from vcluster.apiserver.server import APIServer
+
+log = logging.getLogger("vcluster.apiserver.aggregator")
+
+
+class AggregatorLoops:
+    """Autoregister plus local and remote availability, for one API server."""
+
+    def __init__(self, server: APIServer, aggregator: Aggregator) -> None:
+        self.server = server
+        self.aggregator = aggregator
+        self.client: Any = None
+        self.autoregister: AutoRegisterController | None = None
+        self.remote: RemoteAvailabilityController | None = None
+        self._controllers: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._watches: list[Any] = []
+
+    async def start(self) -> None:
+        from vcluster.client import Client
+
+        srv = self.server
+        assert srv.auth is not None
+        self.client = Client(
+            srv.url,
+            ssl=False,
+            token=srv.auth.admin_token,
+            user_agent="kube-apiserver",
+            local=srv.handle_local,
+            local_stream=srv.open_local_stream,
+        )
+        index = self.aggregator.index
+        self.autoregister = AutoRegisterController(self.client, index)
+        for group, version in self._builtin_group_versions():
+            prio = apireg.BUILTIN_PRIORITIES.get((group, version))
+            if prio is not None:  # makeAPIService skips group versions it has no priority for
+                self.autoregister.add_on_start(group, version, prio)
+        self.refresh()
+        local = LocalAvailabilityController(self.client, index)
+        self.remote = RemoteAvailabilityController(self.client, self.aggregator)
+        self._controllers = [self.autoregister, local, self.remote]
+        await self._watch_services()
+        for name, ctrl in (("autoregister", self.autoregister), ("local", local), ("remote", self.remote)):
+            self._tasks.append(asyncio.create_task(ctrl.run(), name=f"apiservice-{name}"))
+
+    def _builtin_group_versions(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for t in self.server.registry.all():
+            if t.custom is None and (t.group, t.version) not in out:
+                out.append((t.group, t.version))
+        return out
+
+    def refresh(self) -> None:
+        """Recompute the continuously managed APIServices: CRD groups and in-process groups."""
+        if self.autoregister is None:
+            return
+        wanted: dict[tuple[str, str], tuple[int, int]] = {}
+        for t in self.server.registry.all():
+            if t.custom is not None:
+                wanted[(t.group, t.version)] = (apireg.CRD_GROUP_PRIORITY, apireg.CRD_VERSION_PRIORITY)
+        for group, version in self.server.api_services:
+            wanted.setdefault((group, version), apireg.IN_PROCESS_PRIORITY)
+        self.autoregister.sync_continuous(wanted)
+
+    async def _watch_services(self) -> None:
+        """Service and Endpoints changes requeue the APIServices naming them."""
+        store = self.server.store
+        for plural in ("services", "endpoints"):
+            rt = self.server.registry.get("", "v1", plural)
+            assert rt is not None
+            w = await store.watch(rt.key_prefix, store.revision)
+            if not w.set_sink(self._service_event):  # pragma: no cover
+                raise RuntimeError("the aggregator needs a store whose watches deliver synchronously")
+            self._watches.append(w)
+
+    def _service_event(self, ev: Any) -> bool:
+        parts = ev.key.rsplit("/", 2)
+        if self.remote is not None and len(parts) == 3:
+            self.remote.service_changed(parts[1], parts[2])
+        return True
+
+    async def stop(self) -> None:
+        for w in self._watches:
+            w.close()
+        self._watches.clear()
+        for ctrl in self._controllers:
+            ctrl.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.close()
