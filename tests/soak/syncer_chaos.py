@@ -13,7 +13,12 @@ process is killed and started again 0.5-3 s later. Then, for up to 90 s, it chec
 pod has its host pod (no orphans), the same labels and `soak/` annotations on both sides, a key
 written by one side only holds that side's last value, the same phase; used ConfigMaps are on the
 host with the same data and unused ones are not; Services agree (ClusterIP, selector, ports).
-Exit code 1 when it did not converge (the pair is kept for inspection with --keep).
+Pods read a ConfigMap and a Secret key and may mount a Secret or a claim; every round also runs
+the workload operations and checks of `chaos_workloads.py` (Deployments scaled and rolled out,
+namespaces created and deleted, Secrets, claims, host-side Service edits and host deletes).
+Exit code 1 when it did not converge (the pair is kept for inspection with --keep). A pod created
+within milliseconds of a kill may still fail through the host create's known window (see
+docs/architecture.md, "Checking a syncer change under chaos").
 """
 
 from __future__ import annotations
@@ -31,14 +36,19 @@ from typing import Any
 import aiohttp
 
 from tests.integration.syncer_harness import HOST_NS, VC_NAME, Pair, host_name, start_pair
+from tests.soak.chaos_workloads import (
+    ALL_NAMESPACES,
+    CONFIGMAPS,
+    NAMESPACES,
+    SERVICES,
+    Workloads,
+    meta_patch,
+    meta_view,
+    pod_refs,
+    pod_spec,
+)
 from vcluster.client import Client
 from vcluster.client.errors import ApiError
-
-NAMESPACES = ("s0", "s1")
-CONFIGMAPS = ("cm0", "cm1", "cm2", "cm3")
-SERVICES = ("svc0", "svc1")
-KEYS = ("k0", "k1", "k2", "k3")
-META = ("labels", "annotations")
 
 
 def ambiguous(e: BaseException) -> bool:
@@ -47,16 +57,6 @@ def ambiguous(e: BaseException) -> bool:
         return False
     cause = e.__cause__ or e
     return not isinstance(cause, aiohttp.ClientConnectorError | ConnectionRefusedError)
-
-
-def meta_view(obj: dict[str, Any]) -> dict[str, str]:
-    """The labels (without vcluster's own) and the soak's annotations, as `labels:k` keys."""
-    md = obj["metadata"]
-    out = {
-        f"labels:{k}": v for k, v in (md.get("labels") or {}).items() if not k.startswith("vcluster.loft.sh/")
-    }
-    out |= {f"annotations:{k}": v for k, v in (md.get("annotations") or {}).items() if k.startswith("soak/")}
-    return out
 
 
 @dataclass
@@ -72,31 +72,22 @@ class Soak:
     uncertain: set[tuple[str, str]] = field(default_factory=set)  # a write to it may or may not be in
     stats: Counter[str] = field(default_factory=Counter)
     counter: int = 0
+    w: Workloads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.w = Workloads(self.vc, self.hc, self.rng, self.stats)
 
     def note(self, side: str, ns: str, pod: str, key: str, value: str | None) -> None:
         sides, _ = self.writes.get((ns, pod, key), (set(), None))
         self.writes[(ns, pod, key)] = (sides | {side}, value)
 
     def pod(self, ns: str, name: str) -> dict[str, Any]:
-        ref = {"name": self.rng.choice(CONFIGMAPS), "key": "a", "optional": True}
-        container = {
-            "name": "c",
-            "image": "nginx",
-            "env": [{"name": "X", "valueFrom": {"configMapKeyRef": ref}}],
-        }
         return {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name, "namespace": ns, "labels": {"app": "soak"}},
-            "spec": {"terminationGracePeriodSeconds": self.rng.choice([0, 1]), "containers": [container]},
+            "spec": pod_spec(self.rng),
         }
-
-    def meta_patch(self, prefix: str) -> tuple[str, str, str | None, dict[str, Any]]:
-        """A random label/annotation set or removal: (field, key, value, merge patch)."""
-        what, key = self.rng.choice(META), self.rng.choice(KEYS)
-        key = key if what == "labels" else f"soak/{key}"
-        value = None if self.rng.random() < 0.3 else f"{prefix}{self.rng.randrange(1000)}"
-        return what, key, value, {"metadata": {what: {key: value}}}
 
     async def virtual_op(self) -> None:
         ns = self.rng.choice(NAMESPACES)
@@ -112,7 +103,7 @@ class Soak:
                 self.stats["v-delete"] += 1
             elif r < 0.75:
                 name = self.rng.choice(mine)
-                what, key, value, patch = self.meta_patch("v")
+                what, key, value, patch = meta_patch(self.rng, "v")
                 try:
                     await self.vc.patch("v1", "pods", name, patch, ns)
                 except (ApiError, OSError, TimeoutError) as e:
@@ -146,6 +137,7 @@ class Soak:
     async def _service(self, ns: str) -> None:
         svc = self.rng.choice(SERVICES)
         if self.rng.random() < 0.3:
+            self.w.svc_gone(ns, svc)
             await self.vc.delete("v1", "services", svc, ns)
         else:
             spec = {
@@ -158,6 +150,7 @@ class Soak:
                 if not e.not_found:
                     raise
                 body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc}, "spec": spec}
+                self.w.svc_gone(ns, svc)
                 await self.vc.create("v1", "services", body, ns)
         self.stats["v-service"] += 1
 
@@ -193,11 +186,11 @@ class Soak:
                 await self.hc.patch("v1", "configmaps", cm, patch, HOST_NS)
                 self.stats["h-configmap"] += 1
             elif r < 0.15:
-                await self.hc.delete("v1", "pods", hname, HOST_NS)
+                await self.w._host_delete("pods", name, ns, pod_uid=True)
                 self.pods.discard((ns, name))  # host deletion deletes the virtual pod
                 self.stats["h-delete"] += 1
             else:
-                what, key, value, patch = self.meta_patch("h")
+                what, key, value, patch = meta_patch(self.rng, "h")
                 await self.hc.patch("v1", "pods", hname, patch, HOST_NS)
                 self.note("h", ns, name, f"{what}:{key}", value)
                 self.stats["h-meta"] += 1
@@ -231,11 +224,12 @@ class Soak:
         out += [f"pod {ns}/{n} is missing" for (ns, n) in self.pods - self.uncertain if (ns, n) not in vpods]
         out += await self._configmap_problems(vpods)
         out += await self._service_problems()
+        out += await self.w.problems()
         return out
 
     async def _virtual_pods(self) -> dict[tuple[str, str], dict[str, Any]]:
         out = {}
-        for ns in NAMESPACES:
+        for ns in ALL_NAMESPACES:
             for o in (await self.vc.list("v1", "pods", ns))["items"]:
                 if not o["metadata"].get("deletionTimestamp"):
                     out[(ns, o["metadata"]["name"])] = o
@@ -262,14 +256,7 @@ class Soak:
         hcms = {o["metadata"]["name"]: o for o in (await self.hc.list("v1", "configmaps", HOST_NS))["items"]}
         for ns in NAMESPACES:
             vcms = {o["metadata"]["name"]: o for o in (await self.vc.list("v1", "configmaps", ns))["items"]}
-            used = {
-                e["valueFrom"]["configMapKeyRef"]["name"]
-                for (pns, _), o in vpods.items()
-                if pns == ns
-                for c in o["spec"]["containers"]
-                for e in c.get("env") or []
-                if "configMapKeyRef" in (e.get("valueFrom") or {})
-            }
+            used = {ref for (pns, _), o in vpods.items() if pns == ns for ref in pod_refs(o)["configmaps"]}
             for cm in CONFIGMAPS:
                 v, h = vcms.get(cm), hcms.get(host_name(cm, ns))
                 if cm in used and v is not None:
@@ -343,7 +330,12 @@ async def soak(args: argparse.Namespace) -> bool:
             killer = asyncio.create_task(chaos(p, rng, stop, s.stats))
             end = time.monotonic() + args.seconds
             while time.monotonic() < end:
-                await asyncio.gather(*(s.virtual_op() for _ in range(3)), *(s.host_op() for _ in range(2)))
+                await asyncio.gather(
+                    *(s.virtual_op() for _ in range(3)),
+                    *(s.host_op() for _ in range(2)),
+                    *(s.w.virtual_op() for _ in range(2)),
+                    s.w.host_op(),
+                )
                 await asyncio.sleep(rng.uniform(0, 0.05))
             stop.set()
             await killer

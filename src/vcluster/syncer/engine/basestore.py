@@ -52,6 +52,34 @@ def project(
     return out
 
 
+def metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    md = obj.get("metadata")
+    return md if isinstance(md, Mapping) else {}
+
+
+def _write_shows(virtual: Mapping[str, Any], ahead: Mapping[str, Any]) -> bool:
+    """Whether `virtual` carries the write a base was stored ahead of: it has moved on from the
+    resourceVersion the write required, and holds what the write set at each base path (maps key
+    by key, a null key absent; other values whole)."""
+    if str(metadata_of(virtual).get("resourceVersion") or "") == ahead.get("rv"):
+        return False
+    for path, value in ahead.get("sets") or []:
+        cur = get_path(virtual, path)
+        if isinstance(value, dict):
+            have = cur if isinstance(cur, dict) else {}
+            for k, v in value.items():
+                if (have.get(k) is not None) if v is None else not semantic_equal(have.get(k), v):
+                    return False
+        elif not semantic_equal(cur, value):
+            return False
+    return True
+
+
+def _sets(patch: Mapping[str, Any], paths: tuple[str, ...]) -> list[list[Any]]:
+    """What a merge patch sets at each base path, as [path, value] pairs."""
+    return [[p, orjson.loads(orjson.dumps(v))] for p in paths if (v := get_path(patch, p)) is not None]
+
+
 class BaseStore:
     """Base objects per pair: read from memory; changes are written to the store in the
     background, as soon as the event loop comes round (the changes of one loop iteration in one
@@ -69,6 +97,7 @@ class BaseStore:
         self._rev: dict[str, int] = {}  # key -> mod_rev of the persisted row
         self._dirty: set[str] = set()
         self._flushing: asyncio.Task[None] | None = None
+        self._ahead: set[asyncio.Task[None]] = set()  # put_ahead writes in flight
 
     async def load(self) -> int:
         res = await self.store.list(PREFIX)
@@ -80,13 +109,18 @@ class BaseStore:
         return len(self._mem)
 
     def get(
-        self, kind: Kind, namespace: str, name: str
+        self, kind: Kind, namespace: str, name: str, virtual: Mapping[str, Any] | None = None
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """(virtual base, host base); None for a side never seen."""
+        """(virtual base, host base); None for a side never seen. A base stored ahead of a write
+        to the virtual object (`put_ahead`) is taken when `virtual` shows that write, else the
+        base from before it."""
         raw = self._mem.get(base_key(kind, namespace, name))
         if raw is None:
             return None, None
         doc = orjson.loads(raw)
+        ahead = doc.get("ahead")
+        if ahead is not None and virtual is not None and _write_shows(virtual, ahead):
+            return ahead.get("virtual"), ahead.get("host")
         return doc.get("virtual"), doc.get("host")
 
     def seen(self, kind: Kind, namespace: str, name: str) -> tuple[bool, bool]:
@@ -126,29 +160,72 @@ class BaseStore:
     async def flush(self) -> None:
         """Write every changed base now (also called at stop)."""
         dirty, self._dirty = self._dirty, set()
-        await asyncio.gather(*(self._write(key) for key in dirty))
+        await asyncio.gather(*(self._write(key) for key in dirty), *self._ahead)
+
+    async def put_ahead(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        after: tuple[dict[str, Any] | None, dict[str, Any] | None],
+        before: tuple[dict[str, Any] | None, dict[str, Any] | None],
+        virtual: Mapping[str, Any],
+        patch: Mapping[str, Any],
+        paths: Iterable[str],
+        annotations: AnnotationFilter | None = None,
+    ) -> bool:
+        """Right before `patch` is written to `virtual`: keep `before` and `after` (the bases
+        without and with that write) and how to tell them apart (the resourceVersion the patch
+        requires, what it sets), handed to the store before the patch is, so that the store
+        never commits the patch without it (a crash between a write and its base's save would
+        make what the write copied from the host look like a virtual change). `put` replaces it
+        once the write is answered. Returns once the store has it queued, without waiting;
+        False (nothing stored) when the patch sets no base path."""
+        paths = tuple(paths)
+        sets = _sets(patch, paths)
+        if not sets:
+            return False
+        key = base_key(kind, namespace, name)
+        doc = {
+            "virtual": project(before[0], paths, annotations),
+            "host": project(before[1], paths, annotations),
+            "ahead": {
+                "virtual": project(after[0], paths, annotations),
+                "host": project(after[1], paths, annotations),
+                "rv": str(metadata_of(virtual).get("resourceVersion") or ""),
+                "sets": sets,
+            },
+        }
+        self._mem[key] = lasting_dumps(doc)
+        self._dirty.discard(key)
+        task = asyncio.get_running_loop().create_task(self._write(key), name="sync-base-ahead")
+        self._ahead.add(task)
+        task.add_done_callback(self._ahead.discard)
+        await asyncio.sleep(0)  # the task's first step queues the write in the store (LogStore)
+        return True
 
     async def _write(self, key: str) -> None:
+        """Store the key's latest doc. This process is the only writer of the bases (the data
+        dir is locked to it), so writes are unconditional: one in flight never fails the next."""
         for _ in range(3):
             raw = self._mem.get(key)
             if raw is None:
                 return  # forgotten meanwhile
-            rev = self._rev.get(key)
             try:
-                if rev is None:
+                if self._rev.get(key) is None:
                     e = await self.store.create(key, orjson.loads(raw))
                 else:
-                    e = await self.store.update(key, orjson.loads(raw), expected_rev=rev)
+                    e = await self.store.update(key, orjson.loads(raw), expected_rev=None)
                 self._rev[key] = e.mod_rev
                 if self._mem.get(key) is raw and e.raw == raw:
                     self._mem[key] = e.raw  # one copy of the bytes, the store's
                 return
-            except (KeyExistsError, RevisionConflictError, KeyNotFoundError):
-                cur = await self.store.get(key)
-                if cur is None:
-                    self._rev.pop(key, None)
-                else:
-                    self._rev[key] = cur.mod_rev
+            except KeyExistsError:
+                self._rev[key] = 0  # there already: update it
+            except KeyNotFoundError:
+                self._rev.pop(key, None)  # deleted meanwhile: create it
+            except RevisionConflictError:  # not raised without an expected revision
+                continue
         log.warning("could not save sync base %s", key)
 
     async def forget(self, kind: Kind, namespace: str, name: str) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from vcluster.client import ApiError, Informer, WorkQueue
 from vcluster.syncer import lifecycle, metadata
 from vcluster.syncer.engine.kindsyncer import KindSyncer
+from vcluster.syncer.engine.stagedbase import WriteStages
 from vcluster.syncer.mappings import Reference
 from vcluster.syncer.result import Delete, SyncResult
 
@@ -202,7 +203,7 @@ class SyncController:
                 self.engine.virtual_events.event(virtual, "Warning", "SyncError", msg)
                 self.log.warning(msg)
             return
-        vbase, hbase = self.engine.bases.get(ks.kind, ns, name)
+        vbase, hbase = self.engine.bases.get(ks.kind, ns, name, virtual)
         if virtual is not None and host is not None:
             await self._both(key, ns, name, virtual, host, vbase, hbase)
         elif virtual is not None:
@@ -244,7 +245,7 @@ class SyncController:
         if vbase is None and hbase is None:
             vbase, hbase = self._derived_base(virtual, host)
         res = await ks.sync(virtual, host, vbase, hbase)
-        await self.apply(key, virtual, host, res)
+        await self.apply(key, virtual, host, res, vbase, hbase)
 
     def _derived_base(
         self, virtual: dict[str, Any], host: dict[str, Any]
@@ -270,8 +271,19 @@ class SyncController:
         }
         return virtual, hbase
 
-    async def apply(self, key: str, virtual: dict[str, Any], host: dict[str, Any], res: SyncResult) -> None:
-        """Write a SyncResult: virtual side first, then host, each spec before status (§6.4)."""
+    async def apply(
+        self,
+        key: str,
+        virtual: dict[str, Any],
+        host: dict[str, Any],
+        res: SyncResult,
+        vbase: dict[str, Any] | None = None,
+        hbase: dict[str, Any] | None = None,
+    ) -> None:
+        """Write a SyncResult: virtual side first, then host, each spec before status (§6.4).
+        After each write the base is kept as far as the writes got (`stagedbase.WriteStages`): a
+        later write that fails, or a crash before it, must not make what was already copied
+        look like a change of the side it was copied to on the next reconcile."""
         ks, w = self.ks, self.engine.writer
         ns, name = split_key(key)
         for ev in res.events:
@@ -283,10 +295,38 @@ class SyncController:
         if res.recreate_virtual:
             await self._recreate_virtual(virtual, res)
             return
+        stages = WriteStages(res, virtual, host, vbase, hbase, ks.base_paths)
+        bases, paths, keep = self.engine.bases, ks.base_paths, ks.base_annotations
+        # a pair seen for the first time (no base, none derived) keeps vCluster's first-sight
+        # rule until its writes are all done: no partial base in between
+        staged = vbase is not None or hbase is not None
+
+        async def written(side: str, status: bool) -> None:
+            stages.written(side, status)
+            if staged:
+                await bases.put(ks.kind, ns, name, *stages.base(), paths, keep)
+
+        async def patch_virtual(obj: dict[str, Any], patch: dict[str, Any], status: bool) -> dict[str, Any]:
+            """The write, with the base it leads to stored ahead of it (`BaseStore.put_ahead`)."""
+            if not staged:
+                return await w.patch_virtual(ks.kind, obj, patch, status=status)
+            before = stages.base()
+            stages.written("virtual", status)
+            after = stages.base()
+            ahead = await bases.put_ahead(ks.kind, ns, name, after, before, obj, patch, paths, keep)
+            try:
+                out = await w.patch_virtual(ks.kind, obj, patch, status=status)
+            except BaseException:
+                if ahead:
+                    await bases.put(ks.kind, ns, name, *before, paths, keep)  # the write is not in
+                raise
+            await bases.put(ks.kind, ns, name, *after, paths, keep)
+            return out
+
         new_virtual, new_host = virtual, host
         if res.virtual_patch:
             self.decision("Update virtual", ns, name, host)
-            new_virtual = await w.patch_virtual(ks.kind, virtual, res.virtual_patch)
+            new_virtual = await patch_virtual(virtual, res.virtual_patch, False)
         if res.bind_node:
             # before the status copy: a pod has its node before it has an IP, as when a scheduler
             # binds it (controllers such as EndpointSlice's look the node up by the pod's IP)
@@ -302,10 +342,11 @@ class SyncController:
             new_virtual = self.vinf.get(m.get("name", ""), m.get("namespace") or None) or new_virtual
         if res.virtual_status_patch:
             self.decision("Update virtual status", ns, name, host)
-            new_virtual = await w.patch_virtual(ks.kind, new_virtual, res.virtual_status_patch, status=True)
+            new_virtual = await patch_virtual(new_virtual, res.virtual_status_patch, True)
         if res.host_patch:
             self.decision("Update host", ns, name, host)
             new_host = await w.patch_host(ks.hkind, host, res.host_patch)
+            await written("host", False)
         if res.host_status_patch:
             self.decision("Update host status", ns, name, host)
             new_host = await w.patch_host(ks.hkind, new_host, res.host_status_patch, status=True)
@@ -378,13 +419,16 @@ class SyncController:
         try:
             extra = [await self.engine.writer.create_or_update_host(obj) for obj in tr.extra]
             created = await self.engine.writer.create_host(ks.hkind, tr.obj)
+            # the base first (kept in memory, saved as the loop comes round): the shorter the time
+            # between the create and the save, the fewer crashes forget the host object existed
+            # (a host delete while the syncer is down is then taken for a missing copy, recreated)
+            bases = self.engine.bases
+            await bases.put(ks.kind, ns, name, virtual, created, ks.base_paths, ks.base_annotations)
             await ks.created_on_host(created, extra)
             await self._cached(self.hinf, created)
             self.decision("Create host", ns, name, created)
             self.engine.metrics.syncs.labels(ks.name, "create_host").inc()
             self._host_keys[key] = (hns, hname)
-            bases = self.engine.bases
-            await bases.put(ks.kind, ns, name, virtual, created, ks.base_paths, ks.base_annotations)
             await self._record(ns, name, created, ks.references(virtual, tr))
         finally:
             if held:

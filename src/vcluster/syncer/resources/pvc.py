@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vcluster.syncer import constants as c
-from vcluster.syncer import generic, kinds, metadata
+from vcluster.syncer import generic, kinds, lifecycle, metadata
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.merge import FieldDirections
 from vcluster.syncer.refs import RefRecorder
@@ -92,6 +92,24 @@ def _bind_annotations_back(new_v: dict[str, Any], new_h: dict[str, Any]) -> None
         new_v["metadata"].pop("annotations", None)
 
 
+def deletion_result(vpvc: Mapping[str, Any], hpvc: Mapping[str, Any]) -> SyncResult | None:
+    """vCluster's claim Sync: a host claim being deleted (by a host user; it waits for its
+    finalizers, e.g. pvc-protection while a pod uses it) takes the virtual claim with it, and a
+    virtual claim being deleted its host claim (UID preconditions); while both are being deleted
+    nothing is synced any more. None when neither is being deleted."""
+    vdel, hdel = metadata.is_deleting(vpvc), metadata.is_deleting(hpvc)
+    if not (vdel or hdel):
+        return None
+    res = SyncResult(dict(vpvc), dict(hpvc))
+    if hdel and not vdel:
+        res.deletes.append(
+            lifecycle.virtual_delete(vpvc, KIND, "host persistent volume claim is being deleted")
+        )
+    elif vdel and not hdel:
+        res.deletes.append(lifecycle.host_delete(hpvc, "virtual persistent volume claim is being deleted"))
+    return res
+
+
 def sync_pvc(
     vpvc: Mapping[str, Any],
     hpvc: Mapping[str, Any],
@@ -103,7 +121,11 @@ def sync_pvc(
     """Requests (expansion) to host; status, volumeName and bind annotations back (§6.3).
 
     With `toHost.persistentVolumes` the virtual claim names the virtual volume standing for the
-    host one: `volume_for_host(host volume name)`, None while that is not known yet."""
+    host one: `volume_for_host(host volume name)`, None while that is not known yet. A deletion
+    on either side is passed to the other at once (`deletion_result`)."""
+    deleting = deletion_result(vpvc, hpvc)
+    if deleting is not None:
+        return deleting
     vname = (vpvc.get("spec") or {}).get("volumeName")
     hname = (hpvc.get("spec") or {}).get("volumeName")
     if vname and hname and vname != hname and not ctx.sync_persistent_volumes:
