@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vcluster.syncer.podsecurity import check_pod, event_message, forbidden_message
+from vcluster.podsecurity import check_pod, event_message, forbidden_message
 
 
 def pod(spec: dict, annotations: dict | None = None) -> dict:

@@ -6,9 +6,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vcluster import podsecurity
 from vcluster.apiserver.patch import json_copy
 from vcluster.syncer import constants as c
-from vcluster.syncer import generic, kinds, lifecycle, metadata, podsecurity
+from vcluster.syncer import generic, kinds, lifecycle, metadata
 from vcluster.syncer.context import SyncContext
 from vcluster.syncer.gojson import go_json_string, owner_references_json
 from vcluster.syncer.merge import (

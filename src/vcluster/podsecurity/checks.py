@@ -1,4 +1,5 @@
-"""Pod Security Standards (baseline / restricted, `latest` = Kubernetes 1.32) with PodSecurity's messages."""
+"""The Pod Security Standards checks of k8s.io/pod-security-admission/policy (release-1.32), each
+version of a check as its own function, with PodSecurity's reasons and details."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ class Violation(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.reason} ({self.detail})" if self.detail else self.reason
+
+
+CheckFn = Callable[[Mapping[str, Any], Mapping[str, Any]], "Violation | None"]
 
 
 def _join_quote(items: list[str]) -> str:
@@ -52,7 +56,7 @@ def _is_windows(spec: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------- baseline checks
 
 
-def _app_armor(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def app_armor(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     setters: list[str] = []
     bad: set[str] = set()
     allowed = ("RuntimeDefault", "Localhost")
@@ -103,7 +107,7 @@ _BASELINE_CAPS = {
 }
 
 
-def _capabilities_baseline(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def capabilities_baseline(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     names, caps = [], set()
     for ctr in _containers(spec):
         added = (_sc(ctr).get("capabilities") or {}).get("add") or []
@@ -120,17 +124,17 @@ def _capabilities_baseline(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> 
     )
 
 
-def _host_namespaces(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def host_namespaces(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     found = [f"{f}=true" for f in ("hostNetwork", "hostPID", "hostIPC") if spec.get(f)]
     return Violation("host namespaces", ", ".join(found)) if found else None
 
 
-def _host_path_volumes(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def host_path_volumes(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     names = [v.get("name", "") for v in spec.get("volumes") or [] if v.get("hostPath") is not None]
     return Violation("hostPath volumes", _named("volume", names)) if names else None
 
 
-def _host_ports(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def host_ports(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     names, ports = [], set()
     for ctr in _containers(spec):
         used = [str(p["hostPort"]) for p in ctr.get("ports") or [] if p.get("hostPort")]
@@ -146,7 +150,7 @@ def _host_ports(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation |
     )
 
 
-def _privileged(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def privileged(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     names = [ctr.get("name", "") for ctr in _containers(spec) if _sc(ctr).get("privileged")]
     if not names:
         return None
@@ -155,7 +159,7 @@ def _privileged(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation |
     )
 
 
-def _proc_mount(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def proc_mount(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     names, types = [], set()
     for ctr in _containers(spec):
         pm = _sc(ctr).get("procMount")
@@ -174,7 +178,7 @@ def _proc_mount(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation |
 _SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t"}
 
 
-def _selinux(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def selinux(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     setters, bad_types = [], set()
     flags = {"user": False, "role": False}
 
@@ -217,7 +221,35 @@ def _seccomp_valid(profile: Mapping[str, Any]) -> bool:
     return profile.get("type") in ("RuntimeDefault", "Localhost")
 
 
-def _seccomp_baseline(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+_SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+_SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+
+
+def _seccomp_annotation_ok(value: str) -> bool:
+    return value in ("runtime/default", "docker/default") or value.startswith("localhost/")
+
+
+def seccomp_baseline_1_0(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+    """v1.0-v1.18: the seccomp alpha annotations."""
+    annotations = meta.get("annotations") or {}
+    bad: set[str] = set()
+    keys = [_SECCOMP_POD_ANNOTATION] + [
+        _SECCOMP_CONTAINER_PREFIX + c.get("name", "") for c in _containers(spec)
+    ]
+    for key in keys:
+        value = annotations.get(key)
+        if value is not None and not _seccomp_annotation_ok(value):
+            bad.add(f"{key}={go_quote(value)}")
+    if not bad:
+        return None
+    return Violation(
+        "seccompProfile",
+        f"forbidden {_plural('annotation', 'annotations', len(bad))} {', '.join(sorted(bad))}",
+    )
+
+
+def seccomp_baseline_1_19(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+    """v1.19+: the seccompProfile fields (only RuntimeDefault or Localhost when set)."""
     setters, bad = [], set()
     profile = _psc(spec).get("seccompProfile")
     if profile is not None and not _seccomp_valid(profile):
@@ -240,26 +272,36 @@ def _seccomp_baseline(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Viola
     )
 
 
-_SAFE_SYSCTLS = {
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.ip_local_reserved_ports",
+SYSCTLS_1_0 = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_unprivileged_port_start",
+    }
+)
+SYSCTLS_1_27 = SYSCTLS_1_0 | {"net.ipv4.ip_local_reserved_ports"}
+SYSCTLS_1_29 = SYSCTLS_1_27 | {
     "net.ipv4.tcp_keepalive_time",
     "net.ipv4.tcp_fin_timeout",
     "net.ipv4.tcp_keepalive_intvl",
     "net.ipv4.tcp_keepalive_probes",
 }
+SYSCTLS_1_32 = SYSCTLS_1_29 | {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}
 
 
-def _sysctls(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
-    bad = [s.get("name", "") for s in _psc(spec).get("sysctls") or [] if s.get("name") not in _SAFE_SYSCTLS]
-    return Violation("forbidden sysctls", ", ".join(bad)) if bad else None
+def sysctls(allowed: frozenset[str]) -> CheckFn:
+    """The sysctls check allowing `allowed` (one set per policy version)."""
+
+    def check(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+        bad = [s.get("name", "") for s in _psc(spec).get("sysctls") or [] if s.get("name") not in allowed]
+        return Violation("forbidden sysctls", ", ".join(bad)) if bad else None
+
+    return check
 
 
-def _windows_host_process(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def windows_host_process(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     names = [
         c.get("name", "")
         for c in _containers(spec)
@@ -278,9 +320,7 @@ def _windows_host_process(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> V
 # ---------------------------------------------------------------- restricted checks
 
 
-def _allow_privilege_escalation(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
-    if _is_windows(spec):
-        return None
+def allow_privilege_escalation_1_8(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     names = [
         c.get("name", "") for c in _containers(spec) if _sc(c).get("allowPrivilegeEscalation") is not False
     ]
@@ -292,9 +332,7 @@ def _allow_privilege_escalation(meta: Mapping[str, Any], spec: Mapping[str, Any]
     )
 
 
-def _capabilities_restricted(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
-    if _is_windows(spec):
-        return None
+def capabilities_restricted_1_22(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     missing, adding, caps = [], [], set()
     for ctr in _containers(spec):
         cap = _sc(ctr).get("capabilities")
@@ -353,7 +391,7 @@ _RESTRICTED_VOLUMES = (
 )
 
 
-def _restricted_volumes(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def restricted_volumes(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     names, types = [], set()
     for vol in spec.get("volumes") or []:
         if any(vol.get(t) is not None for t in _ALLOWED_VOLUMES):
@@ -370,7 +408,7 @@ def _restricted_volumes(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Vio
     )
 
 
-def _run_as_non_root(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def run_as_non_root(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     setters, explicit, implicit = [], [], []
     pod_value = _psc(spec).get("runAsNonRoot")
     if pod_value is False:
@@ -395,7 +433,7 @@ def _run_as_non_root(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violat
     return None
 
 
-def _run_as_user(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+def run_as_user(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     setters = ["pod"] if _psc(spec).get("runAsUser") == 0 else []
     names = [c.get("name", "") for c in _containers(spec) if _sc(c).get("runAsUser") == 0]
     if names:
@@ -403,9 +441,7 @@ def _run_as_user(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation 
     return Violation("runAsUser=0", f"{' and '.join(setters)} must not set runAsUser=0") if setters else None
 
 
-def _seccomp_restricted(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
-    if _is_windows(spec):
-        return None
+def seccomp_restricted_1_19(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
     setters, bad, explicit, implicit = [], set(), [], []
     profile = _psc(spec).get("seccompProfile")
     pod_set = False
@@ -440,60 +476,10 @@ def _seccomp_restricted(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Vio
     return None
 
 
-Check = Callable[[Mapping[str, Any], Mapping[str, Any]], "Violation | None"]
+def linux_only(check: CheckFn) -> CheckFn:
+    """The 1.25 variant of a restricted check: pods with `spec.os.name: windows` are exempt."""
 
-# Baseline checks by ID, in PodSecurity's order (IDs sorted bytewise).
-BASELINE: tuple[tuple[str, Check], ...] = (
-    ("appArmorProfile", _app_armor),
-    ("capabilities_baseline", _capabilities_baseline),
-    ("hostNamespaces", _host_namespaces),
-    ("hostPathVolumes", _host_path_volumes),
-    ("hostPorts", _host_ports),
-    ("privileged", _privileged),
-    ("procMount", _proc_mount),
-    ("seLinuxOptions", _selinux),
-    ("seccompProfile_baseline", _seccomp_baseline),
-    ("sysctls", _sysctls),
-    ("windowsHostProcess", _windows_host_process),
-)
-RESTRICTED: tuple[tuple[str, Check], ...] = (
-    ("allowPrivilegeEscalation", _allow_privilege_escalation),
-    ("capabilities_restricted", _capabilities_restricted),
-    ("restrictedVolumes", _restricted_volumes),
-    ("runAsNonRoot", _run_as_non_root),
-    ("runAsUser", _run_as_user),
-    ("seccompProfile_restricted", _seccomp_restricted),
-)
-# Baseline checks replaced by a restricted one at the restricted level.
-OVERRIDDEN = {"hostPathVolumes", "capabilities_baseline", "seccompProfile_baseline"}
-LEVELS = ("", "privileged", "baseline", "restricted")
+    def exempting_windows(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Violation | None:
+        return None if _is_windows(spec) else check(meta, spec)
 
-
-def check_pod(pod: Pod, level: str) -> list[Violation]:
-    """Violations of `pod` against a PSS level ("" or "privileged" allow everything)."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown pod security level {level!r}")
-    if level in ("", "privileged"):
-        return []
-    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-    checks = list(BASELINE)
-    if level == "restricted":
-        checks = [(i, f) for i, f in checks if i not in OVERRIDDEN] + list(RESTRICTED)
-    return [v for _, f in checks if (v := f(meta, spec)) is not None]
-
-
-def forbidden_message(pod: Pod, level: str) -> str | None:
-    """`violates PodSecurity "<level>:latest": reason (detail), …` or None when allowed."""
-    violations = check_pod(pod, level) if level else []
-    if not violations:
-        return None
-    return f'violates PodSecurity "{level}:latest": ' + ", ".join(str(v) for v in violations)
-
-
-def event_message(pod: Pod, level: str) -> str | None:
-    """The virtual-pod event text vCluster records: `Pod <n> is forbidden: pods "<n>" is forbidden: …`."""
-    msg = forbidden_message(pod, level)
-    if msg is None:
-        return None
-    name = (pod.get("metadata") or {}).get("name", "")
-    return f'Pod {name} is forbidden: pods "{name}" is forbidden: {msg}'
+    return exempting_windows
