@@ -1,6 +1,11 @@
 """A tiny real aggregated API server for tests: HTTPS on loopback (its own CA, a certificate for
 127.0.0.1 and the Service's DNS name), serving one group version with one namespaced resource
-(discovery document, list and get), recording the headers of every request it answers."""
+(discovery document, list and get), recording the headers of every request it answers.
+
+With `front_proxy=(requestheader CA PEM, allowed names)` (what kube-system/extension-apiserver-authentication
+publishes) it authenticates as k8s.io/apiserver's delegating authenticator does: the X-Remote-* headers
+count only from a client certificate verified against that CA whose CN is allowed (any when the list
+is empty); every other request is answered 401. `identities` records who each request was."""
 
 from __future__ import annotations
 
@@ -18,11 +23,16 @@ GROUP, VERSION, PLURAL, KIND = "wardle.example.com", "v1alpha1", "flunders", "Fl
 class AggregatedServer:
     """`/apis/wardle.example.com/v1alpha1` with `flunders`; `requests` holds (path, headers)."""
 
-    def __init__(self, tmp: Path, dns_names: list[str]) -> None:
+    def __init__(
+        self, tmp: Path, dns_names: list[str], front_proxy: tuple[bytes, list[str]] | None = None
+    ) -> None:
         import ssl
 
         self.ca_pem, cert, key = make_ca_and_cert(tmp, dns_names)
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
+        # (path, user, groups, client certificate CN) of the requests the front proxy authenticated
+        self.identities: list[tuple[str, str, list[str], str]] = []
+        self.rejected: list[tuple[str, str]] = []  # (path, why) of the requests answered 401
         self.lock = threading.Lock()
         outer = self
 
@@ -40,6 +50,24 @@ class AggregatedServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _untrusted(self, headers: dict[str, list[str]]) -> str:
+                """Why the front-proxy headers are not trusted ("" when they are)."""
+                assert front_proxy is not None
+                peer = self.connection.getpeercert()  # type: ignore[attr-defined]
+                if not peer:
+                    return "no client certificate"
+                cn = next((v for rdn in peer["subject"] for k, v in rdn if k == "commonName"), "")
+                if front_proxy[1] and cn not in front_proxy[1]:
+                    return f"x509: subject with cn={cn} is not in the allowed list"
+                user = (headers.get("x-remote-user") or [""])[0]
+                if not user:
+                    return "no X-Remote-User"
+                with outer.lock:
+                    outer.identities.append(
+                        (self.path.partition("?")[0], user, headers.get("x-remote-group") or [], cn)
+                    )
+                return ""
+
             def do_GET(self) -> None:
                 path = self.path.partition("?")[0]
                 headers: dict[str, list[str]] = {}
@@ -47,6 +75,15 @@ class AggregatedServer:
                     headers.setdefault(k.lower(), []).append(v)
                 with outer.lock:
                     outer.requests.append((path, headers))
+                if front_proxy is not None:
+                    why = self._untrusted(headers)
+                    if why:
+                        with outer.lock:
+                            outer.rejected.append((path, why))
+                        self._send(
+                            401, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 401}
+                        )
+                        return
                 base = f"/apis/{GROUP}/{VERSION}"
                 if path == base:
                     self._send(200, outer.discovery())
@@ -65,7 +102,12 @@ class AggregatedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        if front_proxy is not None:  # only the requestheader CA verifies clients
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
+        if front_proxy is not None:
+            ctx.verify_mode = ssl.CERT_OPTIONAL  # a certificate of another CA fails the handshake
+            ctx.load_verify_locations(cadata=front_proxy[0].decode())
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -47,6 +47,7 @@ def _files(pki: PKI) -> dict[str, bytes]:
     names = (
         "ca_cert", "ca_key", "server_cert", "server_key", "admin_cert", "admin_key",
         "kubelet_client_cert", "kubelet_client_key", "sa_key", "sa_pub",
+        "front_proxy_ca_cert", "front_proxy_ca_key", "front_proxy_client_cert", "front_proxy_client_key",
     )  # fmt: skip
     return {n: getattr(pki, n).read_bytes() for n in names}
 
@@ -149,6 +150,10 @@ def test_ensure_pki_is_idempotent(tmp_path: Path) -> None:
             again.kubelet_client_key,
             again.sa_key,
             again.sa_pub,
+            again.front_proxy_ca_cert,
+            again.front_proxy_ca_key,
+            again.front_proxy_client_cert,
+            again.front_proxy_client_key,
         )
     )
 

@@ -6,8 +6,10 @@
 - `Aggregator.proxy` is handler_proxy.go: a request under `/apis/<group>/<version>` of a
   service-backed APIService goes to the Service (ClusterIP, or an endpoint address with
   `--enable-aggregator-routing`) over TLS verified with `caBundle` for `<service>.<namespace>.svc`
-  (`insecureSkipTLSVerify` skips it), the requester named by the front-proxy headers
-  `X-Remote-User`/`X-Remote-Group`/`X-Remote-Extra-*` (the client's Authorization and
+  (`insecureSkipTLSVerify` skips it), presenting the front-proxy client certificate
+  (`--proxy-client-cert-file`, remote.BuildTransportConfig's CertData/KeyData), the requester named
+  by the front-proxy headers `X-Remote-User`/`X-Remote-Group`/`X-Remote-Extra-*` (no `X-Remote-Uid`:
+  1.32 sends it only with the alpha RemoteRequestHeaderUID gate; the client's Authorization and
   Impersonate-* headers are not passed on); an APIService that is not Available, or whose Service
   cannot be resolved, answers `503 service unavailable` in plain text as kube does.
 - Discovery: `/apis` and `/apis/<group>` list the service-backed group versions; their resources
@@ -23,6 +25,7 @@ import binascii
 import logging
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -55,6 +58,7 @@ _HOP = {
 }
 _LEGAL_HEADER_BYTES = set(b"!#$&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 MAX_BODY = 64 * 1024 * 1024
+ClientCert = tuple[Path, Path]  # (certificate file, key file)
 
 
 def header_key_escape(key: str) -> str:
@@ -71,23 +75,37 @@ def unavailable() -> web.Response:
     )
 
 
-def ssl_context_for(obj: JSON) -> ssl.SSLContext:
+def ssl_context_for(obj: JSON, client_cert: ClientCert | None = None) -> ssl.SSLContext:
     """TLS to the backend: the caBundle as the only roots, none checked with insecureSkipTLSVerify,
-    the system roots otherwise."""
+    the system roots otherwise; `client_cert` (the front-proxy client certificate) presented."""
     spec = apireg.spec_of(obj)
     if spec.get("insecureSkipTLSVerify") is True:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        return insecure_context(client_cert)
+    ctx: ssl.SSLContext | None = None
     ca = spec.get("caBundle")
     if isinstance(ca, str) and ca:
         try:
             pem = base64.b64decode(ca).decode("utf-8", "replace")
-            return ssl.create_default_context(cadata=pem)
+            ctx = ssl.create_default_context(cadata=pem)
         except (binascii.Error, ssl.SSLError, ValueError) as e:
             log.warning("APIService %s: unusable caBundle: %s", _name(obj), e)
-    return ssl.create_default_context()
+    ctx = ctx or ssl.create_default_context()
+    _present(ctx, client_cert)
+    return ctx
+
+
+def insecure_context(client_cert: ClientCert | None = None) -> ssl.SSLContext:
+    """TLS without checking the server, presenting `client_cert`."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    _present(ctx, client_cert)
+    return ctx
+
+
+def _present(ctx: ssl.SSLContext, client_cert: ClientCert | None) -> None:
+    if client_cert is not None:
+        ctx.load_cert_chain(certfile=str(client_cert[0]), keyfile=str(client_cert[1]))
 
 
 def _name(obj: JSON) -> str:
@@ -191,6 +209,9 @@ class Aggregator:
         self._stale: set[str] = set()  # names whose last discovery failed
         self._ssl: dict[tuple[str, str], ssl.SSLContext] = {}  # (name, resourceVersion) -> context
         self._session: aiohttp.ClientSession | None = None
+        # --proxy-client-cert-file/--proxy-client-key-file: presented to every backend
+        self.proxy_client_cert: ClientCert | None = None
+        self._insecure: ssl.SSLContext | None = None
         self.index.listeners.append(self._changed)
 
     async def start(self, store: Storage) -> None:
@@ -276,7 +297,7 @@ class Aggregator:
         ctx = self._ssl.get(key)
         if ctx is None:
             self._ssl = {k: v for k, v in self._ssl.items() if k[0] != key[0]}
-            ctx = self._ssl[key] = ssl_context_for(obj)
+            ctx = self._ssl[key] = ssl_context_for(obj, self.proxy_client_cert)
         return ctx
 
     async def target(self, obj: JSON) -> tuple[str, str]:
@@ -336,7 +357,8 @@ class Aggregator:
     # ------------------------------------------------------------------ availability check
     async def discovery_check(self, obj: JSON) -> str | None:
         """The remote availability controller's discovery GET (as `system:kube-aggregator` in
-        `system:masters`, TLS unchecked, 5 s); None when it passed, else kube's failure text.
+        `system:masters`, TLS unchecked, the front-proxy client certificate presented, 5 s); None
+        when it passed, else kube's failure text.
         The answer's resources become this group version's discovery."""
         spec = apireg.spec_of(obj)
         group, version = str(spec.get("group") or ""), str(spec.get("version") or "")
@@ -348,9 +370,9 @@ class Aggregator:
             return str(e)
         path = f"/api/{version}" if name == "v1." else f"/apis/{group}/{version}"
         url = base + path
-        insecure = ssl.create_default_context()
-        insecure.check_hostname = False
-        insecure.verify_mode = ssl.CERT_NONE
+        if self._insecure is None:
+            self._insecure = insecure_context(self.proxy_client_cert)
+        insecure = self._insecure
         headers = {"X-Remote-User": "system:kube-aggregator", "X-Remote-Group": "system:masters"}
         try:
             async with self.session().get(
@@ -402,8 +424,6 @@ def _forward_headers(headers: Any, user: Any) -> list[tuple[str, str]]:
             continue
         out.append((k, v))
     out.append(("X-Remote-User", user.username))
-    if getattr(user, "uid", ""):
-        out.append(("X-Remote-Uid", user.uid))
     for g in user.groups:
         out.append(("X-Remote-Group", g))
     for key, values in (user.extra or {}).items():

@@ -1,11 +1,15 @@
 """Request authentication with kube-apiserver semantics: x509 client certificates, static tokens, pluggable
 token validators (service-account JWTs), anonymous fallback.
 
-Order and outcome follow kube-apiserver's union authenticator (x509 first, then bearer tokens; the first
-success wins) wrapped in "fail on error, else anonymous":
+Order and outcome follow kube-apiserver's union authenticator (front proxy, x509, then bearer tokens; the
+first success wins; when none succeeds, any error fails the request) wrapped in "fail on error, else
+anonymous":
 
-* a verified client certificate with a subject CN -> that user (CN, groups = subject O values), even if
-  an Authorization header is also present;
+* a client certificate of the requestheader CA with an allowed CN and an ``X-Remote-User`` header ->
+  the user the headers name (requestheader.py); without the header that authenticator passes;
+* a client certificate of the client CA with a subject CN -> that user (CN, groups = subject O
+  values), even if an Authorization header is also present; a certificate of another CA (the front
+  proxy's) is an error here, so a front-proxy certificate alone is answered 401, never an x509 user;
 * ``Authorization: Bearer <token>`` (scheme case-insensitive, the token being the text between the first
   and the second space) -> the token's user, or ``None`` (answer 401) if no source knows it;
 * any other Authorization header (``Basic``, a bare token, ``Bearer`` with an empty token) is ignored, as
@@ -29,6 +33,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+
+from vcluster.apiserver.requestheader import (
+    CABundle,
+    CertificateRejected,
+    RequestHeaderAuthenticator,
+    parse_der,
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +150,9 @@ class Authenticator:
         self._validators: list[TokenValidator] = []
         self._by_digest: dict[bytes, tuple[str, UserInfo]] = {}
         self._entries: list[tuple[str, UserInfo]] = []
+        # --client-ca-file (None: every TLS-verified certificate is an x509 user) and the front proxy
+        self.client_cas: CABundle | None = None
+        self.requestheader: RequestHeaderAuthenticator | None = None
         self._ensure_file()
         self.reload()
 
@@ -215,14 +231,53 @@ class Authenticator:
 
     # ----------------------------------------------------------------------------------------- requests
 
-    def authenticate(self, authorization: str | None, peercert: dict[str, Any] | None) -> UserInfo | None:
-        """The request's user; None means "answer 401 Unauthorized"."""
-        user = user_from_peercert(peercert)
+    def configure_x509(
+        self, client_cas: list[x509.Certificate], requestheader: RequestHeaderAuthenticator | None
+    ) -> None:
+        """Certificates must come from `client_cas` to be x509 users; `requestheader` (if any)
+        authenticates the front proxy's requests."""
+        self.client_cas = CABundle(client_cas)
+        self.requestheader = requestheader
+
+    def authenticate(
+        self,
+        authorization: str | None,
+        peercert: dict[str, Any] | None,
+        *,
+        peer_der: bytes | None = None,
+        headers: Any = None,
+    ) -> UserInfo | None:
+        """The request's user; None means "answer 401 Unauthorized".
+
+        `peercert` is the TLS-verified certificate as ``getpeercert()`` gives it, `peer_der` its DER
+        bytes (needed to tell the client CA from the requestheader CA once `configure_x509` ran),
+        `headers` the request's headers (for the front proxy's ``X-Remote-*``).
+        """
+        failed = False
+        cert = parse_der(peer_der) if peer_der and peercert else None
+        if self.requestheader is not None and headers is not None:
+            try:
+                got = self.requestheader.authenticate(cert, headers)
+            except CertificateRejected as e:
+                log.debug("requestheader authentication: %s", e)
+                failed = True
+            else:
+                if got is not None:
+                    name, groups, extra = got
+                    return _with_authenticated_group(UserInfo(username=name, groups=groups, extra=extra))
+        if self.client_cas is None:
+            user = user_from_peercert(peercert)
+        elif cert is None:
+            user = None
+        elif self.client_cas.issued(cert):
+            user = user_from_peercert(peercert)
+        else:
+            user, failed = None, True
         if user is not None:
             return _with_authenticated_group(user)
         token = bearer_token(authorization)
         if token is None:
-            return ANONYMOUS
+            return None if failed else ANONYMOUS
         return self.authenticate_token(token)
 
 

@@ -1,4 +1,6 @@
-"""A small PKI for the API server: CA, serving certificate, admin client certificate, SA signing keys.
+"""A small PKI for the API server: CA, serving certificate, admin client certificate, SA signing keys,
+and kubeadm's front-proxy pair (a CA of its own and the `front-proxy-client` certificate the aggregator
+presents to aggregated API servers).
 
 Everything lives in one directory. `ensure_pki` is idempotent: existing, valid material is reused
 byte for byte; only what is missing, broken, expiring or (for the serving certificate) lacking a
@@ -32,6 +34,8 @@ SERVER_CN = "kube-apiserver"
 ADMIN_CN = "kubernetes-admin"
 ADMIN_ORG = "system:masters"
 KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"  # kubeadm's name for the API server's kubelet identity
+FRONT_PROXY_CA_CN = "front-proxy-ca"  # kubeadm's front-proxy CA, kept apart from the cluster CA
+FRONT_PROXY_CLIENT_CN = "front-proxy-client"  # kubeadm's --proxy-client-cert-file subject
 
 CA_VALIDITY = dt.timedelta(days=3650)
 LEAF_VALIDITY = dt.timedelta(days=365)
@@ -64,6 +68,10 @@ class PKI:
     kubelet_client_key: Path
     sa_key: Path  # RSA 2048 private key (PKCS#8 PEM) for signing service-account JWTs (RS256)
     sa_pub: Path  # its public key (SubjectPublicKeyInfo PEM)
+    front_proxy_ca_cert: Path  # --requestheader-client-ca-file
+    front_proxy_ca_key: Path
+    front_proxy_client_cert: Path  # --proxy-client-cert-file (CN front-proxy-client, no O)
+    front_proxy_client_key: Path  # --proxy-client-key-file
     ca_pem: bytes
 
 
@@ -79,6 +87,10 @@ def pki_paths(pki_dir: Path) -> dict[str, Path]:
         "kubelet_client_key": pki_dir / "apiserver-kubelet-client.key",
         "sa_key": pki_dir / "sa.key",
         "sa_pub": pki_dir / "sa.pub",
+        "front_proxy_ca_cert": pki_dir / "front-proxy-ca.crt",
+        "front_proxy_ca_key": pki_dir / "front-proxy-ca.key",
+        "front_proxy_client_cert": pki_dir / "front-proxy-client.crt",
+        "front_proxy_client_key": pki_dir / "front-proxy-client.key",
     }
 
 
@@ -196,9 +208,9 @@ def _sans(cert: x509.Certificate) -> tuple[set[str], set[ipaddress.IPv4Address |
 # --------------------------------------------------------------------------------------------- builders
 
 
-def _make_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def _make_ca(cn: str = CA_CN) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = _new_ec_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_CN)])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = _now()
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
@@ -290,6 +302,36 @@ def _dir_lock(pki_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def _ensure_ca(
+    cert_path: Path, key_path: Path, cn: str
+) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes, bool]:
+    """A CA kept while valid, else a new one: (certificate, key, whether it is new)."""
+    cert, key = _load_cert(cert_path), _load_key(key_path)
+    if _pair_ok(cert, key):
+        assert cert is not None and key is not None
+        return cert, key, False
+    cert, key = _make_ca(cn)
+    write_atomic(key_path, _key_pem(key), 0o600)
+    write_atomic(cert_path, _cert_pem(cert), 0o644)
+    return cert, key, True
+
+
+def _ensure_client(
+    cert_path: Path,
+    key_path: Path,
+    ca: tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes, bool],
+    subject: x509.Name,
+) -> None:
+    """A client certificate of `ca`, kept while valid and issued by it, else (re)issued."""
+    ca_cert, ca_key, new_ca = ca
+    old_cert = _load_cert(cert_path)
+    ok = not new_ca and _pair_ok(old_cert, _load_key(key_path))
+    if not ok or old_cert is None or not _issued_by(old_cert, ca_cert):
+        cert, key = _make_leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH)
+        write_atomic(key_path, _key_pem(key), 0o600)
+        write_atomic(cert_path, _cert_pem(cert), 0o644)
+
+
 def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
     """Create (or reuse) the CA, serving certificate, admin client certificate and SA key pair."""
     pki_dir = Path(pki_dir)
@@ -299,14 +341,8 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
     p = pki_paths(pki_dir)
     with _dir_lock(pki_dir):
         # CA: keep a valid one, otherwise start over (which invalidates every leaf below).
-        ca_cert = _load_cert(p["ca_cert"])
-        ca_key = _load_key(p["ca_key"])
-        new_ca = not _pair_ok(ca_cert, ca_key)
-        if new_ca:
-            ca_cert, ca_key = _make_ca()
-            write_atomic(p["ca_key"], _key_pem(ca_key), 0o600)
-            write_atomic(p["ca_cert"], _cert_pem(ca_cert), 0o644)
-        assert ca_cert is not None and ca_key is not None
+        ca = _ensure_ca(p["ca_cert"], p["ca_key"], CA_CN)
+        ca_cert, ca_key, new_ca = ca
 
         # Serving certificate: also regenerated when a requested host is not among its SANs.
         dns, ips = _parse_hosts(hosts)
@@ -332,19 +368,19 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
 
         # Client certificates: the admin's, and the API server's own toward kubelets.
         for which, cn in (("admin", ADMIN_CN), ("kubelet_client", KUBELET_CLIENT_CN)):
-            cert_path, key_path = p[f"{which}_cert"], p[f"{which}_key"]
-            old_cert = _load_cert(cert_path)
-            ok = not new_ca and _pair_ok(old_cert, _load_key(key_path))
-            if not ok or old_cert is None or not _issued_by(old_cert, ca_cert):
-                subject = x509.Name(
-                    [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ADMIN_ORG),
-                        x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                    ]
-                )
-                cert, key = _make_leaf(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH)
-                write_atomic(key_path, _key_pem(key), 0o600)
-                write_atomic(cert_path, _cert_pem(cert), 0o644)
+            subject = x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, ADMIN_ORG),
+                    x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                ]
+            )
+            _ensure_client(p[f"{which}_cert"], p[f"{which}_key"], ca, subject)
+
+        # kubeadm's front-proxy CA (its own key pair, so its certificates are no x509 users of the
+        # cluster CA) and the aggregator's client certificate `front-proxy-client`.
+        fp_ca = _ensure_ca(p["front_proxy_ca_cert"], p["front_proxy_ca_key"], FRONT_PROXY_CA_CN)
+        fp_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, FRONT_PROXY_CLIENT_CN)])
+        _ensure_client(p["front_proxy_client_cert"], p["front_proxy_client_key"], fp_ca, fp_subject)
 
         # Service-account signing key pair (independent of the CA; never rotated automatically).
         # New keys are ECDSA P-256 (ES256, which kube-apiserver accepts as well as RSA): a token is
@@ -368,7 +404,15 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
             write_atomic(p["sa_pub"], pub_pem, 0o644)
 
         # Tighten key file modes left loose by hand edits or copies.
-        for k in ("ca_key", "server_key", "admin_key", "kubelet_client_key", "sa_key"):
+        for k in (
+            "ca_key",
+            "server_key",
+            "admin_key",
+            "kubelet_client_key",
+            "sa_key",
+            "front_proxy_ca_key",
+            "front_proxy_client_key",
+        ):
             if p[k].stat().st_mode & 0o077:
                 os.chmod(p[k], 0o600)
 
@@ -376,17 +420,21 @@ def ensure_pki(pki_dir: Path, hosts: list[str]) -> PKI:
     return PKI(ca_pem=ca_pem, **p)
 
 
-def server_ssl_context(pki: PKI) -> ssl.SSLContext:
-    """TLS server context: serving chain, client certificates optional but verified against the CA.
+def server_ssl_context(pki: PKI, extra_client_cas: bytes = b"") -> ssl.SSLContext:
+    """TLS server context: serving chain, client certificates optional but verified against the CA
+    (and `extra_client_cas`, the requestheader CA bundle, as kube-apiserver's union of client CAs).
 
     With CERT_OPTIONAL the server sends a CertificateRequest, so kubectl presents its client
     certificate if it has one; a presented certificate that does not verify fails the handshake.
+    Which CA issued it is the authenticators' business (auth.py): kube keeps the two apart.
     ALPN offers only http/1.1 (the server does not speak HTTP/2).
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(certfile=str(pki.server_cert), keyfile=str(pki.server_key))
     ctx.load_verify_locations(cadata=pki.ca_pem.decode("ascii"))
+    if extra_client_cas.strip():
+        ctx.load_verify_locations(cadata=extra_client_cas.decode("ascii"))
     ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
