@@ -1,4 +1,4 @@
-"""Create throughput and latency of the store on SQLite vs PostgreSQL (loopback TCP), same run.
+"""Create throughput and latency of the store on SQLite vs PostgreSQL vs etcd (loopback TCP), same run.
 
 LogStore.create of ~1 KiB ConfigMaps, N per round, at concurrency C (1: each create waits for its
 own commit; higher: group commit batches them). Latency is per create (accept -> committed and
@@ -6,6 +6,9 @@ visible); throughput is N / wall time. PostgreSQL is a private server started fo
 (tests/pgserver.py) with its durable defaults (fsync on, synchronous_commit on): every commit is
 flushed, where SQLite in WAL mode with synchronous=NORMAL (our default) does not flush per commit.
 `--pg-async` adds a PostgreSQL run with synchronous_commit=off, the closer match to that.
+The etcd row is `EtcdStore` on a private etcd (tests/etcdserver.py, fsync on, its default): one
+transaction per create through the JSON gateway (etcd batches concurrent ones in its raft log),
+each returning once the watch-fed cache holds it. `--no-etcd` leaves it out.
 
 Usage:  .venv/bin/python bench/store_postgres.py [--n 2000] [--concurrency 1,16,128] [--pg-async]
 """
@@ -25,8 +28,12 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.etcdserver import EtcdServer
 from tests.pgserver import PgServer, pg_bin_dir
 
+from vcluster.store.etcdclient import EtcdEndpoint
+from vcluster.store.etcdstore import EtcdStore
+from vcluster.store.interface import Storage
 from vcluster.store.logstore import LogStore
 from vcluster.store.postgres import PostgresLog
 
@@ -40,7 +47,7 @@ def configmap(i: int) -> dict:
     }
 
 
-async def run_creates(store: LogStore, n: int, concurrency: int, tag: str) -> tuple[float, list[float]]:
+async def run_creates(store: Storage, n: int, concurrency: int, tag: str) -> tuple[float, list[float]]:
     """n creates with `concurrency` in flight; (wall seconds, per-create latencies)."""
     latencies: list[float] = []
     sem = asyncio.Semaphore(concurrency)
@@ -62,20 +69,25 @@ def pct(values: list[float], p: float) -> float:
     )
 
 
-async def bench(name: str, make: Callable[[], LogStore], n: int, levels: list[int]) -> None:
+async def bench(name: str, make: Callable[[], Storage], n: int, levels: list[int]) -> None:
     store = make()
-    await store.start()
+    await store.start()  # type: ignore[attr-defined]
     try:
         await run_creates(store, min(n, 200), 8, f"warm-{name}")  # connections, caches, prepared statements
         for c in levels:
             wall, lat = await run_creates(store, n, c, f"{name}-c{c}")
             print(
                 f"{name:<22} c={c:<4} {n / wall:>8.0f} creates/s   p50 {pct(lat, 50) * 1e3:7.2f} ms   "
-                f"p99 {pct(lat, 99) * 1e3:7.2f} ms   commits {store.log.commits}",
+                f"p99 {pct(lat, 99) * 1e3:7.2f} ms   commits {_commits(store)}",
                 flush=True,
             )
     finally:
         await store.close()
+
+
+def _commits(store: Storage) -> object:
+    log = getattr(store, "log", None)
+    return log.commits if log is not None else "-"
 
 
 def main() -> None:
@@ -83,6 +95,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--concurrency", default="1,16,128")
     ap.add_argument("--pg-async", action="store_true", help="also PostgreSQL with synchronous_commit=off")
+    ap.add_argument("--no-etcd", action="store_true", help="leave out the etcd row")
     args = ap.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     bin_dir = pg_bin_dir()
@@ -108,6 +121,15 @@ def main() -> None:
             )
     finally:
         pg.destroy()
+    if not args.no_etcd:
+        etcd = EtcdServer(fsync=True).start()
+        try:
+            url = etcd.url
+            uvloop.run(
+                bench("etcd", lambda: EtcdStore(EtcdEndpoint(url), compact_interval=0), args.n, levels)
+            )
+        finally:
+            etcd.destroy()
 
 
 if __name__ == "__main__":

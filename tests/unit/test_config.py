@@ -806,7 +806,7 @@ def test_vcluster_deployment_sections_are_accepted_and_named_as_not_used() -> No
     cfg = load_config(
         "controlPlane:\n"
         "  distro: {k8s: {enabled: true}}\n"
-        "  backingStore: {etcd: {embedded: {enabled: true}}}\n"
+        "  backingStore: {database: {embedded: {enabled: true}}}\n"
         "  hostPathMapper: {enabled: true}\n"
         "  advanced: {serviceAccount: {name: x}}\n"
         "telemetry: {enabled: false}\n"

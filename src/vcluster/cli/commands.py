@@ -318,6 +318,12 @@ def _mappings(rec: Record, datastore: str | None) -> int | None:
     """Live name mappings of the vCluster, in its external datastore or its state.db."""
     if datastore is None:
         return _mapping_count(rec.data_dir / "state.db")
+    from vcluster.store.datasource import is_etcd
+
+    if is_etcd(datastore):
+        from vcluster.store.etcdprobe import etcd_live_count
+
+        return etcd_live_count(datastore, lifecycle.datastore_and_tls_of(rec)[1], "/vcluster/mappings/")
     from vcluster.store.postgres import live_count
 
     return live_count(datastore, "/vcluster/mappings/")
@@ -536,7 +542,12 @@ def delete(name: str, namespace: str | None, wait: bool, context: str | None, ti
         ui.info(
             f"Kept the state in the external datastore {describe_datastore(datastore)} (vcluster delete "
             "does not drop a database): a vCluster created on it again starts from that state; "
-            "drop its kine table to start empty"
+            + (
+                "delete its keys to start empty (etcdctl del --prefix /registry/; "
+                "etcdctl del --prefix /vcluster/)"
+                if datastore.startswith(("http://", "https://"))
+                else "drop its kine table to start empty"
+            )
         )
     ui.done(f"Successfully deleted virtual cluster {name} in namespace {ns}")
 

@@ -186,41 +186,58 @@ def save_values(rec: Record, text: str | None) -> None:
 # ---------------------------------------------------------------------- the external datastore
 def check_external_datastore(cfg: Any, *, lock: bool) -> None:
     """Before anything is created: the values' external database (`controlPlane.backingStore.
-    database.external`) can be used — TLS files absolute and readable, server reachable, credentials
-    accepted and, with `lock`, no other vcluster writing it. CliError saying what to fix."""
-    from vcluster.store.datasource import DatastoreError, external_datastore, tls_file_problems
+    database.external`) or etcd (`etcd.external`) can be used — TLS files absolute and readable,
+    server reachable, TLS and credentials accepted and, for PostgreSQL with `lock`, no other
+    vcluster writing it. CliError saying what to fix."""
+    from vcluster.store.datasource import (
+        EXTERNAL_ETCD,
+        DatastoreError,
+        configured_datastore,
+        is_etcd,
+        tls_file_problems,
+    )
 
-    ext = cfg.control_plane.backing_store.database.external
+    store = cfg.control_plane.backing_store
     try:
-        datastore = external_datastore(ext)
+        datastore, tls = configured_datastore(cfg)
     except ValueError as e:
         raise ui.CliError(f"values file: {e}") from None
     if datastore is None:
         return
-    problems = tls_file_problems(ext)
+    etcd = is_etcd(datastore)
+    ext = store.etcd.external if etcd else store.database.external
+    problems = tls_file_problems(ext, f"{EXTERNAL_ETCD}.tls") if etcd else tls_file_problems(ext)
     if problems:
         raise ui.CliError("values file: " + "; ".join(problems))
-    from vcluster.store.postgres import probe
-
     try:
-        probe(datastore, lock=lock)
+        if etcd:
+            from vcluster.store.etcdprobe import probe_etcd
+
+            probe_etcd(datastore, tls)
+        else:
+            from vcluster.store.postgres import probe
+
+            probe(datastore, lock=lock)
     except DatastoreError as e:
         raise ui.CliError(str(e)) from None
 
 
 def datastore_of(rec: Record) -> str | None:
     """The external datastore of a vCluster (from its saved values), or None: SQLite in its data dir."""
+    return datastore_and_tls_of(rec)[0]
+
+
+def datastore_and_tls_of(rec: Record) -> tuple[str | None, dict[str, str]]:
+    """The external datastore of a vCluster and its etcd TLS files (from its saved values)."""
     if not rec.values_file:
-        return None
+        return None, {}
     from vcluster.config import load_config
-    from vcluster.store.datasource import external_datastore
+    from vcluster.store.datasource import configured_datastore
 
     try:
-        return external_datastore(
-            load_config(Path(rec.values_file)).control_plane.backing_store.database.external
-        )
+        return configured_datastore(load_config(Path(rec.values_file)))
     except (ValueError, OSError):
-        return None
+        return None, {}
 
 
 def remove_state(rec: Record) -> None:

@@ -190,16 +190,84 @@ class Database(Model):
     external: ExternalDatabase = Field(default_factory=ExternalDatabase)
 
 
-class BackingStore(Model):
-    """`controlPlane.backingStore`: only `database.external` is used (default: SQLite in the data
-    dir, like vCluster's embedded database). Left out of the effective configuration (a data source
-    holds a password), and named as not used when anything else in it is set (false otherwise)."""
+class EtcdTLS(Model):
+    """`controlPlane.backingStore.etcd.external.tls`: the CA that signed etcd's serving certificate
+    and the client certificate and key etcd trusts (kube-apiserver's --etcd-cafile/certfile/keyfile)."""
 
-    etcd: NotUsed = not_used()
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+
+
+class ExternalEtcd(Model):
+    """`controlPlane.backingStore.etcd.external`: the API server keeps its state in a self-hosted
+    etcd at `endpoint` (https://HOST:PORT, http://HOST:PORT, or HOST:PORT: https when TLS files are
+    given), talking to it directly as kube-apiserver does (`store.etcdstore`)."""
+
+    enabled: bool = False
+    endpoint: str = ""
+    tls: EtcdTLS = Field(default_factory=EtcdTLS)
+
+    def tls_files(self) -> dict[str, str]:
+        """The TLS files given, by their vcluster.yaml key."""
+        given = {"caFile": self.tls.ca_file, "certFile": self.tls.cert_file, "keyFile": self.tls.key_file}
+        return {k: v for k, v in given.items() if v}
+
+
+def _refuse_enabled(what: str) -> Any:
+    def check(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise fail(f"expected a mapping, got {value!r}")
+        if value.get("enabled") is True:
+            raise fail(
+                f"not supported: {what}; use controlPlane.backingStore.etcd.external with an etcd you run"
+            )
+        return value
+
+    return check
+
+
+class Etcd(Model):
+    """`controlPlane.backingStore.etcd`: `external` is used; `deploy` (an etcd StatefulSet the chart
+    deploys) and `embedded` (etcd inside the vCluster pod, vCluster Pro) are refused when enabled:
+    this local product deploys no etcd of its own."""
+
+    embedded: Annotated[
+        dict[str, Any],
+        PlainValidator(_refuse_enabled("an embedded etcd runs inside vCluster's pod (vCluster Pro)")),
+    ] = Field(default_factory=dict, exclude=True)
+    deploy: Annotated[
+        dict[str, Any],
+        PlainValidator(_refuse_enabled("a deployed etcd is a StatefulSet the vCluster chart runs")),
+    ] = Field(default_factory=dict, exclude=True)
+    external: ExternalEtcd = Field(default_factory=ExternalEtcd)
+
+
+class BackingStore(Model):
+    """`controlPlane.backingStore`: `database.external` (PostgreSQL) or `etcd.external`, not both
+    (default: SQLite in the data dir, like vCluster's embedded database). Left out of the effective
+    configuration (a data source holds a password), and named as not used when anything else in it
+    is set (false otherwise)."""
+
+    etcd: Etcd = Field(default_factory=Etcd)
     database: Database = Field(default_factory=Database)
 
+    @model_validator(mode="after")
+    def _one_store(self) -> BackingStore:
+        if self.etcd.external.enabled and self.database.external.enabled:
+            raise fail(
+                "controlPlane.backingStore.etcd.external and controlPlane.backingStore.database.external "
+                "are both enabled; a virtual cluster has one backing store: enable one of them"
+            )
+        return self
+
     def __bool__(self) -> bool:
-        return bool(self.etcd or self.database.embedded or self.database.external.unused())
+        return bool(
+            self.etcd.deploy
+            or self.etcd.embedded
+            or self.database.embedded
+            or self.database.external.unused()
+        )
 
 
 class ControlPlane(Model):

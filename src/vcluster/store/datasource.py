@@ -1,8 +1,11 @@
-"""Which durable log backs the store: `--datastore` / `controlPlane.backingStore.database.external`.
+"""Which store backs the API: `--datastore` / `controlPlane.backingStore.database.external` /
+`controlPlane.backingStore.etcd.external`.
 
 No value means the default, SQLite in `DATA_DIR/state.db`. A PostgreSQL data source is a
 `postgres://` or `postgresql://` URL or a libpq `key=value` string, as kine takes it; the password
 may also come from PGPASSWORD or ~/.pgpass (libpq reads them), which keeps it off the command line.
+An `http://` or `https://` URL is an etcd endpoint (as kine's --endpoint takes it), with its TLS
+files (caFile, certFile, keyFile) given beside it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ if TYPE_CHECKING:
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _KEYVALUE = re.compile(r"^\s*[A-Za-z_]+\s*=")
-FORMS = "postgres://USER:PASSWORD@HOST:PORT/DATABASE, postgresql://... or 'host=... dbname=... user=...'"
+FORMS = (
+    "postgres://USER:PASSWORD@HOST:PORT/DATABASE, postgresql://... or 'host=... dbname=... user=...' "
+    "(PostgreSQL), or https://HOST:PORT / http://HOST:PORT (etcd)"
+)
 
 
 class DatastoreError(Exception):
@@ -47,10 +53,19 @@ def is_postgres(datastore: str) -> bool:
     return m.group(1).lower() in ("postgres", "postgresql") if m else bool(_KEYVALUE.match(datastore))
 
 
+def is_etcd(datastore: str) -> bool:
+    m = _URL.match(datastore)
+    return bool(m) and m.group(1).lower() in ("http", "https")  # type: ignore[union-attr]
+
+
 def check_datastore(datastore: str) -> str:
     """The data source if it is one we can use; ValueError saying which forms are accepted."""
     if not datastore.strip():
         raise ValueError(f"an empty data source; give {FORMS}, or leave it out for SQLite in the data dir")
+    if is_etcd(datastore):
+        from vcluster.store.etcdclient import normalize_endpoint
+
+        return normalize_endpoint(datastore, tls=datastore.lower().startswith("https"))
     if not is_postgres(datastore):
         scheme = _URL.match(datastore)
         what = f"the {scheme.group(1)!r} scheme" if scheme else repr(datastore)
@@ -100,15 +115,41 @@ def external_datastore(ext: Any) -> str | None:
     return with_tls_files(datastore, ext.tls_files())
 
 
-def tls_file_problems(ext: Any) -> list[str]:
-    """What is wrong with the TLS file paths of an enabled external database, for `vcluster create`:
-    its process reads them at every start, from another directory, so they must be absolute and
-    readable."""
+def external_etcd(ext: Any) -> str | None:
+    """The endpoint of vcluster.yaml's `controlPlane.backingStore.etcd.external` (an `ExternalEtcd`)
+    as http(s)://HOST:PORT, or None when it is not enabled; ValueError naming the key."""
+    if not ext.enabled:
+        return None
+    from vcluster.store.etcdclient import normalize_endpoint
+
+    try:
+        return normalize_endpoint(ext.endpoint, tls=bool(ext.tls_files()))
+    except ValueError as e:
+        raise ValueError(f"{EXTERNAL_ETCD}.endpoint: {e}") from None
+
+
+def configured_datastore(cfg: Any) -> tuple[str | None, dict[str, str]]:
+    """The datastore vcluster.yaml's backingStore names, with its TLS files for etcd (PostgreSQL's
+    are in the data source): (None, {}) for the default SQLite; ValueError naming the key."""
+    store = cfg.control_plane.backing_store
+    etcd = external_etcd(store.etcd.external)
+    if etcd is not None:
+        return etcd, store.etcd.external.tls_files()
+    return external_datastore(store.database.external), {}
+
+
+EXTERNAL_ETCD = "controlPlane.backingStore.etcd.external"
+
+
+def tls_file_problems(ext: Any, where_key: str = EXTERNAL) -> list[str]:
+    """What is wrong with the TLS file paths of an enabled external database or etcd, for `vcluster
+    create`: its process reads them at every start, from another directory, so they must be
+    absolute and readable."""
     import os
 
     out = []
     for key, path in ext.tls_files().items() if ext.enabled else ():
-        where = f"{EXTERNAL}.{key}"
+        where = f"{where_key}.{key}"
         if not os.path.isabs(path):
             out.append(f"{where}: {path!r} is a relative path; give an absolute one")
             continue
@@ -121,7 +162,10 @@ def tls_file_problems(ext: Any) -> list[str]:
 
 
 def describe(datastore: str) -> str:
-    """The data source without its password, for messages: postgres://USER@HOST:PORT/DB."""
+    """The data source without its password, for messages: postgres://USER@HOST:PORT/DB, or etcd
+    https://HOST:PORT."""
+    if is_etcd(datastore):
+        return f"etcd {datastore}"
     try:
         from psycopg.conninfo import conninfo_to_dict
 
@@ -132,16 +176,3 @@ def describe(datastore: str) -> str:
     host = str(d.get("host") or d.get("hostaddr") or "localhost")
     port = f":{d['port']}" if d.get("port") else ""
     return f"postgres://{user}{host}{port}/{d.get('dbname') or ''}"
-
-
-def open_log(datastore: str | None) -> KineLog | None:
-    """The log for a data source; None for the default (SQLite in the data dir)."""
-    if not datastore:
-        return None
-    try:
-        check_datastore(datastore)
-    except ValueError as e:
-        raise DatastoreError(f"--datastore: {e}") from None
-    from vcluster.store.postgres import PostgresLog
-
-    return PostgresLog(datastore)

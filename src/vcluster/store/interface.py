@@ -204,6 +204,11 @@ class Storage(abc.ABC):
     def close_watches(self) -> None:
         """End every open watch stream (on shutdown)."""
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why writes fail now (for the etcd health checks), or None while they go through."""
+        return None
+
     def object_count(self) -> int:
         """Live keys (for metrics); -1 when the backend cannot tell cheaply."""
         return -1

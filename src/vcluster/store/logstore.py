@@ -131,6 +131,7 @@ class LogStore(Storage):
         self._leases: dict[str, float] = {}  # key -> expiry (monotonic)
         self._compact_mark: int = 0
         self.writes = 0
+        self.after_start: Callable[[], None] | None = None  # called once the log has opened
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -151,6 +152,8 @@ class LogStore(Storage):
         if self.compact_interval > 0:
             self._tasks.append(asyncio.create_task(self._compact_loop()))
         self._tasks.append(asyncio.create_task(self._lease_loop()))
+        if self.after_start is not None:
+            self.after_start()
         log.info(
             "store opened: %d keys, revision %d, compacted at %d",
             len(self._live),
