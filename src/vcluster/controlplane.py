@@ -111,6 +111,12 @@ class ControlPlane:
             root_ca = self.server.pki.ca_pem.decode() if publish else None
             options: dict[str, Any] = {
                 "serviceaccount": {"root_ca_pem": root_ca},
+                # --cluster-signing-cert-file/--cluster-signing-key-file: the CA the API server
+                # trusts for client certificates
+                "csrsigning": {
+                    "cluster_signing_cert_file": str(self.server.pki.ca_cert),
+                    "cluster_signing_key_file": str(self.server.pki.ca_key),
+                },
                 # kube-apiserver's kubernetes-service loop only without a syncer: with one, the
                 # syncer mirrors default/kubernetes from the host (vCluster runs kube-apiserver
                 # with --endpoint-reconciler-type=none)

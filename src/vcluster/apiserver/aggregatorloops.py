@@ -1,7 +1,9 @@
 """The aggregator's loops inside the API server process, as kube-apiserver runs them in its own
 (post-start hooks `kube-apiserver-autoregistration`, `apiservice-status-local-available-controller`,
 `apiservice-status-remote-available-controller`): autoregistration of the served group versions and
-the two availability controllers, writing through the server in process as `kube-apiserver`.
+the two availability controllers, writing through the server in process as `kube-apiserver`; beside
+them kube-apiserver's `start-cluster-authentication-info-controller` (controllers/clusterauthtrust.py:
+the `kube-system/extension-apiserver-authentication` ConfigMap aggregated servers read).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from vcluster.apiserver import apiregistration as apireg
+from vcluster.controllers import clusterauthtrust as authtrust
 from vcluster.controllers.apiserviceautoregister import AutoRegisterController
 from vcluster.controllers.apiserviceavailability import (
     LocalAvailabilityController,
@@ -34,6 +37,7 @@ class AggregatorLoops:
         self.client: Any = None
         self.autoregister: AutoRegisterController | None = None
         self.remote: RemoteAvailabilityController | None = None
+        self.auth_trust: authtrust.ClusterAuthenticationTrustController | None = None
         self._controllers: list[Any] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._watches: list[Any] = []
@@ -60,10 +64,44 @@ class AggregatorLoops:
         self.refresh()
         local = LocalAvailabilityController(self.client, index)
         self.remote = RemoteAvailabilityController(self.client, self.aggregator)
-        self._controllers = [self.autoregister, local, self.remote]
+        self.auth_trust = authtrust.ClusterAuthenticationTrustController(
+            self.client, self._authentication_info()
+        )
+        self._controllers = [self.autoregister, local, self.remote, self.auth_trust]
         await self._watch_services()
+        await self._watch_auth_configmap()
         for name, ctrl in (("autoregister", self.autoregister), ("local", local), ("remote", self.remote)):
             self._tasks.append(asyncio.create_task(ctrl.run(), name=f"apiservice-{name}"))
+        self._tasks.append(asyncio.create_task(self.auth_trust.run(), name="cluster-authentication-trust"))
+
+    def _authentication_info(self) -> authtrust.AuthenticationInfo:
+        """What this server requires in the ConfigMap: its client CA and its front proxy."""
+        srv = self.server
+        assert srv.pki is not None and srv.front_proxy is not None
+        opts = srv.front_proxy.options
+        return authtrust.AuthenticationInfo(
+            client_ca=srv.pki.ca_pem,
+            requestheader_ca=srv.front_proxy.ca_pem,
+            username_headers=opts.username_headers,
+            group_headers=opts.group_headers,
+            extra_header_prefixes=opts.extra_headers_prefix,
+            allowed_names=opts.allowed_names,
+        )
+
+    async def _watch_auth_configmap(self) -> None:
+        """Changes of kube-system/extension-apiserver-authentication requeue its controller."""
+        store = self.server.store
+        rt = self.server.registry.get("", "v1", "configmaps")
+        assert rt is not None
+        w = await store.watch(f"{rt.key_prefix}{authtrust.NAMESPACE}/", store.revision)
+        if not w.set_sink(self._configmap_event):  # pragma: no cover
+            raise RuntimeError("the trust controller needs a store whose watches deliver synchronously")
+        self._watches.append(w)
+
+    def _configmap_event(self, ev: Any) -> bool:
+        if self.auth_trust is not None and ev.key.rsplit("/", 1)[-1] == authtrust.NAME:
+            self.auth_trust.enqueue()
+        return True
 
     def _builtin_group_versions(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

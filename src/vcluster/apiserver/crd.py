@@ -39,8 +39,8 @@ Differences from the Go implementation (deliberate or unavoidable):
   express (Unicode classes ``\\pL``, ``[[:^alpha:]]``, ungreedy ``(?U)``) are accepted by
   ``validate_crd`` but the pattern is then not enforced. ``(?i)`` case folding, ``\\b`` and the
   negated classes ``\\D \\S \\W`` inside brackets are Unicode-aware in Python.
-- ``x-kubernetes-validations`` (CEL) rules are checked for the non-CEL constraints (non-empty rule,
-  message, reason, fieldPath) but not compiled, and are not enforced on objects.
+- ``x-kubernetes-validations`` (CEL) rules are compiled and enforced by the ``cel`` package
+  (``cel.crdrules``: its docstring lists where it departs from kube, e.g. no cost limits).
 - Conversion webhooks are not supported: a CRD with ``strategy: Webhook`` gets a Forbidden cause.
 - Values shown in causes are formatted like Go's ``field.Error`` (``%q`` for strings, ``%v`` for
   numbers, ``%#v`` for maps and slices); Go structs (``spec.versions``, a whole schema) are rendered
@@ -64,6 +64,7 @@ from typing import Any
 
 import orjson
 
+from .cel import crdrules as _celrules
 from .errors import Cause, StatusError
 from .gostr import go_quote as _go_quote
 from .printers import column_definitions as _builtin_column_definitions
@@ -2306,6 +2307,24 @@ def _lookup(obj: JSON, parts: list[str | int]) -> JSON:
 
 
 _DEPTH_MESSAGE = "the object is nested too deeply"
+# hasBlockingErr (registry/customresource/strategy.go): CEL rules are not run on such objects.
+_CEL_BLOCKING = frozenset(
+    (
+        "FieldValueNotSupported",
+        "FieldValueRequired",
+        "FieldValueTooLong",
+        "FieldValueTooMany",
+        "FieldValueTypeInvalid",
+    )
+)
+_CEL_BLOCKED = (
+    "some validation rules were not checked because the object was invalid; correct the existing errors to "
+    "complete validation"
+)
+
+
+def _has_x_validations(schema: dict[str, Any]) -> bool:
+    return _schema_has(schema, lambda s: bool(s.get("x-kubernetes-validations")))
 
 
 class CRDSchema:
@@ -2316,7 +2335,7 @@ class CRDSchema:
     ``default`` (on decode, and on every read from storage), then ``validate``.
     """
 
-    __slots__ = ("_root", "_root_embedded", "raw", "scale")
+    __slots__ = ("_cel", "_has_cel", "_root", "_root_embedded", "raw", "scale")
 
     def __init__(
         self, openapi_v3_schema: dict[str, Any] | None, *, scale: dict[str, Any] | None = None
@@ -2325,6 +2344,24 @@ class CRDSchema:
         self._root: _Schema | None = _Schema(self.raw) if self.raw is not None else None
         self._root_embedded = _embedded_root(self._root)
         self.scale = scale if isinstance(scale, dict) else None
+        self._cel: _celrules.Validator | None = None  # compiled on first use, kept with the schema
+        self._has_cel = self.raw is not None and _has_x_validations(self.raw)
+
+    def _cel_causes(
+        self, causes: list[Cause], obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[Cause]:
+        """The x-kubernetes-validations causes, unless ``causes`` holds a blocking error
+        (customResourceStrategy.Validate's hasBlockingErr)."""
+        if not self._has_cel:
+            return []
+        if any(c.reason in _CEL_BLOCKING for c in causes):
+            return [_invalid("<nil>", None, _CEL_BLOCKED)]
+        if self._cel is None:
+            self._cel = _celrules.Validator(self.raw)
+        try:
+            return self._cel.validate(obj, old)
+        except RecursionError:
+            return [_invalid("", "", _DEPTH_MESSAGE)]
 
     @classmethod
     def for_version(cls, crd: dict[str, Any], version: str) -> CRDSchema:
@@ -2339,8 +2376,13 @@ class CRDSchema:
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         """The causes kube-apiserver reports for ``obj`` (already pruned and defaulted): schema
         validation (kube-openapi messages), scale paths, embedded resources' apiVersion/kind/
-        metadata, and x-kubernetes-list-type set/map uniqueness. metadata.name/namespace and the
-        object's own apiVersion/kind are the caller's generic checks. Never raises."""
+        metadata, x-kubernetes-list-type set/map uniqueness and x-kubernetes-validations rules.
+        metadata.name/namespace and the object's own apiVersion/kind are the caller's generic
+        checks. Never raises."""
+        causes = self._structural_causes(obj)
+        return causes + self._cel_causes(causes, obj, None)
+
+    def _structural_causes(self, obj: dict[str, Any]) -> list[Cause]:
         try:
             causes: list[Cause] = []
             if self._root is not None:
@@ -2359,10 +2401,13 @@ class CRDSchema:
         """``validate`` for an update, with CRDValidationRatcheting (on by default in 1.32): a
         cause is dropped when ``old`` already had it and the value it is about is unchanged (for
         ``Required`` causes: the object that lacks the field is unchanged). Never raises."""
-        causes = self.validate(new)
-        if not causes or not isinstance(old, dict):
-            return causes
-        old_causes = {(c.field, c.message) for c in self.validate(old)}
+        causes = self._structural_causes(new)
+        if causes and isinstance(old, dict):
+            causes = self._ratchet(causes, new, old)
+        return causes + self._cel_causes(causes, new, old if isinstance(old, dict) else None)
+
+    def _ratchet(self, causes: list[Cause], new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        old_causes = {(c.field, c.message) for c in self._structural_causes(old)}
         kept: list[Cause] = []
         for c in causes:
             if (c.field, c.message) in old_causes:
@@ -3222,6 +3267,8 @@ def _validate_validation(validation: object, status_enabled: bool, opts: _Opts, 
     errs.extend(_validate_openapi_schema(schema, sp, ssv, True, opts))
     if not errs and init_errs:
         errs.extend(init_errs)
+    if not errs and opts.require_structural:  # rules compile only on a valid structural schema
+        errs.extend(_celrules.schema_errors(schema, sp))
     return errs
 
 

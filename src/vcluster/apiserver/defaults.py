@@ -930,6 +930,25 @@ def _default_webhooks(obj: JSON, mutating: bool) -> None:
             _set_if_absent(svc, "port", 443)
 
 
+def _default_apiservice(obj: JSON) -> None:
+    """apiregistration/v1 SetDefaults_ServiceReference."""
+    from vcluster.apiserver.apiregistration import default_apiservice
+
+    default_apiservice(obj)
+
+
+def _default_vap(obj: JSON) -> None:
+    from vcluster.apiserver.vapvalidation import default_policy
+
+    default_policy(obj)
+
+
+def _default_vap_binding(obj: JSON) -> None:
+    from vcluster.apiserver.vapvalidation import default_binding
+
+    default_binding(obj)
+
+
 _DEFAULTERS: dict[tuple[str, str, str], Callable[[JSON], None]] = {
     ("", "v1", "Pod"): _default_pod,
     ("", "v1", "PodTemplate"): _default_pod_template_obj,
@@ -965,6 +984,9 @@ _DEFAULTERS: dict[tuple[str, str, str], Callable[[JSON], None]] = {
     ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration"): (
         lambda o: _default_webhooks(o, True)
     ),
+    ("apiregistration.k8s.io", "v1", "APIService"): _default_apiservice,
+    ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"): _default_vap,
+    ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding"): _default_vap_binding,
 }
 
 
@@ -1006,6 +1028,7 @@ _INITIAL_STATUS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("autoscaling", "HorizontalPodAutoscaler"): {"desiredReplicas": 0},
     ("", "ResourceQuota"): {},
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): {},
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -31,6 +32,17 @@ def wants_aggregated(accept: str | None) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteVersion:
+    """A group version an aggregated API server serves: its resources as last discovered, and
+    whether that discovery failed (aggregated discovery then marks it Stale, as kube does)."""
+
+    group: str
+    version: str
+    types: tuple[ResourceType, ...] = ()
+    stale: bool = False
+
+
 class Discovery:
     """Renders discovery documents from the registry; cached until the registry changes."""
 
@@ -39,12 +51,15 @@ class Discovery:
         registry: Registry,
         server_address: str,
         extra: Callable[[], Iterable[ResourceType]] | None = None,
+        remote: Callable[[], Iterable[RemoteVersion]] | None = None,
     ) -> None:
         """`extra`: the resources of the API services served beside the registry (apiservices.py),
-        listed after every registry group; call `invalidate` when they change."""
+        listed after every registry group; `remote`: the group versions of service-backed
+        APIServices (aggregator.py), listed last; call `invalidate` when they change."""
         self.registry = registry
         self.server_address = server_address
         self._extra = extra or (lambda: ())
+        self._remote = remote or (lambda: ())
         self._cache: dict[str, tuple[bytes, str]] = {}
 
     def _groups(self) -> dict[str, list[str]]:
@@ -54,14 +69,22 @@ class Discovery:
             versions = out.setdefault(t.group, [])
             if t.version not in versions:
                 versions.append(t.version)
+        for r in self._remote():
+            versions = out.setdefault(r.group, [])
+            if r.version not in versions:
+                versions.append(r.version)
         return out
+
+    def _remote_version(self, group: str, version: str) -> RemoteVersion | None:
+        return next((r for r in self._remote() if (r.group, r.version) == (group, version)), None)
 
     def _types(self, group: str, version: str) -> list[ResourceType]:
         extra = [t for t in self._extra() if t.group == group and t.version == version]
-        return self.registry.in_group_version(group, version) + extra
+        remote = self._remote_version(group, version)
+        return self.registry.in_group_version(group, version) + extra + list(remote.types if remote else ())
 
     def _is_extra(self, t: ResourceType) -> bool:
-        return any(t is e for e in self._extra())
+        return any(t is e for e in self._extra()) or any(t is e for r in self._remote() for e in r.types)
 
     def invalidate(self) -> None:
         self._cache.clear()
@@ -144,6 +167,8 @@ class Discovery:
                     continue
                 vlist = []
                 for v in versions:
+                    remote = self._remote_version(g, v)
+                    stale = remote is not None and remote.stale
                     vlist.append(
                         {
                             "version": v,
@@ -151,7 +176,7 @@ class Discovery:
                                 _aggregated_resource(t)
                                 for t in sorted(self._types(g, v), key=lambda t: t.plural)
                             ],
-                            "freshness": "Current",
+                            "freshness": "Stale" if stale else "Current",
                         }
                     )
                 items.append({"metadata": {"name": g} if g else {}, "versions": vlist})

@@ -1925,3 +1925,65 @@ def manager_from_user_agent(user_agent: str) -> str:
         out.append(ch)
         size += n
     return "".join(out)
+
+
+# ============================================================================ the scale subresource
+SCALE_API_VERSION = "autoscaling/v1"
+SCALE_REPLICAS: Path = (("f", "spec"), ("f", "replicas"))
+
+
+def _decoded_or_500(entries: Any) -> tuple[Managers, Times]:
+    try:
+        return _decode(entries)
+    except _DecodeError as e:
+        raise _internal_error(f"failed to decode managed fields: {e}") from None
+
+
+def scale_to_subresource(parent_entries: Any, mappings: dict[str, Path]) -> list[dict[str, Any]]:
+    """ScaleHandler.ToSubresource: the managedFields of the Scale view of an object. A manager of
+    the parent's replicas path (`mappings`: apiVersion -> that path) owns `.spec.replicas` of the
+    autoscaling/v1 Scale; every other manager, and entries of unknown versions, are left out."""
+    fields, times = _decoded_or_500(parent_entries)
+    out: Managers = {}
+    out_times: Times = {}
+    for ident, vs in fields.items():
+        path = mappings.get(vs.api_version)
+        if path is not None and path in vs.fields:
+            out[ident] = _VSet({SCALE_REPLICAS}, SCALE_API_VERSION, vs.applied)
+            out_times[ident] = times.get(ident)
+    return _encode(out, out_times)
+
+
+def scale_to_parent(
+    parent_entries: Any, scale_entries: Any, mappings: dict[str, Path], api_version: str
+) -> list[dict[str, Any]]:
+    """ScaleHandler.ToParent: the parent's managedFields after a write through its scale
+    subresource. Parent managers keep their other fields; the replicas path goes to the managers
+    that own `.spec.replicas` in the written Scale, recorded at the parent's `api_version`."""
+    parent, parent_times = _decoded_or_500(parent_entries)
+    scale = dict(_decoded_or_500(scale_entries)[0])
+    out: Managers = {}
+    out_times: Times = {}
+    for ident, vs in parent.items():
+        if vs.api_version not in mappings:
+            continue  # dropped, as upstream drops entries of versions it cannot map
+        path = mappings[vs.api_version]
+        if path not in vs.fields:
+            out[ident] = vs
+            out_times[ident] = parent_times.get(ident)
+        elif ident not in scale:  # the replicas path is stolen from this manager
+            rest = vs.fields - {path}
+            if rest:
+                out[ident] = _VSet(rest, vs.api_version, vs.applied)
+                out_times[ident] = parent_times.get(ident)
+        else:  # not stolen: the entry stays as it is
+            out[ident] = vs
+            out_times[ident] = parent_times.get(ident)
+            scale.pop(ident)
+    target = mappings[api_version]
+    for ident, vs in scale.items():
+        if SCALE_REPLICAS not in vs.fields:
+            continue
+        out[ident] = _VSet({target}, api_version, vs.applied)
+        out_times[ident] = parent_times.get(ident)  # upstream's: a manager new to the parent has none
+    return _encode(out, out_times)

@@ -1,9 +1,10 @@
 """The write pipeline every create and update goes through, in kube-apiserver's order.
 
-create: decode-time defaults → mutating admission → strategy (system metadata, status reset) →
-defaults again → validation (metadata + kind) → managedFields.
-update: decode-time defaults → strategy (carry-overs, generation) → mutating admission →
-defaults again → validation (metadata + kind + immutability) → managedFields.
+create: decode-time defaults → mutating admission (built-in plugins, then the mutating webhooks) →
+strategy (system metadata, status reset) → defaults again → validation (metadata + kind) →
+validating admission (built-in plugins, then the validating webhooks) → managedFields.
+update: decode-time defaults → strategy (carry-overs, generation) → mutating admission (plugins,
+webhooks) → defaults again → validation (metadata + kind + immutability) → validating admission.
 
 Custom resources take their defaults, pruning and validation from their CRD's structural schema
 (`crd.CRDSchema`) instead of the built-in definitions.
@@ -15,7 +16,18 @@ import asyncio
 import random
 from typing import Any
 
-from vcluster.apiserver import admission, crd, defaults, fieldmanager, rbac_escalation, strategy
+from vcluster.apiserver import (
+    admission,
+    certificates,
+    crd,
+    defaults,
+    fieldmanager,
+    omitempty,
+    podsecurityadmission,
+    rbac_escalation,
+    strategy,
+    webhookadmission,
+)
 from vcluster.apiserver.errors import Cause, invalid
 from vcluster.apiserver.resources import ResourceType
 from vcluster.apiserver.validation import validate_object_meta
@@ -23,7 +35,12 @@ from vcluster.store.interface import Storage
 
 DEFAULT_SA_RETRIES = 10
 # The subresources that managedFields entries name (`subresource`) for the writes made through them.
-RECORDED_SUBRESOURCES = ("status", "scale", "ephemeralcontainers")
+RECORDED_SUBRESOURCES = ("status", "scale", "ephemeralcontainers", "approval")
+
+# Validating admission plugins that run after validation (kube's createValidation/updateValidation),
+# by (group, kind): CertificateSubjectRestriction, CertificateApproval and CertificateSigning.
+_VALIDATING_CREATE = {(certificates.GROUP, certificates.KIND): certificates.admit_create}
+_VALIDATING_UPDATE = {(certificates.GROUP, certificates.KIND): certificates.admit_update}
 
 # Kinds the admission plugins read, and where they live.
 _ADMISSION_KINDS = {
@@ -37,7 +54,16 @@ _ADMISSION_KINDS = {
 class WriteContext:
     """Who writes (the field manager) and when, shared by the steps of one request."""
 
-    __slots__ = ("external", "managed_fields", "manager", "now", "record_as", "served", "subresource")
+    __slots__ = (
+        "dry_run",
+        "external",
+        "managed_fields",
+        "manager",
+        "now",
+        "record_as",
+        "served",
+        "subresource",
+    )
 
     def __init__(
         self,
@@ -61,6 +87,7 @@ class WriteContext:
         self.managed_fields = managed_fields  # False for apply: fieldmanager.apply already set them
         # The subresource recorded in managedFields (`scale` writes go through the main strategy).
         self.record_as = record_as if record_as is not None else subresource
+        self.dry_run = False  # ?dryRun=All (set by the REST verbs; webhooks are told)
 
 
 async def _admission_data(
@@ -120,6 +147,15 @@ def _custom(rt: ResourceType) -> Any:
     return rt.custom
 
 
+def _omit_empty(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Drop what encoding the Go struct omits (`omitempty.py`): the whole object of a built-in
+    kind, a custom resource's metadata (the rest is unstructured JSON and keeps empty values)."""
+    if _custom(rt) is not None:
+        omitempty.prune_object_meta(obj)
+    else:
+        omitempty.prune(obj, rt.group, rt.version, rt.kind)
+
+
 def _is_crd(rt: ResourceType) -> bool:
     return rt.group == crd.CRD_GROUP and rt.kind == "CustomResourceDefinition"
 
@@ -145,6 +181,7 @@ async def prepare_create(
         crd.default_crd(obj)
     else:
         defaults.apply_defaults(obj, g, v, k)
+    _omit_empty(rt, obj)
     # managedFields of the decoded, defaulted object, before admission and the strategy, as Kubernetes
     if wc.managed_fields:
         fieldmanager.update_managed_fields(
@@ -161,6 +198,9 @@ async def prepare_create(
     if custom is None and not _is_crd(rt):
         lookup, list_objects = await _admission_data(store, registry, obj, rt, ns)
         admission.admit_create(obj, g, v, k, lookup, namespace=ns or None, list_objects=list_objects)
+    await webhookadmission.mutate(
+        rt, "CREATE", ns, obj, None, served=wc.served, dry_run=wc.dry_run, manager=wc.manager
+    )
     meta_causes = [] if _is_crd(rt) else validate_object_meta(obj, rt, is_create=True, url_namespace=url_ns)
     strategy.prepare_for_create(rt, obj)
     if custom is not None:
@@ -174,7 +214,15 @@ async def prepare_create(
         _strategy_create_extras(rt, obj)
         defaults.apply_defaults(obj, g, v, k)
         causes = _validate_create(rt, obj, wc)
+    _omit_empty(rt, obj)  # what the strategy, admission and defaults left empty
     _raise_invalid(rt, obj, meta_causes + causes)
+    admit = _VALIDATING_CREATE.get((g, k))
+    if admit is not None:
+        admit(obj)
+    await podsecurityadmission.admit(store, registry, rt, ns, obj, None, wc.record_as)
+    await webhookadmission.validate(
+        rt, "CREATE", ns, obj, None, served=wc.served, dry_run=wc.dry_run, manager=wc.manager
+    )
 
 
 def _validate_create(rt: ResourceType, obj: dict[str, Any], wc: WriteContext) -> list[Any]:
@@ -235,6 +283,7 @@ async def prepare_update(
         crd.default_crd(new)
     else:
         defaults.apply_defaults(new, g, v, k)
+    _omit_empty(rt, new)
     if sub == "":  # before admission and the strategy, as Kubernetes' update transformers
         record_update(rt, old, new, wc)
     strategy.prepare_for_update(rt, old, new, sub)
@@ -244,6 +293,9 @@ async def prepare_update(
         lookup, list_objects = await _admission_data(store, registry, new, rt, ns, old=old)
         admission.admit_update(old, new, g, v, k, lookup=lookup, list_objects=list_objects)
         defaults.apply_defaults(new, g, v, k)
+    await webhookadmission.mutate(
+        rt, "UPDATE", ns, new, old, subresource=sub, served=wc.served, dry_run=wc.dry_run, manager=wc.manager
+    )
     causes = validate_object_meta(
         new, rt, is_create=False, url_namespace=ns if rt.namespaced else None, old=old.get("metadata")
     )
@@ -257,7 +309,17 @@ async def prepare_update(
         causes = causes + admission.validate_ephemeral_containers_update(new, old)
     elif sub == "status":
         causes = causes + strategy.validate_status_update(rt, old, new)
+    elif sub == "approval" and (g, k) == (certificates.GROUP, certificates.KIND):
+        causes = causes + certificates.validate_approval_update(new, old)
+    _omit_empty(rt, new)
     _raise_invalid(rt, new, causes)
+    admit_update = _VALIDATING_UPDATE.get((g, k))
+    if admit_update is not None:
+        admit_update(old, new, sub)
+    await podsecurityadmission.admit(store, registry, rt, ns, new, old, wc.record_as)
+    await webhookadmission.validate(
+        rt, "UPDATE", ns, new, old, subresource=sub, served=wc.served, dry_run=wc.dry_run, manager=wc.manager
+    )
     if sub != "":  # after the strategy kept only what the subresource may change
         record_update(rt, old, new, wc)
     fieldmanager.ignore_managed_fields_timestamps(old, new)

@@ -1046,8 +1046,23 @@ _HPA_COLUMNS = [
     _col("Replicas", _D["HPA_CURRENT"]),
     _age_col(),
 ]
+_APISERVICE_COLUMNS = [
+    _name_col(),
+    _col("Service", "The reference to the service that hosts this API endpoint."),
+    _col("Available", "Whether this service is available."),
+    _age_col(),
+]
 _CONFIGMAP_COLUMNS = [_name_col(), _col("Data", _D["CM_DATA"]), _age_col()]
 _NETPOL_COLUMNS = [_name_col(), _col("Pod-Selector", _D["NP_PODSELECTOR"]), _age_col()]
+# printCertificateSigningRequest's columns (descriptions: the v1beta1 SwaggerDoc texts upstream uses)
+_CSR_COLUMNS = [
+    _name_col(),
+    _age_col(),
+    _col("SignerName", "Requested signer for the request. It is a qualified name."),
+    _col("Requestor", "Base64-encoded PKCS#10 CSR data"),
+    _col("RequestedDuration", "The requested duration of validity of the issued certificate."),
+    _col("Condition", "Conditions applied to the request, such as approval or denial."),
+]
 
 
 def _binding_columns(role_ref_desc: str, what: str) -> list[dict[str, Any]]:
@@ -1097,6 +1112,27 @@ _PC_COLUMNS = [
 ]
 # Upstream describes Handler with ObjectMeta's (absent) "handler" doc: an empty description.
 _RUNTIMECLASS_COLUMNS = [_name_col(), _col("Handler", ""), _age_col()]
+_WEBHOOK_CONFIG_COLUMNS = [
+    _name_col(),
+    _col("Webhooks", "Webhooks indicates the number of webhooks registered in this configuration", "integer"),
+    _age_col(),
+]
+_VAP_COLUMNS = [
+    _name_col(),
+    _col(
+        "Validations",
+        "Validations indicates the number of validation rules defined in this configuration",
+        "integer",
+    ),
+    _col("ParamKind", "ParamKind specifies the kind of resources used to parameterize this policy"),
+    _age_col(),
+]
+_VAPB_COLUMNS = [
+    _name_col(),
+    _col("PolicyName", "PolicyName indicates the policy definition which the policy binding binded to"),
+    _col("ParamRef", "ParamRef indicates the param resource which sets the configration param"),
+    _age_col(),
+]
 _ES_COLUMNS = [
     _name_col(),
     _col("AddressType", _D["ES_ADDRTYPE"]),
@@ -2079,6 +2115,54 @@ def _runtimeclass_cells(obj: dict[str, Any], now: datetime) -> Cells:
     return [_s(meta.get("name")), _s(obj.get("handler")), _age(meta, now)]
 
 
+def _webhook_config_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    meta = _d(obj.get("metadata"))
+    hooks = obj.get("webhooks")
+    return [_s(meta.get("name")), len(hooks) if isinstance(hooks, list) else 0, _age(meta, now)]
+
+
+def _vap_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    from vcluster.apiserver.vapvalidation import param_kind_cell
+
+    meta, spec = _d(obj.get("metadata")), _d(obj.get("spec"))
+    validations = spec.get("validations")
+    count = len(validations) if isinstance(validations, list) else 0
+    return [_s(meta.get("name")), count, param_kind_cell(obj), _age(meta, now)]
+
+
+def _vapb_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    from vcluster.apiserver.vapvalidation import param_ref_cell
+
+    meta, spec = _d(obj.get("metadata")), _d(obj.get("spec"))
+    return [_s(meta.get("name")), _s(spec.get("policyName")), param_ref_cell(obj), _age(meta, now)]
+
+
+def _csr_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    """printCertificateSigningRequest: signer, requesting user, requested duration, condition."""
+    from vcluster.apiserver.certificates import status_summary
+
+    meta, spec = _d(obj.get("metadata")), _d(obj.get("spec"))
+    exp = spec.get("expirationSeconds")
+    duration = human_duration(exp) if isinstance(exp, int) and not isinstance(exp, bool) else "<none>"
+    return [
+        _s(meta.get("name")),
+        _age(meta, now),
+        _s(spec.get("signerName")) or "<none>",
+        _s(spec.get("username")),
+        duration,
+        status_summary(obj),
+    ]
+
+
+def _apiservice_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    """kube-aggregator's APIService ConvertToTable: name, service (or Local), Available, age."""
+    from vcluster.apiserver.apiregistration import table_cells
+
+    meta = _d(obj.get("metadata"))
+    service, available = table_cells(obj)
+    return [_s(meta.get("name")), service, available, _age(meta, now)]
+
+
 def _default_cells(obj: dict[str, Any], now: datetime) -> Cells:
     """`rest.defaultTableConvertor`: name and RFC 3339 creation time."""
     meta = _d(obj.get("metadata"))
@@ -2124,6 +2208,18 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], RowPrinter]] = {
     ("scheduling.k8s.io", "priorityclasses"): (_PC_COLUMNS, _priorityclass_cells),
     ("node.k8s.io", "runtimeclasses"): (_RUNTIMECLASS_COLUMNS, _runtimeclass_cells),
     ("discovery.k8s.io", "endpointslices"): (_ES_COLUMNS, _endpointslice_cells),
+    ("certificates.k8s.io", "certificatesigningrequests"): (_CSR_COLUMNS, _csr_cells),
+    ("apiregistration.k8s.io", "apiservices"): (_APISERVICE_COLUMNS, _apiservice_cells),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): (
+        _WEBHOOK_CONFIG_COLUMNS,
+        _webhook_config_cells,
+    ),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): (
+        _WEBHOOK_CONFIG_COLUMNS,
+        _webhook_config_cells,
+    ),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"): (_VAP_COLUMNS, _vap_cells),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"): (_VAPB_COLUMNS, _vapb_cells),
 }
 _DEFAULT_PRINTER: tuple[list[dict[str, Any]], RowPrinter] = (_DEFAULT_COLUMNS, _default_cells)
 

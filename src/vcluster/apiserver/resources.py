@@ -111,6 +111,7 @@ _UNPREFIXED_GROUPS = {
     "autoscaling",
     "certificates.k8s.io",
     "events.k8s.io",
+    "admissionregistration.k8s.io",
 }
 
 
@@ -291,6 +292,18 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         ("cs",),
         verbs=("get", "list"),
     ),
+    # ---- apiregistration.k8s.io/v1 (kube-aggregator: apiregistration.py, aggregator.py)
+    R(
+        "apiregistration.k8s.io",
+        "v1",
+        "apiservices",
+        "apiservice",
+        "APIService",
+        False,
+        categories=("api-extensions",),
+        subresources=(_status(),),
+        name_rule=PATH_SEGMENT,
+    ),
     # ---- apps/v1
     R("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", True),
     R(
@@ -454,6 +467,19 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         name_max=63,
         extra_field_labels=("status.successful",),
     ),
+    # ---- certificates.k8s.io/v1
+    R(
+        "certificates.k8s.io",
+        "v1",
+        "certificatesigningrequests",
+        "certificatesigningrequest",
+        "CertificateSigningRequest",
+        False,
+        ("csr",),
+        subresources=(S("approval", STATUS_VERBS), _status()),
+        name_rule=PATH_SEGMENT,
+        extra_field_labels=("spec.signerName",),
+    ),
     # ---- networking.k8s.io/v1
     R("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", False),
     R(
@@ -531,6 +557,49 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         False,
         ("sc",),
         delete_returns_object=True,
+    ),
+    # ---- admissionregistration.k8s.io/v1 (webhookadmission.py calls the configured webhooks)
+    R(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        "MutatingWebhookConfiguration",
+        False,
+        categories=("api-extensions",),
+        has_generation=True,
+    ),
+    # vapadmission.py enforces the policies through their bindings
+    R(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicy",
+        "ValidatingAdmissionPolicy",
+        False,
+        categories=("api-extensions",),
+        subresources=(_status(),),
+        has_generation=True,
+    ),
+    R(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicybinding",
+        "ValidatingAdmissionPolicyBinding",
+        False,
+        categories=("api-extensions",),
+        has_generation=True,
+    ),
+    R(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "validatingwebhookconfiguration",
+        "ValidatingWebhookConfiguration",
+        False,
+        categories=("api-extensions",),
+        has_generation=True,
     ),
     # ---- scheduling.k8s.io/v1
     R("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", False, ("pc",)),

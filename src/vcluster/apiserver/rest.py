@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from vcluster.apiserver import fieldmanager, pipeline, quota, schema, strategy, views
+from vcluster.apiserver import fieldmanager, pipeline, quota, schema, strategy, views, webhookadmission
 from vcluster.apiserver import fieldvalidation as fv
 from vcluster.apiserver.errors import (
     Cause,
@@ -401,18 +401,20 @@ class Rest:
         name = md.get("name") or ""
         gen = md.get("generateName") or ""
         await self.check_namespace_for_create(rt, ns, name or gen)
-        await pipeline.prepare_create(
-            self.store, self.registry, rt, ns, obj, wc if wc is not None else WriteContext("")
-        )
+        wc = wc if wc is not None else WriteContext("")
+        wc.dry_run = dry
+        await pipeline.prepare_create(self.store, self.registry, rt, ns, obj, wc)
+        if not name:  # Store.Create names the object before validating admission (quota) sees it
+            md["name"] = generate_name(gen)
         if rt.namespaced and ns:
-            await self._admit_quota(rt, ns, obj, name, dry)
+            await self._admit_quota(rt, ns, obj, md["name"], dry)
         lease = EVENT_TTL_SECONDS if rt.kind == "Event" else 0
         alloc = self._allocator_for(rt)
         undo = alloc.allocate(obj, dry_run=dry) if alloc is not None else None
         host_undo = None
         if self.service_create_hook is not None and not dry and rt.kind == "Service" and rt.group == "":
             if not name:
-                name = md["name"] = generate_name(gen)
+                name = md["name"]
                 if await self.store.get(object_key(rt, ns, name)) is not None:
                     raise already_exists(rt.plural, rt.group, name)
             host_undo = await self.service_create_hook(obj)
@@ -536,8 +538,8 @@ class Rest:
         status: int,
     ) -> web.Response:
         md = obj["metadata"]
-        for _ in range(8):
-            if not name:
+        for attempt in range(8):
+            if not name and attempt:  # the first name was generated before admission
                 md["name"] = generate_name(gen)
             key = object_key(rt, ns, md["name"])
             try:
@@ -594,6 +596,7 @@ class Rest:
         key = object_key(rt, info.namespace, info.name)
         if wc is None:
             wc = WriteContext("", subresource=info.subresource, managed_fields=False)
+        wc.dry_run = dry
         for _ in range(_GUARANTEED_UPDATE_RETRIES):
             # the newest accepted state: against the committed one, a write to this key still
             # being committed would make every retry conflict until the commit lands
@@ -828,6 +831,7 @@ class Rest:
             cur = await self.store.get_for_update(key)  # as guaranteed_update: the newest state
             if cur is None:
                 raise self._gone_or_missing(rt, info.name)
+            await webhookadmission.admit_delete(rt, info.namespace, self.out_obj(rt, cur.decode()), opts, dry)
             try:
                 return await self.delete_entry(rt, cur, opts, dry)
             except RevisionConflictError:
@@ -923,6 +927,9 @@ class Rest:
         deleted: list[bytes] = []
         for e in res.entries:
             try:
+                await webhookadmission.admit_delete(
+                    rt, info.namespace, self.out_obj(rt, e.decode()), opts, opts["dryRun"]
+                )
                 resp = await self.delete_entry(rt, e, opts, opts["dryRun"])
             except (KeyNotFoundError, RevisionConflictError):
                 continue

@@ -29,7 +29,9 @@ from prometheus_client import (
 )
 from yarl import URL
 
-from vcluster.apiserver import fieldmanager, health, subresources, views
+from vcluster.apiserver import fieldmanager, health, podsecurityadmission, subresources, views
+from vcluster.apiserver.aggregator import Aggregator
+from vcluster.apiserver.aggregatorloops import AggregatorLoops
 from vcluster.apiserver.apiservices import APIService
 from vcluster.apiserver.auth import Authenticator, UserInfo
 from vcluster.apiserver.authapi import AuthAPI
@@ -60,6 +62,12 @@ from vcluster.apiserver.request import (
     query_bool,
     read_body,
 )
+from vcluster.apiserver.requestheader import (
+    FrontProxy,
+    RequestHeaderOptions,
+    load_front_proxy,
+    parse_ca_bundle,
+)
 from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
 from vcluster.apiserver.rest import (
     Rest,
@@ -74,8 +82,12 @@ from vcluster.apiserver.rest import (
 )
 from vcluster.apiserver.satoken import TokenIssuer
 from vcluster.apiserver.watchstream import WatchRequest, serve_watch
-from vcluster.store.datasource import open_log
-from vcluster.store.logstore import LogStore
+from vcluster.apiserver.webhookadmission import REQUEST_STATE as WEBHOOK_REQUEST
+from vcluster.apiserver.webhookadmission import RequestState as WebhookRequest
+from vcluster.apiserver.webhookadmission import WebhookAdmission
+from vcluster.apiserver.webhookadmission import add_warnings as add_webhook_warnings
+from vcluster.podsecurity.config import PodSecurityConfiguration
+from vcluster.store.factory import open_store
 
 log = logging.getLogger("vcluster.apiserver")
 
@@ -108,13 +120,22 @@ class ServerConfig:
     service_cidr: str = DEFAULT_SERVICE_CIDR
     extra_hosts: list[str] = field(default_factory=list)
     compact_interval: float = 300.0
-    # --datastore: a PostgreSQL data source for the kine table; None keeps SQLite in DATA_DIR/state.db
+    # --datastore: a PostgreSQL data source for the kine table or an etcd endpoint (http(s)://HOST:PORT);
+    # None keeps SQLite in DATA_DIR/state.db
     datastore: str | None = None
+    # etcd's TLS files by vcluster.yaml key (caFile, certFile, keyFile): --etcd-cafile/certfile/keyfile
+    datastore_tls: dict[str, str] = field(default_factory=dict)
     # Assign Service ClusterIPs and NodePorts (off in a virtual cluster: the host assigns them).
     allocate_service_ips: bool = True
     node_port_range: str = "30000-32767"
     # --authorization-mode: RBAC (kube's Node,RBAC minus Node) or AlwaysAllow
     authorization_mode: str = MODE_RBAC
+    # --enable-aggregator-routing: aggregated APIServices reach an endpoint address, not the ClusterIP
+    enable_aggregator_routing: bool = False
+    # --requestheader-* / --proxy-client-*: the front proxy (files unset: the data dir's pki/front-proxy-*)
+    requestheader: RequestHeaderOptions = field(default_factory=RequestHeaderOptions)
+    # the PodSecurity plugin's configuration (--admission-control-config-file); None: upstream's defaults
+    pod_security: PodSecurityConfiguration | None = None
 
 
 class Metrics:
@@ -146,8 +167,8 @@ class APIServer:
         self.data_dir = Path(cfg.data_dir)
         self.registry = Registry()
         self.registry.add(CRD_RESOURCE_TYPE)
-        self.store = LogStore(
-            self.data_dir / "state.db", compact_interval=cfg.compact_interval, log=open_log(cfg.datastore)
+        self.store = open_store(
+            self.data_dir, cfg.datastore, tls_files=cfg.datastore_tls, compact_interval=cfg.compact_interval
         )
         self._lock = DataDirLock(self.data_dir)
         self.rest = Rest(self.store, self.registry)
@@ -158,8 +179,12 @@ class APIServer:
         self.metrics.revision.set_function(lambda: self.store.revision)
         self.pki: PKI | None = None
         self.auth: Authenticator | None = None
+        self.front_proxy: FrontProxy | None = None
         self.authapi: AuthAPI | None = None
         self.rbac = RBACIndex()  # the stored RBAC objects, for the authorizer
+        # MutatingAdmissionWebhook / ValidatingAdmissionWebhook over the stored configurations
+        self.webhooks = WebhookAdmission(self.store, self.registry)
+        podsecurityadmission.configure(cfg.pod_security or PodSecurityConfiguration())
         self.authorizer: Authorizer = new_authorizer(cfg.authorization_mode, self.rbac)
         # kube-apiserver's --anonymous-auth (default true): requests without credentials act as
         # system:anonymous, which RBAC authorizes; AlwaysAllow turns it off, as kube-apiserver's
@@ -171,6 +196,11 @@ class APIServer:
         self.discovery: Discovery | None = None
         # groups served by handlers of their own (metrics.k8s.io), by (group, version)
         self.api_services: dict[tuple[str, str], APIService] = {}
+        # kube-aggregator: APIServices, their proxy and loops (aggregator.py, aggregatorloops.py)
+        self.aggregator = Aggregator(
+            self.store, self.registry, self.webhooks, endpoint_routing=cfg.enable_aggregator_routing
+        )
+        self.aggregator_loops: AggregatorLoops | None = None
         self._runner: web.AppRunner | None = None
         self.port = cfg.port
         self.url = ""
@@ -191,8 +221,21 @@ class APIServer:
         self.pki = await asyncio.to_thread(ensure_pki, self.data_dir / "pki", hosts)
         self.rest.kubelet_ssl = kubelet_client_ssl_context(self.pki)
         self.auth = Authenticator(self.data_dir / "tokens.csv")
+        pki = self.pki
+        try:
+            self.front_proxy = fp = load_front_proxy(
+                self.cfg.requestheader,
+                pki.front_proxy_ca_cert,
+                pki.front_proxy_client_cert,
+                pki.front_proxy_client_key,
+            )
+            self.auth.configure_x509(parse_ca_bundle(pki.ca_pem, str(pki.ca_cert)), fp.authenticator)
+        except ValueError as e:
+            raise DataDirError(f"front-proxy (requestheader) setup: {e}") from None
+        self.aggregator.proxy_client_cert = (fp.client_cert, fp.client_key)
         await self.store.start()
         await self.rbac.start(self.store, self._rbac_prefixes())
+        await self.webhooks.start()
         if self.cfg.allocate_service_ips:
             await self._load_service_allocator()
         issuer = TokenIssuer.from_files(self.pki.sa_key, self.pki.sa_pub)
@@ -214,7 +257,9 @@ class APIServer:
                 f"cannot listen on {self.cfg.bind}:{self.cfg.port}: {e.strerror or e}"
             ) from None
         self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, ssl_context=server_ssl_context(self.pki), backlog=1024)
+        site = web.SockSite(
+            self._runner, sock, ssl_context=server_ssl_context(self.pki, fp.ca_pem), backlog=1024
+        )
         await site.start()
         # Plain HTTP on a Unix socket only this user can open, for the controllers and the syncer
         # of this process (the same authentication; no TLS on a loopback hop).
@@ -228,10 +273,20 @@ class APIServer:
             os.umask(old_umask)
         host = self.cfg.bind if self.cfg.bind not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.url = f"https://{host if ':' not in host else f'[{host}]'}:{self.port}"
-        self.discovery = Discovery(self.registry, f"{host}:{self.port}", extra=self._api_service_resources)
+        self.webhooks.loopback = (host, self.port)  # a webhook Service default/kubernetes:443 is us
+        self.discovery = Discovery(
+            self.registry,
+            f"{host}:{self.port}",
+            extra=self._api_service_resources,
+            remote=self.aggregator.remote_versions,
+        )
+        self.aggregator.on_change = self.discovery.invalidate
+        self.aggregator.resolver.loopback = (host, self.port)
+        await self.aggregator.start(self.store)
         self.openapi = OpenAPI(self.registry, version=VERSION_INFO["gitVersion"])
         self.crds = CustomResources(self.store, self.registry, self._custom_types_changed)
         await self.crds.start()
+        self.aggregator_loops = AggregatorLoops(self, self.aggregator)
         self.advertise_ip = advertise = host if host != "localhost" else "127.0.0.1"
         await ensure_bootstrap_objects(
             self.store,
@@ -242,6 +297,7 @@ class APIServer:
         )
         kc_path = self.kubeconfig_path
         write_kubeconfig(kc_path, admin_kubeconfig(self.url, self.pki.ca_pem, token=self.auth.admin_token))
+        await self.aggregator_loops.start()
         log.info("API server listening on %s (data in %s, kubeconfig %s)", self.url, self.data_dir, kc_path)
 
     def _rbac_prefixes(self) -> dict[str, str]:
@@ -269,11 +325,15 @@ class APIServer:
         if self.discovery is not None:
             self.discovery.invalidate()
         log.info("serving %s/%s (%s)", service.group, service.version, type(service).__name__)
+        if self.aggregator_loops is not None:
+            self.aggregator_loops.refresh()
 
     def remove_api_service(self, group: str, version: str) -> None:
         """Stop serving an API service's group version (requests get 404, discovery forgets it)."""
         if self.api_services.pop((group, version), None) is not None and self.discovery is not None:
             self.discovery.invalidate()
+        if self.aggregator_loops is not None:
+            self.aggregator_loops.refresh()
 
     def _api_service_resources(self) -> list[Any]:
         return [rt for svc in list(self.api_services.values()) for rt in svc.resources()]
@@ -282,6 +342,8 @@ class APIServer:
         """A CRD was installed, changed or removed: discovery and OpenAPI follow."""
         if self.discovery is not None:
             self.discovery.invalidate()
+        if self.aggregator_loops is not None:
+            self.aggregator_loops.refresh()
         for rt in old:
             if self.registry.get(rt.group, rt.version, rt.plural) is None:
                 self.openapi.remove_schema(rt.group, rt.version, rt.kind)
@@ -290,9 +352,13 @@ class APIServer:
         log.info("custom resources changed in %s", ", ".join(sorted(f"{g}/{v}" for g, v in touched)))
 
     async def stop(self) -> None:
+        if self.aggregator_loops is not None:
+            await self.aggregator_loops.stop()
+        await self.aggregator.stop()
         if self.crds is not None:
             await self.crds.stop()
         self.rbac.stop()
+        await self.webhooks.stop()
         self.store.close_watches()  # end open watch streams so the HTTP server can drain at once
         if self._runner is not None:
             await self._runner.cleanup()
@@ -311,13 +377,18 @@ class APIServer:
         # counted under its resource too
         labels = [request.method.lower(), "", ""]
         auth_token = REQUEST_AUTH.set(None)  # _dispatch sets the request's user for the pipeline
+        hook_token = WEBHOOK_REQUEST.set(WebhookRequest(self.webhooks))  # webhooks' warnings land there
         try:
             resp, *labels = await self._dispatch(request, labels)
             code = resp.status
+            if not resp.prepared:
+                add_webhook_warnings(resp.headers)
             return resp
         except StatusError as e:
             code = e.code
-            return views.status_response(e)
+            resp = views.status_response(e)
+            add_webhook_warnings(resp.headers)
+            return resp
         except web.HTTPException as e:  # aiohttp's own (e.g. body too large while reading)
             code = e.status
             if e.status == 413:
@@ -332,6 +403,7 @@ class APIServer:
             return views.status_response(internal_error(str(e)))
         finally:
             REQUEST_AUTH.reset(auth_token)
+            WEBHOOK_REQUEST.reset(hook_token)
             verb, resource, sub = labels
             if verb != "watch":
                 self.metrics.requests.labels(verb, resource, sub, str(code)).inc()
@@ -374,7 +446,11 @@ class APIServer:
         assert self.auth is not None
         transport = request.transport
         peercert = transport.get_extra_info("peercert") if transport is not None else None
-        user = self.auth.authenticate(request.headers.get("Authorization"), peercert)
+        tls = transport.get_extra_info("ssl_object") if peercert else None
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+        user = self.auth.authenticate(
+            request.headers.get("Authorization"), peercert, peer_der=der, headers=request.headers
+        )
         if user is not None and user.is_anonymous and not self.anonymous_auth:
             return None
         return user
@@ -426,6 +502,14 @@ class APIServer:
             return self._discovery_doc(self.discovery.resource_list("", parts[1])), "get", "discovery", ""
         if parts[:1] == ["apis"] and len(parts) == 2:
             return self._discovery_doc(self.discovery.api_group(parts[1])), "get", "discovery", ""
+        remote = (
+            self.aggregator.remote(parts[1], parts[2]) if parts[:1] == ["apis"] and len(parts) >= 3 else None
+        )
+        if remote is not None:  # a service-backed APIService: kube-aggregator's proxy
+            watch = info is not None and info.verb == "watch"
+            verb, resource = (info.verb, info.resource) if info is not None else ("get", "discovery")
+            resp = await self.aggregator.proxy(request, remote, user, watch)
+            return resp, verb, resource, (info.subresource or "") if info is not None else ""
         if parts[:1] == ["apis"] and len(parts) == 3:
             doc = self.discovery.resource_list(parts[1], parts[2])
             return self._discovery_doc(doc), "get", "discovery", ""
@@ -522,7 +606,12 @@ class APIServer:
         name = sub.name
         # pods/ephemeralcontainers reads and writes the Pod like the status endpoint; its strategy
         # (strategy.py) keeps only spec.ephemeralContainers of what is written.
-        if name == "status" or (name == "ephemeralcontainers" and rt.kind == "Pod"):
+        # certificatesigningrequests/approval too (its strategy keeps only the conditions).
+        if (
+            name == "status"
+            or (name == "ephemeralcontainers" and rt.kind == "Pod")
+            or (name == "approval" and rt.kind == "CertificateSigningRequest")
+        ):
             if info.verb == "get":
                 return await self.rest.get(rt, info, accept, request.query)
             if info.verb == "update":

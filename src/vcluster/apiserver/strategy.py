@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+from vcluster.apiserver import apiregistration, certificates
 from vcluster.apiserver.errors import Cause, StatusError, field_forbidden, invalid
 from vcluster.apiserver.resources import ResourceType
 from vcluster.apiserver.validate_batch import validate_job_update_status
@@ -146,11 +147,21 @@ _CREATE_HOOKS = {
     ("", "Namespace"): _namespace_create,
     ("", "Secret"): _secret_create,
     ("", "Pod"): _pod_create,
+    (certificates.GROUP, certificates.KIND): certificates.prepare_for_create,
+    (apiregistration.GROUP, apiregistration.KIND): apiregistration.prepare_for_create,
 }
 
 
 # ---------------------------------------------------------------------------- update
 _SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
+
+
+# Kinds whose update strategies are their own modules': hook(old, new, subresource) -> True when it
+# handled the subresource completely (the generic rules below are skipped).
+_UPDATE_HOOKS = {
+    (certificates.GROUP, certificates.KIND): certificates.prepare_for_update,
+    (apiregistration.GROUP, apiregistration.KIND): apiregistration.prepare_for_update,
+}
 
 
 # Status strategies that reset labels to the stored ones (newX.Labels = oldX.Labels upstream).
@@ -176,6 +187,9 @@ def prepare_for_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any
         else:
             nmd.pop(k, None)
     nmd.pop("selfLink", None)
+    hook = _UPDATE_HOOKS.get((rt.group, rt.kind))
+    if hook is not None and hook(old, new, subresource):
+        return
     if subresource == "binding":  # scheduler binding sets spec.nodeName and the PodScheduled condition
         return
     if subresource == "status":
@@ -262,6 +276,14 @@ def validate_status_update(rt: ResourceType, old: dict[str, Any], new: dict[str,
     rules here: none). Run on the object `prepare_for_update(..., "status")` made."""
     if (rt.group, rt.kind) == ("batch", "Job"):
         return validate_job_update_status(new, old)
+    if (rt.group, rt.kind) == (certificates.GROUP, certificates.KIND):
+        return certificates.validate_status_update(new, old)
+    if (rt.group, rt.kind) == (apiregistration.GROUP, apiregistration.KIND):
+        return apiregistration.validate_status_update(new, old)
+    if (rt.group, rt.kind) == ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"):
+        from vcluster.apiserver.vapvalidation import validate_policy_status
+
+        return validate_policy_status(new, old)
     return []
 
 

@@ -8,10 +8,20 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from vcluster.apiserver import eviction, strategy, views
+from vcluster.apiserver import eviction, fieldmanager, strategy, views
 from vcluster.apiserver.auth import UserInfo
 from vcluster.apiserver.errors import StatusError, bad_request, conflict, field_required, invalid
-from vcluster.apiserver.request import RequestInfo, decode_object, dry_run, media_type, read_body
+from vcluster.apiserver.pipeline import WriteContext
+from vcluster.apiserver.request import (
+    APPLY_PATCH,
+    RequestInfo,
+    decode_object,
+    decode_yaml_any,
+    dry_run,
+    media_type,
+    query_bool,
+    read_body,
+)
 from vcluster.apiserver.resources import ResourceType
 from vcluster.apiserver.rest import Rest, parse_rv, write_context
 from vcluster.apiserver.selectors import LabelSelector
@@ -73,17 +83,30 @@ async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Re
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
         )
     body = await read_body(request)
+    q = request.query
+    applier: _ScaleApply | None = None
+    patch_fn = None
+    new_scale = None
+    wc = write_context(
+        request, "UpdateOptions" if request.method == "PUT" else "PatchOptions", record_as="scale"
+    )
     if request.method == "PUT":
         new_scale = decode_object(body, media_type(request), ("autoscaling", "v1", "Scale"))
-        patch_fn = None
+    elif media_type(request) == APPLY_PATCH:
+        fieldmanager.validate_patch_options(True, q.get("fieldManager"), "force" in q)
+        path = _replicas_path(custom_scale)
+        applier = _ScaleApply(decode_yaml_any(body), wc, query_bool(q, "force"), {rt.api_version: path})
+        wc.managed_fields = False  # the scale handler sets them (ToParent)
     else:
-        new_scale = None
-        patch_fn = rest.patch_function(rt, media_type(request), body, request.query)
+        patch_fn = rest.patch_function(rt, media_type(request), body, q)
     pinned: list[int | None] = [None]
 
     def mutate(parent: dict[str, Any]) -> dict[str, Any]:
         cur_scale = view(parent)
-        target = new_scale if new_scale is not None else patch_fn(cur_scale)  # type: ignore[misc]
+        if applier is not None:
+            target = applier.apply(parent, cur_scale)
+        else:
+            target = new_scale if new_scale is not None else patch_fn(cur_scale)  # type: ignore[misc]
         if not isinstance(target, dict):
             raise bad_request("the body must be a Scale object")
         spec = target.get("spec") if isinstance(target.get("spec"), dict) else {}
@@ -101,18 +124,72 @@ async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Re
             if pinned[0] != parse_rv(parent["metadata"]["resourceVersion"]):
                 raise conflict(rt.plural, rt.group, info.name)
         set_replicas(parent, replicas)
+        if applier is not None:
+            applier.record(parent, target)
         return parent
 
     def respond(raw: bytes) -> web.Response:
         return views.respond(orjson.dumps(view(orjson.loads(raw))))
 
     sub_info = RequestInfo(info.group, info.version, info.namespace, info.resource, info.name, "", info.verb)
-    wc = write_context(
-        request, "UpdateOptions" if request.method == "PUT" else "PatchOptions", record_as="scale"
-    )
     return await rest.guaranteed_update(
         rt, sub_info, mutate, expected_rev=None, dry=dry_run(request), respond=respond, wc=wc
     )
+
+
+def _replicas_path(custom_scale: dict[str, Any] | None) -> fieldmanager.Path:
+    """The parent's replicas field: `.spec.replicas`, or a custom resource's specReplicasPath."""
+    if custom_scale is None:
+        return (("f", "spec"), ("f", "replicas"))
+    spec_path = custom_scale.get("specReplicasPath")
+    parts = spec_path.removeprefix(".").split(".") if isinstance(spec_path, str) else ["spec", "replicas"]
+    return tuple(("f", p) for p in parts)
+
+
+class _ScaleApply:
+    """Server-side apply of an autoscaling/v1 Scale, as kube's scale REST with its ScaleHandler:
+    the parent's managers of the replicas field become the Scale's (ToSubresource), the applied
+    Scale is merged with conflicts checked against them, and the result's owners of
+    `.spec.replicas` go back to the parent as `subresource: scale` entries (ToParent)."""
+
+    def __init__(
+        self, applied: Any, wc: WriteContext, force: bool, mappings: dict[str, fieldmanager.Path]
+    ) -> None:
+        self.applied = applied
+        self.wc = wc
+        self.force = force
+        self.mappings = mappings
+
+    def apply(self, parent: dict[str, Any], cur_scale: dict[str, Any]) -> dict[str, Any]:
+        md = parent.get("metadata") or {}
+        live = dict(cur_scale)
+        live["metadata"] = {
+            **cur_scale["metadata"],
+            "managedFields": fieldmanager.scale_to_subresource(md.get("managedFields"), self.mappings),
+        }
+        return fieldmanager.apply(
+            live,
+            self.applied,
+            self.wc.manager,
+            self.force,
+            group="autoscaling",
+            version="v1",
+            kind="Scale",
+            now=self.wc.now,
+            subresource="scale",
+        )
+
+    def record(self, parent: dict[str, Any], new_scale: dict[str, Any]) -> None:
+        md = parent.setdefault("metadata", {})
+        api_version = next(iter(self.mappings))
+        scale_entries = (new_scale.get("metadata") or {}).get("managedFields")
+        entries = fieldmanager.scale_to_parent(
+            md.get("managedFields"), scale_entries, self.mappings, api_version
+        )
+        if entries:
+            md["managedFields"] = entries
+        else:
+            md.pop("managedFields", None)
 
 
 def _invalid_replicas(v: Any) -> Any:

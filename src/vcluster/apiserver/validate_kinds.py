@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from vcluster.apiserver import (
+    apiregistration,
+    certificates,
     validate_batch,
     validate_coordination,
     validate_core,
@@ -17,6 +19,8 @@ from vcluster.apiserver import (
     validate_events,
     validate_networking,
     validate_storage,
+    vapvalidation,
+    webhookconfig,
 )
 from vcluster.apiserver.errors import Cause
 
@@ -36,6 +40,12 @@ CREATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON], list[Cause]]] = {
     ("coordination.k8s.io", "Lease"): validate_coordination.validate_lease,
     ("batch", "Job"): validate_batch.validate_job,
     ("batch", "CronJob"): validate_batch.validate_cron_job,
+    (certificates.GROUP, certificates.KIND): certificates.validate_create,
+    (webhookconfig.GROUP, "ValidatingWebhookConfiguration"): webhookconfig.validate_validating,
+    (webhookconfig.GROUP, "MutatingWebhookConfiguration"): webhookconfig.validate_mutating,
+    (apiregistration.GROUP, apiregistration.KIND): apiregistration.validate,
+    (vapvalidation.GROUP, vapvalidation.POLICY): vapvalidation.validate_policy,
+    (vapvalidation.GROUP, vapvalidation.BINDING): vapvalidation.validate_binding,
 }
 
 UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] = {
@@ -52,4 +62,10 @@ UPDATE_VALIDATORS: dict[tuple[str, str], Callable[[JSON, JSON], list[Cause]]] = 
     ("coordination.k8s.io", "Lease"): lambda n, o: validate_coordination.validate_lease(n),
     ("batch", "Job"): validate_batch.validate_job_update,
     ("batch", "CronJob"): validate_batch.validate_cron_job_update,
+    (certificates.GROUP, certificates.KIND): certificates.validate_update,
+    (webhookconfig.GROUP, "ValidatingWebhookConfiguration"): webhookconfig.validate_validating_update,
+    (webhookconfig.GROUP, "MutatingWebhookConfiguration"): webhookconfig.validate_mutating_update,
+    (apiregistration.GROUP, apiregistration.KIND): apiregistration.validate_update,
+    (vapvalidation.GROUP, vapvalidation.POLICY): vapvalidation.validate_policy_update,
+    (vapvalidation.GROUP, vapvalidation.BINDING): vapvalidation.validate_binding_update,
 }

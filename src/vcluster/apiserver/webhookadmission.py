@@ -26,11 +26,13 @@ import orjson
 
 from vcluster.apiserver import defaults, schema
 from vcluster.apiserver.admission import _as_selector
-from vcluster.apiserver.errors import StatusError, bad_request, not_found
+from vcluster.apiserver.cel.matchconditions import Matcher, request_value
+from vcluster.apiserver.errors import StatusError, bad_request, forbidden, not_found
 from vcluster.apiserver.fieldvalidation import drop_unknown_fields
 from vcluster.apiserver.jsonpatch import apply_json_patch
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH
 from vcluster.apiserver.resources import Registry, ResourceType
+from vcluster.apiserver.vapadmission import PolicyAdmission
 from vcluster.apiserver.webhookclient import (
     REVIEW_GROUP_VERSIONS,
     CallError,
@@ -107,6 +109,7 @@ class Hook:
     review_version: str  # the first of admissionReviewVersions this server speaks
     client: ClientConfig | None
     client_error: str = ""  # why no client could be built (a bad caBundle)
+    matcher: Matcher | None = None  # compiled matchConditions
 
 
 def _strings(v: Any) -> frozenset[str] | None:
@@ -154,6 +157,8 @@ def compile_configuration(obj: JSON, mutating: bool) -> list[Hook]:
         except (ValueError, binascii.Error, UnicodeDecodeError, OSError) as e:
             err = f"could not get REST client: unable to load root certificates: {e}"
         versions = [v for v in h.get("admissionReviewVersions") or [] if v in REVIEW_GROUP_VERSIONS]
+        conditions = h.get("matchConditions")
+        fail_open = h.get("failurePolicy") == "Ignore"
         hooks.append(
             Hook(
                 uid=f"{cname}/{name}/{i}",
@@ -161,7 +166,7 @@ def compile_configuration(obj: JSON, mutating: bool) -> list[Hook]:
                 configuration=cname,
                 mutating=mutating,
                 rules=tuple(_rule(r) for r in h.get("rules") or [] if isinstance(r, dict)),
-                fail_open=h.get("failurePolicy") == "Ignore",
+                fail_open=fail_open,
                 equivalent=h.get("matchPolicy", "Equivalent") == "Equivalent",
                 namespace_selector=_selector(h.get("namespaceSelector")),
                 object_selector=_selector(h.get("objectSelector")),
@@ -171,6 +176,9 @@ def compile_configuration(obj: JSON, mutating: bool) -> list[Hook]:
                 review_version=versions[0] if versions else "v1",
                 client=client,
                 client_error=err,
+                matcher=Matcher(conditions, fail_open)
+                if isinstance(conditions, list) and conditions
+                else None,
             )
         )
     return hooks
@@ -310,6 +318,7 @@ class WebhookAdmission(Resolver):
         self.store = store
         self.registry = registry
         self.index = WebhookIndex(registry)
+        self.policies = PolicyAdmission(store, registry)  # ValidatingAdmissionPolicy
         self.loopback: tuple[str, int] | None = None  # default/kubernetes:443 -> this server
         self._session: aiohttp.ClientSession | None = None
 
@@ -320,9 +329,11 @@ class WebhookAdmission(Resolver):
             assert rt is not None
             prefixes[rt.key_prefix] = mutating
         await self.index.start(self.store, prefixes)
+        await self.policies.start()
 
     async def stop(self) -> None:
         self.index.stop()
+        self.policies.stop()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -384,6 +395,23 @@ class WebhookAdmission(Resolver):
             or (a.old is not None and sel.matches(_labels(a.old)))
         )
 
+    async def _should_call(
+        self, hook: Hook, target: ResourceType, a: Attributes, ns_cache: list[Any]
+    ) -> bool:
+        """ShouldCallHook after the rules: the selectors, then the matchConditions on the object in
+        the version the webhook is called with (an evaluation error with failurePolicy Fail is a
+        403)."""
+        if not await self._selects(hook, a, ns_cache):
+            return False
+        if hook.matcher is None:
+            return True
+        request = request_value(_request("", target, a, None, None))
+        result = hook.matcher.match(_convert(a.obj, a.rt, target), _convert(a.old, a.rt, target), request)
+        if result.error:
+            log.warning("Failed evaluating match conditions, failing closed %s: %s", hook.name, result.error)
+            raise forbidden(a.rt.plural, a.rt.group, a.name, result.error)
+        return result.matches
+
     # -------------------------------------------------------------------- calling
     async def _call(self, hook: Hook, target: ResourceType, a: Attributes, obj: JSON | None) -> JSON:
         """One call: dry-run check, review, POST, verified response (CallError on failure)."""
@@ -420,7 +448,7 @@ class WebhookAdmission(Resolver):
                 break
             for hook, target in hooks:
                 attrs = _with_obj(a, current)
-                if not await self._selects(hook, attrs, ns_cache):
+                if not await self._should_call(hook, target, attrs, ns_cache):
                     continue
                 # a webhook not called in the first round is not called in the reinvocation either
                 if round_ == 1 and hook.uid not in reinvoke:
@@ -473,7 +501,7 @@ class WebhookAdmission(Resolver):
         """validatingDispatcher.Dispatch: the matching webhooks in parallel; the first error (in
         webhook order) is the answer."""
         ns_cache: list[Any] = []
-        selected = [(h, t) for h, t in hooks if await self._selects(h, a, ns_cache)]
+        selected = [(h, t) for h, t in hooks if await self._should_call(h, t, a, ns_cache)]
         if not selected:
             return
         results = await asyncio.gather(
@@ -635,26 +663,36 @@ async def validate(
 ) -> None:
     """ValidatingAdmissionWebhook for a create, update or delete (raises the refusal)."""
     state = REQUEST_STATE.get()
-    if state is None or not state.admission.index.validating:
+    if state is None:
         return
     req_rt = served if served is not None else rt
-    if _exempt(req_rt):
+    a: Attributes | None = None
+    policies = state.admission.policies
+    if policies.applies(req_rt):  # ValidatingAdmissionPolicy runs before the webhooks
+        a = _attributes(rt, req_rt, operation, namespace, obj, old, subresource, dry_run, manager)
+        await policies.validate(a, state.warnings)
+    if not state.admission.index.validating or _exempt(req_rt):
         return
     hooks = state.admission.index.candidates(False, operation, req_rt, subresource, bool(namespace))
     if not hooks:
         return
-    a = _attributes(rt, req_rt, operation, namespace, obj, old, subresource, dry_run, manager)
+    if a is None:
+        a = _attributes(rt, req_rt, operation, namespace, obj, old, subresource, dry_run, manager)
     await state.admission.run_validating(a, hooks)
 
 
 async def admit_delete(rt: ResourceType, namespace: str, obj: JSON, opts: JSON, dry_run: bool) -> None:
     """Both plugins for a DELETE (the object is the stored one, given as oldObject)."""
     state = REQUEST_STATE.get()
-    if state is None or _exempt(rt):
+    if state is None:
         return
     index = state.admission.index
-    if not index.mutating and not index.validating:
-        return
+    policies = state.admission.policies
+    check_policies = policies.applies(rt)
+    if _exempt(rt) or (not index.mutating and not index.validating):
+        if not check_policies:
+            return
+        index = WebhookIndex(index.registry)  # policies only: no webhook for this request
     name = str((obj.get("metadata") or {}).get("name") or "")
     options: JSON = {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"}
     for k in ("gracePeriodSeconds", "preconditions", "propagationPolicy", "orphanDependents"):
@@ -667,6 +705,8 @@ async def admit_delete(rt: ResourceType, namespace: str, obj: JSON, opts: JSON, 
     hooks = index.candidates(True, "DELETE", rt, "", ns) if index.mutating else ()
     if hooks:
         await state.admission.run_mutating(a, hooks)
+    if check_policies:
+        await policies.validate(a, state.warnings)
     hooks = index.candidates(False, "DELETE", rt, "", ns) if index.validating else ()
     if hooks:
         await state.admission.run_validating(a, hooks)

@@ -2,8 +2,7 @@
 MutatingWebhookConfiguration (pkg/apis/admissionregistration/validation of kube 1.32:
 ValidateValidatingWebhookConfiguration, ValidateMutatingWebhookConfiguration and their Update forms).
 
-`matchConditions` are CEL expressions; this server has no CEL, so a webhook carrying them is
-refused with a Forbidden cause instead of having its conditions ignored.
+`matchConditions` are validated (count, names, CEL compilation) by `cel.matchconditions`.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from vcluster.apiserver.admission import _validate_label_selector
+from vcluster.apiserver.cel import matchconditions
 from vcluster.apiserver.crd import (
     _body_value,
     _go_string_slice,
@@ -31,10 +31,6 @@ NO_SIDE_EFFECTS = ("None", "NoneOnDryRun")
 OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
 REINVOCATION_POLICIES = ("IfNeeded", "Never")
 SCOPES = ("*", "Cluster", "Namespaced")
-MATCH_CONDITIONS_UNSUPPORTED = (
-    "matchConditions are not supported by this API server (CEL expressions cannot be evaluated); "
-    "remove them or use objectSelector/namespaceSelector"
-)
 
 
 def _invalid(path: str, value: Any, detail: str) -> Cause:
@@ -236,14 +232,9 @@ def _validate_webhook(hook: JSON, mutating: bool, opts: _Options, path: str) -> 
     if mutating and rp is not None and rp not in REINVOCATION_POLICIES:
         errs.append(_not_supported(f"{path}.reinvocationPolicy", rp, REINVOCATION_POLICIES))
     errs.extend(_validate_client_config(_dict(hook.get("clientConfig")), f"{path}.clientConfig"))
-    if _list(hook.get("matchConditions")) and not opts.ignore_match_conditions:
-        errs.append(
-            Cause(
-                "FieldValueForbidden",
-                f"Forbidden: {MATCH_CONDITIONS_UNSUPPORTED}",
-                f"{path}.matchConditions",
-            )
-        )
+    conditions = _list(hook.get("matchConditions"))
+    if conditions:
+        errs.extend(matchconditions.validate(conditions, f"{path}.matchConditions"))
     return errs
 
 
@@ -251,7 +242,6 @@ class _Options:
     """validationOptions: what an update relaxes because the stored object already had it."""
 
     __slots__ = (
-        "ignore_match_conditions",
         "require_no_side_effects",
         "require_recognized_versions",
         "require_unique_names",
@@ -263,12 +253,10 @@ class _Options:
         require_no_side_effects: bool = True,
         require_recognized_versions: bool = True,
         require_unique_names: bool = True,
-        ignore_match_conditions: bool = False,
     ) -> None:
         self.require_no_side_effects = require_no_side_effects
         self.require_recognized_versions = require_recognized_versions
         self.require_unique_names = require_unique_names
-        self.ignore_match_conditions = ignore_match_conditions
 
 
 def _validate(obj: JSON, mutating: bool, opts: _Options) -> list[Cause]:
@@ -308,7 +296,6 @@ def validate_mutating(obj: JSON) -> list[Cause]:
 def _update_options(new: JSON, old: JSON) -> _Options:
     """The Update validations' options: rules the stored object already broke stay allowed."""
     old_hooks = [_dict(h) for h in _list(old.get("webhooks"))]
-    new_hooks = [_dict(h) for h in _list(new.get("webhooks"))]
     names = [h.get("name") for h in old_hooks]
     return _Options(
         require_no_side_effects=all(h.get("sideEffects") in NO_SIDE_EFFECTS for h in old_hooks),
@@ -318,11 +305,6 @@ def _update_options(new: JSON, old: JSON) -> _Options:
             for h in old_hooks
         ),
         require_unique_names=len(names) == len(set(map(str, names))),
-        ignore_match_conditions=len(new_hooks) == len(old_hooks)
-        and all(
-            n.get("matchConditions") == o.get("matchConditions")
-            for n, o in zip(new_hooks, old_hooks, strict=True)
-        ),
     )
 
 

@@ -7,7 +7,7 @@ import logging
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,10 @@ from vcluster.cli.options import (
     restart_backoff_max_option,
     restart_backoff_option,
 )
+from vcluster.cli.requestheaderopts import requestheader_from_context, requestheader_options
+
+if TYPE_CHECKING:
+    from vcluster.podsecurity.config import PodSecurityConfiguration
 
 
 def setup_logging(level: str, fmt: str = "console") -> None:
@@ -99,15 +103,52 @@ def _check_datastore(ctx: click.Context, param: click.Parameter, value: str | No
         raise click.BadParameter(str(e)) from None
 
 
-datastore_option = click.option(
+_datastore_flag = click.option(
     "--datastore",
     default=None,
     callback=_check_datastore,
-    help="Keep the state in PostgreSQL (kine's table) instead of DATA_DIR/state.db: "
+    help="Keep the state in PostgreSQL (kine's table) or etcd instead of DATA_DIR/state.db: "
     "postgres://USER:PASSWORD@HOST:PORT/DB or a libpq 'key=value' string (the password may also come "
-    "from PGPASSWORD or ~/.pgpass; TLS: sslmode, sslrootcert, sslcert, sslkey). One vcluster per database. "
-    "Replaces vcluster.yaml's controlPlane.backingStore.database.external, its TLS files included.",
+    "from PGPASSWORD or ~/.pgpass; TLS: sslmode, sslrootcert, sslcert, sslkey; one vcluster per database), "
+    "or an etcd endpoint https://HOST:PORT / http://HOST:PORT (TLS: --etcd-cafile, --etcd-certfile, "
+    "--etcd-keyfile). Replaces vcluster.yaml's controlPlane.backingStore (database.external or "
+    "etcd.external), its TLS files included. A data dir keeps the kind of store it was created with.",
 )
+
+
+def _etcd_tls_flag(flag: str, key: str, what: str) -> Any:
+    """An etcd TLS file flag (kube-apiserver's name), kept in ctx.meta['etcd_tls'][key]."""
+
+    def keep(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+        if value is not None:
+            ctx.meta.setdefault("etcd_tls", {})[key] = str(value.resolve())
+
+    return click.option(
+        flag,
+        default=None,
+        expose_value=False,
+        callback=keep,
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help=f"With an etcd --datastore: {what}.",
+    )
+
+
+def datastore_option(fn: Any) -> Any:
+    """--datastore and the etcd TLS flags."""
+    for deco in reversed(
+        (
+            _datastore_flag,
+            _etcd_tls_flag("--etcd-cafile", "caFile", "the CA that signed etcd's serving certificate"),
+            _etcd_tls_flag("--etcd-certfile", "certFile", "the client certificate etcd trusts"),
+            _etcd_tls_flag("--etcd-keyfile", "keyFile", "the key of --etcd-certfile"),
+        )
+    ):
+        fn = deco(fn)
+    return fn
+
+
+def _etcd_tls_flags() -> dict[str, str]:
+    return dict(click.get_current_context().meta.get("etcd_tls", {}))
 
 
 @main.command()
@@ -142,6 +183,22 @@ datastore_option = click.option(
     "'*,-job' for all but job, 'namespace,serviceaccount' for those, '' for none.",
 )
 @authorization_mode_option
+@click.option(
+    "--enable-aggregator-routing",
+    is_flag=True,
+    help="Route aggregated APIServices to an endpoint address of their Service instead of its "
+    "ClusterIP (kube-apiserver's flag of the same name).",
+)
+@click.option(
+    "--admission-control-config-file",
+    "pod_security",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=lambda _ctx, _param, value: _pod_security_config(value),
+    help="An AdmissionConfiguration (apiserver.config.k8s.io/v1) whose PodSecurity plugin entry sets the "
+    "default levels and the exempt usernames, runtime classes and namespaces (kube-apiserver's flag).",
+)
+@requestheader_options
 @log_level_option
 def apiserver(
     data_dir: Path,
@@ -152,6 +209,8 @@ def apiserver(
     datastore: str | None,
     controllers: str,
     authorization_mode: str,
+    enable_aggregator_routing: bool,
+    pod_security: PodSecurityConfiguration | None,
     log_level: str,
 ) -> None:
     """Run a Kubernetes-compatible API server and its controllers in the foreground (stops on SIGTERM)."""
@@ -166,9 +225,25 @@ def apiserver(
         kubeconfig=kubeconfig,
         compact_interval=compaction_interval,
         datastore=datastore,
+        datastore_tls=_etcd_tls_flags(),
         authorization_mode=authorization_mode,
+        enable_aggregator_routing=enable_aggregator_routing,
+        pod_security=pod_security,
+        requestheader=requestheader_from_context(),
     )
     run_control_plane_or_exit(ControlPlaneConfig(cfg, controllers=parse_controllers(controllers)))
+
+
+def _pod_security_config(path: Path | None) -> PodSecurityConfiguration | None:
+    """--admission-control-config-file: the PodSecurity configuration it holds (None without a file)."""
+    if path is None:
+        return None
+    from vcluster.podsecurity.config import ConfigError, load_admission_config
+
+    try:
+        return load_admission_config(path)
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint="--admission-control-config-file") from None
 
 
 def parse_controllers(value: str) -> set[str] | None:
@@ -395,7 +470,7 @@ def start(
         port=port,
         kubeconfig=kubeconfig,
         allocate_service_ips=False,
-        datastore=datastore or _config_datastore(cfg),
+        **_datastore_of(datastore, cfg),
         authorization_mode=authorization_mode,
         extra_hosts=[name, f"{name}.{host_namespace}", f"{name}.{host_namespace}.svc", *tls_sans],
     )
@@ -409,15 +484,19 @@ def start(
     run_control_plane_or_exit(ControlPlaneConfig(server, syncer=spec, banner=f"vcluster {name}"))
 
 
-def _config_datastore(cfg: Any) -> str | None:
-    """vcluster.yaml's `controlPlane.backingStore.database.external` data source (with its TLS
-    files), when enabled."""
-    from vcluster.store.datasource import external_datastore
+def _datastore_of(flag: str | None, cfg: Any) -> dict[str, Any]:
+    """The ServerConfig datastore fields: --datastore (with the --etcd-* files) or vcluster.yaml's
+    `controlPlane.backingStore` (database.external's data source with its TLS files, or
+    etcd.external's endpoint and TLS files)."""
+    if flag:
+        return {"datastore": flag, "datastore_tls": _etcd_tls_flags()}
+    from vcluster.store.datasource import configured_datastore
 
     try:
-        return external_datastore(cfg.control_plane.backing_store.database.external)
+        datastore, tls = configured_datastore(cfg)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
+    return {"datastore": datastore, "datastore_tls": tls}
 
 
 def _register_optional_commands() -> None:

@@ -37,6 +37,10 @@ CONTROLLERS: dict[str, tuple[str, str]] = {
     # kube-apiserver's system-namespaces and bootstrap-controller loops (see controllers/bootstrap.py)
     "bootstrap": ("bootstrap", "BootstrapController"),
     "clusterrole-aggregation": ("clusterroleaggregation", "ClusterRoleAggregationController"),
+    "csrsigning": ("csrsigning", "CSRSigningController"),
+    "csrapproving": ("csrapproving", "CSRApprovingController"),
+    "csrcleaner": ("csrcleaner", "CSRCleanerController"),
+    "validatingadmissionpolicy-status": ("vapstatus", "ValidatingAdmissionPolicyStatusController"),
 }
 
 

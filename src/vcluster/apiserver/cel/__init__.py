@@ -11,6 +11,7 @@ k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel) on Google's C++ CEL run
 - ``prototypes``: a CRD schema's object nodes as message types, for type-checking.
 - ``crdrules``: compiling and enforcing CRD ``x-kubernetes-validations``.
 - ``matchconditions``: admission webhook ``matchConditions``.
+- ``policy``: ValidatingAdmissionPolicy expressions (environment, compilation, evaluation).
 
 Why cel-expr-python 0.1.3 and not cel-python 0.5.0 (measured here, one core): it type-checks
 (undeclared references and overload errors at compile time with cel-go's issue format, which
