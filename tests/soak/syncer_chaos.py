@@ -16,8 +16,8 @@ host with the same data and unused ones are not; Services agree (ClusterIP, sele
 Pods read a ConfigMap and a Secret key and may mount a Secret or a claim; every round also runs
 the workload operations and checks of `chaos_workloads.py` (Deployments scaled and rolled out,
 namespaces created and deleted, Secrets, claims, host-side Service edits and host deletes).
-Exit code 1 when it did not converge (the pair is kept for inspection with --keep). A pod created
-within milliseconds of a kill may still fail through the host create's known window (see
+Exit code 1 when it did not converge (the pair is kept for inspection with --keep). An object
+created within milliseconds of a kill may still fail through the host create's known window (see
 docs/architecture.md, "Checking a syncer change under chaos").
 """
 

@@ -196,13 +196,62 @@ class BaseStore:
                 "sets": sets,
             },
         }
+        await self._write_ahead(key, doc)
+        return True
+
+    async def put_created_ahead(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        virtual: Mapping[str, Any],
+        host: Mapping[str, Any],
+        paths: Iterable[str],
+        annotations: AnnotationFilter | None = None,
+    ) -> None:
+        """Right before `host` (the translation of `virtual`) is created on the host: keep what the
+        create copies (the virtual object as of the create, the host labels and annotations it
+        writes, the virtual UID), handed to the store before the create is sent and without
+        waiting. A crash between the create and its base's save then leaves a pair without a base
+        whose derived base (`created`) still tells a virtual change made after the create from
+        one made on the host. The base already kept, if any, stays what `get` answers (the
+        record is no proof that the create reached the host); `put` replaces the whole once the
+        create is answered."""
+        paths = tuple(paths)
+        key = base_key(kind, namespace, name)
+        old = self._mem.get(key)
+        doc = orjson.loads(old) if old is not None else {"virtual": None, "host": None}
+        meta_paths = [p for p in paths if p.startswith("metadata.")]
+        doc["created"] = {
+            "uid": str(metadata_of(virtual).get("uid") or ""),
+            "virtual": project(dict(virtual), paths, annotations),
+            "host": project(dict(host), meta_paths, annotations),
+        }
+        if old is not None and semantic_equal(orjson.loads(old), doc):
+            return  # a create tried again (refused, failed): recorded already
+        await self._write_ahead(key, doc)
+
+    def created(
+        self, kind: Kind, namespace: str, name: str, uid: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(virtual object, host labels and annotations) as of a host create of the virtual object
+        with this UID whose base was never saved (`put_created_ahead`); None without one."""
+        raw = self._mem.get(base_key(kind, namespace, name))
+        if raw is None:
+            return None
+        rec = orjson.loads(raw).get("created")
+        if not isinstance(rec, dict) or not uid or rec.get("uid") != uid:
+            return None
+        return rec.get("virtual") or {}, rec.get("host") or {}
+
+    async def _write_ahead(self, key: str, doc: dict[str, Any]) -> None:
+        """Keep `doc` and queue its write in the store now, ahead of the write it precedes."""
         self._mem[key] = lasting_dumps(doc)
         self._dirty.discard(key)
         task = asyncio.get_running_loop().create_task(self._write(key), name="sync-base-ahead")
         self._ahead.add(task)
         task.add_done_callback(self._ahead.discard)
         await asyncio.sleep(0)  # the task's first step queues the write in the store (LogStore)
-        return True
 
     async def _write(self, key: str) -> None:
         """Store the key's latest doc. This process is the only writer of the bases (the data

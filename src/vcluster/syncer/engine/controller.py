@@ -243,33 +243,43 @@ class SyncController:
             )
             return
         if vbase is None and hbase is None:
-            vbase, hbase = self._derived_base(virtual, host)
+            vbase, hbase = self._derived_base(ns, name, virtual, host)
         res = await ks.sync(virtual, host, vbase, hbase)
         await self.apply(key, virtual, host, res, vbase, hbase)
 
     def _derived_base(
-        self, virtual: dict[str, Any], host: dict[str, Any]
+        self, ns: str, name: str, virtual: dict[str, Any], host: dict[str, Any]
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """A pair without a stored base whose host object we created for this very virtual object
-        (the syncer died between the create and saving the base): the host labels and annotations
-        we wrote are those of the virtual object, so any other on the host was changed there since.
-        The base agrees with itself (its host side is its virtual side translated), so every
-        difference left between the two objects is a change on one side and is synced; a change
-        made to the virtual object between the create and the crash counts as unchanged, and
-        loses to a host value of the same key."""
+        (the syncer died between the create and saving the base): the base is the pair as the
+        create left it, so every difference left between the two objects is a change of one side
+        and is synced. Its virtual side is the virtual object as of the create, recorded ahead of
+        it (`BaseStore.put_created_ahead`), so a virtual change made after the create wins over the
+        value the create wrote; its host side is the host object with the labels and annotations
+        the create wrote. Without a record (written by an older version, or lost with the create's
+        crash) the virtual object as it is stands in for it, and its translation for the host
+        labels and annotations."""
         from vcluster.syncer import constants as c
 
         vuid = metadata.meta(virtual).get("uid")
         if not vuid or metadata.annotations_of(host).get(c.UID_ANNOTATION) != vuid:
             return None, None  # vCluster's first-sight rule (virtual labels are pushed)
-        written = metadata.host_metadata(virtual, self.engine.ctx, self.ks.hkind)
+        vbase: dict[str, Any] = virtual
+        record = self.engine.bases.created(self.ks.kind, ns, name, vuid)
+        if record is not None:  # rare: a crash right after the create
+            vbase, written = record[0], metadata.meta(record[1])
+            self.log.info(
+                "No saved base for %s %s/%s: derived from its create's record", self.ks.name, ns, name
+            )
+        else:
+            written = metadata.host_metadata(virtual, self.engine.ctx, self.ks.hkind)
         hbase = dict(host)
         hbase["metadata"] = {
             **metadata.meta(host),
             "labels": written.get("labels") or {},
             "annotations": written.get("annotations") or {},
         }
-        return virtual, hbase
+        return vbase, hbase
 
     async def apply(
         self,
@@ -416,13 +426,18 @@ class SyncController:
             self.engine.virtual_events.event(virtual, ev.type, ev.reason, ev.message)
         hns, hname = ks.host_name(ctx, ns, name)
         held = await ks.before_create(virtual, tr)
+        bases = self.engine.bases
         try:
             extra = [await self.engine.writer.create_or_update_host(obj) for obj in tr.extra]
+            # what the create copies, queued in the store ahead of it (no wait): a crash before
+            # the base's save below still lets the derived base tell a later virtual change apart
+            await bases.put_created_ahead(
+                ks.kind, ns, name, virtual, tr.obj, ks.base_paths, ks.base_annotations
+            )
             created = await self.engine.writer.create_host(ks.hkind, tr.obj)
             # the base first (kept in memory, saved as the loop comes round): the shorter the time
             # between the create and the save, the fewer crashes forget the host object existed
             # (a host delete while the syncer is down is then taken for a missing copy, recreated)
-            bases = self.engine.bases
             await bases.put(ks.kind, ns, name, virtual, created, ks.base_paths, ks.base_annotations)
             await ks.created_on_host(created, extra)
             await self._cached(self.hinf, created)
