@@ -64,7 +64,7 @@ from typing import Any
 
 import orjson
 
-from .cel import crdrules as _celrules
+from .cel import lazy_module
 from .errors import Cause, StatusError
 from .gostr import go_quote as _go_quote
 from .printers import column_definitions as _builtin_column_definitions
@@ -78,6 +78,8 @@ from .resources import (
     Subresource,
 )
 from .validation import is_dns1035_label, is_dns1123_subdomain, validate_object_meta
+
+_celrules = lazy_module("vcluster.apiserver.cel.crdrules")  # loaded by the first CRD rule
 
 __all__ = [
     "CRD_RESOURCE_TYPE",

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from vcluster.apiserver.admission import _as_selector
-from vcluster.apiserver.cel import policy as celpolicy
-from vcluster.apiserver.cel.matchconditions import request_value
+from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import StatusError, _details, qualified_resource
 from vcluster.apiserver.resources import Registry, ResourceType
 from vcluster.store.interface import Storage, WatchStream
+
+celpolicy = lazy_module("vcluster.apiserver.cel.policy")
+_matchconditions = lazy_module("vcluster.apiserver.cel.matchconditions")
 
 if TYPE_CHECKING:
     from vcluster.apiserver.webhookadmission import Attributes as Request
@@ -592,7 +594,8 @@ class _RequestContext:
             attrs = Attributes(
                 a.operation, a.rt, a.subresource, a.namespace, a.name, None, None, a.dry_run, a.options
             )
-            request = self._request[key] = request_value(_request("", target, attrs, None, None))
+            req = _request("", target, attrs, None, None)
+            request = self._request[key] = _matchconditions.request_value(req)
         data: JSON = {
             "object": _convert(a.obj, a.rt, target),
             "oldObject": _convert(a.old, a.rt, target),

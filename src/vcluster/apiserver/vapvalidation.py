@@ -10,8 +10,7 @@ import re
 from typing import Any
 
 from vcluster.apiserver.admission import _validate_label_selector
-from vcluster.apiserver.cel import matchconditions
-from vcluster.apiserver.cel import policy as celpolicy
+from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import Cause
 from vcluster.apiserver.gostr import go_quote
 from vcluster.apiserver.validation import (
@@ -30,6 +29,9 @@ from vcluster.apiserver.webhookconfig import (
     _required,
     _validate_rule,
 )
+
+matchconditions = lazy_module("vcluster.apiserver.cel.matchconditions")
+celpolicy = lazy_module("vcluster.apiserver.cel.policy")
 
 JSON = dict[str, Any]
 GROUP = "admissionregistration.k8s.io"

@@ -26,7 +26,7 @@ import orjson
 
 from vcluster.apiserver import defaults, schema
 from vcluster.apiserver.admission import _as_selector
-from vcluster.apiserver.cel.matchconditions import Matcher, request_value
+from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import StatusError, bad_request, forbidden, not_found
 from vcluster.apiserver.fieldvalidation import drop_unknown_fields
 from vcluster.apiserver.jsonpatch import apply_json_patch
@@ -43,6 +43,8 @@ from vcluster.apiserver.webhookclient import (
     verify_response,
 )
 from vcluster.store.interface import Event, Storage, WatchStream
+
+_matchconditions = lazy_module("vcluster.apiserver.cel.matchconditions")
 
 log = logging.getLogger("vcluster.apiserver.webhooks")
 
@@ -109,7 +111,7 @@ class Hook:
     review_version: str  # the first of admissionReviewVersions this server speaks
     client: ClientConfig | None
     client_error: str = ""  # why no client could be built (a bad caBundle)
-    matcher: Matcher | None = None  # compiled matchConditions
+    matcher: _matchconditions.Matcher | None = None  # compiled matchConditions
 
 
 def _strings(v: Any) -> frozenset[str] | None:
@@ -176,7 +178,7 @@ def compile_configuration(obj: JSON, mutating: bool) -> list[Hook]:
                 review_version=versions[0] if versions else "v1",
                 client=client,
                 client_error=err,
-                matcher=Matcher(conditions, fail_open)
+                matcher=_matchconditions.Matcher(conditions, fail_open)
                 if isinstance(conditions, list) and conditions
                 else None,
             )
@@ -405,7 +407,7 @@ class WebhookAdmission(Resolver):
             return False
         if hook.matcher is None:
             return True
-        request = request_value(_request("", target, a, None, None))
+        request = _matchconditions.request_value(_request("", target, a, None, None))
         result = hook.matcher.match(_convert(a.obj, a.rt, target), _convert(a.old, a.rt, target), request)
         if result.error:
             log.warning("Failed evaluating match conditions, failing closed %s: %s", hook.name, result.error)

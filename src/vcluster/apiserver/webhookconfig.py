@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from vcluster.apiserver.admission import _validate_label_selector
-from vcluster.apiserver.cel import matchconditions
+from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.crd import (
     _body_value,
     _go_string_slice,
@@ -20,6 +20,8 @@ from vcluster.apiserver.crd import (
 from vcluster.apiserver.errors import Cause
 from vcluster.apiserver.gostr import go_quote
 from vcluster.apiserver.validation import is_dns1035_label, is_dns1123_subdomain
+
+matchconditions = lazy_module("vcluster.apiserver.cel.matchconditions")
 
 JSON = dict[str, Any]
 GROUP = "admissionregistration.k8s.io"
