@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from vcluster.apiserver.admission import _as_selector
+from vcluster.apiserver.admissionrules import NamedRule, parse_named_rule
 from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import StatusError, _details, qualified_resource
 from vcluster.apiserver.resources import Registry, ResourceType
@@ -59,55 +60,7 @@ def _s(v: Any) -> str:
     return v if isinstance(v, str) else ""
 
 
-def _strings(v: Any) -> frozenset[str] | None:
-    items = [x for x in _l(v) if isinstance(x, str)]
-    return None if "*" in items else frozenset(items)
-
-
 # ---------------------------------------------------------------------------- matching
-@dataclass(frozen=True, slots=True)
-class NamedRule:
-    """A NamedRuleWithOperations; None stands for `*`."""
-
-    operations: frozenset[str] | None
-    groups: frozenset[str] | None
-    versions: frozenset[str] | None
-    resources: tuple[tuple[str, str], ...]
-    scope: str
-    names: frozenset[str]
-
-    def matches(self, op: str, rt: ResourceType, sub: str, namespaced: bool) -> bool:
-        """rules.Matcher.Matches (resourceNames aside)."""
-        is_ns = rt.group == "" and rt.plural == "namespaces"
-        if self.scope == "Namespaced" and (is_ns or not namespaced):
-            return False
-        if self.scope == "Cluster" and not (is_ns or not namespaced):
-            return False
-        if self.operations is not None and op not in self.operations:
-            return False
-        if self.groups is not None and rt.group not in self.groups:
-            return False
-        if self.versions is not None and rt.version not in self.versions:
-            return False
-        return any(r in ("*", rt.plural) and s in ("*", sub) for r, s in self.resources)
-
-
-def _named_rule(r: JSON) -> NamedRule:
-    resources = []
-    for res in _l(r.get("resources")):
-        if isinstance(res, str):
-            name, _, sub = res.partition("/")
-            resources.append((name, sub))
-    return NamedRule(
-        _strings(r.get("operations")),
-        _strings(r.get("apiGroups")),
-        _strings(r.get("apiVersions")),
-        tuple(resources),
-        _s(r.get("scope")) or "*",
-        frozenset(x for x in _l(r.get("resourceNames")) if isinstance(x, str)),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class MatchResources:
     rules: tuple[NamedRule, ...]
@@ -124,8 +77,8 @@ class MatchResources:
             return _as_selector(v)
 
         return MatchResources(
-            tuple(_named_rule(_d(r)) for r in _l(mr.get("resourceRules"))),
-            tuple(_named_rule(_d(r)) for r in _l(mr.get("excludeResourceRules"))),
+            tuple(parse_named_rule(_d(r)) for r in _l(mr.get("resourceRules"))),
+            tuple(parse_named_rule(_d(r)) for r in _l(mr.get("excludeResourceRules"))),
             mr.get("matchPolicy", "Equivalent") == "Equivalent",
             sel(mr.get("namespaceSelector")),
             sel(mr.get("objectSelector")),

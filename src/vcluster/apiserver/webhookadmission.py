@@ -26,6 +26,8 @@ import orjson
 
 from vcluster.apiserver import defaults, schema
 from vcluster.apiserver.admission import _as_selector
+from vcluster.apiserver.admissionrules import Rule
+from vcluster.apiserver.admissionrules import parse_rule as _rule
 from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import StatusError, bad_request, forbidden, not_found
 from vcluster.apiserver.fieldvalidation import drop_unknown_fields
@@ -67,32 +69,6 @@ JSON = dict[str, Any]
 
 # ---------------------------------------------------------------------------- compiled configuration
 @dataclass(frozen=True, slots=True)
-class Rule:
-    """A RuleWithOperations; None stands for `*`."""
-
-    operations: frozenset[str] | None
-    groups: frozenset[str] | None
-    versions: frozenset[str] | None
-    resources: tuple[tuple[str, str], ...]
-    scope: str
-
-    def matches(self, op: str, rt: ResourceType, sub: str, namespaced: bool) -> bool:
-        """rules.Matcher.Matches: scope, operation, group, version, resource/subresource."""
-        is_ns = rt.group == "" and rt.plural == "namespaces"
-        if self.scope == "Namespaced" and (is_ns or not namespaced):
-            return False
-        if self.scope == "Cluster" and not (is_ns or not namespaced):
-            return False
-        if self.operations is not None and op not in self.operations:
-            return False
-        if self.groups is not None and rt.group not in self.groups:
-            return False
-        if self.versions is not None and rt.version not in self.versions:
-            return False
-        return any(r in ("*", rt.plural) and s in ("*", sub) for r, s in self.resources)
-
-
-@dataclass(frozen=True, slots=True)
 class Hook:
     """One webhook of a configuration, ready to match and call."""
 
@@ -112,26 +88,6 @@ class Hook:
     client: ClientConfig | None
     client_error: str = ""  # why no client could be built (a bad caBundle)
     matcher: _matchconditions.Matcher | None = None  # compiled matchConditions
-
-
-def _strings(v: Any) -> frozenset[str] | None:
-    items = [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
-    return None if "*" in items else frozenset(items)
-
-
-def _rule(r: JSON) -> Rule:
-    resources = []
-    for res in r.get("resources") or []:
-        if isinstance(res, str):
-            name, _, sub = res.partition("/")
-            resources.append((name, sub))
-    return Rule(
-        operations=_strings(r.get("operations")),
-        groups=_strings(r.get("apiGroups")),
-        versions=_strings(r.get("apiVersions")),
-        resources=tuple(resources),
-        scope=str(r.get("scope") or "*"),
-    )
 
 
 def _selector(sel: Any) -> Any:
