@@ -350,6 +350,23 @@ def test_quota_refusal_of_generate_name_names_the_generated_object(api: Client) 
     )
 
 
+def test_invalid_generate_name_create_names_the_generated_object(api: Client) -> None:
+    """kube's BeforeCreate names the object before validation: the 422 names the generated name,
+    and an invalid generateName is reported on both generateName and the name made from it."""
+    bad = {"metadata": {"generateName": "gen-"}, "data": {"bad key!": "x"}}
+    r = api.call("POST", f"/api/v1/namespaces/{NS}/configmaps", bad)
+    assert r.status == 422 and r.body["reason"] == "Invalid", r.raw
+    name = r.body["details"]["name"]
+    assert name.startswith("gen-") and len(name) == len("gen-") + 5, name
+    expected = f'ConfigMap "{name}" is invalid: data[bad key!]: Invalid value'
+    assert r.body["message"].startswith(expected), r.raw
+    r = api.call("POST", f"/api/v1/namespaces/{NS}/configmaps", {"metadata": {"generateName": "Gen-"}})
+    assert r.status == 422, r.raw
+    fields = sorted(c["field"] for c in r.body["details"]["causes"])
+    assert fields == ["metadata.generateName", "metadata.name"], r.raw
+    assert r.body["details"]["name"].startswith("Gen-")
+
+
 # ---------------------------------------------------------------------------- apply on /scale
 WORKLOADS = {
     "deployments": ("apps/v1", "Deployment"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 from typing import Any
 
 from vcluster.apiserver import (
@@ -34,6 +35,14 @@ from vcluster.apiserver.validation import validate_object_meta
 from vcluster.store.interface import Storage
 
 DEFAULT_SA_RETRIES = 10
+# apiserver's SimpleNameGenerator: generateName plus 5 characters of k8s.io/apimachinery's rand.String
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def generate_name(base: str) -> str:
+    return base[:58] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+
+
 # The subresources that managedFields entries name (`subresource`) for the writes made through them.
 RECORDED_SUBRESOURCES = ("status", "scale", "ephemeralcontainers", "approval")
 
@@ -201,6 +210,11 @@ async def prepare_create(
     await webhookadmission.mutate(
         rt, "CREATE", ns, obj, None, served=wc.served, dry_run=wc.dry_run, manager=wc.manager
     )
+    md = obj.get("metadata")
+    if isinstance(md, dict) and not md.get("name") and isinstance(md.get("generateName"), str):
+        # Store.Create's BeforeCreate names the object after mutating admission, before validation
+        # (a 422 and validating admission name the generated object)
+        md["name"] = generate_name(md["generateName"])
     meta_causes = [] if _is_crd(rt) else validate_object_meta(obj, rt, is_create=True, url_namespace=url_ns)
     strategy.prepare_for_create(rt, obj)
     if custom is not None:

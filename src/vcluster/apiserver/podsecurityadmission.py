@@ -198,7 +198,7 @@ def _request_name(md: Mapping[str, Any]) -> str:
     """The name validating admission sees: kube's Store.Create names a generateName object first."""
     if md.get("name") or not md.get("generateName"):
         return str(md.get("name") or "")
-    from vcluster.apiserver.rest import generate_name
+    from vcluster.apiserver.pipeline import generate_name
 
     return generate_name(str(md["generateName"]))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -70,7 +69,6 @@ log = logging.getLogger("vcluster.apiserver")
 
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 EVENT_TTL_SECONDS = 3600  # kube-apiserver --event-ttl
-_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _GUARANTEED_UPDATE_RETRIES = 16
 _QUOTA_CAS_TRIES = 8
 
@@ -85,10 +83,6 @@ def object_key(rt: ResourceType, namespace: str, name: str) -> str:
 
 def collection_prefix(rt: ResourceType, namespace: str) -> str:
     return f"{rt.key_prefix}{namespace}/" if rt.namespaced and namespace else rt.key_prefix
-
-
-def generate_name(base: str) -> str:
-    return base[:58] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
 
 
 class Selection:
@@ -404,8 +398,8 @@ class Rest:
         wc = wc if wc is not None else WriteContext("")
         wc.dry_run = dry
         await pipeline.prepare_create(self.store, self.registry, rt, ns, obj, wc)
-        if not name:  # Store.Create names the object before validating admission (quota) sees it
-            md["name"] = generate_name(gen)
+        if not md.get("name"):  # the pipeline names a generateName object before validation
+            md["name"] = pipeline.generate_name(gen)
         if rt.namespaced and ns:
             await self._admit_quota(rt, ns, obj, md["name"], dry)
         lease = EVENT_TTL_SECONDS if rt.kind == "Event" else 0
@@ -540,7 +534,7 @@ class Rest:
         md = obj["metadata"]
         for attempt in range(8):
             if not name and attempt:  # the first name was generated before admission
-                md["name"] = generate_name(gen)
+                md["name"] = pipeline.generate_name(gen)
             key = object_key(rt, ns, md["name"])
             try:
                 entry = await self.store.create(key, self.to_storage(rt, obj), lease=lease, dry_run=dry)
