@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vcluster.apiserver.resources import ResourceType
+from vcluster.apiserver.resources import Registry, ResourceType
 
 
 def _strings(v: Any) -> frozenset[str] | None:
@@ -47,6 +47,19 @@ class NamedRule(Rule):
     """A NamedRuleWithOperations: a Rule limited to `names` (empty: every name)."""
 
     names: frozenset[str] = frozenset()
+
+
+def equivalent_resources(registry: Registry, rt: ResourceType, sub: str) -> list[ResourceType]:
+    """EquivalentResourcesFor (matchPolicy Equivalent): the other served versions and groups of the
+    same stored resource, with the subresource when one is asked for."""
+    return [
+        t
+        for t in registry.all()
+        if t.key_prefix == rt.key_prefix
+        and t.plural == rt.plural
+        and (t.group, t.version) != (rt.group, rt.version)
+        and (not sub or t.subresource(sub) is not None)
+    ]
 
 
 def _fields(r: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from vcluster.apiserver.admission import _as_selector
-from vcluster.apiserver.admissionrules import NamedRule, parse_named_rule
+from vcluster.apiserver.admissionrules import NamedRule, equivalent_resources, parse_named_rule
 from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import StatusError, _details, qualified_resource
 from vcluster.apiserver.resources import Registry, ResourceType
@@ -201,22 +201,11 @@ class PolicyIndex:
                 if any(r.matches(op, rt, sub, namespaced) for r in rules):
                     out.append((policy, bindings))
                 elif policy.match.equivalent:
-                    eq = self.equivalents(rt, sub) if eq is None else eq
+                    eq = equivalent_resources(self.registry, rt, sub) if eq is None else eq
                     if any(r.matches(op, t, sub, namespaced) for r in rules for t in eq):
                         out.append((policy, bindings))
             found = self._candidates[key] = tuple(out)
         return found
-
-    def equivalents(self, rt: ResourceType, sub: str) -> list[ResourceType]:
-        """EquivalentResourcesFor: the other served versions/groups of the same stored resource."""
-        return [
-            t
-            for t in self.registry.all()
-            if t.key_prefix == rt.key_prefix
-            and t.plural == rt.plural
-            and (t.group, t.version) != (rt.group, rt.version)
-            and (not sub or t.subresource(sub) is not None)
-        ]
 
     async def start(self, store: Storage) -> None:
         for plural, apply in ((POLICIES, self._apply_policy), (BINDINGS, self._apply_binding)):
@@ -520,7 +509,7 @@ class _RequestContext:
         if any(hit(r, a.rt) for r in rules):
             return a.rt
         if equivalent:
-            for t in self.plugin.index.equivalents(a.rt, a.subresource):
+            for t in equivalent_resources(self.plugin.index.registry, a.rt, a.subresource):
                 if any(hit(r, t) for r in rules):
                     return t
         return None

@@ -26,7 +26,7 @@ import orjson
 
 from vcluster.apiserver import defaults, schema
 from vcluster.apiserver.admission import _as_selector
-from vcluster.apiserver.admissionrules import Rule
+from vcluster.apiserver.admissionrules import Rule, equivalent_resources
 from vcluster.apiserver.admissionrules import parse_rule as _rule
 from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import StatusError, bad_request, forbidden, not_found
@@ -196,24 +196,13 @@ class WebhookIndex:
             if not hook.equivalent:
                 continue
             if equivalents is None:
-                equivalents = self._equivalents(rt, sub)
+                equivalents = equivalent_resources(self.registry, rt, sub)
             found = next(
                 (eq for r in hook.rules for eq in equivalents if r.matches(op, eq, sub, namespaced)), None
             )
             if found is not None:
                 out.append((hook, found))
         return tuple(out)
-
-    def _equivalents(self, rt: ResourceType, sub: str) -> list[ResourceType]:
-        """EquivalentResourcesFor: the other served versions/groups of the same stored resource."""
-        return [
-            t
-            for t in self.registry.all()
-            if t.key_prefix == rt.key_prefix
-            and t.plural == rt.plural
-            and (t.group, t.version) != (rt.group, rt.version)
-            and (not sub or t.subresource(sub) is not None)
-        ]
 
     async def start(self, store: Storage, prefixes: dict[str, bool]) -> None:
         """Load the configurations under ``prefixes`` (prefix -> mutating) and follow them."""
