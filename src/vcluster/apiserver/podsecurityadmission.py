@@ -194,15 +194,6 @@ async def admit(
         _evaluate(rt, ns, name, policy, errs, template[0], template[1], enforce=False)
 
 
-def _request_name(md: Mapping[str, Any]) -> str:
-    """The name validating admission sees: kube's Store.Create names a generateName object first."""
-    if md.get("name") or not md.get("generateName"):
-        return str(md.get("name") or "")
-    from vcluster.apiserver.pipeline import generate_name
-
-    return generate_name(str(md["generateName"]))
-
-
 def pod_template(rt: ResourceType, obj: JSON) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
     """The pod metadata and spec of a workload (ExtractPodSpec); None when it has no template."""
     spec = obj.get("spec") or {}
@@ -248,7 +239,8 @@ def _evaluate(
         violations = result(policy.enforce)
         if violations:
             why = f'violates PodSecurity "{policy.enforce}": {forbidden_detail(violations)}'
-            refusal = forbidden(rt.plural, rt.group, _request_name(meta), why)
+            # a generateName pod is named by the pipeline before validating admission
+            refusal = forbidden(rt.plural, rt.group, str(meta.get("name") or ""), why)
     audited = result(policy.audit)
     if audited:
         annotations[AUDIT_VIOLATIONS_ANNOTATION] = (
