@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -56,39 +59,15 @@ class Server:
         return self.data_dir / "pki" / "ca.crt"
 
     def start(self, timeout: float = 20.0) -> Server:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "vcluster",
-                self.command,
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
+        def argv() -> list[str]:
+            return [
+                self.command, "--data-dir", str(self.data_dir), "--port", str(self.port),
                 *([f"--controllers={self.controllers}"] if self.command == "apiserver" else []),
                 *self.args,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        line = b""
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = READY.search(line.decode())
-            if m:
-                self.url = m.group(1)
-                self.port = int(self.url.rsplit(":", 1)[1])
-                return self
-        self.stop()
-        raise RuntimeError(f"server did not start: {line!r}\n{self.log_path.read_text()[-3000:]}")
+            ]  # fmt: skip
+
+        launch(self, argv, READY, timeout)
+        return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
         if self.proc is None:
@@ -111,6 +90,77 @@ class Server:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+def free_port() -> int:
+    """A free loopback port below the kernel's ephemeral range: a restarted server must get its
+    port back, and a port from the ephemeral range can meanwhile become another process's
+    outgoing connection or port-0 listener (bind fails with EADDRINUSE)."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+ADDRESS_IN_USE = "Address already in use"
+
+
+def launch(server: Server, argv: Callable[[], list[str]], ready: re.Pattern[str], timeout: float) -> None:
+    """Start `python -m vcluster ARGV` for `server` on its port (a free one if 0), wait for the
+    ready line and fill url/port. A port taken meanwhile by another process is retried: a fresh
+    port when ours was picked here, the same port (a restart) for up to ten seconds otherwise."""
+    server.data_dir.parent.mkdir(parents=True, exist_ok=True)
+    picked = server.port == 0
+    if picked:
+        server.port = free_port()
+    retry_until = time.monotonic() + 10
+    while True:
+        offset = server.log_path.stat().st_size if server.log_path.exists() else 0
+        try:
+            launch_once(server, argv(), ready, timeout)
+            return
+        except RuntimeError:
+            with server.log_path.open("rb") as f:
+                f.seek(offset)
+                fresh = f.read().decode(errors="replace")
+            if ADDRESS_IN_USE not in fresh or time.monotonic() > retry_until:
+                raise
+            if picked:
+                server.port = free_port()
+            else:
+                time.sleep(0.5)
+
+
+def launch_once(server: Server, args: list[str], ready: re.Pattern[str], timeout: float) -> None:
+    log = open(server.log_path, "ab")  # noqa: SIM115 - handed to the child
+    server.proc = subprocess.Popen(
+        [sys.executable, "-m", "vcluster", *args],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        start_new_session=True,
+    )
+    log.close()
+    assert server.proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = b""
+    while time.monotonic() < deadline:
+        line = server.proc.stdout.readline()
+        if not line:
+            break
+        m = ready.search(line.decode())
+        if m:
+            server.url = m.group(1)
+            server.port = int(server.url.rsplit(":", 1)[1])
+            return
+    server.stop()
+    raise RuntimeError(f"{args[0]} did not start: {line!r}\n{server.log_path.read_text()[-4000:]}")
 
 
 class Kubectl:

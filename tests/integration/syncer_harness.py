@@ -11,7 +11,6 @@ import shutil
 import sqlite3
 import ssl
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import Kubectl, Server
+from .conftest import Kubectl, Server, launch
 
 VC_NAME = "my-vcluster"
 HOST_NS = "test-namespace"
@@ -53,32 +52,6 @@ def hashed_label_key(prefix: str, key: str, vc: str = VC_NAME) -> str:
 
 
 # ---------------------------------------------------------------------- processes
-def _launch(server: Server, args: list[str], ready: re.Pattern[str], timeout: float) -> Server:
-    """Start `python -m vcluster ARGS` for `server`, wait for its ready line, fill url/port."""
-    server.data_dir.parent.mkdir(parents=True, exist_ok=True)
-    log = open(server.log_path, "ab")  # noqa: SIM115 - handed to the child
-    server.proc = subprocess.Popen(
-        [sys.executable, "-m", "vcluster", *args],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        start_new_session=True,
-    )
-    assert server.proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = b""
-    while time.monotonic() < deadline:
-        line = server.proc.stdout.readline()
-        if not line:
-            break
-        m = ready.search(line.decode())
-        if m:
-            server.url = m.group(1)
-            server.port = int(server.url.rsplit(":", 1)[1])
-            return server
-    server.stop()
-    raise RuntimeError(f"{args[0]} did not start: {line!r}\n{server.log_path.read_text()[-4000:]}")
-
-
 @dataclass
 class HostCluster(Server):
     """`vcluster host`: API server with ClusterIP allocation, controllers and simulated nodes."""
@@ -87,11 +60,13 @@ class HostCluster(Server):
     run_seconds: float = 3.0
 
     def start(self, timeout: float = 30.0) -> HostCluster:
-        args = [
-            "host", "--data-dir", str(self.data_dir), "--port", str(self.port),
-            "--nodes", str(self.nodes), "--run-seconds", str(self.run_seconds), *self.args,
-        ]  # fmt: skip
-        _launch(self, args, HOST_READY, timeout)
+        def argv() -> list[str]:
+            return [
+                "host", "--data-dir", str(self.data_dir), "--port", str(self.port),
+                "--nodes", str(self.nodes), "--run-seconds", str(self.run_seconds), *self.args,
+            ]  # fmt: skip
+
+        launch(self, argv, HOST_READY, timeout)
         return self
 
 
@@ -119,7 +94,7 @@ class VirtualCluster(Server):
         return args
 
     def start(self, timeout: float = 30.0) -> VirtualCluster:
-        _launch(self, self.launch_args(), VC_READY, timeout)
+        launch(self, self.launch_args, VC_READY, timeout)
         return self
 
     @property

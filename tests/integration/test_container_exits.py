@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Kubectl, Server, parse_table, server_fixture
-from tests.integration.syncer_harness import Pair, _launch, host_name, pair_fixture, wait_until
+from tests.integration.conftest import Kubectl, Server, launch_once, parse_table, server_fixture
+from tests.integration.syncer_harness import Pair, host_name, pair_fixture, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def hostsim(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "hostsim", "--kubeconfig", str(server.kubeconfig), "--nodes", "1", "--run-seconds", "1",
         "--restart-backoff", "0.5", "--restart-backoff-max", "2",
     ]  # fmt: skip
-    _launch(proc, args, HOSTSIM_READY, 30)
+    launch_once(proc, args, HOSTSIM_READY, 30)
     try:
         yield proc
     finally:
