@@ -5,11 +5,19 @@
 With `front_proxy=(requestheader CA PEM, allowed names)` (what kube-system/extension-apiserver-authentication
 publishes) it authenticates as k8s.io/apiserver's delegating authenticator does: the X-Remote-* headers
 count only from a client certificate verified against that CA whose CN is allowed (any when the list
-is empty); every other request is answered 401. `identities` records who each request was."""
+is empty); every other request is answered 401. `identities` records who each request was.
+
+Upgrade requests (`Connection: Upgrade`) to `.../flunders/<name>/echo` are switched: a WebSocket
+answers every message with `<X-Remote-User>:<message>`, any other protocol (SPDY/3.1) echoes the raw
+bytes upper-cased until the client closes; `.../deny` answers an upgrade with a 403 Status and
+`.../plain` with a 200 (no upgrade). `upgrades` records (path, Upgrade header, X-Remote-User)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +41,7 @@ class AggregatedServer:
         # (path, user, groups, client certificate CN) of the requests the front proxy authenticated
         self.identities: list[tuple[str, str, list[str], str]] = []
         self.rejected: list[tuple[str, str]] = []  # (path, why) of the requests answered 401
+        self.upgrades: list[tuple[str, str, str]] = []  # (path, Upgrade header, X-Remote-User)
         self.lock = threading.Lock()
         outer = self
 
@@ -85,6 +94,9 @@ class AggregatedServer:
                         )
                         return
                 base = f"/apis/{GROUP}/{VERSION}"
+                if "upgrade" in self.headers.get("Connection", "").lower():
+                    self._upgrade(path, headers)
+                    return
                 if path == base:
                     self._send(200, outer.discovery())
                     return
@@ -98,6 +110,53 @@ class AggregatedServer:
                     )
                     return
                 self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404})
+
+            def _upgrade(self, path: str, headers: dict[str, list[str]]) -> None:
+                upgrade = self.headers.get("Upgrade", "")
+                user = (headers.get("x-remote-user") or [""])[0]
+                with outer.lock:
+                    outer.upgrades.append((path, upgrade, user))
+                sub = path.rsplit("/", 1)[-1]
+                if sub == "deny":
+                    status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403}
+                    self._send(403, {**status, "reason": "Forbidden", "message": "no echo for you"})
+                    return
+                if sub != "echo":
+                    self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
+                    return
+                self.close_connection = True
+                self.send_response(101)
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Upgrade", upgrade)
+                if upgrade.lower() == "websocket":
+                    key = self.headers.get("Sec-WebSocket-Key", "") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+                    accept = base64.b64encode(hashlib.sha1(key.encode()).digest()).decode()
+                    self.send_header("Sec-WebSocket-Accept", accept)
+                    self.end_headers()
+                    self._websocket_echo(user)
+                    return
+                self.end_headers()
+                while data := self.rfile.read1(65536):  # type: ignore[attr-defined]
+                    self.wfile.write(data.upper())
+
+            def _websocket_echo(self, user: str) -> None:
+                """Unmask each client frame and answer `<user>:<payload>` (close answered by close)."""
+                while len(head := self.rfile.read(2)) == 2:
+                    opcode, n = head[0] & 0x0F, head[1] & 0x7F
+                    if n == 126:
+                        n = struct.unpack("!H", self.rfile.read(2))[0]
+                    elif n == 127:
+                        n = struct.unpack("!Q", self.rfile.read(8))[0]
+                    mask = self.rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+                    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(n)))
+                    if opcode == 8:
+                        self.wfile.write(bytes((0x88, len(payload[:2]))) + payload[:2])
+                        return
+                    out = (user + ":").encode() + payload if opcode in (1, 2) else payload
+                    if len(out) < 126:
+                        self.wfile.write(bytes((0x80 | opcode, len(out))) + out)
+                    else:
+                        self.wfile.write(bytes((0x80 | opcode, 126)) + struct.pack("!H", len(out)) + out)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -11,7 +11,8 @@
   by the front-proxy headers `X-Remote-User`/`X-Remote-Group`/`X-Remote-Extra-*` (no `X-Remote-Uid`:
   1.32 sends it only with the alpha RemoteRequestHeaderUID gate; the client's Authorization and
   Impersonate-* headers are not passed on); an APIService that is not Available, or whose Service
-  cannot be resolved, answers `503 service unavailable` in plain text as kube does.
+  cannot be resolved, answers `503 service unavailable` in plain text as kube does. Upgrade
+  requests (SPDY, WebSocket) are relayed byte for byte after the backend's 101 (`upgradeproxy.py`).
 - Discovery: `/apis` and `/apis/<group>` list the service-backed group versions; their resources
   come from the backend's `/apis/<group>/<version>` document, fetched by the availability check
   (controllers/apiserviceavailability.py). A version whose check fails keeps its last resources
@@ -36,6 +37,7 @@ from vcluster.apiserver import apiregistration as apireg
 from vcluster.apiserver.discovery import RemoteVersion
 from vcluster.apiserver.resources import ResourceType, Subresource
 from vcluster.apiserver.serviceresolver import ClusterResolver, ServiceResolver
+from vcluster.apiserver.upgradeproxy import is_upgrade_request, proxy_upgrade
 from vcluster.store.interface import Event, Storage
 
 log = logging.getLogger("vcluster.apiserver.aggregator")
@@ -66,11 +68,12 @@ def header_key_escape(key: str) -> str:
     return "".join(chr(b) if b in _LEGAL_HEADER_BYTES else f"%{b:02X}" for b in key.encode())
 
 
-def unavailable() -> web.Response:
-    """proxyError(w, req, "service unavailable", 503): http.Error's plain-text answer."""
+def unavailable(text: str = "service unavailable") -> web.Response:
+    """proxyError(w, req, "service unavailable", 503), or the responder's Error: http.Error's
+    plain-text 503."""
     return web.Response(
         status=503,
-        body=b"service unavailable\n",
+        body=f"{text}\n".encode(),
         headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"},
     )
 
@@ -300,8 +303,8 @@ class Aggregator:
             ctx = self._ssl[key] = ssl_context_for(obj, self.proxy_client_cert)
         return ctx
 
-    async def target(self, obj: JSON) -> tuple[str, str]:
-        """(https://host:port, TLS server name) of an APIService's Service (ValueError if none)."""
+    async def endpoint(self, obj: JSON) -> tuple[str, int, str]:
+        """(host, port, TLS server name) of an APIService's Service (ValueError if none)."""
         svc = apireg.service_ref(obj) or {}
         ns, name, port = (
             str(svc.get("namespace") or ""),
@@ -309,8 +312,13 @@ class Aggregator:
             int(svc.get("port") or 443),
         )
         host, p = await self.resolver.resolve(ns, name, port)
+        return host, p, f"{name}.{ns}.svc"
+
+    async def target(self, obj: JSON) -> tuple[str, str]:
+        """(https://host:port, TLS server name) of an APIService's Service (ValueError if none)."""
+        host, port, server_name = await self.endpoint(obj)
         netloc = f"[{host}]" if ":" in host else host
-        return f"https://{netloc}:{p}", f"{name}.{ns}.svc"
+        return f"https://{netloc}:{port}", server_name
 
     # ------------------------------------------------------------------ proxy
     async def proxy(self, request: web.Request, obj: JSON, user: Any, watch: bool) -> web.StreamResponse:
@@ -318,10 +326,23 @@ class Aggregator:
         if not apireg.is_available(obj):
             return unavailable()
         try:
-            base, server_name = await self.target(obj)
+            host, port, server_name = await self.endpoint(obj)
         except ValueError as e:
             log.info("APIService %s: error resolving its service: %s", _name(obj), e)
             return unavailable()
+        if is_upgrade_request(request.headers):  # SPDY, WebSocket: UpgradeAwareHandler's tryUpgrade
+            headers = _forward_headers(request.headers, user, upgrade=True)
+            headers = _append_forwarded_for(headers, request.remote)
+            return await proxy_upgrade(
+                request,
+                host,
+                port,
+                ssl_context=self.ssl_context(obj),
+                server_hostname=server_name,
+                headers=headers,
+                error=unavailable,
+            )
+        base = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
         headers = _forward_headers(request.headers, user)
         body = await request.content.read() if request.method not in ("GET", "HEAD") else b""
         timeout = aiohttp.ClientTimeout(total=None if watch else 60, sock_connect=10)
@@ -400,6 +421,15 @@ class Aggregator:
         return None
 
 
+def _append_forwarded_for(headers: list[tuple[str, str]], remote: str | None) -> list[tuple[str, str]]:
+    """utilnet.AppendForwardedForHeader: the client's address after any earlier X-Forwarded-For."""
+    if not remote:
+        return headers
+    prior = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+    rest = [(k, v) for k, v in headers if k.lower() != "x-forwarded-for"]
+    return [*rest, ("X-Forwarded-For", ", ".join([*prior, remote]))]
+
+
 def _dial_text(e: BaseException, url: str) -> str:
     os_err = getattr(e, "os_error", None) or e
     hostport = url.split("://", 1)[-1].split("/", 1)[0]
@@ -408,12 +438,16 @@ def _dial_text(e: BaseException, url: str) -> str:
     return str(os_err)
 
 
-def _forward_headers(headers: Any, user: Any) -> list[tuple[str, str]]:
-    """The request's headers minus hop-by-hop, credentials and identity headers, plus the
-    front-proxy identity (transport.SetAuthProxyHeaders)."""
+def _forward_headers(headers: Any, user: Any, upgrade: bool = False) -> list[tuple[str, str]]:
+    """The request's headers minus hop-by-hop (but `Connection` and `Upgrade` of an upgrade
+    request), credentials and identity headers, plus the front-proxy identity
+    (transport.SetAuthProxyHeaders)."""
     out: list[tuple[str, str]] = []
     for k, v in headers.items():
         lk = k.lower()
+        if upgrade and lk in ("connection", "upgrade"):
+            out.append((k, v))
+            continue
         if (
             lk in _HOP
             or lk == "authorization"

@@ -1,8 +1,9 @@
 """pods/{name}/exec and pods/{name}/attach, and the WebSocket remote-command protocol they speak.
 
-The API server validates like kube-apiserver's ExecREST/AttachREST (the pod, its container, a
-node to run on), authorizes `create` on `pods/exec` or `pods/attach` (for GET upgrades too, as
-kube-apiserver 1.32 does), then relays the connection: a virtual cluster hands it to
+The API server authorizes `create` on `pods/exec` or `pods/attach` (for GET upgrades too, as
+kube-apiserver 1.32 does), runs CONNECT admission on the options (`admit`, as rest.go
+ConnectResource), validates like kube-apiserver's ExecREST/AttachREST (the pod, its container, a
+node to run on), then relays the connection: a virtual cluster hands it to
 `Rest.pod_exec_hook` (the syncer relays it to the host pod), a host proxies it to the node's
 kubelet at `https://<InternalIP>:<port>/{exec,attach}/{ns}/{pod}/{container}?command=..&input=1..`.
 
@@ -38,12 +39,16 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
+from vcluster.apiserver import connectoptions
 from vcluster.apiserver.errors import Cause, StatusError, bad_request, forbidden
 from vcluster.apiserver.gostr import go_quote
 from vcluster.apiserver.podlogs import _dial_error, choose_container, kubelet_location, kubelet_ssl
 from vcluster.apiserver.request import RequestInfo
 from vcluster.apiserver.resources import Registry
 from vcluster.apiserver.rest import Rest, object_key
+from vcluster.apiserver.webhookadmission import admit_connect
+
+JSON = dict[str, Any]
 
 # ---------------------------------------------------------------------------------------------- protocol
 STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)
@@ -485,6 +490,30 @@ async def relay_to_kubelet(
         raise StatusError(500, "InternalError", f"error dialing backend: {e.dial_message()}", {}) from None
 
 
+async def admit(registry: Registry, info: RequestInfo, request: web.Request) -> tuple[JSON, web.Request]:
+    """rest.go ConnectResource before `Connect`: dryRun refused, the options decoded from the query
+    (a conversion error is a 400), then CONNECT admission (mutating webhooks, ValidatingAdmissionPolicy,
+    validating webhooks) with the options as the object. Returns the admitted options and the request
+    to serve: the same one, or a clone whose query carries the options a mutating webhook changed."""
+    if "dryRun" in request.query:
+        raise bad_request("dryRun is not supported")
+    sub = info.subresource or ""
+    kind = connectoptions.POD_OPTION_KINDS[sub]
+    try:
+        opts = connectoptions.from_query(kind, request.query)
+    except connectoptions.OptionsError as e:
+        raise bad_request(str(e)) from None
+    pods_rt = registry.get("", "v1", "pods")
+    assert pods_rt is not None
+    admitted = await admit_connect(pods_rt, sub, info.namespace, info.name, opts)
+    if admitted is not opts and admitted != opts:
+        fields = {name for name, _ in connectoptions.FIELDS[kind]}
+        query = [(k, v) for k, v in request.query.items() if k not in fields]
+        query += connectoptions.to_query(kind, admitted)
+        request = request.clone(rel_url=request.rel_url.with_query(query))
+    return admitted, request
+
+
 async def pod_exec(
     rest: Rest,
     registry: Registry,
@@ -496,6 +525,7 @@ async def pod_exec(
     """Serve /api/v1/namespaces/{ns}/pods/{name}/exec and /attach (GET upgrade or POST)."""
     kind = info.subresource or "exec"
     authorize(authorizer, user, info)
+    _, request = await admit(registry, info, request)
     opts = stream_options(request.query)
     pods_rt = registry.get("", "v1", "pods")
     assert pods_rt is not None

@@ -1,5 +1,5 @@
-"""pods/{name}/portforward: validated and authorized like kube-apiserver's PortForwardREST, then
-relayed as exec is (`podexec.proxy_stream`).
+"""pods/{name}/portforward: authorized, admitted (CONNECT with PodPortForwardOptions, `podexec.admit`)
+and validated like kube-apiserver's PortForwardREST, then relayed as exec is (`podexec.proxy_stream`).
 
 kubectl 1.31+ tunnels SPDY/3.1 in a WebSocket (subprotocol `SPDY/3.1+portforward.k8s.io`); every
 hop relays the WebSocket messages verbatim, so the SPDY session runs between kubectl and the
@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from vcluster.apiserver.podexec import PORTFORWARD_PROTOCOLS, authorize, node_of, relay_to_kubelet
+from vcluster.apiserver.podexec import PORTFORWARD_PROTOCOLS, admit, authorize, node_of, relay_to_kubelet
 from vcluster.apiserver.request import RequestInfo
 from vcluster.apiserver.resources import Registry
 from vcluster.apiserver.rest import Rest
@@ -33,14 +33,15 @@ async def pod_portforward(
 ) -> web.StreamResponse:
     """Serve /api/v1/namespaces/{ns}/pods/{name}/portforward (GET upgrade or POST)."""
     authorize(authorizer, user, info)  # `create` on pods/portforward
+    opts, request = await admit(registry, info, request)
     pods_rt = registry.get("", "v1", "pods")
     assert pods_rt is not None
     pod = (await rest.current(pods_rt, info.namespace, info.name)).decode()
     node_name = node_of(pod, info.name)
     if rest.pod_exec_hook is not None:  # a virtual cluster: the pod runs on the host
         return await rest.pod_exec_hook("portforward", info.namespace, info.name, "", request)
-    ports = [p for value in request.query.getall("ports", []) for p in value.split(",") if p]
-    query = [("port", ",".join(ports))] if ports else []
+    ports = opts.get("ports") or []
+    query = [("port", ",".join(str(p) for p in ports))] if ports else []
     path = f"/portForward/{info.namespace}/{info.name}"
     return await relay_to_kubelet(
         rest, registry, request, node_name, path, query, "portforward", PORTFORWARD_PROTOCOLS

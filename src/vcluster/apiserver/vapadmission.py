@@ -17,7 +17,7 @@ could match costs one dictionary lookup.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -26,11 +26,13 @@ from vcluster.apiserver.admission import _as_selector
 from vcluster.apiserver.admissionrules import NamedRule, equivalent_resources, parse_named_rule
 from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import StatusError, _details, qualified_resource
+from vcluster.apiserver.rbac_escalation import REQUEST_AUTH
 from vcluster.apiserver.resources import Registry, ResourceType
 from vcluster.store.interface import Storage, WatchStream
 
 celpolicy = lazy_module("vcluster.apiserver.cel.policy")
 _matchconditions = lazy_module("vcluster.apiserver.cel.matchconditions")
+_authz = lazy_module("vcluster.apiserver.cel.authz")
 
 if TYPE_CHECKING:
     from vcluster.apiserver.webhookadmission import Attributes as Request
@@ -443,6 +445,7 @@ class _RequestContext:
         self.a = a
         self._ns: list[JSON | None] = []
         self._request: dict[tuple[str, str], JSON] = {}
+        self._authz: JSON | None = None
 
     async def _namespace(self) -> JSON | None:
         if not self._ns:
@@ -484,9 +487,10 @@ class _RequestContext:
                 return False
         sel = m.object_selector
         a = self.a
+        # an object without metadata (CONNECT's options) never matches an objectSelector
         return sel is None or (
-            (a.obj is not None and sel.matches(_labels(a.obj)))
-            or (a.old is not None and sel.matches(_labels(a.old)))
+            (isinstance(_d(a.obj).get("metadata"), dict) and sel.matches(_labels(a.obj)))
+            or (isinstance(_d(a.old).get("metadata"), dict) and sel.matches(_labels(a.old)))
         )
 
     def _rules_target(self, m: MatchResources, must_have_rules: bool) -> ResourceType | None:
@@ -527,15 +531,13 @@ class _RequestContext:
 
     def data(self, target: ResourceType, param: JSON | None, namespace: JSON | None, params: bool) -> JSON:
         """The CEL activation of one evaluation."""
-        from vcluster.apiserver.webhookadmission import Attributes, _convert, _request
+        from vcluster.apiserver.webhookadmission import _convert, _request
 
         a = self.a
         key = (target.group, target.version)
         request = self._request.get(key)
         if request is None:
-            attrs = Attributes(
-                a.operation, a.rt, a.subresource, a.namespace, a.name, None, None, a.dry_run, a.options
-            )
+            attrs = replace(a, obj=None, old=None)
             req = _request("", target, attrs, None, None)
             request = self._request[key] = _matchconditions.request_value(req)
         data: JSON = {
@@ -546,7 +548,24 @@ class _RequestContext:
         }
         if params:
             data["params"] = param
+        data.update(self._authorizer())
         return data
+
+    def _authorizer(self) -> JSON:
+        """The request's ``authorizer`` variables (made once per request)."""
+        if self._authz is None:
+            self._authz = authorizer_variables(self.a)
+        return self._authz
+
+
+def authorizer_variables(a: Request) -> JSON:
+    """``authorizer`` and ``authorizer.requestResource`` for the user of the request being served
+    (a write without one acts as kube's loopback client, a member of system:masters)."""
+    auth = REQUEST_AUTH.get()
+    resource = (a.rt.group, a.rt.plural, a.subresource, a.namespace, a.name)
+    if auth is None:
+        return _authz.variables(None, None, resource)
+    return _authz.variables(auth.user, auth.authorizer, resource)
 
 
 def _denied(a: Request, d: _Denial) -> StatusError:

@@ -136,9 +136,16 @@ def _expression_error(path: str, expression: str, detail: str) -> Cause:
 
 
 def _compile(
-    path: str, expression: str, want: str, params: bool, variables: celpolicy.Scope | None
+    path: str,
+    expression: str,
+    want: str,
+    params: bool,
+    variables: celpolicy.Scope | None,
+    authorizer: bool = True,
 ) -> list[Cause]:
-    _, detail = celpolicy.compile_expression(expression, want, params=params, variables=variables)
+    _, detail = celpolicy.compile_expression(
+        expression, want, params=params, variables=variables, authorizer=authorizer
+    )
     return [_expression_error(path, expression, detail)] if detail else []
 
 
@@ -224,7 +231,7 @@ def _validate_validation(v: JSON, params: bool, scope: celpolicy.Scope | None, p
     if msg_expr and not msg_expr.strip():
         errs.append(_invalid(f"{path}.messageExpression", msg_expr, "must be non-empty if specified"))
     elif msg_expr.strip():
-        errs.extend(_compile(f"{path}.messageExpression", msg_expr, celpolicy.STRING, params, scope))
+        errs.extend(_compile(f"{path}.messageExpression", msg_expr, celpolicy.STRING, params, scope, False))
     message = _s(v.get("message"))
     if message and not message.strip():
         errs.append(_invalid(f"{path}.message", message, "message must be non-empty if specified"))

@@ -18,13 +18,13 @@ import binascii
 import contextvars
 import logging
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeGuard
 
 import aiohttp
 import orjson
 
-from vcluster.apiserver import defaults, schema
+from vcluster.apiserver import connectoptions, defaults, schema
 from vcluster.apiserver.admission import _as_selector
 from vcluster.apiserver.admissionrules import Rule, equivalent_resources
 from vcluster.apiserver.admissionrules import parse_rule as _rule
@@ -34,7 +34,7 @@ from vcluster.apiserver.fieldvalidation import drop_unknown_fields
 from vcluster.apiserver.jsonpatch import apply_json_patch
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH
 from vcluster.apiserver.resources import Registry, ResourceType
-from vcluster.apiserver.vapadmission import PolicyAdmission
+from vcluster.apiserver.vapadmission import PolicyAdmission, authorizer_variables
 from vcluster.apiserver.webhookclient import (
     REVIEW_GROUP_VERSIONS,
     CallError,
@@ -254,7 +254,8 @@ class Attributes:
     obj: JSON | None
     old: JSON | None
     dry_run: bool
-    options: JSON
+    options: JSON | None
+    kind: str = ""  # the object's kind when it is not the resource's (CONNECT: its options kind)
 
 
 # ---------------------------------------------------------------------------- the plugin
@@ -338,8 +339,8 @@ class WebhookAdmission(Resolver):
                 return False
         sel = hook.object_selector
         return sel is None or (
-            (a.obj is not None and sel.matches(_labels(a.obj)))
-            or (a.old is not None and sel.matches(_labels(a.old)))
+            (has_metadata(a.obj) and sel.matches(_labels(a.obj)))
+            or (has_metadata(a.old) and sel.matches(_labels(a.old)))
         )
 
     async def _should_call(
@@ -353,7 +354,8 @@ class WebhookAdmission(Resolver):
         if hook.matcher is None:
             return True
         request = _matchconditions.request_value(_request("", target, a, None, None))
-        result = hook.matcher.match(_convert(a.obj, a.rt, target), _convert(a.old, a.rt, target), request)
+        obj, old = _convert(a.obj, a.rt, target), _convert(a.old, a.rt, target)
+        result = hook.matcher.match(obj, old, request, authorizer_variables(a))
         if result.error:
             log.warning("Failed evaluating match conditions, failing closed %s: %s", hook.name, result.error)
             raise forbidden(a.rt.plural, a.rt.group, a.name, result.error)
@@ -441,6 +443,11 @@ class WebhookAdmission(Resolver):
             raise _internal(str(cause) if cause is not None else e.message) from None
         if not isinstance(patched, dict):
             raise _internal("Object 'Kind' is missing in patched object")
+        if a.kind:  # connect options: no schema, no defaults
+            err = connectoptions.type_error(a.kind, patched)
+            if err is not None:
+                raise _internal(err)
+            return connectoptions.normalize(a.kind, patched)
         _decode_as(patched, target)
         return _convert(patched, target, a.rt)
 
@@ -466,6 +473,12 @@ class WebhookAdmission(Resolver):
 
 
 # ---------------------------------------------------------------------------- helpers
+def has_metadata(obj: JSON | None) -> TypeGuard[JSON]:
+    """meta.Accessor succeeds: an object with ObjectMeta (connect options have none, so an
+    objectSelector never matches them)."""
+    return obj is not None and isinstance(obj.get("metadata"), dict)
+
+
 def _labels(obj: JSON) -> dict[str, str]:
     md = obj.get("metadata")
     labels = md.get("labels") if isinstance(md, dict) else None
@@ -475,7 +488,7 @@ def _labels(obj: JSON) -> dict[str, str]:
 def _with_obj(a: Attributes, obj: JSON | None) -> Attributes:
     if obj is a.obj:
         return a
-    return Attributes(a.operation, a.rt, a.subresource, a.namespace, a.name, obj, a.old, a.dry_run, a.options)
+    return replace(a, obj=obj)
 
 
 def _convert(obj: JSON | None, src: ResourceType, dst: ResourceType) -> JSON | None:
@@ -508,9 +521,9 @@ def _request(uid: str, target: ResourceType, a: Attributes, obj: JSON | None, ol
     req_rt = a.rt
     req: JSON = {
         "uid": uid,
-        "kind": {"group": target.group, "version": target.version, "kind": target.kind},
+        "kind": {"group": target.group, "version": target.version, "kind": a.kind or target.kind},
         "resource": {"group": target.group, "version": target.version, "resource": target.plural},
-        "requestKind": {"group": req_rt.group, "version": req_rt.version, "kind": req_rt.kind},
+        "requestKind": {"group": req_rt.group, "version": req_rt.version, "kind": a.kind or req_rt.kind},
         "requestResource": {"group": req_rt.group, "version": req_rt.version, "resource": req_rt.plural},
         "name": a.name,
         "operation": a.operation,
@@ -657,6 +670,30 @@ async def admit_delete(rt: ResourceType, namespace: str, obj: JSON, opts: JSON, 
     hooks = index.candidates(False, "DELETE", rt, "", ns) if index.validating else ()
     if hooks:
         await state.admission.run_validating(a, hooks)
+
+
+async def admit_connect(rt: ResourceType, subresource: str, namespace: str, name: str, options: JSON) -> JSON:
+    """Both plugins and ValidatingAdmissionPolicy for a CONNECT (rest.go ConnectResource: `Admit`,
+    then `Validate`, with the options object as the object, no old object and no operation
+    options); returns the options, patched by the mutating webhooks if they changed them."""
+    state = REQUEST_STATE.get()
+    if state is None:
+        return options
+    index = state.admission.index
+    kind = connectoptions.POD_OPTION_KINDS.get(subresource, "") if rt.kind == "Pod" else ""
+    a = Attributes("CONNECT", rt, subresource, namespace, name, options, None, False, None, kind)
+    ns = bool(namespace)
+    hooks = index.candidates(True, "CONNECT", rt, subresource, ns) if index.mutating else ()
+    if hooks:
+        patched = await state.admission.run_mutating(a, hooks)
+        if patched is not None:
+            a = _with_obj(a, patched)
+    if state.admission.policies.applies(rt):
+        await state.admission.policies.validate(a, state.warnings)
+    hooks = index.candidates(False, "CONNECT", rt, subresource, ns) if index.validating else ()
+    if hooks:
+        await state.admission.run_validating(a, hooks)
+    return a.obj if a.obj is not None else options
 
 
 def _attributes(

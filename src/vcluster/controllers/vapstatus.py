@@ -2,15 +2,21 @@
 (pkg/controller/validatingadmissionpolicystatus): a ValidatingAdmissionPolicy whose generation is
 newer than its ``status.observedGeneration`` gets, by server-side apply of its status with field
 manager ``validatingadmissionpolicy-status-controller``, the generation observed and the type
-check's result. The type check (expressions against the OpenAPI schema of every matched kind) is
-not done here: ``typeChecking`` is always written without ``expressionWarnings``.
+check's result: ``typeChecking.expressionWarnings`` for the validations' expressions and
+messageExpressions that do not type-check against the OpenAPI v3 schema of a matched kind (up to
+ten, resolved by discovery) with ``params`` typed as the paramKind (``cel/typecheck.py``,
+``vapstatus_schemas.py``). As kube, a later change of a schema does not re-check a policy.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vcluster.apiserver.cel import lazy_module
 from vcluster.controllers.base import BaseController, name_of
+from vcluster.controllers.vapstatus_schemas import SchemaResolver
+
+_typecheck = lazy_module("vcluster.apiserver.cel.typecheck")
 
 if TYPE_CHECKING:
     from vcluster.client import Client, SharedInformers
@@ -51,11 +57,14 @@ class ValidatingAdmissionPolicyStatusController(BaseController):
         status = policy.get("status") if isinstance(policy.get("status"), dict) else {}
         if generation <= _int(status.get("observedGeneration")):
             return
+        spec = policy.get("spec") if isinstance(policy.get("spec"), dict) else {}
+        warnings = _typecheck.check(spec, await SchemaResolver(self.client).resolve(spec))
+        type_checking: dict[str, Any] = {"expressionWarnings": warnings} if warnings else {}
         body = {
             "apiVersion": API_VERSION,
             "kind": "ValidatingAdmissionPolicy",
             "metadata": {"name": key},
-            "status": {"observedGeneration": generation, "typeChecking": {}},
+            "status": {"observedGeneration": generation, "typeChecking": type_checking},
         }
         await self.client.patch(
             API_VERSION,

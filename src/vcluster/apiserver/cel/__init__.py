@@ -12,6 +12,8 @@ k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel) on Google's C++ CEL run
 - ``crdrules``: compiling and enforcing CRD ``x-kubernetes-validations``.
 - ``matchconditions``: admission webhook ``matchConditions``.
 - ``policy``: ValidatingAdmissionPolicy expressions (environment, compilation, evaluation).
+- ``authz``: kube's authz library and the ``authorizer`` variables, backed by the server's authorizer.
+- ``typecheck``: the ValidatingAdmissionPolicy type check (``status.typeChecking``).
 
 Why cel-expr-python 0.1.3 and not cel-python 0.5.0 (measured here, one core): it type-checks
 (undeclared references and overload errors at compile time with cel-go's issue format, which
@@ -19,12 +21,15 @@ cel-python only finds at evaluation), parses optional syntax (``self.?x``, which
 rejects), ships the strings/optional/bindings extensions, takes Python functions for kube's
 libraries, and is fast: compile ~0.11 ms and evaluate ~5-7 µs for ``self.x > 1 &&
 self.y.startsWith('a')``, against ~2.3 ms and ~430 µs for cel-python. Neither exposes a cost
-tracker. Limits of the binding worked around here: Python functions cannot return opaque values
-(kube's types are messages instead), nor timestamps/durations inside lists or maps (well-known
-message types instead), nor optionals (``optionalOldSelf`` is a ``cel.bind`` wrapper); a function
-name takes one runtime overload per argument kind (so ``string(cidr)`` is missing); the checker
-has no cross-type numeric comparisons (such rules fall back to checking against dyn) and no
-two-variable comprehensions (kube 1.32 has them)."""
+tracker: cel-expr-python has no cost estimate, runtime cost or budget option (its API is
+``Env.compile``, ``Expression.eval``/``return_type``/``serialize``), so kube's estimated and
+runtime cost limits are not enforced. Limits of the binding worked around here: Python functions
+cannot return opaque values (kube's types are messages instead), nor timestamps/durations inside
+lists or maps (well-known message types instead), nor optionals (``optionalOldSelf`` is a
+``cel.bind`` wrapper); a function name takes one runtime overload per argument kind (so
+``string(cidr)`` is missing, and the authz library's two ``check`` overloads share one
+implementation given to the environment); the checker has no cross-type numeric comparisons (such
+rules fall back to checking against dyn) and no two-variable comprehensions (kube 1.32 has them)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Any
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
-from . import library, opaque
+from . import authz, library, opaque
 
 T = cel.Type
 STRINGS_VERSION = 2  # base.go: ext.Strings(ext.StringsVersion(2)) since 1.29
@@ -69,7 +69,14 @@ def new_env(
                     f'      - type_name: "{type_name}"',
                 ]
             config = cel.NewEnvConfigFromYaml("\n".join(lines) + "\n")
-        env = cel.NewEnv(opaque.POOL, config=config, variables=variables, extensions=_extensions(bindings))
+        env = cel.NewEnv(
+            opaque.POOL,
+            config=config,
+            variables=variables,
+            extensions=_extensions(bindings),
+            functions=[authz.check_declaration()],
+            function_impls=authz.CHECK_IMPLS,
+        )
         if len(_ENV_CACHE) > 256:
             _ENV_CACHE.clear()
         _ENV_CACHE[key] = env

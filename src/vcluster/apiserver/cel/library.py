@@ -1,5 +1,6 @@
 """kube 1.32's CEL function libraries (k8s.io/apiserver/pkg/cel/library: lists, regex, urls, ip,
-cidr, quantity; cel-go's ext.Sets) declared for the C++ checker with Python implementations.
+cidr, quantity, authz in ``authz.py``; cel-go's ext.Sets) declared for the C++ checker with Python
+implementations.
 
 The C++ runtime dispatches on value kinds, so a list function has one overload over ``list(dyn)``
 (kube declares one per element type; the result is then ``dyn`` for the checker) and ``string()``
@@ -14,7 +15,7 @@ import re2
 from cel_expr_python import cel
 
 from ..defaults import parse_quantity
-from . import libnet, opaque
+from . import authz, libnet, opaque
 from .libnet import CelError
 
 T = cel.Type
@@ -277,5 +278,6 @@ def _declarations() -> list[cel.FunctionDecl]:
 
 
 def kubernetes_extension() -> cel.CelExtension:
-    """All of kube's libraries as one extension."""
-    return cel.CelExtension("kubernetes", _declarations())
+    """All of kube's libraries (with the authz ones: kube's base environment has them everywhere,
+    the ``authorizer`` variable only in admission expressions) as one extension."""
+    return cel.CelExtension("kubernetes", _declarations() + authz.declarations())

@@ -3,9 +3,10 @@ pkg/apis/admissionregistration/validation (validateMatchConditions) and evaluati
 apiserver/pkg/admission/plugin/webhook/matchconditions (all true → call, any false → skip, an
 error → the webhook's failurePolicy).
 
-The environment declares ``object``, ``oldObject`` (dyn) and ``request`` (an AdmissionRequest
-type, fields checked at compile time); ``authorizer`` and ``namespaceObject`` are not declared, so
-expressions using them do not compile here."""
+The environment declares ``object``, ``oldObject`` (dyn), ``request`` (an AdmissionRequest
+type, fields checked at compile time), ``authorizer`` and ``authorizer.requestResource``
+(``authz.py``; HasAuthorizer as kube's webhook accessor); ``namespaceObject`` is not declared, so
+expressions using it do not compile here."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from cel_expr_python import cel
 from ..errors import Cause
 from ..gostr import go_quote
 from ..validation import validate_qualified_name
+from . import authz
 from . import env as celenv
 from .prototypes import SchemaTypes
 
@@ -62,12 +64,15 @@ def _request_type() -> cel.Type:
         return T.Map(T.STRING, T.DYN)
 
 
+_AUTHZ = {authz.AUTHORIZER_VAR: authz.AUTHORIZER_T, authz.REQUEST_RESOURCE_VAR: authz.RESOURCE_CHECK_T}
+
+
 def _check_env() -> Any:
-    return celenv.new_env({"object": T.DYN, "oldObject": T.DYN, "request": _request_type()})
+    return celenv.new_env({"object": T.DYN, "oldObject": T.DYN, "request": _request_type(), **_AUTHZ})
 
 
 def _eval_env() -> Any:
-    return celenv.new_env({"object": T.DYN, "oldObject": T.DYN, "request": T.Map(T.STRING, T.DYN)})
+    return celenv.new_env({"object": T.DYN, "oldObject": T.DYN, "request": T.Map(T.STRING, T.DYN), **_AUTHZ})
 
 
 def compile_condition(expression: str) -> tuple[Any, str]:
@@ -161,9 +166,11 @@ class Matcher:
             program, err = compile_condition(expression)
             self.conditions.append(Condition(_s(cond.get("name")), expression, program, err))
 
-    def match(self, obj: Any, old: Any, request: dict[str, Any]) -> MatchResult:
-        """matcher.Match."""
-        data = {"object": obj, "oldObject": old, "request": request}
+    def match(
+        self, obj: Any, old: Any, request: dict[str, Any], authorizer: dict[str, Any] | None = None
+    ) -> MatchResult:
+        """matcher.Match; `authorizer`: ``authz.variables`` of the request (absent: unbound)."""
+        data = {"object": obj, "oldObject": old, "request": request, **(authorizer or {})}
         errors: list[str] = []
         for c in self.conditions:
             if c.program is None:

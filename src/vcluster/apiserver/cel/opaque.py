@@ -1,6 +1,7 @@
-"""kube's opaque CEL types (net.IP, net.IPNet, kubernetes.URL, kubernetes.Quantity) as protobuf
-messages of a private descriptor pool: the C++ runtime passes only CEL values and messages to and
-from Python functions, so each opaque value is a message holding its canonical text."""
+"""kube's opaque CEL types (net.IP, net.IPNet, kubernetes.URL, kubernetes.Quantity, the
+kubernetes.authorization types) as protobuf messages of a private descriptor pool: the C++ runtime
+passes only CEL values and messages to and from Python functions, so each opaque value is a
+message holding its canonical text."""
 
 from __future__ import annotations
 
@@ -18,6 +19,23 @@ _TYPES: dict[str, tuple[str, ...]] = {
     "kubernetes.URL": ("url",),
     # exact value as "numerator/denominator": message equality is then Quantity.Cmp == 0
     "kubernetes.Quantity": ("value",),
+    # the authz library's values (cel/authz.py): `authorizer` is the key of the authorizer object,
+    # `user` the principal as JSON; a Decision's `decision` is allow/deny/noopinion
+    "kubernetes.authorization.Authorizer": ("authorizer", "user"),
+    "kubernetes.authorization.PathCheck": ("authorizer", "user", "path"),
+    "kubernetes.authorization.GroupCheck": ("authorizer", "user", "group"),
+    "kubernetes.authorization.ResourceCheck": (
+        "authorizer",
+        "user",
+        "group",
+        "resource",
+        "subresource",
+        "namespace",
+        "name",
+        "field_selector",
+        "label_selector",
+    ),
+    "kubernetes.authorization.Decision": ("decision", "reason", "error"),
 }
 
 
@@ -50,3 +68,8 @@ IP = _cls("net.IP")
 IPNet = _cls("net.IPNet")
 URL = _cls("kubernetes.URL")
 Quantity = _cls("kubernetes.Quantity")
+Authorizer = _cls("kubernetes.authorization.Authorizer")
+PathCheck = _cls("kubernetes.authorization.PathCheck")
+GroupCheck = _cls("kubernetes.authorization.GroupCheck")
+ResourceCheck = _cls("kubernetes.authorization.ResourceCheck")
+AuthzDecision = _cls("kubernetes.authorization.Decision")

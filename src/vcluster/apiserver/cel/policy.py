@@ -4,9 +4,9 @@ of one policy's variables, validations, messageExpressions and auditAnnotations.
 
 Declared for type-checking: ``object``, ``oldObject`` and ``params`` (dyn; ``params`` only with a
 ``paramKind``, and never for messageExpressions without one), ``request`` (AdmissionRequest),
-``namespaceObject`` (the Namespace fields kube exposes) and ``variables`` (one dyn field per
-variable declared so far, so ``variables.undefined`` does not compile). ``authorizer`` is not
-declared: expressions using it do not compile here. Variables are evaluated once per request, in
+``namespaceObject`` (the Namespace fields kube exposes), ``authorizer`` and
+``authorizer.requestResource`` (``authz.py``) and ``variables`` (one field per variable declared
+so far, so ``variables.undefined`` does not compile). Variables are evaluated once per request, in
 order; one that fails is left out of the map, and an expression reaching it fails with kube's
 ``composited variable "x" fails to evaluate: ...``."""
 
@@ -19,6 +19,7 @@ from typing import Any
 
 from cel_expr_python import cel
 
+from . import authz
 from . import env as celenv
 from .matchconditions import REQUEST_SCHEMA
 from .prototypes import SchemaTypes
@@ -80,12 +81,12 @@ def _typed(schema: dict[str, Any]) -> cel.Type:
 
 
 @functools.cache
-def _request_type() -> cel.Type:
+def request_type() -> cel.Type:
     return _typed(REQUEST_SCHEMA)
 
 
 @functools.cache
-def _namespace_type() -> cel.Type:
+def namespace_type() -> cel.Type:
     return _typed(NAMESPACE_SCHEMA)
 
 
@@ -115,32 +116,40 @@ def schema_type(t: cel.Type) -> str:
 
 
 @functools.cache
-def _variables_type(variables: Scope) -> cel.Type:
+def variables_type(variables: Scope) -> cel.Type:
     """The ``variables`` object: one field per variable, typed as its expression's result."""
     props = {n: _SCALAR_SCHEMAS.get(kind, {}) for n, kind in variables}
     return _typed({"type": "object", "properties": props})
 
 
-def _check_env(params: bool, variables: Scope | None) -> Any:
+def _authorizer_decls(authorizer: bool) -> dict[str, cel.Type]:
+    if not authorizer:
+        return {}
+    return {authz.AUTHORIZER_VAR: authz.AUTHORIZER_T, authz.REQUEST_RESOURCE_VAR: authz.RESOURCE_CHECK_T}
+
+
+def _check_env(params: bool, variables: Scope | None, authorizer: bool = True) -> Any:
     decls: dict[str, cel.Type] = {
         "object": T.DYN,
         "oldObject": T.DYN,
-        "request": _request_type(),
-        "namespaceObject": _namespace_type(),
+        "request": request_type(),
+        "namespaceObject": namespace_type(),
+        **_authorizer_decls(authorizer),
     }
     if params:
         decls["params"] = T.DYN
     if variables is not None:
-        decls["variables"] = _variables_type(variables)
+        decls["variables"] = variables_type(variables)
     return celenv.new_env(decls)
 
 
-def _eval_env(params: bool, variables: bool) -> Any:
+def _eval_env(params: bool, variables: bool, authorizer: bool = True) -> Any:
     decls: dict[str, cel.Type] = {
         "object": T.DYN,
         "oldObject": T.DYN,
         "request": T.Map(T.STRING, T.DYN),
         "namespaceObject": T.DYN,
+        **_authorizer_decls(authorizer),
     }
     if params:
         decls["params"] = T.DYN
@@ -172,26 +181,29 @@ def _returns(t: cel.Type, want: str) -> bool:
 
 
 def compile_typed(
-    expression: str, want: str, *, params: bool, variables: Scope | None
+    expression: str, want: str, *, params: bool, variables: Scope | None, authorizer: bool = True
 ) -> tuple[Any, str, str]:
     """(program for evaluation, "", schema type of the result) or (None, kube's error detail:
     ``compilation failed: ...`` or ``must evaluate to ...``, ""). `variables`: the variables in
-    scope (None: no composition)."""
+    scope (None: no composition); `authorizer`: HasAuthorizer (false for messageExpressions)."""
     try:
-        checked = celenv.compile_expr(_check_env(params, variables), expression)
+        checked = celenv.compile_expr(_check_env(params, variables, authorizer), expression)
     except celenv.CompileError as e:
         return None, f"compilation failed: {e}", ""
     result = checked.return_type()
     if not _returns(result, want):
         return None, _RETURN_TEXT[want], ""
-    return celenv.compile_expr(_eval_env(params, variables is not None), expression), "", schema_type(result)
+    program = celenv.compile_expr(_eval_env(params, variables is not None, authorizer), expression)
+    return program, "", schema_type(result)
 
 
 def compile_expression(
-    expression: str, want: str, *, params: bool, variables: Scope | None
+    expression: str, want: str, *, params: bool, variables: Scope | None, authorizer: bool = True
 ) -> tuple[Any, str]:
     """(program, "") or (None, kube's error detail)."""
-    program, err, _ = compile_typed(expression, want, params=params, variables=variables)
+    program, err, _ = compile_typed(
+        expression, want, params=params, variables=variables, authorizer=authorizer
+    )
     return program, err
 
 
@@ -235,8 +247,12 @@ def _l(v: object) -> list[Any]:
     return v if isinstance(v, list) else []
 
 
-def _compiled(expression: str, want: str, params: bool, variables: Scope | None) -> Compiled:
-    program, err = compile_expression(expression, want, params=params, variables=variables)
+def _compiled(
+    expression: str, want: str, params: bool, variables: Scope | None, authorizer: bool = True
+) -> Compiled:
+    program, err = compile_expression(
+        expression, want, params=params, variables=variables, authorizer=authorizer
+    )
     return Compiled(expression, program, err)
 
 
@@ -263,7 +279,7 @@ def compile_policy(spec: dict[str, Any]) -> PolicyProgram:
             Validation(
                 _compiled(_s(v.get("expression")), BOOL, params, scope),
                 _s(v.get("message")),
-                _compiled(msg_expr, STRING, params, scope) if msg_expr.strip() else None,
+                _compiled(msg_expr, STRING, params, scope, False) if msg_expr.strip() else None,
                 _s(v.get("reason")) or "Invalid",
             )
         )
