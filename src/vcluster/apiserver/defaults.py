@@ -974,6 +974,10 @@ _DEFAULTERS: dict[tuple[str, str, str], Callable[[JSON], None]] = {
     ("storage.k8s.io", "v1", "StorageClass"): _default_storage_class,
     ("storage.k8s.io", "v1", "CSIDriver"): _default_csi_driver,
     ("storage.k8s.io", "v1", "VolumeAttachment"): _default_volume_attachment,
+    ("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"): lambda o: _flowcontrol().default_flow_schema(o),
+    ("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration"): (
+        lambda o: _flowcontrol().default_priority_level(o)
+    ),
     ("scheduling.k8s.io", "v1", "PriorityClass"): _default_priority_class,
     ("discovery.k8s.io", "v1", "EndpointSlice"): _default_endpoint_slice,
     ("autoscaling", "v2", "HorizontalPodAutoscaler"): _default_hpa_v2,
@@ -988,6 +992,13 @@ _DEFAULTERS: dict[tuple[str, str, str], Callable[[JSON], None]] = {
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"): _default_vap,
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding"): _default_vap_binding,
 }
+
+
+def _flowcontrol() -> Any:
+    """validate_flowcontrol holds the flowcontrol defaults; it imports this module, so lazily."""
+    from vcluster.apiserver import validate_flowcontrol
+
+    return validate_flowcontrol
 
 
 def apply_defaults(obj: dict[str, Any], group: str, version: str, kind: str) -> None:

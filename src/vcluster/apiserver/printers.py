@@ -28,6 +28,8 @@ __all__ = [
     "row_conditions",
     "translate_timestamp_since",
 ]
+from vcluster.apiserver import validate_flowcontrol as flowcontrol_tables
+from vcluster.apiserver import validate_storage_csi as csi_tables
 from vcluster.apiserver.conversion import events_v1_to_core
 from vcluster.apiserver.hpaconversion import as_internal
 
@@ -2163,6 +2165,32 @@ def _apiservice_cells(obj: dict[str, Any], now: datetime) -> Cells:
     return [_s(meta.get("name")), service, available, _age(meta, now)]
 
 
+def _flow_schema_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    meta = _d(obj.get("metadata"))
+    cells = flowcontrol_tables.flow_schema_cells(obj)
+    return [_s(meta.get("name")), *cells[:3], _age(meta, now), cells[3]]
+
+
+def _priority_level_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    meta = _d(obj.get("metadata"))
+    return [_s(meta.get("name")), *flowcontrol_tables.priority_level_cells(obj), _age(meta, now)]
+
+
+def _volume_attachment_cells(obj: dict[str, Any], now: datetime) -> Cells:
+    meta = _d(obj.get("metadata"))
+    return [_s(meta.get("name")), *csi_tables.volume_attachment_cells(obj), _age(meta, now)]
+
+
+_FLOW_SCHEMA_COLUMNS = [
+    _name_col(),
+    *flowcontrol_tables.FLOW_SCHEMA_COLUMNS,
+    _age_col(),
+    flowcontrol_tables.FLOW_SCHEMA_MISSING_PL,
+]
+_PRIORITY_LEVEL_COLUMNS = [_name_col(), *flowcontrol_tables.PRIORITY_LEVEL_COLUMNS, _age_col()]
+_VOLUME_ATTACHMENT_COLUMNS = [_name_col(), *csi_tables.VOLUME_ATTACHMENT_COLUMNS, _age_col()]
+
+
 def _default_cells(obj: dict[str, Any], now: datetime) -> Cells:
     """`rest.defaultTableConvertor`: name and RFC 3339 creation time."""
     meta = _d(obj.get("metadata"))
@@ -2205,6 +2233,12 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], RowPrinter]] = {
     ("storage.k8s.io", "storageclasses"): (_SC_COLUMNS, _storageclass_cells),
     ("storage.k8s.io", "csidrivers"): (_CSIDRIVER_COLUMNS, _csidriver_cells),
     ("storage.k8s.io", "csinodes"): (_CSINODE_COLUMNS, _csinode_cells),
+    ("storage.k8s.io", "volumeattachments"): (_VOLUME_ATTACHMENT_COLUMNS, _volume_attachment_cells),
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"): (_FLOW_SCHEMA_COLUMNS, _flow_schema_cells),
+    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"): (
+        _PRIORITY_LEVEL_COLUMNS,
+        _priority_level_cells,
+    ),
     ("scheduling.k8s.io", "priorityclasses"): (_PC_COLUMNS, _priorityclass_cells),
     ("node.k8s.io", "runtimeclasses"): (_RUNTIMECLASS_COLUMNS, _runtimeclass_cells),
     ("discovery.k8s.io", "endpointslices"): (_ES_COLUMNS, _endpointslice_cells),
@@ -2283,6 +2317,8 @@ def build_table(
     columns, printer = _printer(group, resource)
     now = _utc_now(now)
     is_pod = group == "" and resource == "pods"
+    if (group, resource) == ("flowcontrol.apiserver.k8s.io", "flowschemas"):
+        objs = flowcontrol_tables.precedence_order(objs)  # printFlowSchemaList sorts its rows
     rows: list[dict[str, Any]] = []
     append = rows.append
     for obj in objs:

@@ -112,6 +112,7 @@ _UNPREFIXED_GROUPS = {
     "certificates.k8s.io",
     "events.k8s.io",
     "admissionregistration.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
 }
 
 
@@ -548,6 +549,7 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     # ---- storage.k8s.io/v1
     R("storage.k8s.io", "v1", "csidrivers", "csidriver", "CSIDriver", False, delete_returns_object=True),
     R("storage.k8s.io", "v1", "csinodes", "csinode", "CSINode", False, delete_returns_object=True),
+    R("storage.k8s.io", "v1", "csistoragecapacities", "csistoragecapacity", "CSIStorageCapacity", True),
     R(
         "storage.k8s.io",
         "v1",
@@ -556,6 +558,16 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         "StorageClass",
         False,
         ("sc",),
+        delete_returns_object=True,
+    ),
+    R(
+        "storage.k8s.io",
+        "v1",
+        "volumeattachments",
+        "volumeattachment",
+        "VolumeAttachment",
+        False,
+        subresources=(_status(),),
         delete_returns_object=True,
     ),
     # ---- admissionregistration.k8s.io/v1 (webhookadmission.py calls the configured webhooks)
@@ -615,6 +627,27 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         "endpointslice",
         "EndpointSlice",
         True,
+        has_generation=True,
+    ),
+    # ---- flowcontrol.apiserver.k8s.io/v1 (apf.py classifies requests; no queuing)
+    R(
+        "flowcontrol.apiserver.k8s.io",
+        "v1",
+        "flowschemas",
+        "flowschema",
+        "FlowSchema",
+        False,
+        subresources=(_status(),),
+        has_generation=True,
+    ),
+    R(
+        "flowcontrol.apiserver.k8s.io",
+        "v1",
+        "prioritylevelconfigurations",
+        "prioritylevelconfiguration",
+        "PriorityLevelConfiguration",
+        False,
+        subresources=(_status(),),
         has_generation=True,
     ),
 )

@@ -29,7 +29,7 @@ from prometheus_client import (
 )
 from yarl import URL
 
-from vcluster.apiserver import fieldmanager, health, podsecurityadmission, subresources, views
+from vcluster.apiserver import apf, fieldmanager, health, podsecurityadmission, subresources, views
 from vcluster.apiserver.aggregator import Aggregator
 from vcluster.apiserver.aggregatorloops import AggregatorLoops
 from vcluster.apiserver.apiservices import APIService
@@ -201,6 +201,9 @@ class APIServer:
             self.store, self.registry, self.webhooks, endpoint_routing=cfg.enable_aggregator_routing
         )
         self.aggregator_loops: AggregatorLoops | None = None
+        # API Priority and Fairness: request classification (apf.py) and its loops (controllers/apfconfig.py)
+        self.flowcontrol = apf.FlowControl()
+        self.apf_loops: Any = None
         self._runner: web.AppRunner | None = None
         self.port = cfg.port
         self.url = ""
@@ -235,6 +238,7 @@ class APIServer:
         self.aggregator.proxy_client_cert = (fp.client_cert, fp.client_key)
         await self.store.start()
         await self.rbac.start(self.store, self._rbac_prefixes())
+        await self.flowcontrol.start(self.store, *self._apf_prefixes())
         await self.webhooks.start()
         if self.cfg.allocate_service_ips:
             await self._load_service_allocator()
@@ -242,6 +246,7 @@ class APIServer:
         self.authapi = AuthAPI(self.store, self.registry, self.auth, issuer, self.authorizer)
         app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.dispatch)  # any path, newlines too
+        app.on_response_prepare.append(apf.on_response_prepare)
         # handler_cancellation: a client that goes away cancels its handler, so its watch is released at once.
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=2.0, handle_signals=False, handler_cancellation=True
@@ -298,7 +303,16 @@ class APIServer:
         kc_path = self.kubeconfig_path
         write_kubeconfig(kc_path, admin_kubeconfig(self.url, self.pki.ca_pem, token=self.auth.admin_token))
         await self.aggregator_loops.start()
+        from vcluster.controllers.apfconfig import start_loops
+
+        self.apf_loops = await start_loops(self)
         log.info("API server listening on %s (data in %s, kubeconfig %s)", self.url, self.data_dir, kc_path)
+
+    def _apf_prefixes(self) -> tuple[str, str]:
+        fs = self.registry.get("flowcontrol.apiserver.k8s.io", "v1", "flowschemas")
+        pl = self.registry.get("flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations")
+        assert fs is not None and pl is not None
+        return fs.key_prefix, pl.key_prefix
 
     def _rbac_prefixes(self) -> dict[str, str]:
         prefixes = {}
@@ -352,6 +366,9 @@ class APIServer:
         log.info("custom resources changed in %s", ", ".join(sorted(f"{g}/{v}" for g, v in touched)))
 
     async def stop(self) -> None:
+        if self.apf_loops is not None:
+            await self.apf_loops.stop()
+        self.flowcontrol.stop()
         if self.aggregator_loops is not None:
             await self.aggregator_loops.stop()
         await self.aggregator.stop()
@@ -378,16 +395,19 @@ class APIServer:
         labels = [request.method.lower(), "", ""]
         auth_token = REQUEST_AUTH.set(None)  # _dispatch sets the request's user for the pipeline
         hook_token = WEBHOOK_REQUEST.set(WebhookRequest(self.webhooks))  # webhooks' warnings land there
+        apf_token = apf.REQUEST_CLASS.set(None)
         try:
             resp, *labels = await self._dispatch(request, labels)
             code = resp.status
             if not resp.prepared:
                 add_webhook_warnings(resp.headers)
+                apf.add_headers(resp)
             return resp
         except StatusError as e:
             code = e.code
             resp = views.status_response(e)
             add_webhook_warnings(resp.headers)
+            apf.add_headers(resp)
             return resp
         except web.HTTPException as e:  # aiohttp's own (e.g. body too large while reading)
             code = e.status
@@ -404,6 +424,7 @@ class APIServer:
         finally:
             REQUEST_AUTH.reset(auth_token)
             WEBHOOK_REQUEST.reset(hook_token)
+            apf.REQUEST_CLASS.reset(apf_token)
             verb, resource, sub = labels
             if verb != "watch":
                 self.metrics.requests.labels(verb, resource, sub, str(code)).inc()
@@ -464,6 +485,7 @@ class APIServer:
             raise _UNAUTHORIZED
         user = impersonate(self.authorizer, user, request.headers)
         info = parse_resource_path(path, request.method, request.query)
+        apf.REQUEST_CLASS.set(self.flowcontrol.classify(user, info, path, request.method))
         if info is not None:
             labels[:] = [info.verb, info.resource, info.subresource or ""]
             authorize(self.authorizer, user, resource_attributes(info, request.method, request.query))

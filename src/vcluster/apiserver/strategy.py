@@ -280,6 +280,14 @@ def validate_status_update(rt: ResourceType, old: dict[str, Any], new: dict[str,
         return certificates.validate_status_update(new, old)
     if (rt.group, rt.kind) == (apiregistration.GROUP, apiregistration.KIND):
         return apiregistration.validate_status_update(new, old)
+    if rt.group == "flowcontrol.apiserver.k8s.io":
+        from vcluster.apiserver.validate_flowcontrol import validate_status_update as fc_status
+
+        return fc_status(new, old)
+    if (rt.group, rt.kind) == ("storage.k8s.io", "VolumeAttachment"):
+        from vcluster.apiserver.validate_storage_csi import validate_volume_attachment_update
+
+        return validate_volume_attachment_update(new, old)
     if (rt.group, rt.kind) == ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"):
         from vcluster.apiserver.vapvalidation import validate_policy_status
 
