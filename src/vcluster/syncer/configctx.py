@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from vcluster.config import VClusterConfig
-from vcluster.syncer.context import SyncContext
+from vcluster.syncer.context import SyncContext, run_as_id
 
 
 def _selector(switch: Any, enabled: bool) -> dict[str, Any] | None:
@@ -26,8 +27,13 @@ def context_from_config(
     owner_uid: str = "",
     host_minor: int = 32,
     virtual_kubernetes_version: str = "v1.32.0",
+    uid: int | None = None,
+    gid: int | None = None,
 ) -> SyncContext:
-    """SyncContext for vCluster `name` in `host_namespace`; network facts come from the running engine."""
+    """SyncContext for vCluster `name` in `host_namespace`; network facts come from the running engine.
+
+    `uid`/`gid` are the syncer's own (this process's unless given): helper containers it adds to
+    host pods run as them, or as 1001 when the syncer runs as root."""
     th, fh = cfg.sync.to_host, cfg.sync.from_host
     pods = th.pods
     init = pods.rewrite_hosts.init_container
@@ -67,6 +73,8 @@ def context_from_config(
             "limits": {k: str(v) for k, v in init.resources.limits.items()},
             "requests": {k: str(v) for k, v in init.resources.requests.items()},
         },
+        rewrite_hosts_uid=run_as_id(os.getuid() if uid is None else uid),
+        rewrite_hosts_gid=run_as_id(os.getgid() if gid is None else gid),
         virtual_scheduler=cfg.scheduling_in_virtual_cluster,
         host_path_mapper=cfg.control_plane.host_path_mapper.enabled
         and not cfg.control_plane.host_path_mapper.central,

@@ -19,8 +19,15 @@ DEFAULT_REWRITE_HOSTS_RESOURCES: Mapping[str, Mapping[str, str]] = MappingProxyT
         "requests": MappingProxyType({"cpu": "30m", "memory": "64Mi"}),
     }
 )
+# uid/gid of the containers the syncer adds to host pods when the syncer itself runs as root
+DEFAULT_RUN_AS = 1001
 # Kinds whose `default/kubernetes` object is the vCluster's own host service (§1.6).
 _KUBERNETES_SERVICE_KINDS = (kinds.SERVICE, kinds.ENDPOINTS, kinds.ENDPOINT_SLICE)
+
+
+def run_as_id(process_id: int) -> int:
+    """vCluster's GetUserID/GetGroupID: the syncer's own id, DEFAULT_RUN_AS in place of root's 0."""
+    return process_id or DEFAULT_RUN_AS
 
 
 def _frozen(m: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -68,8 +75,8 @@ class SyncContext:
     rewrite_hosts_resources: Mapping[str, Mapping[str, str]] = field(
         default_factory=lambda: DEFAULT_REWRITE_HOSTS_RESOURCES
     )
-    rewrite_hosts_uid: int = 1001
-    rewrite_hosts_gid: int = 1001
+    rewrite_hosts_uid: int = DEFAULT_RUN_AS
+    rewrite_hosts_gid: int = DEFAULT_RUN_AS
     virtual_scheduler: bool = False
     host_path_mapper: bool = False
     # Host Kubernetes minor version: pod-level `spec.resources` is dropped below 1.34.

@@ -55,6 +55,9 @@ class SyncResult:
     bind_node: str | None = None
     requeue_after: float | None = None
     recreate_virtual: bool = False
+    # the virtual object may not reach the host now (a pod violating policies.podSecurityStandard):
+    # nothing host-bound is to be done beyond what the patches say
+    blocked: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -240,8 +240,6 @@ class PodSyncer(KindSyncer):
         )
         if res.deletes:
             return res
-        if secret := self._token_secret_to_own(virtual, host):
-            await self._own_token_secret(host, secret)
         hnode = (host.get("spec") or {}).get("nodeName") or ""
         decision = podres.node_decision(
             virtual, host, virtual_node_exists=bool(hnode) and self.engine.virtual_node_exists(hnode)
@@ -254,8 +252,13 @@ class PodSyncer(KindSyncer):
                 res.bind_node = decision.bind_node
             if decision.delete:
                 res.deletes.append(decision.delete)
-        if not res.deletes:
-            await self._add_ephemeral_containers(virtual, host, res)
+        # §3.9 (c)-(e): a pod violating the pod security standard gets no ephemeral container
+        # (a privileged `kubectl debug` one, say) and no token Secret fix-up on the host
+        if res.deletes or res.blocked:
+            return res
+        await self._add_ephemeral_containers(virtual, host, res)
+        if secret := self._token_secret_to_own(virtual, host):
+            await self._own_token_secret(host, secret)
         return res
 
     async def _add_ephemeral_containers(

@@ -209,6 +209,14 @@ def _class_blocked(
     return Blocked(msg, event=Event("Warning", "SyncWarning", msg))
 
 
+def security_violation(vpod: Mapping[str, Any], ctx: SyncContext) -> Event | None:
+    """The SyncError event of a pod violating `policies.podSecurityStandard` (§3.1-3, §3.9c), else None."""
+    if not ctx.pod_security_standard:
+        return None
+    msg = podsecurity.event_message(vpod, ctx.pod_security_standard)
+    return Event("Warning", "SyncError", msg) if msg else None
+
+
 def create_precondition(
     vpod: Mapping[str, Any],
     ctx: SyncContext,
@@ -231,10 +239,9 @@ def create_precondition(
     if host_seen_before or metadata.is_deleting(vpod) or (vpod.get("status") or {}).get("startTime"):
         reason = "pod is being deleted & there is no physical pod"
         return Blocked(reason, delete=Delete("virtual", reason, grace_seconds=0, uid=m.get("uid")))
-    if ctx.pod_security_standard:
-        msg = podsecurity.event_message(vpod, ctx.pod_security_standard)
-        if msg:
-            return Blocked(msg, event=Event("Warning", "SyncError", msg))
+    violation = security_violation(vpod, ctx)
+    if violation is not None:
+        return Blocked(violation.message, event=violation)
     if not ctx.kube_ip:
         return Blocked("waiting for the vCluster service IP", retry=True)
     if not ctx.dns_ip:
@@ -561,7 +568,21 @@ def sync_pod(
     """The diff of §3.9(g) plus status back-sync (§3.10): minimal patches for both sides."""
     merged = apply_directions(vpod, hpod, virtual_old, host_old, FIELDS, ctx)
     new_v, new_h = merged.virtual, merged.host
-    _host_pod_metadata(new_h, new_v, ctx, namespace_labels)
+    deletes = deletion_decision(vpod, hpod)
+    violation = None if deletes else security_violation(vpod, ctx)
+    if violation is not None:
+        # §3.9(c): a pod that violates the standard now (a privileged `kubectl debug` container,
+        # a stricter level) sends nothing more to the host; its host status still comes back
+        status = new_v.get("status")
+        new_v = {k: v for k, v in vpod.items() if k != "status"}
+        if status is not None:
+            new_v["status"] = status
+        new_h = dict(hpod)
+    else:
+        _host_pod_metadata(new_h, new_v, ctx, namespace_labels)
     res = generic.result(vpod, hpod, new_v, new_h)
-    res.deletes = deletion_decision(vpod, hpod)
+    res.deletes = deletes
+    if violation is not None:
+        res.blocked = True
+        res.events.append(violation)
     return res
