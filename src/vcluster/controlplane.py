@@ -230,6 +230,9 @@ class ControlPlane:
         if self.server.authapi is not None:
             self.syncer.local_token_request = self.server.authapi.issue_token
         await self.syncer.start()
+        from vcluster.apiserver.kubeconfig import load_kubeconfig
+
+        self.syncer.write_kubeconfig_secret(load_kubeconfig(self.server.kubeconfig_path))
         self.server.rest.service_create_hook = self.syncer.intercept_service_create
         self.server.rest.pod_log_hook = self.syncer.proxy_pod_log
         self.server.rest.node_write_hook = self.syncer.intercept_node_write

@@ -114,7 +114,8 @@ def _controller(ctx: SyncContext, vpods: _Informer, hnodes: _Informer | None = N
     nc.queue = WorkQueue("node")
     nc.vnodes, nc.vpods, nc.hpods = _Informer(), vpods, _Informer()  # type: ignore[assignment]
     nc.hnodes = hnodes  # type: ignore[assignment]
-    nc._service_ips, nc._foreign, nc._orphans = {}, set(), set()
+    nc._service_ips, nc._foreign, nc._orphans, nc._manual = {}, set(), set(), {}
+    nc.vc_endpoints = _Informer()  # type: ignore[assignment]
     return nc
 
 

@@ -164,14 +164,16 @@ async def _delete(client: Client, api: str, plural: str, name: str, namespace: s
 
 def _own_named(name: str) -> list[tuple[str, str, str]]:
     """The objects `vcluster start` creates by name: Service, workload ServiceAccount, config
-    ConfigMap, and the syncer's Lease (left behind by a killed process, it would hold a new
-    virtual cluster of this name back until it expired)."""
+    ConfigMap, kubeconfig Secret, and the syncer's Lease (left behind by a killed process, it
+    would hold a new virtual cluster of this name back until it expired)."""
     from vcluster.syncer.engine.ownership import lease_name
+    from vcluster.syncer.kubeconfigsecret import secret_name
 
     return [
         ("v1", "services", name),
         ("v1", "serviceaccounts", f"vc-workload-{name}"),
         ("v1", "configmaps", config_map_name(name)),
+        ("v1", "secrets", secret_name(name)),
         ("coordination.k8s.io/v1", "leases", lease_name(name)),
     ]
 

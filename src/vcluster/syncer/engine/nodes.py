@@ -24,6 +24,7 @@ log = logging.getLogger("vcluster.syncer.node")
 BY_NODE = "spec.nodeName"
 ENSURE_WAIT = 2.0  # seconds a pod's sync waits for the node queue to create the node it runs on
 NODE_SERVICE = "node-service"  # the `kind` of node Service log lines
+NODE_ENDPOINTS = "node-endpoints"  # the `kind` of their Endpoints' log lines
 SWEEP_INTERVAL = 4.0  # §9.3: seconds between looks for node Services whose virtual node is gone
 BY_VCLUSTER = noderes.SERVICE_CLUSTER_LABEL  # index of the host Services by that label
 
@@ -68,6 +69,13 @@ class NodeController:
         self._service_ips: dict[str, str] = {}  # node Service name -> ClusterIP (immutable)
         self._foreign: set[str] = set()  # node Service names held by a Service not ours (warned)
         self._orphans: set[str] = set()  # node Service names the sweep found without a node
+        # selector-less node Services (their Endpoints copy the vCluster Service's) -> node name
+        self._manual: dict[str, str] = {}
+        hns = engine.ctx.host_namespace
+        self.vc_endpoints = engine.host_informers.informer(
+            "v1", "endpoints", hns, field_selector=f"metadata.name={engine.ctx.vcluster}"
+        )
+        self.vc_endpoints.add_handler(self._on_vc_endpoints)
         for inf in (self.vpods, self.hpods):
             inf.add_handler(self._on_pod)
             with contextlib.suppress(ValueError):  # shared informers: another part may have it
@@ -75,6 +83,15 @@ class NodeController:
         self.vnodes.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
         if self.hnodes is not None:
             self.hnodes.add_handler(lambda ev, obj, old: self.queue.add(metadata.meta(obj).get("name", "")))
+
+    def _on_vc_endpoints(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """The vCluster Service's endpoints changed: each selector-less node Service's Endpoints are
+        written again by its node's reconcile (which looks the Service up afresh)."""
+        if event == "update" and (old or {}).get("subsets") == obj.get("subsets"):
+            return
+        for svc_name, node in list(self._manual.items()):
+            self._service_ips.pop(svc_name, None)
+            self.queue.add(node)
 
     def _on_pod(self, event: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         new_node = (obj.get("spec") or {}).get("nodeName")
@@ -304,11 +321,48 @@ class NodeController:
                 )
             return None
         self._foreign.discard(svc_name)
+        synced = True
+        if not (svc.get("spec") or {}).get("selector"):
+            self._manual[svc_name] = name
+            synced = await self._sync_node_endpoints(svc_name)
         ip = (svc.get("spec") or {}).get("clusterIP") or None
         if ip and ip != "None":
-            self._service_ips[svc_name] = ip
+            if synced:  # else looked up again by the node's next reconcile, which retries them
+                self._service_ips[svc_name] = ip
             return ip
         return None
+
+    async def _sync_node_endpoints(self, svc_name: str) -> bool:
+        """§9.3: the Endpoints of a selector-less node Service follow the vCluster Service's (its
+        `https` port as `kubelet`); nothing while the vCluster Service has none (vCluster fails
+        the node's sync then; a local host's vCluster Service has none, the API server running
+        outside it). False when the host refused (logged; the node is synced all the same)."""
+        ctx = self.engine.ctx
+        source = self.vc_endpoints.get(ctx.vcluster, ctx.host_namespace)
+        if source is None:
+            return True
+        want = noderes.node_service_endpoints(ctx, svc_name, source)
+        href = f"{ctx.host_namespace}/{svc_name}"
+        try:
+            try:
+                cur = await self.engine.host.get("v1", "endpoints", svc_name, ctx.host_namespace)
+            except ApiError as e:
+                if not e.not_found:
+                    raise
+                cur = None
+            if cur is None:
+                await self.engine.writer.create_host(kinds.ENDPOINTS, want)
+                log_decision(log, "Create host", NODE_ENDPOINTS, svc_name, href)
+            elif (cur.get("subsets") or []) != (want.get("subsets") or []):
+                patch = {"subsets": want.get("subsets") or []}
+                await self.engine.writer.patch_host(kinds.ENDPOINTS, cur, patch)
+                log_decision(log, "Update host", NODE_ENDPOINTS, svc_name, href)
+        except ApiError as e:
+            if e.conflict or e.already_exists:
+                raise  # a concurrent write: the node's reconcile is requeued
+            log.warning("cannot write the endpoints %s of a node service: %s", href, e.message)
+            return False
+        return True
 
     async def _create_node_service(self, name: str) -> dict[str, Any] | None:
         """Create the node Service of `name` (owned by the vCluster Service); the Service of that

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from vcluster.controllers.base import utcnow
 from vcluster.syncer import kinds, metadata
 from vcluster.syncer.engine.controller import Requeue
 from vcluster.syncer.engine.kindsyncer import Blocked, KindSyncer
@@ -84,11 +85,10 @@ class ServiceSyncer(KindSyncer):
         return service.sync_service(virtual, host, virtual_old, host_old, self.engine.ctx)
 
     def host_only(self, host: Mapping[str, Any], virtual_seen_before: bool) -> Any:
-        from vcluster.syncer import constants as c
-
-        if metadata.annotations_of(host).get(c.BLOCK_DELETION_ANNOTATION) == "true":
+        wait = service.block_deletion_wait(host, utcnow())
+        if wait is not None:
             # created by the API interception; its virtual Service is being stored right now
-            return "skip", "virtual service is being created"
+            raise Requeue(wait, "virtual service is being created")
         return super().host_only(host, virtual_seen_before)
 
 

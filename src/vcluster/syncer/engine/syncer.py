@@ -520,6 +520,16 @@ class Syncer:
         sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": self.ctx.workload_sa}}
         await self._ensure(self.host, "serviceaccounts", sa, self.host_namespace)
 
+    def write_kubeconfig_secret(self, kubeconfig: Mapping[str, Any]) -> None:
+        """Write the host Secret `vc-<name>` with the virtual cluster's admin `kubeconfig` in the
+        background, retried every 10 s until the host takes it (spec §8.1 step 5, §10)."""
+        from vcluster.syncer.engine import kubeconfigsecret
+
+        task = asyncio.create_task(
+            kubeconfigsecret.keep_writing(self.host, self.ctx, kubeconfig), name="kubeconfig-secret"
+        )
+        self._tasks.append(task)
+
     async def _apply_coredns(self) -> None:
         """CoreDNS in the virtual cluster (its kube-dns Service's host ClusterIP is the pods' DNS
         server); retried in the background when the virtual API refuses."""

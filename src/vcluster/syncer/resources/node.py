@@ -166,7 +166,9 @@ def is_node_service(svc: Mapping[str, Any], ctx: SyncContext, node: str) -> bool
 
 
 def node_service(ctx: SyncContext, node: str, vcluster_service: Mapping[str, Any]) -> dict[str, Any]:
-    """The host Service `kubelet` 10250 → 8443 with the vCluster Service's selector, owned by it."""
+    """The host Service `kubelet` 10250 → 8443 with the vCluster Service's selector, owned by it.
+    Without a selector to copy, the port targets itself (vCluster leaves `targetPort` zero) and
+    its Endpoints are written by hand (`node_service_endpoints`)."""
     svc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -189,12 +191,48 @@ def node_service(ctx: SyncContext, node: str, vcluster_service: Mapping[str, Any
     selector = (vcluster_service.get("spec") or {}).get("selector")
     if selector:
         svc["spec"]["selector"] = dict(selector)
+    else:
+        del svc["spec"]["ports"][0]["targetPort"]
     uid = metadata.meta(vcluster_service).get("uid")
     if uid:
         svc["metadata"]["ownerReferences"] = [
             {"apiVersion": "v1", "kind": "Service", "name": ctx.vcluster, "uid": uid, "controller": False}
         ]
     return svc
+
+
+def _bare_address(address: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: json_copy(v) for k, v in address.items() if k not in ("hostname", "nodeName", "targetRef")}
+
+
+def node_service_endpoints(
+    ctx: SyncContext, service_name: str, vcluster_endpoints: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The Endpoints of a selector-less node Service (§9.3): the vCluster Service's endpoints, their
+    `https` port renamed `kubelet`, addresses without hostname, nodeName and targetRef."""
+    subsets = []
+    for subset in vcluster_endpoints.get("subsets") or []:
+        out: dict[str, Any] = {}
+        for field in ("addresses", "notReadyAddresses"):
+            if subset.get(field):
+                out[field] = [_bare_address(a) for a in subset[field]]
+        ports = [
+            {"name": "kubelet", **{k: p[k] for k in ("port", "protocol", "appProtocol") if k in p}}
+            for p in subset.get("ports") or []
+            if p.get("name") == "https"
+        ]
+        if ports:
+            out["ports"] = ports
+        if out.get("addresses") or out.get("notReadyAddresses"):
+            subsets.append(out)  # kube refuses a subset without addresses
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": service_name, "namespace": ctx.host_namespace},
+    }
+    if subsets:
+        body["subsets"] = subsets
+    return body
 
 
 # ---------------------------------------------------------------- real nodes (§9.4)

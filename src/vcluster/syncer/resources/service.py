@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from vcluster.apiserver import bootstrap
+from vcluster.controllers.base import parse_time
 from vcluster.syncer import constants as c
 from vcluster.syncer import generic, kinds, metadata
 from vcluster.syncer.context import SyncContext
@@ -108,6 +110,26 @@ def translate_service_for_proxy(vsvc: Mapping[str, Any], ctx: SyncContext) -> Tr
     t = translate_service(vsvc, ctx, keep_requested=True)
     t.obj["metadata"]["annotations"][c.BLOCK_DELETION_ANNOTATION] = "true"
     return t
+
+
+# vCluster's SyncToVirtual: a host Service the API interception created (`block-deletion`) waits
+# this long for its virtual Service, looked at again every BLOCK_DELETION_RECHECK seconds; later
+# it is an ordinary host Service without virtual counterpart (the virtual create failed and the
+# interception could not take the host Service back, e.g. the process died in between).
+BLOCK_DELETION_WINDOW = 120.0
+BLOCK_DELETION_RECHECK = 10.0
+
+
+def block_deletion_wait(hsvc: Mapping[str, Any], now: datetime) -> float | None:
+    """Seconds to wait before deciding about host Service `hsvc` that has no virtual Service, or
+    None to decide now (no `block-deletion`, or created BLOCK_DELETION_WINDOW or more ago)."""
+    if metadata.annotations_of(hsvc).get(c.BLOCK_DELETION_ANNOTATION) != "true":
+        return None
+    created = parse_time(metadata.meta(hsvc).get("creationTimestamp"))
+    age = 0.0 if created is None else (now - created).total_seconds()
+    if age >= BLOCK_DELETION_WINDOW:
+        return None
+    return min(BLOCK_DELETION_RECHECK, BLOCK_DELETION_WINDOW - max(age, 0.0))
 
 
 def virtual_from_host_create(vsvc: Mapping[str, Any], hsvc: Mapping[str, Any]) -> dict[str, Any]:
