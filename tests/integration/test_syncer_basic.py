@@ -90,11 +90,13 @@ def test_deployment_pods_run_on_host(pair: Pair) -> None:
     for vp in vpods:
         hp = by_host[host_name(name_of(vp))]
         assert vp["status"]["podIP"] == hp["status"]["podIP"]
-        assert vp["status"]["hostIP"] == hp["status"]["hostIP"]
         assert vp["spec"]["nodeName"] == hp["spec"]["nodeName"]
         # the node is a fake node of the host's node, Ready (spec §9.2)
         node = get_json(p.kv, "node", vp["spec"]["nodeName"])
         assert node is not None and labels(node).get("vcluster.loft.sh/fake-node") == "true"
+        # the pod's hostIP is its virtual node's InternalIP (proxyKubelets.byIP), as in vCluster
+        internal = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"]
+        assert [vp["status"]["hostIP"]] == internal and hp["status"]["hostIP"] not in internal
         conds = {c["type"]: c["status"] for c in (node.get("status") or {}).get("conditions") or []}
         assert conds.get("Ready") == "True", f"fake node {name_of(node)} not Ready: {node.get('status')}"
         assert (node.get("status") or {}).get("capacity", {}).get("pods") == "110"

@@ -20,11 +20,14 @@ from vcluster.controllers.base import (
     adopt,
     classify_claims,
     clone,
+    controller_ref,
     fmt_time,
     get_condition,
     go_status,
+    is_controlled_by,
     is_deleting,
     key_of,
+    labels_of,
     name_of,
     namespace_of,
     namespace_terminating,
@@ -36,6 +39,7 @@ from vcluster.controllers.base import (
     pod_is_terminating,
     release,
     resolve_controller_ref,
+    selector_matches,
     slow_start_batch,
     split_key,
     typed,
@@ -587,6 +591,10 @@ class JobController(BaseController):
         self.backoffs: dict[str, BackoffRecord] = {}
         self.job_inf = informers.informer(*JOB)
         self.pod_inf = informers.informer("v1", "pods")
+        # orphanQueue: pods whose tracking finalizer no syncJob will remove (job gone or finished)
+        from vcluster.client import WorkQueue
+
+        self.orphans = WorkQueue(f"{self.name}-orphan-pod", base_delay=self.queue.base_delay, max_delay=60.0)
         self.job_inf.add_handler(self._on_job)
         self.pod_inf.add_handler(self._on_pod)
 
@@ -597,9 +605,30 @@ class JobController(BaseController):
         if event == "delete":
             self.expectations.delete(key_of(obj))
         self.enqueue(obj)
+        # deleteJob, and updateJob's backup for a finished job: cleanupPodFinalizers
+        if event == "delete" or is_finished(obj)[0]:
+            self._cleanup_pod_finalizers(obj)
+
+    def _cleanup_pod_finalizers(self, job: Mapping[str, Any]) -> None:
+        """cleanupPodFinalizers: the job's pods that still have the finalizer go to the orphan queue."""
+        selector = (job.get("spec") or {}).get("selector")
+        for pod in self.pod_inf.list(namespace_of(job)):
+            if (
+                is_controlled_by(pod, job)
+                and has_finalizer(pod)
+                and selector_matches(selector, labels_of(pod))
+            ):
+                self.orphans.add(key_of(pod))
 
     def _on_pod(self, event: str, obj: dict, old: dict | None) -> None:
         job = resolve_controller_ref(obj, "Job", self._lookup)
+        deleting = event == "delete" or is_deleting(obj)
+        # addPod/updatePod/deletePod: an orphan, or a deleted pod whose job is gone or finished,
+        # keeps its finalizer unless the orphan worker removes it
+        if has_finalizer(obj) and (
+            controller_ref(obj) is None or (deleting and (job is None or is_finished(job)[0]))
+        ):
+            self.orphans.add(key_of(obj))
         if job is None:
             return
         key = key_of(job)
@@ -613,6 +642,43 @@ class JobController(BaseController):
         self.recorder.event(job, etype, reason, message, kind="Job", api_version="batch/v1")
 
     # ------------------------------------------------------------------ sync
+
+    async def sync_orphan_pod(self, key: str) -> None:
+        """syncOrphanPod: remove the tracking finalizer from a pod no unfinished Job controls."""
+        ns, name = split_key(key)
+        pod = self.pod_inf.get(name, ns)
+        if pod is None or not has_finalizer(pod):
+            return
+        ref = controller_ref(pod)
+        if ref is not None:
+            if ref.get("kind") != "Job" or ref.get("apiVersion") != JOB[0]:
+                return  # controlled by something that is not a batch/v1 Job
+            job = resolve_controller_ref(pod, "Job", self._lookup)
+            if job is not None and (job.get("spec") or {}).get("managedBy") not in (
+                None,
+                JOB_CONTROLLER_NAME,
+            ):
+                return
+            if job is not None and not is_finished(job)[0]:
+                return  # adopted: the job's sync owns the finalizer
+        _, err = await self._remove_finalizers([pod])
+        if err is not None:
+            raise err
+
+    async def run(self, workers: int = 2) -> None:
+        """The job workers and the orphan pod worker, until cancelled."""
+        try:
+            await asyncio.gather(
+                self.queue.run(self._worker, workers=workers),
+                self.orphans.run(self.sync_orphan_pod, workers=1),
+            )
+        except asyncio.CancelledError:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self.orphans.shutdown()
+        await super().close()
 
     async def sync(self, key: str) -> None:
         ns, name = split_key(key)

@@ -16,7 +16,7 @@ NODE_HOSTS_KEY = "NodeHosts"
 SERVICE = "kube-dns"
 LABEL = ("k8s-app", "vcluster-kube-dns")
 IMAGE = "coredns/coredns:1.11.3"  # vCluster's CoreDNSVersionMap for Kubernetes 1.32
-RUN_AS = 1001  # vCluster's default uid/gid when the syncer runs as root
+RUN_AS = 1001  # vCluster's default uid/gid when the syncer runs as root (context.DEFAULT_RUN_AS)
 
 
 def corefile(
@@ -98,8 +98,13 @@ def manifests(
     rewrite_node_names: bool = True,
     pod_security: bool = False,
     fallback_dns: str = "",
+    run_as_user: int = RUN_AS,
+    run_as_group: int = RUN_AS,
 ) -> list[dict[str, Any]]:
-    """ServiceAccount, RBAC, ConfigMap, Deployment and Service of CoreDNS, in the order applied."""
+    """ServiceAccount, RBAC, ConfigMap, Deployment and Service of CoreDNS, in the order applied.
+
+    `run_as_user`/`run_as_group`: the syncer's own uid/gid (RUN_AS in place of root's), as
+    vCluster fills its manifests' RUN_AS_USER/RUN_AS_GROUP."""
     rbac = "rbac.authorization.k8s.io/v1"
     pod_spec: dict[str, Any] = {
         "priorityClassName": "",
@@ -117,8 +122,8 @@ def manifests(
                 ],
                 "securityContext": {
                     "runAsNonRoot": True,
-                    "runAsUser": RUN_AS,
-                    "runAsGroup": RUN_AS,
+                    "runAsUser": run_as_user,
+                    "runAsGroup": run_as_group,
                     "allowPrivilegeEscalation": False,
                     "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]},
                     "readOnlyRootFilesystem": True,

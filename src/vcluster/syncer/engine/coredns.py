@@ -62,6 +62,8 @@ class CoreDNSController:
             rewrite_node_names=cfg.networking.advanced.proxy_kubelets.by_hostname,
             pod_security=bool(cfg.policies.pod_security_standard),
             fallback_dns=fallback_dns,
+            run_as_user=self.engine.ctx.rewrite_hosts_uid,
+            run_as_group=self.engine.ctx.rewrite_hosts_gid,
         )
 
     async def host_cluster_dns(self) -> str:

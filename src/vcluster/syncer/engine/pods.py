@@ -18,6 +18,7 @@ from vcluster.syncer.podvolumes import (
     token_secret_name,
     token_secret_owner_patch,
 )
+from vcluster.syncer.resources import node as noderes
 from vcluster.syncer.resources import pod as podres
 from vcluster.syncer.result import SyncResult, Translation
 
@@ -235,6 +236,8 @@ class PodSyncer(KindSyncer):
     ) -> SyncResult:
         assert self.engine is not None
         ns = metadata.meta(virtual).get("namespace", "")
+        node_ip = self._node_service_ip(host)
+        host = podres.with_node_host_ip(host, node_ip)
         res = podres.sync_pod(
             virtual, host, virtual_old, host_old, self.engine.ctx, namespace_labels=self._namespace_labels(ns)
         )
@@ -260,6 +263,25 @@ class PodSyncer(KindSyncer):
         if secret := self._token_secret_to_own(virtual, host):
             await self._own_token_secret(host, secret)
         return res
+
+    def _node_service_ip(self, host: Mapping[str, Any]) -> str:
+        """The ClusterIP of the kubelet Service of the host pod's node, from the host Service
+        cache ("" without `proxyKubelets.byIP` or while there is none), as vCluster's getNodeIP."""
+        assert self.engine is not None
+        ctx = self.engine.ctx
+        node = (host.get("spec") or {}).get("nodeName") or ""
+        services = self.engine.controllers.get("services")
+        if not (ctx.proxy_kubelets_by_ip and node and services is not None):
+            return ""
+        svc = services.hinf.get(noderes.node_service_name(ctx, node), ctx.host_namespace)
+        if svc is not None and noderes.is_node_service(svc, ctx, node):
+            return (svc.get("spec") or {}).get("clusterIP") or ""
+        # a Service just created may not be in the cache yet: the virtual node (which exists before
+        # the pod is bound to it) carries its IP as InternalIP
+        nodes = self.engine.extra.get("nodes")
+        vnode = nodes.vnodes.get(node) if nodes is not None else None
+        addresses = ((vnode or {}).get("status") or {}).get("addresses") or []
+        return next((a.get("address", "") for a in addresses if a.get("type") == "InternalIP"), "")
 
     async def _add_ephemeral_containers(
         self, virtual: Mapping[str, Any], host: Mapping[str, Any], res: SyncResult

@@ -115,6 +115,16 @@ def _status_to_virtual(host_status: Any, env: FieldEnv) -> Any:
     return out or None
 
 
+def with_node_host_ip(hpod: Mapping[str, Any], node_ip: str) -> Mapping[str, Any]:
+    """vCluster's rewriteFakeHostIPAddresses (`proxyKubelets.byIP`): the host pod as the virtual
+    side is to see it, its `hostIP`/`hostIPs` the ClusterIP of its node's kubelet Service (the
+    virtual node's InternalIP). Unchanged while the pod has no hostIP or the Service has no IP."""
+    status = hpod.get("status") or {}
+    if not node_ip or not status.get("hostIP"):
+        return hpod
+    return {**hpod, "status": {**status, "hostIP": node_ip, "hostIPs": [{"ip": node_ip}]}}
+
+
 def _same_state(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
     """Two conditions of one type that say the same thing (timestamps aside)."""
     if a is None or b is None:
