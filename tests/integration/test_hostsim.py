@@ -11,9 +11,11 @@ import ipaddress
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,8 @@ def test_nodes_are_ready_with_kubelet_endpoint_and_renewed_leases(k: Kubectl, ho
     assert all(r["STATUS"] == "Ready" and r["INTERNAL-IP"] == host.address for r in rows)
     assert all(r["VERSION"].startswith("v1.32") for r in rows)
     nodes = {n["metadata"]["name"]: n for n in k.get_json("nodes")["items"]}
+    ports = [nodes[name]["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] for name in NODES]
+    assert ports[0] == host.port and len(set(ports)) == len(NODES)  # a kubelet port per node
     for i, name in enumerate(NODES, 1):
         n = nodes[name]
         labels = n["metadata"]["labels"]
@@ -163,7 +167,6 @@ def test_nodes_are_ready_with_kubelet_endpoint_and_renewed_leases(k: Kubectl, ho
         assert labels["node.kubernetes.io/instance-type"]
         assert n["spec"]["podCIDR"] == f"10.244.{i}.0/24"
         st = n["status"]
-        assert st["daemonEndpoints"]["kubeletEndpoint"]["Port"] == host.port
         assert {"type": "InternalIP", "address": host.address} in st["addresses"]
         assert {"type": "Hostname", "address": name} in st["addresses"]
         assert st["capacity"]["pods"] == "110" and st["allocatable"]["cpu"] == "8"
@@ -526,6 +529,13 @@ def test_hostsim_restart_keeps_pods_and_ips(k: Kubectl, host: HostSimProcess) ->
     assert after["status"]["podIP"] == before["status"]["podIP"]
     assert after["status"]["containerStatuses"] == before["status"]["containerStatuses"]
     assert get_pod(k, ns, "new")["status"]["podIP"] != before["status"]["podIP"]
-    node = k.get_json("node", before["spec"]["nodeName"])
-    assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == host.port
+    assert k.get_json("node", NODES[0])["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == host.port
+    # the node's new kubelet port is written back and answers
+    port = k.get_json("node", before["spec"]["nodeName"])["status"]["daemonEndpoints"]["kubeletEndpoint"][
+        "Port"
+    ]
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    with urllib.request.urlopen(f"https://{host.address}:{port}/healthz", context=ctx, timeout=10) as r:
+        assert r.read() == b"ok"
     assert "nginx/1.27" in k("logs", "keep", "-n", ns)  # served by the restarted kubelet server

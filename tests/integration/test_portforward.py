@@ -315,8 +315,9 @@ def test_errors_on_the_host(pair: Pair, host_ns: str) -> None:
         http.close()
     p = k.run("-n", ns, "port-forward", "pod/nowhere", ":80", check=False, timeout=30)
     assert "unable to forward port because pod is not running. Current status=Pending" in p.stderr
-    # the kubelet itself: a client certificate of the cluster CA (the API server's) or nothing
-    node = json.loads(k("get", "nodes", "-o", "json"))["items"][0]
+    # the kubelet itself (runner's node's: each node has its own kubelet port): a client certificate
+    # of the cluster CA (the API server's) or nothing
+    node = k.get_json("node", k.get_json("pod", "runner", "-n", ns)["spec"]["nodeName"])
     ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
     base = f"https://{ip}:{node['status']['daemonEndpoints']['kubeletEndpoint']['Port']}/portForward/{ns}"
     pki = Path(pair.host.data_dir) / "pki"

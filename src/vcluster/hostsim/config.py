@@ -20,9 +20,9 @@ class HostSimConfig:
     ephemeral_storage: str = "100Gi"
     instance_type: str = "hostsim.large"
     node_labels: dict[str, str] = field(default_factory=dict)
-    # The simulated kubelet HTTPS server shared by all nodes (serves containerLogs); its address is
-    # every node's InternalIP. `kubelet_address` overrides the advertised address (e.g. when binding
-    # 0.0.0.0 so a remote API server can reach it).
+    # The simulated kubelet HTTPS server of all nodes, one port per node (0: free ports; else node i
+    # gets kubelet_port + i - 1); its address is every node's InternalIP. `kubelet_address` overrides
+    # the advertised address (e.g. when binding 0.0.0.0 so a remote API server can reach it).
     kubelet_bind: str = "127.0.0.1"
     kubelet_port: int = 0
     kubelet_address: str = ""

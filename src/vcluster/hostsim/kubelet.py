@@ -91,6 +91,7 @@ from vcluster.hostsim.restarts import (
     stop_delay,
     stopped,
 )
+from vcluster.hostsim.statuspatch import pod_status_patch
 
 log = logging.getLogger("vcluster.hostsim.kubelet")
 
@@ -267,12 +268,17 @@ class Kubelet:
 
     # ------------------------------------------------------------------ writes
     async def _write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        """Patch the pod's status with `status` (kubelet's PatchPodStatus: a strategic merge patch
+        of what changed, the UID as precondition; no request when nothing did); the pod as written."""
         md = pod["metadata"]
+        changes = pod_status_patch(pod.get("status") or {}, status)
+        if not changes:
+            return pod
         new = await self.client.patch(
             "v1",
             "pods",
             md["name"],
-            {"metadata": {"uid": md["uid"]}, "status": status},
+            {"metadata": {"uid": md["uid"]}, "status": changes},
             namespace=md["namespace"],
             subresource="status",
             patch_type="strategic",

@@ -6,6 +6,15 @@ and `/attach/{ns}/{pod}/{c}` (WebSocket remote-command protocol, see `apiserver/
 self-signed certificate; the API server connects without verifying it, as kube-apiserver does
 without --kubelet-certificate-authority.
 
+Given the node names, it listens on **one port per node** (the node's
+`daemonEndpoints.kubeletEndpoint.Port`; consecutive ports from `port` when one is set), all on the
+same address and served by this one process: a request's local port says which node's kubelet it
+reached, so each node answers for its own pods only (`/pods`, logs, exec, attach, port-forward: a
+pod of another node "does not exist" there) and serves its own `/stats/summary`
+(`?only_cpu_and_memory=true`), `/metrics`, `/metrics/resource`, `/metrics/probes` and `/configz`
+from a `NodeViewSource` (`hostsim/kubeletviews.py`). Without node names there is one listener that
+knows every pod and serves no per-node view (404).
+
 The simulated containers have no image and no filesystem, so **exec runs the command as a local
 process of this host** (as kwok's ClusterExec does): this is a local test host, and anyone who can
 exec into its pods can run commands as the user running `vcluster host`. The process gets PATH of
@@ -25,6 +34,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import ipaddress
+import json
 import logging
 import os
 import pty
@@ -37,8 +47,8 @@ import struct
 import tempfile
 import termios
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -76,6 +86,7 @@ from vcluster.hostsim.containerenv import EnvSources, container_env
 from vcluster.hostsim.loggen import LogSource, rfc3339_nano
 from vcluster.hostsim.podstatus import parse_time
 from vcluster.hostsim.portforward import WEBSOCKET_PROTOCOL, PortForwardSession
+from vcluster.hostsim.promtext import CONTENT_TYPE as PROMETHEUS_TEXT
 
 log = logging.getLogger("vcluster.hostsim.kubeletserver")
 
@@ -87,6 +98,33 @@ _TRUE = ("1", "t", "T", "true", "TRUE", "True")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _READ_CHUNK = 32 * 1024
 _DRAIN_SECONDS = 2.0  # after an exec'd process exits, how long its output may still arrive
+_LONG_RUNNING = ("/exec/", "/attach/", "/portForward/")
+# the kubelet's kubelet_http_requests_total path buckets (server.go getMetricBucket)
+_BUCKETS = ("/metrics/resource", "/metrics/probes", "/metrics/cadvisor", "/stats/summary", "/metrics")
+_NOT_FOUND = "404 page not found\n"  # Go's http.NotFound
+
+
+class NodeViewSource(Protocol):
+    """What a node's kubelet endpoint serves about its own node (see `hostsim/kubeletviews.py`)."""
+
+    def pods(self, node: str) -> list[dict[str, Any]]: ...
+
+    def summary(self, node: str, *, only_cpu_and_memory: bool = False) -> dict[str, Any]: ...
+
+    def resource_metrics(self, node: str) -> str: ...
+
+    def metrics(self, node: str, requests: Mapping[tuple[str, str, str], int]) -> str: ...
+
+    def configz(self, node: str, port: int) -> dict[str, Any]: ...
+
+
+def metric_bucket(path: str) -> str:
+    """The kubelet's path label of a request (its first segment, or a known sub-path)."""
+    for known in _BUCKETS:
+        if path == known or path.startswith(known + "/"):
+            return known
+    first = path.lstrip("/").split("/", 1)[0]
+    return f"/{first}" if first else "/"
 
 
 def self_signed_context(hosts: list[str]) -> ssl.SSLContext:
@@ -245,8 +283,15 @@ class KubeletServer:
         list_pods: Callable[[], list[dict[str, Any]]] | None = None,
         client_ca: bytes | None = None,
         env_sources: EnvLookup | None = None,
+        nodes: list[str] | None = None,
+        views: NodeViewSource | None = None,
     ) -> None:
         self.pods = pods
+        self.nodes = list(nodes or [])
+        self.views = views
+        self.ports: dict[str, int] = {}  # node -> its kubelet port
+        self._node_by_port: dict[int, str] = {}
+        self._requests: dict[str, dict[tuple[str, str, str], int]] = {}  # node -> kubelet_http_requests_total
         self.env_sources = env_sources
         # Clients authenticate with a certificate from this CA (the API server's kubelet client
         # certificate), as a kubelet with anonymous auth off; without it only logs and /pods
@@ -267,7 +312,7 @@ class KubeletServer:
         self._exec_root: str | None = None  # per-pod working directories of exec'd commands
 
     async def start(self) -> int:
-        app = web.Application(middlewares=[self._authenticate])
+        app = web.Application(middlewares=[self._count, self._authenticate])
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
         app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", self.exec)
         app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", self.attach)
@@ -275,22 +320,68 @@ class KubeletServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods_list)
         app.router.add_get("/pods/", self.pods_list)
+        for method in ("GET", "POST"):
+            app.router.add_route(method, "/stats/summary", self.stats_summary)
+        app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/metrics/resource", self.metrics)
+        app.router.add_get("/metrics/probes", self.metrics)
+        app.router.add_get("/configz", self.configz)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=1.0, handle_signals=False, handler_cancellation=True
         )
         await self._runner.setup()
-        family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.bind, self.port))
-        self.port = sock.getsockname()[1]
         ctx = await asyncio.to_thread(self_signed_context, [self.bind, *self.hosts])
         if self.client_ca:
             ctx.load_verify_locations(cadata=self.client_ca.decode("ascii", "replace"))
             ctx.verify_mode = ssl.CERT_OPTIONAL  # a presented certificate must verify
-        await web.SockSite(self._runner, sock, ssl_context=ctx).start()
-        log.info("kubelet server listening on https://%s:%d", self.bind, self.port)
+        socks = []
+        try:
+            if not self.nodes:
+                socks.append(self._listen(self.port))
+                self.port = socks[0].getsockname()[1]
+            for i, node in enumerate(self.nodes):
+                socks.append(self._listen(self.port + i if self.port else 0))
+                port = socks[-1].getsockname()[1]
+                self.ports[node], self._node_by_port[port] = port, node
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        if self.nodes:
+            self.port = self.ports[self.nodes[0]]
+        for sock in socks:
+            await web.SockSite(self._runner, sock, ssl_context=ctx).start()
+        if self.nodes:
+            first, last = self.ports[self.nodes[0]], self.ports[self.nodes[-1]]
+            log.info("kubelet servers of %d node(s) listening on https://%s:%d..%d", len(self.nodes),
+                     self.bind, first, last)  # fmt: skip
+        else:
+            log.info("kubelet server listening on https://%s:%d", self.bind, self.port)
         return self.port
+
+    def _listen(self, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.bind, port))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def node_of(self, request: web.BaseRequest) -> str | None:
+        """The node whose kubelet port the request reached (None on the shared listener)."""
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        return self._node_by_port.get(sockname[1]) if sockname else None
+
+    def _lookup(self, request: web.BaseRequest, namespace: str, name: str) -> dict[str, Any] | None:
+        """The pod if this kubelet runs it: on a node's port, only that node's pods."""
+        pod = self.pods(namespace, name)
+        node = self.node_of(request)
+        if pod is not None and node is not None and (pod.get("spec") or {}).get("nodeName") != node:
+            return None
+        return pod
 
     async def stop(self) -> None:
         self._closing.set()
@@ -302,6 +393,20 @@ class KubeletServer:
         if self._exec_root is not None:
             await asyncio.to_thread(shutil.rmtree, self._exec_root, True)
             self._exec_root = None
+
+    @web.middleware
+    async def _count(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """kubelet_http_requests_total of the node (method, path bucket, long-running)."""
+        node = self.node_of(request)
+        if node is not None:
+            key = (
+                request.method,
+                metric_bucket(request.path),
+                str(request.path.startswith(_LONG_RUNNING)).lower(),
+            )
+            counts = self._requests.setdefault(node, {})
+            counts[key] = counts.get(key, 0) + 1
+        return await handler(request)
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -326,7 +431,50 @@ class KubeletServer:
         return web.Response(text="ok")
 
     async def pods_list(self, request: web.Request) -> web.Response:
-        body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": self.list_pods()}
+        node = self.node_of(request)
+        if node is not None and self.views is not None:
+            items = self.views.pods(node)
+        else:
+            items = self.list_pods()
+            if node is not None:
+                items = [p for p in items if (p.get("spec") or {}).get("nodeName") == node]
+        body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    def _view(self, request: web.Request) -> tuple[str, NodeViewSource] | None:
+        node = self.node_of(request)
+        return (node, self.views) if node is not None and self.views is not None else None
+
+    async def stats_summary(self, request: web.Request) -> web.Response:
+        """The node's Summary (go-restful's indented JSON); `only_cpu_and_memory=true` (exactly one
+        value) asks for GetCPUAndMemoryStats, as metrics-server does."""
+        view = self._view(request)
+        if view is None:
+            return web.Response(status=404, text=_NOT_FOUND)
+        form = request.query.getall("only_cpu_and_memory", [])
+        brief = len(form) == 1 and form[0] == "true"
+        summary = view[1].summary(view[0], only_cpu_and_memory=brief)
+        return web.Response(body=json_indent(summary), content_type="application/json")
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """`/metrics`, `/metrics/resource`; `/metrics/probes` is empty (no probe is run here)."""
+        view = self._view(request)
+        if view is None:
+            return web.Response(status=404, text=_NOT_FOUND)
+        node, views = view
+        if request.path == "/metrics/resource":
+            text = views.resource_metrics(node)
+        elif request.path == "/metrics":
+            text = views.metrics(node, dict(self._requests.get(node, {})))
+        else:
+            text = ""
+        return web.Response(text=text, headers={"Content-Type": PROMETHEUS_TEXT})
+
+    async def configz(self, request: web.Request) -> web.Response:
+        view = self._view(request)
+        if view is None:
+            return web.Response(status=404, text=_NOT_FOUND)
+        body = view[1].configz(view[0], self.ports[view[0]])
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     async def container_logs(self, request: web.Request) -> web.StreamResponse:
@@ -340,7 +488,7 @@ class KubeletServer:
             limit = _int_param(q, "limitBytes")
             since_s = _int_param(q, "sinceSeconds")
             since_t = parse_time(q.get("sinceTime")) if q.get("sinceTime") else None
-            pod = self.pods(ns, name)
+            pod = self._lookup(request, ns, name)
             if pod is None:
                 raise LogRequestError(404, f'pod "{name}" does not exist')
             src = self._source(pod, container, q.get("previous") in _TRUE)
@@ -434,7 +582,7 @@ class KubeletServer:
         if not (opts.stdin or opts.stdout or opts.stderr):
             raise LogRequestError(400, NO_STREAMS)
         ns, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
-        pod = self.pods(ns, name)
+        pod = self._lookup(request, ns, name)
         if pod is None:
             raise LogRequestError(404, "pod does not exist")
         spec = pod.get("spec") or {}
@@ -582,7 +730,7 @@ class KubeletServer:
         """Forward the client's SPDY streams to 127.0.0.1:<port> (see `hostsim/portforward.py`)."""
         self.requests_total += 1
         ns, name = request.match_info["namespace"], request.match_info["pod"]
-        pod = self.pods(ns, name)
+        pod = self._lookup(request, ns, name)
         if pod is None:
             return web.Response(status=404, text="pod does not exist")
         if (pod.get("status") or {}).get("phase") != "Running":
@@ -609,6 +757,11 @@ class KubeletServer:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.close()
         return ws
+
+
+def json_indent(obj: Any) -> bytes:
+    """go-restful's pretty-printed JSON (MarshalIndent with a one-space indent)."""
+    return json.dumps(obj, indent=1, ensure_ascii=False).encode()
 
 
 def _running(pod: dict[str, Any], container: str) -> bool:

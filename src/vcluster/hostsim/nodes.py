@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,11 +72,14 @@ class NodeManager:
         kubelet_port: int,
         version: str,
         events: EventRecorder,
+        kubelet_ports: Mapping[str, int] | None = None,
     ) -> None:
         self.client = client
         self.config = config
         self.address = address
         self.kubelet_port = kubelet_port
+        # each node's own kubelet port (the kubelet server listens on one per node), else the shared one
+        self.kubelet_ports = dict(kubelet_ports or {})
         self.version = version
         self.events = events
         self.nodes: dict[str, SimNode] = {
@@ -137,7 +141,9 @@ class NodeManager:
                 {"type": "InternalIP", "address": node.address},
                 {"type": "Hostname", "address": node.name},
             ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
+            "daemonEndpoints": {
+                "kubeletEndpoint": {"Port": self.kubelet_ports.get(node.name, self.kubelet_port)}
+            },
             "nodeInfo": {
                 "machineID": _uuid(node.name, "machine").replace("-", ""),
                 "systemUUID": _uuid(node.name, "system"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +17,17 @@ CONFIG_ERROR = "CreateContainerConfigError"  # a container's configuration canno
 # ---------------------------------------------------------------------------- time
 def rfc3339(ts: float | None = None) -> str:
     """metav1.Time: seconds precision, UTC."""
-    t = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    t = time.time() if ts is None else ts
+    sec = math.floor(t)
+    if round((t - sec) * 1e6) >= 1_000_000:  # datetime.fromtimestamp rounds to microseconds
+        sec += 1
+    return _rfc3339_second(sec)
+
+
+@functools.lru_cache(maxsize=64)
+def _rfc3339_second(sec: int) -> str:
+    """The text of one second (the few current seconds are formatted once, not per call)."""
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def micro_time(ts: float | None = None) -> str:

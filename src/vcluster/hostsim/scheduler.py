@@ -45,6 +45,21 @@ def _terminal(pod: dict[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
+def _request_shape(pod: dict[str, Any]) -> tuple[Any, ...]:
+    """What pod_requests reads from the spec (resources, sidecar policies, overhead): equal shapes
+    ask for the same, so a pod update that keeps it needs no recount."""
+    spec = pod.get("spec") or {}
+    return (
+        [c.get("resources") for c in spec.get("containers") or [] if isinstance(c, dict)],
+        [
+            (c.get("resources"), c.get("restartPolicy"))
+            for c in spec.get("initContainers") or []
+            if isinstance(c, dict)
+        ],
+        spec.get("overhead"),
+    )
+
+
 class Scheduler:
     """Schedules the pods whose spec.schedulerName is the configured one."""
 
@@ -69,6 +84,7 @@ class Scheduler:
         self._next_start = 0  # where the next node search begins (round robin, like kube-scheduler)
         self._usage: dict[str, Usage] = {}
         self._placed: dict[str, tuple[str, Resources, Resources]] = {}  # uid -> node, requests, nonzero
+        self._shapes: dict[str, tuple[Any, ...]] = {}  # uid -> the spec fields its requests come from
         self._assumed: dict[str, str] = {}  # uid -> node: chosen, not yet seen bound
         self._unschedulable: dict[Key, int] = {}  # key -> failed attempts
         self._volume_wait: dict[Key, set[Key]] = {}  # pod -> claims waiting to be provisioned
@@ -146,11 +162,21 @@ class Scheduler:
             self.queue.add_after(key, min(INITIAL_BACKOFF * 2 ** max(0, attempts - 1), MAX_BACKOFF))
 
     # ------------------------------------------------------------------ accounting
-    def _place(self, uid: str, node: str, pod: dict[str, Any]) -> None:
-        entry = (node, pod_requests(pod), pod_requests(pod, nonzero=True))
-        if self._placed.get(uid) == entry:
+    def _place(self, uid: str, node: str, pod: dict[str, Any], fit: PodFit | None = None) -> None:
+        """Count the pod's requests on `node` (those of `fit` when given: computed already)."""
+        shape = _request_shape(pod)
+        cur = self._placed.get(uid)
+        if cur is not None and cur[0] == node and self._shapes.get(uid) == shape:
+            return  # the status or metadata changed, not what the pod asks for
+        if fit is not None:
+            entry = (node, fit.requests, fit.nonzero)
+        else:
+            entry = (node, pod_requests(pod), pod_requests(pod, nonzero=True))
+        if cur == entry:
+            self._shapes[uid] = shape
             return
         self._unplace(uid)
+        self._shapes[uid] = shape
         u = self._usage.setdefault(node, Usage())
         u.requested = add(u.requested, entry[1])
         u.nonzero = add(u.nonzero, entry[2])
@@ -158,6 +184,7 @@ class Scheduler:
         self._placed[uid] = entry
 
     def _unplace(self, uid: str) -> bool:
+        self._shapes.pop(uid, None)
         cur = self._placed.pop(uid, None)
         if cur is None:
             return False
@@ -219,7 +246,7 @@ class Scheduler:
         self._volume_wait.pop(key, None)
         # Assume before the first await so that concurrent workers see the node's new usage.
         self._assumed[uid] = best.name
-        self._place(uid, best.name, pod)
+        self._place(uid, best.name, pod, fit)
         try:
             await self.client.create(
                 "v1",

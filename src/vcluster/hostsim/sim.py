@@ -20,6 +20,7 @@ from vcluster.hostsim.containerenv import EnvSources, referenced
 from vcluster.hostsim.events import EventRecorder
 from vcluster.hostsim.kubelet import Kubelet
 from vcluster.hostsim.kubeletserver import KubeletServer
+from vcluster.hostsim.kubeletviews import NodeViews
 from vcluster.hostsim.nodes import NodeManager
 from vcluster.hostsim.podrefs import keys_only
 from vcluster.hostsim.scheduler import Scheduler
@@ -40,6 +41,15 @@ def _outbound_address(server: str) -> str:
             return str(s.getsockname()[0])
     except OSError:
         return "127.0.0.1"
+
+
+def _port_range(ports: list[int]) -> str:
+    """`P` or `P1-Pn` (consecutive) or `P1,P2,...` of the nodes' kubelet ports."""
+    if len(ports) <= 1:
+        return str(ports[0]) if ports else "-"
+    if ports == list(range(ports[0], ports[0] + len(ports))):
+        return f"{ports[0]}-{ports[-1]}"
+    return ",".join(map(str, ports[:3])) + (",..." if len(ports) > 3 else "")
 
 
 class HostSim:
@@ -69,6 +79,7 @@ class HostSim:
             client, workers=self.config.event_workers, queue_size=self.config.event_queue_size
         )
         self.server: KubeletServer | None = None
+        self.views: NodeViews | None = None  # what each node's kubelet port serves of its node
         self.nodes: NodeManager | None = None
         self.scheduler: Scheduler | None = None
         self.kubelet: Kubelet | None = None
@@ -98,7 +109,12 @@ class HostSim:
 
     @property
     def kubelet_port(self) -> int:
+        """The first node's kubelet port (each node has its own: `kubelet_ports`)."""
         return self.server.port if self.server is not None else 0
+
+    @property
+    def kubelet_ports(self) -> dict[str, int]:
+        return dict(self.server.ports) if self.server is not None else {}
 
     @property
     def node_names(self) -> list[str]:
@@ -132,6 +148,7 @@ class HostSim:
         await self.events.start()
         self.version = await self._server_version()
         self.address = self._advertise()
+        self.views = NodeViews(self)
         self.server = KubeletServer(
             self._pod_for_logs,
             bind=cfg.kubelet_bind,
@@ -142,6 +159,8 @@ class HostSim:
             list_pods=self._list_pods,
             client_ca=self.client.config.ca_pem,
             env_sources=self._env_sources,
+            nodes=cfg.node_names(),
+            views=self.views,
         )
         await self.server.start()
         self.nodes = NodeManager(
@@ -151,6 +170,7 @@ class HostSim:
             kubelet_port=self.server.port,
             version=self.version,
             events=self.events,
+            kubelet_ports=self.server.ports,
         )
         await self.nodes.register()
         if self._shared is not None:
@@ -199,11 +219,11 @@ class HostSim:
         await self.kubelet.start()
         await self.nodes.start()
         log.info(
-            "hostsim running: %d node(s) %s, kubelet https://%s:%d",
+            "hostsim running: %d node(s) %s, kubelets https://%s:%s",
             cfg.nodes,
             ", ".join(cfg.node_names()[:3]) + (", ..." if cfg.nodes > 3 else ""),
             self.address,
-            self.server.port,
+            _port_range(list(self.server.ports.values())),
         )
 
     async def stop(self) -> None:
