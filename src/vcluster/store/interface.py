@@ -205,6 +205,13 @@ class Storage(abc.ABC):
         """End every open watch stream (on shutdown)."""
 
     @property
+    def writes_ordered_by_call(self) -> bool:
+        """Whether a write called before another, even one not awaited yet, is committed before it
+        or fails with it (the later one then fails too). False unless a backend promises it: a
+        caller that needs the order then waits for the first write's answer."""
+        return False
+
+    @property
     def unavailable(self) -> str | None:
         """Why writes fail now (for the etcd health checks), or None while they go through."""
         return None

@@ -198,6 +198,13 @@ class LogStore(Storage):
         return self._compact_rev
 
     @property
+    def writes_ordered_by_call(self) -> bool:
+        """True: create/update/delete take their revision and queue their row (`_accept`) before
+        they first suspend, the log commits rows in revision order, and a failed transaction voids
+        every write accepted after it (`_fail_pending`), on SQLite and PostgreSQL alike."""
+        return True
+
+    @property
     def unavailable(self) -> str | None:
         """Why the last write transaction failed (SQLite could not write: disk full, I/O error,
         locked), until a later one commits; None while writes go through."""

@@ -25,6 +25,13 @@ from vcluster.syncer.merge import get_path, semantic_equal, set_path
 log = logging.getLogger("vcluster.syncer.base")
 
 PREFIX = "/vcluster/syncbase/"
+# How long the base after a host create may wait for the pair's next write (a pod's first status
+# copy, 0.03-0.6 s after the create in a burst of the syncer benchmark) before it is written on its
+# own. While it waits, a crash leaves the create's record, which derives the same base if the host
+# object is there; if the host object was deleted while the syncer was down, the pair is taken for
+# one never synced and the host object is created again (as after a crash between the create and
+# its answer), where a saved base would have the virtual object deleted.
+SETTLE_DELAY = 1.0
 
 
 def base_key(kind: Kind, namespace: str, name: str) -> str:
@@ -86,11 +93,19 @@ class BaseStore:
     go), or `flush_delay` seconds later if set. The delay must stay short: a base lost to a crash
     is an older base, and against it a side that had already been pushed to the other looks
     changed again — a change made meanwhile on the other side (while the syncer was down) would
-    then lose a conflict it should have won."""
+    then lose a conflict it should have won.
 
-    def __init__(self, store: Storage, flush_delay: float = 0.0) -> None:
+    Two kinds of base need no write of their own, as what the store holds already stands for
+    them: the base after a virtual write that `put_ahead` stored (the doc written ahead reads as
+    it while the virtual object shows the write: `put(..., shown_by=)`, written only once the
+    virtual object stops showing it), and the base after a host create (the create's record
+    derives it while the host object exists: `put(..., settle=True)`, written with the pair's
+    next write or `settle_delay` seconds later, whichever comes first)."""
+
+    def __init__(self, store: Storage, flush_delay: float = 0.0, settle_delay: float = SETTLE_DELAY) -> None:
         self.store = store
         self.flush_delay = flush_delay
+        self.settle_delay = settle_delay
         # key -> latest doc as JSON: read once or twice per reconcile, kept for every pair (as
         # dicts a pod's base costs ~6 KB, as bytes ~1 KB, shared with the store once written)
         self._mem: dict[str, bytes] = {}
@@ -98,6 +113,12 @@ class BaseStore:
         self._dirty: set[str] = set()
         self._flushing: asyncio.Task[None] | None = None
         self._ahead: set[asyncio.Task[None]] = set()  # put_ahead writes in flight
+        # keys whose doc, stored ahead of a virtual write (`put_ahead`), is known to be in: it
+        # stands for its "ahead" base, which is not written as long as the virtual object shows
+        # the write (see the class)
+        self._stood: set[str] = set()
+        self._settling: dict[str, asyncio.TimerHandle] = {}  # key -> its write at settle_delay
+        self.skipped = 0  # bases not written because the doc in the store stood for them
 
     async def load(self) -> int:
         res = await self.store.list(PREFIX)
@@ -108,17 +129,38 @@ class BaseStore:
                     self._rev[e.key] = e.mod_rev
         return len(self._mem)
 
+    def _doc(self, key: str) -> dict[str, Any] | None:
+        """The key's doc in memory; for a doc that stands for its "ahead" base, that base."""
+        raw = self._mem.get(key)
+        if raw is None:
+            return None
+        doc = orjson.loads(raw)
+        if key in self._stood:
+            ahead = doc.get("ahead") or {}
+            return {"virtual": ahead.get("virtual"), "host": ahead.get("host")}
+        return doc
+
     def get(
         self, kind: Kind, namespace: str, name: str, virtual: Mapping[str, Any] | None = None
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(virtual base, host base); None for a side never seen. A base stored ahead of a write
         to the virtual object (`put_ahead`) is taken when `virtual` shows that write, else the
-        base from before it."""
-        raw = self._mem.get(base_key(kind, namespace, name))
+        base from before it. A doc that stands for its base (`put(..., shown_by=)`) is written
+        as that base once `virtual` no longer shows the write (a crash would then read it as the
+        base from before the write)."""
+        key = base_key(kind, namespace, name)
+        raw = self._mem.get(key)
         if raw is None:
             return None, None
         doc = orjson.loads(raw)
         ahead = doc.get("ahead")
+        if key in self._stood:
+            vbase, hbase = ahead.get("virtual"), ahead.get("host")
+            if virtual is not None and not _write_shows(virtual, ahead):
+                self._stood.discard(key)
+                self._mem[key] = lasting_dumps({"virtual": vbase, "host": hbase})
+                self._mark_dirty(key)
+            return vbase, hbase
         if ahead is not None and virtual is not None and _write_shows(virtual, ahead):
             return ahead.get("virtual"), ahead.get("host")
         return doc.get("virtual"), doc.get("host")
@@ -136,20 +178,62 @@ class BaseStore:
         host: dict[str, Any] | None,
         paths: Iterable[str],
         annotations: AnnotationFilter | None = None,
+        *,
+        shown_by: Mapping[str, Any] | None = None,
+        settle: bool = False,
     ) -> None:
-        """Remember both sides (projected on `paths`); nothing to write when nothing changed."""
+        """Remember both sides (projected on `paths`); nothing to write when nothing changed.
+        `shown_by`: the virtual object as it is now; when the doc in the store was stored ahead of
+        a write (`put_ahead`) that this object shows, and that write leads to this very base, the
+        doc stands for it and nothing is written. `settle`: the base right after a host create,
+        whose record in the store derives it meanwhile (written with the pair's next write, at
+        the latest `settle_delay` seconds later)."""
         paths = tuple(paths)
         doc = {"virtual": project(virtual, paths, annotations), "host": project(host, paths, annotations)}
         key = base_key(kind, namespace, name)
-        old = self._mem.get(key)
-        if old is not None and semantic_equal(orjson.loads(old), doc):
+        old = self._doc(key)
+        if old is not None and semantic_equal(old, doc):
             return
+        ahead = old.get("ahead") if old is not None else None
+        if (
+            shown_by is not None
+            and isinstance(ahead, dict)
+            and key not in self._dirty
+            and key not in self._settling
+            and semantic_equal({"virtual": ahead.get("virtual"), "host": ahead.get("host")}, doc)
+            and _write_shows(shown_by, ahead)
+        ):
+            # the doc in memory is the one handed to the store last (not dirty, not settling), and
+            # the write it was stored ahead of is in
+            self._stood.add(key)
+            self.skipped += 1
+            return
+        self._stood.discard(key)
         self._mem[key] = lasting_dumps(doc)
+        if settle and self.settle_delay > 0 and key not in self._dirty:
+            if key not in self._settling:
+                loop = asyncio.get_running_loop()
+                self._settling[key] = loop.call_later(self.settle_delay, self._settled, key)
+            return
+        self._mark_dirty(key)
+
+    def _mark_dirty(self, key: str) -> None:
+        """Write the key's doc as soon as the event loop comes round (after `flush_delay`)."""
+        self._cancel_settling(key)
         self._dirty.add(key)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(
                 self._flush_soon(), name="sync-base-flush"
             )
+
+    def _settled(self, key: str) -> None:
+        if self._settling.pop(key, None) is not None:
+            self._mark_dirty(key)
+
+    def _cancel_settling(self, key: str) -> None:
+        handle = self._settling.pop(key, None)
+        if handle is not None:
+            handle.cancel()
 
     async def _flush_soon(self) -> None:
         """Write what is dirty once the puts of this moment are in, until nothing is left."""
@@ -158,7 +242,10 @@ class BaseStore:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write every changed base now (also called at stop)."""
+        """Write every changed base now (also called at stop), the settling ones too."""
+        for key in list(self._settling):
+            self._cancel_settling(key)
+            self._dirty.add(key)
         dirty, self._dirty = self._dirty, set()
         await asyncio.gather(*(self._write(key) for key in dirty), *self._ahead)
 
@@ -178,9 +265,10 @@ class BaseStore:
         without and with that write) and how to tell them apart (the resourceVersion the patch
         requires, what it sets), handed to the store before the patch is, so that the store
         never commits the patch without it (a crash between a write and its base's save would
-        make what the write copied from the host look like a virtual change). `put` replaces it
-        once the write is answered. Returns once the store has it queued, without waiting;
-        False (nothing stored) when the patch sets no base path."""
+        make what the write copied from the host look like a virtual change). Once the write is
+        answered, `put(after, shown_by=answer)` keeps `after` without writing it (this doc reads as
+        it). Returns once the store has it in its order (`_write_ahead`); False (nothing stored)
+        when the patch sets no base path."""
         paths = tuple(paths)
         sets = _sets(patch, paths)
         if not sets:
@@ -196,7 +284,7 @@ class BaseStore:
                 "sets": sets,
             },
         }
-        await self._write_ahead(key, doc)
+        await self._write_ahead(key, doc, same_store=True)
         return True
 
     async def put_created_ahead(
@@ -210,31 +298,30 @@ class BaseStore:
         annotations: AnnotationFilter | None = None,
     ) -> None:
         """Right before `host` (the translation of `virtual`) is created on the host: keep what the
-        create copies (the virtual object as of the create, the host labels and annotations it
-        writes, the virtual UID), handed to the store before the create is sent and without
-        waiting. A crash between the create and its base's save then leaves a pair without a base
+        create copies (the virtual object as of the create, the host's base fields it writes, the
+        virtual UID), queued in the store before the create is sent, without a wait for it.
+        A crash between the create and its base's save then leaves a pair without a base
         whose derived base (`created`) still tells a virtual change made after the create from
         one made on the host. The base already kept, if any, stays what `get` answers (the
-        record is no proof that the create reached the host); `put` replaces the whole once the
-        create is answered."""
+        record is no proof that the create reached the host); `put(..., settle=True)` replaces the
+        whole once the create is answered, written with the pair's next write."""
         paths = tuple(paths)
         key = base_key(kind, namespace, name)
-        old = self._mem.get(key)
-        doc = orjson.loads(old) if old is not None else {"virtual": None, "host": None}
-        meta_paths = [p for p in paths if p.startswith("metadata.")]
+        old = self._doc(key)
+        doc = dict(old) if old is not None else {"virtual": None, "host": None}
         doc["created"] = {
             "uid": str(metadata_of(virtual).get("uid") or ""),
             "virtual": project(dict(virtual), paths, annotations),
-            "host": project(dict(host), meta_paths, annotations),
+            "host": project(dict(host), paths, annotations),
         }
-        if old is not None and semantic_equal(orjson.loads(old), doc):
+        if old is not None and semantic_equal(old, doc):
             return  # a create tried again (refused, failed): recorded already
-        await self._write_ahead(key, doc)
+        await self._write_ahead(key, doc, same_store=False)
 
     def created(
         self, kind: Kind, namespace: str, name: str, uid: str
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """(virtual object, host labels and annotations) as of a host create of the virtual object
+        """(virtual object, host object) as of a host create of the virtual object
         with this UID whose base was never saved (`put_created_ahead`); None without one."""
         raw = self._mem.get(base_key(kind, namespace, name))
         if raw is None:
@@ -244,14 +331,27 @@ class BaseStore:
             return None
         return rec.get("virtual") or {}, rec.get("host") or {}
 
-    async def _write_ahead(self, key: str, doc: dict[str, Any]) -> None:
-        """Keep `doc` and queue its write in the store now, ahead of the write it precedes."""
+    async def _write_ahead(self, key: str, doc: dict[str, Any], *, same_store: bool) -> None:
+        """Keep `doc` and hand it to the store now, ahead of the write it precedes. `same_store`:
+        that write goes to this store (a virtual patch) and must never be committed without `doc`:
+        on a store that commits writes in the order they are called
+        (`Storage.writes_ordered_by_call`: LogStore, on SQLite and PostgreSQL) it is enough that
+        `doc`'s write is called first; the others (etcd: each write its own request, on any of
+        several connections) answer it first. A write elsewhere (a host create) is not held up:
+        `doc` is queued, and a crash may lose it with that write's answer."""
         self._mem[key] = lasting_dumps(doc)
         self._dirty.discard(key)
+        self._cancel_settling(key)
+        self._stood.discard(key)
         task = asyncio.get_running_loop().create_task(self._write(key), name="sync-base-ahead")
         self._ahead.add(task)
         task.add_done_callback(self._ahead.discard)
-        await asyncio.sleep(0)  # the task's first step queues the write in the store (LogStore)
+        if same_store and not self.store.writes_ordered_by_call:
+            await asyncio.shield(task)
+        else:
+            # the task's first step calls the store, which (LogStore) takes the write in its order
+            # before it first suspends: nothing in `_write` awaits before that call
+            await asyncio.sleep(0)
 
     async def _write(self, key: str) -> None:
         """Store the key's latest doc. This process is the only writer of the bases (the data
@@ -260,6 +360,7 @@ class BaseStore:
             raw = self._mem.get(key)
             if raw is None:
                 return  # forgotten meanwhile
+            self._cancel_settling(key)  # written now, as it is
             try:
                 if self._rev.get(key) is None:
                     e = await self.store.create(key, orjson.loads(raw))
@@ -281,6 +382,8 @@ class BaseStore:
         key = base_key(kind, namespace, name)
         self._mem.pop(key, None)
         self._dirty.discard(key)
+        self._cancel_settling(key)
+        self._stood.discard(key)
         if self._rev.pop(key, None) is None:
             return
         with contextlib.suppress(KeyNotFoundError, RevisionConflictError):

@@ -14,6 +14,7 @@ from vcluster.syncer import lifecycle, metadata
 from vcluster.syncer.engine.kindsyncer import KindSyncer
 from vcluster.syncer.engine.stagedbase import WriteStages
 from vcluster.syncer.mappings import Reference
+from vcluster.syncer.merge import get_path, set_path
 from vcluster.syncer.result import Delete, SyncResult
 
 if TYPE_CHECKING:
@@ -256,9 +257,10 @@ class SyncController:
         and is synced. Its virtual side is the virtual object as of the create, recorded ahead of
         it (`BaseStore.put_created_ahead`), so a virtual change made after the create wins over the
         value the create wrote; its host side is the host object with the labels and annotations
-        the create wrote. Without a record (written by an older version, or lost with the create's
-        crash) the virtual object as it is stands in for it, and its translation for the host
-        labels and annotations."""
+        the create wrote, and the other base fields the record has (a ConfigMap's data; a pod's
+        conditions, which the create does not write, stay as the host has them). Without a record
+        (written by an older version, or lost with the create's crash) the virtual object as it
+        is stands in for it, and its translation for the host labels and annotations."""
         from vcluster.syncer import constants as c
 
         vuid = metadata.meta(virtual).get("uid")
@@ -266,14 +268,20 @@ class SyncController:
             return None, None  # vCluster's first-sight rule (virtual labels are pushed)
         vbase: dict[str, Any] = virtual
         record = self.engine.bases.created(self.ks.kind, ns, name, vuid)
+        hbase = dict(host)
         if record is not None:  # rare: a crash right after the create
             vbase, written = record[0], metadata.meta(record[1])
             self.log.info(
                 "No saved base for %s %s/%s: derived from its create's record", self.ks.name, ns, name
             )
+            # other base fields the create wrote (a ConfigMap's data): as written, so a host change
+            # made since (while the syncer was down) counts as one
+            for path in self.ks.base_paths:
+                value = get_path(record[1], path)
+                if value is not None and not path.startswith("metadata."):
+                    set_path(hbase, path, value, copy_on_write=True)
         else:
             written = metadata.host_metadata(virtual, self.engine.ctx, self.ks.hkind)
-        hbase = dict(host)
         hbase["metadata"] = {
             **metadata.meta(host),
             "labels": written.get("labels") or {},
@@ -330,7 +338,8 @@ class SyncController:
                 if ahead:
                     await bases.put(ks.kind, ns, name, *before, paths, keep)  # the write is not in
                 raise
-            await bases.put(ks.kind, ns, name, *after, paths, keep)
+            # the doc stored ahead reads as `after` while the virtual object shows the write: no write
+            await bases.put(ks.kind, ns, name, *after, paths, keep, shown_by=out)
             return out
 
         new_virtual, new_host = virtual, host
@@ -368,7 +377,7 @@ class SyncController:
             await self._cached(self.hinf, new_host)
         self.engine.metrics.syncs.labels(ks.name, "sync" if res.changed else "unchanged").inc()
         await self.engine.bases.put(
-            ks.kind, ns, name, res.virtual, res.host, ks.base_paths, ks.base_annotations
+            ks.kind, ns, name, res.virtual, res.host, ks.base_paths, ks.base_annotations, shown_by=new_virtual
         )
         if res.refs:
             await self._record(ns, name, host, res.refs)
@@ -435,10 +444,15 @@ class SyncController:
                 ks.kind, ns, name, virtual, tr.obj, ks.base_paths, ks.base_annotations
             )
             created = await self.engine.writer.create_host(ks.hkind, tr.obj)
-            # the base first (kept in memory, saved as the loop comes round): the shorter the time
-            # between the create and the save, the fewer crashes forget the host object existed
-            # (a host delete while the syncer is down is then taken for a missing copy, recreated)
-            await bases.put(ks.kind, ns, name, virtual, created, ks.base_paths, ks.base_annotations)
+            # the base first (kept in memory, saved as the loop comes round): until it is saved
+            # the record derives it, but a crash forgets that the host object existed (a host
+            # delete while the syncer is down is then taken for a missing copy, recreated). When
+            # the base holds a status field the host fills (a pod's conditions), the pair's next
+            # base write follows within moments and carries it (BaseStore.settle_delay at most)
+            await bases.put(
+                ks.kind, ns, name, virtual, created, ks.base_paths, ks.base_annotations,
+                settle=any(p == "status" or p.startswith("status.") for p in ks.base_paths),
+            )  # fmt: skip
             await ks.created_on_host(created, extra)
             await self._cached(self.hinf, created)
             self.decision("Create host", ns, name, created)
