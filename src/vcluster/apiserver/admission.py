@@ -22,6 +22,7 @@ deliberately varies its whitespace between processes, so no client can depend on
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 import re
@@ -338,6 +339,11 @@ def _is_valid_port_name(name: str) -> list[str]:
 
 
 def _is_env_var_name(name: str) -> list[str]:
+    return list(_env_var_name_errors(name))
+
+
+@functools.lru_cache(maxsize=4096)  # the same variable names in every pod
+def _env_var_name_errors(name: str) -> tuple[str, ...]:
     errs = [] if _ENV_VAR_RE.fullmatch(name) else [_ENV_VAR_MSG]
     if name == ".":
         errs.append("must not be '.'")
@@ -345,7 +351,7 @@ def _is_env_var_name(name: str) -> list[str]:
         errs.append("must not be '..'")
     elif name.startswith(".."):
         errs.append("must not start with '..'")
-    return errs
+    return tuple(errs)
 
 
 def _port_num_or_name(path: str, port: Any) -> list[Cause]:

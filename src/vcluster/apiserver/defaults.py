@@ -463,8 +463,11 @@ def _default_pvc_spec(spec: Any) -> None:
         _default_resource_list(res, "requests")
 
 
+_VOLUME_SOURCE_KEYS = frozenset(_VOLUME_SOURCES)
+
+
 def _default_volume(vol: JSON) -> None:
-    if not any(vol.get(k) is not None for k in _VOLUME_SOURCES):
+    if not any(vol[k] is not None for k in _VOLUME_SOURCE_KEYS.intersection(vol)):
         vol["emptyDir"] = {}
     hp = _dict(vol, "hostPath")
     if hp is not None:

@@ -441,6 +441,14 @@ def _pe_serialize(pe: PathElement) -> str:
     t = pe[0]
     if t == "f":
         return "f:" + pe[1]
+    if t == "i":
+        return f"i:{pe[1]}"
+    return _pe_serialize_value(pe)
+
+
+@lru_cache(maxsize=1024)  # list keys recur in every document (container names, condition types)
+def _pe_serialize_value(pe: PathElement) -> str:
+    t = pe[0]
     if t == "k":
         return "k:{" + ",".join(_dumps(n) + ":" + _dumps(_json_number(thaw(v))) for n, v in pe[1]) + "}"
     if t == "v":
@@ -451,6 +459,7 @@ def _pe_serialize(pe: PathElement) -> str:
 _INT_RE = re.compile(r"^[+-]?[0-9]+$")
 
 
+@lru_cache(maxsize=4096)  # the same field names and list keys come back in every document
 def _pe_parse(s: str) -> PathElement | None:
     """DeserializePathElement; None for an unknown element type (dropped, as upstream does)."""
     if len(s) < 2:
@@ -587,7 +596,11 @@ def to_fields_v1(fs: Iterable[Path]) -> dict[str, Any]:
 
 def _emit(level: dict[PathElement, list[Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for pe in sorted(level, key=_pe_key):
+    # tuple order is _pe_key's (f, k, v, i) except that it puts index elements before keys and values
+    keys = sorted(level)
+    if keys and keys[-1][0] in ("k", "v") and any(pe[0] == "i" for pe in keys):
+        keys.sort(key=_pe_key)
+    for pe in keys:
         member, children = level[pe]
         if children:
             d: dict[str, Any] = {".": {}} if member else {}
@@ -658,6 +671,8 @@ def _rdiff(s: FieldSet, s2: FieldSet | frozenset[Path] | None) -> FieldSet:
     firsts = {q[0] for q in s2 if q}  # and only paths that start like one of them
     if () in s2:
         return set()
+    if lengths == [1]:  # top-level fields only (the reset fields: `spec` or `status`)
+        return {p for p in s if not p or p[0] not in firsts}
     return {
         p for p in s if not p or p[0] not in firsts or not any(p[:i] in s2 for i in lengths if i <= len(p))
     }
@@ -820,6 +835,9 @@ def _cmp(
     # Python's 1 == True cannot hide a change here.
     if l is r or (type(l) is type(r) and l == r):
         return
+    if l is MISSING:
+        _cmp_added(r, node, path, added, nim)
+        return
     lm, rm = l is MISSING, r is MISSING
     n = _eff(node, l if rm else r)
     if node.kind == DEDUCED and not lm and not rm and (type(l) is dict) != (type(r) is dict):
@@ -856,7 +874,10 @@ def _cmp(
                     if t is None or (nim and _go_omitted(rv, t, key, required)):
                         continue
                     lv = _zero(key, always, required) if ld is not None else MISSING
-                    _cmp(lv, rv, t, (*path, ("f", key)), added, modified, removed, nim)
+                    if lv is MISSING:  # a field that appears (all of them, at a create's top level)
+                        _cmp_added(rv, t, (*path, ("f", key)), added, nim)
+                    else:
+                        _cmp(lv, rv, t, (*path, ("f", key)), added, modified, removed, nim)
             return
     elif kind == LIST and n.list_type != "atomic":
         ll = l if type(l) is list else None
@@ -889,6 +910,52 @@ def _cmp(
         removed.add(path)
     elif not _eq(l, r):
         modified.add(path)
+
+
+def _cmp_added(r: Any, node: TypeNode, path: Path, added: FieldSet, nim: bool) -> None:
+    """`_cmp(MISSING, r, ...)`: a value that appears, with everything under it (most of a create).
+    Leaves of scalar type are added here rather than in a call of their own."""
+    added.add(path)
+    n = _eff(node, r)
+    kind = n.kind
+    if kind == MAP:
+        if n.atomic or type(r) is not dict:
+            return
+        required = n.required
+        for key, rv in r.items():
+            t = n.child(key)
+            if t is None:
+                continue
+            if (
+                nim
+                and (rv is None or (not rv and type(rv) in _CONTAINERS))
+                and _go_omitted(rv, t, key, required)
+            ):
+                continue
+            if t.kind in _LEAF_KINDS:
+                added.add((*path, ("f", key)))
+            else:
+                _cmp_added(rv, t, (*path, ("f", key)), added, nim)
+    elif kind == LIST:
+        if n.list_type == "atomic" or type(r) is not list:
+            return
+        elem = n.elem or _UNTYPED
+        leaf = elem.kind in _LEAF_KINDS
+        seen: set[PathElement] = set()
+        for item in r:
+            pe = _list_pe(n, item)[0]
+            if pe is None or pe in seen:
+                continue
+            seen.add(pe)
+            if leaf:
+                added.add((*path, pe))
+            else:
+                _cmp_added(item, elem, (*path, pe), added, nim)
+
+
+# Types under which a value is one field path whatever it holds (no map or list walk).
+_LEAF_KINDS = (SCALAR, UNTYPED)
+_CONTAINERS = (dict, list)
 
 
 def _go_omitted(v: Any, t: TypeNode, key: str, required: frozenset[str]) -> bool:
@@ -1209,6 +1276,11 @@ def _identifier(manager: str, operation: str, api_version: str, subresource: str
 def _norm_time(t: Any) -> str | None:
     if not isinstance(t, str) or not t:
         return None
+    return _norm_time_text(t)
+
+
+@lru_cache(maxsize=256)  # an object's entries are decoded again at each of its writes
+def _norm_time_text(t: str) -> str:
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -1218,6 +1290,7 @@ def _norm_time(t: Any) -> str | None:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=256)
 def _seconds(t: str | None) -> int:
     if not t:
         return 0
@@ -1488,7 +1561,7 @@ def _smd_update(ctx: _Ctx, live: Any, new: Any, fields: Managers, manager: str) 
     s = (prev.fields if prev else set()) | modified | added
     if removed:
         s -= removed
-    if ctx.ignored:
+    if ctx.ignored and prev:  # modified and added are without the ignored fields already
         s = _rdiff(s, ctx.ignored)
     if s:
         fields[manager] = _VSet(s, ctx.api_version, False)

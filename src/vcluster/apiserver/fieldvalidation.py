@@ -34,6 +34,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
 import yaml
 
 from vcluster.apiserver.errors import Cause, StatusError
@@ -455,6 +456,8 @@ def strict_problems(
             return problems
         problems.extend(m for m in _walk(obj, desc, sort_keys=True) if m not in problems)
         return problems[:MAX_ERRORS]
+    if obj is not None and _encodes_to(obj, body):
+        return _walk(obj, desc)  # the body is obj's own encoding: no key repeats in it
     try:
         root = _loads_with_pairs(body)
     except ValueError:
@@ -464,10 +467,23 @@ def strict_problems(
     return _walk(root, desc)
 
 
-def duplicate_field_problems(body: bytes) -> list[str]:
+def _encodes_to(obj: Any, body: bytes) -> bool:
+    """Whether `body` is exactly orjson's encoding of `obj` (what our own client sends): then it
+    decodes to obj and repeats no key (an encoded dict cannot), and the slower decoding that keeps
+    repeated keys is not needed."""
+    try:
+        return orjson.dumps(obj) == body
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+
+
+def duplicate_field_problems(body: bytes, decoded: Any = None) -> list[str]:
     """`duplicate field "<path>"` for every repeated key anywhere in a JSON document, in order, as
     decoding into map[string]interface{} reports them (merge / strategic merge patch bodies,
-    custom resources). Invalid JSON gives []."""
+    custom resources). Invalid JSON gives []. `decoded`: the body's decoding, when at hand (a
+    body that is its encoding has no repeated key)."""
+    if decoded is not None and _encodes_to(decoded, body):
+        return []
     try:
         root = _loads_with_pairs(body)
     except ValueError:

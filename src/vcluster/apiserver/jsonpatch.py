@@ -386,8 +386,9 @@ def _kind(op: dict[str, Any] | None) -> str:
 
 
 # ---------------------------------------------------------------------------- public API
-def apply_json_patch(doc: Any, ops: Any, field_validation: str = "Warn") -> Any:
-    """Apply the decoded JSON patch body `ops` to `doc` and return the new document.
+def apply_json_patch(doc: Any, ops: Any, field_validation: str = "Warn", *, in_place: bool = False) -> Any:
+    """Apply the decoded JSON patch body `ops` to `doc` and return the new document (`in_place`:
+    `doc` is the caller's own copy, changed itself rather than copied first).
 
     `field_validation` is the request's `fieldValidation` ("Ignore", "Warn", "Strict"; absent or ""
     means Warn): unless it is Ignore the operations are type-checked first, as kube-apiserver does.
@@ -405,7 +406,7 @@ def apply_json_patch(doc: Any, ops: Any, field_validation: str = "Warn") -> Any:
     if err:
         raise StatusError(400, "BadRequest", err)
     if not ops:
-        return _copy(doc)
+        return doc if in_place else _copy(doc)
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
         raise StatusError(
             413,
@@ -413,7 +414,7 @@ def apply_json_patch(doc: Any, ops: Any, field_validation: str = "Warn") -> Any:
             "Request entity too large: The allowed maximum operations in a JSON patch is "
             f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}",
         )
-    d = _Doc(_copy(doc))
+    d = _Doc(doc if in_place else _copy(doc))
     for op in ops:
         kind = _kind(op)
         fn = _OPS.get(kind)

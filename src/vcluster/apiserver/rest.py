@@ -167,6 +167,11 @@ class Rest:
         # `await hook(old, new, subresource) -> the virtual node's JSON once synced back | None`
         self.node_write_hook: Any = None
         self.pod_exec_hook: Any = None
+        # pods/proxy, services/proxy, nodes/proxy of a virtual cluster, relayed to the host:
+        # `await hook(proxysubresource.ProxyTarget, request) -> response`
+        self.proxy_hook: Any = None
+        # the network the proxy subresources dial (proxysubresource.SimulatedNetwork on `vcluster host`)
+        self.proxy_network: Any = None
         # TLS toward kubelets (logs, exec, attach, port-forward): the API server's kubelet client certificate
         self.kubelet_ssl: ssl.SSLContext | None = None
 
@@ -692,7 +697,8 @@ class Rest:
                 rt, info, body, wc, force=query_bool(q, "force"), dry=dry, respond=respond
             )
         warnings: list[str] = []
-        patch_fn = self.patch_function(rt, ctype, body, q, warnings, dup_free=_dup_free(request))
+        # guaranteed_update hands the mutation a fresh decoding of the stored object: patched in place
+        patch_fn = self.patch_function(rt, ctype, body, q, warnings, dup_free=_dup_free(request), owned=True)
         resp = await self.guaranteed_update(
             rt, info, patch_fn, expected_rev=None, dry=dry, respond=respond, wc=wc
         )
@@ -758,10 +764,12 @@ class Rest:
         warnings: list[str] | None = None,
         *,
         dup_free: bool = False,
+        owned: bool = False,
     ) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """The mutation of a json, merge or strategic merge patch; `fieldValidation` problems of the
         patch are raised (Strict) or appended to `warnings` (Warn), and unknown fields dropped.
-        `dup_free`: the body was encoded from a dict in this process (no repeated keys to find)."""
+        `dup_free`: the body was encoded from a dict in this process (no repeated keys to find).
+        `owned`: the mutation's argument is the caller's private copy, so it is patched in place."""
         if ctype not in PATCH_TYPES:
             raise unsupported_media_type(ctype, PATCH_TYPES)
         if ctype == APPLY_PATCH:
@@ -774,15 +782,17 @@ class Rest:
             body_problems = fv.json_patch_problems(body) if mode != fv.IGNORE else []
 
             def apply_fn(current: dict[str, Any]) -> dict[str, Any]:
-                return apply_json_patch(current, patch, query.get("fieldValidation", ""))
+                return apply_json_patch(current, patch, query.get("fieldValidation", ""), in_place=owned)
 
         elif ctype == STRATEGIC_PATCH:
             if not smp_supported(g, v, k) or custom is not None:
                 raise unsupported_media_type(ctype, [JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
-            body_problems = fv.duplicate_field_problems(body) if mode != fv.IGNORE and not dup_free else []
+            body_problems = (
+                fv.duplicate_field_problems(body, patch) if mode != fv.IGNORE and not dup_free else []
+            )
 
             def apply_fn(current: dict[str, Any]) -> dict[str, Any]:
-                return strategic_merge_patch(current, patch, g, v, k)
+                return strategic_merge_patch(current, patch, g, v, k, in_place=owned)
 
         else:
             if not isinstance(patch, dict):
@@ -790,7 +800,9 @@ class Rest:
                     "json: cannot unmarshal "
                     f"{_json_type(patch)} into Go value of type map[string]interface {{}}"
                 )
-            body_problems = fv.duplicate_field_problems(body) if mode != fv.IGNORE and not dup_free else []
+            body_problems = (
+                fv.duplicate_field_problems(body, patch) if mode != fv.IGNORE and not dup_free else []
+            )
 
             def apply_fn(current: dict[str, Any]) -> dict[str, Any]:
                 return merge_patch(current, patch)
@@ -966,20 +978,24 @@ def field_validation(
     warnings: list[str] = []
     if rt.custom is not None:
         # Custom resources: duplicates in the body, then what pruning removes (the schema's unknowns).
-        problems = fv.duplicate_field_problems(body) if mode != fv.IGNORE and ctype.endswith("json") else []
+        problems = (
+            fv.duplicate_field_problems(body, obj) if mode != fv.IGNORE and ctype.endswith("json") else []
+        )
         problems += [f'unknown field "{p}"' for p in rt.custom.schema.prune(obj)]
         if mode != fv.IGNORE:
             warnings = fv.apply_field_validation(
                 mode, rt.kind, rt.version, problems, options_kind=options_kind
             )
         return warnings
+    problems: list[str] | None = None
     if mode != fv.IGNORE and ctype != PROTOBUF:  # protobuf has no unknown or duplicate fields
         if _dup_free(request) and ctype.endswith("json"):  # encoded from a dict: unknowns only
             problems = fv.unknown_field_problems(obj, rt.group, rt.version, rt.kind)
         else:
             problems = fv.strict_problems(body, ctype, rt.group, rt.version, rt.kind, obj)
         warnings = fv.apply_field_validation(mode, rt.kind, rt.version, problems, options_kind=options_kind)
-    fv.drop_unknown_fields(obj, rt.group, rt.version, rt.kind)
+    if problems is None or problems:  # none found: obj (decoded from that body) has nothing to drop
+        fv.drop_unknown_fields(obj, rt.group, rt.version, rt.kind)
     return warnings
 
 

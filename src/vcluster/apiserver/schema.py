@@ -11,6 +11,7 @@ import base64
 import binascii
 import functools
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,10 +152,188 @@ def type_error(
     if defname is None:
         return None
     try:
+        if _fast_struct(obj, defname, old, 2):
+            return None  # nearly every body: no error to describe, no paths built
+    except RecursionError:
+        pass  # very deep input: the walk below finds the same answer (or the same RecursionError)
+    try:
         _check_struct(obj, defname, "", old, 2)
     except DecodeError as e:
         return str(e)
     return None
+
+
+# ---------------------------------------------------------------------------- the fast check
+# `_fast_struct` answers whether `_check_struct` would pass, from predicates compiled once per schema
+# node: one call per value instead of re-reading the schema and building each field's path. Only a
+# body that fails it is walked again by `_check_struct` for Go's error text.
+_Pred = Callable[[Any], bool]
+
+
+def _fast_struct(value: dict[str, Any], defname: str, old: dict[str, Any] | None, depth: int) -> bool:
+    """`_check_struct(value, defname, "", old, depth)` raises nothing."""
+    preds = _struct_preds(defname)
+    props = definitions()[defname].get("properties") or {}
+    for key, v in value.items():
+        if v is None:
+            continue
+        pred = preds.get(key, _UNDECLARED)
+        if pred is _UNDECLARED:
+            continue
+        ov = old.get(key) if old is not None else None
+        if ov is not None:
+            if _unchanged(v, ov):
+                continue
+            if depth > 1 and type(v) is dict and type(ov) is dict:
+                name = _struct_ref(props[key])
+                if name is not None:
+                    if not _fast_struct(v, name, ov, depth - 1):
+                        return False
+                    continue
+        if pred is not None and not pred(v):
+            return False
+    return True
+
+
+_UNDECLARED: Any = object()  # the predicate of a key the struct does not declare
+
+
+@functools.cache
+def _struct_preds(defname: str) -> dict[str, _Pred | None]:
+    """Per declared field of a struct definition, its value's predicate (None: anything goes)."""
+    props = definitions()[defname].get("properties") or {}
+    return {key: _pred(sch) for key, sch in props.items()}
+
+
+def _struct_pred(defname: str) -> _Pred:
+    """A JSON object whose fields decode into the struct `defname` (resolved on first use, so
+    recursive definitions such as JSONSchemaProps compile)."""
+    preds: dict[str, _Pred | None] | None = None
+
+    def check(v: Any) -> bool:
+        nonlocal preds
+        if not isinstance(v, dict):
+            return False
+        if preds is None:
+            preds = _struct_preds(defname)
+        for key, x in v.items():
+            if x is not None:
+                p = preds.get(key)
+                if p is not None and not p(x):
+                    return False
+        return True
+
+    return check
+
+
+def _pred(sch: dict[str, Any]) -> _Pred | None:
+    """The predicate `_check(v, sch, ...)` raising nothing compiles to (None: always true)."""
+    ref = sch.get("$ref")
+    if ref:
+        name = ref[len(_REF) :]
+        if name == _INT_OR_STRING:
+            return _int_or_string_ok
+        if name == _QUANTITY:
+            return _quantity_ok
+        if name in _TIME:
+            return _time_ok
+        if name in _ANY:
+            return None
+        target = definitions().get(name)
+        if target is None:
+            return None
+        if "properties" in target or json_types(target) == ("object",):
+            return _struct_pred(name)
+        return _pred(target)
+    types = json_types(sch)
+    if not types:
+        return None
+    t = types[0]
+    if t == "string":
+        return _base64_ok if sch.get("format") == "byte" else _is_str
+    if t == "integer":
+        lo, hi = _INT_RANGES.get(sch.get("format", ""), _INT_RANGES["int64"])
+        return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+    if t == "number":
+        return _number_ok
+    if t == "boolean":
+        return _is_bool
+    if t == "array":
+        items = sch.get("items")
+        item = _pred(items) if isinstance(items, dict) else None
+        if item is None:
+            return _is_list
+
+        def check_list(v: Any) -> bool:
+            if not isinstance(v, list):
+                return False
+            for x in v:  # noqa: SIM110 (a plain loop: all() of a generator costs more per item)
+                if x is not None and not item(x):
+                    return False
+            return True
+
+        return check_list
+    if t == "object":
+        ap = sch.get("additionalProperties")
+        value = _pred(ap) if isinstance(ap, dict) else None
+        if value is None:
+            return _is_dict
+
+        def check_map(v: Any) -> bool:
+            if not isinstance(v, dict):
+                return False
+            for x in v.values():  # noqa: SIM110 (as above)
+                if x is not None and not value(x):
+                    return False
+            return True
+
+        return check_map
+    return None
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_list(v: Any) -> bool:
+    return isinstance(v, list)
+
+
+def _is_dict(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+def _number_ok(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int_or_string_ok(v: Any) -> bool:
+    return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31)
+
+
+def _quantity_ok(v: Any) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        return False
+    text = v if isinstance(v, str) else _num_literal(v)
+    return _QUANTITY_RE.match(text.strip()) is not None
+
+
+def _time_ok(v: Any) -> bool:
+    return isinstance(v, str) and (not v or _RFC3339_RE.match(v) is not None)
+
+
+def _base64_ok(v: Any) -> bool:
+    if not isinstance(v, str):
+        return False
+    try:
+        _check_base64(v)
+    except DecodeError:
+        return False
+    return True
 
 
 def _unchanged(v: Any, ov: Any) -> bool:

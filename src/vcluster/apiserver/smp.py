@@ -364,7 +364,7 @@ def _clean(v: Any, node: _Node | None) -> Any:
                 continue
             if n is not None and n.kind == "list":
                 continue
-            for k in [k for k, x in cur.items() if x is None or _is_directive_key(k)]:
+            for k in [k for k, x in cur.items() if x is None or (k[:1] == "$" and _is_directive_key(k))]:
                 del cur[k]
             for k, x in cur.items():
                 if isinstance(x, (dict, list)):
@@ -937,10 +937,11 @@ def _go_stable_sort(data: list[Any], less: Callable[[Any, Any], bool]) -> None:
 
 
 def strategic_merge_patch(
-    original: dict[str, Any], patch: Any, group: str, version: str, kind: str
+    original: dict[str, Any], patch: Any, group: str, version: str, kind: str, *, in_place: bool = False
 ) -> dict[str, Any]:
     """Apply the decoded SMP body `patch` to the live object `original` (neither is modified) and
-    return the patched object.
+    return the patched object. `in_place`: `original` is the caller's own copy, to be patched
+    itself rather than copied first.
 
     `patch` is what the request body decoded to: `null` is an empty patch, anything but an object
     is 400 as decoding into `map[string]interface{}` fails. A kind without a definition (a custom
@@ -961,7 +962,7 @@ def strategic_merge_patch(
     if not isinstance(original, dict):
         raise StatusError(500, "InternalError", f"Internal error occurred: {ERR_BAD_JSON_DOC}")
     try:
-        result = _merge_map(_copy(original), _copy(patch), node)
+        result = _merge_map(original if in_place else _copy(original), _copy(patch), node)
     except _SMPError as e:
         raise e.status() from e
     except RecursionError:

@@ -11,6 +11,7 @@ for the usual all-ASCII input.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -122,30 +123,45 @@ def _blen(s: str) -> int:
 
 # ---- apimachinery validators (each returns a list of detail strings; empty means valid)
 def is_dns1123_label(value: str) -> list[str]:
+    return list(_is_dns1123_label(value))
+
+
+@functools.lru_cache(maxsize=4096)  # names recur (containers, volumes, the objects they refer to)
+def _is_dns1123_label(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     if _blen(value) > DNS1123_LABEL_MAX:
         errs.append(_max_len_error(DNS1123_LABEL_MAX))
     if _DNS1123_LABEL_RE.fullmatch(value) is None:
         errs.append(_DNS1123_LABEL_REGEX_MSG)
-    return errs
+    return tuple(errs)
 
 
 def is_dns1123_subdomain(value: str) -> list[str]:
+    return list(_is_dns1123_subdomain(value))
+
+
+@functools.lru_cache(maxsize=4096)  # names recur (containers, volumes, the objects they refer to)
+def _is_dns1123_subdomain(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     if _blen(value) > DNS1123_SUBDOMAIN_MAX:
         errs.append(_max_len_error(DNS1123_SUBDOMAIN_MAX))
     if _DNS1123_SUBDOMAIN_RE.fullmatch(value) is None:
         errs.append(_DNS1123_SUBDOMAIN_REGEX_MSG)
-    return errs
+    return tuple(errs)
 
 
 def is_dns1035_label(value: str) -> list[str]:
+    return list(_is_dns1035_label(value))
+
+
+@functools.lru_cache(maxsize=4096)  # names recur (containers, volumes, the objects they refer to)
+def _is_dns1035_label(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     if _blen(value) > DNS1035_LABEL_MAX:
         errs.append(_max_len_error(DNS1035_LABEL_MAX))
     if _DNS1035_LABEL_RE.fullmatch(value) is None:
         errs.append(_DNS1035_LABEL_REGEX_MSG)
-    return errs
+    return tuple(errs)
 
 
 def is_valid_path_segment_name(name: str, prefix: bool = False) -> list[str]:
@@ -165,6 +181,15 @@ def is_valid_path_segment_name(name: str, prefix: bool = False) -> list[str]:
 
 def validate_qualified_name(key: str) -> list[str]:
     """validation.IsQualifiedName: label and annotation keys, finalizer names."""
+    return list(_qualified_name_errors(key))
+
+
+@functools.lru_cache(maxsize=4096)  # the same label and annotation keys come back on every write
+def _qualified_name_errors(key: str) -> tuple[str, ...]:
+    return tuple(_qualified_name_check(key))
+
+
+def _qualified_name_check(key: str) -> list[str]:
     parts = key.split("/")
     errs: list[str] = []
     if len(parts) == 1:
@@ -188,12 +213,17 @@ def validate_qualified_name(key: str) -> list[str]:
 
 def validate_label_value(value: str) -> list[str]:
     """validation.IsValidLabelValue: empty is allowed."""
+    return list(_label_value_errors(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_value_errors(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     if _blen(value) > LABEL_VALUE_MAX:
         errs.append(_max_len_error(LABEL_VALUE_MAX))
     if _LABEL_VALUE_RE.fullmatch(value) is None:
         errs.append(_LABEL_VALUE_REGEX_MSG)
-    return errs
+    return tuple(errs)
 
 
 # ---- object names
