@@ -142,11 +142,21 @@ class ControlPlane:
             informers = self.controllers.informers if self.controllers is not None else None
             self.hostsim = HostSim(self.client, self.cfg.hostsim, informers=informers)
             await self.hostsim.start()
+            self._simulated_network()
             if self.hostsim.config.metrics_server:
                 self._serve_host_metrics()
 
         if self.cfg.syncer is not None:
             await self._start_syncer(self.cfg.syncer)
+
+    def _simulated_network(self) -> None:
+        """The proxy subresources dial the simulated pods and kubelets on this machine."""
+        from vcluster.apiserver.proxysubresource import SimulatedNetwork
+
+        sim = self.hostsim
+        self.server.rest.proxy_network = SimulatedNetwork(
+            lambda: [n.cidr for n in sim.nodes.nodes.values()], lambda: [sim.address]
+        )
 
     def _serve_host_metrics(self) -> None:
         """metrics.k8s.io of the simulated nodes, as metrics-server would serve it on this host."""
@@ -237,6 +247,7 @@ class ControlPlane:
         self.server.rest.pod_log_hook = self.syncer.proxy_pod_log
         self.server.rest.node_write_hook = self.syncer.intercept_node_write
         self.server.rest.pod_exec_hook = self.syncer.proxy_pod_exec
+        self.server.rest.proxy_hook = self.syncer.proxy_subresource
         await self._serve_virtual_metrics(spec)
         from vcluster.syncer.engine.metricsendpoint import MetricsEndpoints
 

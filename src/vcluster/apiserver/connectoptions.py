@@ -1,5 +1,6 @@
 """The connect options of CONNECT subresources (core/v1 PodExecOptions, PodAttachOptions,
-PodPortForwardOptions) as kube-apiserver builds them: decoded from the query by the generated
+PodPortForwardOptions, and the {Pod,Service,Node}ProxyOptions of the proxy subresources, whose `path`
+is the request's path after `/proxy`) as kube-apiserver builds them: decoded from the query by the generated
 `Convert_url_Values_To_v1_*` functions (bad values are a 400, as `getRequestOptions` answers), shown
 to admission as the AdmissionReview `object`, type-checked again after a mutating webhook patched them
 (Go's json decode errors), and written back to a query for the next hop.
@@ -18,14 +19,30 @@ POD_OPTION_KINDS: Mapping[str, str] = {
     "attach": "PodAttachOptions",
     "portforward": "PodPortForwardOptions",
 }
+# (kind of the resource, subresource) -> the options kind, for every CONNECT subresource
+# (the ProxyREST of pods, services and nodes: PodProxyOptions, ServiceProxyOptions, NodeProxyOptions)
+CONNECT_KINDS: Mapping[tuple[str, str], str] = {
+    **{("Pod", sub): kind for sub, kind in POD_OPTION_KINDS.items()},
+    ("Pod", "proxy"): "PodProxyOptions",
+    ("Service", "proxy"): "ServiceProxyOptions",
+    ("Node", "proxy"): "NodeProxyOptions",
+}
 _STREAMS = (("stdin", "bool"), ("stdout", "bool"), ("stderr", "bool"), ("tty", "bool"), ("container", "str"))
 # the fields of each kind in Go declaration order, with their types ("[]str": a query value per item)
 FIELDS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "PodExecOptions": (*_STREAMS, ("command", "[]str")),
     "PodAttachOptions": _STREAMS,
     "PodPortForwardOptions": (("ports", "[]int32"),),
+    "PodProxyOptions": (("path", "str"),),
+    "ServiceProxyOptions": (("path", "str"),),
+    "NodeProxyOptions": (("path", "str"),),
 }
 _GO_TYPES = {"bool": "bool", "str": "string", "[]str": "string", "[]int32": "int32"}
+
+
+def option_kind(kind: str, subresource: str) -> str:
+    """The options kind of a CONNECT on `subresource` of a `kind` object ("" if none)."""
+    return CONNECT_KINDS.get((kind, subresource), "")
 
 
 class OptionsError(ValueError):

@@ -53,6 +53,9 @@ class LocalStream:
         pass
 
     async def prepare(self, request: Any) -> LocalStream:
+        from vcluster.apiserver.audit import on_prepare
+
+        on_prepare(self.status, self.headers)
         self.prepared.set()
         return self
 

@@ -8,10 +8,10 @@ audited. Namespace writes get their labels validated (422) and, when enforce tig
 naming the existing pods that violate it. The write pipeline calls :func:`admit` as a validating
 admission plugin, after validation and before the validating webhooks, as kube-apiserver does.
 
-There is no audit log here: the audit annotations the plugin would add
-(`pod-security.kubernetes.io/audit-violations`, `.../error`) are logged at INFO by this module's
-logger instead. Namespaces without PodSecurity labels cost one in-memory store lookup and a scan of
-their few labels; the parsed policy of a labelled namespace is cached per stored namespace entry.
+The plugin's audit annotations (`pod-security.kubernetes.io/enforce-policy`, `audit-violations`,
+`exempt`, `error`) go to the request's audit event (audit.py) when the request is audited.
+Namespaces without PodSecurity labels cost one in-memory store lookup and a scan of their few labels;
+the parsed policy of a labelled namespace is cached per stored namespace entry.
 """
 
 from __future__ import annotations
@@ -21,14 +21,17 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from vcluster.apiserver import rbac_escalation, webhookadmission
+from vcluster.apiserver import audit, rbac_escalation, webhookadmission
 from vcluster.apiserver.errors import Cause, field_invalid, forbidden, internal_error, invalid
 from vcluster.apiserver.resources import ResourceType
 from vcluster.podsecurity.api import (
     AUDIT_VIOLATIONS_ANNOTATION,
+    ENFORCED_POLICY_ANNOTATION,
     ERROR_ANNOTATION,
+    EXEMPTION_REASON_ANNOTATION,
     LABEL_PREFIX,
     PRIVILEGED,
+    PRIVILEGED_LATEST,
     FieldError,
     LevelVersion,
     Policy,
@@ -119,10 +122,11 @@ def _username() -> str:
 
 
 def _audit(annotations: Mapping[str, str], rt: ResourceType, ns: str, name: str) -> None:
-    """What kube-apiserver writes to the audit event as annotations; logged here (no audit log)."""
-    for key in (AUDIT_VIOLATIONS_ANNOTATION, ERROR_ANNOTATION):
-        if key in annotations:
-            log.info("%s %s/%s %s=%s", rt.plural, ns, name, key, annotations[key])
+    """The response's AuditAnnotations, added to the request's audit event."""
+    for key, value in annotations.items():
+        audit.add_annotation(key, value)
+        if key in (AUDIT_VIOLATIONS_ANNOTATION, ERROR_ANNOTATION):
+            log.debug("%s %s/%s %s=%s", rt.plural, ns, name, key, value)
 
 
 def _exempt_user() -> bool:
@@ -166,8 +170,10 @@ async def admit(
     elif subresource != "":
         return
     if ns and ns in _config.namespaces:
+        _audit({EXEMPTION_REASON_ANNOTATION: "namespace"}, rt, ns, "")
         return
     if _exempt_user():
+        _audit({EXEMPTION_REASON_ANNOTATION: "user"}, rt, ns, "")
         return
     ns_rt = registry.get("", "v1", "namespaces")
     entry = await store.get(ns_rt.key_prefix + ns) if ns_rt is not None else None
@@ -178,6 +184,7 @@ async def admit(
             raise internal_error(f"failed to lookup namespace {ns}")
         policy, errs = namespace_policy(entry)
         if not errs and all(m.level == PRIVILEGED for m in policy):
+            _audit({ENFORCED_POLICY_ANNOTATION: str(PRIVILEGED_LATEST)}, rt, ns, name)
             return
         if old is not None and not is_significant_pod_update(obj, old):
             return
@@ -223,6 +230,7 @@ def _evaluate(
 ) -> None:
     """EvaluatePod: enforce (pods only), then audit and warn, sharing results of equal level/versions."""
     if _exempt_runtime_class(spec):
+        _audit({EXEMPTION_REASON_ANNOTATION: "runtimeClass"}, rt, ns, name)
         return
     annotations: dict[str, str] = {}
     if errs:
@@ -236,6 +244,7 @@ def _evaluate(
 
     refusal = None
     if enforce:
+        annotations[ENFORCED_POLICY_ANNOTATION] = str(policy.enforce)
         violations = result(policy.enforce)
         if violations:
             why = f'violates PodSecurity "{policy.enforce}": {forbidden_detail(violations)}'

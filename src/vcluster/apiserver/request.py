@@ -10,6 +10,7 @@ import orjson
 import yaml
 from aiohttp import web
 
+from vcluster.apiserver import audit
 from vcluster.apiserver.errors import (
     StatusError,
     bad_request,
@@ -157,7 +158,9 @@ async def read_body(request: web.Request) -> bytes:
         body += chunk
         if len(body) > MAX_BODY:
             raise too_large()
-    return bytes(body)
+    out = bytes(body)
+    audit.note_request_body(out, request.headers.get("Content-Type", ""))
+    return out
 
 
 def too_large() -> StatusError:

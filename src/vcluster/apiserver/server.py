@@ -29,10 +29,11 @@ from prometheus_client import (
 )
 from yarl import URL
 
-from vcluster.apiserver import apf, fieldmanager, health, podsecurityadmission, subresources, views
+from vcluster.apiserver import apf, audit, fieldmanager, health, podsecurityadmission, subresources, views
 from vcluster.apiserver.aggregator import Aggregator
 from vcluster.apiserver.aggregatorloops import AggregatorLoops
 from vcluster.apiserver.apiservices import APIService
+from vcluster.apiserver.auditoptions import AuditOptions
 from vcluster.apiserver.auth import Authenticator, UserInfo
 from vcluster.apiserver.authapi import AuthAPI
 from vcluster.apiserver.bootstrap import DEFAULT_SERVICE_CIDR, ensure_bootstrap_objects
@@ -49,7 +50,7 @@ from vcluster.apiserver.pipeline import record_update
 from vcluster.apiserver.rbac_authorizer import MODE_ALWAYS_ALLOW, MODE_RBAC, Authorizer, new_authorizer
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH, RequestAuth
 from vcluster.apiserver.rbac_index import RBAC_GROUP, RBAC_PLURALS, RBACIndex
-from vcluster.apiserver.rbac_request import authorize, impersonate, path_attributes, resource_attributes
+from vcluster.apiserver.rbac_request import forbidden, impersonate, path_attributes, resource_attributes
 from vcluster.apiserver.request import (
     APPLY_PATCH,
     RequestInfo,
@@ -136,6 +137,8 @@ class ServerConfig:
     requestheader: RequestHeaderOptions = field(default_factory=RequestHeaderOptions)
     # the PodSecurity plugin's configuration (--admission-control-config-file); None: upstream's defaults
     pod_security: PodSecurityConfiguration | None = None
+    # --audit-policy-file, --audit-log-*: audit events (audit.py); None or no policy: none
+    audit: AuditOptions | None = None
 
 
 class Metrics:
@@ -204,6 +207,7 @@ class APIServer:
         # API Priority and Fairness: request classification (apf.py) and its loops (controllers/apfconfig.py)
         self.flowcontrol = apf.FlowControl()
         self.apf_loops: Any = None
+        self.auditor: audit.Auditor | None = None
         self._runner: web.AppRunner | None = None
         self.port = cfg.port
         self.url = ""
@@ -215,6 +219,7 @@ class APIServer:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        self.auditor = audit.Auditor.from_options(self.cfg.audit)  # AuditConfigError: a bad policy
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -247,6 +252,7 @@ class APIServer:
         app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.dispatch)  # any path, newlines too
         app.on_response_prepare.append(apf.on_response_prepare)
+        app.on_response_prepare.append(audit.on_response_prepare)
         # handler_cancellation: a client that goes away cancels its handler, so its watch is released at once.
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=2.0, handle_signals=False, handler_cancellation=True
@@ -384,6 +390,9 @@ class APIServer:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
         await self.store.close()
+        if self.auditor is not None:
+            await asyncio.to_thread(self.auditor.close)
+            self.auditor = None
         self._lock.release()
 
     # ------------------------------------------------------------------ dispatch
@@ -396,16 +405,21 @@ class APIServer:
         auth_token = REQUEST_AUTH.set(None)  # _dispatch sets the request's user for the pipeline
         hook_token = WEBHOOK_REQUEST.set(WebhookRequest(self.webhooks))  # webhooks' warnings land there
         apf_token = apf.REQUEST_CLASS.set(None)
+        audit_id = audit.new_audit_id(request.headers)  # every answer has an Audit-ID header
+        id_token, audit_token = audit.AUDIT_ID.set(audit_id), audit.CURRENT.set(None)
+        out: web.StreamResponse | None = None
+        failure: Exception | None = None
         try:
             resp, *labels = await self._dispatch(request, labels)
             code = resp.status
             if not resp.prepared:
                 add_webhook_warnings(resp.headers)
                 apf.add_headers(resp)
+            out = resp
             return resp
         except StatusError as e:
             code = e.code
-            resp = views.status_response(e)
+            out = resp = views.status_response(e)
             add_webhook_warnings(resp.headers)
             apf.add_headers(resp)
             return resp
@@ -414,14 +428,24 @@ class APIServer:
             if e.status == 413:
                 from vcluster.apiserver.request import too_large
 
-                return views.status_response(too_large())
-            return views.status_response(StatusError(e.status, e.reason.replace(" ", ""), e.reason, {}))
+                out = views.status_response(too_large())
+                return out
+            out = views.status_response(StatusError(e.status, e.reason.replace(" ", ""), e.reason, {}))
+            return out
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as e:  # a bug: answer 500 but keep serving
             log.exception("internal error on %s %s", request.method, request.path_qs)
-            return views.status_response(internal_error(str(e)))
+            failure = e
+            out = views.status_response(internal_error(str(e)))
+            return out
         finally:
+            if out is not None and not out.prepared:
+                out.headers[audit.HEADER] = audit_id
+            if (actx := audit.CURRENT.get()) is not None:
+                _audit_finish(actx, out, failure)
+            audit.CURRENT.reset(audit_token)
+            audit.AUDIT_ID.reset(id_token)
             REQUEST_AUTH.reset(auth_token)
             WEBHOOK_REQUEST.reset(hook_token)
             apf.REQUEST_CLASS.reset(apf_token)
@@ -482,15 +506,30 @@ class APIServer:
         path = request.path
         user = self._user(request)
         if user is None:
+            if self.auditor is not None:
+                self._audit_unauthenticated(request)
             raise _UNAUTHORIZED
-        user = impersonate(self.authorizer, user, request.headers)
         info = parse_resource_path(path, request.method, request.query)
+        if info is not None:
+            attrs = resource_attributes(info, request.method, request.query)
+        else:
+            attrs = path_attributes(path, request.method)
+        actx = None
+        if self.auditor is not None:  # WithAudit runs after authentication, before impersonation
+            version = info.version if info is not None else ""
+            actx = self.auditor.begin(request, audit.AUDIT_ID.get(), user, attrs, version)
+        authenticated = user
+        user = impersonate(self.authorizer, user, request.headers)
+        if actx is not None and user is not authenticated:
+            actx.impersonating(user)
         apf.REQUEST_CLASS.set(self.flowcontrol.classify(user, info, path, request.method))
         if info is not None:
             labels[:] = [info.verb, info.resource, info.subresource or ""]
-            authorize(self.authorizer, user, resource_attributes(info, request.method, request.query))
-        else:
-            authorize(self.authorizer, user, path_attributes(path, request.method))
+        decision = self.authorizer.authorize(user, attrs)
+        if actx is not None:
+            actx.decision(decision.allowed, decision.reason)
+        if not decision.allowed:
+            raise forbidden(user, attrs, decision.reason)
         REQUEST_AUTH.set(RequestAuth(user, self.authorizer))
         # /version and the health paths are authorized too: system:public-info-viewer grants them to
         # everyone, anonymous included
@@ -543,6 +582,19 @@ class APIServer:
         resp = await self._resource(request, info, user)
         return resp, info.verb, info.resource, info.subresource or ""
 
+    def _audit_unauthenticated(self, request: web.Request) -> None:
+        """WithFailedAuthenticationAudit: the policy evaluated without a user."""
+        assert self.auditor is not None
+        try:
+            info = parse_resource_path(request.path, request.method, request.query)
+        except StatusError:
+            info = None
+        if info is not None:
+            attrs, version = resource_attributes(info, request.method, request.query), info.version
+        else:
+            attrs, version = path_attributes(request.path, request.method), ""
+        self.auditor.failed_authentication(request, audit.AUDIT_ID.get(), attrs, version)
+
     def _discovery_root(self, request: web.Request, core: bool) -> web.Response:
         assert self.discovery is not None
         agg = wants_aggregated(request.headers.get("Accept"))
@@ -579,10 +631,10 @@ class APIServer:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         if not rt.namespaced and info.namespace and rt.kind != "Namespace":
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
-        accept = parse_accept(request.headers.get("Accept"))
         sub = info.subresource
         if sub:
             return await self._subresource(request, rt, info, user)
+        accept = parse_accept(request.headers.get("Accept"))
         require_verb(rt, verb)
         if rt.kind in VIRTUAL_KINDS:
             if rt.kind == "Binding":
@@ -622,6 +674,10 @@ class APIServer:
         sub = rt.subresource(info.subresource)
         if sub is None or not info.name:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        if sub.name == "proxy" and rt.group == "" and rt.kind in ("Pod", "Service", "Node"):
+            from vcluster.apiserver.proxysubresource import serve as serve_proxy
+
+            return await serve_proxy(self.rest, self.registry, rt, info, request)
         if info.verb not in sub.verbs and not (info.verb == "create" and "create" in sub.verbs):
             raise method_not_allowed()
         accept = parse_accept(request.headers.get("Accept"))
@@ -813,6 +869,23 @@ def _record_served_fields(rt: Any, old: dict[str, Any] | None, new: dict[str, An
     the served version (the pipeline, working on the stored version, then records nothing)."""
     record_update(rt, old, new, wc)
     wc.managed_fields = False
+
+
+def _audit_finish(
+    actx: audit.AuditContext, out: web.StreamResponse | None, failure: Exception | None
+) -> None:
+    """The last stage of an audited request: Panic after an unexpected error, else ResponseComplete
+    with the answer's status (and body, as the level asks)."""
+    if failure is not None:
+        actx.panic(failure)
+        return
+    if out is not None and not out.prepared and isinstance(out, web.Response):
+        raw = out.body
+        body = bytes(raw) if isinstance(raw, bytes | bytearray | memoryview) else None
+        actx.response(out.status, body, out.content_type)
+    elif out is not None and actx.response_status is None:
+        actx.response(out.status, None, "")
+    actx.complete()
 
 
 def _local_answer(

@@ -84,11 +84,16 @@ def _dial_text(host: str, port: int, e: BaseException) -> str:
 
 
 def _request_head(
-    request: web.BaseRequest, host: str, port: int, headers: Iterable[tuple[str, str]]
+    request: web.BaseRequest,
+    host: str,
+    port: int,
+    headers: Iterable[tuple[str, str]],
+    path_qs: str | None = None,
 ) -> bytes:
     """The request line and headers as net/http writes the cloned request (Host: the location)."""
     netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    lines = [f"{request.method} {request.rel_url.raw_path_qs} HTTP/1.1", f"Host: {netloc}"]
+    target = path_qs if path_qs is not None else request.rel_url.raw_path_qs
+    lines = [f"{request.method} {target} HTTP/1.1", f"Host: {netloc}"]
     lines += [f"{k}: {v}" for k, v in headers if k.lower() != "host"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -129,13 +134,15 @@ async def proxy_upgrade(
     host: str,
     port: int,
     *,
-    ssl_context: ssl.SSLContext,
-    server_hostname: str,
+    ssl_context: ssl.SSLContext | None,
+    server_hostname: str | None,
     headers: list[tuple[str, str]],
     error: ErrorResponder,
+    path_qs: str | None = None,
 ) -> web.StreamResponse:
-    """Relay an upgrade request to https://host:port (see the module docstring); `headers` are the
-    ones to send (the upgrade headers kept), `error` builds the responder's error answer."""
+    """Relay an upgrade request to https://host:port (http:// without `ssl_context`; see the module
+    docstring); `headers` are the ones to send (the upgrade headers kept), `error` builds the
+    responder's error answer; `path_qs` replaces the request's path and query."""
     protocol: Any = getattr(request, "protocol", None)  # none on the in-process transport
     if protocol is None or request.transport is None:
         return error("the connection cannot be upgraded")
@@ -153,7 +160,7 @@ async def proxy_upgrade(
         fwd = list(headers)
         if body:
             fwd.append(("Content-Length", str(len(body))))
-        writer.write(_request_head(request, host, port, fwd) + body)
+        writer.write(_request_head(request, host, port, fwd, path_qs) + body)
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
         status, resp_headers = _parse_head(head)

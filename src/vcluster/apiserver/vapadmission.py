@@ -8,9 +8,9 @@ plugin order has ValidatingAdmissionPolicy before ValidatingAdmissionWebhook. Fo
 an existing policy: the policy's matchConstraints and the binding's matchResources (rules with
 resourceNames, excludeResourceRules, matchPolicy Equivalent, namespace and object selectors), the
 params (paramRef by name or selector), the matchConditions, then the validations; a failure is
-denied (the first one decides the Status), warned about (``Warning`` header) or, for Audit, logged
-at INFO (there is no audit log) as the ``validation.policy.admission.k8s.io/validation_failure``
-annotation kube would write; auditAnnotations are logged the same way. A request no policy
+denied (the first one decides the Status), warned about (``Warning`` header) or, for Audit, added to
+the request's audit event (audit.py) in the ``validation.policy.admission.k8s.io/validation_failure``
+annotation; auditAnnotations become ``POLICY/KEY`` annotations of the event. A request no policy
 could match costs one dictionary lookup.
 """
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from vcluster.apiserver import audit
 from vcluster.apiserver.admission import _as_selector
 from vcluster.apiserver.admissionrules import NamedRule, equivalent_resources, parse_named_rule
 from vcluster.apiserver.cel import lazy_module
@@ -328,7 +329,7 @@ class PolicyAdmission:
                 self._decide(policy, binding, decision, denials, warnings)
             values, errors = celpolicy.audit_annotations(act)
             for key, value in values.items():
-                log.info("audit annotation %s/%s=%s", policy.name, key, value)
+                audit.add_annotation(f"{policy.name}/{key}", value)
             if errors and not policy.fail_open:
                 denials.extend(_Denial(policy.name, binding.name, e, "") for e in errors)
 
@@ -353,19 +354,14 @@ class PolicyAdmission:
                     f"'{binding.name}': {d.message}"
                 )
             elif action == "Audit":
-                value = [
-                    {
-                        "message": d.message,
-                        "policy": policy.name,
-                        "binding": binding.name,
-                        "expressionIndex": max(d.index, 0),
-                        "validationActions": list(binding.actions),
-                    }
-                ]
-                log.info(
-                    "audit annotation validation.policy.admission.k8s.io/validation_failure=%s",
-                    orjson.dumps(value).decode(),
-                )
+                value = {
+                    "message": d.message,
+                    "policy": policy.name,
+                    "binding": binding.name,
+                    "expressionIndex": max(d.index, 0),
+                    "validationActions": list(binding.actions),
+                }
+                audit.add_validation_failure(value)
 
     async def _params(self, policy: Policy, binding: Binding, namespace: str) -> list[JSON | None]:
         """CollectParams: [None] without a paramKind or paramRef, else the objects referenced."""

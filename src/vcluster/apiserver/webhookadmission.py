@@ -680,7 +680,7 @@ async def admit_connect(rt: ResourceType, subresource: str, namespace: str, name
     if state is None:
         return options
     index = state.admission.index
-    kind = connectoptions.POD_OPTION_KINDS.get(subresource, "") if rt.kind == "Pod" else ""
+    kind = connectoptions.option_kind(rt.kind, subresource)
     a = Attributes("CONNECT", rt, subresource, namespace, name, options, None, False, None, kind)
     ns = bool(namespace)
     hooks = index.candidates(True, "CONNECT", rt, subresource, ns) if index.mutating else ()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from vcluster import __version__
+from vcluster.cli.auditopts import audit_from_context, audit_options
 from vcluster.cli.options import (
     admin_kubeconfig_option,
     authorization_mode_option,
@@ -199,6 +200,7 @@ def _etcd_tls_flags() -> dict[str, str]:
     "default levels and the exempt usernames, runtime classes and namespaces (kube-apiserver's flag).",
 )
 @requestheader_options
+@audit_options
 @log_level_option
 def apiserver(
     data_dir: Path,
@@ -230,6 +232,7 @@ def apiserver(
         enable_aggregator_routing=enable_aggregator_routing,
         pod_security=pod_security,
         requestheader=requestheader_from_context(),
+        audit=audit_from_context(),
     )
     run_control_plane_or_exit(ControlPlaneConfig(cfg, controllers=parse_controllers(controllers)))
 
@@ -262,6 +265,7 @@ def parse_controllers(value: str) -> set[str] | None:
 
 
 def run_control_plane_or_exit(cfg: object) -> None:
+    from vcluster.apiserver.auditoptions import AuditConfigError
     from vcluster.apiserver.datadir import DataDirError
     from vcluster.apiserver.server import ListenError
     from vcluster.client import ApiError, ConfigError, InformerSyncError
@@ -286,7 +290,7 @@ def run_control_plane_or_exit(cfg: object) -> None:
         raise click.ClickException(_sync_failure(e, where)) from None
     except MetricsBindError as e:
         raise click.ClickException(str(e)) from None
-    except (DataDirError, ListenError, OwnershipError) as e:
+    except (DataDirError, ListenError, OwnershipError, AuditConfigError) as e:
         raise click.ClickException(str(e)) from None
     except DatastoreError as e:  # --datastore: unreachable, refused, in use by another vcluster
         raise click.ClickException(str(e)) from None
@@ -464,6 +468,8 @@ def start(
         )
     fmt = cfg.logging.encoding if hasattr(cfg, "logging") else "console"
     setup_logging(log_level, fmt)
+    from vcluster.cli.auditopts import audit_from_config
+
     server = ServerConfig(
         data_dir=data_dir,
         bind=bind,
@@ -473,6 +479,7 @@ def start(
         **_datastore_of(datastore, cfg),
         authorization_mode=authorization_mode,
         extra_hosts=[name, f"{name}.{host_namespace}", f"{name}.{host_namespace}.svc", *tls_sans],
+        audit=audit_from_config(cfg, data_dir),
     )
     spec = SyncerSpec(
         name=name,

@@ -19,6 +19,7 @@ from ._types import (
     OptionalName,
     fail,
     one_of,
+    show,
     split_bind_address,
 )
 from .kinds import Direction
@@ -270,6 +271,22 @@ class BackingStore(Model):
         )
 
 
+def _distro(value: Any) -> Any:
+    """`controlPlane.distro`: vCluster's Kubernetes distribution settings; of them only kube-apiserver's
+    `k8s.apiServer.extraArgs` are used (their --audit-* flags), the rest is named as not used."""
+    if not isinstance(value, dict):
+        raise fail(f"expected a mapping, got {show(value)}")
+    node: Any = value
+    for key in ("k8s", "apiServer"):
+        node = node.get(key) if isinstance(node, dict) else None
+        if node is not None and not isinstance(node, dict):
+            raise fail(f"{key}: expected a mapping, got {show(node)}")
+    args = node.get("extraArgs") if isinstance(node, dict) else None
+    if args is not None and not (isinstance(args, list) and all(isinstance(a, str) for a in args)):
+        raise fail(f"k8s.apiServer.extraArgs: expected a list of strings, got {show(args)}")
+    return value
+
+
 class ControlPlane(Model):
     """`controlPlane:`."""
 
@@ -277,13 +294,24 @@ class ControlPlane(Model):
     coredns: CoreDNS = Field(default_factory=CoreDNS)
     advanced: ControlPlaneAdvanced = Field(default_factory=ControlPlaneAdvanced)
     host_path_mapper: HostPathMapper = Field(default_factory=HostPathMapper)
-    distro: NotUsed = not_used()
+    distro: Annotated[dict[str, Any], PlainValidator(_distro)] = not_used()
     backing_store: BackingStore = Field(default_factory=BackingStore, exclude=True)
     proxy: NotUsed = not_used()
     service: NotUsed = not_used()
     ingress: NotUsed = not_used()
     service_monitor: NotUsed = not_used()
     standalone: NotUsed = not_used()
+
+    def api_server_extra_args(self) -> list[str]:
+        """`distro.k8s.apiServer.extraArgs`: kube-apiserver arguments (the --audit-* ones are used)."""
+        return list(((self.distro.get("k8s") or {}).get("apiServer") or {}).get("extraArgs") or [])
+
+    def distro_not_used(self) -> dict[str, Any]:
+        """`distro` without the extraArgs that are used (and the maps left empty)."""
+        k8s = dict(self.distro.get("k8s") or {})
+        api = {k: v for k, v in (k8s.get("apiServer") or {}).items() if k != "extraArgs"}
+        k8s = {k: v for k, v in k8s.items() if k != "apiServer"} | ({"apiServer": api} if api else {})
+        return {k: v for k, v in self.distro.items() if k != "k8s"} | ({"k8s": k8s} if k8s else {})
 
 
 # ---- integrations
@@ -423,7 +451,10 @@ class VClusterConfig(Model):
                               (self.integrations, "integrations."),
                               (self.integrations.metrics_server, "integrations.metricsServer.")):  # fmt: skip
             for name, field in type(owner).model_fields.items():
-                if field.exclude and getattr(owner, name):
+                value = getattr(owner, name)
+                if owner is self.control_plane and name == "distro":
+                    value = self.control_plane.distro_not_used()
+                if field.exclude and value:
                     out.append(prefix + (field.alias or name))
         return out
 

@@ -440,6 +440,13 @@ class Syncer:
                 503, "ServiceUnavailable", f"the host cluster is unreachable: {e.dial_message()}", {}
             ) from None
 
+    async def proxy_subresource(self, target: Any, request: Any) -> Any:
+        """`pods/proxy`, `services/proxy` (its endpoint's pod) and `nodes/proxy` of the virtual
+        cluster, relayed to the host objects (`proxyrelay.py`, spec §8.9)."""
+        from vcluster.syncer.engine.proxyrelay import ProxyRelay
+
+        return await ProxyRelay(self).relay(target, request)
+
     async def intercept_node_write(
         self, old: dict[str, Any], new: dict[str, Any], subresource: str
     ) -> bytes | None:
