@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vcluster.apiserver.schema import json_kind
+
 JSON = dict[str, Any]
 
 # subresource of pods -> the options kind (ExecREST.New(), AttachREST.New(), PortForwardREST.New())
@@ -124,17 +126,8 @@ def _is(typ: str, v: Any) -> bool:
 
 def _json_type(v: Any) -> str:
     """encoding/json's name of a JSON value's type in UnmarshalTypeError ("number 1.5" for numbers)."""
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return f"number {v}"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return "null"
+    kind = json_kind(v)
+    return f"number {v}" if kind == "number" else kind
 
 
 def normalize(kind: str, obj: JSON) -> JSON:

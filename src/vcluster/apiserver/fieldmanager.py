@@ -1983,6 +1983,7 @@ def validate_field_manager(field_manager: str) -> list[Cause]:
     return causes
 
 
+@lru_cache(maxsize=256)
 def manager_from_user_agent(user_agent: str) -> str:
     """prefixFromUserAgent: the manager name of a write without fieldManager (`kubectl/v1.32.4
     (linux/amd64) ...` -> `kubectl`), printable characters only, at most 128 bytes."""
