@@ -4,12 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
 from vcluster.cli.options import log_level_option, restart_backoff_max_option, restart_backoff_option
 from vcluster.hostsim.config import MAX_NODES, HostSimConfig
+
+LISTED_KUBELETS = 8  # more nodes with scattered (free) ports: the first few and the last
+
+
+def _url(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"https://{host}:{port}"
+
+
+def kubelet_endpoints(address: str, ports: Mapping[str, int], port: int) -> str:
+    """Where each node's kubelet listens, for the ready line: one URL, a consecutive range or a list."""
+    items = list(ports.items())
+    if not items:
+        return f"kubelet {_url(address, port)}"
+    (first, p1), (last, pn) = items[0], items[-1]
+    if len(items) == 1:
+        return f"kubelet {_url(address, p1)} ({first})"
+    if all(p == p1 + i for i, (_, p) in enumerate(items)):
+        return f"kubelet {_url(address, p1)} ({first}) to {_url(address, pn)} ({last}), one port per node"
+    shown = [f"{_url(address, p)} ({n})" for n, p in items]
+    if len(shown) > LISTED_KUBELETS:
+        shown = [*shown[:3], f"... {len(shown) - 4} more", shown[-1]]
+    return "kubelet " + ", ".join(shown)
 
 
 async def run_hostsim(kubeconfig: Path | None, context: str | None, config: HostSimConfig) -> None:
@@ -27,7 +51,7 @@ async def run_hostsim(kubeconfig: Path | None, context: str | None, config: Host
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         print(
             f"vcluster hostsim ready: {len(names)} node(s) ({shown}); "
-            f"kubelet https://{sim.address}:{sim.kubelet_port}",
+            + kubelet_endpoints(sim.address, sim.kubelet_ports, sim.kubelet_port),
             flush=True,
         )
         await stop.wait()
@@ -94,7 +118,11 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--node-label", multiple=True, help="Extra node label KEY=VALUE (repeatable).")
 @click.option("--kubelet-bind", default="127.0.0.1", show_default=True, help="Kubelet server address.")
 @click.option(
-    "--kubelet-port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+    "--kubelet-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Kubelet port of node 1; node i listens on PORT+i-1 (0: a free port for each node).",
 )
 @click.option(
     "--kubelet-address",
@@ -192,6 +220,11 @@ def hostsim(
         cfg.validate()
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
+    if kubelet_port and kubelet_port + nodes - 1 > 65535:
+        raise click.BadParameter(
+            f"{nodes} nodes need ports {kubelet_port}-{kubelet_port + nodes - 1}, beyond 65535",
+            param_hint="--kubelet-port",
+        )
     from vcluster.client import ApiError, ConfigError
 
     try:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from ._types import show
+from .yamlbools import BOOL_WORDS
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -69,8 +70,13 @@ def _message(err: dict[str, Any]) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind in ("bool_type", "bool_parsing"):
+        if isinstance(value, str) and value in BOOL_WORDS:
+            return f"expected a boolean, got the string {show(value)} (write it without quotes)"
         return f"expected a boolean, got {show(value)}"
     if kind in ("string_type", "string_unicode"):
+        if isinstance(value, bool):  # e.g. `pool: on`: YAML reads on/off, yes/no, y/n as booleans
+            hint = "quote true/false, yes/no, on/off, y/n to keep them as strings"
+            return f"expected a string, got {show(value)} ({hint})"
         return f"expected a string, got {show(value)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"expected an integer, got {show(value)}"

@@ -1,8 +1,9 @@
-"""YAML for configuration files: YAML 1.2 scalars, duplicate keys and alias bombs rejected, exact errors.
+"""YAML for configuration files: the scalars vCluster's YAML decoder resolves, duplicate keys and alias
+bombs rejected, exact errors.
 
-PyYAML implements YAML 1.1, where `yes`, `no`, `on` and `off` are booleans and `010` is octal; a
-configuration typo like `all: yes` would then silently mean true. Here only `true`/`false` (any
-case form of the 1.2 core schema) are booleans, everything else is what it looks like.
+Booleans are go-yaml v2's (what vCluster's CLI and Helm decode values files with, see yamlbools.py):
+`true`/`false`, `yes`/`no`, `on`/`off` and `y`/`n` in their listed case forms. Other scalars follow
+the YAML 1.2 core schema (so `010` is the integer 10, unlike YAML 1.1's octal).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from .errors import ConfigError, ConfigIssue, join_path
+from .yamlbools import BOOL_FIRST_CHARS, BOOL_RE, BOOL_WORDS
 
 _T = "tag:yaml.org,2002:"
-_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 _FLOAT_RE = re.compile(
     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
@@ -33,7 +34,7 @@ NODE_BUDGET = 100_000
 
 def _install_core_schema(cls: type[Resolver]) -> None:
     cls.yaml_implicit_resolvers = {}
-    cls.add_implicit_resolver(_T + "bool", _BOOL_RE, list("tTfF"))
+    cls.add_implicit_resolver(_T + "bool", BOOL_RE, BOOL_FIRST_CHARS)
     cls.add_implicit_resolver(_T + "int", _INT_RE, list("-+0123456789"))
     cls.add_implicit_resolver(_T + "float", _FLOAT_RE, list("-+0123456789."))
     cls.add_implicit_resolver(_T + "null", _NULL_RE, ["~", "n", "N", ""])
@@ -41,7 +42,7 @@ def _install_core_schema(cls: type[Resolver]) -> None:
 
 
 class _Loader(yaml.SafeLoader):
-    """Composer with the YAML 1.2 core schema's implicit tags."""
+    """Composer with the implicit tags above (go-yaml v2 booleans, YAML 1.2 core schema otherwise)."""
 
 
 class _CoreResolver(Resolver):
@@ -76,8 +77,8 @@ def _scalar(node: ScalarNode, path: list[Any]) -> Any:
         return text
     if tag == _T + "null" and _NULL_RE.match(text):
         return None
-    if tag == _T + "bool" and _BOOL_RE.match(text):
-        return text.lower() == "true"
+    if tag == _T + "bool" and text in BOOL_WORDS:
+        return BOOL_WORDS[text]
     if tag == _T + "int" and _INT_RE.match(text):
         if text.startswith("0o"):
             return int(text[2:], 8)
@@ -127,6 +128,8 @@ def _mapping(node: MappingNode, path: list[Any], state: _State) -> dict[str, Any
         if not isinstance(key_node, ScalarNode):
             raise _Fail(path, f"mapping keys must be scalars (line {_line(key_node)})")
         key = key_node.value
+        if key_node.tag == _T + "bool" and key in BOOL_WORDS:  # ghodss/yaml writes a bool key as JSON text
+            key = "true" if BOOL_WORDS[key] else "false"
         if key in lines:
             raise _Fail([*path, key], f"duplicate key (lines {lines[key]} and {_line(key_node)})")
         lines[key] = _line(key_node)
@@ -190,7 +193,7 @@ def parse_yaml(text: str, source: str | None = None) -> Any:
 
 
 class _Dumper(yaml.SafeDumper):
-    """SafeDumper that also quotes strings YAML 1.2 would read as something else (e.g. `1e5`, `0o7`)."""
+    """SafeDumper that also quotes strings the loader would read as something else (`1e5`, `0o7`, `y`)."""
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
