@@ -98,6 +98,12 @@ _TRUE = ("1", "t", "T", "true", "TRUE", "True")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _READ_CHUNK = 32 * 1024
 _DRAIN_SECONDS = 2.0  # after an exec'd process exits, how long its output may still arrive
+# How long the simulated runtime takes to start an exec'd process after the stream is upgraded (a real
+# runtime's exec, containerd + runc, takes tens of milliseconds). kubectl 1.32's client-go starts reading
+# the WebSocket before it has created its streams and drops the frames that come in between ("Unknown
+# stream id 1, discarding message"; fixed later upstream by kubernetes/kubernetes#131203): output sent
+# right behind the 101 answer, as a local process's would be without this delay, is lost.
+EXEC_START_SECONDS = 0.03
 _LONG_RUNNING = ("/exec/", "/attach/", "/portForward/")
 # the kubelet's kubelet_http_requests_total path buckets (server.go getMetricBucket)
 _BUCKETS = ("/metrics/resource", "/metrics/probes", "/metrics/cadvisor", "/stats/summary", "/metrics")
@@ -285,8 +291,10 @@ class KubeletServer:
         env_sources: EnvLookup | None = None,
         nodes: list[str] | None = None,
         views: NodeViewSource | None = None,
+        exec_start_seconds: float = EXEC_START_SECONDS,
     ) -> None:
         self.pods = pods
+        self.exec_start_seconds = exec_start_seconds
         self.nodes = list(nodes or [])
         self.views = views
         self.ports: dict[str, int] = {}  # node -> its kubelet port
@@ -659,6 +667,7 @@ class KubeletServer:
         """The exec'd process from start to exit: its Status, or None when the client left first."""
         cwd = self._workdir(pod)
         env = exec_env(pod, spec, cwd, opts.tty, await self._env_sources(pod, spec))
+        await asyncio.sleep(self.exec_start_seconds)
         master: int | None = None
         try:
             if opts.tty:

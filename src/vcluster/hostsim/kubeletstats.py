@@ -163,12 +163,15 @@ class SummaryBuilder:
         self.log_bytes = log_bytes or (lambda _p, _c, _t: 0)
 
     def summary(self, pods: list[Mapping[str, Any]], now: float, *, only_cpu_and_memory: bool) -> JSON:
-        """The Summary of the node running `pods` (its Running pods) at `now` (whole seconds, as
-        metav1.Time carries it, so that counters and their times agree)."""
+        """The Summary of the node running `pods` (its Running pods) at `now`: usage and counters at
+        whole seconds, as metav1.Time carries their `time`, so that counters and times agree; log
+        sizes at `now` itself, as the kubelet runs `du` on the log files when asked
+        (hostStatsProvider.getPodContainerLogStats), so a log already served is never counted empty."""
+        measured = now
         now = float(math.floor(now))
         ts = rfc3339(now)
         pods = sorted(pods, key=lambda p: (_meta(p).get("namespace", ""), _meta(p).get("name", "")))
-        pod_stats = [self._pod(p, ts, now, only_cpu_and_memory) for p in pods]
+        pod_stats = [self._pod(p, ts, now, measured, only_cpu_and_memory) for p in pods]
         return {"node": self._node(pods, pod_stats, ts, now, only_cpu_and_memory), "pods": pod_stats}
 
     # ------------------------------------------------------------------ node
@@ -244,7 +247,7 @@ class SummaryBuilder:
         return self._base_disk() + sum((p.get("ephemeral-storage") or {}).get("usedBytes", 0) for p in stats)
 
     # ------------------------------------------------------------------ pods
-    def _pod(self, pod: Mapping[str, Any], ts: str, now: float, brief: bool) -> JSON:
+    def _pod(self, pod: Mapping[str, Any], ts: str, now: float, measured: float, brief: bool) -> JSON:
         md = _meta(pod)
         uid = str(md.get("uid", ""))
         status = pod.get("status") or {}
@@ -262,7 +265,7 @@ class SummaryBuilder:
                 "memory": _memory(ts, mem, since, now, f"{uid}/{name}", _limit(specs.get(name))),
             }
             if not brief:
-                c["rootfs"], c["logs"] = self._container_fs(pod, name, ts, now)
+                c["rootfs"], c["logs"] = self._container_fs(pod, name, ts, measured)
             c["swap"] = _swap(ts)
             containers.append(c)
             cpu_total += cpu
@@ -285,11 +288,12 @@ class SummaryBuilder:
         out["swap"] = _swap(ts)
         return out
 
-    def _container_fs(self, pod: Mapping[str, Any], name: str, ts: str, now: float) -> tuple[JSON, JSON]:
+    def _container_fs(self, pod: Mapping[str, Any], name: str, ts: str, measured: float) -> tuple[JSON, JSON]:
+        """The container's writable layer and its log files (their size at `measured`)."""
         key = f"{_meta(pod).get('uid', '')}/{name}"
         disk = self.shape.disk
         rootfs = PAGE * (8 + _stable(2048, key, "rootfs"))
-        logs = self.log_bytes(pod, name, now)
+        logs = self.log_bytes(pod, name, measured)
         node_used = self._base_disk()
         return (
             _fs(ts, disk, rootfs, node_used, 8 + _stable(200, key, "rootfs-inodes"), self.shape.name),
