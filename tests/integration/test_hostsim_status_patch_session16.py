@@ -65,6 +65,7 @@ def test_a_finished_pod_has_the_completed_reasons_only(k: Kubectl) -> None:
         assert done[t] == {
             "type": t,
             "status": "False",
+            "lastProbeTime": None,  # a zero metav1.Time: Go encodes it as null
             "lastTransitionTime": done[t]["lastTransitionTime"],
             "reason": "PodCompleted",
         }

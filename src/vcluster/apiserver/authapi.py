@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -88,8 +89,11 @@ class AuthAPI:
         out, _ = satoken.create_token_request(self.issuer, namespace, service_account, body, self.lookup)
         return out
 
-    async def token_request(self, info: RequestInfo, request: web.Request) -> web.Response:
-        """POST serviceaccounts/<name>/token: a signed, optionally object-bound JWT."""
+    async def token_request(
+        self, info: RequestInfo, request: web.Request, admit: Callable[[], Awaitable[None]] | None = None
+    ) -> web.Response:
+        """POST serviceaccounts/<name>/token: a signed, optionally object-bound JWT; `admit` (the
+        NamespaceLifecycle check) is awaited once the body is decoded, as admission follows decoding."""
         from vcluster.apiserver.rest import Rest, with_warnings
 
         tr_rt = ResourceType(
@@ -99,6 +103,8 @@ class AuthAPI:
             await read_body(request), media_type(request), ("authentication.k8s.io", "v1", "TokenRequest")
         )
         Rest.check_type(tr_rt, body)
+        if admit is not None:
+            await admit()
         out, warnings = satoken.create_token_request(
             self.issuer, info.namespace, info.name, body, self.lookup
         )

@@ -550,6 +550,37 @@ def _default_pod(pod: JSON) -> None:
                     if _zero_int(port, "hostPort") and cp:
                         port["hostPort"] = cp
     _default_pod_spec(spec)
+    _encode_pod_status(pod)
+
+
+def _zero_time(d: JSON, key: str) -> None:
+    """A non-pointer metav1.Time field: Go encodes its zero value as `null` despite `omitempty`."""
+    if key not in d:
+        d[key] = None
+
+
+def _encode_pod_status(pod: JSON) -> None:
+    """What encoding PodStatus writes for absent non-pointer struct fields: each condition's
+    `lastProbeTime`/`lastTransitionTime` (null), each container status's `state`/`lastState` ({}:
+    ContainerState is a struct) and the times of running/terminated states (null)."""
+    status = _dict(pod, "status")
+    if status is None:
+        return
+    for cond in _dicts(status, "conditions"):
+        _zero_time(cond, "lastProbeTime")
+        _zero_time(cond, "lastTransitionTime")
+    for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
+        for cs in _dicts(status, key):
+            for state_key in ("state", "lastState"):
+                _set_if_absent(cs, state_key, {})
+                state = _dict(cs, state_key)
+                running = _dict(state, "running")
+                if running is not None:
+                    _zero_time(running, "startedAt")
+                terminated = _dict(state, "terminated")
+                if terminated is not None:
+                    _zero_time(terminated, "startedAt")
+                    _zero_time(terminated, "finishedAt")
 
 
 def _default_pod_template_obj(obj: JSON) -> None:

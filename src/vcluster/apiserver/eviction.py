@@ -394,6 +394,7 @@ def _status(code: int, message: str = "") -> bytes:
 
 async def evict(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
     body = decode_object(await read_body(request), media_type(request))
+    await rest.check_namespace_for_create(pod_rt, info.namespace, info.name)  # NamespaceLifecycle
     if _dict(body.get("metadata")).get("name") != info.name:
         raise bad_request("name in URL does not match name in Eviction object")
     opts = _delete_options(body, request)

@@ -208,6 +208,9 @@ class Rest:
         return e
 
     async def check_namespace_for_create(self, rt: ResourceType, ns: str, name: str) -> None:
+        """NamespaceLifecycle admission of a create (also of pods/binding, pods/eviction and
+        serviceaccounts/token): the namespace must exist and not be terminating. `name` is the
+        object's name or generateName (admission.NewForbidden says "Unknown" without either)."""
         if not rt.namespaced:
             return
         ns_entry = await self.store.get(f"/registry/namespaces/{ns}")
@@ -219,7 +222,7 @@ class Rest:
                 err = forbidden(
                     rt.plural,
                     rt.group,
-                    name,
+                    name or "Unknown",
                     f"unable to create new content in namespace {ns} because it is being terminated",
                 )
                 err.causes.append(strategy_cause(ns))

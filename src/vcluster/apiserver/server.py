@@ -638,7 +638,7 @@ class APIServer:
         require_verb(rt, verb)
         if rt.kind in VIRTUAL_KINDS:
             if rt.kind == "Binding":
-                return await subresources.binding(self.rest, self._pods(), info, request)
+                return await subresources.binding(self.rest, rt, self._pods(), info, request)
             return await self.authapi.review(rt, info, request, user)
         if rt.storage_group is not None:
             return await self._converted(request, rt, info, accept)
@@ -700,11 +700,13 @@ class APIServer:
         if name == "scale":
             return await subresources.scale(self.rest, rt, info, request)
         if name == "binding":
-            return await subresources.binding(self.rest, rt, info, request)
+            return await subresources.binding(self.rest, rt, rt, info, request)
         if name == "eviction":
             return await subresources.evict(self.rest, rt, info, request)
         if name == "token" and rt.kind == "ServiceAccount":
-            return await self.authapi.token_request(info, request)
+            return await self.authapi.token_request(
+                info, request, lambda: self.rest.check_namespace_for_create(rt, info.namespace, info.name)
+            )
         if name == "log" and rt.kind == "Pod":
             from vcluster.apiserver.podlogs import pod_log
 

@@ -261,9 +261,13 @@ def _success() -> bytes:
     )
 
 
-async def binding(rest: Rest, pod_rt: ResourceType, info: RequestInfo, request: web.Request) -> web.Response:
+async def binding(
+    rest: Rest, rt: ResourceType, pod_rt: ResourceType, info: RequestInfo, request: web.Request
+) -> web.Response:
+    """POST pods/<name>/binding (`rt` is pods) or POST bindings (`rt` is bindings)."""
     body = decode_object(await read_body(request), media_type(request))
     name = info.name or (body.get("metadata") or {}).get("name", "")
+    await rest.check_namespace_for_create(rt, info.namespace, name)
     if not name:
         raise invalid("Binding", "", "", [field_required("metadata.name")])
     return await bind_pod(rest, pod_rt, info.namespace, name, body, dry_run(request))

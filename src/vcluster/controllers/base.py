@@ -515,7 +515,8 @@ def namespace_terminating(err: BaseException) -> bool:
     """apierrors.HasStatusCause(err, NamespaceTerminatingCause)."""
     body = getattr(err, "body", None) or {}
     causes = (body.get("details") or {}).get("causes") or []
-    return any(isinstance(c, dict) and c.get("type") == "NamespaceTerminating" for c in causes)
+    # a StatusCause's Type is sent as "reason"
+    return any(isinstance(c, dict) and c.get("reason") == "NamespaceTerminating" for c in causes)
 
 
 # --------------------------------------------------------------------------- events
