@@ -375,7 +375,7 @@ class Workloads:
         out += await self._deployment_problems(virtual["pods"])
         out += self._used_problems("secrets", virtual, host)
         out += self._claim_problems(virtual, host)
-        out += self._pod_spec_problems(virtual, host)
+        out += self._pod_spec_problems(virtual, host, await self._node_ips())
         out += self._service_meta_problems(virtual, host)
         out += await self.fake_volume_problems()
         return out
@@ -556,11 +556,24 @@ class Workloads:
             f"fake volume {v} without a claim" for v in sorted(pvs - named)
         ]
 
+    async def _node_ips(self) -> dict[str, str]:
+        """Each virtual node's InternalIP (its kubelet Service's ClusterIP with `proxyKubelets.byIP`)."""
+        out = {}
+        for node in (await self.vc.list("v1", "nodes"))["items"]:
+            for a in (node.get("status") or {}).get("addresses") or []:
+                if a.get("type") == "InternalIP":
+                    out[node["metadata"]["name"]] = a.get("address", "")
+        return out
+
     @staticmethod
     def _pod_spec_problems(
-        vobjs: dict[str, dict[tuple[str, str], dict[str, Any]]], hobjs: dict[str, dict[str, Any]]
+        vobjs: dict[str, dict[tuple[str, str], dict[str, Any]]],
+        hobjs: dict[str, dict[str, Any]],
+        node_ips: dict[str, str],
     ) -> list[str]:
-        """Host pods run the virtual images on the node the virtual pod is bound to, same IP."""
+        """Host pods run the virtual images on the node the virtual pod is bound to, same IP; a
+        virtual pod's hostIP is its virtual node's InternalIP (vCluster's rewriteFakeHostIPAddresses),
+        not the host node's address."""
         out = []
         for (ns, n), v in vobjs["pods"].items():
             h = hobjs["pods"].get(host_name(n, ns))
@@ -577,6 +590,15 @@ class Workloads:
             if v["status"].get("podIP") != h["status"].get("podIP"):
                 out.append(
                     f"pod {ns}/{n} IP: virtual {v['status'].get('podIP')} host {h['status'].get('podIP')}"
+                )
+            node = v["spec"].get("nodeName") or ""
+            want = node_ips.get(node) if h["status"].get("hostIP") else None
+            if v["status"].get("hostIP") != want or v["status"].get("hostIPs", []) != (
+                [{"ip": want}] if want else []
+            ):
+                out.append(
+                    f"pod {ns}/{n} hostIP: virtual {v['status'].get('hostIP')} "
+                    f"{v['status'].get('hostIPs')}, node {node} InternalIP {want}"
                 )
         return out
 
