@@ -46,6 +46,9 @@ from vcluster.apiserver.validation import (
     validate_labels,
     validate_qualified_name,
 )
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
+from vcluster.jsonguards import as_str as _s
 
 __all__ = [
     "Lookup",
@@ -112,21 +115,9 @@ PVC_SPEC_IMMUTABLE = (
 
 
 # ============================================================================ small accessors
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
 def _ld(v: Any) -> list[JSON]:
     """The dict items of a list (malformed items are skipped, as schema checks ran earlier)."""
     return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
-
-
-def _s(v: Any) -> str:
-    return v if isinstance(v, str) else ""
 
 
 def _i(v: Any) -> int:

@@ -28,6 +28,8 @@ from vcluster.apiserver.flowcontrolbootstrap import (
     MANDATORY_PL_BY_NAME,
 )
 from vcluster.apiserver.request import RequestInfo
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
 
 JSON = dict[str, Any]
 
@@ -40,14 +42,6 @@ _LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portf
 _CACHE_MAX = 8192
 
 Headers = tuple[tuple[str, str], tuple[str, str]]
-
-
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
 
 
 def _strs(v: Any) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from vcluster.apiserver.validation import (
     is_dns1123_subdomain,
     is_valid_path_segment_name,
 )
+from vcluster.jsonguards import as_dict as _d
 
 JSON = dict[str, Any]
 GROUP = "apiregistration.k8s.io"
@@ -64,10 +65,6 @@ CRD_VERSION_PRIORITY = 100
 # groups this server serves in process (apiservices.py: metrics.k8s.io): metrics-server's own
 # APIService priorities
 IN_PROCESS_PRIORITY = (100, 100)
-
-
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
 
 
 def apiservice_name(group: str, version: str) -> str:

@@ -33,6 +33,8 @@ from vcluster.apiserver.errors import (
 from vcluster.apiserver.rbac_authorizer import Attributes
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH, RequestAuth
 from vcluster.apiserver.validation import is_dns1123_label, is_dns1123_subdomain
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
 
 GROUP = "certificates.k8s.io"
 KIND = "CertificateSigningRequest"
@@ -81,14 +83,6 @@ _DNS1123_SUBDOMAIN_MAX = 253
 _DNS1123_LABEL_MAX = 63
 
 JSON = dict[str, Any]
-
-
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
 
 
 def spec_of(csr: JSON) -> JSON:

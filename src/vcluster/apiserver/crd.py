@@ -64,6 +64,10 @@ from typing import Any
 
 import orjson
 
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
+from vcluster.jsonguards import as_str as _s
+
 from .cel import lazy_module
 from .errors import Cause, StatusError
 from .gostr import go_quote as _go_quote
@@ -1104,18 +1108,6 @@ _VALUE_VALIDATION_KEYS = (
     "not",
 )
 _META_FIELDS = ("apiVersion", "kind", "metadata")
-
-
-def _d(v: object) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: object) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
-def _s(v: object) -> str:
-    return v if isinstance(v, str) else ""
 
 
 def _opt_int(v: object) -> int | None:

@@ -19,6 +19,9 @@ from vcluster.apiserver.validation import (
     is_valid_path_segment_name,
     validate_qualified_name,
 )
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
+from vcluster.jsonguards import as_str as _s
 
 MAX_PERIOD_SECONDS = 1800
 MAX_STABILIZATION_WINDOW_SECONDS = 3600
@@ -45,18 +48,6 @@ _STANDARD_RESOURCES = frozenset(
 _STANDARD_CONTAINER_RESOURCES = frozenset(("cpu", "memory", "ephemeral-storage"))
 
 JSON = dict[str, Any]
-
-
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
-def _s(v: Any) -> str:
-    return v if isinstance(v, str) else ""
 
 
 # ---------------------------------------------------------------------------- field errors

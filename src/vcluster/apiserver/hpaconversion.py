@@ -24,6 +24,8 @@ import orjson
 
 from vcluster.apiserver.conversion import VersionConversion
 from vcluster.apiserver.defaults import apply_defaults, canonical_quantity, quantity_value
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
 
 V1 = "autoscaling/v1"
 V2 = "autoscaling/v2"
@@ -45,14 +47,6 @@ JSON = dict[str, Any]
 
 class _Malformed(Exception):
     """An annotation Go's json.Unmarshal would refuse (the whole annotation is then ignored)."""
-
-
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
 
 
 def _quantity(v: Any) -> Any:

@@ -28,6 +28,8 @@ from typing import Any
 
 from vcluster.apiserver.errors import Cause, StatusError, internal_error, invalid
 from vcluster.apiserver.gostr import go_quote
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_str as _s
 
 __all__ = ["DEFAULT_NODE_PORT_RANGE", "DEFAULT_SERVICE_CIDR", "ServiceIPAllocator"]
 
@@ -50,16 +52,8 @@ def _noop() -> None:
 
 
 # ---------------------------------------------------------------------------- small helpers
-def _d(v: Any) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
 def _ld(v: Any) -> list[dict[str, Any]]:
     return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
-
-
-def _s(v: Any) -> str:
-    return v if isinstance(v, str) else ""
 
 
 def _i(v: Any) -> int:

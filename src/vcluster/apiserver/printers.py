@@ -32,6 +32,8 @@ from vcluster.apiserver import validate_flowcontrol as flowcontrol_tables
 from vcluster.apiserver import validate_storage_csi as csi_tables
 from vcluster.apiserver.conversion import events_v1_to_core
 from vcluster.apiserver.hpaconversion import as_internal
+from vcluster.jsonguards import as_list as _l
+from vcluster.jsonguards import as_str as _s
 
 log = logging.getLogger(__name__)
 
@@ -585,14 +587,6 @@ _EMPTY: dict[str, Any] = {}
 
 def _d(v: object) -> dict[str, Any]:
     return v if isinstance(v, dict) else _EMPTY
-
-
-def _l(v: object) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
-def _s(v: object) -> str:
-    return v if isinstance(v, str) else ""
 
 
 def _i(v: object) -> int:

@@ -31,6 +31,7 @@ from vcluster.apiserver.rbac_policy import bootstrap_authorizer
 from vcluster.apiserver.rbac_rules import PolicyRule
 from vcluster.apiserver.satoken import DEFAULT_ISSUER, TokenIssuer, TokenRejected, go_quote, rfc3339
 from vcluster.apiserver.validation import validate_label_value, validate_qualified_name
+from vcluster.jsonguards import as_str as _s
 
 AUTHZ_GROUP = "authorization.k8s.io"
 AUTHN_GROUP = "authentication.k8s.io"
@@ -45,10 +46,6 @@ def _authorizer(authorizer: Authorizer | None) -> Authorizer:
 # ---------------------------------------------------------------------------------------------- helpers
 def _dict(v: Any) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
-
-
-def _s(v: Any) -> str:
-    return v if isinstance(v, str) else ""
 
 
 def _strs(v: Any) -> list[str]:

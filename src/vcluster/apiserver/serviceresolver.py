@@ -13,15 +13,12 @@ import random
 from typing import Any, Protocol
 
 from vcluster.apiserver.resources import Registry
+from vcluster.jsonguards import as_dict as _d
 from vcluster.store.interface import Storage
 
 
 class ClusterResolver(Protocol):
     async def resolve(self, namespace: str, name: str, port: int) -> tuple[str, int]: ...
-
-
-def _d(v: Any) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
 
 
 class ServiceResolver:

@@ -29,6 +29,9 @@ from vcluster.apiserver.cel import lazy_module
 from vcluster.apiserver.errors import StatusError, _details, qualified_resource
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH
 from vcluster.apiserver.resources import Registry, ResourceType
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
+from vcluster.jsonguards import as_str as _s
 from vcluster.store.interface import Storage, WatchStream
 
 celpolicy = lazy_module("vcluster.apiserver.cel.policy")
@@ -49,18 +52,6 @@ _POLICY_RESOURCES = frozenset(
 )
 _REASON_CODES = {"Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge": 413, "Invalid": 422}
 JSON = dict[str, Any]
-
-
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
-def _s(v: Any) -> str:
-    return v if isinstance(v, str) else ""
 
 
 # ---------------------------------------------------------------------------- matching

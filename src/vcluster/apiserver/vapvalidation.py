@@ -29,6 +29,9 @@ from vcluster.apiserver.webhookconfig import (
     _required,
     _validate_rule,
 )
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
+from vcluster.jsonguards import as_str as _s
 
 matchconditions = lazy_module("vcluster.apiserver.cel.matchconditions")
 celpolicy = lazy_module("vcluster.apiserver.cel.policy")
@@ -50,18 +53,6 @@ _CEL_RESERVED = frozenset(
         "while",
     )
 )
-
-
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
-def _s(v: Any) -> str:
-    return v if isinstance(v, str) else ""
 
 
 # ---------------------------------------------------------------------------- defaults

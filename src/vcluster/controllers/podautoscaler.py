@@ -38,6 +38,7 @@ from vcluster.controllers.base import (
     typed,
 )
 from vcluster.controllers.discovery import APIResource, RESTMapper, discover
+from vcluster.jsonguards import as_dict as _d
 
 if TYPE_CHECKING:
     from vcluster.client import ApiError, Client, SharedInformers
@@ -58,10 +59,6 @@ class MetricError(Exception):
     def __init__(self, message: str, condition: tuple[str, str] | None = None) -> None:
         super().__init__(message)
         self.condition = condition  # (reason, message) of ScalingActive False
-
-
-def _d(v: Any) -> JSON:
-    return v if isinstance(v, dict) else {}
 
 
 def parse_group_version(api_version: str) -> tuple[str, str]:

@@ -17,6 +17,9 @@ from typing import Any
 
 from cel_expr_python import cel
 
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_str as _s
+
 from ..errors import Cause
 from ..gostr import go_quote
 from . import env as celenv
@@ -31,14 +34,6 @@ _MAX_MESSAGE_BYTES = 5 * 1024  # celconfig.MaxEvaluatedMessageExpressionSizeByte
 _OLD = "__oldSelfValue"
 _HAS_OLD = "__hasOldSelf"
 _MISSING: Any = object()
-
-
-def _d(v: object) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _s(v: object) -> str:
-    return v if isinstance(v, str) else ""
 
 
 def _go_rule(rule: dict[str, Any]) -> str:

@@ -16,6 +16,9 @@ from typing import Any
 
 from cel_expr_python import cel
 
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_str as _s
+
 from ..errors import Cause
 from ..gostr import go_quote
 from ..validation import validate_qualified_name
@@ -84,14 +87,6 @@ def compile_condition(expression: str) -> tuple[Any, str]:
     if checked.return_type() != T.BOOL:
         return None, "must evaluate to bool"
     return celenv.compile_expr(_eval_env(), expression), ""
-
-
-def _d(v: object) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _s(v: object) -> str:
-    return v if isinstance(v, str) else ""
 
 
 def validate(conditions: list[Any], path: str) -> list[Cause]:

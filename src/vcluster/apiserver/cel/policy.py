@@ -19,6 +19,10 @@ from typing import Any
 
 from cel_expr_python import cel
 
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
+from vcluster.jsonguards import as_str as _s
+
 from . import authz
 from . import env as celenv
 from .matchconditions import REQUEST_SCHEMA
@@ -233,18 +237,6 @@ class PolicyProgram:
     match_conditions: list[tuple[str, Compiled]] = field(default_factory=list)
     validations: list[Validation] = field(default_factory=list)
     audit_annotations: list[tuple[str, Compiled]] = field(default_factory=list)
-
-
-def _d(v: object) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _s(v: object) -> str:
-    return v if isinstance(v, str) else ""
-
-
-def _l(v: object) -> list[Any]:
-    return v if isinstance(v, list) else []
 
 
 def _compiled(

@@ -19,6 +19,8 @@ import orjson
 from cel_expr_python import cel
 from google.protobuf import descriptor_pb2, duration_pb2, struct_pb2, timestamp_pb2
 
+from vcluster.jsonguards import as_dict as _d
+
 from . import opaque
 from .schema import escape
 
@@ -52,10 +54,6 @@ def _map_entry_name(field_name: str) -> str:
         else:
             out.append(c)
     return "".join(out) + "Entry"
-
-
-def _d(v: object) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
 
 
 class SchemaTypes:

@@ -19,6 +19,8 @@ import orjson
 from cel_expr_python import cel
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from vcluster.jsonguards import as_dict as _d
+
 T = cel.Type
 
 _RESERVED = frozenset(
@@ -50,10 +52,6 @@ def escape(name: str) -> str | None:
 
     escaped = _EXPAND.sub(repl, name)
     return escaped if ok else None
-
-
-def _d(v: object) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
 
 
 def _props(s: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,10 @@ from typing import Any
 
 from cel_expr_python import cel
 
+from vcluster.jsonguards import as_dict as _d
+from vcluster.jsonguards import as_list as _l
+from vcluster.jsonguards import as_str as _s
+
 from . import authz
 from . import env as celenv
 from .policy import namespace_type, request_type, schema_type, variables_type
@@ -24,18 +28,6 @@ T = cel.Type
 MAX_TYPES_TO_CHECK = 10
 REF_PREFIX = "#/components/schemas/"
 INT_OR_STRING_FORMAT = "int-or-string"
-
-
-def _d(v: object) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _l(v: object) -> list[Any]:
-    return v if isinstance(v, list) else []
-
-
-def _s(v: object) -> str:
-    return v if isinstance(v, str) else ""
 
 
 # ---------------------------------------------------------------------------- what to check
