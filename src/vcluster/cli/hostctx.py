@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -64,12 +63,9 @@ def resolve(context: str | None = None, *, start_local: str = "never") -> HostTa
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """Run an async host operation to completion from synchronous click code."""
-    try:
-        import uvloop
+    from vcluster.eventloop import run as run_loop
 
-        return uvloop.run(coro_fn())  # type: ignore[arg-type,no-any-return]
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    return run_loop(coro_fn())  # type: ignore[arg-type]
 
 
 async def client_for(target: HostTarget) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import sys
@@ -44,12 +43,9 @@ def setup_logging(level: str, fmt: str = "console") -> None:
 
 
 def run_async(coro: object) -> None:
-    try:
-        import uvloop
+    from vcluster.eventloop import run
 
-        uvloop.run(coro)  # type: ignore[arg-type]
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        asyncio.run(coro)  # type: ignore[arg-type]
+    run(coro)  # type: ignore[arg-type]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
