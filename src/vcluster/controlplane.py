@@ -248,6 +248,10 @@ class ControlPlane:
         self.server.rest.node_write_hook = self.syncer.intercept_node_write
         self.server.rest.pod_exec_hook = self.syncer.proxy_pod_exec
         self.server.rest.proxy_hook = self.syncer.proxy_subresource
+        from vcluster.syncer.engine.fakekubelet import FakeKubelet
+
+        self.server.fake_kubelet = FakeKubelet(self.syncer)
+        self.server.syncer_metrics = self.syncer.metrics
         await self._serve_virtual_metrics(spec)
         from vcluster.syncer.engine.metricsendpoint import MetricsEndpoints
 

@@ -171,9 +171,10 @@ class _Host:
         return self.objs[(kind.plural, name)]
 
 
-def _node_controller(host: _Host, vc_endpoints: _Informer) -> nodes.NodeController:
+def _node_controller(host: _Host, vc_endpoints: _Informer, api_address: str = "") -> nodes.NodeController:
     nc = object.__new__(nodes.NodeController)
-    nc.engine = SimpleNamespace(ctx=CTX, host=host, writer=host)  # type: ignore[assignment]
+    engine = SimpleNamespace(ctx=CTX, host=host, writer=host, api_address=api_address, api_port=7443)
+    nc.engine = engine  # type: ignore[assignment]
     nc.queue = WorkQueue("node")
     nc._service_ips, nc._foreign, nc._orphans, nc._manual = {}, set(), set(), {}
     nc.vc_endpoints = vc_endpoints  # type: ignore[assignment]
@@ -222,6 +223,28 @@ def test_a_node_service_with_selector_or_without_vcluster_endpoints_gets_none() 
         nc = _node_controller(local, _Informer())
         assert await nc._node_service_ip("n1") == "10.96.0.7"
         assert local.writes == [("create", "services", "my-vc-node-n1")]
+
+    asyncio.run(main())
+
+
+def test_without_vcluster_endpoints_a_node_service_names_the_virtual_api_server() -> None:
+    """Session 17: the virtual API server runs outside the host (its Service selects nothing and
+    has no Endpoints): the node Service's Endpoints name it, as default/kubernetes' do."""
+
+    async def main() -> None:
+        local = _Host(("services", _vc_service(None)))
+        nc = _node_controller(local, _Informer(), api_address="10.0.0.5")
+        assert await nc._node_service_ip("n1") == "10.96.0.7"
+        assert local.writes == [
+            ("create", "services", "my-vc-node-n1"),
+            ("create", "endpoints", "my-vc-node-n1"),
+        ]
+        assert local.objs[("endpoints", "my-vc-node-n1")]["subsets"] == [
+            {
+                "addresses": [{"ip": "10.0.0.5"}],
+                "ports": [{"name": "kubelet", "port": 7443, "protocol": "TCP"}],
+            }
+        ]
 
     asyncio.run(main())
 

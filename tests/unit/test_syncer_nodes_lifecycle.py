@@ -176,7 +176,8 @@ def test_a_foreign_service_named_like_a_node_service_is_neither_used_nor_deleted
     async def main() -> None:
         host = _Host(_svc({}), {"metadata": {"name": "my-vc", "namespace": "vc-ns"}, "spec": {}})
         nc = _controller(CTX, _Informer())
-        nc.engine = SimpleNamespace(ctx=CTX, host=host, writer=host)  # type: ignore[assignment]
+        engine = SimpleNamespace(ctx=CTX, host=host, writer=host, api_address="", api_port=0)
+        nc.engine = engine  # type: ignore[assignment]
         assert await nc._node_service_ip("n1") is None
         await nc._delete_node_service("n1")
         assert host.deleted == [] and host.created == []

@@ -47,7 +47,13 @@ from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
 from vcluster.apiserver.local import LocalRequest, LocalStream, LocalWatch
 from vcluster.apiserver.openapi import OpenAPI
 from vcluster.apiserver.pipeline import record_update
-from vcluster.apiserver.rbac_authorizer import MODE_ALWAYS_ALLOW, MODE_RBAC, Authorizer, new_authorizer
+from vcluster.apiserver.rbac_authorizer import (
+    MODE_ALWAYS_ALLOW,
+    MODE_RBAC,
+    Authorizer,
+    Decision,
+    new_authorizer,
+)
 from vcluster.apiserver.rbac_escalation import REQUEST_AUTH, RequestAuth
 from vcluster.apiserver.rbac_index import RBAC_GROUP, RBAC_PLURALS, RBACIndex
 from vcluster.apiserver.rbac_request import forbidden, impersonate, path_attributes, resource_attributes
@@ -199,6 +205,8 @@ class APIServer:
         self.discovery: Discovery | None = None
         # groups served by handlers of their own (metrics.k8s.io), by (group, version)
         self.api_services: dict[tuple[str, str], APIService] = {}
+        self.fake_kubelet: Any = None  # a virtual cluster's syncer/engine/fakekubelet.FakeKubelet
+        self.syncer_metrics: Any = None  # its registry view served at /metrics/syncer (spec 8.7)
         # kube-aggregator: APIServices, their proxy and loops (aggregator.py, aggregatorloops.py)
         self.aggregator = Aggregator(
             self.store, self.registry, self.webhooks, endpoint_routing=cfg.enable_aggregator_routing
@@ -525,11 +533,20 @@ class APIServer:
         apf.REQUEST_CLASS.set(self.flowcontrol.classify(user, info, path, request.method))
         if info is not None:
             labels[:] = [info.verb, info.resource, info.subresource or ""]
-        decision = self.authorizer.authorize(user, attrs)
+        # a virtual cluster's fake kubelet (spec 8.9): the Host header names a virtual node's kubelet
+        kubelet = self.fake_kubelet.node_for(request.headers.get("Host")) if self.fake_kubelet else None
+        if kubelet is not None and info is None:
+            attrs = self.fake_kubelet.attributes(kubelet, path, request.method)
+        if kubelet is not None and info is not None:  # its authorizer denies every resource request
+            decision = Decision(False, "forbidden", denied=True)
+        else:
+            decision = self.authorizer.authorize(user, attrs)
         if actx is not None:
             actx.decision(decision.allowed, decision.reason)
         if not decision.allowed:
             raise forbidden(user, attrs, decision.reason)
+        if kubelet is not None:
+            return await self.fake_kubelet.serve(kubelet, request), "get", "nodes", "proxy"
         REQUEST_AUTH.set(RequestAuth(user, self.authorizer))
         # /version and the health paths are authorized too: system:public-info-viewer grants them to
         # everyone, anonymous included
@@ -549,11 +566,10 @@ class APIServer:
             body = b"" if request.method == "HEAD" else body
             resp = web.Response(status=status, headers=headers, body=body)
             return resp, "get", "openapi", ""
-        if path == "/metrics":
+        if path == "/metrics" or (path == "/metrics/syncer" and self.syncer_metrics is not None):
+            registry = self.metrics.registry if path == "/metrics" else self.syncer_metrics
             return (
-                web.Response(
-                    body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-                ),
+                web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}),
                 "get",
                 "metrics",
                 "",

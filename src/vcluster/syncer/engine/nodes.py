@@ -14,6 +14,7 @@ from vcluster.client import ApiError, WorkQueue
 from vcluster.syncer import constants as c
 from vcluster.syncer import kinds, metadata
 from vcluster.syncer.engine.controller import conflict_tolerant
+from vcluster.syncer.resources import endpoints
 from vcluster.syncer.resources import node as noderes
 from vcluster.syncer.result import Delete
 
@@ -334,11 +335,15 @@ class NodeController:
 
     async def _sync_node_endpoints(self, svc_name: str) -> bool:
         """§9.3: the Endpoints of a selector-less node Service follow the vCluster Service's (its
-        `https` port as `kubelet`); nothing while the vCluster Service has none (vCluster fails
-        the node's sync then; a local host's vCluster Service has none, the API server running
-        outside it). False when the host refused (logged; the node is synced all the same)."""
+        `https` port as `kubelet`). While the vCluster Service has none (the virtual API server
+        runs outside the host, so nothing selects it), they name the virtual API server itself, as
+        `default/kubernetes` then does: its fake kubelet answers a node's address (§8.9). vCluster's
+        Service always selects its pod. False when the host refused (logged; the node is synced
+        all the same)."""
         ctx = self.engine.ctx
         source = self.vc_endpoints.get(ctx.vcluster, ctx.host_namespace)
+        if source is None and self.engine.api_address:
+            source = endpoints.api_server_endpoints(self.engine.api_address, self.engine.api_port)
         if source is None:
             return True
         want = noderes.node_service_endpoints(ctx, svc_name, source)

@@ -97,6 +97,13 @@ class SyncMetrics:
         self._queue_collector = QueueCollector(queues)
         self.registry.register(self._queue_collector)
 
+    def collect(self) -> Iterator[Any]:
+        """The syncer's own metrics only (the registry also holds the API server's): what vCluster
+        serves at `/metrics/syncer` from its controller-runtime registry (spec 8.7)."""
+        for collector in (self.latency, self.syncs, self.errors, getattr(self, "_queue_collector", None)):
+            if collector is not None:
+                yield from collector.collect()
+
     def close(self) -> None:
         with contextlib.suppress(KeyError, AttributeError):
             self.registry.unregister(self._queue_collector)
