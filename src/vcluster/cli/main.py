@@ -107,7 +107,8 @@ _datastore_flag = click.option(
     help="Keep the state in PostgreSQL (kine's table) or etcd instead of DATA_DIR/state.db: "
     "postgres://USER:PASSWORD@HOST:PORT/DB or a libpq 'key=value' string (the password may also come "
     "from PGPASSWORD or ~/.pgpass; TLS: sslmode, sslrootcert, sslcert, sslkey; one vcluster per database), "
-    "or an etcd endpoint https://HOST:PORT / http://HOST:PORT (TLS: --etcd-cafile, --etcd-certfile, "
+    "or etcd https://HOST:PORT / http://HOST:PORT, several members comma-separated as in "
+    "kube-apiserver's --etcd-servers (TLS: --etcd-cafile, --etcd-certfile, "
     "--etcd-keyfile). Replaces vcluster.yaml's controlPlane.backingStore (database.external or "
     "etcd.external), its TLS files included. A data dir keeps the kind of store it was created with.",
 )

@@ -203,7 +203,8 @@ class EtcdTLS(Model):
 class ExternalEtcd(Model):
     """`controlPlane.backingStore.etcd.external`: the API server keeps its state in a self-hosted
     etcd at `endpoint` (https://HOST:PORT, http://HOST:PORT, or HOST:PORT: https when TLS files are
-    given), talking to it directly as kube-apiserver does (`store.etcdstore`)."""
+    given; the members of an etcd cluster comma-separated, as vCluster hands them to kube-apiserver's
+    --etcd-servers), talking to it directly as kube-apiserver does (`store.etcdstore`)."""
 
     enabled: bool = False
     endpoint: str = ""

@@ -4,8 +4,9 @@
 No value means the default, SQLite in `DATA_DIR/state.db`. A PostgreSQL data source is a
 `postgres://` or `postgresql://` URL or a libpq `key=value` string, as kine takes it; the password
 may also come from PGPASSWORD or ~/.pgpass (libpq reads them), which keeps it off the command line.
-An `http://` or `https://` URL is an etcd endpoint (as kine's --endpoint takes it), with its TLS
-files (caFile, certFile, keyFile) given beside it.
+An `http://` or `https://` URL is an etcd endpoint (as kine's --endpoint takes it), or several
+members' URLs separated by commas (kine splits its etcd endpoint on commas, kube-apiserver's
+--etcd-servers is such a list), with its TLS files (caFile, certFile, keyFile) given beside it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _KEYVALUE = re.compile(r"^\s*[A-Za-z_]+\s*=")
 FORMS = (
     "postgres://USER:PASSWORD@HOST:PORT/DATABASE, postgresql://... or 'host=... dbname=... user=...' "
-    "(PostgreSQL), or https://HOST:PORT / http://HOST:PORT (etcd)"
+    "(PostgreSQL), or https://HOST:PORT / http://HOST:PORT (etcd; several members comma-separated)"
 )
 
 
@@ -117,7 +118,8 @@ def external_datastore(ext: Any) -> str | None:
 
 def external_etcd(ext: Any) -> str | None:
     """The endpoint of vcluster.yaml's `controlPlane.backingStore.etcd.external` (an `ExternalEtcd`)
-    as http(s)://HOST:PORT, or None when it is not enabled; ValueError naming the key."""
+    as http(s)://HOST:PORT (comma-separated for several members), or None when it is not enabled;
+    ValueError naming the key."""
     if not ext.enabled:
         return None
     from vcluster.store.etcdclient import normalize_endpoint

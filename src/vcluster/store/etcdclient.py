@@ -5,13 +5,25 @@ Keys and values travel base64-encoded; int64 fields come back as JSON strings. T
 server with `ca_file` (system roots without one) and presents `cert_file`/`key_file` when given,
 as kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile do. Connection failures and
 etcd's Unavailable / DeadlineExceeded answers raise `EtcdUnavailable`.
+
+Several members (a comma-separated endpoint list, as kube-apiserver's --etcd-servers and kine's
+etcd endpoint take it) are used the way clientv3's balancer and retry interceptor use them
+(client/v3/retry.go): the client talks to one member and moves to the next when it cannot be
+reached or answers Unavailable; reads, status and lease grants are retried on the other members on
+any Unavailable, writes (txn, compaction) only when they cannot have been applied: the connection
+was never made, or the member refused them for having no leader. Every request carries
+`hasleader` metadata (clientv3.WithRequireLeader), so a member cut off from the quorum answers
+"etcdserver: no leader" at once, and cancels a watch stream when it loses its leader.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import logging
 import ssl
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +38,17 @@ _UNAVAILABLE = 14
 _DEADLINE = 4
 REQUEST_TIMEOUT = 10.0  # seconds for one unary call
 CONNECT_TIMEOUT = 3.0
+# how long requests are retried while every member answers that it has no leader (an election:
+# etcd's default election timeout is 1 s); clientv3 retries reads 100 times, 25 ms apart and more
+ELECTION_WAIT = 5.0
+RETRY_BACKOFF = 0.025
+# grpc-gateway passes Grpc-Metadata-* headers on as gRPC metadata: this is clientv3.WithRequireLeader
+REQUIRE_LEADER_HEADER = "Grpc-Metadata-hasleader"
+# what a member answers, before doing anything, when it has no leader or its leader changed while
+# it waited for a read index (rpctypes.ErrGRPCNoLeader, ErrGRPCLeaderChanged): safe to send elsewhere
+_LEADERLESS = ("etcdserver: no leader", "etcdserver: leader changed")
+
+log = logging.getLogger("vcluster.store.etcd")
 
 
 class EtcdError(Exception):
@@ -37,7 +60,14 @@ class EtcdError(Exception):
 
 
 class EtcdUnavailable(EtcdError):
-    """etcd cannot be reached, or answered that it is unavailable (no leader, timed out)."""
+    """etcd cannot be reached, or answered that it is unavailable (no leader, timed out).
+
+    `sent` is False when the request cannot have been applied (no connection was made, or the
+    member refused it before raft saw it), so even a write may go to another member."""
+
+    def __init__(self, message: str, code: int = 0, *, sent: bool = True) -> None:
+        super().__init__(message, code)
+        self.sent = sent
 
 
 class EtcdCompacted(EtcdError):
@@ -103,7 +133,8 @@ class WatchResult:
 
 @dataclass(frozen=True, slots=True)
 class EtcdEndpoint:
-    """Where etcd is and how to talk to it. `url` is http(s)://HOST:PORT."""
+    """Where etcd is and how to talk to it. `url` is http(s)://HOST:PORT, or several of them
+    separated by commas (the members of one etcd cluster)."""
 
     url: str
     ca_file: str = ""
@@ -111,8 +142,12 @@ class EtcdEndpoint:
     key_file: str = ""
 
     @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(u.strip() for u in self.url.split(",") if u.strip())
+
+    @property
     def tls(self) -> bool:
-        return self.url.startswith("https://")
+        return any(u.startswith("https://") for u in self.urls)
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """Server verification with ca_file (system roots without it) and the client certificate."""
@@ -125,8 +160,27 @@ class EtcdEndpoint:
 
 
 def normalize_endpoint(endpoint: str, *, tls: bool) -> str:
-    """http(s)://HOST:PORT from an endpoint as vcluster.yaml gives it (`HOST:PORT` means https when
-    TLS files are given, else http); ValueError when it is not one."""
+    """http(s)://HOST:PORT[,...] from an endpoint (list) as vcluster.yaml or --datastore gives it
+    (`HOST:PORT` means https when TLS files are given, else http); ValueError when it is not one."""
+    items = endpoint.split(",")
+    if len(items) == 1:
+        return _normalize_one(endpoint, tls=tls)
+    urls: list[str] = []
+    for item in items:
+        if not item.strip():
+            raise ValueError(
+                f"{endpoint!r} has an empty entry; give the members as https://HOST:PORT,https://HOST:PORT"
+            )
+        url = _normalize_one(item, tls=tls)
+        if url in urls:
+            raise ValueError(f"{endpoint!r} lists {url} twice")
+        urls.append(url)
+    if len({u.split("://", 1)[0] for u in urls}) > 1:
+        raise ValueError(f"{endpoint!r} mixes http:// and https:// members; all must use the same scheme")
+    return ",".join(urls)
+
+
+def _normalize_one(endpoint: str, *, tls: bool) -> str:
     text = endpoint.strip().rstrip("/")
     if not text:
         raise ValueError("an empty endpoint; give https://HOST:PORT (or http://HOST:PORT without TLS)")
@@ -146,18 +200,30 @@ def normalize_endpoint(endpoint: str, *, tls: bool) -> str:
 
 
 class EtcdClient:
-    """Calls to one etcd endpoint through its JSON gateway; one aiohttp session, made on first use."""
+    """Calls to an etcd cluster through its members' JSON gateways, one member at a time (the one
+    that last answered), moving on as clientv3's retry rules allow; one aiohttp session, made on
+    first use."""
 
     def __init__(self, endpoint: EtcdEndpoint) -> None:
         self.endpoint = endpoint
+        self.urls = endpoint.urls or (endpoint.url,)
         self._ssl = endpoint.ssl_context()
         self._session: aiohttp.ClientSession | None = None
+        self._pinned = 0  # index of the member requests go to first
+        self.failovers = 0
+
+    @property
+    def member(self) -> str:
+        """The member requests go to first."""
+        return self.urls[self._pinned]
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             conn = aiohttp.TCPConnector(limit=64, ssl=self._ssl if self._ssl is not None else False)
             self._session = aiohttp.ClientSession(
-                connector=conn, json_serialize=lambda o: orjson.dumps(o).decode()
+                connector=conn,
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+                headers={REQUIRE_LEADER_HEADER: "true"},
             )
         return self._session
 
@@ -166,28 +232,71 @@ class EtcdClient:
             await self._session.close()
             self._session = None
 
-    async def call(self, path: str, body: dict[str, Any], timeout: float = REQUEST_TIMEOUT) -> dict[str, Any]:
-        """POST one request to /v3/`path`; the decoded answer or an EtcdError."""
-        url = f"{self.endpoint.url}/v3/{path}"
+    def _order(self) -> list[int]:
+        """Member indexes in the order to try them: the pinned one, then the next ones."""
+        n = len(self.urls)
+        return [(self._pinned + i) % n for i in range(n)]
+
+    def _pin(self, index: int) -> None:
+        if index != self._pinned:
+            log.warning("etcd: moved from %s to %s", self.urls[self._pinned], self.urls[index])
+            self._pinned = index
+            self.failovers += 1
+
+    async def call(
+        self, path: str, body: dict[str, Any], timeout: float = REQUEST_TIMEOUT, *, mutating: bool = False
+    ) -> dict[str, Any]:
+        """POST one request to /v3/`path` of a member; the decoded answer or an EtcdError.
+
+        A member that cannot be reached or answers Unavailable hands the request to the next one,
+        unless it is a write (`mutating`) that may have been applied. While the members answer that
+        they have no leader (an election), rounds are repeated for up to ELECTION_WAIT seconds."""
+        if len(self.urls) == 1:
+            return await self._call_one(self.urls[0], path, body, timeout)
+        deadline = time.monotonic() + ELECTION_WAIT
+        backoff = RETRY_BACKOFF
+        while True:
+            failures: list[tuple[str, EtcdUnavailable]] = []
+            for index in self._order():
+                url = self.urls[index]
+                try:
+                    out = await self._call_one(url, path, body, timeout)
+                except EtcdUnavailable as e:
+                    if mutating and e.sent:
+                        self._pin((index + 1) % len(self.urls))  # the next request starts elsewhere
+                        raise
+                    failures.append((url, e))
+                    continue
+                self._pin(index)
+                return out
+            electing = any(_leaderless(e) for _, e in failures)
+            if not electing or time.monotonic() + backoff > deadline:
+                raise _all_failed(failures)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 0.5)
+
+    async def _call_one(self, url: str, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         to = aiohttp.ClientTimeout(total=timeout, connect=CONNECT_TIMEOUT)
         try:
-            async with self._http().post(url, data=orjson.dumps(body), timeout=to) as resp:
+            async with self._http().post(f"{url}/v3/{path}", data=orjson.dumps(body), timeout=to) as resp:
                 data = await resp.read()
                 status = resp.status
         except aiohttp.ClientConnectorCertificateError as e:
-            raise EtcdUnavailable(f"TLS with {self.endpoint.url} failed: {e.certificate_error}") from None
+            raise EtcdUnavailable(f"TLS with {url} failed: {e.certificate_error}", sent=False) from None
         except ssl.SSLError as e:
             raise EtcdUnavailable(
-                f"TLS with {self.endpoint.url} failed: {getattr(e, 'reason', None) or e}"
+                f"TLS with {url} failed: {getattr(e, 'reason', None) or e}", sent=False
             ) from None
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
+            raise EtcdUnavailable(f"cannot reach etcd at {url}: {_reason(e)}", sent=False) from None
         except (aiohttp.ClientError, OSError) as e:
-            raise EtcdUnavailable(f"cannot reach etcd at {self.endpoint.url}: {_reason(e)}") from None
+            raise EtcdUnavailable(f"cannot reach etcd at {url}: {_reason(e)}") from None
         except TimeoutError:
-            raise EtcdUnavailable(f"etcd at {self.endpoint.url} did not answer within {timeout:g}s") from None
+            raise EtcdUnavailable(f"etcd at {url} did not answer within {timeout:g}s") from None
         try:
             out = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise EtcdError(f"etcd at {self.endpoint.url} answered HTTP {status}: {data[:200]!r}") from None
+            raise EtcdError(f"etcd at {url} answered HTTP {status}: {data[:200]!r}") from None
         if status != 200 or ("error" in out and "header" not in out):
             raise _error(out, status)
         return out
@@ -219,7 +328,8 @@ class EtcdClient:
     async def txn(
         self, compare: list[dict[str, Any]], success: list[dict[str, Any]], failure: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        return await self.call("kv/txn", {"compare": compare, "success": success, "failure": failure})
+        body = {"compare": compare, "success": success, "failure": failure}
+        return await self.call("kv/txn", body, mutating=True)
 
     async def revision(self) -> int:
         """The current revision (a count-only range of one key: no data travels)."""
@@ -231,7 +341,7 @@ class EtcdClient:
         return int(out["ID"])
 
     async def compact(self, revision: int) -> None:
-        await self.call("kv/compaction", {"revision": str(revision)})
+        await self.call("kv/compaction", {"revision": str(revision)}, mutating=True)
 
     async def status(self) -> dict[str, Any]:
         return await self.call("maintenance/status", {})
@@ -241,7 +351,10 @@ class EtcdClient:
         self, key: str, range_end: str, start_revision: int, *, prev_kv: bool = True
     ) -> AsyncIterator[WatchResult]:
         """The responses of one watch, as etcd streams them, until it is canceled or the connection
-        drops (EtcdUnavailable)."""
+        drops (EtcdUnavailable). It is made on the first member that accepts it (a member that
+        cannot be reached or has no leader is passed over); after it drops, the caller watches
+        again from the revision after the last one it got, as clientv3's watcher resumes on
+        another member, and starts with the next member."""
         body = {
             "create_request": {
                 "key": b64(key),
@@ -250,24 +363,56 @@ class EtcdClient:
                 "prev_kv": prev_kv,
             }
         }
-        url = f"{self.endpoint.url}/v3/watch"
         to = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT, sock_read=None)
-        try:
-            async with self._http().post(url, data=orjson.dumps(body), timeout=to) as resp:
-                if resp.status != 200:
-                    raise _error(_loads(await resp.read()), resp.status)
-                while True:
-                    line = await resp.content.readline()
-                    if not line:
-                        raise EtcdUnavailable(f"the watch stream from {self.endpoint.url} ended")
-                    if not line.strip():
-                        continue
-                    msg = _loads(line)
-                    if "result" not in msg:
-                        raise _error(msg.get("error") or msg, resp.status)
-                    yield _watch_result(msg["result"])
-        except (aiohttp.ClientError, OSError) as e:
-            raise EtcdUnavailable(f"the watch on {self.endpoint.url} failed: {_reason(e)}") from None
+        failures: list[tuple[str, EtcdUnavailable]] = []
+        for index in self._order():
+            url = self.urls[index]
+            created = False
+            try:
+                async with self._http().post(f"{url}/v3/watch", data=orjson.dumps(body), timeout=to) as resp:
+                    if resp.status != 200:
+                        raise _error(_loads(await resp.read()), resp.status)
+                    while True:
+                        line = await resp.content.readline()
+                        if not line:
+                            raise EtcdUnavailable(f"the watch stream from {url} ended")
+                        if not line.strip():
+                            continue
+                        msg = _loads(line)
+                        if "result" not in msg:
+                            raise _error(msg.get("error") or msg, resp.status)
+                        if not created:
+                            created = True
+                            self._pin(index)
+                        yield _watch_result(msg["result"])
+            except (aiohttp.ClientError, OSError) as e:
+                err = EtcdUnavailable(f"the watch on {url} failed: {_reason(e)}", sent=created)
+            except EtcdUnavailable as e:
+                err = e
+            if created:
+                if len(self.urls) > 1:
+                    self._pin((index + 1) % len(self.urls))
+                raise err
+            failures.append((url, err))
+        raise _all_failed(failures)
+
+
+def _leaderless(e: EtcdError) -> bool:
+    """The member refused the request for having no leader (nothing was done)."""
+    msg = str(e)
+    return any(m in msg for m in _LEADERLESS)
+
+
+def _all_failed(failures: list[tuple[str, EtcdUnavailable]]) -> EtcdUnavailable:
+    """One error naming every member and what each answered."""
+    if len(failures) == 1:
+        return failures[0][1]
+    parts = [str(e) if url in str(e) else f"{url}: {e}" for url, e in failures]
+    return EtcdUnavailable(
+        f"no etcd member answered ({len(failures)} tried): " + "; ".join(parts),
+        failures[-1][1].code,
+        sent=any(e.sent for _, e in failures),
+    )
 
 
 def _loads(data: bytes) -> dict[str, Any]:
@@ -298,14 +443,19 @@ def _watch_result(r: dict[str, Any]) -> WatchResult:
 
 
 def _error(out: dict[str, Any], status: int) -> EtcdError:
+    """The error of a gateway answer: a unary call's {"error","message","code"} or a watch stream's
+    {"grpc_code","http_code","message"}, alone or under "error"."""
+    if isinstance(out.get("error"), dict):
+        out = out["error"]
     msg = str(out.get("message") or out.get("error") or f"HTTP {status}")
-    code = int(out.get("code", 0) or 0)
+    code = int(out.get("code", 0) or out.get("grpc_code", 0) or 0)
+    status = int(out.get("http_code", 0) or status)
     if "required revision has been compacted" in msg:
         return EtcdCompacted(msg, code)
     if "required revision is a future revision" in msg:
         return EtcdFutureRevision(msg, code)
     if code in (_UNAVAILABLE, _DEADLINE) or status in (502, 503, 504):
-        return EtcdUnavailable(msg, code)
+        return EtcdUnavailable(msg, code, sent=not any(m in msg for m in _LEADERLESS))
     return EtcdError(msg, code)
 
 
@@ -338,7 +488,10 @@ def explain(endpoint: EtcdEndpoint, e: EtcdError) -> str:
             "etcd's --trusted-ca-file CA"
         )
     elif "refused" in low or "cannot reach" in low:
-        hint = "check that etcd is running and listening for clients at that address"
+        where = "those addresses" if len(endpoint.urls) > 1 else "that address"
+        hint = f"check that etcd is running and listening for clients at {where}"
+    elif "no leader" in low:
+        hint = "etcd has no leader: check that a majority of its members are running and see each other"
     else:
         hint = "check the endpoint and that etcd is healthy"
     return f"{msg}; {hint}"

@@ -13,6 +13,8 @@ the watch cache does; concurrent reads share one such probe. Writes return once 
 them, so a caller reads its own writes. Watches replay from an in-memory event ring, or, when older,
 from an etcd watch started at the revision; compaction follows kube's compactor (a
 `compact_rev_key` version check, so only one of several processes compacts per interval).
+With several etcd members, the client fails over between them (`etcdclient`); the cache's watch,
+when its member goes away, is made again at once on another from the next revision.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from vcluster.store.etcdclient import (
     EtcdCompacted,
     EtcdEndpoint,
     EtcdError,
+    EtcdUnavailable,
     KeyValue,
     WatchResult,
     b64,
@@ -91,7 +94,7 @@ def _failed_kv(resp: dict[str, Any]) -> KeyValue | None:
 
 
 class EtcdStore(Storage):
-    """`Storage` on an etcd endpoint with a watch-fed cache."""
+    """`Storage` on an etcd cluster (one or several members) with a watch-fed cache."""
 
     def __init__(
         self,
@@ -215,6 +218,7 @@ class EtcdStore(Storage):
         """Feed the cache from one watch over the whole keyspace; after a drop, resume at the next
         revision (reconnecting with backoff); after a compaction that overtook it, reload."""
         backoff = 0.1
+        dropped = False  # the watch ended and is being made again
         while True:
             try:
                 async with contextlib.aclosing(self.client.watch(ALL, ALL, self._rev + 1)) as stream:
@@ -226,19 +230,30 @@ class EtcdStore(Storage):
                                 break
                             raise EtcdError(f"etcd canceled the watch: {res.cancel_reason or 'no reason'}")
                         if res.created:
-                            if self._watch_failure is not None:
+                            if dropped:
                                 self.reconnects += 1
-                                log.info("the etcd watch is back at revision %d", self._rev)
+                                log.info(
+                                    "the etcd watch is back at revision %d on %s",
+                                    self._rev,
+                                    self.client.member,
+                                )
                             self._watch_failure = None
+                            dropped = False
                             backoff = 0.1
                             continue
                         self._apply(res)
             except asyncio.CancelledError:
                 raise
             except EtcdError as e:
+                if not dropped and len(self.client.urls) > 1:
+                    # the member went away: resume at once on the next one, still available
+                    log.warning("the etcd watch on a member ended (resuming on another): %s", e)
+                    dropped = True
+                    continue
                 if self._watch_failure is None:
                     log.warning("the etcd watch failed (retrying): %s", e)
                 self._watch_failure = str(e)
+                dropped = True
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
@@ -345,6 +360,10 @@ class EtcdStore(Storage):
             resp = await self.client.txn(compare, success, failure)
         except EtcdError as e:
             self._write_failure = str(e)
+            if isinstance(e, EtcdUnavailable) and e.sent:
+                # the request reached etcd and the answer was lost: kube's clientv3 does not retry
+                # such a write either (write-at-most-once)
+                raise StoreUnavailableError(f"the outcome of the write is unknown: {e}") from None
             raise StoreUnavailableError(f"write not persisted: {e}") from None
         self._write_failure = None
         return resp
