@@ -228,7 +228,7 @@ def test_lifecycle_refusals_and_recovery(user: User, host: HostCluster) -> None:
     os.kill(d["pid"], signal.SIGKILL)
     wait_for(lambda: user.describe("vc-a", "team-a")["status"] == "Exited", 10, "status Exited")
     rows = json.loads(user.ok("list", "-o", "json").stdout)
-    assert [(x["name"], x["namespace"], x["status"]) for x in rows] == [("vc-a", "team-a", "Exited")]
+    assert [(x["Name"], x["Namespace"], x["Status"]) for x in rows] == [("vc-a", "team-a", "Exited")]
     user.fails(
         "connect", "vc-a", "-n", "team-a", match=r"not running \(exited\).*vcluster resume vc-a -n team-a"
     )
@@ -246,13 +246,13 @@ def test_lifecycle_refusals_and_recovery(user: User, host: HostCluster) -> None:
     user.ok("connect", "vc-a")
     assert user.current_context() == "vcluster_vc-a_team-a_kind-host"
     rows = json.loads(user.ok("list", "-o", "json").stdout)
-    assert rows[0]["connected"] is True
+    assert rows[0]["Connected"] is True
     table = user.ok("list").stdout.splitlines()
     assert table[0].split() == ["NAME", "NAMESPACE", "STATUS", "VERSION", "CONNECTED", "AGE"]
     assert table[1].split()[:5] == ["vc-a", "team-a", "Running", "0.1.0", "True"]
     user.ok("disconnect")
     assert user.current_context() == "kind-host"
-    user.fails("disconnect", match="not a vCluster context")
+    user.fails("disconnect", match="not a virtual cluster context")
 
     # --upgrade applies new values: the ConfigMap changes and the process restarts
     values = user.root / "values.yaml"
@@ -273,7 +273,7 @@ def test_lifecycle_refusals_and_recovery(user: User, host: HostCluster) -> None:
     # delete: process, host objects, the namespace we created, kube context, local state
     user.ok("connect", "vc-a")
     r = user.ok("delete", "vc-a", "-n", "team-a")
-    assert "Deleted namespace team-a" in r.stderr
+    assert "Successfully deleted virtual cluster namespace team-a" in r.stderr
     assert not host.exists("ns", "team-a")
     assert user.current_context() == "kind-host"
     assert "vcluster_vc-a" not in user.kubeconfig.read_text()

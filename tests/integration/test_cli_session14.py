@@ -91,7 +91,7 @@ def test_create_on_postgres_with_tls_files_and_delete_keeps_the_database(
     assert not (Path(d["dataDir"]) / "state.db").exists()
     assert stat.S_IMODE(Path(d["valuesFile"]).stat().st_mode) == 0o600  # it may hold a password
     rows = json.loads(user.ok("list", "-o", "json").stdout)
-    assert [(r["name"], r["status"]) for r in rows] == [("pg-a", "Running")]
+    assert [(r["Name"], r["Status"]) for r in rows] == [("pg-a", "Running")]
 
     # a second vCluster on the same database is refused before it creates anything
     user.fails(

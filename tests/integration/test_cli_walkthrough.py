@@ -147,7 +147,7 @@ def test_walkthrough_on_a_fresh_machine(sh: Shell) -> None:
     out = sh("vcluster list").stdout.splitlines()
     assert out[1].split()[:4] == ["my-vcluster", "test-namespace", "Running", "0.1.0"]
     p = sh("vcluster delete my-vcluster --namespace test-namespace")
-    assert "Deleted namespace test-namespace" in p.stderr
+    assert "Successfully deleted virtual cluster namespace test-namespace" in p.stderr
     assert "my-vcluster" not in sh("kubectl get ns -o name").stdout
     sh("vcluster host down --delete")
 

@@ -264,7 +264,7 @@ def test_bad_names_are_refused_up_front(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "invalid namespace 'Bad.NS'" in r.stderr
     assert not (tmp_path / ".kube").exists() and not (tmp_path / ".local").exists()  # nothing started
     r = CliRunner().invoke(main, ["disconnect"], env=env)
-    assert r.exit_code == 1 and "is not a vCluster context" in r.stderr
+    assert r.exit_code == 1 and "is not a virtual cluster context" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 

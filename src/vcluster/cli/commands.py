@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +14,9 @@ import yaml
 
 from vcluster import __version__
 from vcluster.cli import hostctx, hostops, lifecycle, paths, records, ui
+from vcluster.cli.connect_cmd import ConnectOptions, connect, connect_context, disconnect
 from vcluster.cli.hostctx import HostTarget
+from vcluster.cli.options_compat import refused_flag, refused_option
 from vcluster.cli.records import Record
 from vcluster.client import ApiError, ConnectionFailed
 
@@ -64,6 +64,32 @@ def _host_call(target: HostTarget, fn: Any, *, what: str) -> Any:
 
 
 # ====================================================================== create
+NEEDS_HELM = "this vcluster is not installed from a Helm chart (it runs `vcluster start` on this machine)"
+PLATFORM = "there is no vCluster Platform here"
+SERVED_MINOR = "1.32"
+
+
+def _version_values(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None and value.removeprefix("v") != __version__:
+        raise ui.CliError(
+            f"--chart-version {value} is not supported by this vcluster: {NEEDS_HELM} (version {__version__})"
+        )
+
+
+def _distro(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    ui.warn(
+        'Flag --distro has been deprecated, please specify the distro by setting "controlPlane.distro" '
+        "accordingly via values.yaml file."
+    )
+    if value != "k8s":
+        raise ui.CliError(
+            f"--distro {value} is not supported by this vcluster: its only distro is k8s "
+            f"(Kubernetes {SERVED_MINOR})"
+        )
+
+
 @click.command("create")
 @click.argument("name")
 @_ns_option
@@ -71,9 +97,16 @@ def _host_call(target: HostTarget, fn: Any, *, what: str) -> Any:
     "-f",
     "--values",
     "values",
+    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="A vcluster.yaml with the configuration (sync: ...).",
+    help="A vcluster.yaml with the configuration (repeatable: later files win, maps are merged).",
+)
+@click.option(
+    "--set",
+    "set_values",
+    multiple=True,
+    help="Set values as helm does, on top of the files (repeatable), "
+    "e.g. --set sync.toHost.ingresses.enabled=true.",
 )
 @click.option(
     "--connect",
@@ -84,15 +117,71 @@ def _host_call(target: HostTarget, fn: Any, *, what: str) -> Any:
     show_default=True,
     help="Switch the kube context to the vCluster when it is up (--connect=false to stay).",
 )
+@click.option(
+    "--print", "print_", is_flag=True, help="Write the vCluster's kubeconfig to stdout instead of switching."
+)
 @click.option("--upgrade", is_flag=True, help="Apply new values to an existing vCluster (restarts it).")
+@click.option(
+    "--kube-config-context-name",
+    "context_name",
+    default="",
+    help="The context name instead of vcluster_NAME_NAMESPACE_PARENT.",
+)
+@click.option(
+    "--create-namespace",
+    type=click.BOOL,
+    default=True,
+    is_flag=False,
+    flag_value=True,
+    show_default=True,
+    help="Create the namespace when it does not exist (--create-namespace=false: it must exist).",
+)
+@click.option(
+    "--kubernetes-version",
+    default="",
+    help=f"The Kubernetes version to serve; only v{SERVED_MINOR} is available.",
+)
+@click.option("--update-current", type=click.BOOL, default=True, is_flag=False, flag_value=True, hidden=True)
+@click.option("--chart-version", default=None, hidden=True, expose_value=False, callback=_version_values)
+@click.option("--distro", default=None, hidden=True, expose_value=False, callback=_distro)
+@click.option(
+    "--background-proxy", type=click.BOOL, is_flag=False, flag_value=True, hidden=True, expose_value=False
+)
+@click.option("--add", type=click.BOOL, is_flag=False, flag_value=True, hidden=True, expose_value=False)
+@click.option(
+    "--expose-local", type=click.BOOL, is_flag=False, flag_value=True, hidden=True, expose_value=False
+)
+@refused_flag(
+    "--expose",
+    "the vCluster's API server runs on this machine, not behind a host Service; "
+    "`vcluster manifests` deploys it "
+    "into a host cluster, where a Service of type LoadBalancer can expose it",
+)
+@refused_option("--chart-name", NEEDS_HELM, allowed=("vcluster",))
+@refused_option("--chart-repo", NEEDS_HELM, allowed=("https://charts.loft.sh",))
+@refused_option("--local-chart-dir", NEEDS_HELM)
+@refused_option("--restore", "there are no vCluster snapshots here")
+@refused_option("--driver", "only the helm-like local driver exists here", allowed=("helm",))
+@refused_option("--project", PLATFORM)
+@refused_option("--template", PLATFORM)
+@refused_option("--template-version", PLATFORM)
+@refused_option("--cluster", PLATFORM)
+@refused_option("--team", PLATFORM)
+@refused_option("--user", PLATFORM)
 @_context_option
 @_timeout_option
 def create(
     name: str,
     namespace: str | None,
-    values: Path | None,
+    values: tuple[Path, ...],
+    set_values: tuple[str, ...],
     connect: bool,
+    print_: bool,
     upgrade: bool,
+    context_name: str,
+    create_namespace: bool,
+    kubernetes_version: str,
+    update_current: bool,
     context: str | None,
     timeout: float,
 ) -> None:
@@ -100,12 +189,21 @@ def create(
 
     Without a current kube context the local host cluster is started in the background first.
     """
-    from vcluster.cli.valuesfile import load_values
+    from vcluster.cli.valuesfile import load_values_merged
 
     lifecycle.validate_name(name)
     if namespace is not None:
         lifecycle.validate_namespace(namespace)
-    cfg, text = load_values(values)
+    if kubernetes_version and kubernetes_version.removeprefix("v") != SERVED_MINOR:
+        raise ui.CliError(
+            f"--kubernetes-version {kubernetes_version}: this vcluster serves the Kubernetes "
+            f"{SERVED_MINOR} API "
+            f"only; leave the flag out or pass v{SERVED_MINOR}"
+        )
+    if not update_current:
+        ui.warn('"--update-current=false" has no effect anymore. Please consider using "--connect=false"')
+    cfg, text = load_values_merged(list(values), list(set_values))
+    conn = ConnectOptions(print_=print_, context_name=context_name)
     target = hostctx.resolve(context, start_local="always")
     _, ns = lifecycle.lookup(target, name, namespace)
     with paths.locked(Record(name, ns, target.context).lock_path):
@@ -113,6 +211,11 @@ def create(
         rec = found[0] if found else None
 
         async def inspect(client: Any) -> tuple[set[str], bool]:
+            if not create_namespace and not await hostops.namespace_exists(client, ns):
+                raise hostops.HostOpError(
+                    f"namespace {ns} does not exist and --create-namespace=false; create it first "
+                    "or leave the flag out"
+                )
             others = await hostops.vclusters_in(client, ns) - {name}
             return others, await hostops.config_map_exists(client, name, ns)
 
@@ -140,7 +243,7 @@ def create(
                 )
             ui.info(f"vCluster {name} already exists in namespace {ns} (use --upgrade to apply new values)")
             lifecycle.wait_until_ready(rec, timeout)
-            _connect_context(rec, target)
+            connect_context(rec, target, conn)
             return
         if rec is None and on_host and not upgrade:
             raise ui.CliError(
@@ -176,122 +279,78 @@ def create(
         rec.save()
         verb = "upgraded" if upgrading else "created"
         ui.done(f"Successfully {verb} virtual cluster {name} in namespace {ns}")
-    if connect:
-        _connect_context(rec, target)
+    if connect or print_:
+        connect_context(rec, target, conn)
     else:
-        ui.info(f"Connect to it with `vcluster connect {name} -n {ns}`")
-
-
-# ====================================================================== connect / disconnect
-def _connect_context(rec: Record, target: HostTarget) -> None:
-    vkc = lifecycle.virtual_kubeconfig(rec)
-    name = lifecycle.write_context(target.kc, vkc, make_current=True)
-    ui.done(f"Switched active kube context to {name}")
-    ui.info("Use `vcluster disconnect` to return to your previous kube context")
-
-
-@click.command("connect", context_settings={"ignore_unknown_options": True})
-@click.argument("name")
-@_ns_option
-@click.option("--print", "print_", is_flag=True, help="Write the kubeconfig to stdout instead of switching.")
-@_context_option
-@_timeout_option
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def connect(
-    name: str,
-    namespace: str | None,
-    print_: bool,
-    context: str | None,
-    timeout: float,
-    command: tuple[str, ...],
-) -> None:
-    """Add a kube context `vcluster_NAME_NAMESPACE_PARENT` for the vCluster and make it current.
-
-    `vcluster connect NAME -- COMMAND...` runs one command with that context instead.
-    """
-    target = hostctx.resolve(context, start_local="existing")
-    rec = lifecycle.require(target, name, namespace)
-    if rec.phase == records.DELETING:
-        raise lifecycle.deleting(rec)
-    lifecycle.wait_until_ready(rec, timeout)
-    vkc = lifecycle.virtual_kubeconfig(rec)
-    if print_:
-        sys.stdout.write(yaml.safe_dump(vkc, sort_keys=False))
-        return
-    if command:
-        path = lifecycle.temp_kubeconfig(rec, vkc)
-        try:
-            code = subprocess.call(list(command), env={**os.environ, "KUBECONFIG": str(path)})
-        except OSError as e:
-            raise ui.CliError(f"cannot run {command[0]!r}: {e.strerror or e}") from None
-        finally:
-            path.unlink(missing_ok=True)
-        sys.exit(code)
-    _connect_context(rec, target)
-
-
-@click.command("disconnect")
-def disconnect() -> None:
-    """Switch the kube context back to the host context the current vCluster context came from."""
-    from vcluster.cli.kubecfg import UserKubeconfig
-
-    kc = UserKubeconfig()
-    cur = kc.current_context
-    parsed = records.parse_context_name(cur or "")
-    if parsed is None:
-        raise ui.CliError(
-            f"the current kube context {cur or '(none)'} is not a vCluster context; nothing to disconnect"
+        ui.info(f"- Use 'vcluster connect {name} --namespace {ns}' to access the virtual cluster")
+        ui.info(
+            f"- Use `vcluster connect {name} --namespace {ns} -- kubectl get ns` to run a command directly "
+            "within the vcluster"
         )
-    parent = parsed[2]
-    if kc.context(parent) is None:
-        raise ui.CliError(
-            f"the parent kube context {parent!r} of {cur} no longer exists; "
-            "pick one with `kubectl config use-context CONTEXT`"
-        )
-    kc.set_current(parent)
-    kc.save()
-    ui.done(f"Switched active kube context to {parent}")
 
 
 # ====================================================================== list / describe / logs
 def _row(rec: Record, current: str | None) -> dict[str, Any]:
+    """One vCluster as vCluster's `list --output json` shows it (cli.ListVCluster, Go's field names)."""
+    created = ui.parse_timestamp(rec.created)
+    age = int((ui.now() - created).total_seconds()) if created is not None else 0
     return {
-        "name": rec.name,
-        "namespace": rec.namespace,
-        "status": rec.status(),
-        "version": rec.version,
-        "connected": current == rec.context,
-        "created": rec.created,
-        "context": rec.context,
-        "hostContext": rec.host_context,
+        "Created": rec.created,
+        "Name": rec.name,
+        "Namespace": rec.namespace,
+        "Version": rec.version,
+        "Status": rec.status(),
+        "AgeSeconds": max(age, 0),
+        "Connected": current == rec.context,
     }
 
 
 @click.command("list")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("-n", "--namespace", default=None, help="Only the vClusters in this host namespace.")
+@refused_option("--driver", "only the helm-like local driver exists here", allowed=("helm",))
 @_context_option
-def list_(output: str, context: str | None) -> None:
+def list_(output: str, namespace: str | None, context: str | None) -> None:
     """List the vClusters of the host (NAME, NAMESPACE, STATUS, VERSION, CONNECTED, AGE)."""
     target = hostctx.resolve(context, start_local="never")
-    rows = [_row(r, target.kc.current_context) for r in records.all_on_host(target.context)]
+    current = target.kc.current_context
+    recs = [r for r in records.all_on_host(target.context) if namespace is None or r.namespace == namespace]
+    rows = [_row(r, current) for r in recs]
     if output == "json":
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     if not rows:
-        ui.info(f"No vClusters on host context {target.context}; create one with `vcluster create NAME`")
-        return
-    table_rows = [
-        [
-            r["name"],
-            r["namespace"],
-            r["status"],
-            r["version"],
-            "True" if r["connected"] else "",
-            ui.human_age(ui.parse_timestamp(r["created"])),
+        where = f" in namespace {namespace}" if namespace is not None else ""
+        ui.info(
+            f"No vClusters on host context {target.context}{where}; create one with `vcluster create NAME`"
+        )
+    else:
+        table_rows = [
+            [
+                r["Name"],
+                r["Namespace"],
+                r["Status"],
+                r["Version"],
+                "True" if r["Connected"] else "",
+                ui.go_duration(r["AgeSeconds"]),
+            ]
+            for r in rows
         ]
-        for r in rows
-    ]
-    click.echo(ui.table(["NAME", "NAMESPACE", "STATUS", "VERSION", "CONNECTED", "AGE"], table_rows))
+        click.echo(ui.table(["NAME", "NAMESPACE", "STATUS", "VERSION", "CONNECTED", "AGE"], table_rows))
+    if records.parse_context_name(context or current or "") is not None:
+        ui.info("Run `vcluster disconnect` to switch back to the parent context")
+
+
+list_alias = click.Command(
+    "ls", callback=list_.callback, params=list_.params, help="Alias of `vcluster list`.", hidden=True
+)
 
 
 def _mapping_count(state_db: Path) -> int | None:
@@ -487,9 +546,54 @@ def logs(name: str, namespace: str | None, follow: bool, tail: int, context: str
 @click.option(
     "--wait/--no-wait", default=True, show_default=True, help="Wait until the host objects are gone."
 )
+@click.option(
+    "--delete-namespace",
+    is_flag=True,
+    help="Delete the host namespace too (unless another vCluster is left in it).",
+)
+@click.option(
+    "--auto-delete-namespace",
+    type=click.BOOL,
+    default=True,
+    is_flag=False,
+    flag_value=True,
+    show_default=True,
+    help="Delete the namespace when vcluster create made it (annotation vcluster.loft.sh/created).",
+)
+@click.option(
+    "--delete-context",
+    type=click.BOOL,
+    default=True,
+    is_flag=False,
+    flag_value=True,
+    show_default=True,
+    help="Delete the vCluster's kube context.",
+)
+@click.option(
+    "--keep-pvc",
+    is_flag=True,
+    help="Keep the vCluster's own storage (its data dir with state.db, as vCluster keeps its data PVC): "
+    "creating it again with the same name and namespace starts from that state.",
+)
+@click.option("--delete-configmap", is_flag=True, help="Also delete the host ConfigMap configmap-NAME.")
+@click.option("--ignore-not-found", is_flag=True, help="Succeed when there is no such vCluster.")
+@refused_option("--project", PLATFORM)
+@refused_option("--driver", "only the helm-like local driver exists here", allowed=("helm",))
 @_context_option
 @click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(1), help="Seconds to wait.")
-def delete(name: str, namespace: str | None, wait: bool, context: str | None, timeout: float) -> None:
+def delete(
+    name: str,
+    namespace: str | None,
+    wait: bool,
+    delete_namespace: bool,
+    auto_delete_namespace: bool,
+    delete_context: bool,
+    keep_pvc: bool,
+    delete_configmap: bool,
+    ignore_not_found: bool,
+    context: str | None,
+    timeout: float,
+) -> None:
     """Delete a vCluster: stop it, delete its host objects, its namespace if it created it, its kube
     context and its local state. Running it again finishes a delete that was interrupted."""
     target = hostctx.resolve(context, start_local="existing")
@@ -497,6 +601,18 @@ def delete(name: str, namespace: str | None, wait: bool, context: str | None, ti
     with paths.locked(Record(name, ns, target.context).lock_path):
         found = records.find(target.context, name, ns)
         rec = found[0] if found else None
+
+        async def present(client: Any) -> bool:
+            return name in await hostops.vclusters_in(client, ns) or bool(
+                await hostops.remaining(client, name, ns)
+            )
+
+        if rec is None and not _host_call(target, present, what="look for the vCluster"):
+            if ignore_not_found:
+                ui.info(f"vCluster {name} not found in namespace {ns}; nothing to delete")
+                return
+            raise lifecycle.not_found(name, ns, target)
+        ui.info(f"Delete vcluster {name}...")
         if rec is not None:
             rec.phase = records.DELETING
             rec.save()
@@ -504,18 +620,20 @@ def delete(name: str, namespace: str | None, wait: bool, context: str | None, ti
                 ui.info(f"Stopped the vCluster {name} process")
 
         async def cleanup(client: Any) -> tuple[dict[str, int], list[str], str]:
-            present = name in await hostops.vclusters_in(client, ns)
-            left_before = await hostops.remaining(client, name, ns)
-            if rec is None and not present and not left_before:
-                raise lifecycle.not_found(name, ns, target)
             counts = await hostops.delete_managed(client, name, ns)
+            if delete_configmap and await hostops.delete_config_map(client, f"configmap-{name}", ns):
+                counts["configmaps"] = counts.get("configmaps", 0) + 1
             left = await hostops.wait_gone(client, name, ns, timeout) if wait else []
             ns_state = ""
             others = await hostops.vclusters_in(client, ns) - {name}
-            ours = await hostops.namespace_created_by_us(client, ns)
-            if ours and not others:
+            drop = delete_namespace or (
+                auto_delete_namespace and await hostops.namespace_created_by_us(client, ns)
+            )
+            if drop and not others:
                 gone = await hostops.delete_namespace(client, ns, timeout if wait else 0)
                 ns_state = "deleted" if gone else "terminating"
+            elif drop:
+                ns_state = "kept: " + sorted(others)[0]
             return counts, left, ns_state
 
         counts, left, ns_state = _host_call(target, cleanup, what="delete the vCluster's objects")
@@ -527,15 +645,24 @@ def delete(name: str, namespace: str | None, wait: bool, context: str | None, ti
                 f"(e.g. {left[0]}); run `vcluster delete {name} -n {ns}` again"
             )
         if ns_state == "deleted":
-            ui.info(f"Deleted namespace {ns}")
+            ui.done(f"Successfully deleted virtual cluster namespace {ns}")
         elif ns_state == "terminating":
             ui.info(f"Namespace {ns} is being deleted")
-        removed = lifecycle.remove_contexts(target.kc, name, ns, target.context)
-        if removed:
-            ui.info(f"Removed kube context {removed[0]}; current context is {target.kc.current_context}")
+        elif ns_state.startswith("kept: "):
+            ui.info(f"Kept namespace {ns}: vCluster {ns_state[6:]} lives in it too")
+        if delete_context:
+            removed = lifecycle.remove_contexts(target.kc, name, ns, target.context)
+            if removed:
+                ui.info(f"Removed kube context {removed[0]}; current context is {target.kc.current_context}")
         datastore = lifecycle.datastore_of(rec) if rec is not None else None
         if rec is not None:
-            lifecycle.remove_state(rec)
+            lifecycle.remove_state(rec, keep_data=keep_pvc)
+            if keep_pvc and rec.data_dir.exists():
+                ui.info(
+                    f"Kept the vCluster's data in {rec.data_dir} (--keep-pvc): "
+                    f"`vcluster create {name} -n {ns}` "
+                    "starts from it again"
+                )
     if datastore:
         from vcluster.store.datasource import describe as describe_datastore
 
@@ -616,7 +743,7 @@ def resume(name: str, namespace: str | None, context: str | None, timeout: float
     ui.done(f"vCluster {name} in namespace {rec.namespace} is running again at {rec.url}")
 
 
-USER_COMMANDS = (create, connect, disconnect, list_, describe, logs, delete, pause, resume)
+USER_COMMANDS = (create, connect, disconnect, list_, list_alias, describe, logs, delete, pause, resume)
 
 
 def register(group: click.Group) -> None:

@@ -87,6 +87,16 @@ async def ensure_namespace(client: Client, namespace: str) -> bool:
     return True
 
 
+async def namespace_exists(client: Client, namespace: str) -> bool:
+    try:
+        await client.get("v1", "namespaces", namespace)
+    except ApiError as e:
+        if e.not_found:
+            return False
+        raise
+    return True
+
+
 async def namespace_created_by_us(client: Client, namespace: str) -> bool | None:
     """Whether the namespace carries `vcluster.loft.sh/created: "true"` (None when it is gone)."""
     try:
@@ -229,6 +239,11 @@ async def wait_gone(client: Client, name: str, namespace: str, timeout: float) -
             return left
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 1.0)
+
+
+async def delete_config_map(client: Client, name: str, namespace: str) -> bool:
+    """Delete one ConfigMap; whether it existed."""
+    return await _delete(client, "v1", "configmaps", name, namespace)
 
 
 async def delete_namespace(client: Client, namespace: str, wait: float) -> bool:

@@ -240,7 +240,13 @@ def datastore_and_tls_of(rec: Record) -> tuple[str | None, dict[str, str]]:
         return None, {}
 
 
-def remove_state(rec: Record) -> None:
+def remove_state(rec: Record, keep_data: bool = False) -> None:
+    """Remove the vCluster's local state; `keep_data` keeps its data dir (state.db, PKI) for a create."""
+    if keep_data and rec.data_dir.is_dir():
+        for p in rec.dir.iterdir():
+            if p != rec.data_dir:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        return
     shutil.rmtree(rec.dir, ignore_errors=True)
     paths.remove_empty_parents(rec.dir.parent, paths.vclusters_root())
 

@@ -90,6 +90,19 @@ def human_age(since: dt.datetime | None, at: dt.datetime | None = None) -> str:
     return f"{days // 365}y"
 
 
+def go_duration(seconds: int) -> str:
+    """Go's time.Duration.String() of whole seconds (`45s`, `4m37s`, `26h0m5s`): vCluster's list AGE."""
+    if seconds <= 0:
+        return "0s"
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h{m}m{s}s"
+    if m:
+        return f"{m}m{s}s"
+    return f"{s}s"
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """A kubectl-style table: columns padded with three spaces, no borders."""
     widths = [len(h) for h in headers]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
@@ -89,3 +90,76 @@ def load_values(path: Path | None) -> tuple[VClusterConfig, str | None]:
     except ConfigError as e:
         raise CliError(describe_error(e, text, shown) + "; fix it and run the command again") from None
     return cfg, text
+
+
+def _source_of(path: str, sources: list[tuple[str, str | None, Any]]) -> str:
+    """`FILE line N: ` / `--set ARG: ` for the last source that sets `path` (helm's later-wins order)."""
+    parts = split_path(path)
+    for shown, text, data in reversed(sources):
+        node = data
+        for part in parts:
+            in_map = isinstance(node, dict) and isinstance(part, str) and part in node
+            in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+            if in_map or in_list:
+                node = node[part]
+            else:
+                node = _MISSING
+                break
+        if node is _MISSING:
+            continue
+        if text is None:
+            return f"{shown}: "
+        ln = key_line(text, path)
+        return f"{shown} line {ln}: " if ln else f"{shown}: "
+    return ""
+
+
+_MISSING = object()
+
+
+def load_values_merged(paths: list[Path], sets: list[str]) -> tuple[VClusterConfig, str | None]:
+    """`-f` files merged in order with `--set` arguments on top (as helm merges them for vCluster's
+    chart); the validated configuration and the YAML to keep (the file's own text for one file and
+    no --set; None with neither). CliError naming the file and line, or the --set argument."""
+    if not sets and len(paths) <= 1:
+        return load_values(paths[0] if paths else None)
+    from vcluster.cli.setvalues import SetValueError, merge_maps, parse_set_into
+    from vcluster.config.loader import validate_data
+    from vcluster.config.yamlio import dump_yaml, parse_yaml
+
+    merged: dict[str, Any] = {}
+    sources: list[tuple[str, str | None, Any]] = []
+    for path in paths:
+        shown = str(path)
+        if not path.exists():
+            raise CliError(f"values file {shown} not found; check the path given with -f")
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+            data = parse_yaml(text, shown)
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"cannot read values file {shown}: {getattr(e, 'strerror', None) or e}") from None
+        except ConfigError as e:
+            raise CliError(describe_error(e, None, shown) + "; fix it and run the command again") from None
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise CliError(f"values file {shown} is invalid: expected a mapping at the top level")
+        merged = merge_maps(merged, data)
+        sources.append((shown, text, data))
+    for arg in sets:
+        one: dict[str, Any] = {}
+        try:
+            parse_set_into(arg, one)
+            parse_set_into(arg, merged)
+        except SetValueError as e:
+            raise CliError(f"failed parsing --set data {arg!r}: {e}") from None
+        sources.append((f"--set {arg}", None, one))
+    try:
+        cfg = validate_data(merged)
+    except ConfigError as e:
+        problems = "; ".join(
+            f"{_source_of(i.path, sources) if i.path else ''}{i.path + ': ' if i.path else ''}{i.message}"
+            for i in e.issues
+        )
+        raise CliError(f"the values are invalid: {problems}; fix them and run the command again") from None
+    return cfg, dump_yaml(merged)
