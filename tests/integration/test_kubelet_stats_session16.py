@@ -280,13 +280,14 @@ def test_metrics_configz_and_probes(pair: Pair, nodes: list[dict[str, Any]], pla
     assert {
         "long_running": "false",
         "method": "GET",
-        "path": "/stats/summary",
+        "path": "stats",
         "server_type": "readwrite",
     } in got
     assert value(text, "kubernetes_build_info", major="1", minor="32", compiler="gc") == 1
     cfg = json.loads(raw(pair.kh, f"/api/v1/nodes/{node}/proxy/configz"))["kubeletconfig"]
     assert cfg["port"] == port["Port"] and cfg["maxPods"] == 110
-    assert raw(pair.kh, f"/api/v1/nodes/{node}/proxy/metrics/probes") == ""
+    probes = raw(pair.kh, f"/api/v1/nodes/{node}/proxy/metrics/probes")
+    assert [n for n, _, _, _ in samples(probes)] == ["process_start_time_seconds"]
     p = pair.kh.run("get", "--raw", f"/api/v1/nodes/{node}/proxy/stats/nope", check=False)
     assert p.returncode != 0 and "the server could not find the requested resource" in p.stderr, p.stderr
 
@@ -313,3 +314,35 @@ def test_virtual_node_stats_show_virtual_pod_names_only(pair: Pair, placed: dict
     )
     assert not [lb for _, lb, _, _ in samples(text) if lb.get("namespace") == HNS]
     assert value(text, "node_memory_working_set_bytes") > 0
+
+
+def test_virtual_node_cadvisor_keeps_node_series_and_virtual_pod_names(
+    pair: Pair, placed: dict[str, str]
+) -> None:
+    vns = virtual_namespace(pair.kv, "cadvisor-v")
+    pair.kv.apply(pod_yaml("web", cpu="100m", memory="32Mi"), "-n", vns)
+    node = running(pair.kv, vns, "web")["spec"]["nodeName"]
+    text = raw(pair.kv, f"/api/v1/nodes/{node}/proxy/metrics/cadvisor")
+    rows = [(n, lb, v) for n, lb, v, _ in samples_any(text)]
+    ids = {lb["id"] for n, lb, _ in rows if n == "container_start_time_seconds"}
+    assert {"/", "/kubepods.slice"} <= ids  # node-level cgroups (pod="") pass the relay
+    pods = {(lb["namespace"], lb["pod"]) for _, lb, _ in rows if lb.get("pod")}
+    assert (vns, "web") in pods and not [p for p in pods if p[0] == HNS]
+    ws = [v for n, lb, v in rows if n == "container_memory_working_set_bytes" and lb.get("container") == "app"
+          and lb["pod"] == "web"]  # fmt: skip
+    assert ws == [32 * 1024**2]
+
+
+def samples_any(text: str) -> list[tuple[str, dict[str, str], float, int | None]]:
+    """`samples` for names with digits too (cAdvisor's `container_cpu_load_average_10s`)."""
+    pattern = re.compile(r"^(?P<name>\w+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)(?: (?P<ts>\d+))?$")
+    out = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            m = pattern.match(line)
+            assert m, line
+            ts = int(m.group("ts")) if m.group("ts") else None
+            out.append(
+                (m.group("name"), dict(LABEL.findall(m.group("labels") or "")), float(m.group("value")), ts)
+            )
+    return out

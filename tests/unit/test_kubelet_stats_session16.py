@@ -144,17 +144,17 @@ def test_resource_metrics_from_the_summary() -> None:
 def test_kubelet_metrics_and_buckets() -> None:
     p = pod("a", "u1")
     p["status"]["containerStatuses"][0]["containerID"] = "containerd://1"
-    text = kubelet_metrics("n1", [p], {("GET", "/stats/summary", "false"): 3}, "v1.32.4", BOOT)
+    text = kubelet_metrics("n1", [p], {("GET", "stats", "false"): 3}, "v1.32.4", BOOT)
     assert 'kubelet_node_name{node="n1"} 1' in text and "kubelet_running_pods 1" in text
     assert 'kubelet_running_containers{container_state="running"} 1' in text
     assert (
-        'kubelet_http_requests_total{long_running="false",method="GET",path="/stats/summary",'
+        'kubelet_http_requests_total{long_running="false",method="GET",path="stats",'
         'server_type="readwrite"} 3' in text
     )
     assert 'minor="32"' in text and "process_start_time_seconds 1.7e+09" in text
-    assert metric_bucket("/stats/summary") == "/stats/summary"
-    assert metric_bucket("/metrics/resource") == "/metrics/resource"
-    assert metric_bucket("/containerLogs/ns/p/c") == "/containerLogs" and metric_bucket("/") == "/"
+    assert metric_bucket("/stats/summary") == "stats"
+    assert metric_bucket("/metrics/resource") == "metrics/resource"
+    assert metric_bucket("/containerLogs/ns/p/c") == "containerLogs" and metric_bucket("/") == "other"
 
 
 class _Views:
@@ -169,6 +169,12 @@ class _Views:
 
     def resource_metrics(self, node: str) -> str:
         return f"# {node}\n"
+
+    def cadvisor_metrics(self, node: str) -> str:
+        return f"# cadvisor {node}\n"
+
+    def probe_metrics(self, node: str) -> str:
+        return f"# probes {node}\n"
 
     def metrics(self, node: str, requests: Mapping[tuple[str, str, str], int]) -> str:
         return "".join(f"{k[1]} {v}\n" for k, v in sorted(requests.items()))
@@ -232,5 +238,5 @@ def test_one_port_per_node_serves_that_node_only() -> None:
     assert out["n2/configz"] == {"kubeletconfig": {"port": ports["n2"]}}
     ctype, text = out["n2/metrics"]
     assert ctype == "text/plain; version=0.0.4; charset=utf-8"
-    assert "/stats/summary 1" in text and "/containerLogs 1" in text and "/metrics 1" in text
+    assert "stats 1" in text and "containerLogs 1" in text and "\nmetrics 1" in text
     assert out["shared/pods"] == ["a", "b"] and out["shared/summary"] == 404

@@ -72,6 +72,7 @@ from vcluster.hostsim.podstatus import (
     ephemeral_statuses,
     ephemeral_to_start,
     finished_status,
+    host_network,
     is_ready,
     is_started,
     normalize_image,
@@ -137,6 +138,25 @@ def _ran(pod: dict[str, Any], script: Script | None) -> bool:
     if is_started(pod):
         return True
     return script is not None and bool(_started_names(pod.get("status") or {}, "initContainerStatuses"))
+
+
+def _sandbox_ip(pod: dict[str, Any]) -> str | None:
+    """The pod's IP once its sandbox is up, None before. A hostNetwork pod shows the node's IP from
+    its first status on, so its sandbox is up once PodReadyToStartContainers is True."""
+    status = pod.get("status") or {}
+    if not host_network(pod):
+        return status.get("podIP") or None
+    ready = any(
+        isinstance(c, dict) and c.get("type") == "PodReadyToStartContainers" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    return (status.get("podIP") or None) if ready else None
+
+
+def _pod_ip(pod: dict[str, Any], node: SimNode) -> str:
+    """The IP a new sandbox gets: the node's for a hostNetwork pod (no CNI address is used), else the
+    next free one of the node's podCIDR."""
+    return node.address if host_network(pod) else node.ipam.allocate(pod["metadata"]["uid"])
 
 
 def container_started_at(pod: dict[str, Any]) -> float | None:
@@ -335,7 +355,7 @@ class Kubelet:
         if retry is not None and now < retry[0]:
             self.queue.add_after(key, retry[0] - now)  # a failed attempt's backoff runs
             return
-        ip = (pod.get("status") or {}).get("podIP")
+        ip = _sandbox_ip(pod)
         if not ip:  # volumes, then the sandbox
             if not await self._volumes_ready(key, pod, node, now):
                 return
@@ -350,7 +370,7 @@ class Kubelet:
                 if now < since + delay:
                     self.queue.add_after(key, since + delay - now)
                     return
-            ip = node.ipam.allocate(uid)
+            ip = _pod_ip(pod, node)
         if not await self._configs_ready(key, pod, node, ip, now):
             return
         self._unwait(key)
@@ -606,7 +626,7 @@ class Kubelet:
         uid = pod["metadata"]["uid"]
         pod = await self._start_ephemeral(pod, node, now)
         started = self._started.get(uid) or container_started_at(pod) or now
-        ip = (pod.get("status") or {}).get("podIP") or node.ipam.allocate(uid)
+        ip = (pod.get("status") or {}).get("podIP") or _pod_ip(pod, node)
         if script is not None:
             await self._advance(key, pod, node, script, ip, started, now)
             return

@@ -170,3 +170,13 @@ def kubelet_metrics(
     )
     started.add(process_start)
     return render([name, running, containers, http, build, started])
+
+
+def probe_metrics(process_start: float) -> str:
+    """`/metrics/probes`: its registry's process start time, and the prober's families, which have no
+    series while nothing is probed."""
+    started = Family(
+        "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge"
+    )
+    started.add(process_start)
+    return render([started])

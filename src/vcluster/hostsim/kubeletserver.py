@@ -11,9 +11,9 @@ Given the node names, it listens on **one port per node** (the node's
 same address and served by this one process: a request's local port says which node's kubelet it
 reached, so each node answers for its own pods only (`/pods`, logs, exec, attach, port-forward: a
 pod of another node "does not exist" there) and serves its own `/stats/summary`
-(`?only_cpu_and_memory=true`), `/metrics`, `/metrics/resource`, `/metrics/probes` and `/configz`
-from a `NodeViewSource` (`hostsim/kubeletviews.py`). Without node names there is one listener that
-knows every pod and serves no per-node view (404).
+(`?only_cpu_and_memory=true`), `/metrics`, `/metrics/resource`, `/metrics/cadvisor`, `/metrics/probes`
+and `/configz` from a `NodeViewSource` (`hostsim/kubeletviews.py`). Without node names there is one
+listener that knows every pod and serves no per-node view (404).
 
 The simulated containers have no image and no filesystem, so **exec runs the command as a local
 process of this host** (as kwok's ClusterExec does): this is a local test host, and anyone who can
@@ -104,10 +104,25 @@ _DRAIN_SECONDS = 2.0  # after an exec'd process exits, how long its output may s
 # stream id 1, discarding message"; fixed later upstream by kubernetes/kubernetes#131203): output sent
 # right behind the 101 answer, as a local process's would be without this delay, is lost.
 EXEC_START_SECONDS = 0.03
-_LONG_RUNNING = ("/exec/", "/attach/", "/portForward/")
-# the kubelet's kubelet_http_requests_total path buckets (server.go getMetricBucket)
-_BUCKETS = ("/metrics/resource", "/metrics/probes", "/metrics/cadvisor", "/stats/summary", "/metrics")
+# kubelet_http_requests_total's path buckets: what kubelet 1.32's server registers with
+# addMetricsBucketMatcher (debugging handlers and the checkpoint API on, as by default)
+_BUCKETS = frozenset(
+    {
+        "healthz", "pods", "stats", "metrics", "metrics/cadvisor", "metrics/probes", "metrics/resource",
+        "run", "exec", "attach", "portForward", "containerLogs", "configz", "runningpods", "checkpoint",
+        "logs", "debug",
+    }
+)  # fmt: skip
+_METHODS = frozenset({"OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT"})
+# server.go's longRunningRequestPathMap: its "portforward" never matches the "portForward" bucket,
+# so port-forward requests count as not long-running there too
+_LONG_RUNNING = frozenset({"exec", "attach", "portforward", "debug"})
 _NOT_FOUND = "404 page not found\n"  # Go's http.NotFound
+# roots of the kubelet's go-restful web services: an unknown path under one is go-restful's 404
+_RESTFUL_ROOTS = (
+    "/stats/", "/pods/", "/run/", "/exec/", "/attach/", "/portForward/", "/containerLogs/", "/runningpods/",
+    "/checkpoint/", "/logs/", "/debug/pprof/",
+)  # fmt: skip
 
 
 class NodeViewSource(Protocol):
@@ -119,18 +134,27 @@ class NodeViewSource(Protocol):
 
     def resource_metrics(self, node: str) -> str: ...
 
+    def cadvisor_metrics(self, node: str) -> str: ...
+
+    def probe_metrics(self, node: str) -> str: ...
+
     def metrics(self, node: str, requests: Mapping[tuple[str, str, str], int]) -> str: ...
 
     def configz(self, node: str, port: int) -> dict[str, Any]: ...
 
 
 def metric_bucket(path: str) -> str:
-    """The kubelet's path label of a request (its first segment, or a known sub-path)."""
-    for known in _BUCKETS:
-        if path == known or path.startswith(known + "/"):
-            return known
-    first = path.lstrip("/").split("/", 1)[0]
-    return f"/{first}" if first else "/"
+    """The kubelet's path label of a request (server.go getMetricBucket): the first segment, or
+    `metrics/<second>`, when it is a registered bucket; "other" otherwise."""
+    parts = path.removeprefix("/").split("/", 2)
+    root = f"{parts[0]}/{parts[1]}" if parts[0] == "metrics" and len(parts) > 1 else parts[0]
+    return root if root in _BUCKETS else "other"
+
+
+def request_labels(method: str, path: str) -> tuple[str, str, str]:
+    """(method, path, long_running) of kubelet_http_requests_total for a request."""
+    bucket = metric_bucket(path)
+    return (method if method in _METHODS else "other", bucket, str(bucket in _LONG_RUNNING).lower())
 
 
 def self_signed_context(hosts: list[str]) -> ssl.SSLContext:
@@ -333,6 +357,7 @@ class KubeletServer:
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/metrics/resource", self.metrics)
         app.router.add_get("/metrics/probes", self.metrics)
+        app.router.add_get("/metrics/cadvisor", self.metrics)
         app.router.add_get("/configz", self.configz)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=1.0, handle_signals=False, handler_cancellation=True
@@ -407,11 +432,7 @@ class KubeletServer:
         """kubelet_http_requests_total of the node (method, path bucket, long-running)."""
         node = self.node_of(request)
         if node is not None:
-            key = (
-                request.method,
-                metric_bucket(request.path),
-                str(request.path.startswith(_LONG_RUNNING)).lower(),
-            )
+            key = request_labels(request.method, request.path)
             counts = self._requests.setdefault(node, {})
             counts[key] = counts.get(key, 0) + 1
         return await handler(request)
@@ -419,7 +440,12 @@ class KubeletServer:
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """A verified client certificate for everything but /healthz (401 "Unauthorized" as the
-        kubelet answers); exec, attach and port-forward also need one to be possible at all."""
+        kubelet answers); exec, attach and port-forward also need one to be possible at all. A path
+        no handler serves is the kubelet's 404 before any authentication, as its ServeMux answers it."""
+        unrouted = getattr(request.match_info, "http_exception", None)
+        if isinstance(unrouted, web.HTTPNotFound):
+            text = "404: Page Not Found" if request.path.startswith(_RESTFUL_ROOTS) else _NOT_FOUND
+            return web.Response(status=404, text=text)
         if request.path == "/healthz":
             return await handler(request)
         remote = request.path.startswith(("/exec/", "/attach/", "/portForward/"))
@@ -465,17 +491,20 @@ class KubeletServer:
         return web.Response(body=json_indent(summary), content_type="application/json")
 
     async def metrics(self, request: web.Request) -> web.Response:
-        """`/metrics`, `/metrics/resource`; `/metrics/probes` is empty (no probe is run here)."""
+        """`/metrics`, `/metrics/resource`, `/metrics/cadvisor` and `/metrics/probes` (its process
+        start time only: no probe is run here, so the probe families have no series)."""
         view = self._view(request)
         if view is None:
             return web.Response(status=404, text=_NOT_FOUND)
         node, views = view
         if request.path == "/metrics/resource":
             text = views.resource_metrics(node)
+        elif request.path == "/metrics/cadvisor":
+            text = views.cadvisor_metrics(node)
         elif request.path == "/metrics":
             text = views.metrics(node, dict(self._requests.get(node, {})))
         else:
-            text = ""
+            text = views.probe_metrics(node)
         return web.Response(text=text, headers={"Content-Type": PROMETHEUS_TEXT})
 
     async def configz(self, request: web.Request) -> web.Response:

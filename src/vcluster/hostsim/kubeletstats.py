@@ -196,7 +196,7 @@ class SummaryBuilder:
         }
         if not brief:
             used = self._disk_used(stats)
-            node["network"] = _network(ts, s.name, s.boot, now, 2000.0 + 1000.0 * len(pods))
+            node["network"] = self._node_network(ts, now)
             node["fs"] = _fs(ts, s.disk, used, used, _stable(200_000, s.name, "node-inodes") + 50_000, s.name)
             image = _stable(4 * GIB, s.name, "images") + GIB
             node["runtime"] = {
@@ -237,6 +237,11 @@ class SummaryBuilder:
                 }
             )
         return out
+
+    def _node_network(self, ts: str, now: float) -> JSON:
+        """The node's interfaces: counters at a steady rate since boot, so they never go back."""
+        s = self.shape
+        return _network(ts, s.name, s.boot, now, 2000.0 + 1000.0 * fraction(s.name, "net-rate"))
 
     def _base_disk(self) -> int:
         """Bytes the system (OS, images, kubelet state) uses on the node filesystem."""
@@ -279,7 +284,10 @@ class SummaryBuilder:
             "memory": _memory(ts, mem_total, start, now, uid, None),
         }
         if not brief:
-            out["network"] = _network(ts, uid, start, now, 200.0 + 800.0 * fraction(uid, "net"))
+            if (pod.get("spec") or {}).get("hostNetwork") is True:
+                out["network"] = self._node_network(ts, now)  # the sandbox is in the node's netns
+            else:
+                out["network"] = _network(ts, uid, start, now, 200.0 + 800.0 * fraction(uid, "net"))
             volumes = self._volumes(pod, ts)
             if volumes:
                 out["volume"] = [v for v, _ in volumes]

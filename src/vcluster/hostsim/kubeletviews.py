@@ -1,7 +1,8 @@
-"""What each simulated node's kubelet endpoint knows of its own node: its pods (`/pods`), its
-Summary (`/stats/summary`), its Prometheus series (`/metrics`, `/metrics/resource`) and its
-configuration (`/configz`). The figures are read from the same informers and usage model as the
-simulated metrics-server (`hostsim/metrics.py`), so `kubectl top` and the kubelet agree."""
+"""What each simulated node's kubelet endpoint knows of its own node: its pods (`/pods`), its Summary
+(`/stats/summary`), its Prometheus series (`/metrics`, `/metrics/resource`, `/metrics/cadvisor`,
+`/metrics/probes`) and its configuration (`/configz`). The figures are read from the same informers and
+usage model as the simulated metrics-server (`hostsim/metrics.py`), so `kubectl top` and the kubelet
+agree."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 from vcluster.apiserver.defaults import quantity_value
 from vcluster.apiserver.quantityfmt import go_duration
 from vcluster.hostsim.kubelet import container_started_at
-from vcluster.hostsim.kubeletmetrics import kubelet_metrics, resource_metrics
+from vcluster.hostsim.kubeletcadvisor import Machine, cadvisor_metrics
+from vcluster.hostsim.kubeletmetrics import kubelet_metrics, probe_metrics, resource_metrics
 from vcluster.hostsim.kubeletserver import LogRequestError, log_source
 from vcluster.hostsim.kubeletstats import NodeCounters, NodeShape, SummaryBuilder
+from vcluster.hostsim.nodes import KERNEL, OS_IMAGE, machine_ids
 
 if TYPE_CHECKING:
     from vcluster.hostsim.sim import HostSim
@@ -78,13 +81,35 @@ class NodeViews:
         cfg = self.sim.config
         return NodeShape(node, self.boot, _bytes(cfg.memory), _bytes(cfg.ephemeral_storage))
 
-    def summary(self, node: str, *, only_cpu_and_memory: bool = False) -> JSON:
+    def summary(
+        self, node: str, *, only_cpu_and_memory: bool = False, pods: list[dict[str, Any]] | None = None
+    ) -> JSON:
         counters = self._counters.setdefault(node, NodeCounters())
         builder = SummaryBuilder(self.shape(node), counters, self._pod_start, self._log_bytes)
-        return builder.summary(self.running(node), self.clock(), only_cpu_and_memory=only_cpu_and_memory)
+        running = self.running(node) if pods is None else pods
+        return builder.summary(running, self.clock(), only_cpu_and_memory=only_cpu_and_memory)
 
     def resource_metrics(self, node: str) -> str:
         return resource_metrics(self.summary(node, only_cpu_and_memory=True))
+
+    def cadvisor_metrics(self, node: str) -> str:
+        """`/metrics/cadvisor`: the cgroups of the node's full Summary, at the same moment."""
+        cfg = self.sim.config
+        cores = quantity_value(cfg.cpu)
+        machine = Machine(
+            cores=max(1, int(cores)) if cores is not None else 1,
+            memory=_bytes(cfg.memory),
+            boot=self.boot,
+            ids=machine_ids(node),
+            kernel=KERNEL,
+            os_image=OS_IMAGE,
+        )
+        pods = self.running(node)
+        summary = self.summary(node, pods=pods)
+        return cadvisor_metrics(summary, pods, machine, self.clock())
+
+    def probe_metrics(self, node: str) -> str:
+        return probe_metrics(self.boot)
 
     def metrics(self, node: str, requests: Mapping[tuple[str, str, str], int]) -> str:
         return kubelet_metrics(node, self.pods(node), requests, self.sim.version, self.boot)

@@ -60,6 +60,11 @@ def _uuid(name: str, kind: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{kind}.{name}.hostsim.vcluster"))
 
 
+def machine_ids(name: str) -> tuple[str, str, str]:
+    """(machineID, systemUUID, bootID) of a simulated node, as its nodeInfo and cAdvisor show them."""
+    return _uuid(name, "machine").replace("-", ""), _uuid(name, "system"), _uuid(name, "boot")
+
+
 class NodeManager:
     """Registers the simulated nodes and keeps their status and Leases fresh."""
 
@@ -145,9 +150,7 @@ class NodeManager:
                 "kubeletEndpoint": {"Port": self.kubelet_ports.get(node.name, self.kubelet_port)}
             },
             "nodeInfo": {
-                "machineID": _uuid(node.name, "machine").replace("-", ""),
-                "systemUUID": _uuid(node.name, "system"),
-                "bootID": _uuid(node.name, "boot"),
+                **dict(zip(("machineID", "systemUUID", "bootID"), machine_ids(node.name), strict=True)),
                 "kernelVersion": KERNEL,
                 "osImage": OS_IMAGE,
                 "containerRuntimeVersion": CONTAINER_RUNTIME,

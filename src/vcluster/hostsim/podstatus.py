@@ -133,8 +133,17 @@ def _names(cs: list[dict[str, Any]]) -> str:
     return "[" + " ".join(c.get("name", "") for c in cs) + "]"
 
 
+def host_network(pod: dict[str, Any]) -> bool:
+    """Whether the pod uses the node's network namespace (spec.hostNetwork)."""
+    return (pod.get("spec") or {}).get("hostNetwork") is True
+
+
 def _base(pod: dict[str, Any], host_ip: str, pod_ip: str | None, start: float) -> dict[str, Any]:
+    """hostIP(s), podIP(s) and startTime. A hostNetwork pod has the node's IP as its podIP in every
+    status the kubelet writes, from the first one on, and keeps it once set (generateAPIPodStatus)."""
     st: dict[str, Any] = {"hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
+    if host_network(pod):
+        pod_ip = (pod.get("status") or {}).get("podIP") or host_ip
     if pod_ip:
         st["podIP"] = pod_ip
         st["podIPs"] = [{"ip": pod_ip}]

@@ -1,5 +1,6 @@
-"""Scheduler filters and scoring (kube-scheduler's default plugins, simplified) and the FitError
-text of a pod that fits no node."""
+"""Scheduler filters and scoring (kube-scheduler's default plugins, simplified: NodeUnschedulable,
+TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, VolumeBinding's node affinity) and the
+FitError text of a pod that fits no node."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ REASON_AFFINITY_CONFLICT = "pod affinity terms conflict"
 REASON_VOLUME_AFFINITY = "node(s) had volume node affinity conflict"
 REASON_NO_VOLUME = "node(s) didn't find available persistent volumes to bind"
 REASON_TOO_MANY_PODS = "Too many pods"
+REASON_PORTS = "node(s) didn't have free ports for the requested pod ports"
+BIND_ALL = "0.0.0.0"  # a host port without hostIP binds every address
 NO_NODES = "no nodes available to schedule pods"
 PREEMPTION_NOT_HELPFUL = "Preemption is not helpful for scheduling"
 PREEMPTION_NO_VICTIMS = "No preemption victims found for incoming pod"
@@ -63,13 +66,39 @@ class NodeView:
         )
 
 
+HostPort = tuple[str, str, int]  # (host IP, protocol, port)
+
+
 @dataclass
 class Usage:
-    """What is already placed on a node: summed requests, scoring requests and the pod count."""
+    """What is already placed on a node: summed requests, scoring requests, the pod count and the
+    host ports in use (how many pods use each)."""
 
     requested: Resources = field(default_factory=dict)
     nonzero: Resources = field(default_factory=dict)
     pods: int = 0
+    ports: dict[HostPort, int] = field(default_factory=dict)
+
+
+def host_ports(pod: dict[str, Any]) -> list[HostPort]:
+    """The NodePorts plugin's getContainerPorts: the host ports of the pod's app containers (init
+    containers' are not looked at), with HostPortInfo's defaults (0.0.0.0, TCP)."""
+    out = []
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in (c.get("ports") if isinstance(c, dict) else None) or []:
+            port = p.get("hostPort") if isinstance(p, dict) else None
+            if isinstance(port, int) and not isinstance(port, bool) and port > 0:
+                out.append((str(p.get("hostIP") or BIND_ALL), str(p.get("protocol") or "TCP"), port))
+    return out
+
+
+def port_conflict(used: dict[HostPort, int], want: HostPort) -> bool:
+    """HostPortInfo.CheckConflict: 0.0.0.0 conflicts with the port on any address, an address with
+    the same address or 0.0.0.0."""
+    ip, protocol, port = want
+    if ip == BIND_ALL:
+        return any(n > 0 and (pr, po) == (protocol, port) for (_, pr, po), n in used.items())
+    return any(used.get((addr, protocol, port), 0) > 0 for addr in (BIND_ALL, ip))
 
 
 # ---------------------------------------------------------------------------- tolerations
@@ -179,6 +208,7 @@ class PodFit:
     terms: list[dict[str, Any]] | None
     node_names: set[str] | None
     preemption_never: bool
+    host_ports: list[HostPort] = field(default_factory=list)
     # VolumeBinding: per claim, the node selector terms (any of them) a node must match, and the
     # reason a node that matches none fails with (bound volumes' affinity; for a delayed claim
     # without a provisioner, that of the volumes it could bind)
@@ -197,6 +227,7 @@ class PodFit:
             terms=terms,
             node_names=prefilter_node_names(terms),
             preemption_never=spec.get("preemptionPolicy") == "Never",
+            host_ports=host_ports(pod),
         )
 
 
@@ -220,6 +251,8 @@ def filter_node(pod: PodFit, node: NodeView, usage: Usage) -> tuple[str, list[st
         ]
     if not node_affinity_ok(pod, node):
         return UNRESOLVABLE, [REASON_AFFINITY]
+    if any(port_conflict(usage.ports, p) for p in pod.host_ports):
+        return UNSCHEDULABLE, [REASON_PORTS]
     reasons = insufficient(pod.requests, node, usage)
     if reasons:
         return UNSCHEDULABLE, reasons

@@ -2,7 +2,7 @@
 
 It keeps a resource view of every node fed by the pod and node informers (pods are "assumed" on
 their node as soon as they are chosen, so parallel bindings never overcommit), filters nodes like
-the default plugins (unschedulable, taints, node selector/affinity, resources), picks the least
+the default plugins (unschedulable, taints, node selector/affinity, host ports, resources), picks the least
 allocated node, and reports pods that fit nowhere with PodScheduled=False/Unschedulable and a
 FailedScheduling event. Unschedulable pods are retried when nodes or placed pods change (with a
 1..10 s per-pod backoff) and at least every `unschedulable_retry_seconds`, never in a loop.
@@ -23,11 +23,13 @@ from vcluster.hostsim.events import EventRecorder, Source, object_ref
 from vcluster.hostsim.podstatus import rfc3339
 from vcluster.hostsim.predicates import (
     UNRESOLVABLE,
+    HostPort,
     NodeView,
     PodFit,
     Usage,
     find_fit,
     fit_error,
+    host_ports,
     score,
 )
 from vcluster.hostsim.resources import Resources, add, pod_requests, sub
@@ -83,7 +85,8 @@ class Scheduler:
         self._nodes_list: list[NodeView] | None = None
         self._next_start = 0  # where the next node search begins (round robin, like kube-scheduler)
         self._usage: dict[str, Usage] = {}
-        self._placed: dict[str, tuple[str, Resources, Resources]] = {}  # uid -> node, requests, nonzero
+        # uid -> node, requests, nonzero requests, host ports
+        self._placed: dict[str, tuple[str, Resources, Resources, tuple[HostPort, ...]]] = {}
         self._shapes: dict[str, tuple[Any, ...]] = {}  # uid -> the spec fields its requests come from
         self._assumed: dict[str, str] = {}  # uid -> node: chosen, not yet seen bound
         self._unschedulable: dict[Key, int] = {}  # key -> failed attempts
@@ -169,9 +172,9 @@ class Scheduler:
         if cur is not None and cur[0] == node and self._shapes.get(uid) == shape:
             return  # the status or metadata changed, not what the pod asks for
         if fit is not None:
-            entry = (node, fit.requests, fit.nonzero)
+            entry = (node, fit.requests, fit.nonzero, tuple(fit.host_ports))
         else:
-            entry = (node, pod_requests(pod), pod_requests(pod, nonzero=True))
+            entry = (node, pod_requests(pod), pod_requests(pod, nonzero=True), tuple(host_ports(pod)))
         if cur == entry:
             self._shapes[uid] = shape
             return
@@ -181,6 +184,8 @@ class Scheduler:
         u.requested = add(u.requested, entry[1])
         u.nonzero = add(u.nonzero, entry[2])
         u.pods += 1
+        for port in entry[3]:
+            u.ports[port] = u.ports.get(port, 0) + 1
         self._placed[uid] = entry
 
     def _unplace(self, uid: str) -> bool:
@@ -188,12 +193,18 @@ class Scheduler:
         cur = self._placed.pop(uid, None)
         if cur is None:
             return False
-        node, req, nonzero = cur
+        node, req, nonzero, ports = cur
         u = self._usage.get(node)
         if u is not None:
             u.requested = sub(u.requested, req)
             u.nonzero = sub(u.nonzero, nonzero)
             u.pods -= 1
+            for port in ports:
+                left = u.ports.get(port, 0) - 1
+                if left > 0:
+                    u.ports[port] = left
+                else:
+                    u.ports.pop(port, None)
         return True
 
     def _node_list(self) -> list[NodeView]:

@@ -237,14 +237,15 @@ def rewrite_kubelet_json(doc: Any, lookup: Lookup) -> Any:
 
 def rewrite_metrics(text: str, lookup: Lookup) -> str:
     """Prometheus text: samples labelled with a pod (`namespace` + `pod`) kept only for this virtual
-    cluster's pods, relabelled with the virtual names; other lines unchanged."""
+    cluster's pods, relabelled with the virtual names; other lines unchanged, those with an empty
+    `pod` too (cAdvisor's node and slice cgroups), as vCluster's metrics.Rewrite keeps them."""
     out = []
     for line in text.splitlines():
         if line.startswith("#") or "{" not in line:
             out.append(line)
             continue
         labels = dict(_LABEL.findall(line[line.index("{") : line.rfind("}") + 1]))
-        if "pod" not in labels or "namespace" not in labels:
+        if not labels.get("pod") or "namespace" not in labels:
             out.append(line)
             continue
         got = lookup(labels["namespace"], labels["pod"])
