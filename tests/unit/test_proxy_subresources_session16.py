@@ -173,3 +173,21 @@ def test_proxy_options_kinds_and_query_conversion() -> None:
         "apiVersion": "v1",
         "path": "/x",
     }
+
+
+def test_metrics_claims_relabelled_like_vclusters_rewrite() -> None:
+    """kubelet_volume_stats_* carry `namespace` + `persistentvolumeclaim`: rewritten to the virtual
+    claim, other tenants' dropped; a label that only ends in `namespace` is left alone."""
+    claims = {("hns", "data-x-vns-x-vc"): ("vns", "data")}
+    text = (
+        'kubelet_volume_stats_used_bytes{namespace="hns",persistentvolumeclaim="data-x-vns-x-vc"} 10\n'
+        'kubelet_volume_stats_used_bytes{namespace="hns",persistentvolumeclaim="theirs"} 20\n'
+        'x{container_namespace="hns",namespace="hns",pod="web-x-vns-x-vc"} 1\n'
+    )
+    out = rewrite_metrics(text, _lookup, lambda ns, name: claims.get((ns, name)))
+    assert out == (
+        'kubelet_volume_stats_used_bytes{namespace="vns",persistentvolumeclaim="data"} 10\n'
+        'x{container_namespace="hns",namespace="vns",pod="web"} 1\n'
+    )
+    # without a claim lookup (or for a claim not ours) the sample is dropped, never leaked
+    assert rewrite_metrics(text, _lookup) == 'x{container_namespace="hns",namespace="vns",pod="web"} 1\n'

@@ -178,11 +178,20 @@ class ProxyRelay:
 
     def _virtual_pod(self, host_ns: str, host_name: str) -> tuple[str, str] | None:
         """The virtual (namespace, name) of a host pod of this virtual cluster, None otherwise."""
+        return self._virtual_of("pods", kinds.POD, host_ns, host_name)
+
+    def _virtual_claim(self, host_ns: str, host_name: str) -> tuple[str, str] | None:
+        """The virtual (namespace, name) of a host PVC of this virtual cluster, None otherwise."""
+        return self._virtual_of("persistentvolumeclaims", kinds.PVC, host_ns, host_name)
+
+    def _virtual_of(
+        self, plural: str, kind: kinds.Kind, host_ns: str, host_name: str
+    ) -> tuple[str, str] | None:
         if host_ns != self.s.host_namespace:
             return None
-        pods = self.s.controllers.get("pods")
-        host = pods.hinf.get(host_name, host_ns) if pods is not None else None
-        if host is None or not metadata.is_managed(host, self.s.ctx, kinds.POD, self.s.owner_lookup):
+        syncer = self.s.controllers.get(plural)
+        host = syncer.hinf.get(host_name, host_ns) if syncer is not None else None
+        if host is None or not metadata.is_managed(host, self.s.ctx, kind, self.s.owner_lookup):
             return None
         ann = metadata.annotations_of(host)
         name, ns = ann.get(c.NAME_ANNOTATION), ann.get(c.NAMESPACE_ANNOTATION)
@@ -202,7 +211,8 @@ class ProxyRelay:
             if "json" in ctype:
                 body = orjson.dumps(rewrite_kubelet_json(orjson.loads(body), self._virtual_pod))
             elif ctype.startswith("text/plain"):
-                body = rewrite_metrics(body.decode("utf-8", "replace"), self._virtual_pod).encode()
+                text = body.decode("utf-8", "replace")
+                body = rewrite_metrics(text, self._virtual_pod, self._virtual_claim).encode()
         out = {"Content-Type": ctype} if ctype else {}
         return web.Response(status=status, body=b"" if request.method == "HEAD" else body, headers=out)
 
@@ -235,24 +245,31 @@ def rewrite_kubelet_json(doc: Any, lookup: Lookup) -> Any:
     return doc
 
 
-def rewrite_metrics(text: str, lookup: Lookup) -> str:
-    """Prometheus text: samples labelled with a pod (`namespace` + `pod`) kept only for this virtual
-    cluster's pods, relabelled with the virtual names; other lines unchanged, those with an empty
-    `pod` too (cAdvisor's node and slice cgroups), as vCluster's metrics.Rewrite keeps them."""
+def rewrite_metrics(text: str, pods: Lookup, claims: Lookup | None = None) -> str:
+    """Prometheus text as vCluster's metrics.Rewrite gives it: samples with neither a `pod` nor a
+    `persistentvolumeclaim` label kept as they are (node and slice cgroups); the others kept only
+    when the pod (and the claim) is this virtual cluster's, relabelled with the virtual names."""
     out = []
     for line in text.splitlines():
         if line.startswith("#") or "{" not in line:
             out.append(line)
             continue
-        labels = dict(_LABEL.findall(line[line.index("{") : line.rfind("}") + 1]))
-        if not labels.get("pod") or "namespace" not in labels:
+        start, end = line.index("{"), line.rfind("}") + 1
+        labels = dict(_LABEL.findall(line[start:end]))
+        pod, claim = labels.get("pod", ""), labels.get("persistentvolumeclaim", "")
+        if not pod and not claim:
             out.append(line)
             continue
-        got = lookup(labels["namespace"], labels["pod"])
-        if got is None:
-            continue
-        vns, vname = got
-        line = line.replace(f'namespace="{labels["namespace"]}"', f'namespace="{vns}"', 1)
-        line = line.replace(f'pod="{labels["pod"]}"', f'pod="{vname}"', 1)
-        out.append(line)
+        new: dict[str, str] = {}
+        for label, value, lookup in (("pod", pod, pods), ("persistentvolumeclaim", claim, claims)):
+            got = lookup(labels.get("namespace", ""), value) if value and lookup is not None else None
+            if value and got is None:
+                break
+            if got is not None:
+                new["namespace"], new[label] = got
+        else:
+            block = _LABEL.sub(
+                lambda m, new=new: f'{m[1]}="{new[m[1]]}"' if m[1] in new else m[0], line[start:end]
+            )
+            out.append(line[:start] + block + line[end:])
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
