@@ -435,6 +435,10 @@ def is_saturated(d: Mapping[str, Any], rs: Mapping[str, Any] | None) -> bool:
 # --------------------------------------------------------------------------- controller
 
 
+class InvalidScaleDown(Exception):
+    """A computed scale-down that would raise an old ReplicaSet (its status lags its spec)."""
+
+
 class DeploymentController(BaseController):
     """pkg/controller/deployment."""
 
@@ -896,6 +900,7 @@ class DeploymentController(BaseController):
         new_rs: Mapping[str, Any],
         d: Mapping[str, Any],
     ) -> tuple[bool, list[Mapping[str, Any]]]:
+        """reconcileOldReplicaSets: unhealthy old replicas first, then old ones as availability allows."""
         active_old = active_rss(old_rss)
         if replica_count(active_old) == 0:
             return False, old_rss
@@ -906,33 +911,67 @@ class DeploymentController(BaseController):
         if max_scaled_down <= 0:
             return False, old_rss
         updated: dict[str, Mapping[str, Any]] = {}
-        # cleanupUnhealthyReplicas: scale down old replicas that are not available first.
-        cleaned = 0
-        for rs in sort_by_creation(active_old):
-            if cleaned >= max_scaled_down:
-                break
-            if spec_replicas(rs) == 0 or spec_replicas(rs) == status_int(rs, "availableReplicas"):
-                continue
-            n = min(max_scaled_down - cleaned, spec_replicas(rs) - status_int(rs, "availableReplicas"))
-            _, new = await self._scale_rs_and_record(rs, spec_replicas(rs) - n, d)
-            updated[uid_of(rs)] = new
-            cleaned += n
-        olds = [updated.get(uid_of(rs), rs) for rs in active_old]
-        # scaleDownOldReplicaSetsForRollingUpdate
-        available = available_replica_count([*olds, new_rs])
-        scaled = 0
-        if available > min_available:
-            total = available - min_available
-            for rs in sort_by_creation(olds):
-                if scaled >= total:
-                    break
-                if spec_replicas(rs) == 0:
-                    continue
-                n = min(spec_replicas(rs), total - scaled)
-                _, new = await self._scale_rs_and_record(rs, spec_replicas(rs) - n, d)
-                updated[uid_of(rs)] = new
-                scaled += n
+        try:
+            cleaned = await self._cleanup_unhealthy(active_old, d, max_scaled_down, updated)
+            olds = [updated.get(uid_of(rs), rs) for rs in active_old]
+            scaled = await self._scale_down_old_for_rolling(olds, new_rs, d, updated)
+        except InvalidScaleDown as e:
+            # Upstream logs nothing and reports no scale-down: the next sync, on fresher
+            # ReplicaSet statuses, decides again.
+            self.log.debug("deployment %s/%s: %s", namespace_of(d), name_of(d), e)
+            return False, [updated.get(uid_of(rs), rs) for rs in old_rss]
         return cleaned + scaled > 0, [updated.get(uid_of(rs), rs) for rs in old_rss]
+
+    async def _cleanup_unhealthy(
+        self,
+        old_rss: list[Mapping[str, Any]],
+        d: Mapping[str, Any],
+        max_cleanup: int,
+        updated: dict[str, Mapping[str, Any]],
+    ) -> int:
+        """cleanupUnhealthyReplicas: scale old ReplicaSets down by their unavailable replicas."""
+        total = 0
+        for rs in sort_by_creation(old_rss):
+            if total >= max_cleanup:
+                break
+            replicas, available = spec_replicas(rs), status_int(rs, "availableReplicas")
+            if replicas == 0 or replicas == available:
+                continue
+            # A status not yet caught up with a lowered spec (available > replicas) makes this
+            # negative: upstream refuses rather than scale an old ReplicaSet back up.
+            n = min(max_cleanup - total, replicas - available)
+            if replicas - n > replicas:
+                raise InvalidScaleDown(
+                    f"when cleaning up unhealthy replicas, got invalid request to scale down "
+                    f"{namespace_of(rs)}/{name_of(rs)} {replicas} -> {replicas - n}"
+                )
+            _, updated[uid_of(rs)] = await self._scale_rs_and_record(rs, replicas - n, d)
+            total += n
+        return total
+
+    async def _scale_down_old_for_rolling(
+        self,
+        old_rss: list[Mapping[str, Any]],
+        new_rs: Mapping[str, Any],
+        d: Mapping[str, Any],
+        updated: dict[str, Mapping[str, Any]],
+    ) -> int:
+        """scaleDownOldReplicaSetsForRollingUpdate: down to minAvailable available replicas."""
+        min_available = spec_replicas(d) - max_unavailable(d)
+        available = available_replica_count([*old_rss, new_rs])
+        if available <= min_available:
+            return 0
+        to_scale = available - min_available
+        total = 0
+        for rs in sort_by_creation(old_rss):
+            if total >= to_scale:
+                break
+            if spec_replicas(rs) == 0:
+                continue
+            n = min(spec_replicas(rs), to_scale - total)
+            _, updated[uid_of(rs)] = await self._scale_rs_and_record(rs, spec_replicas(rs) - n, d)
+            total += n
+        return total
 
     async def _rollout_recreate(self, d: dict[str, Any], rs_list: list[Mapping[str, Any]]) -> None:
         new_rs, old_rss = await self._get_all_rss(d, rs_list, False)

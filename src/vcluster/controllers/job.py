@@ -1048,11 +1048,12 @@ class JobController(BaseController):
         back, as upstream's manageJob returns — and the first error."""
         job, key = ctx.job, key_of(ctx.job)
         active = len(ctx.active)
-        if (job.get("spec") or {}).get("suspend"):
+        suspended = bool((job.get("spec") or {}).get("suspend"))
+        if suspended:
             victims = list(ctx.active)
         else:
             victims = active_pods_for_removal(job, ctx.active, max(active - self._wanted(ctx), 0))
-        if victims:
+        if victims or suspended:  # a suspended job creates nothing, with or without pods to delete
             await self._remove_finalizers([p for p in victims if has_finalizer(p)])
             deleted, deleted_ready, err = await self._delete_pods(job, victims)
             ctx.terminating += deleted
