@@ -244,6 +244,7 @@ class ControlPlane:
 
         self.syncer.write_kubeconfig_secret(load_kubeconfig(self.server.kubeconfig_path))
         self.server.rest.service_create_hook = self.syncer.intercept_service_create
+        self.server.rest.service_update_hook = self.syncer.intercept_service_update
         self.server.rest.pod_log_hook = self.syncer.proxy_pod_log
         self.server.rest.node_write_hook = self.syncer.intercept_node_write
         self.server.rest.pod_exec_hook = self.syncer.proxy_pod_exec

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vcluster.apiserver import govalues
+
 Converter = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -33,6 +35,16 @@ _RENAMES = {
     "count": "deprecatedCount",
     "source": "deprecatedSource",
 }
+# events.k8s.io/v1 scalars tagged `omitempty`.
+_V1_OMITEMPTY = (
+    "reason",
+    "note",
+    "type",
+    "action",
+    "reportingController",
+    "reportingInstance",
+    "deprecatedCount",
+)
 _SAME = (
     "metadata",
     "eventTime",
@@ -59,6 +71,12 @@ def core_to_events_v1(obj: dict[str, Any]) -> dict[str, Any]:
     series = out.get("series")
     if isinstance(series, dict) and "lastObservedTime" not in series and "lastObservedTime" in obj:
         series["lastObservedTime"] = obj["lastObservedTime"]
+    # encoded as the events.k8s.io/v1 Go struct: these are `omitempty` there (core/v1's
+    # reportingComponent/reportingInstance are not), its value fields are always written
+    for k in _V1_OMITEMPTY:
+        if k in out and not out[k]:
+            del out[k]
+    govalues.fill(out, "events.k8s.io", "v1", "Event")
     return out
 
 

@@ -9,7 +9,8 @@ Go's JSON encoding that show up in every stored object:
   `1.5Gi` -> `1536Mi`), and ResourceLists are rounded up to milli precision
   (`SetDefaults_ResourceList`); see `canonical_quantity`.
 * non-pointer struct fields are always emitted: `resources: {}` in containers and
-  `metadata: {creationTimestamp: null}` in embedded templates (1.32 still prints the null time).
+  `metadata: {creationTimestamp: null}` in embedded templates (1.32 still prints the null time);
+  the pipeline adds every other value field of the Go types after defaulting (`govalues.py`).
 
 kube-apiserver also applies these defaults when it reads an object back from etcd, so the object a
 client sees is "defaulted after the strategy ran" (a PVC's `status.phase: Pending`, a Job's
@@ -550,37 +551,6 @@ def _default_pod(pod: JSON) -> None:
                     if _zero_int(port, "hostPort") and cp:
                         port["hostPort"] = cp
     _default_pod_spec(spec)
-    _encode_pod_status(pod)
-
-
-def _zero_time(d: JSON, key: str) -> None:
-    """A non-pointer metav1.Time field: Go encodes its zero value as `null` despite `omitempty`."""
-    if key not in d:
-        d[key] = None
-
-
-def _encode_pod_status(pod: JSON) -> None:
-    """What encoding PodStatus writes for absent non-pointer struct fields: each condition's
-    `lastProbeTime`/`lastTransitionTime` (null), each container status's `state`/`lastState` ({}:
-    ContainerState is a struct) and the times of running/terminated states (null)."""
-    status = _dict(pod, "status")
-    if status is None:
-        return
-    for cond in _dicts(status, "conditions"):
-        _zero_time(cond, "lastProbeTime")
-        _zero_time(cond, "lastTransitionTime")
-    for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
-        for cs in _dicts(status, key):
-            for state_key in ("state", "lastState"):
-                _set_if_absent(cs, state_key, {})
-                state = _dict(cs, state_key)
-                running = _dict(state, "running")
-                if running is not None:
-                    _zero_time(running, "startedAt")
-                terminated = _dict(state, "terminated")
-                if terminated is not None:
-                    _zero_time(terminated, "startedAt")
-                    _zero_time(terminated, "finishedAt")
 
 
 def _default_pod_template_obj(obj: JSON) -> None:

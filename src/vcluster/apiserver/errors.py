@@ -53,6 +53,8 @@ class StatusError(Exception):
     details: dict[str, Any] | None = None
     causes: list[Cause] = field(default_factory=list)
     headers: dict[str, str] | None = None
+    # NewGenericServerResponse's Status always carries a (here empty) `details` object
+    empty_details: bool = False
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason}: {self.message}"
@@ -69,7 +71,7 @@ class StatusError(Exception):
         details = dict(self.details) if self.details else {}
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]
-        if details:
+        if details or self.empty_details:
             st["details"] = details
         st["code"] = self.code
         return st
@@ -148,7 +150,9 @@ def forbidden(resource: str, group: str, name: str, why: str) -> StatusError:
 def method_not_allowed(
     message: str = "the server does not allow this method on the requested resource",
 ) -> StatusError:
-    return StatusError(405, "MethodNotAllowed", message, {})
+    """go-restful's 405 for a path without a route for the method, as kube-apiserver's service error
+    handler answers it (apierrors.NewGenericServerResponse: `details: {}`)."""
+    return StatusError(405, "MethodNotAllowed", message, {}, empty_details=True)
 
 
 def unsupported_media_type(content_type: str, accepted: list[str]) -> StatusError:

@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from vcluster.apiserver import govalues
 from vcluster.apiserver.errors import (
     Cause,
     StatusError,
@@ -151,6 +152,7 @@ class TypeNode:
         "list_type",
         "required",
         "scalar",
+        "zeros",
     )
 
     def __init__(self, kind: int) -> None:
@@ -163,6 +165,7 @@ class TypeNode:
         self.key_defaults: dict[str, Any] = {}
         self.always: frozenset[str] = frozenset()
         self.required: frozenset[str] = frozenset()
+        self.zeros: dict[str, Any] = {}  # value fields: their Go zero (govalues.zeros)
         self.defname = ""
         self._props: dict[str, Any] = {}
         self._fields: dict[str, TypeNode] = {}
@@ -285,6 +288,7 @@ def _convert(sch: Any, defname: str = "") -> TypeNode:
                 n.elem = _convert(ap)
             if defname:
                 n.always = _by_value_fields(defname, props)
+                n.zeros = govalues.zeros(defname)
                 req = sch.get("required")
                 if isinstance(req, list):
                     n.required = frozenset(r for r in req if isinstance(r, str)) - n.always
@@ -851,18 +855,18 @@ def _cmp(
                 added.add(path)
             elif rm:
                 removed.add(path)
-            always, required = n.always, n.required
+            always, required, zeros = n.always, n.required, n.zeros
             for key, lv in ld.items() if ld else ():
                 t = n.child(key)
                 if t is None:
                     continue
                 if nim and _go_omitted(lv, t, key, required):
-                    lv = _zero(key, always, required)
+                    lv = _zero(key, always, required, zeros)
                 rv = rd.get(key, MISSING) if rd is not None else MISSING
                 if nim and rv is not MISSING and _go_omitted(rv, t, key, required):
                     rv = MISSING
                 if rv is MISSING and rd is not None:
-                    rv = _zero(key, always, required)
+                    rv = _zero(key, always, required, zeros)
                 if lv is MISSING and rv is MISSING:
                     continue
                 _cmp(lv, rv, t, (*path, ("f", key)), added, modified, removed, nim)
@@ -873,7 +877,7 @@ def _cmp(
                     t = n.child(key)
                     if t is None or (nim and _go_omitted(rv, t, key, required)):
                         continue
-                    lv = _zero(key, always, required) if ld is not None else MISSING
+                    lv = _zero(key, always, required, zeros) if ld is not None else MISSING
                     if lv is MISSING:  # a field that appears (all of them, at a create's top level)
                         _cmp_added(rv, t, (*path, ("f", key)), added, nim)
                     else:
@@ -968,11 +972,14 @@ def _go_omitted(v: Any, t: TypeNode, key: str, required: frozenset[str]) -> bool
     return False
 
 
-def _zero(key: str, always: frozenset[str], required: frozenset[str]) -> Any:
-    """The value a typed Go object has for a field its JSON lacks: `{}` for a by-value struct,
-    null for any other field without omitempty (`required` in the OpenAPI), else absent."""
+def _zero(key: str, always: frozenset[str], required: frozenset[str], zeros: dict[str, Any]) -> Any:
+    """The value a typed Go object has for a field its JSON lacks: `{}` for a by-value struct, the
+    Go zero of another value field (`""`, 0, false, a struct's zero, null for a time), null for any
+    other field without omitempty (`required` in the OpenAPI), else absent."""
     if key in always:
         return {}
+    if key in zeros:
+        return zeros[key]
     if key in required:
         return None
     return MISSING

@@ -23,6 +23,7 @@ from vcluster.apiserver import (
     crd,
     defaults,
     fieldmanager,
+    govalues,
     omitempty,
     podsecurityadmission,
     rbac_escalation,
@@ -157,12 +158,14 @@ def _custom(rt: ResourceType) -> Any:
 
 
 def _omit_empty(rt: ResourceType, obj: dict[str, Any]) -> None:
-    """Drop what encoding the Go struct omits (`omitempty.py`): the whole object of a built-in
-    kind, a custom resource's metadata (the rest is unstructured JSON and keeps empty values)."""
+    """Encode as the Go struct does: drop what it omits (`omitempty.py`) and add the value fields
+    it always writes (`govalues.py`) for a built-in kind; a custom resource's metadata only (the
+    rest is unstructured JSON and keeps empty values)."""
     if _custom(rt) is not None:
         omitempty.prune_object_meta(obj)
     else:
         omitempty.prune(obj, rt.group, rt.version, rt.kind)
+        govalues.fill(obj, rt.group, rt.version, rt.kind)
 
 
 def _is_crd(rt: ResourceType) -> bool:

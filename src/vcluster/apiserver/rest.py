@@ -11,7 +11,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from vcluster.apiserver import fieldmanager, pipeline, quota, schema, strategy, views, webhookadmission
+from vcluster.apiserver import (
+    createonupdate,
+    fieldmanager,
+    pipeline,
+    quota,
+    schema,
+    strategy,
+    views,
+    webhookadmission,
+)
 from vcluster.apiserver import fieldvalidation as fv
 from vcluster.apiserver.errors import (
     Cause,
@@ -159,6 +168,9 @@ class Rest:
         # A virtual cluster's Services are created on the host first and take its ClusterIP in the
         # create response (vCluster's API proxy does this): `await hook(service) -> undo | None`.
         self.service_create_hook: Any = None
+        # ... and a client's PUT (with its resourceVersion) moving one away from ExternalName switches
+        # the host Service first and stores its ClusterIP: `await hook(old, new) -> undo | None`.
+        self.service_update_hook: Any = None
         # ... and their pods' logs come from the host: `await hook(namespace, name, request)`.
         self.pod_log_hook: Any = None
         # exec/attach/portforward: `await hook(sub, namespace, name, container, request)` ("" container
@@ -572,15 +584,33 @@ class Rest:
         rv_s = md.get("resourceVersion")
         expected = parse_rv(rv_s) if rv_s not in (None, "") else None
         body_obj = obj
-        resp = await self.guaranteed_update(
-            rt,
-            info,
-            lambda _old: orjson.loads(orjson.dumps(body_obj)),
-            expected_rev=expected,
-            dry=dry_run(request),
-            wc=write_context(request, "UpdateOptions", info.subresource),
-        )
-        return with_warnings(resp, warnings)
+        dry = dry_run(request)
+        creates = not info.subresource and strategy.allow_create_on_update(rt)
+        for _ in range(_GUARANTEED_UPDATE_RETRIES):
+            wc = write_context(request, "UpdateOptions", info.subresource)
+            try:
+                resp = await self.guaranteed_update(
+                    rt,
+                    info,
+                    lambda _old: orjson.loads(orjson.dumps(body_obj)),
+                    expected_rev=expected,
+                    dry=dry,
+                    wc=wc,
+                    put=expected is not None,
+                )
+                return with_warnings(resp, warnings)
+            except StatusError as e:
+                if e.code != 404 or not creates:
+                    raise
+            new = orjson.loads(orjson.dumps(body_obj))  # AllowCreateOnUpdate: the PUT creates it
+            createonupdate.prepare(rt, info, new)
+            try:
+                resp = await self.create_object(rt, info.namespace, new, dry=dry, wc=wc)
+                return with_warnings(resp, warnings)
+            except StatusError as e:
+                if e.reason != "AlreadyExists":
+                    raise
+        raise conflict(rt.plural, rt.group, info.name)
 
     async def guaranteed_update(
         self,
@@ -592,6 +622,7 @@ class Rest:
         dry: bool = False,
         respond: Callable[[bytes], web.Response] | None = None,
         wc: WriteContext | None = None,
+        put: bool = False,
     ) -> web.Response:
         """Read-modify-write with compare-and-swap, retried on races unless the client pinned a
         resourceVersion (then a race is a 409, as in kube-apiserver)."""
@@ -659,6 +690,9 @@ class Rest:
                 return respond(raw) if respond else views.respond(raw)
             if not info.subresource and (rt.group, rt.kind) in quota.UPDATE_KINDS:
                 await self._admit_quota(rt, info.namespace, new, info.name, dry, old=old)
+            service_put = put and wc.external and not dry and not info.subresource and rt.kind == "Service"
+            hook = self.service_update_hook if service_put and not rt.group else None
+            host_undo = await hook(old, new) if hook is not None else None
             undo = alloc.update(old, new, dry_run=dry) if alloc is not None and not info.subresource else None
             try:
                 entry = await self.store.update(
@@ -667,6 +701,8 @@ class Rest:
             except BaseException as e:
                 if undo is not None:
                     undo()
+                if host_undo is not None:
+                    await host_undo()
                 if isinstance(e, RevisionConflictError):
                     if expected_rev is not None:
                         raise conflict(rt.plural, rt.group, info.name) from None

@@ -29,7 +29,17 @@ from prometheus_client import (
 )
 from yarl import URL
 
-from vcluster.apiserver import apf, audit, fieldmanager, health, podsecurityadmission, subresources, views
+from vcluster.apiserver import (
+    apf,
+    audit,
+    createonupdate,
+    fieldmanager,
+    health,
+    podsecurityadmission,
+    strategy,
+    subresources,
+    views,
+)
 from vcluster.apiserver.aggregator import Aggregator
 from vcluster.apiserver.aggregatorloops import AggregatorLoops
 from vcluster.apiserver.apiservices import APIService
@@ -551,13 +561,16 @@ class APIServer:
         # /version and the health paths are authorized too: system:public-info-viewer grants them to
         # everyone, anonymous included
         if path == "/version":
+            _only_get(request)
             return views.respond(orjson.dumps(VERSION_INFO)), "get", "version", ""
         if health.is_health_path(path):
             return health.answer(path, request.query, lambda: self.store.unavailable), "get", "health", ""
         assert self.discovery is not None
         if path in ("/api", "/api/"):
+            _only_get(request)
             return self._discovery_root(request, core=True), "get", "discovery", ""
         if path in ("/apis", "/apis/"):
+            _only_get(request)
             return self._discovery_root(request, core=False), "get", "discovery", ""
         if path.startswith("/openapi/"):
             status, headers, body = self.openapi.handle(
@@ -576,9 +589,10 @@ class APIServer:
             )
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["api"] and len(parts) == 2:
-            return self._discovery_doc(self.discovery.resource_list("", parts[1])), "get", "discovery", ""
+            doc = self.discovery.resource_list("", parts[1])
+            return self._discovery_doc(doc, request), "get", "discovery", ""
         if parts[:1] == ["apis"] and len(parts) == 2:
-            return self._discovery_doc(self.discovery.api_group(parts[1])), "get", "discovery", ""
+            return self._discovery_doc(self.discovery.api_group(parts[1]), request), "get", "discovery", ""
         remote = (
             self.aggregator.remote(parts[1], parts[2]) if parts[:1] == ["apis"] and len(parts) >= 3 else None
         )
@@ -589,7 +603,7 @@ class APIServer:
             return resp, verb, resource, (info.subresource or "") if info is not None else ""
         if parts[:1] == ["apis"] and len(parts) == 3:
             doc = self.discovery.resource_list(parts[1], parts[2])
-            return self._discovery_doc(doc), "get", "discovery", ""
+            return self._discovery_doc(doc, request), "get", "discovery", ""
         if info is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         service = self.api_services.get((info.group, info.version)) if info.group else None
@@ -625,15 +639,18 @@ class APIServer:
         return web.Response(body=body, headers={"Content-Type": ct, "ETag": f'"{etag}"', "Vary": "Accept"})
 
     @staticmethod
-    def _discovery_doc(doc: tuple[bytes, str] | None) -> web.Response:
+    def _discovery_doc(doc: tuple[bytes, str] | None, request: web.Request) -> web.Response:
         if doc is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        _only_get(request)
         return views.respond(doc[0])
 
     async def _resource(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.StreamResponse:
         rt = self.registry.get(info.group, info.version, info.resource)
         if rt is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        if request.method == "HEAD" and info.subresource != "proxy":
+            raise method_not_allowed()  # go-restful matches methods exactly: no HEAD routes but proxies'
         verb = info.verb
         # Methods a path does not serve: POST to a named object, PUT/PATCH on a collection, writes to
         # the all-namespaces collection of a namespaced resource.
@@ -821,15 +838,26 @@ class APIServer:
             _record_served_fields(rt, old, new, wc)
             return to_storage(new)
 
-        resp = await self.rest.guaranteed_update(
-            storage,
-            info,
-            mutate,
-            expected_rev=expected,
-            dry=dry_run(request),
-            respond=lambda raw: views.respond(orjson.dumps(to_version(orjson.loads(raw)))),
-            wc=wc,
-        )
+        try:
+            resp = await self.rest.guaranteed_update(
+                storage,
+                info,
+                mutate,
+                expected_rev=expected,
+                dry=dry_run(request),
+                respond=lambda raw: views.respond(orjson.dumps(to_version(orjson.loads(raw)))),
+                wc=wc,
+            )
+        except StatusError as e:
+            if info.verb != "update" or e.code != 404 or not strategy.allow_create_on_update(rt):
+                raise
+            obj = orjson.loads(orjson.dumps(obj))  # AllowCreateOnUpdate: the PUT creates it
+            createonupdate.prepare(rt, info, obj)
+            _record_served_fields(rt, None, obj, wc)
+            created = await self.rest.create_object(
+                storage, info.namespace, to_storage(obj), dry=dry_run(request), wc=wc
+            )
+            resp = views.respond(orjson.dumps(to_version(orjson.loads(created.body))), 201)  # type: ignore[arg-type]
         return with_warnings(resp, warnings)
 
     async def _converted_apply(
@@ -880,6 +908,13 @@ class APIServer:
                 continue
             return respond(resp.body, 201)  # type: ignore[arg-type]
         raise conflict(rt.plural, rt.group, info.name)
+
+
+def _only_get(request: web.Request) -> None:
+    """/version and discovery are go-restful GET routes: any other method (HEAD, OPTIONS, ...) gets
+    its 405 (kube's service error handler: a Status, no Allow header)."""
+    if request.method != "GET":
+        raise method_not_allowed()
 
 
 def _record_served_fields(rt: Any, old: dict[str, Any] | None, new: dict[str, Any], wc: Any) -> None:

@@ -375,6 +375,30 @@ def pod_grace_period(obj: dict[str, Any], requested: int | None) -> int:
     return requested
 
 
+# The kinds whose registry strategy has AllowCreateOnUpdate() true in kube 1.32 (pkg/registry/*/
+# strategy.go): a PUT to a missing name creates the object. Every other kind answers 404.
+_CREATE_ON_UPDATE = frozenset(
+    {
+        ("", "Endpoints"),
+        ("", "Event"),
+        ("", "LimitRange"),
+        ("", "Service"),
+        ("events.k8s.io", "Event"),
+        ("coordination.k8s.io", "Lease"),
+        ("rbac.authorization.k8s.io", "Role"),
+        ("rbac.authorization.k8s.io", "RoleBinding"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("node.k8s.io", "RuntimeClass"),
+    }
+)
+
+
+def allow_create_on_update(rt: ResourceType) -> bool:
+    """Whether a PUT of the main resource may create a missing object (AllowCreateOnUpdate)."""
+    return rt.custom is None and (rt.group, rt.kind) in _CREATE_ON_UPDATE
+
+
 def default_propagation(rt: ResourceType) -> str:
     """What a DELETE without propagationPolicy means (batch/v1 Jobs orphan by default)."""
     if rt.group == "batch" and rt.kind == "Job":

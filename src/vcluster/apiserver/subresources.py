@@ -10,7 +10,14 @@ from aiohttp import web
 
 from vcluster.apiserver import eviction, fieldmanager, strategy, views
 from vcluster.apiserver.auth import UserInfo
-from vcluster.apiserver.errors import StatusError, bad_request, conflict, field_required, invalid
+from vcluster.apiserver.errors import (
+    StatusError,
+    bad_request,
+    conflict,
+    field_required,
+    invalid,
+    method_not_allowed,
+)
 from vcluster.apiserver.pipeline import WriteContext
 from vcluster.apiserver.request import (
     APPLY_PATCH,
@@ -79,9 +86,7 @@ async def scale(rest: Rest, rt: ResourceType, info: RequestInfo, request: web.Re
         e = await rest.current(rt, info.namespace, info.name)
         return views.respond(orjson.dumps(view(e.decode())))
     if request.method not in ("PUT", "PATCH"):
-        raise StatusError(
-            405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
-        )
+        raise method_not_allowed()
     body = await read_body(request)
     q = request.query
     applier: _ScaleApply | None = None

@@ -4,6 +4,7 @@ subclass when it needs lookups)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -82,6 +83,15 @@ class ServiceSyncer(KindSyncer):
         host_old: Mapping[str, Any] | None,
     ) -> SyncResult:
         assert self.engine is not None
+        m = metadata.meta(virtual)
+        key = (m.get("namespace", ""), m.get("name", ""))
+        switches = self.engine.service_switches
+        if service.switching_from_external_name(virtual, host):
+            if switches.active(key, time.monotonic()):
+                # the API interception switched the host and is storing the virtual Service
+                raise Requeue(service.SWITCH_RECHECK, "switching from ExternalName")
+        else:
+            switches.end(key)
         return service.sync_service(virtual, host, virtual_old, host_old, self.engine.ctx)
 
     def host_only(self, host: Mapping[str, Any], virtual_seen_before: bool) -> Any:

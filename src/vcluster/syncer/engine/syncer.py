@@ -33,8 +33,10 @@ from vcluster.syncer.engine.imports import IMPORTED_KINDS, ImportController
 from vcluster.syncer.engine.mappingstore import MappingStore
 from vcluster.syncer.engine.nodes import NodeController
 from vcluster.syncer.engine.servicesync import ServiceReplicator
+from vcluster.syncer.engine.serviceupdate import host_refusal, intercept_service_update
 from vcluster.syncer.engine.writer import TokenBucket, Writer
 from vcluster.syncer.mappings import Reference
+from vcluster.syncer.resources.service import SwitchesInFlight
 from vcluster.syncer.servicesync import replications
 
 log = logging.getLogger("vcluster.syncer")
@@ -205,6 +207,8 @@ class Syncer:
         self.local_token_request: Any = None
         self.virtual_namespaces = self.virtual_informers.informer("v1", "namespaces")
         self.virtual_services = self.virtual_informers.informer("v1", "services")
+        # intercepted updates away from ExternalName between the host switch and the virtual store
+        self.service_switches = SwitchesInFlight()
 
     # ------------------------------------------------------------------ lookups for kind syncers
     def mapping_lookup(self, kind: Any, host_namespace: str, host_name: str) -> tuple[str, str] | None:
@@ -291,7 +295,7 @@ class Syncer:
                     if not e.already_exists:
                         raise
                     created = await self.host.get("v1", "services", hm["name"], hm["namespace"])
-                    if not self._same_virtual(created, vsvc):
+                    if not self.same_virtual(created, vsvc):
                         raise StatusError(
                             409,
                             "AlreadyExists",
@@ -302,20 +306,7 @@ class Syncer:
                         ) from None
                     undo_needed = False
         except ApiError as e:  # the host refused or cannot be reached: say so, with virtual names
-            msg = virtual_names(
-                e.message or str(e),
-                self.host_namespace,
-                hm["name"],
-                vm.get("namespace", ""),
-                vm.get("name", ""),
-            )
-            if e.status == 0:
-                raise StatusError(
-                    503, "ServiceUnavailable", f"the host cluster is unreachable, try again later: {msg}", {}
-                ) from None
-            raise StatusError(
-                e.status, e.reason or "", f"the host cluster refused the Service: {msg}", {}
-            ) from None
+            raise host_refusal(e, self.host_namespace, hm["name"], vm, "the Service") from None
         merged = svcres.virtual_from_host_create(vsvc, created)
         vsvc["spec"] = merged.get("spec", vsvc.get("spec"))
         if "status" in merged:
@@ -333,6 +324,11 @@ class Syncer:
 
         return undo if undo_needed else None
 
+    async def intercept_service_update(self, old: dict[str, Any], new: dict[str, Any]) -> Any:
+        """A client's PUT of a Service away from ExternalName: the host Service switches first and
+        `new` gets its ClusterIP before it is stored (`serviceupdate`); returns the undo or None."""
+        return await intercept_service_update(self, old, new)
+
     def _own_host_service(self, host_name: str, vsvc: Mapping[str, Any]) -> dict[str, Any] | None:
         """The cached host Service that already stands for this virtual one (the syncer recreates
         a virtual Service with the host's ClusterIP, or the virtual one was deleted and created
@@ -343,11 +339,11 @@ class Syncer:
 
         services = self.controllers.get("services")
         host = services.hinf.get(host_name, self.host_namespace) if services is not None else None
-        if host is None or metadata.is_deleting(host) or not self._same_virtual(host, vsvc):
+        if host is None or metadata.is_deleting(host) or not self.same_virtual(host, vsvc):
             return None
         return host
 
-    def _same_virtual(self, host: Mapping[str, Any], virtual: Mapping[str, Any]) -> bool:
+    def same_virtual(self, host: Mapping[str, Any], virtual: Mapping[str, Any]) -> bool:
         """A managed host object that stands for this virtual object (by name and namespace)."""
         from vcluster.syncer import constants as c
         from vcluster.syncer import metadata

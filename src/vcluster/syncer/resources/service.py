@@ -132,22 +132,63 @@ def block_deletion_wait(hsvc: Mapping[str, Any], now: datetime) -> float | None:
     return min(BLOCK_DELETION_RECHECK, BLOCK_DELETION_WINDOW - max(age, 0.0))
 
 
+_HOST_ALLOCATED = ("clusterIP", "clusterIPs", "ports", "healthCheckNodePort", "ipFamilies", "ipFamilyPolicy")
+
+
+def take_host_allocations(spec: dict[str, Any], hsvc: Mapping[str, Any]) -> None:
+    """Copy what the host allocated (clusterIP(s), IP families, ports with their nodePorts,
+    healthCheckNodePort) into virtual spec `spec`."""
+    hspec = hsvc.get("spec") or {}
+    for key in _HOST_ALLOCATED:
+        if hspec.get(key) is not None:
+            spec[key] = json_copy(hspec[key])
+
+
 def virtual_from_host_create(vsvc: Mapping[str, Any], hsvc: Mapping[str, Any]) -> dict[str, Any]:
     """The virtual create body carrying the host's clusterIP(s), ports, healthCheckNodePort and status."""
     out = json_copy(dict(vsvc))
-    spec, hspec = out.setdefault("spec", {}), hsvc.get("spec") or {}
-    for key in ("clusterIP", "clusterIPs", "ports", "healthCheckNodePort", "ipFamilies", "ipFamilyPolicy"):
-        if hspec.get(key) is not None:
-            spec[key] = json_copy(hspec[key])
+    take_host_allocations(out.setdefault("spec", {}), hsvc)
     if hsvc.get("status") is not None:
         out["status"] = json_copy(hsvc["status"])
     return out
 
 
-def type_switch_host_patch(vsvc_new: Mapping[str, Any], ctx: SyncContext) -> dict[str, Any]:
-    """API-proxy update of an ExternalName Service to another type: the host patch (host allocates the IP)."""
+def intercepts_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """vCluster's API proxy takes over an update (PUT) that moves a Service away from ExternalName
+    without asking for a clusterIP (pkg/server/filters/service.go): the host Service switches first
+    and the virtual one is stored with the host's ClusterIP (same UID)."""
+    return (
+        service_type(old) == EXTERNAL_NAME
+        and service_type(new) != EXTERNAL_NAME
+        and not (new.get("spec") or {}).get("clusterIP")
+    )
+
+
+def type_switch_undo_patch(host_before: Mapping[str, Any]) -> dict[str, Any]:
+    """The host patch that takes back an intercepted switch whose virtual update failed: the host
+    Service's type, externalName, ports and selector as they were (the host releases what it
+    allocated, as for any switch to ExternalName)."""
+    spec = host_before.get("spec") or {}
+    return {
+        "spec": {
+            "type": service_type(host_before),
+            "externalName": spec.get("externalName"),
+            "ports": json_copy(spec["ports"]) if spec.get("ports") else None,
+            "selector": json_copy(spec["selector"]) if spec.get("selector") else None,
+        }
+    }
+
+
+def type_switch_host_patch(
+    vsvc_new: Mapping[str, Any], ctx: SyncContext, *, keep_node_ports: bool = False
+) -> dict[str, Any]:
+    """An ExternalName Service switched to another type: the host patch (the host allocates the IP;
+    the nodePorts the virtual Service asks for are kept only for the API interception, which sends
+    them as vCluster's proxy does)."""
     spec = vsvc_new.get("spec") or {}
-    ports = [{k: v for k, v in p.items() if k != "nodePort"} for p in spec.get("ports") or []]
+    ports = [
+        {k: v for k, v in p.items() if keep_node_ports or k != "nodePort"} for p in spec.get("ports") or []
+    ]
     ns = metadata.meta(vsvc_new).get("namespace", "")
     return {
         "spec": {
@@ -164,7 +205,8 @@ def _cluster_ip(svc: Mapping[str, Any]) -> str:
     return (svc.get("spec") or {}).get("clusterIP") or ""
 
 
-def _type(svc: Mapping[str, Any] | None) -> str:
+def service_type(svc: Mapping[str, Any] | None) -> str:
+    """spec.type, ClusterIP when unset."""
     return ((svc or {}).get("spec") or {}).get("type") or "ClusterIP"
 
 
@@ -177,10 +219,10 @@ def switched_from_external_name(
     """The virtual Service left ExternalName while the host one still is (vCluster intercepts this
     `update` in its API proxy; a PATCH, or an update while the syncer was away, reaches the syncer).
     Not when only the host side became ExternalName since the last sync: that type comes back."""
-    if _type(hsvc) != EXTERNAL_NAME or _type(vsvc) == EXTERNAL_NAME:
+    if service_type(hsvc) != EXTERNAL_NAME or service_type(vsvc) == EXTERNAL_NAME:
         return False
-    virtual_same = virtual_old is not None and _type(virtual_old) == _type(vsvc)
-    host_changed = host_old is not None and _type(host_old) != EXTERNAL_NAME
+    virtual_same = virtual_old is not None and service_type(virtual_old) == service_type(vsvc)
+    host_changed = host_old is not None and service_type(host_old) != EXTERNAL_NAME
     return not (virtual_same and host_changed)
 
 
@@ -201,6 +243,43 @@ def _with_type_switch(res: SyncResult, vsvc: Mapping[str, Any], ctx: SyncContext
             spec[key] = json_copy(value)
     res.requeue_after = 1.0
     return res
+
+
+# vCluster's Sync leaves a Service alone while its API proxy is between the host switch and the
+# virtual update (isSwitchingFromExternalName), looking again after this many seconds; here only
+# while an intercepted update is in flight, at most SWITCH_WINDOW seconds (see SwitchesInFlight).
+SWITCH_RECHECK = 3.0
+SWITCH_WINDOW = 10.0
+
+
+def switching_from_external_name(vsvc: Mapping[str, Any], hsvc: Mapping[str, Any]) -> bool:
+    """The host Service has left ExternalName (with a ClusterIP) while the virtual one still is."""
+    return (
+        service_type(vsvc) == EXTERNAL_NAME
+        and service_type(hsvc) != EXTERNAL_NAME
+        and bool(_cluster_ip(hsvc))
+    )
+
+
+class SwitchesInFlight:
+    """Virtual Services (namespace, name) whose intercepted update has switched the host Service and
+    is being stored; each for at most SWITCH_WINDOW seconds (times are `time.monotonic()`)."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str], float] = {}
+
+    def begin(self, key: tuple[str, str], now: float) -> None:
+        self._until[key] = now + SWITCH_WINDOW
+
+    def end(self, key: tuple[str, str]) -> None:
+        self._until.pop(key, None)
+
+    def active(self, key: tuple[str, str], now: float) -> bool:
+        until = self._until.get(key)
+        if until is not None and until <= now:
+            self.end(key)
+            return False
+        return until is not None
 
 
 def needs_recreate(vsvc: Mapping[str, Any], hsvc: Mapping[str, Any]) -> bool:
