@@ -6,6 +6,7 @@ objects; and the convergence checks that go with them, each naming the mismatch 
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,10 +116,36 @@ class Workloads:
     # virtual objects whose host copy we deleted: (plural, ns, name) -> the virtual uid, which
     # must be gone at the end (§8.5: a host deletion deletes the virtual object)
     host_deleted: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
+    # when each host delete was made: (plural, ns, name, virtual uid) -> time.monotonic()
+    deleted_at: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
+    # while the vcluster process is down: the objects (plural, ns, name) -> virtual uid that had
+    # only the create's record at the kill, no saved base (the host create's window,
+    # docs/architecture.md); a host delete of one of them (the host copy of that uid existed)
+    # leaves an object vCluster creates on the host again (§8.5, §3.1-2: the host object was never
+    # seen, a pod had not started), so it is expected to stay (`window_deleted`)
+    down: bool = False
+    in_window: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    window_deleted: set[tuple[str, str, str, str]] = field(default_factory=set)
     # Service labels/annotations: (ns, svc, "labels:k") -> sides that wrote it, last value
     svc_writes: dict[tuple[str, str, str], tuple[set[str], str | None]] = field(default_factory=dict)
     svc_uncertain: set[tuple[str, str]] = field(default_factory=set)
     counter: int = 0
+
+    def killed(self, unsaved: dict[tuple[str, str, str], str], grace: float = 2.0) -> None:
+        """At a kill: `unsaved` (the objects with only a create's record) is the window until the
+        restart; a host delete of one of them made in the last `grace` seconds, not yet
+        reconciled by the syncer, counts as one in the window too."""
+        self.down, self.in_window = True, dict(unsaved)
+        now = time.monotonic()
+        for (plural, ns, name), uid in unsaved.items():
+            at = self.deleted_at.get((plural, ns, name, uid))
+            if (
+                at is not None
+                and now - at <= grace
+                and uid in self.host_deleted.get((plural, ns, name), set())
+            ):
+                self.host_deleted[(plural, ns, name)].discard(uid)
+                self.window_deleted.add((plural, ns, name, uid))
 
     # ------------------------------------------------------------------ bookkeeping
     def note_svc(self, side: str, ns: str, svc: str, key: str, value: str | None) -> None:
@@ -319,8 +346,11 @@ class Workloads:
             return
         vuid = (md.get("annotations") or {}).get(POD_UID if pod_uid else OBJECT_UID)
         await self.hc.delete("v1", plural, hname, HOST_NS, preconditions={"uid": md["uid"]})
-        if vuid:
+        if vuid and self.down and self.in_window.get((plural, ns, name)) == vuid:
+            self.window_deleted.add((plural, ns, name, vuid))
+        elif vuid:
             self.host_deleted.setdefault((plural, ns, name), set()).add(vuid)
+            self.deleted_at[(plural, ns, name, vuid)] = time.monotonic()
         if plural == "services":
             self.svc_gone(ns, name)
         self.stats[f"h-delete-{plural}"] += 1
