@@ -537,7 +537,14 @@ def test_client_error_texts() -> None:
     assert client_error(bare, "get", "pods.metrics.k8s.io") == (
         "the server could not find the requested resource (get pods.metrics.k8s.io)"
     )
-    named = ApiError(404, "NotFound", 'deployments.apps "web" not found')
+    text = ApiError.from_response(404, b"404 page not found\n")  # kube's answer for an unserved group
+    assert client_error(text, "get", "pods.metrics.k8s.io") == (
+        "the server could not find the requested resource (get pods.metrics.k8s.io)"
+    )
+    msg = 'deployments.apps "web" not found'
+    named = ApiError(
+        404, "NotFound", msg, {"kind": "Status", "reason": "NotFound", "message": msg, "code": 404}
+    )
     assert client_error(named, "get", "deployments.apps", "web") == 'deployments.apps "web" not found'
     assert parse_group_version("apps/v1") == ("apps", "v1") and parse_group_version("v1") == ("", "v1")
     with pytest.raises(ValueError, match="unexpected GroupVersion string: a/b/c"):

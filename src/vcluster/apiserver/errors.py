@@ -155,6 +155,14 @@ def method_not_allowed(
     return StatusError(405, "MethodNotAllowed", message, {}, empty_details=True)
 
 
+def route_not_found() -> StatusError:
+    """go-restful's 404 inside a served group version (an unknown resource or subresource, a scope
+    that does not fit): a Status with `details: {}` (apierrors.NewGenericServerResponse)."""
+    return StatusError(
+        404, "NotFound", "the server could not find the requested resource", {}, empty_details=True
+    )
+
+
 def unsupported_media_type(content_type: str, accepted: list[str]) -> StatusError:
     return StatusError(
         415,

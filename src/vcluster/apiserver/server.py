@@ -52,7 +52,13 @@ from vcluster.apiserver.crd import CRD_RESOURCE_TYPE
 from vcluster.apiserver.customresources import CustomResources
 from vcluster.apiserver.datadir import DataDirError, DataDirLock
 from vcluster.apiserver.discovery import Discovery, wants_aggregated
-from vcluster.apiserver.errors import StatusError, conflict, internal_error, method_not_allowed
+from vcluster.apiserver.errors import (
+    StatusError,
+    conflict,
+    internal_error,
+    method_not_allowed,
+    route_not_found,
+)
 from vcluster.apiserver.kubeconfig import admin_kubeconfig, write_kubeconfig
 from vcluster.apiserver.local import LocalRequest, LocalStream, LocalWatch
 from vcluster.apiserver.openapi import OpenAPI
@@ -85,7 +91,7 @@ from vcluster.apiserver.requestheader import (
     load_front_proxy,
     parse_ca_bundle,
 )
-from vcluster.apiserver.resources import VIRTUAL_KINDS, Registry
+from vcluster.apiserver.resources import BUILTIN_RESOURCES, VIRTUAL_KINDS, Registry
 from vcluster.apiserver.rest import (
     Rest,
     _patch_step,
@@ -590,9 +596,10 @@ class APIServer:
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["api"] and len(parts) == 2:
             doc = self.discovery.resource_list("", parts[1])
-            return self._discovery_doc(doc, request), "get", "discovery", ""
+            return self._discovery_doc(doc, request, ""), "get", "discovery", ""
         if parts[:1] == ["apis"] and len(parts) == 2:
-            return self._discovery_doc(self.discovery.api_group(parts[1]), request), "get", "discovery", ""
+            doc = self.discovery.api_group(parts[1])
+            return self._discovery_doc(doc, request, parts[1]), "get", "discovery", ""
         remote = (
             self.aggregator.remote(parts[1], parts[2]) if parts[:1] == ["apis"] and len(parts) >= 3 else None
         )
@@ -603,9 +610,9 @@ class APIServer:
             return resp, verb, resource, (info.subresource or "") if info is not None else ""
         if parts[:1] == ["apis"] and len(parts) == 3:
             doc = self.discovery.resource_list(parts[1], parts[2])
-            return self._discovery_doc(doc, request), "get", "discovery", ""
+            return self._discovery_doc(doc, request, parts[1]), "get", "discovery", ""
         if info is None:
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            return page_not_found(), "get", "discovery", ""
         service = self.api_services.get((info.group, info.version)) if info.group else None
         if service is not None:
             return await service.handle(request, info), info.verb, info.resource, info.subresource or ""
@@ -639,16 +646,16 @@ class APIServer:
         return web.Response(body=body, headers={"Content-Type": ct, "ETag": f'"{etag}"', "Vary": "Accept"})
 
     @staticmethod
-    def _discovery_doc(doc: tuple[bytes, str] | None, request: web.Request) -> web.Response:
+    def _discovery_doc(doc: tuple[bytes, str] | None, request: web.Request, group: str) -> web.Response:
         if doc is None:
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            return not_found_in(group)
         _only_get(request)
         return views.respond(doc[0])
 
     async def _resource(self, request: web.Request, info: RequestInfo, user: UserInfo) -> web.StreamResponse:
         rt = self.registry.get(info.group, info.version, info.resource)
         if rt is None:
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            return not_found_in(info.group)
         if request.method == "HEAD" and info.subresource != "proxy":
             raise method_not_allowed()  # go-restful matches methods exactly: no HEAD routes but proxies'
         verb = info.verb
@@ -661,9 +668,9 @@ class APIServer:
         ):
             raise method_not_allowed()
         if rt.namespaced and not info.namespace and verb not in ("list", "watch") and rt.kind != "Namespace":
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            raise route_not_found()
         if not rt.namespaced and info.namespace and rt.kind != "Namespace":
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            raise route_not_found()
         sub = info.subresource
         if sub:
             return await self._subresource(request, rt, info, user)
@@ -706,7 +713,7 @@ class APIServer:
     ) -> web.StreamResponse:
         sub = rt.subresource(info.subresource)
         if sub is None or not info.name:
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            raise route_not_found()
         if sub.name == "proxy" and rt.group == "" and rt.kind in ("Pod", "Service", "Node"):
             from vcluster.apiserver.proxysubresource import serve as serve_proxy
 
@@ -908,6 +915,25 @@ class APIServer:
                 continue
             return respond(resp.body, 201)  # type: ignore[arg-type]
         raise conflict(rt.plural, rt.group, info.name)
+
+
+# The groups kube-apiserver serves with go-restful web services (/api, /apis/<group>[/<version>]):
+# a path under one that no route matches answers a Status; any other path (a custom resource's
+# group: apiextensions' handler delegates) reaches the delegation chain's not-found handler.
+BUILTIN_GROUPS = frozenset(t.group for t in BUILTIN_RESOURCES)
+
+
+def not_found_in(group: str) -> web.Response:
+    """The 404 for an unserved path under /api (group "") or /apis/<group>: raises go-restful's
+    Status for a built-in group, returns Go's `http.NotFound` text otherwise."""
+    if group in BUILTIN_GROUPS:
+        raise route_not_found()
+    return page_not_found()
+
+
+def page_not_found() -> web.Response:
+    """The end of kube-apiserver's delegation chain (notfoundhandler): Go's `http.NotFound`."""
+    return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
 
 
 def _only_get(request: web.Request) -> None:

@@ -1,7 +1,8 @@
 """HorizontalController (kube-controller-manager `horizontalpodautoscaling`, 1.32): autoscaling/v2 HPAs.
 
-Every HPA is reconciled when it is added or its spec changes, and every 15 s after each pass
-(`--horizontal-pod-autoscaler-sync-period`). A pass reads the target through its `scale`
+Every HPA is reconciled when it is added or its spec changes, and every sync period after each
+pass (`--horizontal-pod-autoscaler-sync-period`: kube's default 15 s; 60 s in a virtual cluster, as
+vCluster runs kube-controller-manager; `controllers/kcmflags.py`). A pass reads the target through its `scale`
 subresource (AbleToScale: SucceededGetScale, or FailedGetScale with a Warning event), then:
 
 * replicas 0 (and minReplicas not 0): ScalingActive False ScalingDisabled, nothing scaled;
@@ -21,6 +22,7 @@ set `status.observedGeneration` (and the HPA strategy keeps no `metadata.generat
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from vcluster.apiserver.quantityfmt import decimal_si
@@ -75,8 +77,9 @@ def parse_group_version(api_version: str) -> tuple[str, str]:
 
 def client_error(e: ApiError, verb: str, resource: str, name: str = "") -> str:
     """The text of a client-go error: the Status message, or for a bare 404 (no such resource or
-    API group) client-go's own `the server could not find the requested resource (get R N)`."""
-    if e.status == 404 and e.message in ("", NOT_FOUND):
+    API group: a body that is no Status, e.g. `404 page not found`) client-go's own
+    `the server could not find the requested resource (get R N)`."""
+    if e.status == 404 and (not e.body or e.message in ("", NOT_FOUND)):
         return f"{NOT_FOUND} ({verb} {resource}{' ' + name if name else ''})"
     return e.message or str(e)
 
@@ -117,10 +120,27 @@ class HorizontalController(BaseController):
     component = "horizontal-pod-autoscaler"
 
     def __init__(
-        self, client: Client, informers: SharedInformers, *, sync_period: float = SYNC_PERIOD, **options: Any
+        self,
+        client: Client,
+        informers: SharedInformers,
+        *,
+        sync_period: float = SYNC_PERIOD,
+        tolerance: float = hpacalc.TOLERANCE,
+        downscale_stabilization: float = hpacalc.DOWNSCALE_STABILIZATION.total_seconds(),
+        cpu_initialization_period: float = hpacalc.CPU_INITIALIZATION_PERIOD.total_seconds(),
+        initial_readiness_delay: float = hpacalc.INITIAL_READINESS_DELAY.total_seconds(),
+        **options: Any,
     ) -> None:
+        """The keyword settings are kube-controller-manager's --horizontal-pod-autoscaler-* flags
+        (durations in seconds)."""
         super().__init__(client, informers, **options)
         self.sync_period = sync_period
+        self.tuning = hpacalc.Tuning(
+            tolerance=tolerance,
+            cpu_initialization_period=timedelta(seconds=cpu_initialization_period),
+            initial_readiness_delay=timedelta(seconds=initial_readiness_delay),
+            downscale_stabilization=timedelta(seconds=downscale_stabilization),
+        )
         self.hpas = informers.informer(API_VERSION, PLURAL)
         self.pods = informers.informer("v1", "pods")
         self.mapper: RESTMapper | None = None
@@ -292,10 +312,12 @@ class HorizontalController(BaseController):
             now = self.now()
             if isinstance(behavior, dict):
                 desired, conds = hpacalc.normalize_with_behaviors(
-                    mem, behavior, current, desired, min_replicas, max_replicas, now
+                    mem, behavior, current, desired, min_replicas, max_replicas, now, self.tuning
                 )
             else:
-                desired, conds = hpacalc.normalize(mem, current, desired, min_replicas, max_replicas, now)
+                desired, conds = hpacalc.normalize(
+                    mem, current, desired, min_replicas, max_replicas, now, self.tuning
+                )
             for c in conds:
                 self._condition(hpa, *c)
             rescale = desired != current
@@ -541,13 +563,13 @@ class HorizontalController(BaseController):
         try:
             if average is not None:
                 replicas, usage = hpacalc.raw_resource_replicas(
-                    spec_replicas, hpacalc.milli(average), resource, metrics, pods, now
+                    spec_replicas, hpacalc.milli(average), resource, metrics, pods, now, self.tuning
                 )
                 current: JSON = {"averageValue": decimal_si(usage, -3)}
                 name = f"{resource} resource"
             else:
                 replicas, util, raw = hpacalc.resource_replicas(
-                    spec_replicas, int(utilization), resource, metrics, pods, container, now
+                    spec_replicas, int(utilization), resource, metrics, pods, container, now, self.tuning
                 )
                 current = {"averageValue": decimal_si(raw, -3), "averageUtilization": util}
                 name = f"{resource} resource utilization (percentage of request)"
