@@ -485,7 +485,18 @@ def start(
         config=cfg,
         host_context=host_context,
     )
-    run_control_plane_or_exit(ControlPlaneConfig(server, syncer=spec, banner=f"vcluster {name}"))
+    kcm = cfg.control_plane.controller_manager_settings()  # checked when the config was loaded
+    for warning in kcm.warnings:
+        logging.getLogger("vcluster.cli").warning("controlPlane.distro.k8s.controllerManager: %s", warning)
+    run_control_plane_or_exit(
+        ControlPlaneConfig(
+            server,
+            syncer=spec,
+            banner=f"vcluster {name}",
+            controllers=kcm.controllers,
+            controller_options=kcm.options,
+        )
+    )
 
 
 def _datastore_of(flag: str | None, cfg: Any) -> dict[str, Any]:

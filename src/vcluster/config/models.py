@@ -273,19 +273,45 @@ class BackingStore(Model):
 
 
 def _distro(value: Any) -> Any:
-    """`controlPlane.distro`: vCluster's Kubernetes distribution settings; of them only kube-apiserver's
-    `k8s.apiServer.extraArgs` are used (their --audit-* flags), the rest is named as not used."""
+    """`controlPlane.distro`: vCluster's Kubernetes distribution settings; of them kube-apiserver's
+    `k8s.apiServer.extraArgs` (their --audit-* flags) and `k8s.controllerManager.enabled/extraArgs`
+    (kube-controller-manager's flags, checked here: `controllers/kcmflags.py`) are used, the rest is
+    named as not used."""
     if not isinstance(value, dict):
         raise fail(f"expected a mapping, got {show(value)}")
-    node: Any = value
-    for key in ("k8s", "apiServer"):
-        node = node.get(key) if isinstance(node, dict) else None
+    k8s = value.get("k8s")
+    if k8s is not None and not isinstance(k8s, dict):
+        raise fail(f"k8s: expected a mapping, got {show(k8s)}")
+    for part in ("apiServer", "controllerManager"):
+        node = (k8s or {}).get(part)
         if node is not None and not isinstance(node, dict):
-            raise fail(f"{key}: expected a mapping, got {show(node)}")
-    args = node.get("extraArgs") if isinstance(node, dict) else None
-    if args is not None and not (isinstance(args, list) and all(isinstance(a, str) for a in args)):
-        raise fail(f"k8s.apiServer.extraArgs: expected a list of strings, got {show(args)}")
+            raise fail(f"k8s.{part}: expected a mapping, got {show(node)}")
+        args = (node or {}).get("extraArgs")
+        if args is not None and not (isinstance(args, list) and all(isinstance(a, str) for a in args)):
+            raise fail(f"k8s.{part}.extraArgs: expected a list of strings, got {show(args)}")
+    _controller_manager(((k8s or {}).get("controllerManager")) or {})
     return value
+
+
+def _controller_manager(node: dict[str, Any]) -> Any:
+    """`k8s.controllerManager`: `enabled` and `extraArgs` are used (the flags checked now, so that a
+    bad one stops `vcluster create` before anything is made); a `command` cannot replace in-process
+    controllers."""
+    from vcluster.controllers.kcmflags import KCMFlagError, virtual_cluster_settings
+
+    enabled = node.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise fail(f"k8s.controllerManager.enabled: expected a boolean, got {show(enabled)}")
+    command = node.get("command")
+    if command:
+        raise fail(
+            "k8s.controllerManager.command: not supported: the controllers run inside the virtual "
+            "cluster's process; tune them with extraArgs (kube-controller-manager flags)"
+        )
+    try:
+        return virtual_cluster_settings(list(node.get("extraArgs") or []), enabled=enabled)
+    except KCMFlagError as e:
+        raise fail(f"k8s.controllerManager.extraArgs: {e}") from None
 
 
 class ControlPlane(Model):
@@ -307,11 +333,20 @@ class ControlPlane(Model):
         """`distro.k8s.apiServer.extraArgs`: kube-apiserver arguments (the --audit-* ones are used)."""
         return list(((self.distro.get("k8s") or {}).get("apiServer") or {}).get("extraArgs") or [])
 
+    def controller_manager_settings(self) -> Any:
+        """`distro.k8s.controllerManager`: the virtual cluster's controllers and their options (a
+        `vcluster.controllers.kcmflags.KCMSettings`): vCluster's kube-controller-manager arguments with
+        `extraArgs` merged over them; none of kube-controller-manager's with `enabled: false`."""
+        return _controller_manager((self.distro.get("k8s") or {}).get("controllerManager") or {})
+
     def distro_not_used(self) -> dict[str, Any]:
-        """`distro` without the extraArgs that are used (and the maps left empty)."""
+        """`distro` without the settings that are used (and the maps left empty)."""
         k8s = dict(self.distro.get("k8s") or {})
-        api = {k: v for k, v in (k8s.get("apiServer") or {}).items() if k != "extraArgs"}
-        k8s = {k: v for k, v in k8s.items() if k != "apiServer"} | ({"apiServer": api} if api else {})
+        used = {"apiServer": ("extraArgs",), "controllerManager": ("extraArgs", "enabled", "command")}
+        for part, keys in used.items():
+            rest = {k: v for k, v in (k8s.pop(part, None) or {}).items() if k not in keys}
+            if rest:
+                k8s[part] = rest
         return {k: v for k, v in self.distro.items() if k != "k8s"} | ({"k8s": k8s} if k8s else {})
 
 

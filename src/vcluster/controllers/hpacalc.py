@@ -26,6 +26,19 @@ INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 
 
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """The controller's kube-controller-manager settings (HPAControllerConfiguration) the arithmetic uses."""
+
+    tolerance: float = TOLERANCE
+    cpu_initialization_period: timedelta = CPU_INITIALIZATION_PERIOD
+    initial_readiness_delay: timedelta = INITIAL_READINESS_DELAY
+    downscale_stabilization: timedelta = DOWNSCALE_STABILIZATION
+
+
+DEFAULT_TUNING = Tuning()
+
+
 class CalcError(Exception):
     """A failure of the replica calculation; the text is upstream's error text."""
 
@@ -95,7 +108,11 @@ def resource_metrics(items: Iterable[Any], resource: str, container: str) -> dic
 
 
 def group_pods(
-    pods: Iterable[Mapping[str, Any]], metrics: Mapping[str, PodMetric], resource: str, now: datetime
+    pods: Iterable[Mapping[str, Any]],
+    metrics: Mapping[str, PodMetric],
+    resource: str,
+    now: datetime,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> tuple[int, set[str], set[str], set[str]]:
     """groupPods: (ready count, unready, missing, ignored) pod names."""
     ready, unready, missing, ignored = 0, set(), set(), set()
@@ -119,12 +136,12 @@ def group_pods(
                 is_unready = True
             else:
                 transition = parse_time(cond.get("lastTransitionTime")) or start
-                if start + CPU_INITIALIZATION_PERIOD > now:
+                if start + tuning.cpu_initialization_period > now:
                     stale = metric.timestamp is None or metric.timestamp < transition + metric.window
                     is_unready = cond.get("status") == "False" or stale
                 else:
                     is_unready = (
-                        cond.get("status") == "False" and start + INITIAL_READINESS_DELAY > transition
+                        cond.get("status") == "False" and start + tuning.initial_readiness_delay > transition
                     )
             if is_unready:
                 unready.add(name)
@@ -186,12 +203,16 @@ def _go_div(a: int, b: int) -> int:
 
 
 def _prepare(
-    metrics: dict[str, PodMetric], pods: list[Mapping[str, Any]], resource: str, now: datetime
+    metrics: dict[str, PodMetric],
+    pods: list[Mapping[str, Any]],
+    resource: str,
+    now: datetime,
+    tuning: Tuning,
 ) -> tuple[int, set[str], set[str]]:
     """The grouping and filtering both calculators start with (ready count, unready, missing)."""
     if not pods:
         raise CalcError("no pods returned by selector while calculating replica count")
-    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now)
+    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, tuning)
     for name in ignored | unready:
         metrics.pop(name, None)
     if not metrics:
@@ -199,9 +220,9 @@ def _prepare(
     return ready, unready, missing
 
 
-def _settle(current: int, ratio: float, new_ratio: float, count: int) -> int:
+def _settle(current: int, ratio: float, new_ratio: float, count: int, tolerance: float) -> int:
     """The second pass of both calculators: keep the current count for a small change or a flip."""
-    if abs(1.0 - new_ratio) <= TOLERANCE or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+    if abs(1.0 - new_ratio) <= tolerance or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
         return current
     replicas = math.ceil(new_ratio * count)
     if (new_ratio < 1.0 and replicas > current) or (new_ratio > 1.0 and replicas < current):
@@ -217,14 +238,15 @@ def resource_replicas(
     pods: list[Mapping[str, Any]],
     container: str,
     now: datetime,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> tuple[int, int, int]:
     """ReplicaCalculator.GetResourceReplicas after the metrics fetch: (replicas, utilization, raw)."""
-    ready, unready, missing = _prepare(metrics, pods, resource, now)
+    ready, unready, missing = _prepare(metrics, pods, resource, now, tuning)
     requests = pod_requests(pods, container, resource)
     ratio, util, raw = utilization_ratio(metrics, requests, target_utilization)
     with_unready = bool(unready) and ratio > 1.0
     if not with_unready and not missing:
-        if abs(1.0 - ratio) <= TOLERANCE:
+        if abs(1.0 - ratio) <= tuning.tolerance:
             return current, util, raw
         return math.ceil(ratio * ready), util, raw
     if missing:
@@ -237,7 +259,7 @@ def resource_replicas(
         for name in unready:
             metrics[name] = PodMetric(0)
     new_ratio = utilization_ratio(metrics, requests, target_utilization)[0]
-    return _settle(current, ratio, new_ratio, len(metrics)), util, raw
+    return _settle(current, ratio, new_ratio, len(metrics), tuning.tolerance), util, raw
 
 
 def raw_resource_replicas(
@@ -247,13 +269,14 @@ def raw_resource_replicas(
     metrics: dict[str, PodMetric],
     pods: list[Mapping[str, Any]],
     now: datetime,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> tuple[int, int]:
     """calcPlainMetricReplicas (GetRawResourceReplicas): (replicas, average usage)."""
-    ready, unready, missing = _prepare(metrics, pods, resource, now)
+    ready, unready, missing = _prepare(metrics, pods, resource, now, tuning)
     ratio, usage = usage_ratio(metrics, target_usage)
     with_unready = bool(unready) and ratio > 1.0
     if not with_unready and not missing:
-        if abs(1.0 - ratio) <= TOLERANCE:
+        if abs(1.0 - ratio) <= tuning.tolerance:
             return current, usage
         return math.ceil(ratio * ready), usage
     for name in missing:
@@ -261,7 +284,8 @@ def raw_resource_replicas(
     if with_unready:
         for name in unready:
             metrics[name] = PodMetric(0)
-    return _settle(current, ratio, usage_ratio(metrics, target_usage)[0], len(metrics)), usage
+    new_ratio = usage_ratio(metrics, target_usage)[0]
+    return _settle(current, ratio, new_ratio, len(metrics), tuning.tolerance), usage
 
 
 # ---------------------------------------------------------------------------- normalization
@@ -320,10 +344,16 @@ def convert_with_rules(
 
 
 def normalize(
-    mem: Recommendations, current: int, desired: int, min_replicas: int, max_replicas: int, now: datetime
+    mem: Recommendations,
+    current: int,
+    desired: int,
+    min_replicas: int,
+    max_replicas: int,
+    now: datetime,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> tuple[int, list[Condition]]:
     """normalizeDesiredReplicas (no behavior): the stabilized, bounded count and its conditions."""
-    cutoff = now - DOWNSCALE_STABILIZATION
+    cutoff = now - tuning.downscale_stabilization
     stabilized, old = desired, None
     for i, (rec, at) in enumerate(mem.recommendations):
         if at < cutoff:
@@ -382,11 +412,12 @@ def normalize_with_behaviors(
     min_replicas: int,
     max_replicas: int,
     now: datetime,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> tuple[int, list[Condition]]:
     """normalizeDesiredReplicasWithBehaviors: stabilization windows, then the scaling policies."""
     up_rules, down_rules = dict(behavior.get("scaleUp") or {}), dict(behavior.get("scaleDown") or {})
     if down_rules.get("stabilizationWindowSeconds") is None:  # maybeInitScaleDownStabilizationWindow
-        down_rules["stabilizationWindowSeconds"] = int(DOWNSCALE_STABILIZATION.total_seconds())
+        down_rules["stabilizationWindowSeconds"] = int(tuning.downscale_stabilization.total_seconds())
     up_cut = now - timedelta(seconds=int(up_rules.get("stabilizationWindowSeconds") or 0))
     down_cut = now - timedelta(seconds=int(down_rules["stabilizationWindowSeconds"]))
     up_rec = down_rec = desired
