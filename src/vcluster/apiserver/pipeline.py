@@ -22,6 +22,7 @@ from vcluster.apiserver import (
     certificates,
     crd,
     defaults,
+    dropdisabled,
     fieldmanager,
     govalues,
     omitempty,
@@ -220,6 +221,8 @@ async def prepare_create(
         md["name"] = generate_name(md["generateName"])
     meta_causes = [] if _is_crd(rt) else validate_object_meta(obj, rt, is_create=True, url_namespace=url_ns)
     strategy.prepare_for_create(rt, obj)
+    if custom is None and not _is_crd(rt):
+        dropdisabled.drop_disabled_fields(g, k, obj, None)
     if custom is not None:
         if rt.has_status():
             obj.pop("status", None)
@@ -303,6 +306,8 @@ async def prepare_update(
     _omit_empty(rt, new)
     if sub == "":  # before admission and the strategy, as Kubernetes' update transformers
         record_update(rt, old, new, wc)
+    if custom is None and not is_crd:  # PrepareForUpdate drops them before it compares the specs
+        dropdisabled.drop_disabled_fields(g, k, new, old, sub)
     strategy.prepare_for_update(rt, old, new, sub)
     if is_crd and sub == "":
         crd.prepare_crd_for_update(new, old)

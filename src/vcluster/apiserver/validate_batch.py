@@ -634,12 +634,17 @@ class JobStatusOptions:
     allow_success_criteria_met_in_extended_scope: bool = False
 
 
-def condition_true(job: JSON, ctype: str) -> bool:
-    """IsConditionTrue on the Job's status conditions."""
+def _condition_is(job: JSON, ctype: str, status: str) -> bool:
+    """isConditionWithStatus on the Job's status conditions."""
     return any(
-        _d(c).get("type") == ctype and _d(c).get("status") == "True"
+        _d(c).get("type") == ctype and _d(c).get("status") == status
         for c in _l(_d(job.get("status")).get("conditions"))
     )
+
+
+def condition_true(job: JSON, ctype: str) -> bool:
+    """IsConditionTrue on the Job's status conditions."""
+    return _condition_is(job, ctype, "True")
 
 
 def _finished(job: JSON) -> bool:
@@ -696,10 +701,15 @@ def _go_uncounted(u: JSON) -> str:
 
 
 def job_status_options(new: JSON, old: JSON) -> JobStatusOptions:
-    """getStatusValidationOptions of 1.32's job status strategy with JobManagedBy on (beta, the
-    default): a rule runs when the fields it guards changed, so an unrelated write still passes."""
+    """getStatusValidationOptions of the job status strategy of 1.32's latest patch release with
+    JobManagedBy on (beta, the default): a rule runs when the fields it guards changed, so an
+    unrelated write still passes. With the 1.32 cherry-picks: a suspended Job with completions=0
+    may finish without a startTime (#132727, 1.32.7), and the controller's resume write, which
+    flips the Suspended condition from True to False, may move startTime (#135128, 1.32.10)."""
     nspec, nst, ost = _d(new.get("spec")), _d(new.get("status")), _d(old.get("status"))
     indexed = nspec.get("completionMode") == "Indexed"
+    suspended_zero = nspec.get("suspend") is True and nspec.get("completions") == 0
+    resuming = _condition_is(old, "Suspended", "True") and _condition_is(new, "Suspended", "False")
 
     def changed_cond(ctype: str) -> bool:
         return condition_true(old, ctype) != condition_true(new, ctype)
@@ -720,9 +730,9 @@ def job_status_options(new: JSON, old: JSON) -> JobStatusOptions:
         reject_failed_indexes_without_backoff_limit_per_index=failed_idx,
         reject_failed_indexes_overlapping_completed=failed_idx or completed_idx,
         reject_finished_with_active_pods=finished or go_int(ost.get("active")) != go_int(nst.get("active")),
-        reject_finished_without_start_time=finished or start,
+        reject_finished_without_start_time=(finished or start) and not suspended_zero,
         reject_finished_with_uncounted_terminated_pods=finished or _uncounted(ost) != _uncounted(nst),
-        reject_start_time_update_for_unsuspended=start,
+        reject_start_time_update_for_unsuspended=start and not resuming,
         reject_completion_time_before_start_time=start or completion,
         reject_mutating_completion_time=True,
         reject_not_complete_with_completion_time=complete or completion,
