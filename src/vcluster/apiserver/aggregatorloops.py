@@ -20,6 +20,7 @@ from vcluster.controllers.apiserviceavailability import (
     LocalAvailabilityController,
     RemoteAvailabilityController,
 )
+from vcluster.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from vcluster.apiserver.aggregator import Aggregator
@@ -145,11 +146,7 @@ class AggregatorLoops:
         self._watches.clear()
         for ctrl in self._controllers:
             ctrl.stop()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self.client is not None:
             with contextlib.suppress(Exception):

@@ -15,6 +15,7 @@ from vcluster.apiserver import crd, fieldmanager, strategy
 from vcluster.apiserver.resources import Registry, ResourceType
 from vcluster.apiserver.rest import CRD_CLEANUP_FINALIZER as CLEANUP_FINALIZER
 from vcluster.store.interface import CompactedError, KeyNotFoundError, RevisionConflictError, Storage
+from vcluster.tasks import cancel_and_wait
 
 log = logging.getLogger("vcluster.apiserver.crd")
 
@@ -113,11 +114,7 @@ class CustomResources:
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._cleanups.values()) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(tasks)
 
     async def _resync(self) -> Any:
         """List again after the watch fell behind: install what is there, drop what is gone."""

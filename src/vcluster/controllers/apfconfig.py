@@ -27,6 +27,7 @@ from vcluster.apiserver.apf import FlowControl
 from vcluster.apiserver.gostr import go_quote
 from vcluster.apiserver.validate_flowcontrol import default_flow_schema, default_priority_level
 from vcluster.client.errors import ApiError
+from vcluster.tasks import cancel_and_wait
 
 log = logging.getLogger("vcluster.apiserver.apf")
 
@@ -126,11 +127,7 @@ class FlowControlLoops:
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
             self.fc.on_change.remove(self._status_wake.set)
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         with contextlib.suppress(Exception):
             await self.client.close()

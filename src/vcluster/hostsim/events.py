@@ -18,6 +18,7 @@ from typing import Any
 
 from vcluster.client import ApiError, Client
 from vcluster.hostsim.podstatus import rfc3339
+from vcluster.tasks import cancel_and_wait
 
 log = logging.getLogger("vcluster.hostsim.events")
 
@@ -108,11 +109,7 @@ class EventRecorder:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(tasks)
 
     async def _work(self, q: asyncio.Queue[tuple[Any, ...]]) -> None:
         while True:

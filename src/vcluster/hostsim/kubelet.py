@@ -41,7 +41,6 @@ keep the restart counts. A lowered activeDeadlineSeconds is checked at the updat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -93,6 +92,7 @@ from vcluster.hostsim.restarts import (
     stopped,
 )
 from vcluster.hostsim.statuspatch import pod_status_patch
+from vcluster.tasks import cancel_and_wait
 
 log = logging.getLogger("vcluster.hostsim.kubelet")
 
@@ -753,8 +753,4 @@ class Kubelet:
     async def stop(self) -> None:
         self.queue.shutdown()
         tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(tasks)

@@ -16,6 +16,7 @@ from vcluster.hostsim.config import HostSimConfig
 from vcluster.hostsim.events import EventRecorder, Source
 from vcluster.hostsim.ipam import NodeIPAM
 from vcluster.hostsim.podstatus import micro_time, rfc3339
+from vcluster.tasks import cancel_and_wait
 
 log = logging.getLogger("vcluster.hostsim.nodes")
 
@@ -324,8 +325,4 @@ class NodeManager:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(tasks)

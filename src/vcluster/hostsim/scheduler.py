@@ -11,7 +11,6 @@ FailedScheduling event. Unschedulable pods are retried when nodes or placed pods
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -34,6 +33,7 @@ from vcluster.hostsim.predicates import (
 )
 from vcluster.hostsim.resources import Resources, add, pod_requests, sub
 from vcluster.hostsim.volumes import VolumeBinder
+from vcluster.tasks import cancel_and_wait
 
 log = logging.getLogger("vcluster.hostsim.scheduler")
 
@@ -374,8 +374,4 @@ class Scheduler:
     async def stop(self) -> None:
         self.queue.shutdown()
         tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(tasks)

@@ -65,6 +65,7 @@ from vcluster.store.interface import (
 )
 from vcluster.store.logstore import RING_BYTES, _stamp
 from vcluster.store.watch import Watcher, WatchHub
+from vcluster.tasks import cancel_and_wait
 
 log = logging.getLogger("vcluster.store.etcd")
 
@@ -176,11 +177,7 @@ class EtcdStore(Storage):
         self._resolve()
 
     async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         await self.client.close()
 

@@ -38,6 +38,7 @@ from vcluster.syncer.engine.writer import TokenBucket, Writer
 from vcluster.syncer.mappings import Reference
 from vcluster.syncer.resources.service import SwitchesInFlight
 from vcluster.syncer.servicesync import replications
+from vcluster.tasks import cancel_and_wait
 
 log = logging.getLogger("vcluster.syncer")
 
@@ -901,11 +902,7 @@ class Syncer:
         self._tasks.extend([*self._controller_tasks.values(), *self._extra_tasks.values()])
         self._controller_tasks.clear()
         self._extra_tasks.clear()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         with contextlib.suppress(Exception):
             await self.virtual_events.close()
