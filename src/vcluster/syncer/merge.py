@@ -10,7 +10,7 @@ import orjson
 
 from vcluster.apiserver.patch import json_copy, merge_patch
 from vcluster.syncer import constants as c
-from vcluster.syncer.names import label_key_from_host, label_key_to_host
+from vcluster.syncer.names import RESERVED_LABEL_KEYS, label_key_from_host, label_key_to_host
 
 if TYPE_CHECKING:
     from vcluster.syncer.context import SyncContext
@@ -285,11 +285,14 @@ def merge_labels(
     vcluster: str,
     excluded: Iterable[str] = (),
 ) -> Merged:
-    """Three-way label merge: reserved keys hashed toward the host, marker/ns-label keys never come back."""
+    """Three-way label merge: reserved keys hashed toward the host, marker/ns-label keys never come back.
+    A virtual key spelled like a reserved key's host form stays virtual, as on create
+    (`metadata.host_labels`): on the host it would stand for, and come back as, the reserved key."""
     skip = set(excluded)
+    hashed = {label_key_to_host(k, vcluster) for k in RESERVED_LABEL_KEYS}
 
     def to_host(k: str) -> str | None:
-        return None if k in skip else label_key_to_host(k, vcluster)
+        return None if k in skip or k in hashed else label_key_to_host(k, vcluster)
 
     def to_virtual(k: str) -> str | None:
         return None if k in skip else label_key_from_host(k, vcluster)

@@ -372,6 +372,17 @@ def should_delete_host_object(host: Mapping[str, Any], kind: Kind) -> bool:
     return True
 
 
+def names_other_object(host: Mapping[str, Any], namespace: str, name: str, kind: Kind) -> bool:
+    """The host object's `object-name`/`object-namespace` name another virtual object than
+    `namespace/name`: two virtual names that join to one host name (`a-x-b` in `c` and `a` in `b-x-c`,
+    §1.3). Without the annotations (an older copy) nothing says so."""
+    ann = annotations_of(host)
+    vname = ann.get(c.NAME_ANNOTATION)
+    if not vname:
+        return False
+    return vname != name or (kind.namespaced and ann.get(c.NAMESPACE_ANNOTATION, "") != namespace)
+
+
 def uid_mismatch(host: Mapping[str, Any], virtual: Mapping[str, Any], kind: Kind) -> bool:
     """Host `object-uid` set, different from the virtual UID and the kind matches (§8.4 step 5)."""
     ann = annotations_of(host)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vcluster.client import ApiError, Informer, WorkQueue
+from vcluster.syncer import constants as c
 from vcluster.syncer import lifecycle, metadata
 from vcluster.syncer.engine.kindsyncer import KindSyncer
 from vcluster.syncer.engine.stagedbase import WriteStages
@@ -145,7 +146,11 @@ class SyncController:
             self.log.debug("requeue %s in %.1fs: %s", key, r.after, r)
             self.queue.add_after(key, r.after)
         except ApiError as e:
-            if e.conflict or e.already_exists:
+            # a patch or update of an object deleted since it was read (a virtual pod deleted with
+            # grace 0 while its status is copied) is the same race as a conflict: the next
+            # reconcile sees the deletion; not an error to report on the object
+            gone = e.not_found and e.method in ("PATCH", "PUT")
+            if e.conflict or e.already_exists or gone:
                 self.log.debug("conflict on %s, requeue: %s", key, e.message)
                 n = self._conflicts.get(key, 0)
                 self._conflicts[key] = n + 1
@@ -200,6 +205,20 @@ class SyncController:
                 msg = (
                     f"cannot sync {ks.kind.kind.lower()} {ns}/{name}: host object {hns}/{hname} exists and "
                     "is not managed by this virtual cluster"
+                )
+                self.engine.virtual_events.event(virtual, "Warning", "SyncError", msg)
+                self.log.warning(msg)
+            return
+        if host is not None and not ks.adopts(host) and metadata.names_other_object(host, ns, name, ks.hkind):
+            # Another virtual object's copy under the same host name: neither taken over nor deleted
+            # (vCluster would delete it as "virtual object uid is different", and the two would
+            # fight: the other one creates it again).
+            if virtual is not None and ks.wants(virtual):
+                ann = metadata.annotations_of(host)
+                owner = f"{ann.get(c.NAMESPACE_ANNOTATION, '')}/{ann.get(c.NAME_ANNOTATION, '')}".lstrip("/")
+                msg = (
+                    f"cannot sync {ks.kind.kind.lower()} {ns}/{name}: host object {hns}/{hname} is the copy "
+                    f"of {owner}, whose name joins to the same host name"
                 )
                 self.engine.virtual_events.event(virtual, "Warning", "SyncError", msg)
                 self.log.warning(msg)

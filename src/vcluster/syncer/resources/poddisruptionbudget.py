@@ -15,11 +15,14 @@ KIND = kinds.PDB
 
 
 def translate_spec(spec: Any, vcluster: str) -> Any:
-    """Selector keys translated (no namespace or marker labels added)."""
-    out = json_copy(spec) or {}
+    """Selector keys translated (no namespace or marker labels added); an empty spec stays `{}`
+    (vCluster copies the spec struct: a null would be no PodDisruptionBudgetSpec kube serves)."""
+    if spec is None:
+        return None
+    out = json_copy(spec)
     if "selector" in out:
         out["selector"] = translate_label_selector(out["selector"], vcluster)
-    return out or None
+    return out
 
 
 def _spec_to_host(spec: Any, env: FieldEnv) -> Any:
