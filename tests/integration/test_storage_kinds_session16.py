@@ -73,7 +73,8 @@ def test_api_resources_and_explain(k: Kubectl) -> None:
 def test_volume_attachment_lifecycle(k: Kubectl, api: Client) -> None:
     assert "volumeattachment.storage.k8s.io/va1 created" in k.create(VA)
     va = k.get_json("volumeattachment", "va1")
-    assert "status" not in va  # PrepareForCreate drops the status
+    # PrepareForCreate drops the status; Go writes the struct and its non-omitempty `attached`
+    assert va["status"] == {"attached": False}
     headers, rows = parse_table(k("get", "volumeattachments"))
     assert headers == ["NAME", "ATTACHER", "PV", "NODE", "ATTACHED", "AGE"]
     assert [rows[0][h] for h in headers[:5]] == ["va1", "csi.example.com", "pv-1", "node-1", "false"]
