@@ -164,8 +164,8 @@ def tls_file_problems(ext: Any, where_key: str = EXTERNAL) -> list[str]:
 
 
 def describe(datastore: str) -> str:
-    """The data source without its password, for messages: postgres://USER@HOST:PORT/DB, or etcd
-    https://HOST:PORT."""
+    """The data source without its password, for messages: postgres://USER@HOST:PORT/DB (several
+    servers: HOST1:PORT1,HOST2:PORT2), or etcd https://HOST:PORT."""
     if is_etcd(datastore):
         return f"etcd {datastore}"
     try:
@@ -175,6 +175,9 @@ def describe(datastore: str) -> str:
     except Exception:
         return "the PostgreSQL datastore"
     user = f"{d['user']}@" if d.get("user") else ""
-    host = str(d.get("host") or d.get("hostaddr") or "localhost")
-    port = f":{d['port']}" if d.get("port") else ""
-    return f"postgres://{user}{host}{port}/{d.get('dbname') or ''}"
+    hosts = str(d.get("host") or d.get("hostaddr") or "localhost").split(",")
+    ports = str(d.get("port") or "").split(",")
+    if len(ports) == 1:  # one port for every host (libpq)
+        ports *= len(hosts)
+    where = ",".join(h + (f":{p}" if p else "") for h, p in zip(hosts, ports, strict=False))
+    return f"postgres://{user}{where}/{d.get('dbname') or ''}"

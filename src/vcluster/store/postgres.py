@@ -7,10 +7,15 @@ continues after the last row. A restart reads MAX(id) and continues from there.
 
 One process writes one database: the writer connection holds a session advisory lock for as long as
 it lives, and a second vcluster on the same database is refused at start. When the connection
-drops (server restart, network), the batch in flight fails like a failed SQLite transaction
-(StoreUnavailableError, the store falls back to its committed state) and the next write reconnects,
-takes the lock again and first deletes the rows of a transaction whose COMMIT was in doubt (its
-writers were told it failed, and no other process can have written while we hold the lock).
+drops (server restart, pg_terminate_backend, failover to a promoted standby), the batch in flight
+is retried on a new connection for up to `retry_window` seconds: the new session takes the lock
+again, must be writable and hold every committed row, and settles the commit that was in doubt
+(the batch's rows all there: it committed; else whatever lies above the last known commit is
+deleted and the batch written again), so each write lands exactly once. Past the window the batch
+fails like a failed SQLite transaction (StoreUnavailableError, the store falls back to its committed
+state) and later batches try one reconnect each, without the window, until one succeeds; the rows of
+a commit in doubt are deleted then (their writers were told it failed, and no other process writes
+while we hold the lock).
 """
 
 from __future__ import annotations
@@ -85,7 +90,9 @@ _COMPACT = (
 
 # The session advisory lock that makes one process the database's only writer.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"vcluster kine writer").digest()[:8], "big", signed=True)
-RECONNECT_PAUSE = 1.0  # after a failed reconnect, writes fail at once for this long
+RECONNECT_PAUSE = 1.0  # in an outage, one reconnect per batch but at most one per this many seconds
+RETRY_WINDOW = 10.0  # how long a batch whose connection dropped is retried on new connections
+RETRY_PAUSES = (0.05, 1.0)  # the first and the longest pause between those reconnects
 _CONNECT_DEFAULTS = {
     "connect_timeout": "5",
     "keepalives": "1",
@@ -169,26 +176,46 @@ _TLS_HINTS = (
 )
 
 
+class DatastoreUnreachableError(DatastoreError):
+    """No writable server could be reached (down, restarting, a standby not yet promoted): worth
+    retrying, unlike a lock held by another process."""
+
+
 def connect_error(datastore: str, e: psycopg.Error) -> DatastoreError:
     """What to fix when the server cannot be used. libpq gives no SQLSTATE for a failed connection,
-    so its (English) message is matched; anything else gets the generic hint."""
+    so its (English) message is matched; anything else gets the generic hint. A server that is down
+    or read-only gives DatastoreUnreachableError (it may come back, or a standby be promoted)."""
     d = _conninfo(datastore)
     reason = " ".join(str(e).split()) or type(e).__name__
+    where = f"cannot use the datastore {describe(datastore)}: {reason}"
     tls_hint = next((hint for pattern, hint in _TLS_HINTS if pattern.search(reason)), None)
     if tls_hint is not None:
-        hint = tls_hint
-    elif _AUTH.search(reason):
-        hint = "check the user and password (in the data source, PGPASSWORD or ~/.pgpass)"
-    elif _NO_DB.search(reason):
+        return DatastoreError(f"{where}; {tls_hint}")
+    if _AUTH.search(reason):
+        return DatastoreError(
+            f"{where}; check the user and password (in the data source, PGPASSWORD or ~/.pgpass)"
+        )
+    if _NO_DB.search(reason):
         db, host = d.get("dbname") or d.get("user") or "", d.get("host") or "localhost"
-        hint = f"create the database first, e.g. createdb -h {host} -p {d.get('port') or 5432} {db}"
-    elif getattr(e, "sqlstate", None) == "42501":
-        hint = "the user needs the right to create tables in the database's public schema"
-    elif "Is the server running" in reason:  # libpq's own hint for a refused connection
-        return DatastoreError(f"cannot use the datastore {describe(datastore)}: {reason}")
-    else:
-        hint = "check that PostgreSQL runs and accepts TCP connections at that host and port"
-    return DatastoreError(f"cannot use the datastore {describe(datastore)}: {reason}; {hint}")
+        port = d.get("port") or 5432
+        return DatastoreError(f"{where}; create the database first, e.g. createdb -h {host} -p {port} {db}")
+    if getattr(e, "sqlstate", None) == "42501":
+        return DatastoreError(
+            f"{where}; the user needs the right to create tables in the database's public schema"
+        )
+    if "Is the server running" in reason:  # libpq's own hint for a refused connection
+        return DatastoreUnreachableError(where)
+    if _READ_ONLY.search(reason):  # libpq refused every server for target_session_attrs=read-write
+        return DatastoreUnreachableError(f"{where}; {READ_ONLY_HINT}")
+    hint = "check that PostgreSQL runs and accepts TCP connections at that host and port"
+    return DatastoreUnreachableError(f"{where}; {hint}")
+
+
+_READ_ONLY = re.compile(r"read-only|not a primary|in recovery|hot standby", re.I)
+READ_ONLY_HINT = (
+    "vcluster writes to the primary: give the primary's address, or every server's (host=a,b "
+    "port=p1,p2 or postgres://USER@a:p1,b:p2/DB) so that the writable one is picked"
+)
 
 
 def _conninfo(datastore: str) -> dict[str, Any]:
@@ -212,16 +239,39 @@ class PostgresLog(WriterThread):
         self._conn: psycopg.Connection[Any] | None = None  # the writer's, with the lock
         self._last_connect_error: tuple[float, BaseException] | None = None
         self._durable = 0  # the highest id known committed: rows above it after a drop were in doubt
+        self._outage = False  # a batch failed for want of a server: later ones get no retry window
+        self.retry_window = RETRY_WINDOW
         self.reconnects = 0
 
     # ------------------------------------------------------------------ connections
     def _connect(self, purpose: str) -> psycopg.Connection[Any]:
-        params = {k: v for k, v in _CONNECT_DEFAULTS.items() if k not in _conninfo(self.datastore)}
+        given = _conninfo(self.datastore)
+        params = {k: v for k, v in _CONNECT_DEFAULTS.items() if k not in given}
+        if (
+            "," in str(given.get("host") or given.get("hostaddr") or "")
+            and "target_session_attrs" not in given
+        ):
+            # several servers (a primary and its standbys): libpq tries them in turn, and only the
+            # primary can take our writes (and has every committed row for the reader)
+            params["target_session_attrs"] = "read-write"
         params["application_name"] = self._app_name(purpose)
         try:
             return psycopg.connect(self.datastore, autocommit=True, **params)
         except psycopg.Error as e:
             raise connect_error(self.datastore, e) from None
+
+    def _check_writable(self, conn: psycopg.Connection[Any]) -> None:
+        """DatastoreUnreachableError (the connection closed) when `conn` reached a read-only server:
+        a standby in recovery, or one whose transactions are read-only."""
+        row = conn.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone()
+        if row and (row[0] or row[1] == "on"):
+            what = "a standby in recovery" if row[0] else "its sessions are read-only"
+            server = f"{conn.info.host}:{conn.info.port}"
+            conn.close()
+            raise DatastoreUnreachableError(
+                f"the datastore {self.where} answered from a read-only server ({server}: {what}); "
+                + READ_ONLY_HINT
+            )
 
     def _take_lock(self, conn: psycopg.Connection[Any], *, reclaim: bool = False) -> None:
         """The writer lock, or DatastoreError naming who holds it. With `reclaim`, a session of this
@@ -257,6 +307,7 @@ class PostgresLog(WriterThread):
         """Connect, take the writer lock, create the schema if needed and read every live key."""
         conn = self._connect("writer")
         try:
+            self._check_writable(conn)
             self._take_lock(conn)
             with conn.transaction():
                 for stmt in SCHEMA:
@@ -283,32 +334,72 @@ class PostgresLog(WriterThread):
         if revision > 0:
             conn.execute("SELECT setval(pg_get_serial_sequence('kine', 'id'), %s)", (revision,))
 
-    def _writer_conn(self) -> psycopg.Connection[Any]:
-        """The writer connection; after a drop a new one, with the lock and no in-doubt rows."""
+    def _writer_conn(
+        self, attempted: list[tuple[int, str]] | None = None, *, paced: bool = True
+    ) -> tuple[psycopg.Connection[Any], bool]:
+        """The writer connection, a new one after a drop, and whether the `attempted` rows (id, name)
+        of a batch whose connection dropped during its commit turned out committed. `paced`: not
+        within RECONNECT_PAUSE of a failed reconnect (wait out the rest)."""
         conn = self._conn
         if conn is not None and not conn.closed and not conn.broken:
-            return conn
+            return conn, False
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
             self._conn = None
         failed = self._last_connect_error
-        if failed is not None and time.monotonic() - failed[0] < RECONNECT_PAUSE:
-            raise failed[1]
+        if paced and failed is not None:  # one reconnect per RECONNECT_PAUSE in an outage
+            time.sleep(max(0.0, failed[0] + RECONNECT_PAUSE - time.monotonic()))
         try:
             conn = self._connect("writer")
-            self._take_lock(conn, reclaim=True)
-            with conn.transaction():
-                gone = conn.execute("DELETE FROM kine WHERE id > %s", (self._durable,)).rowcount
-                self._sync_sequence(conn, self._durable)
+            committed = self._resume(conn, attempted)
         except (psycopg.Error, DatastoreError) as e:
             self._last_connect_error = (time.monotonic(), e)
             raise
         self._last_connect_error = None
         self.reconnects += 1
-        log.warning("reconnected to %s%s", self.where, f"; removed {gone} in-doubt rows" if gone else "")
         self._conn = conn
-        return conn
+        return conn, committed
+
+    def _resume(self, conn: psycopg.Connection[Any], attempted: list[tuple[int, str]] | None) -> bool:
+        """Make a new writer session safe to write on: a writable server, the lock, every committed
+        row present (a promoted standby that missed some would fork the history: refused), and
+        nothing above the last known commit but, when they are all there, the `attempted` rows
+        (then True: their commit went through). Rows of commits in doubt are deleted."""
+        try:
+            self._check_writable(conn)
+            self._take_lock(conn, reclaim=True)
+            top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM kine").fetchone()[0]  # type: ignore[index]
+            if top < self._durable:
+                raise DatastoreError(
+                    f"the datastore {self.where} lacks committed writes: its newest revision is {top}, "
+                    f"this vcluster had committed {self._durable} (a standby promoted before it had "
+                    "replayed them, e.g. with asynchronous replication, or a restored backup); writes "
+                    "are refused so that the history does not fork; restart vcluster to serve what the "
+                    "database holds"
+                )
+            above = conn.execute(
+                "SELECT id, name FROM kine WHERE id > %s ORDER BY id", (self._durable,)
+            ).fetchall()
+            if attempted is not None and above and [tuple(r) for r in above] == sorted(attempted):
+                log.warning(
+                    "reconnected to %s; the commit in doubt of %d rows went through", self.where, len(above)
+                )
+                return True
+            if above:
+                with conn.transaction():
+                    conn.execute("DELETE FROM kine WHERE id > %s", (self._durable,))
+                    self._sync_sequence(conn, self._durable)
+            else:
+                self._sync_sequence(conn, self._durable)  # a promoted standby's sequence may differ
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
+        log.warning(
+            "reconnected to %s%s", self.where, f"; removed {len(above)} in-doubt rows" if above else ""
+        )
+        return False
 
     def _drop_if_broken(self) -> None:
         """After an error: forget a connection that is no longer usable, so the next write reconnects."""
@@ -316,6 +407,21 @@ class PostgresLog(WriterThread):
         if conn is not None and (conn.closed or conn.broken):
             with contextlib.suppress(Exception):
                 conn.close()
+
+    def _lost_server(self, e: BaseException) -> bool:
+        """Whether `e` means the server went away (worth a retry on a new connection), not that the
+        statement or the lock was refused."""
+        if isinstance(e, DatastoreUnreachableError):
+            return True
+        if isinstance(e, DatastoreError):
+            return False
+        conn = self._conn
+        if isinstance(e, psycopg.errors.ReadOnlySqlTransaction) and conn is not None:
+            conn.close()  # the server became read-only under us (demoted): find the primary again
+            return True
+        return isinstance(e, psycopg.OperationalError) or (
+            isinstance(e, psycopg.Error) and conn is not None and (conn.closed or conn.broken)
+        )
 
     # ------------------------------------------------------------------ writer
     def _writer_end(self) -> None:
@@ -327,26 +433,51 @@ class PostgresLog(WriterThread):
         batch = self._live(batch)
         if not batch:
             return
-        err: BaseException | None = None
         top = max(r.id for item in batch for r in item[1])
-        try:
-            conn = self._writer_conn()
-            with conn.pipeline(), conn.transaction():  # one round trip
-                conn.execute(_INSERT_BATCH, _columns(batch))
-                conn.execute("SELECT setval(pg_get_serial_sequence('kine', 'id'), %s)", (top,))
+        err = self._commit(batch, top)
+        if err is None:
             self._durable = top
             self._committed(batch)
-        except BaseException as e:  # the whole batch failed: nothing of it is durable
-            err = e
+        else:  # the whole batch failed: nothing of it is durable
             self._failed(batch)
-            log.error("kine write to %s failed (%d writes): %s", self.where, len(batch), e)
-            self._drop_if_broken()
+            log.error("kine write to %s failed (%d writes): %s", self.where, len(batch), err)
         self._post([(item[2], err) for item in batch])
+
+    def _commit(self, batch: list[Any], top: int) -> BaseException | None:
+        """Commit `batch` in one transaction, riding out a lost server for `retry_window` seconds
+        (unless already in an outage): None, or the error that failed it."""
+        rows = [(r.id, r.name) for item in batch for r in item[1]]
+        deadline = None if self._outage else time.monotonic() + self.retry_window
+        pause, attempted, first = RETRY_PAUSES[0], False, True
+        while True:
+            try:
+                conn, committed = self._writer_conn(rows if attempted else None, paced=first)
+                if not committed:
+                    attempted = True
+                    with conn.pipeline(), conn.transaction():  # psycopg syncs at BEGIN and COMMIT
+                        conn.execute(_INSERT_BATCH, _columns(batch))
+                        conn.execute("SELECT setval(pg_get_serial_sequence('kine', 'id'), %s)", (top,))
+                self._outage = False
+                return None
+            except BaseException as e:
+                first = False
+                self._drop_if_broken()
+                lost = self._lost_server(e)
+                if not lost or deadline is None or self._closed or time.monotonic() + pause > deadline:
+                    self._outage = self._outage or lost
+                    return e
+                if pause == RETRY_PAUSES[0]:
+                    log.warning(
+                        "lost %s (%s); retrying %d writes for up to %.0fs",
+                        self.where, " ".join(str(e).split()), len(batch), self.retry_window,
+                    )  # fmt: skip
+                time.sleep(pause)
+                pause = min(pause * 2, RETRY_PAUSES[1])
 
     def _run_job(self, item: Any) -> None:
         _, fn, token = item
         try:
-            conn = self._writer_conn()
+            conn, _ = self._writer_conn()
             result = fn(QmarkConnection(conn))
             self._durable = conn.execute("SELECT COALESCE(MAX(id), 0) FROM kine").fetchone()[0]  # type: ignore[index]
             self._post([((token, result), None)])
@@ -360,7 +491,9 @@ class PostgresLog(WriterThread):
         for attempt in (0, 1):
             if self._reader_conn is None or self._reader_conn.closed or self._reader_conn.broken:
                 self._close_reader()
-                self._reader_conn = self._connect("reader")
+                conn = self._connect("reader")
+                self._check_writable(conn)  # a standby may lag behind: history comes from the primary
+                self._reader_conn = conn
             try:
                 with self._reader_conn.cursor(binary=True) as cur:
                     return fn(cur)
@@ -455,6 +588,7 @@ def probe(datastore: str, *, lock: bool = True) -> None:
     try:
         conn = pg._connect("check")
         try:
+            pg._check_writable(conn)
             if lock:
                 pg._take_lock(conn)  # released when the connection closes
         finally:
