@@ -48,7 +48,7 @@ async def _saved(store: LogStore) -> dict[str, Any] | None:
 
 async def _committed(store: LogStore, bases: BaseStore) -> None:
     """Every base write handed to the store so far is committed."""
-    await asyncio.gather(*bases._ahead)
+    await bases.idle()
     await asyncio.sleep(0.05)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -89,18 +90,22 @@ def _sets(patch: Mapping[str, Any], paths: tuple[str, ...]) -> list[list[Any]]:
 
 class BaseStore:
     """Base objects per pair: read from memory; changes are written to the store in the
-    background, as soon as the event loop comes round (the changes of one loop iteration in one
-    go), or `flush_delay` seconds later if set. The delay must stay short: a base lost to a crash
+    background, as soon as the event loop comes round (the changes of one loop iteration at once),
+    or `flush_delay` seconds later if set. The delay must stay short: a base lost to a crash
     is an older base, and against it a side that had already been pushed to the other looks
     changed again — a change made meanwhile on the other side (while the syncer was down) would
     then lose a conflict it should have won.
+
+    Each key's write is its own task: a key waits for no other key's write, only for its own
+    earlier one where the store does not commit writes in the order they are called (etcd), so
+    a key's docs are committed in the order they were kept.
 
     Two kinds of base need no write of their own, as what the store holds already stands for
     them: the base after a virtual write that `put_ahead` stored (the doc written ahead reads as
     it while the virtual object shows the write: `put(..., shown_by=)`, written only once the
     virtual object stops showing it), and the base after a host create (the create's record
     derives it while the host object exists: `put(..., settle=True)`, written with the pair's
-    next write or `settle_delay` seconds later, whichever comes first)."""
+    next write or `settle_delay` seconds later, whichever comes first; at stop, `flush`)."""
 
     def __init__(self, store: Storage, flush_delay: float = 0.0, settle_delay: float = SETTLE_DELAY) -> None:
         self.store = store
@@ -110,9 +115,12 @@ class BaseStore:
         # dicts a pod's base costs ~6 KB, as bytes ~1 KB, shared with the store once written)
         self._mem: dict[str, bytes] = {}
         self._rev: dict[str, int] = {}  # key -> mod_rev of the persisted row
-        self._dirty: set[str] = set()
-        self._flushing: asyncio.Task[None] | None = None
-        self._ahead: set[asyncio.Task[None]] = set()  # put_ahead writes in flight
+        self._unsent: set[str] = set()  # keys whose doc in memory was not handed to the store yet
+        self._dirty: set[str] = set()  # keys to write when the loop comes round (`_round`)
+        self._round: asyncio.Handle | None = None
+        self._writing: dict[str, asyncio.Task[None]] = {}  # key -> its latest write task
+        self._waiting: set[str] = set()  # keys whose latest write waits for the one before it
+        self._tasks: set[asyncio.Task[None]] = set()  # every write in flight
         # keys whose doc, stored ahead of a virtual write (`put_ahead`), is known to be in: it
         # stands for its "ahead" base, which is not written as long as the virtual object shows
         # the write (see the class)
@@ -140,6 +148,11 @@ class BaseStore:
             return {"virtual": ahead.get("virtual"), "host": ahead.get("host")}
         return doc
 
+    def _keep(self, key: str, doc: dict[str, Any]) -> None:
+        """Make `doc` the key's doc in memory, to be handed to the store."""
+        self._mem[key] = lasting_dumps(doc)
+        self._unsent.add(key)
+
     def get(
         self, kind: Kind, namespace: str, name: str, virtual: Mapping[str, Any] | None = None
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -158,7 +171,7 @@ class BaseStore:
             vbase, hbase = ahead.get("virtual"), ahead.get("host")
             if virtual is not None and not _write_shows(virtual, ahead):
                 self._stood.discard(key)
-                self._mem[key] = lasting_dumps({"virtual": vbase, "host": hbase})
+                self._keep(key, {"virtual": vbase, "host": hbase})
                 self._mark_dirty(key)
             return vbase, hbase
         if ahead is not None and virtual is not None and _write_shows(virtual, ahead):
@@ -198,18 +211,17 @@ class BaseStore:
         if (
             shown_by is not None
             and isinstance(ahead, dict)
-            and key not in self._dirty
-            and key not in self._settling
+            and key not in self._unsent
             and semantic_equal({"virtual": ahead.get("virtual"), "host": ahead.get("host")}, doc)
             and _write_shows(shown_by, ahead)
         ):
-            # the doc in memory is the one handed to the store last (not dirty, not settling), and
-            # the write it was stored ahead of is in
+            # the doc in memory is the one handed to the store last, and the write it was stored
+            # ahead of is in
             self._stood.add(key)
             self.skipped += 1
             return
         self._stood.discard(key)
-        self._mem[key] = lasting_dumps(doc)
+        self._keep(key, doc)
         if settle and self.settle_delay > 0 and key not in self._dirty:
             if key not in self._settling:
                 loop = asyncio.get_running_loop()
@@ -221,10 +233,59 @@ class BaseStore:
         """Write the key's doc as soon as the event loop comes round (after `flush_delay`)."""
         self._cancel_settling(key)
         self._dirty.add(key)
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(
-                self._flush_soon(), name="sync-base-flush"
-            )
+        if self._round is None:
+            loop = asyncio.get_running_loop()
+            if self.flush_delay > 0:
+                self._round = loop.call_later(self.flush_delay, self._launch)
+            else:
+                self._round = loop.call_soon(self._launch)
+
+    def _launch(self) -> None:
+        """Start the write of every dirty key, each on its own."""
+        if self._round is not None:
+            self._round.cancel()
+            self._round = None
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            self._start(key)
+
+    def _start(self, key: str) -> asyncio.Task[None]:
+        """The task that writes the key's latest doc: a new one, called at once where the store
+        commits writes in call order, else chained after the key's write in flight (or that
+        chained write itself while it waits: it will read the latest doc)."""
+        prev = self._writing.get(key)
+        if prev is not None and not self.store.writes_ordered_by_call:
+            if key in self._waiting:
+                return prev
+            self._waiting.add(key)
+            coro = self._write_after(prev, key)
+        else:
+            coro = self._write(key)
+        task = asyncio.get_running_loop().create_task(coro, name="sync-base-write")
+        self._writing[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._written, key))
+        return task
+
+    def _written(self, key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._writing.get(key) is task:
+            del self._writing[key]
+            self._waiting.discard(key)
+        if task.cancelled():
+            return
+        err = task.exception()
+        if err is not None and key in self._mem:
+            # kept for the next round (or `flush` at stop); not retried on its own, the store is
+            # failing
+            log.warning("could not save sync base %s: %s", key, err)
+            self._unsent.add(key)
+            self._dirty.add(key)
+
+    async def _write_after(self, prev: asyncio.Task[None], key: str) -> None:
+        await asyncio.wait([prev])
+        self._waiting.discard(key)
+        await self._write(key)
 
     def _settled(self, key: str) -> None:
         if self._settling.pop(key, None) is not None:
@@ -235,19 +296,19 @@ class BaseStore:
         if handle is not None:
             handle.cancel()
 
-    async def _flush_soon(self) -> None:
-        """Write what is dirty once the puts of this moment are in, until nothing is left."""
-        await asyncio.sleep(self.flush_delay)
-        while self._dirty:
-            await self.flush()
+    async def idle(self) -> None:
+        """Wait until every write handed to the store so far is answered."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
 
     async def flush(self) -> None:
-        """Write every changed base now (also called at stop), the settling ones too."""
+        """Write every changed base now, the settling ones too, and wait for every write in flight
+        (at stop)."""
         for key in list(self._settling):
             self._cancel_settling(key)
             self._dirty.add(key)
-        dirty, self._dirty = self._dirty, set()
-        await asyncio.gather(*(self._write(key) for key in dirty), *self._ahead)
+        self._launch()
+        await self.idle()
 
     async def put_ahead(
         self,
@@ -339,52 +400,62 @@ class BaseStore:
         `doc`'s write is called first; the others (etcd: each write its own request, on any of
         several connections) answer it first. A write elsewhere (a host create) is not held up:
         `doc` is queued, and a crash may lose it with that write's answer."""
-        self._mem[key] = lasting_dumps(doc)
+        self._stood.discard(key)
+        self._keep(key, doc)
         self._dirty.discard(key)
         self._cancel_settling(key)
-        self._stood.discard(key)
-        task = asyncio.get_running_loop().create_task(self._write(key), name="sync-base-ahead")
-        self._ahead.add(task)
-        task.add_done_callback(self._ahead.discard)
+        task = self._start(key)
         if same_store and not self.store.writes_ordered_by_call:
             await asyncio.shield(task)
         else:
             # the task's first step calls the store, which (LogStore) takes the write in its order
-            # before it first suspends: nothing in `_write` awaits before that call
+            # before it first suspends: nothing in `_write` awaits before that call (a round's
+            # task started earlier for this key runs first and hands it this doc)
             await asyncio.sleep(0)
 
     async def _write(self, key: str) -> None:
-        """Store the key's latest doc. This process is the only writer of the bases (the data
-        dir is locked to it), so writes are unconditional: one in flight never fails the next."""
+        """Store the key's latest doc, unless it was handed to the store already. This process is
+        the only writer of the bases (the data dir is locked to it), so writes are unconditional:
+        one in flight never fails the next."""
         for _ in range(3):
             raw = self._mem.get(key)
-            if raw is None:
-                return  # forgotten meanwhile
+            if raw is None or key not in self._unsent:
+                return  # forgotten meanwhile, or written by the key's write before this one
+            self._unsent.discard(key)
             self._cancel_settling(key)  # written now, as it is
             try:
                 if self._rev.get(key) is None:
                     e = await self.store.create(key, orjson.loads(raw))
                 else:
                     e = await self.store.update(key, orjson.loads(raw), expected_rev=None)
-                self._rev[key] = e.mod_rev
-                if self._mem.get(key) is raw and e.raw == raw:
-                    self._mem[key] = e.raw  # one copy of the bytes, the store's
-                return
             except KeyExistsError:
                 self._rev[key] = 0  # there already: update it
             except KeyNotFoundError:
                 self._rev.pop(key, None)  # deleted meanwhile: create it
             except RevisionConflictError:  # not raised without an expected revision
-                continue
+                pass
+            else:
+                self._rev[key] = e.mod_rev
+                if self._mem.get(key) is raw and e.raw == raw:
+                    self._mem[key] = e.raw  # one copy of the bytes, the store's
+                return
+            if key not in self._unsent and self._mem.get(key) is raw:
+                self._unsent.add(key)  # not written: try again
         log.warning("could not save sync base %s", key)
 
     async def forget(self, kind: Kind, namespace: str, name: str) -> None:
+        """Drop the pair's base, in memory and in the store (after the key's write in flight)."""
         key = base_key(kind, namespace, name)
         self._mem.pop(key, None)
+        self._unsent.discard(key)
         self._dirty.discard(key)
         self._cancel_settling(key)
         self._stood.discard(key)
-        if self._rev.pop(key, None) is None:
+        prev = self._writing.get(key)
+        if prev is not None and not self.store.writes_ordered_by_call:
+            await asyncio.wait([prev])
+        if self._rev.pop(key, None) is None and prev is None:
             return
         with contextlib.suppress(KeyNotFoundError, RevisionConflictError):
             await self.store.delete(key, expected_rev=None)
+        self._rev.pop(key, None)  # a create in flight answered meanwhile
