@@ -15,6 +15,7 @@ import yaml
 from vcluster import __version__
 from vcluster.cli import hostctx, hostops, lifecycle, paths, records, ui
 from vcluster.cli.connect_cmd import ConnectOptions, connect, connect_context, disconnect
+from vcluster.cli.globalflags import UserCommand
 from vcluster.cli.hostctx import HostTarget
 from vcluster.cli.options_compat import refused_flag, refused_option
 from vcluster.cli.records import Record
@@ -90,7 +91,7 @@ def _distro(ctx: click.Context, param: click.Parameter, value: str | None) -> No
         )
 
 
-@click.command("create")
+@click.command("create", cls=UserCommand)
 @click.argument("name")
 @_ns_option
 @click.option(
@@ -98,8 +99,8 @@ def _distro(ctx: click.Context, param: click.Parameter, value: str | None) -> No
     "--values",
     "values",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A vcluster.yaml with the configuration (repeatable: later files win, maps are merged).",
+    help="A vcluster.yaml with the configuration, as a file or base64-encoded YAML (repeatable: later "
+    "ones win, maps are merged).",
 )
 @click.option(
     "--set",
@@ -173,7 +174,7 @@ def _distro(ctx: click.Context, param: click.Parameter, value: str | None) -> No
 def create(
     name: str,
     namespace: str | None,
-    values: tuple[Path, ...],
+    values: tuple[str, ...],
     set_values: tuple[str, ...],
     connect: bool,
     print_: bool,
@@ -305,7 +306,15 @@ def _row(rec: Record, current: str | None) -> dict[str, Any]:
     }
 
 
-@click.command("list")
+def go_indented_json(rows: list[dict[str, Any]]) -> str:
+    """vCluster's `json.MarshalIndent(output, "", "    ")` of its list: four-space indents, and `null`
+    for no vClusters (its slice is nil until one is appended)."""
+    import json
+
+    return json.dumps(rows, indent=4, ensure_ascii=False) if rows else "null"
+
+
+@click.command("list", cls=UserCommand)
 @click.option(
     "-o",
     "--output",
@@ -324,7 +333,7 @@ def list_(output: str, namespace: str | None, context: str | None) -> None:
     recs = [r for r in records.all_on_host(target.context) if namespace is None or r.namespace == namespace]
     rows = [_row(r, current) for r in recs]
     if output == "json":
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(go_indented_json(rows) + "\n")
         return
     if not rows:
         where = f" in namespace {namespace}" if namespace is not None else ""
@@ -348,7 +357,7 @@ def list_(output: str, namespace: str | None, context: str | None) -> None:
         ui.info("Run `vcluster disconnect` to switch back to the parent context")
 
 
-list_alias = click.Command(
+list_alias = UserCommand(
     "ls", callback=list_.callback, params=list_.params, help="Alias of `vcluster list`.", hidden=True
 )
 
@@ -434,7 +443,7 @@ def describe_data(
     return data
 
 
-@click.command("describe")
+@click.command("describe", cls=UserCommand)
 @click.argument("name")
 @_ns_option
 @click.option(
@@ -499,7 +508,7 @@ def _describe_text(d: dict[str, Any]) -> str:
     return "\n".join(f"{(k + ':').ljust(width)}{v}" for k, v in rows)
 
 
-@click.command("logs")
+@click.command("logs", cls=UserCommand)
 @click.argument("name")
 @_ns_option
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the process ends.")
@@ -540,7 +549,7 @@ def logs(name: str, namespace: str | None, follow: bool, tail: int, context: str
 
 
 # ====================================================================== delete / pause / resume
-@click.command("delete")
+@click.command("delete", cls=UserCommand)
 @click.argument("name")
 @_ns_option
 @click.option(
@@ -679,7 +688,7 @@ def delete(
     ui.done(f"Successfully deleted virtual cluster {name} in namespace {ns}")
 
 
-@click.command("pause")
+@click.command("pause", cls=UserCommand)
 @click.argument("name")
 @_ns_option
 @_context_option
@@ -715,7 +724,7 @@ def _local_running() -> bool:
     return LocalHost.load().running()
 
 
-@click.command("resume")
+@click.command("resume", cls=UserCommand)
 @click.argument("name")
 @_ns_option
 @_context_option

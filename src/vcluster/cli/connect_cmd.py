@@ -15,6 +15,7 @@ import click
 import yaml
 
 from vcluster.cli import hostctx, lifecycle, paths, records, ui
+from vcluster.cli.globalflags import UserCommand
 from vcluster.cli.hostctx import HostTarget
 from vcluster.cli.kubecfg import write_private
 from vcluster.cli.options_compat import refused_option
@@ -132,7 +133,7 @@ def _run_command(rec: Record, vkc: dict[str, Any], command: tuple[str, ...]) -> 
     sys.exit(code)
 
 
-@click.command("connect")
+@click.command("connect", cls=UserCommand)
 @click.argument("name")
 @click.option(
     "-n", "--namespace", default=None, help="Host namespace of the vCluster [default: where it is]."
@@ -243,6 +244,7 @@ def connect(
     )
     target = hostctx.resolve(context, start_local="existing")
     rec = lifecycle.require(target, name, namespace)
+    ui.debug(f"Found vCluster {rec.namespace}/{rec.name}")
     if rec.phase == records.DELETING:
         raise lifecycle.deleting(rec)
     if rec.phase == records.PAUSED and not rec.running():
@@ -257,7 +259,7 @@ def connect(
     connect_context(rec, target, opts)
 
 
-@click.command("disconnect")
+@click.command("disconnect", cls=UserCommand)
 @click.option(
     "--context", default=None, help="The vCluster kube context to leave [default: the current one]."
 )

@@ -9,11 +9,12 @@ import click
 import orjson
 
 from vcluster.cli import localhost, paths, records, ui
+from vcluster.cli.globalflags import UserGroup
 from vcluster.cli.kubecfg import UserKubeconfig
 from vcluster.cli.localhost import LocalHost
 
 
-@click.group("host")
+@click.group("host", cls=UserGroup)
 def host_group() -> None:
     """Manage the local host cluster the CLI starts when there is no kube context."""
 

@@ -53,6 +53,7 @@ def resolve(context: str | None = None, *, start_local: str = "never") -> HostTa
         if parsed is not None and kc.context(parsed[2]) is not None:
             cur = parsed[2]  # connected to a virtual cluster: its host is the parent context
         target = HostTarget(cur, kc)
+    ui.debug(f"Host kube context {target.context} (kubeconfig {', '.join(map(str, kc.files)) or '<none>'})")
     wanted = start_local == "always" or (start_local == "existing" and localhost.LocalHost().exists())
     if target.local and wanted:
         localhost.ensure_running(

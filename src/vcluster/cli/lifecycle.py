@@ -116,6 +116,7 @@ def start_process(rec: Record, target: HostTarget, timeout: float) -> None:
     rec.data_dir.mkdir(parents=True, exist_ok=True)
     spawned = proc.spawn(proc.vcluster_command(*argv), rec.log_path, rec.pid_path)
     rec.pid, rec.log_offset, rec.url = spawned.pid, spawned.log_offset, ""
+    ui.debug(f"Started `vcluster {' '.join(argv)}` as pid {rec.pid}, logging to {rec.log_path}")
     rec.save()
     logs_cmd = f"vcluster logs {rec.name} -n {rec.namespace}"
     try:

@@ -12,6 +12,7 @@ import click
 
 from vcluster import __version__
 from vcluster.cli.auditopts import audit_from_context, audit_options
+from vcluster.cli.globalflags import RootGroup
 from vcluster.cli.options import (
     admin_kubeconfig_option,
     authorization_mode_option,
@@ -48,7 +49,7 @@ def run_async(coro: object) -> None:
     run(coro)  # type: ignore[arg-type]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vcluster")
 def main() -> None:
     """Virtual Kubernetes clusters inside one namespace of a host cluster."""

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from vcluster.cli.globalflags import UserCommand
 from vcluster.deploy.manifests import DEFAULT_IMAGE
 
 
-@click.command("manifests")
+@click.command("manifests", cls=UserCommand)
 @click.argument("name")
 @click.option("-n", "--namespace", default=None, help="Host namespace (must exist) [default: vcluster-NAME].")
 @click.option(

@@ -1,18 +1,113 @@
-"""Terminal output of the user-facing commands: status lines on stderr, one-line errors, ages."""
+"""Terminal output of the user-facing commands: status lines on stderr, one-line errors, ages.
+
+Messages follow vCluster's global flags (loft-sh/log's StreamLogger): `--silent` keeps only the final
+error (logrus FatalLevel), `--debug` adds debug messages, `--log-output` picks plain (tagged lines),
+raw (the bare message) or json (`{"time", "message", "level"}` per line)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
+import sys
+import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import click
+import orjson
 from rich.console import Console
 from rich.markup import escape
 
 # Status lines and spinners go to stderr so stdout stays parseable (tables, --print, -o json).
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
+
+# logrus levels (a message is shown when its level is at most the logger's)
+FATAL, ERROR, WARN, INFO, DEBUG = 1, 2, 3, 4, 5
+_LEVEL_NAMES = {FATAL: "fatal", ERROR: "error", WARN: "warning", INFO: "info", DEBUG: "debug"}
+LOG_OUTPUTS = ("plain", "raw", "json")
+
+
+@dataclass
+class OutputSettings:
+    """What vCluster's --silent/--debug/--log-output asked for (reset for each command line)."""
+
+    level: int = INFO
+    fmt: str = "plain"
+
+
+settings = OutputSettings()
+
+
+class _LogBridge(logging.Handler):
+    """Python log records of the `vcluster` loggers as messages of the chosen format (under --debug)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = DEBUG if record.levelno < logging.INFO else INFO if record.levelno < logging.WARNING else WARN
+        tag = {DEBUG: "[green]debug[/]", INFO: "[cyan]info[/] ", WARN: "[yellow]warn[/] "}[level]
+        _emit(level, tag, f"{record.name}: {record.getMessage()}")
+
+
+_bridge = _LogBridge()
+_vcluster_logger = logging.getLogger("vcluster")
+
+
+def reset() -> None:
+    """Back to the defaults: info level, plain output, no Python log bridge."""
+    settings.level, settings.fmt = INFO, "plain"
+    if _bridge in _vcluster_logger.handlers:
+        _vcluster_logger.removeHandler(_bridge)
+        _vcluster_logger.setLevel(logging.NOTSET)
+
+
+def configure(*, silent: bool = False, debug: bool = False, log_output: str | None = None) -> None:
+    """Apply vCluster's global flags: --silent wins over --debug, as in its root command."""
+    if silent:
+        settings.level = FATAL
+    elif debug and settings.level != FATAL:
+        settings.level = DEBUG
+        if _bridge not in _vcluster_logger.handlers:
+            _vcluster_logger.addHandler(_bridge)
+            _vcluster_logger.setLevel(logging.DEBUG)
+    if log_output is not None:
+        settings.fmt = log_output
+    if settings.level == FATAL and _bridge in _vcluster_logger.handlers:
+        _vcluster_logger.removeHandler(_bridge)
+        _vcluster_logger.setLevel(logging.NOTSET)
+
+
+def go_time(t: dt.datetime) -> str:
+    """Go's time.Time JSON encoding (RFC 3339 with nanoseconds, trailing zeros trimmed, Z for UTC)."""
+    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{t.microsecond:06d}".rstrip("0")
+    off = t.utcoffset() or dt.timedelta(0)
+    if off == dt.timedelta(0):
+        zone = "Z"
+    else:
+        mins = int(off.total_seconds()) // 60
+        sign = "+" if mins >= 0 else "-"
+        zone = f"{sign}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
+    return base + (f".{frac}" if frac else "") + zone
+
+
+def _emit(level: int, tag: str, message: str) -> None:
+    """One message at `level` in the chosen format, on stderr; nothing when the level is hidden."""
+    if level > settings.level:
+        return
+    if settings.fmt == "json":
+        text = message.strip()
+        if not text:
+            return
+        now = go_time(dt.datetime.now().astimezone())
+        line = {"time": now, "message": text, "level": _LEVEL_NAMES[level]}
+        sys.stderr.write(orjson.dumps(line).decode() + "\n")
+        sys.stderr.flush()
+    elif settings.fmt == "raw":
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    else:
+        err.print(f"{tag} {escape(message)}")
 
 
 class CliError(click.ClickException):
@@ -23,25 +118,32 @@ class CliError(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file: object = None) -> None:
-        err.print(f"[bold red]error[/] {escape(self.format_message())}")
+        if settings.level >= DEBUG and self.__traceback__ is not None:
+            debug("".join(traceback.format_exception(self)).rstrip())
+        _emit(FATAL, "[bold red]error[/]", self.format_message())
+
+
+def debug(message: str) -> None:
+    _emit(DEBUG, "[green]debug[/]", message)
 
 
 def info(message: str) -> None:
-    err.print(f"[cyan]info[/]  {escape(message)}")
+    _emit(INFO, "[cyan]info[/] ", message)
 
 
 def done(message: str) -> None:
-    err.print(f"[green]done[/]  {escape(message)}")
+    _emit(INFO, "[green]done[/] ", message)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warn[/]  {escape(message)}")
+    _emit(WARN, "[yellow]warn[/] ", message)
 
 
 @contextlib.contextmanager
 def progress(message: str) -> Iterator[None]:
-    """A spinner with `message` while the block runs (plain text when stderr is not a terminal)."""
-    if err.is_terminal:
+    """A spinner with `message` while the block runs (a plain message when stderr is not a terminal or
+    the output is raw/json; nothing under --silent)."""
+    if settings.fmt == "plain" and settings.level >= INFO and err.is_terminal:
         with err.status(escape(message)):
             yield
     else:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,24 +120,54 @@ def _source_of(path: str, sources: list[tuple[str, str | None, Any]]) -> str:
 _MISSING = object()
 
 
-def load_values_merged(paths: list[Path], sets: list[str]) -> tuple[VClusterConfig, str | None]:
-    """`-f` files merged in order with `--set` arguments on top (as helm merges them for vCluster's
-    chart); the validated configuration and the YAML to keep (the file's own text for one file and
-    no --set; None with neither). CliError naming the file and line, or the --set argument."""
-    if not sets and len(paths) <= 1:
-        return load_values(paths[0] if paths else None)
+def decode_base64_values(arg: str) -> str | None:
+    """The text of a `-f` argument given as base64 (vCluster's create: Go's base64.StdEncoding, which
+    skips line breaks and needs the padding), None when it is not base64 or not UTF-8 text."""
+    compact = arg.replace("\r", "").replace("\n", "")
+    if not compact or len(compact) % 4:
+        return None
+    try:
+        raw = base64.b64decode(compact, validate=True)
+        return raw.decode("utf-8-sig")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def read_values_arg(arg: str | Path, index: int) -> tuple[str, str | None, Path | None]:
+    """A `-f` argument as (name shown in errors, base64-decoded text or None, file path or None).
+    An existing file is read as a file; otherwise a base64 string is its decoded text, as vCluster's
+    create writes it to a temporary values file; anything else must be a file."""
+    path = Path(arg)
+    if isinstance(arg, str) and not path.is_file():
+        text = decode_base64_values(arg)
+        if text is not None:
+            return f"<base64 -f #{index}>", text, None
+    if not path.exists():
+        raise CliError(f"values file {arg} not found; check the path given with -f")
+    if path.is_dir():
+        raise CliError(f"values file {arg} is a directory; give a vcluster.yaml file with -f")
+    return str(path), None, path
+
+
+def load_values_merged(paths: Sequence[str | Path], sets: list[str]) -> tuple[VClusterConfig, str | None]:
+    """`-f` files (or base64 YAML, as vCluster's create takes) merged in order with `--set` arguments
+    on top (as helm merges them for vCluster's chart); the validated configuration and the YAML to keep
+    (the given text for one -f and no --set; None with neither). CliError naming the file (or base64
+    value) and line, or the --set argument."""
+    args = [read_values_arg(a, i) for i, a in enumerate(paths, start=1)]
+    if not sets and len(args) == 1 and args[0][2] is not None:
+        return load_values(args[0][2])
+    if not sets and not args:
+        return load_values(None)
     from vcluster.cli.setvalues import SetValueError, merge_maps, parse_set_into
     from vcluster.config.loader import validate_data
     from vcluster.config.yamlio import dump_yaml, parse_yaml
 
     merged: dict[str, Any] = {}
     sources: list[tuple[str, str | None, Any]] = []
-    for path in paths:
-        shown = str(path)
-        if not path.exists():
-            raise CliError(f"values file {shown} not found; check the path given with -f")
+    for shown, decoded, path in args:
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            text = decoded if path is None else path.read_text(encoding="utf-8-sig")
             data = parse_yaml(text, shown)
         except (OSError, UnicodeDecodeError) as e:
             raise CliError(f"cannot read values file {shown}: {getattr(e, 'strerror', None) or e}") from None
@@ -162,4 +195,6 @@ def load_values_merged(paths: list[Path], sets: list[str]) -> tuple[VClusterConf
             for i in e.issues
         )
         raise CliError(f"the values are invalid: {problems}; fix them and run the command again") from None
+    if not sets and len(args) == 1:
+        return cfg, args[0][1]
     return cfg, dump_yaml(merged)
