@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vcluster.apiserver.schema import definition_for, definitions, json_types
+from vcluster.apiserver.schema import container_walker, definition_for, definitions, json_types
 
 __all__ = ["prune", "prune_object_meta"]
 
@@ -124,31 +124,7 @@ def _walker(sch: Any) -> Walker | None:
             return None if plan is None else _struct_walker(plan)
         target = definitions().get(name)
         return _walker(target) if target is not None and name not in _OPAQUE else None
-    types = json_types(sch)
-    if "array" in types:
-        inner = _walker(sch.get("items"))
-        if inner is None:
-            return None
-
-        def walk_list(v: Any) -> None:
-            if type(v) is list:
-                for item in v:
-                    inner(item)
-
-        return walk_list
-    ap = sch.get("additionalProperties")
-    if "object" in types and isinstance(ap, dict):
-        inner_v = _walker(ap)
-        if inner_v is None:
-            return None
-
-        def walk_map(v: Any) -> None:
-            if type(v) is dict:
-                for item in v.values():
-                    inner_v(item)
-
-        return walk_map
-    return None
+    return container_walker(sch, _walker)
 
 
 def _struct_walker(plan: _Plan) -> Walker:

@@ -475,3 +475,35 @@ def _check_base64(s: str) -> None:
     except (binascii.Error, ValueError):
         pos = next((i for i, ch in enumerate(s) if not (ch.isalnum() or ch in "+/=")), max(len(s) - 1, 0))
         raise DecodeError(f"illegal base64 data at input byte {pos}") from None
+
+
+def container_walker(
+    sch: Any, walker: Callable[[Any], Callable[[Any], None] | None]
+) -> Callable[[Any], None] | None:
+    """For an array or map schema: a function applying `walker(items)` / `walker(values)` to each
+    element of a JSON list / object; None for another schema or when the elements need nothing."""
+    types = json_types(sch)
+    if "array" in types:
+        inner = walker(sch.get("items"))
+        if inner is None:
+            return None
+
+        def walk_list(v: Any) -> None:
+            if type(v) is list:
+                for item in v:
+                    inner(item)
+
+        return walk_list
+    ap = sch.get("additionalProperties")
+    if "object" in types and isinstance(ap, dict):
+        inner_v = walker(ap)
+        if inner_v is None:
+            return None
+
+        def walk_map(v: Any) -> None:
+            if type(v) is dict:
+                for item in v.values():
+                    inner_v(item)
+
+        return walk_map
+    return None
