@@ -17,7 +17,7 @@ from vcluster.cli import hostctx, hostops, lifecycle, paths, records, ui
 from vcluster.cli.connect_cmd import ConnectOptions, connect, connect_context, disconnect
 from vcluster.cli.globalflags import UserCommand
 from vcluster.cli.hostctx import HostTarget
-from vcluster.cli.options_compat import refused_flag, refused_option
+from vcluster.cli.options_compat import go_bool_option, refused_flag, refused_option
 from vcluster.cli.records import Record
 from vcluster.client import ApiError, ConnectionFailed
 
@@ -109,12 +109,9 @@ def _distro(ctx: click.Context, param: click.Parameter, value: str | None) -> No
     help="Set values as helm does, on top of the files (repeatable), "
     "e.g. --set sync.toHost.ingresses.enabled=true.",
 )
-@click.option(
+@go_bool_option(
     "--connect",
-    type=click.BOOL,
     default=True,
-    is_flag=False,
-    flag_value=True,
     show_default=True,
     help="Switch the kube context to the vCluster when it is up (--connect=false to stay).",
 )
@@ -128,12 +125,9 @@ def _distro(ctx: click.Context, param: click.Parameter, value: str | None) -> No
     default="",
     help="The context name instead of vcluster_NAME_NAMESPACE_PARENT.",
 )
-@click.option(
+@go_bool_option(
     "--create-namespace",
-    type=click.BOOL,
     default=True,
-    is_flag=False,
-    flag_value=True,
     show_default=True,
     help="Create the namespace when it does not exist (--create-namespace=false: it must exist).",
 )
@@ -142,16 +136,12 @@ def _distro(ctx: click.Context, param: click.Parameter, value: str | None) -> No
     default="",
     help=f"The Kubernetes version to serve; only v{SERVED_MINOR} is available.",
 )
-@click.option("--update-current", type=click.BOOL, default=True, is_flag=False, flag_value=True, hidden=True)
+@go_bool_option("--update-current", default=True, hidden=True)
 @click.option("--chart-version", default=None, hidden=True, expose_value=False, callback=_version_values)
 @click.option("--distro", default=None, hidden=True, expose_value=False, callback=_distro)
-@click.option(
-    "--background-proxy", type=click.BOOL, is_flag=False, flag_value=True, hidden=True, expose_value=False
-)
-@click.option("--add", type=click.BOOL, is_flag=False, flag_value=True, hidden=True, expose_value=False)
-@click.option(
-    "--expose-local", type=click.BOOL, is_flag=False, flag_value=True, hidden=True, expose_value=False
-)
+@go_bool_option("--background-proxy", hidden=True, expose_value=False)
+@go_bool_option("--add", hidden=True, expose_value=False)
+@go_bool_option("--expose-local", hidden=True, expose_value=False)
 @refused_flag(
     "--expose",
     "the vCluster's API server runs on this machine, not behind a host Service; "
@@ -560,21 +550,15 @@ def logs(name: str, namespace: str | None, follow: bool, tail: int, context: str
     is_flag=True,
     help="Delete the host namespace too (unless another vCluster is left in it).",
 )
-@click.option(
+@go_bool_option(
     "--auto-delete-namespace",
-    type=click.BOOL,
     default=True,
-    is_flag=False,
-    flag_value=True,
     show_default=True,
     help="Delete the namespace when vcluster create made it (annotation vcluster.loft.sh/created).",
 )
-@click.option(
+@go_bool_option(
     "--delete-context",
-    type=click.BOOL,
     default=True,
-    is_flag=False,
-    flag_value=True,
     show_default=True,
     help="Delete the vCluster's kube context.",
 )

@@ -18,7 +18,7 @@ from vcluster.cli import hostctx, lifecycle, paths, records, ui
 from vcluster.cli.globalflags import UserCommand
 from vcluster.cli.hostctx import HostTarget
 from vcluster.cli.kubecfg import write_private
-from vcluster.cli.options_compat import refused_option
+from vcluster.cli.options_compat import go_bool_option, refused_option
 from vcluster.cli.records import Record
 
 NO_PORT_FORWARD = (
@@ -139,12 +139,9 @@ def _run_command(rec: Record, vkc: dict[str, Any], command: tuple[str, ...]) -> 
     "-n", "--namespace", default=None, help="Host namespace of the vCluster [default: where it is]."
 )
 @click.option("--print", "print_", is_flag=True, help="Write the kubeconfig to stdout instead of switching.")
-@click.option(
+@go_bool_option(
     "--update-current",
-    type=click.BOOL,
     default=True,
-    is_flag=False,
-    flag_value=True,
     callback=_deprecated("update-current"),
     help="[deprecated] --update-current=false writes the kubeconfig to --kube-config instead of switching.",
 )
@@ -185,12 +182,9 @@ def _run_command(rec: Record, vkc: dict[str, Any], command: tuple[str, ...]) -> 
     type=click.IntRange(0),
     help="With --service-account: the token's lifetime in seconds [default: ten years].",
 )
-@click.option(
+@go_bool_option(
     "--background-proxy",
-    type=click.BOOL,
     default=True,
-    is_flag=False,
-    flag_value=True,
     expose_value=False,
     help="Accepted as vCluster's flag; no proxy is needed here: the API server is reachable directly.",
 )

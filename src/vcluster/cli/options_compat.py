@@ -33,6 +33,11 @@ def refused_option(
     )
 
 
+def go_bool_option(*decls: str, **kw: Any) -> Decorator:
+    """A bool flag as cobra parses one: `--x` alone is true, `--x=true|false` sets it."""
+    return click.option(*decls, type=click.BOOL, is_flag=False, flag_value=True, **kw)
+
+
 def refused_flag(flag: str, reason: str, *, default: bool = False) -> Decorator:
     """A hidden boolean flag (`--flag`, `--flag=true|false`, as cobra's) that fails when set to the
     value that differs from `default`, the behaviour this vcluster lacks."""
@@ -41,12 +46,9 @@ def refused_flag(flag: str, reason: str, *, default: bool = False) -> Decorator:
         if value != default:
             raise _refuse(f"{flag}={str(value).lower()}", reason)
 
-    return click.option(
+    return go_bool_option(
         flag,
-        type=click.BOOL,
         default=default,
-        is_flag=False,
-        flag_value=True,
         hidden=True,
         expose_value=False,
         callback=check,
