@@ -148,3 +148,14 @@ def test_table_matches_the_kubectl_descriptors() -> None:
     if codec is None or not getattr(codec, "_tags", None):
         pytest.skip("no kubectl binary with Go struct tags")
     assert govalues.fills_from_descriptors(codec) == govalues_data.FILLS
+
+
+def test_a_value_field_sent_as_null_is_its_zero_as_go_decodes_it() -> None:
+    """`spec: null` on a PodDisruptionBudget (a struct, not a pointer) decodes to the zero struct,
+    which kube writes back as `{}`; a null Event source likewise, and a null scalar as its zero."""
+    pdb: dict[str, Any] = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "spec": None}
+    govalues.fill(pdb, "policy", "v1", "PodDisruptionBudget")
+    assert pdb["spec"] == {} and pdb["status"]["currentHealthy"] == 0
+    ev: dict[str, Any] = {"source": None, "reportingComponent": None, "eventTime": None}
+    govalues.fill(ev, "", "v1", "Event")
+    assert ev["source"] == {} and ev["reportingComponent"] == "" and ev["eventTime"] is None

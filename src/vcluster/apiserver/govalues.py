@@ -202,7 +202,7 @@ def _fill_struct(obj: dict[str, Any], plan: _Plan) -> None:
                 if w is not None:
                     w(v)
     for key, make in plan.fills:  # after the walk: a fresh zero value is complete
-        if key not in obj:
+        if obj.get(key) is None:  # absent, or null: Go decodes both to the zero value
             obj[key] = make()
 
 
@@ -233,8 +233,9 @@ _FIELD_ZEROS: dict[str, dict[str, Any]] = {}
 
 
 def fill(obj: dict[str, Any], group: str, version: str, kind: str) -> None:
-    """Add, in place, what encoding the object's Go struct writes for absent value fields, at every
-    depth but the top-level metadata. Kinds without a definition are left alone."""
+    """Add, in place, what encoding the object's Go struct writes for absent value fields (and for
+    value fields sent as null, which Go decodes to their zero value), at every depth but the
+    top-level metadata. Kinds without a definition are left alone."""
     plan = _kind_plan(group, version, kind)
     if plan is None or type(obj) is not dict:
         return
@@ -245,7 +246,7 @@ def fill(obj: dict[str, Any], group: str, version: str, kind: str) -> None:
             if w is not None:
                 w(v)
     for key, make in plan.fills:
-        if key not in obj and key != "metadata":
+        if obj.get(key) is None and key != "metadata":  # absent or null: the zero value
             obj[key] = make()
 
 
