@@ -28,6 +28,7 @@ from procs import Proc, cpu_seconds, started_pair
 from vcluster.client import Client
 from vcluster.hostsim.podstatus import running_status
 
+TOKEN_PREFIX = "vcluster.loft.sh/token-"
 BARE: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Pod",
@@ -63,6 +64,34 @@ async def synced_pod(base: Path) -> dict[str, Any]:
     return pod
 
 
+def unique_token_key(pod: dict[str, Any], i: int) -> None:
+    """Give a synced pod a token annotation key of its own, as the syncer does (a random suffix per
+    pod), pointing its token volume at it, and a kube-api-access-xxxxx volume name of its own, as
+    the ServiceAccount admission does: both are in the pod's managedFields, so the server's FieldsV1
+    caches see a set of its own per pod, as in a real burst."""
+    spec = pod["spec"]
+    for vol in spec.get("volumes") or []:
+        old_vol = vol.get("name", "")
+        if old_vol.startswith("kube-api-access-"):
+            vol["name"] = f"kube-api-access-{i:05x}"
+            for c in spec.get("containers") or []:
+                for m in c.get("volumeMounts") or []:
+                    if m.get("name") == old_vol:
+                        m["name"] = vol["name"]
+    ann = pod["metadata"].get("annotations") or {}
+    old = next((k for k in ann if k.startswith(TOKEN_PREFIX)), None)
+    if old is None:
+        return
+    new = f"{TOKEN_PREFIX}{i:08x}"
+    ann[new] = ann.pop(old)
+    for vol in pod["spec"].get("volumes") or []:
+        for src in (vol.get("projected") or {}).get("sources") or []:
+            for item in (src.get("downwardAPI") or {}).get("items") or []:
+                ref = item.get("fieldRef") or {}
+                if ref.get("fieldPath") == f"metadata.annotations['{old}']":
+                    ref["fieldPath"] = f"metadata.annotations['{new}']"
+
+
 async def bounded(n: int, conc: int, fn: Callable[[int], Awaitable[Any]]) -> None:
     it = iter(range(n))
 
@@ -80,6 +109,7 @@ async def case(c: Client, pid: int, body: dict[str, Any], tag: str, n: int, conc
         b = copy.deepcopy(body)
         b["metadata"]["name"] = f"p{i}"
         b["metadata"]["namespace"] = ns
+        unique_token_key(b, i)
         return b
 
     await c.create("v1", "namespaces", {"metadata": {"name": ns}})

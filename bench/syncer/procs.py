@@ -76,9 +76,10 @@ def stop_profiler(p: subprocess.Popen[bytes]) -> None:
 class Proc:
     """One `python -m vcluster ARGS` child: started until its ready line, stopped with a signal."""
 
-    def __init__(self, name: str, args: list[str], data_dir: Path) -> None:
+    def __init__(self, name: str, args: list[str], data_dir: Path, launcher: list[str] | None = None) -> None:
         self.name = name
         self.args = args
+        self.launcher = launcher or ["-m"]  # python options before "vcluster ARGS" (e.g. a profiler)
         self.data_dir = data_dir
         self.log_path = data_dir.parent / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -107,7 +108,7 @@ class Proc:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vcluster", *self.args],
+            [sys.executable, *self.launcher, "vcluster", *self.args],
             stdout=subprocess.PIPE,
             stderr=log,
             start_new_session=True,
@@ -143,13 +144,15 @@ class Proc:
         self.proc = None
 
 
-def host_proc(base: Path, nodes: int) -> Proc:
+def host_proc(base: Path, nodes: int, launcher: list[str] | None = None) -> Proc:
     d = base / "host"
     args = ["host", "--data-dir", str(d), "--port", "0", "--nodes", str(nodes), "--run-seconds", "3"]
-    return Proc("host", args, d)
+    return Proc("host", args, d, launcher)
 
 
-def vcluster_proc(base: Path, host: Proc, name: str, host_ns: str, config: str | None) -> Proc:
+def vcluster_proc(
+    base: Path, host: Proc, name: str, host_ns: str, config: str | None, launcher: list[str] | None = None
+) -> Proc:
     d = base / f"vc-{host_ns}"
     args = [
         "start", "--name", name, "--data-dir", str(d), "--host-kubeconfig", str(host.kubeconfig),
@@ -159,7 +162,7 @@ def vcluster_proc(base: Path, host: Proc, name: str, host_ns: str, config: str |
         cfg = base / f"vc-{host_ns}.yaml"
         cfg.write_text(config)
         args += ["--config", str(cfg)]
-    return Proc(f"vc-{host_ns}", args, d)
+    return Proc(f"vc-{host_ns}", args, d, launcher)
 
 
 @contextlib.asynccontextmanager

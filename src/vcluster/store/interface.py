@@ -122,9 +122,10 @@ class WatchStream(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
-    def set_sink(self, sink: Callable[[Event], bool]) -> bool:
+    def set_sink(self, sink: Callable[[Event], bool], flush: Callable[[], bool] | None = None) -> bool:
         """Optionally deliver events by calling `sink` synchronously as they are published (returns
-        False when the backend does not support it; events then come through `next`)."""
+        False when the backend does not support it; events then come through `next`), and
+        `flush()` once after each published batch that reached `sink`."""
         return False
 
     @property

@@ -27,11 +27,15 @@ class Watcher(WatchStream):
         self._last_rev = since_rev  # newest revision handed out (or known complete)
         self._replaying = True
         self._sink: Callable[[Event], bool] | None = None
+        self._flush: Callable[[], bool] | None = None
+        self._dirty = False  # the sink holds events of the batch being published
 
-    def set_sink(self, sink: Callable[[Event], bool]) -> bool:
+    def set_sink(self, sink: Callable[[Event], bool], flush: Callable[[], bool] | None = None) -> bool:
         """Deliver events by calling `sink(event)` right in the publishing loop instead of waking the
         consumer (fan-out to many watchers then costs no task switches). The buffered events go
-        first. `sink` returns False when its client cannot keep up; the watch then ends."""
+        first. `sink` returns False when its client cannot keep up; the watch then ends. With
+        `flush`, the sink may hold a batch's events: `flush()` is called once after each published
+        batch that reached the sink (one write to the client per batch), False ending the watch."""
         if self._replaying:
             raise RuntimeError("set_sink before the replay finished")
         while self._buf:
@@ -41,8 +45,16 @@ class Watcher(WatchStream):
                 self._overflow = True
                 self.close()
                 return True
-        self._sink = sink
+        self._sink, self._flush = sink, flush
+        self.flush_sink()
         return True
+
+    def flush_sink(self) -> None:
+        """Hand the sink's held events to its client (after a published batch)."""
+        self._dirty = False
+        if self._flush is not None and not self._closed and not self._flush():
+            self._overflow = True
+            self.close()
 
     # ---- producer side (event loop, from the hub)
     def push(self, ev: Event) -> None:
@@ -53,6 +65,9 @@ class Watcher(WatchStream):
             if not self._sink(ev):
                 self._overflow = True
                 self.close()
+            elif self._flush is not None and not self._dirty:
+                self._dirty = True
+                self._hub.to_flush.append(self)
             return
         if len(self._buf) >= MAX_BACKLOG and not self._replaying:
             self._overflow = True
@@ -145,6 +160,7 @@ class WatchHub:
         self.revision = revision
         self._by_prefix: dict[str, set[Watcher]] = {}
         self.count = 0
+        self.to_flush: list[Watcher] = []  # watchers whose sinks hold events of this batch
 
     def add(self, w: Watcher) -> None:
         self._by_prefix.setdefault(w.prefix, set()).add(w)
@@ -181,6 +197,10 @@ class WatchHub:
             if ws:
                 for w in tuple(ws):
                     w.push(ev)
+        if self.to_flush:  # one write per watcher for the whole batch
+            ready, self.to_flush = self.to_flush, []
+            for w in ready:
+                w.flush_sink()
 
     async def open(
         self,
