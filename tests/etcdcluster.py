@@ -1,6 +1,6 @@
 """A real etcd cluster of several members for tests (Debian's etcd-server): each member has its own
-data dir and client/peer URLs on free 127.0.0.1 ports; members can be killed and restarted, and all
-are always stopped at the end.
+data dir and client/peer URLs on free 127.0.0.1 ports; members can be killed and restarted, frozen
+(SIGSTOP) and thawed, and all are always stopped at the end.
 
 Fixture-free on purpose: `running_cluster(3)` is a context manager a test or a fixture wraps.
 """
@@ -81,8 +81,19 @@ class EtcdMember:
             self.proc.wait(10)
         self.proc = None
 
+    def freeze(self) -> None:
+        """SIGSTOP: the member hangs (its sockets stay open, nothing answers) instead of dying."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: a frozen member runs again."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.thaw()  # a frozen member would not act on SIGTERM
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)

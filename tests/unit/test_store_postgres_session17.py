@@ -25,7 +25,9 @@ from vcluster.store.postgres import PostgresLog
 __all__ = ["pg_server"]
 
 CM = "/registry/configmaps/default/"
-COMMIT_DONE = b"C\x00\x00\x00\x0bCOMMIT\x00"  # CommandComplete of a COMMIT: it is durable
+# the answer to a batch's write (one statement on an autocommit session): its CommandComplete and the
+# ReadyForQuery after it, which the server sends once the statement's implicit transaction committed
+COMMIT_DONE = b"C\x00\x00\x00\x0dSELECT 1\x00Z"
 
 
 def cm(name: str) -> dict[str, Any]:
@@ -34,7 +36,7 @@ def cm(name: str) -> dict[str, Any]:
 
 class CutProxy:
     """A loopback TCP proxy to the server that, once armed, cuts the connection: `request` at what
-    the client sends next (the server never sees it), `answer` at the server's answer to a COMMIT
+    the client sends next (the server never sees it), `answer` at the server's answer to a batch's write
     (the commit is done, the client never hears of it)."""
 
     def __init__(self, upstream: int) -> None:
@@ -43,6 +45,8 @@ class CutProxy:
         self.port = self.listener.getsockname()[1]
         self.mode: str | None = None
         self.cuts = 0
+        self.requests = 0  # what the clients sent, in reads of the proxy (one per exchange)
+        self.blocked = False  # while set, new connections are closed at once (the server is "down")
         self._socks: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -52,6 +56,9 @@ class CutProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self.blocked:
+                client.close()
+                continue
             server = socket.create_connection(("127.0.0.1", self.upstream))
             self._socks += [client, server]
             threading.Thread(target=self._pump, args=(client, server, "request"), daemon=True).start()
@@ -60,6 +67,7 @@ class CutProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, direction: str) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
+                self.requests += direction == "request"
                 if self.mode == direction and (direction == "request" or COMMIT_DONE in data):
                     self.mode, self.cuts = None, self.cuts + 1
                     for s in (src, dst):
@@ -68,6 +76,13 @@ class CutProxy:
                 dst.sendall(data)
         with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
+
+    def block(self) -> None:
+        """Cut every connection and refuse new ones, as a server that went away."""
+        self.blocked = True
+        for s in self._socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self.listener.close()

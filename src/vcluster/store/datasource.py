@@ -36,6 +36,7 @@ class KineLog(Protocol):
 
     commits: int
     rows_written: int
+    down: str | None  # why the backend cannot be reached while the writer reconnects, else None
 
     def open(self) -> LoadedState: ...
     def start(self, loop: asyncio.AbstractEventLoop, deliver: Any) -> None: ...

@@ -14,6 +14,13 @@ any Unavailable, writes (txn, compaction) only when they cannot have been applie
 was never made, or the member refused them for having no leader. Every request carries
 `hasleader` metadata (clientv3.WithRequireLeader), so a member cut off from the quorum answers
 "etcdserver: no leader" at once, and cancels a watch stream when it loses its leader.
+
+A member that hangs instead of dying (stopped, frozen, a dead host whose TCP connections stay open)
+is found the way clientv3 finds it with gRPC keepalive (kube-apiserver's DialKeepAliveTime/Timeout):
+when a request or a watch stream has heard nothing from its member for KEEPALIVE_TIME, the member is
+probed (GET /version, served without raft) and, without an answer within KEEPALIVE_TIMEOUT, counts as
+gone: the request fails over as if its connection had dropped, and the watch ends so that it is made
+again on another member.
 """
 
 from __future__ import annotations
@@ -24,9 +31,9 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -38,6 +45,11 @@ _UNAVAILABLE = 14
 _DEADLINE = 4
 REQUEST_TIMEOUT = 10.0  # seconds for one unary call
 CONNECT_TIMEOUT = 3.0
+# gRPC keepalive over HTTP/1.1: a member silent for KEEPALIVE_TIME while a request or a watch waits
+# on it is probed, and left when the probe gets no answer within KEEPALIVE_TIMEOUT (kube-apiserver
+# uses 30 s / 10 s on its gRPC transports; here a hung member is left within a few seconds)
+KEEPALIVE_TIME = 1.5
+KEEPALIVE_TIMEOUT = 1.5
 # how long requests are retried while every member answers that it has no leader (an election:
 # etcd's default election timeout is 1 s); clientv3 retries reads 100 times, 25 ms apart and more
 ELECTION_WAIT = 5.0
@@ -49,6 +61,7 @@ REQUIRE_LEADER_HEADER = "Grpc-Metadata-hasleader"
 _LEADERLESS = ("etcdserver: no leader", "etcdserver: leader changed")
 
 log = logging.getLogger("vcluster.store.etcd")
+T = TypeVar("T")
 
 
 class EtcdError(Exception):
@@ -209,8 +222,13 @@ class EtcdClient:
         self.urls = endpoint.urls or (endpoint.url,)
         self._ssl = endpoint.ssl_context()
         self._session: aiohttp.ClientSession | None = None
+        # keepalive probes get a session of their own: never queued behind requests in the pool
+        self._probe_session: aiohttp.ClientSession | None = None
         self._pinned = 0  # index of the member requests go to first
+        self._heard: dict[str, float] = {}  # member -> when it last answered anything
+        self._keepalives: dict[str, asyncio.Future[bool]] = {}  # the liveness probe in flight per member
         self.failovers = 0
+        self.hung = 0  # members left because they stopped answering
 
     @property
     def member(self) -> str:
@@ -227,10 +245,20 @@ class EtcdClient:
             )
         return self._session
 
+    def _probe_http(self) -> aiohttp.ClientSession:
+        if self._probe_session is None or self._probe_session.closed:
+            conn = aiohttp.TCPConnector(limit=0, ssl=self._ssl if self._ssl is not None else False)
+            self._probe_session = aiohttp.ClientSession(connector=conn)
+        return self._probe_session
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for probe in self._keepalives.values():
+            probe.cancel()
+        self._keepalives.clear()
+        for session in (self._session, self._probe_session):
+            if session is not None:
+                await session.close()
+        self._session = self._probe_session = None
 
     def _order(self) -> list[int]:
         """Member indexes in the order to try them: the pinned one, then the next ones."""
@@ -275,12 +303,65 @@ class EtcdClient:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
 
+    async def _answer(self, url: str, aw: Awaitable[T]) -> T:
+        """Await `aw`, an exchange with member `url`, as a gRPC transport with keepalive would: each
+        time nothing was heard from the member for KEEPALIVE_TIME it is probed, and when it does not
+        answer `aw` is abandoned with EtcdUnavailable (the request may have reached it)."""
+        task = asyncio.ensure_future(aw)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=KEEPALIVE_TIME)
+                if not done and time.monotonic() - self._heard.get(url, 0.0) >= KEEPALIVE_TIME:
+                    alive = await self._alive(url)
+                    if not alive and not task.done():
+                        self.hung += 1
+                        raise EtcdUnavailable(
+                            f"etcd at {url} stopped answering (no answer to a keepalive probe within "
+                            f"{KEEPALIVE_TIMEOUT:g}s)"
+                        )
+                if task.done():
+                    out = task.result()
+                    self._heard[url] = time.monotonic()
+                    return out
+        finally:
+            task.cancel()  # abandoned (hung member, or the caller was cancelled): the connection closes
+
+    async def _alive(self, url: str) -> bool:
+        """Whether the member answers a keepalive probe in time; concurrent waiters share one."""
+        probe = self._keepalives.get(url)
+        if probe is None or probe.done():
+            probe = asyncio.ensure_future(self._probe_alive(url))
+            self._keepalives[url] = probe
+        return await asyncio.shield(probe)
+
+    async def _probe_alive(self, url: str) -> bool:
+        """GET /version: the member's HTTP server answers it without raft, so only a member that
+        does not run (or a network that drops everything) leaves it unanswered."""
+        to = aiohttp.ClientTimeout(total=KEEPALIVE_TIMEOUT)
+        try:
+            async with self._probe_http().get(f"{url}/version", timeout=to) as resp:
+                await resp.read()
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            log.warning("etcd at %s did not answer a keepalive probe within %gs", url, KEEPALIVE_TIMEOUT)
+            return False
+        self._heard[url] = time.monotonic()
+        return True
+
+    async def _post(
+        self, url: str, path: str, body: dict[str, Any], to: aiohttp.ClientTimeout
+    ) -> tuple[int, bytes]:
+        async with self._http().post(f"{url}/v3/{path}", data=orjson.dumps(body), timeout=to) as resp:
+            return resp.status, await resp.read()
+
+    async def _open(
+        self, url: str, body: dict[str, Any], to: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        return await self._http().post(f"{url}/v3/watch", data=orjson.dumps(body), timeout=to)
+
     async def _call_one(self, url: str, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         to = aiohttp.ClientTimeout(total=timeout, connect=CONNECT_TIMEOUT)
         try:
-            async with self._http().post(f"{url}/v3/{path}", data=orjson.dumps(body), timeout=to) as resp:
-                data = await resp.read()
-                status = resp.status
+            status, data = await self._answer(url, self._post(url, path, body, to))
         except aiohttp.ClientConnectorCertificateError as e:
             raise EtcdUnavailable(f"TLS with {url} failed: {e.certificate_error}", sent=False) from None
         except ssl.SSLError as e:
@@ -351,16 +432,19 @@ class EtcdClient:
         self, key: str, range_end: str, start_revision: int, *, prev_kv: bool = True
     ) -> AsyncIterator[WatchResult]:
         """The responses of one watch, as etcd streams them, until it is canceled or the connection
-        drops (EtcdUnavailable). It is made on the first member that accepts it (a member that
-        cannot be reached or has no leader is passed over); after it drops, the caller watches
-        again from the revision after the last one it got, as clientv3's watcher resumes on
-        another member, and starts with the next member."""
+        drops (EtcdUnavailable), or its member stops answering (keepalive, as for a request). It is
+        made on the first member that accepts it (a member that cannot be reached or has no leader
+        is passed over); after it drops, the caller watches again from the revision after the last
+        one it got, as clientv3's watcher resumes on another member, and starts with the next
+        member. Progress notifications are asked for (as kube's watch cache does): results without
+        events, which etcd sends on an idle watch at its --experimental-watch-progress-notify-interval."""
         body = {
             "create_request": {
                 "key": b64(key),
                 "range_end": b64(range_end),
                 "start_revision": str(start_revision),
                 "prev_kv": prev_kv,
+                "progress_notify": True,
             }
         }
         to = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT, sock_read=None)
@@ -369,11 +453,11 @@ class EtcdClient:
             url = self.urls[index]
             created = False
             try:
-                async with self._http().post(f"{url}/v3/watch", data=orjson.dumps(body), timeout=to) as resp:
+                async with await self._answer(url, self._open(url, body, to)) as resp:
                     if resp.status != 200:
                         raise _error(_loads(await resp.read()), resp.status)
                     while True:
-                        line = await resp.content.readline()
+                        line = await self._answer(url, resp.content.readline())
                         if not line:
                             raise EtcdUnavailable(f"the watch stream from {url} ended")
                         if not line.strip():

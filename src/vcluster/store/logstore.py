@@ -207,8 +207,10 @@ class LogStore(Storage):
     @property
     def unavailable(self) -> str | None:
         """Why the last write transaction failed (SQLite could not write: disk full, I/O error,
-        locked), until a later one commits; None while writes go through."""
-        return None if self._write_failure is None else f"storage is unavailable: {self._write_failure}"
+        locked), until a later one commits, or why the database cannot be reached while the writer
+        reconnects (PostgreSQL); None while writes go through."""
+        why = self._write_failure or self.log.down
+        return None if why is None else f"storage is unavailable: {why}"
 
     def close_watches(self) -> None:
         self._hub.close_all()

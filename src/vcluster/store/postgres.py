@@ -2,8 +2,9 @@
 
 Same contract as `SqliteLog`: the in-memory store assigns every revision before the write and rows
 are inserted with that explicit id, so `id` is the resourceVersion; the `kine_id_seq` sequence is
-moved along with `setval` in the same transaction, so kine (or anyone inserting without an id)
-continues after the last row. A restart reads MAX(id) and continues from there.
+moved along with `setval` in the same statement (one exchange per commit), so kine (or anyone
+inserting without an id) continues after the last row. A restart reads MAX(id) and continues from
+there.
 
 One process writes one database: the writer connection holds a session advisory lock for as long as
 it lives, and a second vcluster on the same database is refused at start. When the connection
@@ -15,7 +16,9 @@ deleted and the batch written again), so each write lands exactly once. Past the
 fails like a failed SQLite transaction (StoreUnavailableError, the store falls back to its committed
 state) and later batches try one reconnect each, without the window, until one succeeds; the rows of
 a commit in doubt are deleted then (their writers were told it failed, and no other process writes
-while we hold the lock).
+while we hold the lock). From the first failure until a reconnect succeeds, `down` says the server
+is lost, so the storage health checks fail (inside the window too), as kube-apiserver's etcd checks
+fail while their range request cannot be answered.
 """
 
 from __future__ import annotations
@@ -73,6 +76,14 @@ _INSERT_BATCH = (
     "COALESCE(t.prev_revision, (SELECT COALESCE(MAX(k.id), 0) FROM kine k WHERE k.name = t.name)), "
     "t.lease, t.value, t.old_value FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[], "
     f"%s::bigint[], %s::bigint[], %s::int[], %s::bytea[], %s::bytea[]) AS t({_COLUMNS})"
+)
+# A batch's commit: the INSERT and the setval of kine_id_seq in one statement, so one exchange with the
+# server (a statement on an autocommit session is its own transaction: all rows or none). setval is not
+# transactional anyway; it reads the inserted rows' count first, so it runs only once every row is in,
+# as it did after the INSERT inside BEGIN .. COMMIT (which took three exchanges).
+_WRITE_BATCH = (
+    f"WITH ins AS ({_INSERT_BATCH} RETURNING 1) "
+    "SELECT setval(pg_get_serial_sequence('kine', 'id'), %s) FROM (SELECT count(*) FROM ins) AS n"
 )
 # The newest row of each key (DISTINCT ON walks kine_list_query_index), then only the live ones.
 _LATEST = (
@@ -359,6 +370,7 @@ class PostgresLog(WriterThread):
         self._last_connect_error = None
         self.reconnects += 1
         self._conn = conn
+        self.down = None
         return conn, committed
 
     def _resume(self, conn: psycopg.Connection[Any], attempted: list[tuple[int, str]] | None) -> bool:
@@ -454,15 +466,15 @@ class PostgresLog(WriterThread):
                 conn, committed = self._writer_conn(rows if attempted else None, paced=first)
                 if not committed:
                     attempted = True
-                    with conn.pipeline(), conn.transaction():  # psycopg syncs at BEGIN and COMMIT
-                        conn.execute(_INSERT_BATCH, _columns(batch))
-                        conn.execute("SELECT setval(pg_get_serial_sequence('kine', 'id'), %s)", (top,))
+                    conn.execute(_WRITE_BATCH, [*_columns(batch), top])
                 self._outage = False
                 return None
             except BaseException as e:
                 first = False
                 self._drop_if_broken()
                 lost = self._lost_server(e)
+                if lost:  # kube's etcd checks (a range with a timeout) would fail now: so do ours
+                    self.down = f"lost {self.where} ({' '.join(str(e).split())}); reconnecting"
                 if not lost or deadline is None or self._closed or time.monotonic() + pause > deadline:
                     self._outage = self._outage or lost
                     return e

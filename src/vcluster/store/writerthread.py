@@ -36,6 +36,9 @@ class WriterThread:
         # Writes accepted against a state that a failed transaction voided carry an epoch <= this
         # and are rejected unwritten; the store moves to a new epoch once it has seen the failure.
         self._dead_epoch = -1
+        # Why the backend cannot be reached right now (set by the writer thread while it reconnects,
+        # cleared once it answers again), so that the storage health checks fail meanwhile.
+        self.down: str | None = None
         self.commits = 0
         self.rows_written = 0
 
