@@ -39,9 +39,6 @@ sync:
       all: true
     ingresses:
       enabled: true
-  fromHost:
-    deviceClasses:
-      enabled: true
 policies:
   podSecurityStandard: baseline
 logging:
@@ -290,6 +287,11 @@ def test_deleted_config_map_is_written_again(selective: Pair) -> None:
             "  fromHost:\n    priorityClasses: {enabled: true}\n",
             ["sync.fromHost.priorityClasses"],
         ),
+        # kinds this implementation has no syncer for are refused, not left unsynced
+        (
+            "sync:\n  fromHost:\n    deviceClasses: {enabled: true}\n",
+            ["sync.fromHost.deviceClasses.enabled: not implemented"],
+        ),
     ],
 )
 def test_invalid_config_stops_start(tmp_path: Path, config: str, expected: list[str]) -> None:
@@ -312,15 +314,3 @@ def test_invalid_config_stops_start(tmp_path: Path, config: str, expected: list[
         assert "line 5: sync.toHost.podz: " in p.stderr, p.stderr
     assert "ready at" not in p.stdout
     assert not (tmp_path / "vc" / "state.db").exists()
-
-
-def test_enabled_kinds_this_engine_does_not_sync_are_named_at_start(selective: Pair) -> None:
-    """A valid vcluster.yaml may enable kinds this engine has no syncer for (here
-    `fromHost.deviceClasses`): the start-up log says which, instead of ignoring them silently."""
-    warnings = [
-        json.loads(line)
-        for line in selective.vc.log_path.read_text().splitlines()
-        if line.startswith("{") and "not synced by this engine" in line
-    ]
-    assert len(warnings) == 1 and warnings[0]["level"] == "warning", warnings
-    assert warnings[0]["msg"].endswith(": fromHost.deviceclasses"), warnings[0]["msg"]

@@ -473,7 +473,7 @@ def start(
         bind=bind,
         port=port,
         kubeconfig=kubeconfig,
-        allocate_service_ips=False,
+        allocate_service_ips=not cfg.sync_enabled("services"),
         **_datastore_of(datastore, cfg),
         authorization_mode=authorization_mode,
         extra_hosts=[name, f"{name}.{host_namespace}", f"{name}.{host_namespace}.svc", *tls_sans],

@@ -61,6 +61,15 @@ DEFAULT_DIRECTION: dict[str, Direction] = {
 
 ALL_KINDS: frozenset[str] = frozenset(TO_HOST) | frozenset(FROM_HOST)
 
+# Kinds vcluster.yaml can switch on that this implementation has no syncer for: a configuration
+# that turns one on (after `auto` is resolved) is refused, rather than accepted and left unsynced.
+# (`toHost.namespaces`, multi-namespace mode, is refused as a Pro feature.)
+GATEWAY_API: frozenset[str] = frozenset(k for k, path in TO_HOST.items() if path.startswith("gatewayApi."))
+NOT_SYNCED: dict[Direction, frozenset[str]] = {
+    "toHost": GATEWAY_API | {"resourceclaims", "resourceclaimtemplates"},
+    "fromHost": frozenset({"csistoragecapacities", "deviceclasses", "gatewayclasses", "gateways"}),
+}
+
 
 def direction_of(kind: str, direction: Direction | None = None) -> Direction:
     """The direction a kind name refers to; ValueError for an unknown kind or direction."""

@@ -2,9 +2,11 @@
 
 The virtual cluster's name and host namespace are command-line flags, not configuration, so an
 edited ConfigMap can never change them. Of the configuration itself, everything under `sync:`
-(enabling or disabling a kind, `all`, pod options, node mode), `policies`, service replication,
-`setOwner`, the engine's rate limits and delays and the log encoding are "live": the engine applies
-them in place. The rest ("restart") only takes effect when the process starts again.
+(enabling or disabling a kind, `all`, pod options, node mode; not `sync.toHost.namespaces`, nor
+`sync.toHost.services`, which decides whether the virtual API server allocates ClusterIPs itself),
+`policies`, service replication, `setOwner`, the engine's rate limits and delays and the log
+encoding are "live": the engine applies them in place. The rest ("restart") only takes effect
+when the process starts again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ ReloadClass = Literal["live", "restart"]
 _RULES: dict[str, ReloadClass] = {
     "sync": "live",
     "sync.toHost.namespaces": "restart",
+    # off, the virtual API server allocates ClusterIPs itself; it decides that when it starts
+    "sync.toHost.services": "restart",
     "networking": "restart",
     "networking.replicateServices": "live",
     "policies": "live",

@@ -63,6 +63,15 @@ def _exclusive(cfg: VClusterConfig, out: list[ConfigIssue]) -> None:
                 "cannot sync priorityclasses to and from host at the same time",
             )
         )
+    if th.pods.enabled and not th.services.enabled:
+        out.append(
+            ConfigIssue(
+                "sync.toHost.services.enabled",
+                "cannot be false while sync.toHost.pods.enabled is true: a synced pod's nameserver is "
+                "the host copy of the Service kube-system/kube-dns, which only the service syncer "
+                "makes, so no pod would ever reach the host (disable pods too, or keep services)",
+            )
+        )
     nodes = fh.nodes
     if cfg.scheduling_in_virtual_cluster and not nodes.enabled:
         out.append(
@@ -99,6 +108,31 @@ def _exclusive(cfg: VClusterConfig, out: list[ConfigIssue]) -> None:
             ConfigIssue(
                 "controlPlane.statefulSet.highAvailability.replicas",
                 "embedded database is not supported with multiple replicas",
+            )
+        )
+
+
+def _not_synced(cfg: VClusterConfig, out: list[ConfigIssue]) -> None:
+    """Kinds switched on that this implementation has no syncer for (`kinds.NOT_SYNCED`)."""
+    unsynced = [(d, k) for d, k in cfg.enabled_kinds() if k in kinds.NOT_SYNCED[d]]
+    if any(d == "toHost" and k in kinds.GATEWAY_API for d, k in unsynced):
+        out.append(
+            ConfigIssue(
+                "sync.toHost.gatewayApi.enabled",
+                "not implemented: this vcluster does not sync the Gateway API (HTTPRoutes, Gateways, "
+                "TLSRoutes, BackendTLSPolicies, ReferenceGrants); set it to false or leave it out",
+            )
+        )
+    for d, k in unsynced:
+        if d == "toHost" and k in kinds.GATEWAY_API:
+            continue
+        if cfg._switch(d, k).enabled == "auto":
+            continue  # on only through hybrid scheduling, itself refused as a Pro feature
+        out.append(
+            ConfigIssue(
+                f"{kinds.config_path(k, d)}.enabled",
+                f"not implemented: this vcluster has no syncer for {k} ({d}); "
+                "set it to false or leave it out",
             )
         )
 
@@ -191,6 +225,7 @@ def check_config(cfg: VClusterConfig) -> list[ConfigIssue]:
     out: list[ConfigIssue] = []
     _pro_features(cfg, out)
     _exclusive(cfg, out)
+    _not_synced(cfg, out)
     _node_labels(cfg, out)
     fh = cfg.sync.from_host
     _mappings("configMaps", fh.config_maps.enabled, fh.config_maps.mappings, out)

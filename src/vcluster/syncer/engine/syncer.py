@@ -8,14 +8,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from vcluster.client import ApiError, Client, SharedInformers, strip_managed_fields
+from vcluster.client import ApiError, Client, Informer, SharedInformers, strip_managed_fields
 from vcluster.config import VClusterConfig
 from vcluster.controllers.base import EventRecorder
 from vcluster.store.interface import Storage
@@ -593,13 +593,6 @@ class Syncer:
         self.ctx = self.ctx.replace(**facts)
         n_map, n_base = await self.mappings.load(), await self.bases.load()
         log.info("loaded %d mappings and %d sync bases", n_map, n_base)
-        served = {
-            "toHost": set(registry.SUPPORTED_TO_HOST),
-            "fromHost": {"events", "nodes", *FROM_HOST_CLASSES, *IMPORTED_KINDS},
-        }
-        unsupported = [f"{d}.{k}" for d, k in self.config.enabled_kinds() if k not in served[d]]
-        if unsupported:
-            log.warning("not synced by this engine (enabled in the config): %s", ", ".join(unsupported))
         if not_used := self.config.not_used_sections():
             log.warning(
                 "set in the config but not used here (they configure vCluster's own deployment): %s",
@@ -800,10 +793,12 @@ class Syncer:
             ks = registry.build(kind)
             if ks is None:
                 continue
+            before = self._informer_ids()
             c = SyncController(self, ks)
             self.controllers[kind] = c
+            lists = self._informers_since(before)
             self._controller_tasks[kind] = asyncio.create_task(
-                c.run(new.workers_for(kind)), name=f"sync-{kind}"
+                self._once_synced(lists, lambda c=c, w=new.workers_for(kind): c.run(w)), name=f"sync-{kind}"
             )
         await self._switch_optional(new)
         for c in self.controllers.values():  # re-evaluate everything under the new switches
@@ -854,13 +849,40 @@ class Syncer:
         for name, make in wanted.items():
             c = self.extra.get(name)
             if c is None:
+                # an importer keeps a copy whose host namespace is not listed yet by itself (and
+                # imports from the namespaces it may list meanwhile); the others wait for their lists
+                before = self._informer_ids()
                 c = self.extra[name] = make()
+                lists = [] if isinstance(c, ImportController) else self._informers_since(before)
                 self._extra_tasks[name] = asyncio.create_task(
-                    c.run(new.workers_for(name)), name=f"sync-{name}"
+                    self._once_synced(lists, lambda c=c, w=new.workers_for(name): c.run(w)),
+                    name=f"sync-{name}",
                 )
                 log.info("started syncing %s", name)
             elif isinstance(c, ImportController):
                 c.configure(_import_mappings(new, name.removeprefix("host-")))
+
+    def _informer_ids(self) -> set[int]:
+        """The informers of both sides that exist now (to tell the ones a new controller adds)."""
+        return {id(i) for f in (self.virtual_informers, self.host_informers) for i in f.informers()}
+
+    def _informers_since(self, before: set[int]) -> list[Informer]:
+        """The informers added since `_informer_ids` gave `before`."""
+        return [
+            i
+            for f in (self.virtual_informers, self.host_informers)
+            for i in f.informers()
+            if id(i) not in before
+        ]
+
+    async def _once_synced(self, lists: list[Informer], run: Callable[[], Awaitable[None]]) -> None:
+        """Run a controller switched on by a live configuration change once the informers it added
+        (`lists`) have listed, as `start` waits for all of them: a reconcile on a cache still
+        empty reads a pair with a saved base as "the host object was deleted" and deletes the
+        virtual object. A list the host refuses keeps the controller waiting (an importer, which
+        keeps the copies of a host namespace it has not listed by itself, is not held back)."""
+        await asyncio.gather(*(i.wait_synced() for i in lists))
+        await run()
 
     async def _stop_controller(self, kind: str) -> None:
         self.controllers.pop(kind, None)
