@@ -108,10 +108,61 @@ def semantic_equal(a: Any, b: Any) -> bool:
     # == match is confirmed by the JSON text (no key sorting needed when the orders agree).
     if a is b or (a == b and orjson.dumps(a) == orjson.dumps(b)):
         return True
-    return _canon(_norm(a)) == _canon(_norm(b))
+    try:
+        return _sem_eq(a, b)
+    except _Irregular:
+        return _canon(_norm(a)) == _canon(_norm(b))
+
+
+class _Irregular(Exception):
+    """A value `_sem_eq` does not compare itself (not plain JSON, or a float)."""
+
+
+_SCALARS = (str, int, bool)
+
+
+def _nil(v: Any) -> bool:
+    """Whether `_norm` makes `v` None: null, or an empty map or list, or a map of such."""
+    t = type(v)
+    if v is None:
+        return True
+    if t is dict:
+        return all(_nil(x) for x in v.values())
+    if t is list:
+        return not v
+    if t in _SCALARS:
+        return False
+    raise _Irregular
+
+
+def _sem_eq(a: Any, b: Any) -> bool:
+    """`_canon(_norm(a)) == _canon(_norm(b))` without building either: one walk over both, which
+    stops at the first difference."""
+    if a is b:
+        return True
+    ta, tb = type(a), type(b)
+    if ta is dict and tb is dict:
+        for k, x in a.items():
+            if not _sem_eq(x, b.get(k)):
+                return False
+        return all(k in a or _nil(y) for k, y in b.items())
+    if ta is list and tb is list:
+        if len(a) != len(b):
+            return False  # an empty list is nil, a non-empty one never is
+        return all(_sem_eq(x, y) for x, y in zip(a, b, strict=True))
+    if a is None or b is None or ta is dict or tb is dict or ta is list or tb is list:
+        return _nil(a) and _nil(b)
+    if ta in _SCALARS and tb in _SCALARS:
+        return ta is tb and a == b  # JSON text tells True from 1
+    raise _Irregular
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equal JSON texts with sorted keys; `==` first, confirmed by the text (True == 1 in Python)."""
+    if a is b:
+        return True
+    if a == b and orjson.dumps(a) == orjson.dumps(b):
+        return True
     return _canon(a) == _canon(b)
 
 
@@ -130,6 +181,8 @@ def _diff(b: Mapping[str, Any], a: Mapping[str, Any]) -> dict[str, Any]:
         if av is None:
             continue
         bv = b.get(k)
+        if av is bv:
+            continue  # shared (copy on write): nothing changed under it
         if isinstance(av, dict) and isinstance(bv, dict):
             sub = _diff(bv, av)
             if sub:
@@ -159,12 +212,20 @@ def split_status(patch: dict[str, Any] | None) -> tuple[dict[str, Any] | None, d
 
 def get_path(obj: Mapping[str, Any] | None, path: str) -> Any:
     """Value at a dotted path (None when any step is missing)."""
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        if len(_PARTS) < 1024:
+            _PARTS[path] = parts
     cur: Any = obj
-    for part in path.split("."):
-        if not isinstance(cur, Mapping):
+    for part in parts:
+        if type(cur) is not dict and not isinstance(cur, Mapping):  # a dict: no ABC check
             return None
         cur = cur.get(part)
     return cur
+
+
+_PARTS: dict[str, tuple[str, ...]] = {}  # a dotted path's steps (the syncers' declared paths, bounded)
 
 
 def set_path(obj: dict[str, Any], path: str, value: Any, *, copy_on_write: bool = False) -> None:
@@ -403,8 +464,16 @@ class Field:
     merge: ThreeWay | None = None
 
 
+_PLAIN_FIELDS: dict[str, Field] = {}  # a path given as a string: its Field, made once
+
+
 def _field(f: str | Field) -> Field:
-    return f if isinstance(f, Field) else Field(f)
+    if isinstance(f, Field):
+        return f
+    found = _PLAIN_FIELDS.get(f)
+    if found is None:
+        found = _PLAIN_FIELDS[f] = Field(f)
+    return found
 
 
 @dataclass(frozen=True)

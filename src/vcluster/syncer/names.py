@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 MAX_NAME = 63
@@ -63,7 +64,10 @@ def cluster_marker(host_namespace: str, vcluster: str) -> str:
     return safe_concat_name(host_namespace, "x", vcluster)
 
 
+@functools.lru_cache(maxsize=256)
 def _hashed_key(prefix: str, key: str, vcluster: str) -> str:
+    """A reserved key's host form (computed once per key and virtual cluster: a sync compares
+    every label key against the four of them)."""
     return safe_concat_name(prefix, vcluster, "x", hashlib.sha256(key.encode()).hexdigest()[:10])
 
 

@@ -56,8 +56,8 @@ def project(
         if v is not None and annotations is not None and p == "metadata.annotations":
             v = annotations(v) or None
         if v is not None:
-            set_path(out, p, orjson.loads(orjson.dumps(v)))
-    return out
+            set_path(out, p, v)
+    return orjson.loads(orjson.dumps(out)) if out else out  # a copy: nothing shared with `obj`
 
 
 def metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -204,6 +204,8 @@ class BaseStore:
         paths = tuple(paths)
         doc = {"virtual": project(virtual, paths, annotations), "host": project(host, paths, annotations)}
         key = base_key(kind, namespace, name)
+        if key not in self._stood and self._mem.get(key) == orjson.dumps(doc):
+            return  # the same bytes: the same doc (most syncs change no base)
         old = self._doc(key)
         if old is not None and semantic_equal(old, doc):
             return
