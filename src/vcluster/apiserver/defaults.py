@@ -468,31 +468,38 @@ _VOLUME_SOURCE_KEYS = frozenset(_VOLUME_SOURCES)
 
 
 def _default_volume(vol: JSON) -> None:
-    if not any(vol[k] is not None for k in _VOLUME_SOURCE_KEYS.intersection(vol)):
+    present = _VOLUME_SOURCE_KEYS.intersection(vol)  # only the sources the volume has need a look
+    if not any(vol[k] is not None for k in present):
         vol["emptyDir"] = {}
-    hp = _dict(vol, "hostPath")
-    if hp is not None:
-        _set_if_absent(hp, "type", "")
-    for key in ("secret", "configMap", "downwardAPI", "projected"):
-        src = _dict(vol, key)
-        if src is not None:
+        present = {"emptyDir"}
+    for key in present:
+        src = vol[key]
+        if not isinstance(src, dict):
+            continue
+        if key in _DEFAULT_MODE_SOURCES:
             _set_if_absent(src, "defaultMode", 420)
-    for item in _dicts(_dict(vol, "downwardAPI"), "items"):
-        _default_field_ref(item.get("fieldRef"))
-    for source in _dicts(_dict(vol, "projected"), "sources"):
-        for item in _dicts(_dict(source, "downwardAPI"), "items"):
-            _default_field_ref(item.get("fieldRef"))
-        sat = _dict(source, "serviceAccountToken")
-        if sat is not None:
-            _set_if_absent(sat, "expirationSeconds", 3600)
-    eph = _dict(vol, "ephemeral")
-    tmpl = _dict(eph, "volumeClaimTemplate")
-    if tmpl is not None:
-        _template_meta(tmpl)
-        _default_pvc_spec(tmpl.get("spec"))
-    ed = _dict(vol, "emptyDir")
-    if ed is not None and "sizeLimit" in ed:
-        ed["sizeLimit"] = canonical_quantity(ed["sizeLimit"])
+        if key == "hostPath":
+            _set_if_absent(src, "type", "")
+        elif key == "downwardAPI":
+            for item in _dicts(src, "items"):
+                _default_field_ref(item.get("fieldRef"))
+        elif key == "projected":
+            for source in _dicts(src, "sources"):
+                for item in _dicts(_dict(source, "downwardAPI"), "items"):
+                    _default_field_ref(item.get("fieldRef"))
+                sat = _dict(source, "serviceAccountToken")
+                if sat is not None:
+                    _set_if_absent(sat, "expirationSeconds", 3600)
+        elif key == "ephemeral":
+            tmpl = _dict(src, "volumeClaimTemplate")
+            if tmpl is not None:
+                _template_meta(tmpl)
+                _default_pvc_spec(tmpl.get("spec"))
+        elif key == "emptyDir" and "sizeLimit" in src:
+            src["sizeLimit"] = canonical_quantity(src["sizeLimit"])
+
+
+_DEFAULT_MODE_SOURCES = frozenset(("secret", "configMap", "downwardAPI", "projected"))
 
 
 def _default_pod_spec(spec: JSON) -> None:

@@ -114,53 +114,105 @@ def _set_or_pop(obj: JSON, key: str, items: list[Any]) -> None:
         obj.pop(key, None)
 
 
+def _scan_containers(spec: JSON) -> tuple[bool, bool, bool]:
+    """One pass over a pod spec's containers: does any set a procMount other than Default, a
+    `resources.claims` or a `resizePolicy` (what drop_pod_spec may have to drop)."""
+    proc = claims = resize = False
+    for key in CONTAINER_LISTS:
+        items = spec.get(key)
+        if type(items) is not list:
+            continue
+        for c in items:
+            if type(c) is not dict:
+                continue
+            sc = c.get("securityContext")
+            if type(sc) is dict:
+                pm = sc.get("procMount")
+                proc = proc or (pm is not None and pm != DEFAULT_PROC_MOUNT)
+            res = c.get("resources")
+            claims = claims or (type(res) is dict and "claims" in res)
+            resize = resize or "resizePolicy" in c
+    return proc, claims, resize
+
+
+def _scan_volumes(spec: JSON) -> tuple[bool, bool]:
+    """One pass over a pod spec's volumes: is there an image volume, a projected source with a
+    `clusterTrustBundle` key."""
+    image = bundle = False
+    vols = spec.get("volumes")
+    for vol in vols if type(vols) is list else ():
+        if type(vol) is not dict:
+            continue
+        image = image or vol.get("image") is not None
+        projected = vol.get("projected")
+        if type(projected) is dict:
+            sources = projected.get("sources")
+            for src in sources if type(sources) is list else ():
+                bundle = bundle or (type(src) is dict and "clusterTrustBundle" in src)
+    return image, bundle
+
+
 def drop_pod_spec(spec: JSON, old: JSON | None) -> None:
-    """dropDisabledFields of a pod spec (`old`: the stored spec on update, None on create)."""
-    if _d(old).get("hostUsers") is None:
-        spec.pop("hostUsers", None)
-    if not _security_context_has(old, "supplementalGroupsPolicy"):
-        _pop_security_context(spec, "supplementalGroupsPolicy")
-    if not _pod_resources_in_use(old):
-        spec.pop("resources", None)
-    if not _proc_mount_in_use(old):
+    """dropDisabledFields of a pod spec (`old`: the stored spec on update, None on create).
+    The stored spec is only looked at for a field the new one has (nothing to drop otherwise)."""
+    if "hostUsers" in spec and _d(old).get("hostUsers") is None:
+        del spec["hostUsers"]
+    sc = spec.get("securityContext")
+    if type(sc) is dict:
+        if "supplementalGroupsPolicy" in sc and not _security_context_has(old, "supplementalGroupsPolicy"):
+            del sc["supplementalGroupsPolicy"]
+        if "seLinuxChangePolicy" in sc and not _security_context_has(old, "seLinuxChangePolicy"):
+            del sc["seLinuxChangePolicy"]
+    if "resources" in spec and not _pod_resources_in_use(old):
+        del spec["resources"]
+    proc, claims, resize = _scan_containers(spec)
+    if proc and not _proc_mount_in_use(old):
         for c in _containers(spec):
             sc = c.get("securityContext")
             if isinstance(sc, dict) and sc.get("procMount") is not None:
                 sc["procMount"] = DEFAULT_PROC_MOUNT
-    if not _claims_in_use(old):
+    if (claims or "resourceClaims" in spec) and not _claims_in_use(old):
         for c in _containers(spec):
             res = c.get("resources")
             if isinstance(res, dict):
                 res.pop("claims", None)
         spec.pop("resourceClaims", None)
-    if not _trust_bundles_in_use(old):
-        for source in _projected_sources(spec):
-            source.pop("clusterTrustBundle", None)
-    if not _resize_policy_in_use(old):
+    if resize and not _resize_policy_in_use(old):
         for c in _containers(spec):
             c.pop("resizePolicy", None)
-    if not _image_volumes_in_use(old):
+    image, bundle = _scan_volumes(spec)
+    if bundle and not _trust_bundles_in_use(old):
+        for source in _projected_sources(spec):
+            source.pop("clusterTrustBundle", None)
+    if image and not _image_volumes_in_use(old):
         _drop_image_volumes(spec)
-    if not _security_context_has(old, "seLinuxChangePolicy"):
-        _pop_security_context(spec, "seLinuxChangePolicy")
 
 
 def drop_pod_status(status: JSON, old_spec: JSON | None) -> None:
     """dropDisabledPodStatusFields (1.32, default gates)."""
-    resize_in_use = _resize_policy_in_use(old_spec)
-    groups_in_use = _security_context_has(old_spec, "supplementalGroupsPolicy")
+    resize_in_use: bool | None = None  # looked up in the stored spec when first needed
+    groups_in_use: bool | None = None
     for key in STATUS_LISTS:
-        for cs in _dicts(status.get(key)):
-            if not resize_in_use:
-                cs.pop("resources", None)
+        items = status.get(key)
+        for cs in items if type(items) is list else ():
+            if type(cs) is not dict:
+                continue
+            if "resources" in cs:
+                if resize_in_use is None:
+                    resize_in_use = _resize_policy_in_use(old_spec)
+                if not resize_in_use:
+                    del cs["resources"]
             cs.pop("allocatedResources", None)  # InPlacePodVerticalScalingAllocatedStatus is off
             cs.pop("allocatedResourcesStatus", None)  # ResourceHealthStatus is off
-            if not groups_in_use:
-                cs.pop("user", None)
-    if not resize_in_use:
-        status.pop("resize", None)
-    if not _claims_in_use(old_spec):
-        status.pop("resourceClaimStatuses", None)
+            if "user" in cs:
+                if groups_in_use is None:
+                    groups_in_use = _security_context_has(old_spec, "supplementalGroupsPolicy")
+                if not groups_in_use:
+                    del cs["user"]
+    if "resize" in status and not _resize_policy_in_use(old_spec):
+        del status["resize"]
+    if "resourceClaimStatuses" in status and not _claims_in_use(old_spec):
+        del status["resourceClaimStatuses"]
 
 
 def _template_spec(obj: JSON, path: tuple[str, ...]) -> JSON | None:
@@ -202,6 +254,8 @@ def _drop_stateful_set(new: JSON, old: JSON | None) -> None:
 def drop_disabled_fields(group: str, kind: str, new: JSON, old: JSON | None, subresource: str = "") -> None:
     """Drop what 1.32's PrepareForCreate (old None) / PrepareForUpdate drops for this kind."""
     if group == "" and kind == "Pod":
+        if subresource == "binding":
+            return  # BindingREST updates the stored pod directly, without a strategy
         spec, ospec = new.get("spec"), (_d(old.get("spec")) if old is not None else None)
         if isinstance(spec, dict) and subresource != "status":
             drop_pod_spec(spec, ospec)

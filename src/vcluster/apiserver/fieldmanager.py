@@ -32,6 +32,7 @@ Values inside `k` / `v` elements are *frozen* (hashable) JSON values, see `freez
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -580,9 +581,9 @@ def _trie(s: Iterable[Path]) -> dict[PathElement, list[Any]]:
 # same managers' sets; each write of an object decodes the entries of its previous version): the
 # JSON text <-> field set translations are kept for the most recent ones. Small: the shared shapes
 # are few, and a set unique to one object (a pod's IP in its status) costs tens of KB to keep.
-@lru_cache(maxsize=64)
-def _encoded(fs: frozenset[Path]) -> bytes:
-    return orjson.dumps(_emit(_trie(fs)))
+# _ENCODED: the fieldsV1 text by field set, least recently used first (a dict keeps insertion order).
+_ENCODED: dict[frozenset[Path], bytes] = {}
+_ENCODED_MAX = 64
 
 
 @lru_cache(maxsize=64)
@@ -595,23 +596,55 @@ def _decoded(raw: bytes) -> frozenset[Path]:
 def to_fields_v1(fs: Iterable[Path]) -> dict[str, Any]:
     """The FieldsV1 document of a field set, keys ordered as upstream serializes them
     (field names, then keys, values, indexes; `.` first when an element is also a member)."""
-    return orjson.loads(_encoded(frozenset(fs)))  # type: ignore[no-any-return]
+    key = frozenset(fs)
+    raw = _ENCODED.pop(key, None)
+    if raw is not None:
+        _ENCODED[key] = raw  # now the most recent
+        return orjson.loads(raw)  # type: ignore[no-any-return]
+    root = _doc_trie(key)
+    doc = _emit(root) if root else {}
+    _ENCODED[key] = orjson.dumps(doc)  # the document itself goes to the caller: no decode of a miss
+    if len(_ENCODED) > _ENCODED_MAX:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread got there first
+            del _ENCODED[next(iter(_ENCODED))]
+    return doc
 
 
-def _emit(level: dict[PathElement, list[Any]]) -> dict[str, Any]:
+# The member mark of a `_doc_trie` level: its own key, sorting before every path element.
+_MEMBER: Any = ("",)
+
+
+def _doc_trie(s: Iterable[Path]) -> dict[Any, Any]:
+    """pe -> the next level, `_MEMBER` in a level whose path is a member of the set (the layout
+    `_emit` reads; `_trie`'s [is_member, children] pairs cost a list per node)."""
+    root: dict[Any, Any] = {}
+    for p in s:
+        if not p:
+            continue
+        level = root
+        for pe in p:
+            nxt = level.get(pe)
+            if nxt is None:
+                nxt = level[pe] = {}
+            level = nxt
+        level[_MEMBER] = _MEMBER
+    return root
+
+
+def _emit(level: dict[Any, Any]) -> dict[str, Any]:
+    """The FieldsV1 document of a non-empty `_doc_trie` level."""
     out: dict[str, Any] = {}
-    # tuple order is _pe_key's (f, k, v, i) except that it puts index elements before keys and values
     keys = sorted(level)
-    if keys and keys[-1][0] in ("k", "v") and any(pe[0] == "i" for pe in keys):
+    if keys[0] is _MEMBER:  # a member with children: "." first
+        out["."] = {}
+        del keys[0]
+    # tuple order is _pe_key's (f, k, v, i) except that it puts index elements before keys and values
+    if keys[-1][0] in ("k", "v") and any(pe[0] == "i" for pe in keys):
         keys.sort(key=_pe_key)
     for pe in keys:
-        member, children = level[pe]
-        if children:
-            d: dict[str, Any] = {".": {}} if member else {}
-            d.update(_emit(children))
-        else:
-            d = {}
-        out[_pe_serialize(pe)] = d
+        child = level[pe]
+        key = "f:" + pe[1] if pe[0] == "f" else _pe_serialize(pe)
+        out[key] = {} if len(child) == 1 and _MEMBER in child else _emit(child)
     return out
 
 
@@ -822,6 +855,35 @@ def _compare(
     removed: FieldSet = set()
     _cmp(lhs, rhs, node, (), added, modified, removed, null_is_missing)
     return added, modified, removed
+
+
+def _compare_ignoring(
+    lhs: Any, rhs: Any, node: TypeNode, null_is_missing: bool, ignored: FieldSet | None
+) -> tuple[FieldSet, FieldSet, FieldSet]:
+    """`_compare` with `_rdiff(_, ignored)` applied to its three sets. Ignored top-level fields
+    (the reset `spec` or `status`, the common case) are left out of the walk instead of being
+    collected and filtered out of every path found."""
+    names = _top_level_names(ignored) if ignored else None
+    if names is None:
+        added, modified, removed = _compare(lhs, rhs, node, null_is_missing)
+        if ignored:
+            added, modified, removed = (_rdiff(x, ignored) for x in (added, modified, removed))
+        return added, modified, removed
+    if type(lhs) is dict and not names.isdisjoint(lhs):
+        lhs = {k: v for k, v in lhs.items() if k not in names}
+    if type(rhs) is dict and not names.isdisjoint(rhs):
+        rhs = {k: v for k, v in rhs.items() if k not in names}
+    return _compare(lhs, rhs, node, null_is_missing)
+
+
+def _top_level_names(ignored: FieldSet) -> frozenset[str] | None:
+    """The field names of a set of top-level field paths only, else None."""
+    names = []
+    for p in ignored:
+        if len(p) != 1 or p[0][0] != "f":
+            return None
+        names.append(p[0][1])
+    return frozenset(names)
 
 
 def _cmp(
@@ -1527,11 +1589,7 @@ def _smd_update_managers(
     ctx: _Ctx, old: Any, new: Any, fields: Managers, workflow: str, force: bool, nim: bool
 ) -> tuple[Managers, FieldSet, FieldSet, FieldSet]:
     """Updater.update: conflicts with other managers, then ownership transfer and removals."""
-    added, modified, removed = _compare(old, new, ctx.node, nim)
-    if ctx.ignored:
-        added = _rdiff(added, ctx.ignored)
-        modified = _rdiff(modified, ctx.ignored)
-        removed = _rdiff(removed, ctx.ignored)
+    added, modified, removed = _compare_ignoring(old, new, ctx.node, nim, ctx.ignored)
     changed = modified | added
     # per version: what changed and what was removed, in that version's field paths
     versions: dict[str, tuple[FieldSet, FieldSet]] = {ctx.api_version: (changed, removed)}

@@ -304,6 +304,9 @@ async def prepare_update(
     else:
         defaults.apply_defaults(new, g, v, k)
     _omit_empty(rt, new)
+    # BindingREST writes the stored pod with its node and condition set, through no strategy or
+    # admission: the encoding above is final unless a webhook (ours sees bindings) replaces it
+    encoded = dict(new) if sub == "binding" else None
     if sub == "":  # before admission and the strategy, as Kubernetes' update transformers
         record_update(rt, old, new, wc)
     if custom is None and not is_crd:  # PrepareForUpdate drops them before it compares the specs
@@ -333,7 +336,8 @@ async def prepare_update(
         causes = causes + strategy.validate_status_update(rt, old, new)
     elif sub == "approval" and (g, k) == (certificates.GROUP, certificates.KIND):
         causes = causes + certificates.validate_approval_update(new, old)
-    _omit_empty(rt, new)
+    if encoded is None or _replaced(new, encoded):
+        _omit_empty(rt, new)
     _raise_invalid(rt, new, causes)
     admit_update = _VALIDATING_UPDATE.get((g, k))
     if admit_update is not None:
@@ -345,6 +349,12 @@ async def prepare_update(
     if sub != "":  # after the strategy kept only what the subresource may change
         record_update(rt, old, new, wc)
     fieldmanager.ignore_managed_fields_timestamps(old, new)
+
+
+def _replaced(obj: dict[str, Any], top: dict[str, Any]) -> bool:
+    """Whether a top-level value of `obj` is no longer the one `top` (a shallow copy) holds, as
+    when a mutating webhook's patched object replaces the object's content."""
+    return len(obj) != len(top) or any(obj.get(k) is not v for k, v in top.items())
 
 
 def record_update(
