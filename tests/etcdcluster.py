@@ -7,7 +7,9 @@ Fixture-free on purpose: `running_cluster(3)` is a context manager a test or a f
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import shutil
 import signal
 import subprocess
@@ -16,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +77,22 @@ class EtcdMember:
         except OSError:
             return False
 
+    def status(self) -> dict[str, Any]:
+        """The member's maintenance/status (`leader` and `header.member_id` are member ids)."""
+        with urllib.request.urlopen(f"{self.url}/v3/maintenance/status", b"{}", timeout=5) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
+
+    def names_under(self, prefix: str) -> set[str]:
+        """The last path segments of the keys under `prefix` that this member holds."""
+        body = {
+            "key": base64.b64encode(prefix.encode()).decode(),
+            "range_end": base64.b64encode(prefix[:-1].encode() + bytes([prefix.encode()[-1] + 1])).decode(),
+            "keys_only": True,
+        }
+        with urllib.request.urlopen(f"{self.url}/v3/kv/range", json.dumps(body).encode(), timeout=5) as r:
+            kvs = json.loads(r.read()).get("kvs", [])
+        return {base64.b64decode(kv["key"]).decode().rsplit("/", 1)[1] for kv in kvs}
+
     def kill(self) -> None:
         """SIGKILL, as a crash: no graceful leader transfer."""
         if self.proc is not None and self.proc.poll() is None:
@@ -117,6 +136,15 @@ class EtcdCluster:
     @property
     def endpoints(self) -> str:
         return ",".join(m.url for m in self.members)
+
+    def endpoints_from(self, first: EtcdMember) -> str:
+        """The client URLs with `first` listed first (the member a client talks to at start)."""
+        return ",".join(m.url for m in [first, *(m for m in self.members if m is not first)])
+
+    def a_follower(self) -> EtcdMember:
+        """A member that is not the leader (per the first member's status)."""
+        leader_id = self.members[0].status()["leader"]
+        return next(m for m in self.members if m.status()["header"]["member_id"] != leader_id)
 
     def start(self, timeout: float = 20.0) -> EtcdCluster:
         for m in self.members:

@@ -5,10 +5,7 @@ with every member down, one clear message names them all."""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,34 +19,15 @@ from .test_store_etcd_session15 import apiserver
 pytestmark = pytest.mark.integration
 
 NS = "members"
-
-
-def status(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/v3/maintenance/status", b"{}", timeout=5) as r:
-        return json.loads(r.read())
-
-
-def held_names(url: str) -> set[str]:
-    """The configmap names of namespace NS that one etcd member holds."""
-    prefix = f"/registry/configmaps/{NS}/"
-    body = {
-        "key": base64.b64encode(prefix.encode()).decode(),
-        "range_end": base64.b64encode(prefix[:-1].encode() + b"0").decode(),
-        "keys_only": True,
-    }
-    with urllib.request.urlopen(f"{url}/v3/kv/range", json.dumps(body).encode(), timeout=5) as r:
-        kvs = json.loads(r.read()).get("kvs", [])
-    return {base64.b64decode(kv["key"]).decode().rsplit("/", 1)[1] for kv in kvs}
+CONFIGMAPS = f"/registry/configmaps/{NS}/"  # what each member holds of them
 
 
 def test_the_member_the_server_talks_to_dies_and_the_api_goes_on(tmp_path: Path) -> None:
     with running_cluster(3) as cluster:
         # the server talks to the first member listed: a follower, so no election follows its death
         # (the store test kills the leader too)
-        leader_id = status(cluster.members[0].url)["leader"]
-        follower = next(m for m in cluster.members if status(m.url)["header"]["member_id"] != leader_id)
-        order = [follower] + [m for m in cluster.members if m is not follower]
-        server = Server(tmp_path / "vc", args=["--datastore", ",".join(m.url for m in order)]).start()
+        follower = cluster.a_follower()
+        server = Server(tmp_path / "vc", args=["--datastore", cluster.endpoints_from(follower)]).start()
         try:
             k = Kubectl(server, tmp_path / "kc")
             k.namespace(NS)
@@ -71,7 +49,9 @@ def test_the_member_the_server_talks_to_dies_and_the_api_goes_on(tmp_path: Path)
             listed = {i["metadata"]["name"] for i in k.get_json("cm", "-n", NS)["items"]}
             assert set(names) <= listed
             survivors = [m for m in cluster.members if m.alive]
-            assert all(set(names) <= held_names(m.url) for m in survivors)  # nothing acknowledged lost
+            assert all(
+                set(names) <= m.names_under(CONFIGMAPS) for m in survivors
+            )  # nothing acknowledged lost
             deadline = time.monotonic() + 10
             while "[+]etcd ok" not in k.run("get", "--raw", "/readyz?verbose", check=False).stdout:
                 assert time.monotonic() < deadline, "readyz did not recover"

@@ -5,10 +5,7 @@ acknowledged write once, and /readyz stays (or comes back) green."""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,32 +13,17 @@ import pytest
 from tests.etcdcluster import running_cluster
 
 from .conftest import Kubectl, LineReader, Server
-from .test_etcd_cluster_session17 import status
 
 pytestmark = pytest.mark.integration
 
 NS = "hung"
-
-
-def held_names(url: str) -> set[str]:
-    """The configmap names of namespace NS that one etcd member holds."""
-    prefix = f"/registry/configmaps/{NS}/"
-    body = {
-        "key": base64.b64encode(prefix.encode()).decode(),
-        "range_end": base64.b64encode(prefix[:-1].encode() + b"0").decode(),
-        "keys_only": True,
-    }
-    with urllib.request.urlopen(f"{url}/v3/kv/range", json.dumps(body).encode(), timeout=5) as r:
-        kvs = json.loads(r.read()).get("kvs", [])
-    return {base64.b64decode(kv["key"]).decode().rsplit("/", 1)[1] for kv in kvs}
+CONFIGMAPS = f"/registry/configmaps/{NS}/"  # what each member holds of them
 
 
 def test_the_member_the_server_talks_to_hangs_and_the_api_goes_on(tmp_path: Path) -> None:
     with running_cluster(3) as cluster:
-        leader_id = status(cluster.members[0].url)["leader"]
-        frozen = next(m for m in cluster.members if status(m.url)["header"]["member_id"] != leader_id)
-        order = [frozen] + [m for m in cluster.members if m is not frozen]
-        server = Server(tmp_path / "vc", args=["--datastore", ",".join(m.url for m in order)]).start()
+        frozen = cluster.a_follower()
+        server = Server(tmp_path / "vc", args=["--datastore", cluster.endpoints_from(frozen)]).start()
         try:
             k = Kubectl(server, tmp_path / "kc")
             k.namespace(NS)
@@ -72,7 +54,10 @@ def test_the_member_the_server_talks_to_hangs_and_the_api_goes_on(tmp_path: Path
             assert events == [["ADDED", n] for n in names] + [["MODIFIED", "before0"]], events
             survivors = [m for m in cluster.members if m is not frozen]
             for m in survivors:
-                assert set(names) <= held_names(m.url), (m.name, set(names) - held_names(m.url))
+                assert set(names) <= m.names_under(CONFIGMAPS), (
+                    m.name,
+                    set(names) - m.names_under(CONFIGMAPS),
+                )
             deadline = time.monotonic() + 10
             while "[+]etcd ok" not in k.run("get", "--raw", "/readyz?verbose", check=False).stdout:
                 assert time.monotonic() < deadline, "readyz did not recover"

@@ -98,8 +98,7 @@ def test_the_member_we_talk_to_dies_during_writes_and_a_watch(victim: str) -> No
             leader = await leader_of(cluster)
             others = [m for m in cluster.members if m is not leader]
             first = leader if victim == "leader" else others[0]
-            order = [first] + [m for m in cluster.members if m is not first]
-            s = EtcdStore(EtcdEndpoint(",".join(m.url for m in order)), compact_interval=0)
+            s = EtcdStore(EtcdEndpoint(cluster.endpoints_from(first)), compact_interval=0)
             await s.start()
             assert s.client.member == first.url
             w = await s.watch(CM, s.revision)

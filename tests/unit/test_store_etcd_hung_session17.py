@@ -28,8 +28,7 @@ def test_the_member_we_talk_to_hangs_during_writes_and_a_watch(victim: str) -> N
         async def main() -> None:
             leader = await leader_of(cluster)
             frozen = leader if victim == "leader" else next(m for m in cluster.members if m is not leader)
-            order = [frozen] + [m for m in cluster.members if m is not frozen]
-            s = EtcdStore(EtcdEndpoint(",".join(m.url for m in order)), compact_interval=0)
+            s = EtcdStore(EtcdEndpoint(cluster.endpoints_from(frozen)), compact_interval=0)
             await s.start()
             try:
                 assert s.client.member == frozen.url
@@ -93,8 +92,7 @@ def test_an_idle_watch_leaves_a_hung_member() -> None:
         async def main() -> None:
             leader = await leader_of(cluster)
             frozen = next(m for m in cluster.members if m is not leader)
-            order = [frozen] + [m for m in cluster.members if m is not frozen]
-            s = EtcdStore(EtcdEndpoint(",".join(m.url for m in order)), compact_interval=0)
+            s = EtcdStore(EtcdEndpoint(cluster.endpoints_from(frozen)), compact_interval=0)
             await s.start()
             try:
                 w = await s.watch(CM, s.revision)
