@@ -7,33 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 from multidict import MultiDict
 from tests.pgserver import PgServer, pg_server
-from tests.unit.test_store_postgres_session17 import CM, CutProxy, cm, dsn, open_store, rows
+from tests.unit.test_store_postgres_session17 import CM, CutProxy, cm, db, dsn, open_store, proxy, rows
 
 from vcluster.apiserver import health
 from vcluster.store.postgres import _WRITE_BATCH, PostgresLog, _columns
 from vcluster.store.sqlite import Row
 
-__all__ = ["pg_server"]
-
-
-@pytest.fixture
-def db(pg_server: PgServer) -> str:
-    return pg_server.create_database()
-
-
-@pytest.fixture
-def proxy(pg_server: PgServer) -> Iterator[CutProxy]:
-    p = CutProxy(pg_server.port)
-    try:
-        yield p
-    finally:
-        p.close()
+__all__ = ["db", "pg_server", "proxy"]  # fixtures
 
 
 def sequence(pg: PgServer, db: str) -> int:
