@@ -87,14 +87,19 @@ async def ensure_namespace(client: Client, namespace: str) -> bool:
     return True
 
 
-async def namespace_exists(client: Client, namespace: str) -> bool:
+async def _exists(client: Client, plural: str, name: str, namespace: str | None = None) -> bool:
+    """Whether the core/v1 object exists on the host (a 404 is False; other errors raise)."""
     try:
-        await client.get("v1", "namespaces", namespace)
+        await client.get("v1", plural, name, namespace)
     except ApiError as e:
         if e.not_found:
             return False
         raise
     return True
+
+
+async def namespace_exists(client: Client, namespace: str) -> bool:
+    return await _exists(client, "namespaces", namespace)
 
 
 async def namespace_created_by_us(client: Client, namespace: str) -> bool | None:
@@ -128,13 +133,7 @@ async def vclusters_in(client: Client, namespace: str) -> set[str]:
 
 
 async def config_map_exists(client: Client, name: str, namespace: str) -> bool:
-    try:
-        await client.get("v1", "configmaps", config_map_name(name), namespace)
-    except ApiError as e:
-        if e.not_found:
-            return False
-        raise
-    return True
+    return await _exists(client, "configmaps", config_map_name(name), namespace)
 
 
 async def write_config_map(client: Client, cfg: VClusterConfig, name: str, namespace: str) -> None:
@@ -252,12 +251,8 @@ async def delete_namespace(client: Client, namespace: str, wait: float) -> bool:
         return True
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        try:
-            await client.get("v1", "namespaces", namespace)
-        except ApiError as e:
-            if e.not_found:
-                return True
-            raise
+        if not await namespace_exists(client, namespace):
+            return True
         await asyncio.sleep(0.2)
     return False
 
