@@ -207,3 +207,39 @@ def test_no_event_copy_into_a_missing_or_terminating_namespace() -> None:
     assert events._namespace_refused(ApiError(404, "NotFound", 'namespaces "missing" not found'))
     assert not events._namespace_refused(ApiError(403, "Forbidden", "RBAC"))
     assert not events._namespace_refused(ApiError(409, "AlreadyExists", "exists"))
+
+
+def test_a_fake_node_whose_status_write_was_lost_gets_its_status() -> None:
+    """A kill between a fake node's create and its status write leaves the node as the API server
+    stored it: Go's zero-valued nodeInfo and daemonEndpoints but no conditions. The next reconcile
+    writes the whole status (it looked at nodeInfo, which the zero-valued struct made truthy)."""
+
+    class _Writer:
+        def __init__(self) -> None:
+            self.status_patches: list[dict[str, Any]] = []
+
+        async def patch_virtual(
+            self, kind: Any, obj: Any, patch: dict[str, Any], status: bool = False
+        ) -> Any:
+            assert status
+            self.status_patches.append(patch)
+            return obj
+
+    async def main() -> list[dict[str, Any]]:
+        ctx = CTX.replace(proxy_kubelets_by_ip=False)
+        nc = _controller(ctx, _Informer(_pod("web", "n1")))
+        writer = _Writer()
+        nc.engine = SimpleNamespace(ctx=ctx, writer=writer)  # type: ignore[assignment]
+        stored = noderes.fake_node("n1", ctx, now="2026-11-25T00:00:00Z")
+        stored["status"] = {
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "nodeInfo": {"machineID": "", "kubeletVersion": "", "architecture": ""},
+        }
+        nc.vnodes = _Informer(stored)  # type: ignore[assignment]
+        await nc.reconcile("n1")
+        return writer.status_patches
+
+    patches = asyncio.run(main())
+    assert len(patches) == 1
+    conds = {c["type"]: c["status"] for c in patches[0]["status"]["conditions"]}
+    assert conds["Ready"] == "True"

@@ -223,7 +223,8 @@ class NodeManager:
 
     async def _ensure_status(self, node: SimNode, created: dict[str, Any], now: float) -> None:
         """Servers that drop status on create get it through the status subresource."""
-        if (created.get("status") or {}).get("daemonEndpoints"):
+        endpoints = (created.get("status") or {}).get("daemonEndpoints") or {}
+        if (endpoints.get("kubeletEndpoint") or {}).get("Port"):  # kept; a dropped one reads Port 0
             return
         await self.client.patch(
             "v1",

@@ -265,8 +265,10 @@ class NodeController:
             if await self._create(noderes.fake_node(name, ctx, now=fmt_time(utcnow()), node_service_ip=ip)):
                 log.info("Create fake node %s", name, extra=_fields("Create virtual", name))
             return
-        if not (vnode.get("status") or {}).get("nodeInfo"):
-            # the status written right after the create was lost to a concurrent write: write it all
+        if not (vnode.get("status") or {}).get("conditions"):
+            # the status written right after the create was lost (a concurrent write, a kill between
+            # the two): write it all. Not nodeInfo: the API server writes that struct zero-valued
+            # on every node, as Go encodes it
             from vcluster.controllers.base import fmt_time, utcnow
 
             want = noderes.fake_node(name, ctx, now=fmt_time(utcnow()), node_service_ip=ip)["status"]
